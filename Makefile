@@ -1,0 +1,51 @@
+# polyfhir — run `make help` for the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3.11
+export UV_PYTHON_DOWNLOADS := never
+TOOLS := .tools
+UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
+HOST ?= 127.0.0.1
+PORT ?= 8080
+
+.PHONY: help install run run-services test test-fast lint format typecheck bench-ingest clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+$(TOOLS)/bin/uv:
+	@command -v uv >/dev/null 2>&1 || { $(PYTHON) -m venv $(TOOLS) && $(TOOLS)/bin/pip install --quiet uv; }
+
+install: $(if $(shell command -v uv 2>/dev/null),,$(TOOLS)/bin/uv) ## Install uv (if missing) and every dependency into .venv
+	$(UV) sync --frozen --python $(PYTHON) --all-packages
+
+run: install ## Serve the FHIR API at http://$(HOST):$(PORT)/fhir (one process; SQLite in ./data unless POLYFHIR_PRIMARY_URL is set)
+	$(UV) run --frozen polyfhir run --host $(HOST) --port $(PORT)
+
+run-services: install ## Serve the same API as two processes: primary-store (:8081) and gateway (:$(PORT))
+	@trap 'kill 0' EXIT INT TERM; \
+	$(UV) run --frozen polyfhir-primary-store --host 127.0.0.1 --port 8081 & \
+	POLYFHIR_PRIMARY_STORE_URL=http://127.0.0.1:8081 $(UV) run --frozen polyfhir-gateway --host $(HOST) --port $(PORT)
+
+test: install ## Install everything and run the whole test suite (SQLite and embedded PostgreSQL, both topologies)
+	$(UV) run --frozen pytest -q
+
+test-fast: install ## Unit tests only
+	$(UV) run --frozen pytest -q -m unit
+
+lint: install ## ruff lint and format check
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+format: install ## Apply ruff formatting and safe fixes
+	$(UV) run --frozen ruff format .
+	$(UV) run --frozen ruff check --fix .
+
+typecheck: install ## mypy (strict)
+	$(UV) run --frozen mypy libs/core/src libs/bus/src libs/clients/src services/gateway/src services/primary-store/src src
+
+bench-ingest: install ## Ingest benchmark over SQLite and PostgreSQL (see benchmarks/README.md)
+	$(UV) run --frozen python benchmarks/ingest.py
+
+clean: ## Remove caches and local data
+	rm -rf .pytest_cache .mypy_cache .ruff_cache data

@@ -1,0 +1,1 @@
+"""HTTP clients for the services' internal APIs, implementing the contracts in polyfhir-core."""

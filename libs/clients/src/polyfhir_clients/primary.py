@@ -1,0 +1,80 @@
+"""HTTP client for the primary-store service; implements polyfhir_core.store.PrimaryStore."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+import orjson
+from polyfhir_core import wire
+from polyfhir_core.errors import FhirError, ServiceUnavailable
+from polyfhir_core.resources import ResourceKey, StoredResource
+from polyfhir_core.search import SearchQuery
+from polyfhir_core.store import (
+    STORE_CALLS,
+    BundleKind,
+    EntryRequest,
+    EntryResponse,
+    HistoryQuery,
+    Page,
+)
+from polyfhir_core.tenancy import TenantContext
+
+
+class HttpPrimaryStore:
+    def __init__(self, base_url: str, client: httpx.AsyncClient | None = None, timeout: float = 30.0) -> None:
+        self._base = base_url.rstrip("/")
+        self._client = client or httpx.AsyncClient(timeout=timeout)
+
+    async def _call(self, name: str, ctx: TenantContext, **args: Any) -> Any:
+        arg_types, result_type = STORE_CALLS[name]
+        body = {
+            "ctx": wire.dump(TenantContext, ctx),
+            "args": {k: wire.dump(arg_types[k], v) for k, v in args.items()},
+        }
+        try:
+            response = await self._client.post(
+                f"{self._base}/internal/v1/store/{name}",
+                content=orjson.dumps(body),
+                headers={"content-type": "application/json"},
+            )
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable(f"primary store unreachable: {exc}") from exc
+        data = orjson.loads(response.content) if response.content else None
+        if response.status_code >= 400:
+            if isinstance(data, dict) and data.get("resourceType") == "OperationOutcome":
+                raise FhirError.from_outcome(response.status_code, data)
+            raise ServiceUnavailable(f"primary store answered {response.status_code}")
+        return wire.load(result_type, data)
+
+    async def process(
+        self, ctx: TenantContext, kind: BundleKind, entries: Sequence[EntryRequest]
+    ) -> list[EntryResponse]:
+        return await self._call("process", ctx, kind=kind, entries=list(entries))  # type: ignore[no-any-return]
+
+    async def read(self, ctx: TenantContext, resource_type: str, id: str) -> StoredResource:
+        return await self._call("read", ctx, resource_type=resource_type, id=id)  # type: ignore[no-any-return]
+
+    async def vread(self, ctx: TenantContext, resource_type: str, id: str, version: int) -> StoredResource:
+        return await self._call("vread", ctx, resource_type=resource_type, id=id, version=version)  # type: ignore[no-any-return]
+
+    async def read_many(self, ctx: TenantContext, keys: Sequence[ResourceKey]) -> list[StoredResource]:
+        return await self._call("read_many", ctx, keys=list(keys))  # type: ignore[no-any-return]
+
+    async def search(self, ctx: TenantContext, query: SearchQuery) -> Page:
+        return await self._call("search", ctx, query=query)  # type: ignore[no-any-return]
+
+    async def history(self, ctx: TenantContext, query: HistoryQuery) -> Page:
+        return await self._call("history", ctx, query=query)  # type: ignore[no-any-return]
+
+    async def check_ready(self) -> None:
+        try:
+            response = await self._client.get(f"{self._base}/readyz")
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable(f"primary store unreachable: {exc}") from exc
+        if response.status_code != 200:
+            raise ServiceUnavailable(f"primary store not ready: {response.text}")
+
+    async def close(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,1 @@
+"""Domain model, search model, registry, config, errors (no I/O)."""

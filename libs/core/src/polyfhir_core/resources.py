@@ -1,0 +1,94 @@
+"""Stored resources: one version of one resource of one tenant."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from polyfhir_core.errors import BadRequest
+from polyfhir_core.tenancy import TenantId
+
+ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+TYPE_PATTERN = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
+
+Json = dict[str, Any]
+
+
+def check_id(value: str) -> str:
+    if not ID_PATTERN.match(value):
+        raise BadRequest(f"invalid id {value!r}: 1-64 characters of A-Z a-z 0-9 '-' '.'")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceKey:
+    resource_type: str
+    id: str
+
+    def __str__(self) -> str:
+        return f"{self.resource_type}/{self.id}"
+
+    @classmethod
+    def parse(cls, reference: str) -> ResourceKey:
+        rtype, _, rid = reference.partition("/")
+        if not rid or not TYPE_PATTERN.match(rtype):
+            raise BadRequest(f"not a relative reference 'Type/id': {reference!r}")
+        return cls(rtype, check_id(rid))
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResource:
+    """One version. ``content`` is None for a delete tombstone.
+
+    ``content`` already carries ``id`` and ``meta.versionId``/``meta.lastUpdated``.
+    """
+
+    tenant: TenantId
+    resource_type: str
+    id: str
+    version: int
+    last_updated: datetime
+    deleted: bool
+    content: Json | None
+
+    @property
+    def key(self) -> ResourceKey:
+        return ResourceKey(self.resource_type, self.id)
+
+    @property
+    def etag(self) -> str:
+        return f'W/"{self.version}"'
+
+    @property
+    def version_path(self) -> str:
+        return f"{self.resource_type}/{self.id}/_history/{self.version}"
+
+
+def format_instant(value: datetime) -> str:
+    """FHIR instant with millisecond precision, always UTC ``Z``."""
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def parse_instant(value: str) -> datetime:
+    text = value.strip().replace("Z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise BadRequest(f"not a FHIR instant: {value!r}") from exc
+    if parsed.tzinfo is None:
+        raise BadRequest(f"instant needs a timezone: {value!r}")
+    return parsed.astimezone(UTC)
+
+
+def parse_etag(value: str) -> int:
+    """``W/"3"`` or ``"3"`` or ``3`` -> 3."""
+    text = value.strip()
+    if text.startswith("W/"):
+        text = text[2:]
+    text = text.strip('"')
+    if not text.isdigit():
+        raise BadRequest(f"invalid ETag / version {value!r}: expected W/\"<integer>\"")
+    return int(text)

@@ -1,0 +1,19 @@
+"""The search model: what a FHIR search asks for, independent of any engine."""
+
+from polyfhir_core.search.query import (
+    CONTROL_PARAMETERS,
+    SearchParam,
+    SearchQuery,
+    SortKey,
+    parse_search,
+    split_values,
+)
+
+__all__ = [
+    "CONTROL_PARAMETERS",
+    "SearchParam",
+    "SearchQuery",
+    "SortKey",
+    "parse_search",
+    "split_values",
+]

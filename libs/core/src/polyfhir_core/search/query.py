@@ -1,0 +1,179 @@
+"""Parse a FHIR query string into a :class:`SearchQuery` (search.html §3.1.1).
+
+Each occurrence of a parameter is ANDed with the others; the comma-separated
+values inside one occurrence are ORed. ``\\,`` ``\\$`` ``\\|`` and ``\\\\``
+escape the separators. Which parameters exist is decided later, against the
+SearchParameter registry; this module only knows the shape of a query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from polyfhir_core.errors import BadRequest
+
+TotalMode = Literal["none", "estimate", "accurate"]
+Handling = Literal["lenient", "strict"]
+
+# Result parameters (search.html §3.1.1.5) and other framework parameters.
+CONTROL_PARAMETERS = frozenset(
+    {
+        "_count",
+        "_offset",
+        "_page",
+        "_sort",
+        "_total",
+        "_summary",
+        "_elements",
+        "_include",
+        "_revinclude",
+        "_contained",
+        "_containedType",
+        "_format",
+        "_pretty",
+        "_since",
+        "_at",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchParam:
+    """One occurrence of a search parameter: ``name[:modifier]=v1,v2``."""
+
+    name: str
+    values: tuple[str, ...]
+    modifier: str | None = None
+
+    @property
+    def raw_name(self) -> str:
+        return f"{self.name}:{self.modifier}" if self.modifier else self.name
+
+
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    name: str
+    descending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    resource_type: str | None
+    params: tuple[SearchParam, ...] = ()
+    count: int | None = None
+    offset: int = 0
+    page_token: str | None = None
+    sort: tuple[SortKey, ...] = ()
+    total: TotalMode | None = None
+    summary: str | None = None
+    elements: tuple[str, ...] = ()
+    includes: tuple[str, ...] = ()
+    revincludes: tuple[str, ...] = ()
+    unknown: tuple[str, ...] = field(default=())
+
+    def with_params(self, *params: SearchParam) -> SearchQuery:
+        return SearchQuery(
+            resource_type=self.resource_type,
+            params=self.params + params,
+            count=self.count,
+            offset=self.offset,
+            page_token=self.page_token,
+            sort=self.sort,
+            total=self.total,
+            summary=self.summary,
+            elements=self.elements,
+            includes=self.includes,
+            revincludes=self.revincludes,
+            unknown=self.unknown,
+        )
+
+
+def split_values(raw: str, separator: str = ",") -> tuple[str, ...]:
+    """Split on an unescaped separator and remove the escapes."""
+    out: list[str] = []
+    current: list[str] = []
+    chars = iter(raw)
+    for ch in chars:
+        if ch == "\\":
+            nxt = next(chars, "")
+            if nxt in {",", "$", "|", "\\"}:
+                current.append(nxt)
+            else:
+                current.append(ch + nxt)
+        elif ch == separator:
+            out.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    out.append("".join(current))
+    return tuple(out)
+
+
+def _int(name: str, raw: str, minimum: int = 0) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise BadRequest(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def parse_search(resource_type: str | None, pairs: Iterable[tuple[str, str]]) -> SearchQuery:
+    """Build a SearchQuery from decoded ``(key, value)`` pairs of a query string."""
+    params: list[SearchParam] = []
+    opts: dict[str, object] = {}
+    sort: list[SortKey] = []
+    elements: list[str] = []
+    includes: list[str] = []
+    revincludes: list[str] = []
+    for key, value in pairs:
+        name, _, modifier = key.partition(":")
+        if not name:
+            raise BadRequest(f"empty search parameter name in {key!r}")
+        if name == "_count":
+            opts["count"] = _int("_count", value)
+        elif name == "_offset":
+            opts["offset"] = _int("_offset", value)
+        elif name == "_page":
+            opts["page_token"] = value
+        elif name == "_sort":
+            for item in value.split(","):
+                item = item.strip()
+                if item:
+                    sort.append(SortKey(item.lstrip("-"), item.startswith("-")))
+        elif name == "_total":
+            if value not in {"none", "estimate", "accurate"}:
+                raise BadRequest(f"_total must be none, estimate or accurate, got {value!r}")
+            opts["total"] = value
+        elif name == "_summary":
+            if value not in {"true", "false", "text", "data", "count"}:
+                raise BadRequest(f"_summary must be true, false, text, data or count: {value!r}")
+            opts["summary"] = value
+        elif name == "_elements":
+            elements.extend(v.strip() for v in value.split(",") if v.strip())
+        elif name == "_include":
+            includes.append(key.partition(":")[2] and f"{value}:{modifier}" or value)
+        elif name == "_revinclude":
+            revincludes.append(key.partition(":")[2] and f"{value}:{modifier}" or value)
+        elif name in {"_format", "_pretty"}:
+            continue
+        elif name in CONTROL_PARAMETERS:
+            continue
+        else:
+            params.append(SearchParam(name, split_values(value), modifier or None))
+    return SearchQuery(
+        resource_type=resource_type,
+        params=tuple(params),
+        count=opts.get("count"),  # type: ignore[arg-type]
+        offset=opts.get("offset", 0),  # type: ignore[arg-type]
+        page_token=opts.get("page_token"),  # type: ignore[arg-type]
+        sort=tuple(sort),
+        total=opts.get("total"),  # type: ignore[arg-type]
+        summary=opts.get("summary"),  # type: ignore[arg-type]
+        elements=tuple(elements),
+        includes=tuple(includes),
+        revincludes=tuple(revincludes),
+    )

@@ -1,0 +1,143 @@
+"""The contract between the gateway and the primary store.
+
+The gateway never talks to a database: it holds a :class:`PrimaryStore`, which
+is either the primary-store service's own handler object (one-process
+topology) or an HTTP client for the primary-store service (microservice
+topology). Both honour exactly this contract, so the same behaviour tests run
+over both.
+
+Writes use one general mechanism: a list of :class:`EntryRequest` (the shape
+of a FHIR Bundle entry). A single interaction is a transaction of one entry;
+a transaction bundle is all-or-nothing; a batch bundle is independent per
+entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
+
+from polyfhir_core.resources import Json, ResourceKey, StoredResource
+from polyfhir_core.search import SearchQuery
+from polyfhir_core.tenancy import TenantContext
+
+
+class Method(StrEnum):
+    GET = "GET"
+    HEAD = "HEAD"
+    POST = "POST"
+    PUT = "PUT"
+    PATCH = "PATCH"
+    DELETE = "DELETE"
+
+
+class BundleKind(StrEnum):
+    TRANSACTION = "transaction"
+    BATCH = "batch"
+
+
+@dataclass(slots=True)
+class EntryRequest:
+    """One requested interaction, as in ``Bundle.entry.request`` (+ resource).
+
+    ``url`` is relative to the FHIR base: ``Patient``, ``Patient/1``,
+    ``Patient?identifier=x``, ``Patient/1/_history/2``.
+    ``patch`` carries JSON Patch operations for PATCH.
+    """
+
+    method: Method
+    url: str
+    resource: Json | None = None
+    full_url: str | None = None
+    if_match: str | None = None
+    if_none_exist: str | None = None
+    if_none_match: str | None = None
+    patch: list[dict[str, Any]] | None = None
+
+
+@dataclass(slots=True)
+class EntryResponse:
+    """The outcome of one entry, as in ``Bundle.entry.response`` (+ resource)."""
+
+    status: int
+    location: str | None = None
+    etag: str | None = None
+    last_modified: datetime | None = None
+    resource: Json | None = None
+    outcome: Json | None = None
+    full_url: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status < 400
+
+
+@dataclass(slots=True)
+class Page:
+    """One page of a search or history."""
+
+    resources: list[StoredResource]
+    total: int | None = None
+    next_token: str | None = None
+    included: list[StoredResource] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # search parameters not applied
+    methods: list[str] = field(default_factory=list)  # history: the request method per entry
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryQuery:
+    resource_type: str | None = None
+    id: str | None = None
+    since: datetime | None = None
+    at: datetime | None = None
+    count: int = 50
+    page_token: str | None = None
+
+
+@runtime_checkable
+class PrimaryStore(Protocol):
+    """Everything the gateway may ask of the authoritative store."""
+
+    async def process(
+        self, ctx: TenantContext, kind: BundleKind, entries: Sequence[EntryRequest]
+    ) -> list[EntryResponse]:
+        """Run entries. TRANSACTION: all or nothing, raising FhirError on failure.
+        BATCH: every entry independently; failures become error responses."""
+
+    async def read(self, ctx: TenantContext, resource_type: str, id: str) -> StoredResource:
+        """Current version; NotFound if never existed, Gone if deleted."""
+
+    async def vread(
+        self, ctx: TenantContext, resource_type: str, id: str, version: int
+    ) -> StoredResource:
+        """A specific version (a deleted version raises Gone)."""
+
+    async def read_many(
+        self, ctx: TenantContext, keys: Sequence[ResourceKey]
+    ) -> list[StoredResource]:
+        """Current, non-deleted versions of the keys that exist, in the order asked."""
+
+    async def search(self, ctx: TenantContext, query: SearchQuery) -> Page:
+        """Resources matching ``query`` (NotSupported for parameters it cannot answer)."""
+
+    async def history(self, ctx: TenantContext, query: HistoryQuery) -> Page:
+        """Versions newest first; ``next_token`` continues a page."""
+
+    async def check_ready(self) -> None:
+        """Raise when the store cannot serve requests."""
+
+
+# The store contract as remote calls: name -> (argument types, result type).
+# The primary-store service serves these at ``POST /internal/v1/store/{name}``
+# with body ``{"ctx": TenantContext, "args": {...}}``; polyfhir-clients calls them.
+STORE_CALLS: dict[str, tuple[dict[str, Any], Any]] = {
+    "process": ({"kind": BundleKind, "entries": list[EntryRequest]}, list[EntryResponse]),
+    "read": ({"resource_type": str, "id": str}, StoredResource),
+    "vread": ({"resource_type": str, "id": str, "version": int}, StoredResource),
+    "read_many": ({"keys": list[ResourceKey]}, list[StoredResource]),
+    "search": ({"query": SearchQuery}, Page),
+    "history": ({"query": HistoryQuery}, Page),
+}

@@ -1,0 +1,38 @@
+"""JSON encoding of the store contract for internal service APIs.
+
+pydantic's TypeAdapter reads and writes the contract's dataclasses directly,
+so the HTTP topology carries exactly the objects the in-process topology
+passes around.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import TypeAdapter
+
+T = TypeVar("T")
+
+
+@cache
+def _adapter(kind: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(kind)
+
+
+def dump(kind: Any, value: Any) -> Any:
+    """Plain JSON-compatible Python for ``value`` of type ``kind``."""
+    return _adapter(kind).dump_python(value, mode="json")
+
+
+def load(kind: type[T] | Any, data: Any) -> T:
+    return _adapter(kind).validate_python(data)  # type: ignore[no-any-return]
+
+
+def dumps(kind: Any, value: Any) -> bytes:
+    return orjson.dumps(dump(kind, value))
+
+
+def loads(kind: type[T] | Any, data: bytes) -> T:
+    return load(kind, orjson.loads(data))

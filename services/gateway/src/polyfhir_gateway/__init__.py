@@ -1,0 +1,1 @@
+"""Public FHIR R4 REST API."""

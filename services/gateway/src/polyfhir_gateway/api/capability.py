@@ -1,0 +1,77 @@
+"""The CapabilityStatement, generated from what this server really implements."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cache
+
+from polyfhir_core.registry import SearchParameterRegistry, SearchParamType
+from polyfhir_core.resources import Json
+from polyfhir_core.validation import RESOURCE_TYPES
+
+# What the primary store answers today (see docs/search.md).
+_SEARCHABLE = {SearchParamType.TOKEN: ["not"], SearchParamType.DATE: []}
+_INTERACTIONS = ["read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type"]
+_COMMON = [
+    {"name": "_id", "type": "token", "documentation": "logical id (also :not)"},
+    {"name": "_lastUpdated", "type": "date", "documentation": "meta.lastUpdated with prefixes"},
+]
+
+
+def _params(registry: SearchParameterRegistry, rtype: str) -> list[Json]:
+    out = list(_COMMON)
+    for code, definition in sorted(registry.for_type(rtype).items()):
+        if definition.type in _SEARCHABLE and not code.startswith("_"):
+            param: Json = {"name": code, "type": definition.type.value}
+            if definition.url:
+                param["definition"] = definition.url
+            modifiers = _SEARCHABLE[definition.type]
+            if modifiers:
+                param["documentation"] = "modifiers: " + ", ".join(f":{m}" for m in modifiers)
+            out.append(param)
+    return out
+
+
+@cache
+def capability_statement(base: str, software_version: str) -> Json:
+    registry = SearchParameterRegistry.default()
+    resources = [
+        {
+            "type": rtype,
+            "interaction": [{"code": code} for code in _INTERACTIONS],
+            "versioning": "versioned-update",
+            "readHistory": True,
+            "updateCreate": True,
+            "conditionalCreate": True,
+            "conditionalRead": "not-supported",
+            "conditionalUpdate": True,
+            "conditionalDelete": "single",
+            "referencePolicy": ["literal", "logical", "local"],
+            "searchParam": _params(registry, rtype),
+        }
+        for rtype in sorted(RESOURCE_TYPES)
+    ]
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "kind": "instance",
+        "software": {"name": "polyfhir", "version": software_version},
+        "implementation": {"description": "polyfhir FHIR R4 server", "url": base},
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "json"],
+        "patchFormat": ["application/json-patch+json"],
+        "rest": [
+            {
+                "mode": "server",
+                "resource": resources,
+                "interaction": [
+                    {"code": "transaction"},
+                    {"code": "batch"},
+                    {"code": "history-system"},
+                    {"code": "search-system"},
+                ],
+                "searchParam": _COMMON,
+            }
+        ],
+    }

@@ -1,0 +1,76 @@
+"""FHIR JSON in and out: media types, body parsing, responses."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from email.utils import format_datetime
+from typing import Any
+
+import orjson
+from fastapi import Request, Response
+from polyfhir_core.errors import BadRequest, NotAcceptable, PayloadTooLarge, UnsupportedMediaType
+
+FHIR_JSON = "application/fhir+json"
+JSON_PATCH = "application/json-patch+json"
+_JSON_TYPES = {FHIR_JSON, "application/json", "application/json+fhir", "text/json"}
+_FORMATS = {"json", "application/json", FHIR_JSON, "application/json+fhir"}
+
+
+def media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def check_accept(request: Request) -> None:
+    fmt = request.query_params.get("_format")
+    if fmt is not None and fmt.lower() not in _FORMATS:
+        raise NotAcceptable(f"_format {fmt!r} is not supported; this server speaks JSON only")
+    accept = request.headers.get("accept", "")
+    if not accept:
+        return
+    wanted = {part.split(";")[0].strip().lower() for part in accept.split(",")}
+    if wanted & (_JSON_TYPES | {"*/*", "application/*"}):
+        return
+    raise NotAcceptable(f"cannot produce {accept!r}; this server speaks {FHIR_JSON}")
+
+
+async def read_body(request: Request, limit: int, *, allowed: set[str] | None = None) -> Any:
+    kind = media_type(request)
+    allowed = allowed or _JSON_TYPES
+    if kind and kind not in allowed:
+        raise UnsupportedMediaType(f"content type {kind!r} is not supported (use {FHIR_JSON})")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"request body of {declared} bytes exceeds the limit of {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        raise BadRequest("the request has no body")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"malformed JSON: {exc}") from exc
+
+
+def http_date(value: datetime) -> str:
+    return format_datetime(value, usegmt=True)
+
+
+def fhir_response(
+    body: Any | None,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    content = orjson.dumps(body) if body is not None else b""
+    response = Response(content=content, status_code=status, headers=headers or {})
+    if body is not None:
+        response.headers["content-type"] = f"{FHIR_JSON}; charset=utf-8"
+    return response
+
+
+def plain_json(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")

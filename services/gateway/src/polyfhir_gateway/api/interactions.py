@@ -1,0 +1,86 @@
+"""Shared steps of every interaction: run entries, turn an entry response into HTTP."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import Response
+from polyfhir_core.errors import NotFound, NotSupported, information
+from polyfhir_core.search import SearchQuery, parse_search
+from polyfhir_core.store import BundleKind, EntryRequest, EntryResponse, HistoryQuery, Page
+from polyfhir_core.validation import is_resource_type
+
+from polyfhir_gateway.api.bundles import history_bundle, searchset
+from polyfhir_gateway.api.fhir_json import fhir_response, http_date
+from polyfhir_gateway.context import FhirContext
+
+
+def require_type(rtype: str) -> str:
+    if not is_resource_type(rtype):
+        raise NotFound(f"unknown resource type {rtype!r}")
+    return rtype
+
+
+async def run_single(fc: FhirContext, entry: EntryRequest) -> EntryResponse:
+    (response,) = await fc.store.process(fc.tenant, BundleKind.TRANSACTION, [entry])
+    return response
+
+
+def entry_to_http(fc: FhirContext, r: EntryResponse, *, default_return: str = "representation") -> Response:
+    headers: dict[str, str] = {}
+    if r.etag:
+        headers["ETag"] = r.etag
+    if r.last_modified:
+        headers["Last-Modified"] = http_date(r.last_modified)
+    if r.location and r.status in (200, 201):
+        headers["Location"] = f"{fc.base}/{r.location}"
+    wanted = fc.prefer.return_ or default_return
+    if r.status == 204 or wanted == "minimal":
+        return fhir_response(None, r.status, headers)
+    if wanted == "OperationOutcome":
+        message = f"{r.status}: {r.location or 'done'}"
+        return fhir_response(r.outcome or information(message), r.status, headers)
+    return fhir_response(r.resource, r.status, headers)
+
+
+def _link(base: str, path: str, pairs: list[tuple[str, str]]) -> str:
+    query = urlencode(pairs)
+    return f"{base}/{path}" + (f"?{query}" if query else "")
+
+
+def search_links(fc: FhirContext, path: str, query: SearchQuery, page: Page) -> dict[str, str]:
+    applied = [
+        (p.raw_name, ",".join(v.replace(",", "\\,") for v in p.values))
+        for p in query.params
+        if p.raw_name not in page.ignored
+    ]
+    count = query.count if query.count is not None else fc.settings.default_count
+    extra = [("_count", str(min(count, fc.settings.max_count)))]
+    extra += [("_sort", ",".join(("-" if s.descending else "") + s.name for s in query.sort))] if query.sort else []
+    links = {"self": _link(fc.base, path, applied + extra + ([("_offset", str(query.offset))] if query.offset else []))}
+    if page.next_token is not None:
+        links["next"] = _link(fc.base, path, [*applied, *extra, ("_offset", page.next_token)])
+    return links
+
+
+async def search_response(fc: FhirContext, rtype: str | None, pairs: list[tuple[str, str]]) -> Response:
+    query = parse_search(rtype, pairs)
+    if query.includes or query.revincludes:
+        raise NotSupported("_include and _revinclude are not supported yet")
+    page = await fc.store.search(fc.tenant, query)
+    if page.ignored and fc.prefer.handling == "strict":
+        raise NotSupported(f"unknown or unsupported search parameter(s): {', '.join(page.ignored)}")
+    path = rtype or ""
+    bundle = searchset(page, fc.base, search_links(fc, path, query, page))
+    if query.summary == "count":
+        bundle.pop("entry", None)
+    return fhir_response(bundle)
+
+
+async def history_response(fc: FhirContext, path: str, query: HistoryQuery) -> Response:
+    page = await fc.store.history(fc.tenant, query)
+    pairs = [(k, v) for k, v in fc.request.query_params.multi_items() if k != "_page"]
+    links = {"self": _link(fc.base, path, list(fc.request.query_params.multi_items()))}
+    if page.next_token is not None:
+        links["next"] = _link(fc.base, path, [*pairs, ("_page", page.next_token)])
+    return fhir_response(history_bundle(page, fc.base, links))

@@ -1,0 +1,86 @@
+"""Instance level: read, vread, update, patch, delete, instance history."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+from polyfhir_core.errors import BadRequest
+from polyfhir_core.resources import check_id, parse_etag
+from polyfhir_core.store import EntryRequest, Method
+
+from polyfhir_gateway.api.fhir_json import JSON_PATCH, fhir_response, http_date, read_body
+from polyfhir_gateway.api.history_params import history_query
+from polyfhir_gateway.api.interactions import entry_to_http, history_response, require_type, run_single
+from polyfhir_gateway.context import FhirContext, fhir_context
+
+router = APIRouter(prefix="/fhir")
+Ctx = Annotated[FhirContext, Depends(fhir_context)]
+
+
+def _stored_response(fc: FhirContext, stored: object) -> Response:
+    from polyfhir_core.resources import StoredResource
+
+    assert isinstance(stored, StoredResource)
+    headers = {"ETag": stored.etag, "Last-Modified": http_date(stored.last_updated)}
+    return fhir_response(stored.content, 200, headers)
+
+
+@router.get("/{rtype}/{rid}/_history/{vid}")
+async def vread(rtype: str, rid: str, vid: str, fc: Ctx) -> Response:
+    require_type(rtype)
+    if not vid.isdigit():
+        raise BadRequest(f"version id must be an integer, got {vid!r}")
+    stored = await fc.store.vread(fc.tenant, rtype, check_id(rid), int(vid))
+    return _stored_response(fc, stored)
+
+
+@router.get("/{rtype}/{rid}/_history")
+async def instance_history(rtype: str, rid: str, fc: Ctx) -> Response:
+    require_type(rtype)
+    query = history_query(fc.request, fc.settings.max_count, rtype, check_id(rid))
+    return await history_response(fc, f"{rtype}/{rid}/_history", query)
+
+
+@router.get("/{rtype}/{rid}")
+async def read(rtype: str, rid: str, fc: Ctx) -> Response:
+    require_type(rtype)
+    stored = await fc.store.read(fc.tenant, rtype, check_id(rid))
+    none_match = fc.request.headers.get("if-none-match")
+    if none_match and none_match.strip() in (stored.etag, f'"{stored.version}"'):
+        return Response(status_code=304, headers={"ETag": stored.etag})
+    return _stored_response(fc, stored)
+
+
+@router.put("/{rtype}/{rid}")
+async def update(rtype: str, rid: str, fc: Ctx) -> Response:
+    require_type(rtype)
+    body = await read_body(fc.request, fc.settings.max_body_bytes)
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a resource")
+    if body.get("id") is None:
+        raise BadRequest("an update must carry the resource id in the body (it must match the URL)")
+    if_match = fc.request.headers.get("if-match")
+    if if_match is not None:
+        parse_etag(if_match)
+    entry = EntryRequest(Method.PUT, f"{rtype}/{check_id(rid)}", body, if_match=if_match)
+    return entry_to_http(fc, await run_single(fc, entry))
+
+
+@router.patch("/{rtype}/{rid}")
+async def patch(rtype: str, rid: str, fc: Ctx) -> Response:
+    require_type(rtype)
+    ops = await read_body(fc.request, fc.settings.max_body_bytes, allowed={JSON_PATCH})
+    if not isinstance(ops, list):
+        raise BadRequest("a JSON Patch is an array of operations")
+    entry = EntryRequest(
+        Method.PATCH, f"{rtype}/{check_id(rid)}", patch=ops, if_match=fc.request.headers.get("if-match")
+    )
+    return entry_to_http(fc, await run_single(fc, entry))
+
+
+@router.delete("/{rtype}/{rid}")
+async def delete(rtype: str, rid: str, fc: Ctx) -> Response:
+    require_type(rtype)
+    entry = EntryRequest(Method.DELETE, f"{rtype}/{check_id(rid)}", if_match=fc.request.headers.get("if-match"))
+    return entry_to_http(fc, await run_single(fc, entry))

@@ -1,0 +1,35 @@
+"""Per-request context: tenant, base URL, preferences, limits, the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+from polyfhir_core.store import PrimaryStore
+from polyfhir_core.tenancy import TenantContext, TenantId
+
+from polyfhir_gateway.api.fhir_json import check_accept
+from polyfhir_gateway.api.prefer import Prefer
+from polyfhir_gateway.settings import GatewaySettings
+
+
+@dataclass(frozen=True, slots=True)
+class FhirContext:
+    store: PrimaryStore
+    settings: GatewaySettings
+    tenant: TenantContext
+    base: str
+    prefer: Prefer
+    request: Request
+
+
+def fhir_context(request: Request) -> FhirContext:
+    """FastAPI dependency: resolve everything a FHIR interaction needs."""
+    settings: GatewaySettings = request.app.state.settings
+    check_accept(request)
+    raw_tenant = request.headers.get(settings.tenant_header) or settings.default_tenant
+    tenant = TenantContext(
+        TenantId.parse(raw_tenant), request_id=request.headers.get("x-request-id", "")
+    )
+    base = settings.base_url or f"{str(request.base_url).rstrip('/')}/fhir"
+    return FhirContext(request.app.state.store, settings, tenant, base.rstrip("/"), Prefer.of(request), request)

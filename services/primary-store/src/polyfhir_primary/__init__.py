@@ -1,0 +1,1 @@
+"""Authoritative store: versions, history, transactions, outbox, primary search."""

@@ -1,0 +1,85 @@
+"""The storage port: what the service layer needs from a database.
+
+One implementation per dialect (``sql/sqlite.py``, ``sql/postgres.py``); both
+share :mod:`polyfhir_primary.adapters.sql.session` for the SQL itself.
+Every call is bound to one tenant: a session is opened for a tenant and every
+statement it issues filters by that tenant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Protocol
+
+from polyfhir_bus.events import ResourceChanged
+from polyfhir_core.indexing.values import IndexValues
+from polyfhir_core.resources import ResourceKey, StoredResource
+from polyfhir_core.store import HistoryQuery
+from polyfhir_core.tenancy import TenantId
+
+from polyfhir_primary.domain.search_plan import SearchPlan
+
+
+class TransientConflict(Exception):
+    """A concurrent writer got there first (unique violation, serialization
+    failure, deadlock). The whole unit of work is retried from the start."""
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRecord:
+    """Everything one new version writes, in one transaction."""
+
+    stored: StoredResource
+    method: str
+    index: IndexValues | None
+    event: ResourceChanged
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    seq: int
+    stored: StoredResource
+    method: str
+
+
+class Session(Protocol):
+    """One database transaction for one tenant."""
+
+    tenant: TenantId
+
+    async def current(
+        self, resource_type: str, resource_id: str, *, lock: bool = False
+    ) -> StoredResource | None: ...
+
+    async def version(
+        self, resource_type: str, resource_id: str, version: int
+    ) -> StoredResource | None: ...
+
+    async def save(self, record: VersionRecord, previous: int | None) -> None:
+        """Insert (previous None) or replace the current version; raise TransientConflict
+        when the row changed under us."""
+
+    async def search(self, plan: SearchPlan) -> tuple[list[StoredResource], int | None]: ...
+
+    async def lock_condition(self, resource_type: str, condition: str) -> None:
+        """Serialise conditional operations on one (type, condition) until commit."""
+
+
+class Database(Protocol):
+    dialect: str
+
+    def session(self, tenant: TenantId, *, write: bool) -> AbstractAsyncContextManager[Session]: ...
+
+    async def history(self, tenant: TenantId, query: HistoryQuery) -> list[HistoryRow]: ...
+
+    async def read_many(
+        self, tenant: TenantId, keys: Sequence[ResourceKey]
+    ) -> list[StoredResource]: ...
+
+    async def outbox_backlog(self) -> int: ...
+
+    async def check(self) -> None: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,62 @@
+"""Index rows of one resource version, as (table, column list, rows) for executemany."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from polyfhir_core.indexing.values import IndexValues
+
+from polyfhir_primary.adapters.sql.dialect import Dialect
+
+INDEX_TABLES = (
+    "idx_token",
+    "idx_string",
+    "idx_date",
+    "idx_number",
+    "idx_quantity",
+    "idx_reference",
+    "idx_uri",
+)
+
+_COLUMNS = {
+    "idx_token": ("param", "system", "code", "text"),
+    "idx_string": ("param", "value"),
+    "idx_date": ("param", "low", "high"),
+    "idx_number": ("param", "value", "low", "high"),
+    "idx_quantity": ("param", "value", "low", "high", "system", "code", "unit"),
+    "idx_reference": ("param", "target_type", "target_id", "url"),
+    "idx_uri": ("param", "value"),
+}
+
+
+def insert_sql(table: str) -> str:
+    cols = ("tenant", "res_type", "res_id", *_COLUMNS[table])
+    marks = ", ".join("?" for _ in cols)
+    return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})"
+
+
+def index_rows(
+    values: IndexValues, owner: tuple[str, str, str], dialect: Dialect
+) -> Iterator[tuple[str, list[tuple[Any, ...]]]]:
+    """Yield ``(table, rows)`` with the owner columns prepended to every row."""
+    ts = dialect.ts
+    per_table: dict[str, list[tuple[Any, ...]]] = {
+        "idx_token": [(t.param, t.system, t.code, t.text) for t in values.tokens],
+        "idx_string": [(s.param, s.value) for s in values.strings],
+        "idx_date": [(d.param, ts(d.low), ts(d.high)) for d in values.dates],
+        "idx_number": [
+            (n.param, float(n.value), float(n.low), float(n.high)) for n in values.numbers
+        ],
+        "idx_quantity": [
+            (q.param, float(q.value), float(q.low), float(q.high), q.system, q.code, q.unit)
+            for q in values.quantities
+        ],
+        "idx_reference": [
+            (r.param, r.target_type, r.target_id, r.url) for r in values.references
+        ],
+        "idx_uri": [(u.param, u.value) for u in values.uris],
+    }
+    for table, rows in per_table.items():
+        if rows:
+            yield table, [(*owner, *row) for row in rows]

@@ -1,0 +1,121 @@
+"""PostgreSQL dialect (asyncpg, pooled).
+
+READ COMMITTED with row locks (``SELECT ... FOR UPDATE``) for optimistic
+locking and gapless versions; transaction-scoped advisory locks serialise
+conditional operations on the same criteria. Unique violations, serialization
+failures and deadlocks become :class:`TransientConflict` (the unit of work is
+retried).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from polyfhir_core.resources import ResourceKey, StoredResource
+from polyfhir_core.store import HistoryQuery
+from polyfhir_core.tenancy import TenantId
+
+from polyfhir_primary.adapters.database import HistoryRow, TransientConflict
+from polyfhir_primary.adapters.sql.dialect import POSTGRES, numbered_placeholders
+from polyfhir_primary.adapters.sql.migrations import CREATE_LEDGER, migrations_for
+from polyfhir_primary.adapters.sql.session import SqlSession, fetch_history, fetch_many
+
+_TRANSIENT = (
+    asyncpg.exceptions.UniqueViolationError,
+    asyncpg.exceptions.SerializationError,
+    asyncpg.exceptions.DeadlockDetectedError,
+)
+_MIGRATION_LOCK = 7_312_004_211
+
+
+def _rowcount(status: str) -> int:
+    tail = status.rsplit(" ", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+class PgConn:
+    def __init__(self, raw: asyncpg.Connection) -> None:
+        self.raw = raw
+
+    async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        try:
+            return list(await self.raw.fetch(numbered_placeholders(sql), *args))
+        except _TRANSIENT as exc:
+            raise TransientConflict(str(exc)) from exc
+
+    async def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
+        try:
+            return _rowcount(await self.raw.execute(numbered_placeholders(sql), *args))
+        except _TRANSIENT as exc:
+            raise TransientConflict(str(exc)) from exc
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        try:
+            await self.raw.executemany(numbered_placeholders(sql), rows)
+        except _TRANSIENT as exc:
+            raise TransientConflict(str(exc)) from exc
+
+
+class PostgresDatabase:
+    dialect = "postgresql"
+
+    def __init__(self, dsn: str, min_size: int = 2, max_size: int = 10) -> None:
+        self._dsn, self._min, self._max = dsn, min_size, max_size
+        self._pool: asyncpg.Pool | None = None
+
+    async def open(self) -> None:
+        self._pool = await asyncpg.create_pool(self._dsn, min_size=self._min, max_size=self._max)
+        await self._migrate()
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        assert self._pool is not None, "database not open"
+        return self._pool
+
+    async def _migrate(self) -> None:
+        async with self.pool.acquire() as raw:
+            await raw.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+            try:
+                await raw.execute(CREATE_LEDGER)
+                done = {r[0] for r in await raw.fetch("SELECT version FROM schema_migrations")}
+                for m in migrations_for("postgres"):
+                    if m.version in done:
+                        continue
+                    async with raw.transaction():
+                        await raw.execute(m.sql)
+                        await raw.execute(
+                            "INSERT INTO schema_migrations VALUES ($1, $2, $3)",
+                            m.version, m.name, datetime.now(UTC).isoformat(),
+                        )
+            finally:
+                await raw.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+
+    @asynccontextmanager
+    async def session(self, tenant: TenantId, *, write: bool) -> AsyncIterator[SqlSession]:
+        async with self.pool.acquire() as raw, raw.transaction(readonly=not write):
+            yield SqlSession(PgConn(raw), POSTGRES, tenant)
+
+    async def history(self, tenant: TenantId, query: HistoryQuery) -> list[HistoryRow]:
+        async with self.pool.acquire() as raw:
+            return await fetch_history(PgConn(raw), POSTGRES, tenant, query)
+
+    async def read_many(self, tenant: TenantId, keys: Sequence[ResourceKey]) -> list[StoredResource]:
+        async with self.pool.acquire() as raw, raw.transaction(readonly=True):
+            return await fetch_many(PgConn(raw), POSTGRES, tenant, keys)
+
+    async def outbox_backlog(self) -> int:
+        async with self.pool.acquire() as raw:
+            return int(await raw.fetchval("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL"))
+
+    async def check(self) -> None:
+        async with self.pool.acquire() as raw:
+            await raw.fetchval("SELECT 1")
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None

@@ -1,0 +1,162 @@
+"""The SQL shared by every dialect: one tenant-bound session per transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from polyfhir_core.resources import ResourceKey, StoredResource
+from polyfhir_core.store import HistoryQuery
+from polyfhir_core.tenancy import TenantId
+
+from polyfhir_primary.adapters.database import HistoryRow, TransientConflict, VersionRecord
+from polyfhir_primary.adapters.sql.dialect import Conn, Dialect
+from polyfhir_primary.adapters.sql.index_rows import INDEX_TABLES, index_rows, insert_sql
+from polyfhir_primary.adapters.sql.search_sql import RESOURCE_COLUMNS, search_statements
+from polyfhir_primary.domain.search_plan import SearchPlan
+
+_CURRENT = (
+    f"SELECT {RESOURCE_COLUMNS} FROM resources r"
+    " WHERE r.tenant = ? AND r.res_type = ? AND r.res_id = ?"
+)
+_VERSION = (
+    f"SELECT {RESOURCE_COLUMNS} FROM resource_versions r"
+    " WHERE r.tenant = ? AND r.res_type = ? AND r.res_id = ? AND r.version = ?"
+)
+_INSERT_CURRENT = (
+    "INSERT INTO resources (tenant, res_type, res_id, version, last_updated, deleted, content)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
+_UPDATE_CURRENT = (
+    "UPDATE resources SET version = ?, last_updated = ?, deleted = ?, content = ?"
+    " WHERE tenant = ? AND res_type = ? AND res_id = ? AND version = ?"
+)
+_INSERT_VERSION = (
+    "INSERT INTO resource_versions"
+    " (tenant, res_type, res_id, version, last_updated, deleted, method, content)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_OUTBOX = (
+    "INSERT INTO outbox (tenant, res_type, res_id, version, payload, created_at)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+
+def decode_row(tenant: TenantId, row: Sequence[Any], d: Dialect) -> StoredResource:
+    rtype, rid, version, last_updated, deleted, content = row[:6]
+    return StoredResource(
+        tenant=tenant,
+        resource_type=rtype,
+        id=rid,
+        version=int(version),
+        last_updated=d.read_ts(last_updated),
+        deleted=bool(deleted),
+        content=orjson.loads(content) if content is not None else None,
+    )
+
+
+class SqlSession:
+    """Implements :class:`~polyfhir_primary.adapters.database.Session` over a Conn."""
+
+    def __init__(self, conn: Conn, dialect: Dialect, tenant: TenantId) -> None:
+        self.conn = conn
+        self.dialect = dialect
+        self.tenant = tenant
+
+    async def current(
+        self, resource_type: str, resource_id: str, *, lock: bool = False
+    ) -> StoredResource | None:
+        sql = _CURRENT + (self.dialect.for_update if lock else "")
+        rows = await self.conn.fetch(sql, (self.tenant.value, resource_type, resource_id))
+        return decode_row(self.tenant, rows[0], self.dialect) if rows else None
+
+    async def version(
+        self, resource_type: str, resource_id: str, version: int
+    ) -> StoredResource | None:
+        args = (self.tenant.value, resource_type, resource_id, version)
+        rows = await self.conn.fetch(_VERSION, args)
+        return decode_row(self.tenant, rows[0], self.dialect) if rows else None
+
+    async def save(self, record: VersionRecord, previous: int | None) -> None:
+        s, d = record.stored, self.dialect
+        owner = (self.tenant.value, s.resource_type, s.id)
+        content = orjson.dumps(s.content) if s.content is not None else None
+        ts, deleted = d.ts(s.last_updated), d.flag(s.deleted)
+        if previous is None:
+            changed = await self.conn.execute(_INSERT_CURRENT, (*owner, s.version, ts, deleted, content))
+        else:
+            args = (s.version, ts, deleted, content, *owner, previous)
+            changed = await self.conn.execute(_UPDATE_CURRENT, args)
+            for table in INDEX_TABLES:
+                await self.conn.execute(
+                    f"DELETE FROM {table} WHERE tenant = ? AND res_type = ? AND res_id = ?", owner
+                )
+        if changed != 1:
+            raise TransientConflict(f"{s.resource_type}/{s.id} changed concurrently")
+        await self.conn.execute(_INSERT_VERSION, (*owner, s.version, ts, deleted, record.method, content))
+        if record.index is not None:
+            for table, rows in index_rows(record.index, owner, d):
+                await self.conn.executemany(insert_sql(table), rows)
+        outbox = (*owner, s.version, record.event.to_json(), d.ts(datetime.now(UTC)))
+        await self.conn.execute(_INSERT_OUTBOX, outbox)
+
+    async def search(self, plan: SearchPlan) -> tuple[list[StoredResource], int | None]:
+        select, args, count_sql = search_statements(self.tenant.value, plan, self.dialect)
+        rows = await self.conn.fetch(select, args)
+        found = [decode_row(self.tenant, row, self.dialect) for row in rows]
+        total = None
+        if count_sql is not None:
+            total = int((await self.conn.fetch(count_sql, args[:-2]))[0][0])
+        return found, total
+
+    async def lock_condition(self, resource_type: str, condition: str) -> None:
+        if self.dialect.name == "postgresql":
+            key = f"{self.tenant.value}|{resource_type}|{condition}"
+            await self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (key,))
+
+
+async def fetch_history(conn: Conn, d: Dialect, tenant: TenantId, q: HistoryQuery) -> list[HistoryRow]:
+    where = ["r.tenant = ?"]
+    args: list[Any] = [tenant.value]
+    for column, value in (("r.res_type", q.resource_type), ("r.res_id", q.id)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            args.append(value)
+    if q.since is not None:
+        where.append("r.last_updated >= ?")
+        args.append(d.ts(q.since))
+    if q.at is not None:
+        where.append("r.last_updated <= ?")
+        args.append(d.ts(q.at))
+    if q.page_token is not None:
+        where.append("r.seq < ?")
+        args.append(int(q.page_token))
+    sql = (
+        f"SELECT {RESOURCE_COLUMNS}, r.seq, r.method FROM resource_versions r"
+        f" WHERE {' AND '.join(where)} ORDER BY r.seq DESC LIMIT ?"
+    )
+    rows = await conn.fetch(sql, [*args, q.count + 1])
+    return [HistoryRow(int(row[6]), decode_row(tenant, row, d), row[7]) for row in rows]
+
+
+async def fetch_many(
+    conn: Conn, d: Dialect, tenant: TenantId, keys: Sequence[ResourceKey]
+) -> list[StoredResource]:
+    found: dict[ResourceKey, StoredResource] = {}
+    by_type: dict[str, list[str]] = {}
+    for key in keys:
+        by_type.setdefault(key.resource_type, []).append(key.id)
+    for rtype, ids in by_type.items():
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            sql = (
+                f"SELECT {RESOURCE_COLUMNS} FROM resources r WHERE r.tenant = ?"
+                f" AND r.res_type = ? AND r.deleted = ? AND r.res_id IN ({marks})"
+            )
+            for row in await conn.fetch(sql, [tenant.value, rtype, d.flag(False), *chunk]):
+                stored = decode_row(tenant, row, d)
+                found[stored.key] = stored
+    return [found[k] for k in keys if k in found]

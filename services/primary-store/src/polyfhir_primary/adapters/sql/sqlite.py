@@ -1,0 +1,160 @@
+"""SQLite dialect: the embedded default (a file, or memory for tests).
+
+One writer connection (SQLite has one writer at a time) and a few reader
+connections, each driven by its own thread so the event loop never blocks.
+WAL journal with ``synchronous=FULL``: a commit is on disk before the write is
+acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from polyfhir_core.resources import ResourceKey, StoredResource
+from polyfhir_core.store import HistoryQuery
+from polyfhir_core.tenancy import TenantId
+
+from polyfhir_primary.adapters.database import HistoryRow
+from polyfhir_primary.adapters.sql.dialect import SQLITE
+from polyfhir_primary.adapters.sql.migrations import CREATE_LEDGER, migrations_for
+from polyfhir_primary.adapters.sql.session import SqlSession, fetch_history, fetch_many
+
+_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=FULL",
+    "PRAGMA busy_timeout=10000",
+    "PRAGMA cache_size=-65536",
+    "PRAGMA temp_store=MEMORY",
+)
+
+
+class SqliteConn:
+    """A sqlite3 connection whose every call runs on its own single thread."""
+
+    def __init__(self, target: str, *, uri: bool) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        self._raw: sqlite3.Connection | None = None
+        self._target, self._uri = target, uri
+        self.lock = asyncio.Lock()
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, partial(fn, *args))
+
+    def _open(self) -> None:
+        raw = sqlite3.connect(self._target, uri=self._uri, isolation_level=None, check_same_thread=False)
+        for pragma in _PRAGMAS:
+            raw.execute(pragma)
+        self._raw = raw
+
+    async def open(self) -> None:
+        await self._run(self._open)
+
+    def _db(self) -> sqlite3.Connection:
+        assert self._raw is not None, "connection not open"
+        return self._raw
+
+    async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        return await self._run(lambda: self._db().execute(sql, args).fetchall())  # type: ignore[no-any-return]
+
+    async def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
+        return await self._run(lambda: self._db().execute(sql, args).rowcount)  # type: ignore[no-any-return]
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self._run(lambda: self._db().executemany(sql, rows))
+
+    async def script(self, sql: str) -> None:
+        await self._run(lambda: self._db().executescript(sql))
+
+    async def close(self) -> None:
+        if self._raw is not None:
+            await self._run(self._raw.close)
+            self._raw = None
+        self._executor.shutdown(wait=True)
+
+
+class SqliteDatabase:
+    dialect = "sqlite"
+
+    def __init__(self, path: str | None, readers: int = 2) -> None:
+        if path in (None, "", ":memory:"):
+            # One connection serves reads and writes: a private in-memory database.
+            target, uri, readers = f"file:polyfhir-{uuid.uuid4().hex}?mode=memory", True, 0
+        else:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            target, uri = path, False
+        self._writer = SqliteConn(target, uri=uri)
+        self._readers = [SqliteConn(target, uri=uri) for _ in range(readers)]
+        self._next_reader = 0
+
+    async def open(self) -> None:
+        await self._writer.open()
+        await self._migrate()
+        for reader in self._readers:
+            await reader.open()
+
+    async def _migrate(self) -> None:
+        await self._writer.execute(CREATE_LEDGER)
+        done = {row[0] for row in await self._writer.fetch("SELECT version FROM schema_migrations")}
+        for m in migrations_for("sqlite"):
+            if m.version in done:
+                continue
+            stamp = datetime.now(UTC).isoformat()
+            ledger = f"INSERT INTO schema_migrations VALUES ({m.version}, '{m.name}', '{stamp}');"
+            await self._writer.script(f"BEGIN IMMEDIATE;\n{m.sql}\n{ledger}\nCOMMIT;")
+
+    def _reader(self) -> SqliteConn:
+        if not self._readers:
+            return self._writer
+        self._next_reader = (self._next_reader + 1) % len(self._readers)
+        return self._readers[self._next_reader]
+
+    @asynccontextmanager
+    async def session(self, tenant: TenantId, *, write: bool) -> AsyncIterator[SqlSession]:
+        conn = self._writer if write else self._reader()
+        async with conn.lock:
+            await conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield SqlSession(conn, SQLITE, tenant)
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+            await conn.execute("COMMIT")
+
+    async def history(self, tenant: TenantId, query: HistoryQuery) -> list[HistoryRow]:
+        conn = self._reader()
+        async with conn.lock:
+            return await fetch_history(conn, SQLITE, tenant, query)
+
+    async def read_many(self, tenant: TenantId, keys: Sequence[ResourceKey]) -> list[StoredResource]:
+        conn = self._reader()
+        async with conn.lock:
+            await conn.execute("BEGIN")
+            try:
+                return await fetch_many(conn, SQLITE, tenant, keys)
+            finally:
+                await conn.execute("COMMIT")
+
+    async def outbox_backlog(self) -> int:
+        conn = self._reader()
+        async with conn.lock:
+            rows = await conn.fetch("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL")
+        return int(rows[0][0])
+
+    async def check(self) -> None:
+        conn = self._reader()
+        async with conn.lock:
+            await conn.fetch("SELECT 1")
+
+    async def close(self) -> None:
+        for conn in [*self._readers, self._writer]:
+            await conn.close()
+

@@ -1,0 +1,72 @@
+"""Wiring of the primary store: settings -> database -> service. Nothing else builds objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from polyfhir_core.errors import FhirError
+from polyfhir_core.indexing import extract_index_values
+from polyfhir_core.indexing.values import IndexValues
+from polyfhir_core.registry import SearchParameterRegistry
+from polyfhir_core.resources import Json
+
+from polyfhir_primary.adapters.database import Database
+from polyfhir_primary.adapters.sql.postgres import PostgresDatabase
+from polyfhir_primary.adapters.sql.sqlite import SqliteDatabase
+from polyfhir_primary.service_layer.search import Limits
+from polyfhir_primary.service_layer.store import StoreService
+from polyfhir_primary.settings import PrimarySettings
+
+
+class ConfigurationError(FhirError):
+    status = 500
+    code = "exception"
+
+
+def sqlite_path(url: str) -> str | None:
+    """``sqlite:///rel/path.db`` -> ``rel/path.db``; ``sqlite:////abs`` -> ``/abs``; memory -> None."""
+    rest = url.removeprefix("sqlite://")
+    if rest in ("", "/", "/:memory:", ":memory:"):
+        return None
+    return rest[1:] if rest.startswith("/") else rest
+
+
+async def open_database(settings: PrimarySettings) -> Database:
+    url = settings.primary_url
+    scheme = urlsplit(url).scheme
+    if scheme == "sqlite":
+        sqlite = SqliteDatabase(sqlite_path(url), readers=settings.sqlite_readers)
+        await sqlite.open()
+        return sqlite
+    if scheme in ("postgresql", "postgres"):
+        pg = PostgresDatabase(url, settings.pg_pool_min, settings.pg_pool_max)
+        await pg.open()
+        return pg
+    raise ConfigurationError(f"POLYFHIR_PRIMARY_URL: unsupported scheme {scheme!r} (sqlite or postgresql)")
+
+
+@dataclass(slots=True)
+class PrimaryStoreApp:
+    service: StoreService
+    database: Database
+
+    async def close(self) -> None:
+        await self.database.close()
+
+
+async def bootstrap(settings: PrimarySettings | None = None) -> PrimaryStoreApp:
+    settings = settings or PrimarySettings()
+    database = await open_database(settings)
+    registry = SearchParameterRegistry.default()
+
+    def indexer(resource: Json) -> IndexValues:
+        return extract_index_values(resource, registry)
+
+    service = StoreService(
+        db=database,
+        indexer=indexer,
+        registry=registry,
+        limits=Limits(settings.default_count, settings.max_count),
+    )
+    return PrimaryStoreApp(service, database)

@@ -1,0 +1,70 @@
+"""The primary-store service's internal HTTP API (microservice topology).
+
+One generic route serves every call of the store contract
+(:data:`polyfhir_core.store.STORE_CALLS`); errors travel as OperationOutcome
+with their HTTP status, so the gateway re-raises exactly what the store raised.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request, Response
+from polyfhir_core import wire
+from polyfhir_core.errors import BadRequest, FhirError, NotFound
+from polyfhir_core.store import STORE_CALLS, PrimaryStore
+from polyfhir_core.tenancy import TenantContext
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import ValidationError
+
+log = logging.getLogger(__name__)
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+async def _dispatch(store: PrimaryStore, name: str, raw: bytes) -> Any:
+    if name not in STORE_CALLS:
+        raise NotFound(f"no store call {name!r}")
+    arg_types, result_type = STORE_CALLS[name]
+    try:
+        body = orjson.loads(raw)
+        ctx = wire.load(TenantContext, body["ctx"])
+        args = {k: wire.load(t, body["args"][k]) for k, t in arg_types.items()}
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValidationError) as exc:
+        raise BadRequest(f"malformed internal call {name}: {exc}") from exc
+    result = await getattr(store, name)(ctx, **args)
+    return wire.dump(result_type, result)
+
+
+def create_app(store: PrimaryStore) -> FastAPI:
+    app = FastAPI(title="polyfhir primary-store", docs_url=None, redoc_url=None)
+
+    @app.post("/internal/v1/store/{name}")
+    async def call(name: str, request: Request) -> Response:
+        try:
+            return _json(await _dispatch(store, name, await request.body()))
+        except FhirError as exc:
+            return _json(exc.outcome(), exc.status)
+
+    @app.get("/livez")
+    async def livez() -> Response:
+        return _json({"status": "ok"})
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        try:
+            await store.check_ready()
+        except Exception as exc:  # any failure means not ready
+            log.warning("not ready: %s", exc)
+            return _json({"status": "unavailable", "reason": str(exc)}, 503)
+        return _json({"status": "ok"})
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

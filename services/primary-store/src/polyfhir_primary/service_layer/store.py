@@ -1,0 +1,125 @@
+"""The primary store's handler object: implements polyfhir_core.store.PrimaryStore.
+
+Collaborators (database, indexer, registry, clock, id factory) are passed in
+by ``bootstrap``; tests hand in others.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import parse_qsl
+
+from polyfhir_core.errors import BadRequest, Conflict, FhirError
+from polyfhir_core.indexing.values import IndexValues
+from polyfhir_core.registry import SearchParameterRegistry
+from polyfhir_core.resources import Json, ResourceKey, StoredResource
+from polyfhir_core.search import SearchQuery, parse_search
+from polyfhir_core.store import BundleKind, EntryRequest, EntryResponse, HistoryQuery, Page
+from polyfhir_core.tenancy import Operation, TenantContext
+
+from polyfhir_primary.adapters.database import Database, Session, TransientConflict
+from polyfhir_primary.metrics import STORAGE_LATENCY
+from polyfhir_primary.service_layer import reads
+from polyfhir_primary.service_layer.bundles import run_transaction
+from polyfhir_primary.service_layer.search import Limits, compile_search, require_all_applied
+from polyfhir_primary.service_layer.writes import WriteContext
+
+log = logging.getLogger(__name__)
+
+
+def utc_now_ms() -> datetime:
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass(slots=True)
+class StoreService:
+    db: Database
+    indexer: Callable[[Json], IndexValues]
+    registry: SearchParameterRegistry
+    limits: Limits = Limits()
+    clock: Callable[[], datetime] = utc_now_ms
+    new_id: Callable[[], str] = new_uuid
+    max_attempts: int = 5
+
+    async def _find(self, session: Session, rtype: str, query: str, limit: int = 2) -> list[StoredResource]:
+        parsed = parse_search(rtype, parse_qsl(query, keep_blank_values=True))
+        compiled = compile_search(parsed, self.registry, Limits(limit, limit))
+        require_all_applied(compiled, f"conditional {rtype}?{query}")
+        if not compiled.applied:
+            raise BadRequest(f"conditional {rtype}?{query} has no search criteria")
+        found, _ = await session.search(compiled.plan)
+        return found
+
+    async def _transaction(self, ctx: TenantContext, entries: list[EntryRequest]) -> list[EntryResponse]:
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                async with self.db.session(ctx.tenant, write=True) as session:
+                    w = WriteContext(session, ctx, self.clock(), self.new_id, self.indexer, self._find)
+                    return await run_transaction(w, entries)
+            except TransientConflict as exc:
+                log.info("retrying after concurrent write (attempt %d): %s", attempt, exc)
+        raise Conflict("the resource is being changed concurrently; retry the request")
+
+    async def process(
+        self, ctx: TenantContext, kind: BundleKind, entries: Sequence[EntryRequest]
+    ) -> list[EntryResponse]:
+        started = time.perf_counter()
+        try:
+            if kind == BundleKind.TRANSACTION:
+                return await self._transaction(ctx, list(entries))
+            out = []
+            for entry in entries:
+                try:
+                    out.extend(await self._transaction(ctx, [entry]))
+                except FhirError as exc:
+                    out.append(EntryResponse(status=exc.status, outcome=exc.outcome()))
+            return out
+        finally:
+            STORAGE_LATENCY.labels(operation=kind.value).observe(time.perf_counter() - started)
+
+    async def read(self, ctx: TenantContext, resource_type: str, id: str) -> StoredResource:
+        ctx.permissions.require(Operation.READ, resource_type)
+        async with self.db.session(ctx.tenant, write=False) as session:
+            return await reads.read_current(session, resource_type, id)
+
+    async def vread(self, ctx: TenantContext, resource_type: str, id: str, version: int) -> StoredResource:
+        ctx.permissions.require(Operation.VREAD, resource_type)
+        async with self.db.session(ctx.tenant, write=False) as session:
+            return await reads.read_version(session, resource_type, id, version)
+
+    async def read_many(self, ctx: TenantContext, keys: Sequence[ResourceKey]) -> list[StoredResource]:
+        for rtype in {k.resource_type for k in keys}:
+            ctx.permissions.require(Operation.READ, rtype)
+        return await self.db.read_many(ctx.tenant, keys)
+
+    async def search(self, ctx: TenantContext, query: SearchQuery) -> Page:
+        ctx.permissions.require(Operation.SEARCH, query.resource_type)
+        compiled = compile_search(query, self.registry, self.limits)
+        async with self.db.session(ctx.tenant, write=False) as session:
+            found, total = await session.search(compiled.plan)
+        plan = compiled.plan
+        more = total is not None and plan.offset + len(found) < total or (
+            total is None and len(found) == plan.limit
+        )
+        next_token = str(plan.offset + plan.limit) if more and found else None
+        return Page(found, total=total, next_token=next_token, ignored=[p.raw_name for p in compiled.ignored])
+
+    async def history(self, ctx: TenantContext, query: HistoryQuery) -> Page:
+        ctx.permissions.require(Operation.HISTORY, query.resource_type)
+        rows = await self.db.history(ctx.tenant, query)
+        page = rows[: query.count]
+        next_token = str(page[-1].seq) if len(rows) > query.count else None
+        return Page([r.stored for r in page], next_token=next_token, methods=[r.method for r in page])
+
+    async def check_ready(self) -> None:
+        await self.db.check()

@@ -1,0 +1,22 @@
+"""Primary-store settings (``POLYFHIR_*`` environment variables)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class PrimarySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="POLYFHIR_", extra="ignore")
+
+    primary_url: str = Field(
+        default="sqlite:///./data/polyfhir.db",
+        description="sqlite:///path/file.db, sqlite:///:memory: or postgresql://user@host/db",
+    )
+    default_count: int = Field(default=20, ge=1)
+    max_count: int = Field(default=1000, ge=1)
+    pg_pool_min: int = Field(default=2, ge=1)
+    pg_pool_max: int = Field(default=10, ge=1)
+    sqlite_readers: int = Field(default=2, ge=0)
+    host: str = "127.0.0.1"
+    port: int = 8081

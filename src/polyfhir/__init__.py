@@ -1,0 +1,1 @@
+"""polyfhir: the composition root (one-process topology and local stacks)."""

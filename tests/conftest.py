@@ -1,0 +1,125 @@
+"""Cross-service test fixtures.
+
+Every API behaviour test runs against four servers: {SQLite, PostgreSQL} x
+{one process, gateway + primary-store as separate processes}. Servers start
+once per session; each test gets its own tenant, so tests never see each
+other's data.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from support import free_port, spawn, stop, wait_http
+
+pytest_plugins = ["polyfhir_testing.pytest_plugin"]
+
+BACKENDS = ("sqlite", "postgresql")
+TOPOLOGIES = ("inprocess", "services")
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('sqlite')}/polyfhir.db"
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server: Any) -> str:
+    return str(postgres_server.create_database(f"polyfhir_{uuid.uuid4().hex[:10]}"))
+
+
+@dataclass
+class Server:
+    """A running FHIR API: ``client(tenant)`` returns an httpx client on its /fhir base."""
+
+    backend: str
+    topology: str
+    base_url: str
+    transport: httpx.AsyncBaseTransport | None = None
+
+    def client(self, tenant: str | None = None, **headers: str) -> httpx.AsyncClient:
+        all_headers = {"accept": "application/fhir+json", **headers}
+        if tenant is not None:
+            all_headers["X-Tenant-ID"] = tenant
+        return httpx.AsyncClient(
+            base_url=f"{self.base_url}/fhir",
+            transport=self.transport,
+            headers=all_headers,
+            timeout=30.0,
+        )
+
+
+async def _inprocess(url: str, backend: str) -> AsyncIterator[Server]:
+    from polyfhir_gateway.app import create_app
+    from polyfhir_gateway.settings import GatewaySettings
+    from polyfhir_primary.bootstrap import bootstrap
+    from polyfhir_primary.settings import PrimarySettings
+
+    primary = await bootstrap(PrimarySettings(primary_url=url))
+    settings = GatewaySettings(max_body_bytes=256 * 1024, max_bundle_entries=200)
+    app = create_app(primary.service, settings)
+    try:
+        yield Server(backend, "inprocess", "http://testserver", httpx.ASGITransport(app=app))
+    finally:
+        await primary.close()
+
+
+def _services(url: str, backend: str, logs: Path) -> Iterator[Server]:
+    store_port, gw_port = free_port(), free_port()
+    bin_dir = Path(sys.executable).parent
+    store = spawn(
+        [str(bin_dir / "polyfhir-primary-store"), "--port", str(store_port)],
+        {"POLYFHIR_PRIMARY_URL": url},
+        logs / f"primary-{backend}.log",
+    )
+    gateway = spawn(
+        [str(bin_dir / "polyfhir-gateway"), "--port", str(gw_port)],
+        {
+            "POLYFHIR_PRIMARY_STORE_URL": f"http://127.0.0.1:{store_port}",
+            "POLYFHIR_MAX_BODY_BYTES": str(256 * 1024),
+            "POLYFHIR_MAX_BUNDLE_ENTRIES": "200",
+        },
+        logs / f"gateway-{backend}.log",
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{store_port}/readyz", store)
+        wait_http(f"http://127.0.0.1:{gw_port}/readyz", gateway)
+        yield Server(backend, "services", f"http://127.0.0.1:{gw_port}")
+    finally:
+        stop(gateway)
+        stop(store)
+
+
+@pytest.fixture(
+    scope="session",
+    params=[(b, t) for t in TOPOLOGIES for b in BACKENDS],
+    ids=lambda p: f"{p[0]}-{p[1]}",
+)
+async def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
+    backend, topology = request.param
+    url = request.getfixturevalue("sqlite_url" if backend == "sqlite" else "postgres_url")
+    if topology == "inprocess":
+        async for s in _inprocess(url, backend):
+            yield s
+    else:
+        for s in _services(url, backend, tmp_path_factory.mktemp("logs")):
+            yield s
+
+
+@pytest.fixture
+def tenant() -> str:
+    return f"t{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def fhir(server: Server, tenant: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the FHIR API, in a tenant of its own."""
+    async with server.client(tenant) as client:
+        yield client
