@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+
+from polyfhir_clients.primary import HttpPrimaryStore
 from support import free_port, spawn, stop, wait_http
 
 pytest_plugins = ["polyfhir_testing.pytest_plugin"]
@@ -42,6 +44,7 @@ class Server:
     backend: str
     topology: str
     base_url: str
+    store: Any  # the PrimaryStore the gateway uses: in-process service or HTTP client
     transport: httpx.AsyncBaseTransport | None = None
 
     def client(self, tenant: str | None = None, **headers: str) -> httpx.AsyncClient:
@@ -66,12 +69,13 @@ async def _inprocess(url: str, backend: str) -> AsyncIterator[Server]:
     settings = GatewaySettings(max_body_bytes=256 * 1024, max_bundle_entries=200)
     app = create_app(primary.service, settings)
     try:
-        yield Server(backend, "inprocess", "http://testserver", httpx.ASGITransport(app=app))
+        transport = httpx.ASGITransport(app=app)
+        yield Server(backend, "inprocess", "http://testserver", primary.service, transport)
     finally:
         await primary.close()
 
 
-def _services(url: str, backend: str, logs: Path) -> Iterator[Server]:
+async def _services(url: str, backend: str, logs: Path) -> AsyncIterator[Server]:
     store_port, gw_port = free_port(), free_port()
     bin_dir = Path(sys.executable).parent
     store = spawn(
@@ -91,7 +95,9 @@ def _services(url: str, backend: str, logs: Path) -> Iterator[Server]:
     try:
         wait_http(f"http://127.0.0.1:{store_port}/readyz", store)
         wait_http(f"http://127.0.0.1:{gw_port}/readyz", gateway)
-        yield Server(backend, "services", f"http://127.0.0.1:{gw_port}")
+        remote = HttpPrimaryStore(f"http://127.0.0.1:{store_port}")
+        yield Server(backend, "services", f"http://127.0.0.1:{gw_port}", remote)
+        await remote.close()
     finally:
         stop(gateway)
         stop(store)
@@ -102,14 +108,16 @@ def _services(url: str, backend: str, logs: Path) -> Iterator[Server]:
     params=[(b, t) for t in TOPOLOGIES for b in BACKENDS],
     ids=lambda p: f"{p[0]}-{p[1]}",
 )
-async def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
+async def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Server]:
     backend, topology = request.param
     url = request.getfixturevalue("sqlite_url" if backend == "sqlite" else "postgres_url")
     if topology == "inprocess":
         async for s in _inprocess(url, backend):
             yield s
     else:
-        for s in _services(url, backend, tmp_path_factory.mktemp("logs")):
+        async for s in _services(url, backend, tmp_path_factory.mktemp("logs")):
             yield s
 
 
@@ -123,3 +131,17 @@ async def fhir(server: Server, tenant: str) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the FHIR API, in a tenant of its own."""
     async with server.client(tenant) as client:
         yield client
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+async def store_app(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+    """The primary store alone, in-process, over each backend (for storage-level tests)."""
+    from polyfhir_primary.bootstrap import bootstrap
+    from polyfhir_primary.settings import PrimarySettings
+
+    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
+    app = await bootstrap(PrimarySettings(primary_url=url))
+    try:
+        yield app
+    finally:
+        await app.close()

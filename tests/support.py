@@ -27,7 +27,9 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) ->
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode} before {url} answered: {_tail(proc)}")
+            raise RuntimeError(
+                f"server exited with {proc.returncode} before {url} answered: {_tail(proc)}"
+            )
         try:
             if httpx.get(url, timeout=1.0).status_code == 200:
                 return
@@ -53,5 +55,3 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=5)
-
-

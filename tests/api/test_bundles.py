@@ -17,14 +17,23 @@ def tx(*entries: dict[str, object], kind: str = "transaction") -> dict[str, obje
     return {"resourceType": "Bundle", "type": kind, "entry": list(entries)}
 
 
-def post(resource: dict[str, object], full_url: str | None = None, **request: str) -> dict[str, object]:
-    entry: dict[str, object] = {"resource": resource, "request": {"method": "POST", "url": resource["resourceType"], **request}}
+def post(
+    resource: dict[str, object], full_url: str | None = None, **request: str
+) -> dict[str, object]:
+    entry: dict[str, object] = {
+        "resource": resource,
+        "request": {"method": "POST", "url": resource["resourceType"], **request},
+    }
     if full_url:
         entry["fullUrl"] = full_url
     return entry
 
 
-PATIENT = {"resourceType": "Patient", "identifier": [{"system": MRN, "value": "T1"}], "name": [{"family": "Tx"}]}
+PATIENT = {
+    "resourceType": "Patient",
+    "identifier": [{"system": MRN, "value": "T1"}],
+    "name": [{"family": "Tx"}],
+}
 
 
 def observation(subject: str) -> dict[str, object]:
@@ -33,7 +42,12 @@ def observation(subject: str) -> dict[str, object]:
         "status": "final",
         "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
         "subject": {"reference": subject},
-        "valueQuantity": {"value": 72, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"},
+        "valueQuantity": {
+            "value": 72,
+            "unit": "/min",
+            "system": "http://unitsofmeasure.org",
+            "code": "/min",
+        },
     }
 
 
@@ -60,7 +74,9 @@ async def test_transaction_is_atomic(fhir: httpx.AsyncClient) -> None:
     assert search.json()["total"] == 0  # the valid entry was rolled back too
 
 
-async def test_transaction_conditional_create_and_conditional_reference(fhir: httpx.AsyncClient) -> None:
+async def test_transaction_conditional_create_and_conditional_reference(
+    fhir: httpx.AsyncClient,
+) -> None:
     first = await fhir.post("/Patient", json=PATIENT)
     existing = first.json()["id"]
     bundle = tx(
@@ -77,7 +93,9 @@ async def test_transaction_conditional_create_and_conditional_reference(fhir: ht
     assert refs == {f"Patient/{existing}"}
 
 
-async def test_conditional_reference_without_match_fails_transaction(fhir: httpx.AsyncClient) -> None:
+async def test_conditional_reference_without_match_fails_transaction(
+    fhir: httpx.AsyncClient,
+) -> None:
     response = await fhir.post("", json=tx(post(observation(f"Patient?identifier={MRN}|nobody"))))
     assert response.status_code == 412
     assert (await fhir.get("/Observation")).json()["total"] == 0
@@ -87,7 +105,10 @@ async def test_transaction_put_if_match_delete_and_get(fhir: httpx.AsyncClient) 
     rid = (await fhir.post("/Patient", json=PATIENT)).json()["id"]
     gone = (await fhir.post("/Patient", json=PATIENT)).json()["id"]
     bundle = tx(
-        {"resource": {**PATIENT, "id": rid, "gender": "female"}, "request": {"method": "PUT", "url": f"Patient/{rid}", "ifMatch": 'W/"1"'}},
+        {
+            "resource": {**PATIENT, "id": rid, "gender": "female"},
+            "request": {"method": "PUT", "url": f"Patient/{rid}", "ifMatch": 'W/"1"'},
+        },
         {"request": {"method": "DELETE", "url": f"Patient/{gone}"}},
         {"request": {"method": "GET", "url": f"Patient/{rid}"}},
     )
@@ -105,7 +126,10 @@ async def test_transaction_if_match_conflict_rolls_back(fhir: httpx.AsyncClient)
     rid = (await fhir.post("/Patient", json=PATIENT)).json()["id"]
     bundle = tx(
         post({"resourceType": "Patient", "name": [{"family": "New"}]}),
-        {"resource": {**PATIENT, "id": rid}, "request": {"method": "PUT", "url": f"Patient/{rid}", "ifMatch": 'W/"9"'}},
+        {
+            "resource": {**PATIENT, "id": rid},
+            "request": {"method": "PUT", "url": f"Patient/{rid}", "ifMatch": 'W/"9"'},
+        },
     )
     assert (await fhir.post("", json=bundle)).status_code == 412
     assert (await fhir.get("/Patient")).json()["total"] == 1
@@ -114,14 +138,23 @@ async def test_transaction_if_match_conflict_rolls_back(fhir: httpx.AsyncClient)
 async def test_transaction_patch_entry(fhir: httpx.AsyncClient) -> None:
     rid = (await fhir.post("/Patient", json=PATIENT)).json()["id"]
     ops = [{"op": "add", "path": "/gender", "value": "other"}]
-    binary = {"resourceType": "Binary", "contentType": "application/json-patch+json", "data": base64.b64encode(orjson.dumps(ops)).decode()}
-    response = await fhir.post("", json=tx({"resource": binary, "request": {"method": "PATCH", "url": f"Patient/{rid}"}}))
+    binary = {
+        "resourceType": "Binary",
+        "contentType": "application/json-patch+json",
+        "data": base64.b64encode(orjson.dumps(ops)).decode(),
+    }
+    response = await fhir.post(
+        "", json=tx({"resource": binary, "request": {"method": "PATCH", "url": f"Patient/{rid}"}})
+    )
     assert response.status_code == 200, response.text
     assert (await fhir.get(f"/Patient/{rid}")).json()["gender"] == "other"
 
 
 async def test_transaction_touching_a_resource_twice_is_400(fhir: httpx.AsyncClient) -> None:
-    entry = {"resource": {**PATIENT, "id": "twice"}, "request": {"method": "PUT", "url": "Patient/twice"}}
+    entry = {
+        "resource": {**PATIENT, "id": "twice"},
+        "request": {"method": "PUT", "url": "Patient/twice"},
+    }
     assert (await fhir.post("", json=tx(entry, entry))).status_code == 400
 
 
@@ -148,7 +181,9 @@ async def test_batch_entries_are_independent(fhir: httpx.AsyncClient) -> None:
 
 
 async def test_prefer_representation_in_transaction_response(fhir: httpx.AsyncClient) -> None:
-    response = await fhir.post("", json=tx(post(PATIENT)), headers={"Prefer": "return=representation"})
+    response = await fhir.post(
+        "", json=tx(post(PATIENT)), headers={"Prefer": "return=representation"}
+    )
     entry = response.json()["entry"][0]
     assert entry["resource"]["resourceType"] == "Patient"
     assert entry["fullUrl"].endswith(f"/Patient/{entry['resource']['id']}")
@@ -161,8 +196,16 @@ async def test_prefer_representation_in_transaction_response(fhir: httpx.AsyncCl
     [
         {"resourceType": "Patient"},
         {"resourceType": "Bundle", "type": "collection"},
-        {"resourceType": "Bundle", "type": "transaction", "entry": [{"resource": {"resourceType": "Patient"}}]},
-        {"resourceType": "Bundle", "type": "transaction", "entry": [{"request": {"method": "FETCH", "url": "Patient"}}]},
+        {
+            "resourceType": "Bundle",
+            "type": "transaction",
+            "entry": [{"resource": {"resourceType": "Patient"}}],
+        },
+        {
+            "resourceType": "Bundle",
+            "type": "transaction",
+            "entry": [{"request": {"method": "FETCH", "url": "Patient"}}],
+        },
         {"resourceType": "Bundle", "type": "transaction", "entry": "nope"},
     ],
 )

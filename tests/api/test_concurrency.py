@@ -15,7 +15,9 @@ async def test_concurrent_if_match_updates_have_exactly_one_winner(fhir: httpx.A
 
     async def attempt(i: int) -> int:
         body = {"resourceType": "Patient", "id": rid, "name": [{"family": f"W{i}"}]}
-        return (await fhir.put(f"/Patient/{rid}", json=body, headers={"If-Match": 'W/"1"'})).status_code
+        return (
+            await fhir.put(f"/Patient/{rid}", json=body, headers={"If-Match": 'W/"1"'})
+        ).status_code
 
     statuses = await asyncio.gather(*(attempt(i) for i in range(8)))
     assert sorted(statuses) == [200] + [412] * 7
@@ -39,6 +41,8 @@ async def test_concurrent_blind_updates_give_gapless_versions(fhir: httpx.AsyncC
 async def test_concurrent_conditional_creates_create_once(fhir: httpx.AsyncClient) -> None:
     header = {"If-None-Exist": "identifier=urn:sys|ONCE"}
     body = {"resourceType": "Patient", "identifier": [{"system": "urn:sys", "value": "ONCE"}]}
-    statuses = await asyncio.gather(*(fhir.post("/Patient", json=body, headers=header) for _ in range(6)))
+    statuses = await asyncio.gather(
+        *(fhir.post("/Patient", json=body, headers=header) for _ in range(6))
+    )
     assert sorted(r.status_code for r in statuses) == [200] * 5 + [201]
     assert (await fhir.get("/Patient", params={"identifier": "urn:sys|ONCE"})).json()["total"] == 1

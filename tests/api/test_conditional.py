@@ -34,13 +34,17 @@ async def test_conditional_create(fhir: httpx.AsyncClient) -> None:
 async def test_conditional_create_many_matches_is_412(fhir: httpx.AsyncClient) -> None:
     for _ in range(2):
         assert (await fhir.post("/Patient", json=patient("DUP"))).status_code == 201
-    response = await fhir.post("/Patient", json=patient("DUP"), headers={"If-None-Exist": f"identifier={SYSTEM}|DUP"})
+    response = await fhir.post(
+        "/Patient", json=patient("DUP"), headers={"If-None-Exist": f"identifier={SYSTEM}|DUP"}
+    )
     assert response.status_code == 412
     assert response.json()["resourceType"] == "OperationOutcome"
 
 
 async def test_conditional_create_with_unsupported_criteria_is_400(fhir: httpx.AsyncClient) -> None:
-    response = await fhir.post("/Patient", json=patient("X"), headers={"If-None-Exist": "unknown-param=1"})
+    response = await fhir.post(
+        "/Patient", json=patient("X"), headers={"If-None-Exist": "unknown-param=1"}
+    )
     assert response.status_code == 400
 
 
@@ -48,7 +52,9 @@ async def test_conditional_update_no_match_creates(fhir: httpx.AsyncClient) -> N
     response = await fhir.put("/Patient", params={"identifier": f"{SYSTEM}|U1"}, json=patient("U1"))
     assert response.status_code == 201
     rid = response.json()["id"]
-    again = await fhir.put("/Patient", params={"identifier": f"{SYSTEM}|U1"}, json=patient("U1", "Changed"))
+    again = await fhir.put(
+        "/Patient", params={"identifier": f"{SYSTEM}|U1"}, json=patient("U1", "Changed")
+    )
     assert again.status_code == 200
     assert again.json()["id"] == rid
     assert again.json()["meta"]["versionId"] == "2"
@@ -57,7 +63,9 @@ async def test_conditional_update_no_match_creates(fhir: httpx.AsyncClient) -> N
 
 async def test_conditional_update_with_mismatched_id_is_400(fhir: httpx.AsyncClient) -> None:
     await fhir.put("/Patient", params={"identifier": f"{SYSTEM}|U2"}, json=patient("U2"))
-    response = await fhir.put("/Patient", params={"identifier": f"{SYSTEM}|U2"}, json=patient("U2", id="someone-else"))
+    response = await fhir.put(
+        "/Patient", params={"identifier": f"{SYSTEM}|U2"}, json=patient("U2", id="someone-else")
+    )
     assert response.status_code == 400
 
 

@@ -76,7 +76,10 @@ async def test_update_with_if_match(fhir: httpx.AsyncClient) -> None:
 
 async def test_json_patch(fhir: httpx.AsyncClient) -> None:
     rid = (await create(fhir, patient())).json()["id"]
-    ops = [{"op": "replace", "path": "/name/0/family", "value": "Patched"}, {"op": "add", "path": "/gender", "value": "male"}]
+    ops = [
+        {"op": "replace", "path": "/name/0/family", "value": "Patched"},
+        {"op": "add", "path": "/gender", "value": "male"},
+    ]
     response = await fhir.patch(f"/Patient/{rid}", content=orjson.dumps(ops), headers=JSON_PATCH)
     assert response.status_code == 200, response.text
     assert response.json()["name"][0]["family"] == "Patched"
@@ -87,14 +90,22 @@ async def test_json_patch(fhir: httpx.AsyncClient) -> None:
 async def test_json_patch_errors(fhir: httpx.AsyncClient) -> None:
     rid = (await create(fhir, patient())).json()["id"]
     bad_path = [{"op": "replace", "path": "/nope/0", "value": 1}]
-    assert (await fhir.patch(f"/Patient/{rid}", content=orjson.dumps(bad_path), headers=JSON_PATCH)).status_code == 422
+    assert (
+        await fhir.patch(f"/Patient/{rid}", content=orjson.dumps(bad_path), headers=JSON_PATCH)
+    ).status_code == 422
     invalid = [{"op": "add", "path": "/gender", "value": 12}]
-    assert (await fhir.patch(f"/Patient/{rid}", content=orjson.dumps(invalid), headers=JSON_PATCH)).status_code == 400
+    assert (
+        await fhir.patch(f"/Patient/{rid}", content=orjson.dumps(invalid), headers=JSON_PATCH)
+    ).status_code == 400
     change_id = [{"op": "replace", "path": "/id", "value": "other"}]
-    assert (await fhir.patch(f"/Patient/{rid}", content=orjson.dumps(change_id), headers=JSON_PATCH)).status_code == 422
+    assert (
+        await fhir.patch(f"/Patient/{rid}", content=orjson.dumps(change_id), headers=JSON_PATCH)
+    ).status_code == 422
     wrong_type = await fhir.patch(f"/Patient/{rid}", json=bad_path)
     assert wrong_type.status_code == 415
-    missing = await fhir.patch("/Patient/missing", content=orjson.dumps(bad_path), headers=JSON_PATCH)
+    missing = await fhir.patch(
+        "/Patient/missing", content=orjson.dumps(bad_path), headers=JSON_PATCH
+    )
     assert missing.status_code == 404
     assert (await fhir.get(f"/Patient/{rid}")).json()["meta"]["versionId"] == "1"
 
@@ -116,7 +127,11 @@ async def test_delete_then_gone_and_history_keeps_versions(fhir: httpx.AsyncClie
 
 @pytest.mark.parametrize(
     ("prefer", "expect_body"),
-    [("return=minimal", None), ("return=representation", "Patient"), ("return=OperationOutcome", "OperationOutcome")],
+    [
+        ("return=minimal", None),
+        ("return=representation", "Patient"),
+        ("return=OperationOutcome", "OperationOutcome"),
+    ],
 )
 async def test_prefer_return(fhir: httpx.AsyncClient, prefer: str, expect_body: str | None) -> None:
     response = await fhir.post("/Patient", json=patient(), headers={"Prefer": prefer})

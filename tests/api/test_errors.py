@@ -22,7 +22,12 @@ async def _nothing_stored(fhir: httpx.AsyncClient) -> bool:
         ("POST", "/Patient", b"{not json", 400),
         ("POST", "/Patient", b"", 400),
         ("POST", "/Patient", b"[1, 2]", 400),
-        ("POST", "/Patient", b'{"resourceType": "Observation", "status": "final", "code": {"text": "x"}}', 400),
+        (
+            "POST",
+            "/Patient",
+            b'{"resourceType": "Observation", "status": "final", "code": {"text": "x"}}',
+            400,
+        ),
         ("POST", "/Patient", b'{"resourceType": "Patient", "unknownElement": true}', 400),
         ("POST", "/Patient", b'{"resourceType": "Patient", "birthDate": "1970-13-45"}', 400),
         ("POST", "/Patient", b'{"name": [{"family": "x"}]}', 400),
@@ -34,7 +39,9 @@ async def _nothing_stored(fhir: httpx.AsyncClient) -> bool:
         ("GET", "/Patient/1/_history/x", b"", 400),
     ],
 )
-async def test_invalid_requests(fhir: httpx.AsyncClient, method: str, path: str, body: bytes, status: int) -> None:
+async def test_invalid_requests(
+    fhir: httpx.AsyncClient, method: str, path: str, body: bytes, status: int
+) -> None:
     headers = {"content-type": "application/fhir+json"}
     response = await fhir.request(method, path, content=body or None, headers=headers)
     assert response.status_code == status, response.text
@@ -57,7 +64,9 @@ async def test_oversized_body_is_413(fhir: httpx.AsyncClient) -> None:
 
 
 async def test_unsupported_media_types(fhir: httpx.AsyncClient) -> None:
-    xml = await fhir.post("/Patient", content=b"<Patient/>", headers={"content-type": "application/fhir+xml"})
+    xml = await fhir.post(
+        "/Patient", content=b"<Patient/>", headers={"content-type": "application/fhir+xml"}
+    )
     assert xml.status_code == 415
     accept = await fhir.get("/metadata", headers={"accept": "application/fhir+xml"})
     assert accept.status_code == 406
@@ -73,5 +82,7 @@ async def test_unknown_route_and_method(fhir: httpx.AsyncClient) -> None:
 
 
 async def test_bad_if_match_is_400(fhir: httpx.AsyncClient) -> None:
-    response = await fhir.put("/Patient/p1", json={"resourceType": "Patient", "id": "p1"}, headers={"If-Match": "garbage"})
+    response = await fhir.put(
+        "/Patient/p1", json={"resourceType": "Patient", "id": "p1"}, headers={"If-Match": "garbage"}
+    )
     assert response.status_code == 400

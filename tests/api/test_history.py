@@ -61,8 +61,12 @@ async def test_type_and_system_history_with_since(fhir: httpx.AsyncClient) -> No
     assert "Observation" in types
 
 
-@pytest.mark.parametrize("params", [{"_since": "yesterday"}, {"_count": "-1"}, {"_page": "abc"}, {"bogus": "1"}])
-async def test_bad_history_parameters_are_400(fhir: httpx.AsyncClient, params: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    "params", [{"_since": "yesterday"}, {"_count": "-1"}, {"_page": "abc"}, {"bogus": "1"}]
+)
+async def test_bad_history_parameters_are_400(
+    fhir: httpx.AsyncClient, params: dict[str, str]
+) -> None:
     response = await fhir.get("/_history", params=params)
     assert response.status_code == 400
     assert response.json()["resourceType"] == "OperationOutcome"

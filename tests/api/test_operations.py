@@ -18,7 +18,16 @@ async def test_capability_statement_describes_what_is_implemented(fhir: httpx.As
     assert {i["code"] for i in rest["interaction"]} >= {"transaction", "batch", "history-system"}
     patient = next(r for r in rest["resource"] if r["type"] == "Patient")
     codes = {i["code"] for i in patient["interaction"]}
-    assert codes >= {"read", "vread", "update", "patch", "delete", "create", "search-type", "history-instance"}
+    assert codes >= {
+        "read",
+        "vread",
+        "update",
+        "patch",
+        "delete",
+        "create",
+        "search-type",
+        "history-instance",
+    }
     assert patient["conditionalDelete"] == "single"
     params = {p["name"] for p in patient["searchParam"]}
     assert {"_id", "_lastUpdated", "identifier", "gender", "birthdate"} <= params
@@ -31,7 +40,10 @@ async def test_probes_and_metrics(server, fhir: httpx.AsyncClient) -> None:  # t
         assert (await ops.get("/livez")).status_code == 200
         assert (await ops.get("/readyz")).json()["status"] == "ok"
         metrics = (await ops.get("/metrics")).text
-    assert 'polyfhir_http_request_seconds_count{method="POST",route="/fhir/{rtype}",service="gateway",status="201"}' in metrics
+    assert (
+        'polyfhir_http_request_seconds_count{method="POST",route="/fhir/{rtype}",service="gateway",status="201"}'
+        in metrics
+    )
     assert "polyfhir_http_requests_in_flight" in metrics
     if server.topology == "inprocess":
         assert "polyfhir_storage_operation_seconds" in metrics

@@ -32,7 +32,11 @@ def cli_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 async def test_fhirpy_crud_and_search(cli_server: str) -> None:
     client = AsyncFHIRClient(cli_server, extra_headers={"X-Tenant-ID": "fhirpy"})
-    patient = client.resource("Patient", name=[{"family": "Lovelace", "given": ["Ada"]}], identifier=[{"system": "urn:test", "value": "ADA"}])
+    patient = client.resource(
+        "Patient",
+        name=[{"family": "Lovelace", "given": ["Ada"]}],
+        identifier=[{"system": "urn:test", "value": "ADA"}],
+    )
     await patient.save()
     assert patient.id
     assert patient["meta"]["versionId"] == "1"

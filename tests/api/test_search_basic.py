@@ -13,7 +13,11 @@ SYS = "urn:oid:1.2.36.146.595.217.0.1"
 async def _seed(fhir: httpx.AsyncClient, n: int) -> list[str]:
     ids = []
     for i in range(n):
-        body = {"resourceType": "Patient", "identifier": [{"system": SYS, "value": f"MRN{i}"}], "gender": "female" if i % 2 else "male"}
+        body = {
+            "resourceType": "Patient",
+            "identifier": [{"system": SYS, "value": f"MRN{i}"}],
+            "gender": "female" if i % 2 else "male",
+        }
         ids.append((await fhir.post("/Patient", json=body)).json()["id"])
     return ids
 
@@ -23,7 +27,13 @@ async def test_search_by_id_and_identifier(fhir: httpx.AsyncClient) -> None:
     by_id = (await fhir.get("/Patient", params={"_id": f"{ids[0]},{ids[2]}"})).json()
     assert sorted(e["resource"]["id"] for e in by_id["entry"]) == sorted([ids[0], ids[2]])
     assert all(e["search"]["mode"] == "match" for e in by_id["entry"])
-    for value, expected in [(f"{SYS}|MRN1", 1), ("MRN1", 1), ("other|MRN1", 0), (f"{SYS}|", 3), ("|MRN1", 0)]:
+    for value, expected in [
+        (f"{SYS}|MRN1", 1),
+        ("MRN1", 1),
+        ("other|MRN1", 0),
+        (f"{SYS}|", 3),
+        ("|MRN1", 0),
+    ]:
         found = (await fhir.get("/Patient", params={"identifier": value})).json()
         assert found["total"] == expected, value
 
@@ -39,9 +49,13 @@ async def test_search_last_updated_prefixes(fhir: httpx.AsyncClient) -> None:
     stamp = (await fhir.get(f"/Patient/{ids[0]}")).json()["meta"]["lastUpdated"]
     year = stamp[:4]
     assert (await fhir.get("/Patient", params={"_lastUpdated": year})).json()["total"] == 2
-    assert (await fhir.get("/Patient", params={"_lastUpdated": f"gt{int(year) + 1}"})).json()["total"] == 0
+    assert (await fhir.get("/Patient", params={"_lastUpdated": f"gt{int(year) + 1}"})).json()[
+        "total"
+    ] == 0
     assert (await fhir.get("/Patient", params={"_lastUpdated": f"ge{stamp}"})).json()["total"] >= 1
-    assert (await fhir.get("/Patient", params={"_lastUpdated": f"lt{int(year) - 1}"})).json()["total"] == 0
+    assert (await fhir.get("/Patient", params={"_lastUpdated": f"lt{int(year) - 1}"})).json()[
+        "total"
+    ] == 0
 
 
 async def test_paging_with_count(fhir: httpx.AsyncClient) -> None:
@@ -77,7 +91,9 @@ async def test_unknown_parameter_lenient_and_strict(fhir: httpx.AsyncClient) -> 
     assert lenient.json()["total"] == 1
     self_link = next(link["url"] for link in lenient.json()["link"] if link["relation"] == "self")
     assert "nonsense" not in self_link and "gender=male" in self_link
-    strict = await fhir.get("/Patient", params={"nonsense": "x"}, headers={"Prefer": "handling=strict"})
+    strict = await fhir.get(
+        "/Patient", params={"nonsense": "x"}, headers={"Prefer": "handling=strict"}
+    )
     assert strict.status_code == 400
 
 
@@ -88,8 +104,12 @@ async def test_post_search(fhir: httpx.AsyncClient) -> None:
     assert response.json()["total"] == 1
 
 
-@pytest.mark.parametrize("params", [{"_count": "abc"}, {"_lastUpdated": "not-a-date"}, {"_id": ""}, {"_sort": "family"}])
-async def test_bad_search_parameters_are_400(fhir: httpx.AsyncClient, params: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    "params", [{"_count": "abc"}, {"_lastUpdated": "not-a-date"}, {"_id": ""}, {"_sort": "family"}]
+)
+async def test_bad_search_parameters_are_400(
+    fhir: httpx.AsyncClient, params: dict[str, str]
+) -> None:
     response = await fhir.get("/Patient", params=params)
     assert response.status_code == 400
     assert response.json()["resourceType"] == "OperationOutcome"

@@ -13,7 +13,11 @@ MRN = "http://hospital.example/mrn"
 
 
 def patient(value: str) -> dict[str, object]:
-    return {"resourceType": "Patient", "id": "shared-id", "identifier": [{"system": MRN, "value": value}]}
+    return {
+        "resourceType": "Patient",
+        "id": "shared-id",
+        "identifier": [{"system": MRN, "value": value}],
+    }
 
 
 @pytest.fixture
@@ -23,16 +27,22 @@ async def two_tenants(server):  # type: ignore[no-untyped-def]
         yield a, b
 
 
-async def test_same_id_in_two_tenants_is_two_resources(two_tenants: tuple[httpx.AsyncClient, httpx.AsyncClient]) -> None:
+async def test_same_id_in_two_tenants_is_two_resources(
+    two_tenants: tuple[httpx.AsyncClient, httpx.AsyncClient],
+) -> None:
     a, b = two_tenants
     assert (await a.put("/Patient/shared-id", json=patient("A"))).status_code == 201
-    assert (await b.put("/Patient/shared-id", json=patient("B"))).status_code == 201  # not an update of A's
+    assert (
+        await b.put("/Patient/shared-id", json=patient("B"))
+    ).status_code == 201  # not an update of A's
     assert (await a.get("/Patient/shared-id")).json()["identifier"][0]["value"] == "A"
     assert (await b.get("/Patient/shared-id")).json()["identifier"][0]["value"] == "B"
     assert (await a.get("/Patient/shared-id")).json()["meta"]["versionId"] == "1"
 
 
-async def test_reads_searches_and_history_stay_in_tenant(two_tenants: tuple[httpx.AsyncClient, httpx.AsyncClient]) -> None:
+async def test_reads_searches_and_history_stay_in_tenant(
+    two_tenants: tuple[httpx.AsyncClient, httpx.AsyncClient],
+) -> None:
     a, b = two_tenants
     rid = (await a.post("/Patient", json=patient("ONLY-A"))).json()["id"]
     assert (await b.get(f"/Patient/{rid}")).status_code == 404
@@ -43,19 +53,36 @@ async def test_reads_searches_and_history_stay_in_tenant(two_tenants: tuple[http
     assert (await b.get(f"/Patient/{rid}/_history")).json()["entry"] == []
 
 
-async def test_writes_cannot_touch_another_tenant(two_tenants: tuple[httpx.AsyncClient, httpx.AsyncClient]) -> None:
+async def test_writes_cannot_touch_another_tenant(
+    two_tenants: tuple[httpx.AsyncClient, httpx.AsyncClient],
+) -> None:
     a, b = two_tenants
     rid = (await a.post("/Patient", json=patient("KEEP"))).json()["id"]
     assert (await b.delete(f"/Patient/{rid}")).status_code == 204  # nothing to delete in b
     assert (await b.delete("/Patient", params={"identifier": f"{MRN}|KEEP"})).status_code == 204
     import orjson
 
-    patch = await b.patch(f"/Patient/{rid}", content=orjson.dumps([{"op": "add", "path": "/gender", "value": "male"}]), headers={"content-type": "application/json-patch+json"})
+    patch = await b.patch(
+        f"/Patient/{rid}",
+        content=orjson.dumps([{"op": "add", "path": "/gender", "value": "male"}]),
+        headers={"content-type": "application/json-patch+json"},
+    )
     assert patch.status_code == 404
-    cond = await b.post("/Patient", json=patient("KEEP"), headers={"If-None-Exist": f"identifier={MRN}|KEEP"})
+    cond = await b.post(
+        "/Patient", json=patient("KEEP"), headers={"If-None-Exist": f"identifier={MRN}|KEEP"}
+    )
     assert cond.status_code == 201  # no match in b: a new resource in b
-    ref = {"resourceType": "Observation", "status": "final", "code": {"text": "x"}, "subject": {"reference": f"Patient?identifier={MRN}|KEEP"}}
-    tx = {"resourceType": "Bundle", "type": "transaction", "entry": [{"resource": ref, "request": {"method": "POST", "url": "Observation"}}]}
+    ref = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"text": "x"},
+        "subject": {"reference": f"Patient?identifier={MRN}|KEEP"},
+    }
+    tx = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [{"resource": ref, "request": {"method": "POST", "url": "Observation"}}],
+    }
     linked = await b.post("", json=tx)
     assert linked.status_code == 200
     obs = (await b.get("/Observation")).json()["entry"][0]["resource"]

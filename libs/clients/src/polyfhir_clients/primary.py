@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import orjson
+
 from polyfhir_core import wire
 from polyfhir_core.errors import FhirError, ServiceUnavailable
 from polyfhir_core.resources import ResourceKey, StoredResource
@@ -23,7 +24,9 @@ from polyfhir_core.tenancy import TenantContext
 
 
 class HttpPrimaryStore:
-    def __init__(self, base_url: str, client: httpx.AsyncClient | None = None, timeout: float = 30.0) -> None:
+    def __init__(
+        self, base_url: str, client: httpx.AsyncClient | None = None, timeout: float = 30.0
+    ) -> None:
         self._base = base_url.rstrip("/")
         self._client = client or httpx.AsyncClient(timeout=timeout)
 
@@ -56,10 +59,14 @@ class HttpPrimaryStore:
     async def read(self, ctx: TenantContext, resource_type: str, id: str) -> StoredResource:
         return await self._call("read", ctx, resource_type=resource_type, id=id)  # type: ignore[no-any-return]
 
-    async def vread(self, ctx: TenantContext, resource_type: str, id: str, version: int) -> StoredResource:
+    async def vread(
+        self, ctx: TenantContext, resource_type: str, id: str, version: int
+    ) -> StoredResource:
         return await self._call("vread", ctx, resource_type=resource_type, id=id, version=version)  # type: ignore[no-any-return]
 
-    async def read_many(self, ctx: TenantContext, keys: Sequence[ResourceKey]) -> list[StoredResource]:
+    async def read_many(
+        self, ctx: TenantContext, keys: Sequence[ResourceKey]
+    ) -> list[StoredResource]:
         return await self._call("read_many", ctx, keys=list(keys))  # type: ignore[no-any-return]
 
     async def search(self, ctx: TenantContext, query: SearchQuery) -> Page:

@@ -90,5 +90,5 @@ def parse_etag(value: str) -> int:
         text = text[2:]
     text = text.strip('"')
     if not text.isdigit():
-        raise BadRequest(f"invalid ETag / version {value!r}: expected W/\"<integer>\"")
+        raise BadRequest(f'invalid ETag / version {value!r}: expected W/"<integer>"')
     return int(text)

@@ -41,9 +41,11 @@ def validate_resource(resource: Any, expected_type: str | None = None) -> dict[s
     issues: list[Issue] = []
     if rid is not None and (not isinstance(rid, str) or not ID_PATTERN.match(rid)):
         issues.append(Issue("value", f"invalid id {rid!r}", expression=(f"{rtype}.id",)))
-    for found in fhirkit.validate(resource):
-        if found.severity == "error":
-            issues.append(Issue("structure", f"{found.path}: {found.message}", expression=(found.path,)))
+    issues.extend(
+        Issue("structure", f"{found.path}: {found.message}", expression=(found.path,))
+        for found in fhirkit.validate(resource)
+        if found.severity == "error"
+    )
     if issues:
         summary = issues[0].diagnostics
         more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""

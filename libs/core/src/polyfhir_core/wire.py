@@ -8,13 +8,10 @@ passes around.
 from __future__ import annotations
 
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 from pydantic import TypeAdapter
-
-T = TypeVar("T")
-
 
 @cache
 def _adapter(kind: Any) -> TypeAdapter[Any]:
@@ -26,13 +23,13 @@ def dump(kind: Any, value: Any) -> Any:
     return _adapter(kind).dump_python(value, mode="json")
 
 
-def load(kind: type[T] | Any, data: Any) -> T:
-    return _adapter(kind).validate_python(data)  # type: ignore[no-any-return]
+def load(kind: Any, data: Any) -> Any:
+    return _adapter(kind).validate_python(data)
 
 
 def dumps(kind: Any, value: Any) -> bytes:
     return orjson.dumps(dump(kind, value))
 
 
-def loads(kind: type[T] | Any, data: bytes) -> T:
+def loads(kind: Any, data: bytes) -> Any:
     return load(kind, orjson.loads(data))

@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Response
-from polyfhir_core.store import PrimaryStore
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi import FastAPI
 
+from polyfhir_core.store import PrimaryStore
 from polyfhir_gateway.api import routes_instance, routes_system, routes_type
 from polyfhir_gateway.api.errors import install_error_handlers
-from polyfhir_gateway.api.fhir_json import plain_json
-from polyfhir_gateway.metrics import MetricsMiddleware
 from polyfhir_gateway.settings import GatewaySettings
+from polyfhir_servicekit.metrics import MetricsMiddleware
+from polyfhir_servicekit.probes import add_operational_routes
 
 Lifecycle = Callable[[], Awaitable[None]]
 
@@ -47,24 +46,6 @@ def create_app(
     app.include_router(routes_system.router)
     app.include_router(routes_type.router)
     app.include_router(routes_instance.router)
-    _operational_routes(app, store)
-    app.add_middleware(MetricsMiddleware, service="gateway")
+    add_operational_routes(app, store.check_ready)
+    app.add_middleware(MetricsMiddleware, service="gateway", log_requests=settings.access_log)
     return app
-
-
-def _operational_routes(app: FastAPI, store: PrimaryStore) -> None:
-    @app.get("/livez")
-    async def livez() -> Response:
-        return plain_json({"status": "ok"})
-
-    @app.get("/readyz")
-    async def readyz() -> Response:
-        try:
-            await store.check_ready()
-        except Exception as exc:  # any failure means not ready
-            return plain_json({"status": "unavailable", "reason": str(exc)}, 503)
-        return plain_json({"status": "ok"})
-
-    @app.get("/metrics")
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+
 from polyfhir_clients.primary import HttpPrimaryStore
 from polyfhir_core.errors import FhirError
-
 from polyfhir_gateway.app import create_app
 from polyfhir_gateway.settings import GatewaySettings
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fastapi import Request
+
 from polyfhir_core.store import PrimaryStore
 from polyfhir_core.tenancy import TenantContext, TenantId
-
 from polyfhir_gateway.api.fhir_json import check_accept
 from polyfhir_gateway.api.prefer import Prefer
 from polyfhir_gateway.settings import GatewaySettings
@@ -32,4 +32,6 @@ def fhir_context(request: Request) -> FhirContext:
         TenantId.parse(raw_tenant), request_id=request.headers.get("x-request-id", "")
     )
     base = settings.base_url or f"{str(request.base_url).rstrip('/')}/fhir"
-    return FhirContext(request.app.state.store, settings, tenant, base.rstrip("/"), Prefer.of(request), request)
+    return FhirContext(
+        request.app.state.store, settings, tenant, base.rstrip("/"), Prefer.of(request), request
+    )

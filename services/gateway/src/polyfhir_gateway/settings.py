@@ -21,5 +21,7 @@ class GatewaySettings(BaseSettings):
     max_bundle_entries: int = Field(default=1000, ge=1)
     default_count: int = Field(default=20, ge=1)
     max_count: int = Field(default=1000, ge=1)
+    access_log: bool = True
+    log_level: str = "INFO"
     host: str = "127.0.0.1"
     port: int = 8080

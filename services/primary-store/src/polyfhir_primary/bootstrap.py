@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from polyfhir_core.errors import FhirError
 from polyfhir_core.indexing import extract_index_values
 from polyfhir_core.indexing.values import IndexValues
 from polyfhir_core.registry import SearchParameterRegistry
-from polyfhir_core.resources import Json
 
+from polyfhir_core.errors import FhirError
+from polyfhir_core.resources import Json
 from polyfhir_primary.adapters.database import Database
 from polyfhir_primary.adapters.sql.postgres import PostgresDatabase
 from polyfhir_primary.adapters.sql.sqlite import SqliteDatabase
@@ -25,7 +25,7 @@ class ConfigurationError(FhirError):
 
 
 def sqlite_path(url: str) -> str | None:
-    """``sqlite:///rel/path.db`` -> ``rel/path.db``; ``sqlite:////abs`` -> ``/abs``; memory -> None."""
+    """``sqlite:///rel.db`` -> ``rel.db``; ``sqlite:////abs.db`` -> ``/abs.db``; memory -> None."""
     rest = url.removeprefix("sqlite://")
     if rest in ("", "/", "/:memory:", ":memory:"):
         return None
@@ -43,7 +43,9 @@ async def open_database(settings: PrimarySettings) -> Database:
         pg = PostgresDatabase(url, settings.pg_pool_min, settings.pg_pool_max)
         await pg.open()
         return pg
-    raise ConfigurationError(f"POLYFHIR_PRIMARY_URL: unsupported scheme {scheme!r} (sqlite or postgresql)")
+    raise ConfigurationError(
+        f"POLYFHIR_PRIMARY_URL: unsupported scheme {scheme!r} (sqlite or postgresql)"
+    )
 
 
 @dataclass(slots=True)

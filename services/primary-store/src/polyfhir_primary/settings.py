@@ -18,5 +18,6 @@ class PrimarySettings(BaseSettings):
     pg_pool_min: int = Field(default=2, ge=1)
     pg_pool_max: int = Field(default=10, ge=1)
     sqlite_readers: int = Field(default=2, ge=0)
+    log_level: str = "INFO"
     host: str = "127.0.0.1"
     port: int = 8081

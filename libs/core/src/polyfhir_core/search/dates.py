@@ -78,7 +78,11 @@ def parse_date_range(value: str) -> DateRange | None:
         end = start + timedelta(seconds=1)
     else:
         digits = len(g["f"]) - 1
-        end = start + timedelta(microseconds=10 ** max(0, 6 - digits)) if digits < 6 else start + _EPSILON
+        end = (
+            start + timedelta(microseconds=10 ** max(0, 6 - digits))
+            if digits < 6
+            else start + _EPSILON
+        )
     return DateRange(start, end - _EPSILON)
 
 

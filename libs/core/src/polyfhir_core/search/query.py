@@ -140,8 +140,8 @@ def parse_search(resource_type: str | None, pairs: Iterable[tuple[str, str]]) ->
         elif name == "_page":
             opts["page_token"] = value
         elif name == "_sort":
-            for item in value.split(","):
-                item = item.strip()
+            for raw_item in value.split(","):
+                item = raw_item.strip()
                 if item:
                     sort.append(SortKey(item.lstrip("-"), item.startswith("-")))
         elif name == "_total":
@@ -155,12 +155,10 @@ def parse_search(resource_type: str | None, pairs: Iterable[tuple[str, str]]) ->
         elif name == "_elements":
             elements.extend(v.strip() for v in value.split(",") if v.strip())
         elif name == "_include":
-            includes.append(key.partition(":")[2] and f"{value}:{modifier}" or value)
+            includes.append((key.partition(":")[2] and f"{value}:{modifier}") or value)
         elif name == "_revinclude":
-            revincludes.append(key.partition(":")[2] and f"{value}:{modifier}" or value)
-        elif name in {"_format", "_pretty"}:
-            continue
-        elif name in CONTROL_PARAMETERS:
+            revincludes.append((key.partition(":")[2] and f"{value}:{modifier}") or value)
+        elif name in {"_format", "_pretty"} or name in CONTROL_PARAMETERS:
             continue
         else:
             params.append(SearchParam(name, split_values(value), modifier or None))

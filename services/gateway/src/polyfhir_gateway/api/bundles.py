@@ -8,10 +8,10 @@ from http import HTTPStatus
 from typing import Any
 
 import orjson
+
 from polyfhir_core.errors import BadRequest, PayloadTooLarge
 from polyfhir_core.resources import Json, StoredResource, format_instant
 from polyfhir_core.store import BundleKind, EntryRequest, EntryResponse, Method, Page
-
 from polyfhir_gateway.api.prefer import Prefer
 
 
@@ -19,7 +19,9 @@ def _patch_ops(resource: Json | None, index: int) -> list[dict[str, Any]]:
     if not isinstance(resource, dict) or resource.get("resourceType") != "Binary":
         raise BadRequest(f"entry {index}: PATCH needs a Binary resource holding a JSON Patch")
     if resource.get("contentType") != "application/json-patch+json":
-        raise BadRequest(f"entry {index}: only JSON Patch (application/json-patch+json) is supported")
+        raise BadRequest(
+            f"entry {index}: only JSON Patch (application/json-patch+json) is supported"
+        )
     try:
         ops = orjson.loads(base64.b64decode(resource.get("data", ""), validate=True))
     except (binascii.Error, orjson.JSONDecodeError, ValueError) as exc:
@@ -36,7 +38,9 @@ def _entry(index: int, raw: Any) -> EntryRequest:
     if not isinstance(request, dict):
         raise BadRequest(f"entry {index} has no request")
     method, url = request.get("method"), request.get("url")
-    if method not in Method.__members__ or not isinstance(url, str) or not url:
+    if not isinstance(method, str) or method not in Method.__members__:
+        raise BadRequest(f"entry {index}: request.method must be one of {', '.join(Method)}")
+    if not isinstance(url, str) or not url:
         raise BadRequest(f"entry {index}: request.method and request.url are required")
     resource = raw.get("resource")
     if resource is not None and not isinstance(resource, dict):
@@ -76,7 +80,11 @@ def status_line(status: int) -> str:
 
 
 def response_bundle(
-    kind: BundleKind, requests: list[EntryRequest], responses: list[EntryResponse], base: str, prefer: Prefer
+    kind: BundleKind,
+    requests: list[EntryRequest],
+    responses: list[EntryResponse],
+    base: str,
+    prefer: Prefer,
 ) -> Json:
     """Transactions and batches answer minimally unless ``Prefer: return=representation``;
     GET entries always carry what they read."""
@@ -128,7 +136,9 @@ def _history_status(stored: StoredResource) -> str:
 
 def history_bundle(page: Page, base: str, links: dict[str, str]) -> Json:
     entries = []
-    for stored, method in zip(page.resources, page.methods or ["PUT"] * len(page.resources), strict=True):
+    for stored, method in zip(
+        page.resources, page.methods or ["PUT"] * len(page.resources), strict=True
+    ):
         url = stored.resource_type + ("" if method == "POST" else f"/{stored.id}")
         entry: Json = {
             "fullUrl": f"{base}/{stored.resource_type}/{stored.id}",

@@ -6,12 +6,23 @@ from datetime import UTC, datetime
 from functools import cache
 
 from polyfhir_core.registry import SearchParameterRegistry, SearchParamType
+
 from polyfhir_core.resources import Json
 from polyfhir_core.validation import RESOURCE_TYPES
 
 # What the primary store answers today (see docs/search.md).
 _SEARCHABLE = {SearchParamType.TOKEN: ["not"], SearchParamType.DATE: []}
-_INTERACTIONS = ["read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type"]
+_INTERACTIONS = [
+    "read",
+    "vread",
+    "update",
+    "patch",
+    "delete",
+    "history-instance",
+    "history-type",
+    "create",
+    "search-type",
+]
 _COMMON = [
     {"name": "_id", "type": "token", "documentation": "logical id (also :not)"},
     {"name": "_lastUpdated", "type": "date", "documentation": "meta.lastUpdated with prefixes"},

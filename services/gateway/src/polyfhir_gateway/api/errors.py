@@ -6,9 +6,9 @@ import logging
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from polyfhir_core.errors import FhirError, Issue, operation_outcome
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from polyfhir_core.errors import FhirError, Issue, operation_outcome
 from polyfhir_gateway.api.fhir_json import fhir_response
 
 log = logging.getLogger(__name__)

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 from fastapi import Request, Response
+
 from polyfhir_core.errors import BadRequest, NotAcceptable, PayloadTooLarge, UnsupportedMediaType
 
 FHIR_JSON = "application/fhir+json"
@@ -40,7 +41,9 @@ async def read_body(request: Request, limit: int, *, allowed: set[str] | None = 
         raise UnsupportedMediaType(f"content type {kind!r} is not supported (use {FHIR_JSON})")
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"request body of {declared} bytes exceeds the limit of {limit} bytes")
+        raise PayloadTooLarge(
+            f"request body of {declared} bytes exceeds the limit of {limit} bytes"
+        )
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
@@ -70,7 +73,3 @@ def fhir_response(
     if body is not None:
         response.headers["content-type"] = f"{FHIR_JSON}; charset=utf-8"
     return response
-
-
-def plain_json(body: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import Request
+
 from polyfhir_core.errors import BadRequest
 from polyfhir_core.resources import parse_instant
 from polyfhir_core.search.dates import require_date_range
@@ -11,7 +12,9 @@ from polyfhir_core.store import HistoryQuery
 _KNOWN = {"_since", "_at", "_count", "_page", "_format", "_pretty"}
 
 
-def history_query(request: Request, max_count: int, rtype: str | None = None, rid: str | None = None) -> HistoryQuery:
+def history_query(
+    request: Request, max_count: int, rtype: str | None = None, rid: str | None = None
+) -> HistoryQuery:
     params = request.query_params
     unknown = sorted(set(params.keys()) - _KNOWN)
     if unknown:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from fastapi import Response
+
 from polyfhir_core.errors import NotFound, NotSupported, information
 from polyfhir_core.search import SearchQuery, parse_search
 from polyfhir_core.store import BundleKind, EntryRequest, EntryResponse, HistoryQuery, Page
 from polyfhir_core.validation import is_resource_type
-
 from polyfhir_gateway.api.bundles import history_bundle, searchset
 from polyfhir_gateway.api.fhir_json import fhir_response, http_date
 from polyfhir_gateway.context import FhirContext
@@ -26,7 +26,9 @@ async def run_single(fc: FhirContext, entry: EntryRequest) -> EntryResponse:
     return response
 
 
-def entry_to_http(fc: FhirContext, r: EntryResponse, *, default_return: str = "representation") -> Response:
+def entry_to_http(
+    fc: FhirContext, r: EntryResponse, *, default_return: str = "representation"
+) -> Response:
     headers: dict[str, str] = {}
     if r.etag:
         headers["ETag"] = r.etag
@@ -56,14 +58,26 @@ def search_links(fc: FhirContext, path: str, query: SearchQuery, page: Page) -> 
     ]
     count = query.count if query.count is not None else fc.settings.default_count
     extra = [("_count", str(min(count, fc.settings.max_count)))]
-    extra += [("_sort", ",".join(("-" if s.descending else "") + s.name for s in query.sort))] if query.sort else []
-    links = {"self": _link(fc.base, path, applied + extra + ([("_offset", str(query.offset))] if query.offset else []))}
+    extra += (
+        [("_sort", ",".join(("-" if s.descending else "") + s.name for s in query.sort))]
+        if query.sort
+        else []
+    )
+    links = {
+        "self": _link(
+            fc.base,
+            path,
+            applied + extra + ([("_offset", str(query.offset))] if query.offset else []),
+        )
+    }
     if page.next_token is not None:
         links["next"] = _link(fc.base, path, [*applied, *extra, ("_offset", page.next_token)])
     return links
 
 
-async def search_response(fc: FhirContext, rtype: str | None, pairs: list[tuple[str, str]]) -> Response:
+async def search_response(
+    fc: FhirContext, rtype: str | None, pairs: list[tuple[str, str]]
+) -> Response:
     query = parse_search(rtype, pairs)
     if query.includes or query.revincludes:
         raise NotSupported("_include and _revinclude are not supported yet")

@@ -23,7 +23,11 @@ class Prefer:
             for item in header.split(","):
                 key, _, value = item.strip().partition("=")
                 value = value.strip().strip('"')
-                if key.strip() == "return" and value in ("minimal", "representation", "OperationOutcome"):
+                if key.strip() == "return" and value in (
+                    "minimal",
+                    "representation",
+                    "OperationOutcome",
+                ):
                     ret = value  # type: ignore[assignment]
                 elif key.strip() == "handling" and value in ("strict", "lenient"):
                     handling = value  # type: ignore[assignment]

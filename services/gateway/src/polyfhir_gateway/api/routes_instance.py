@@ -5,13 +5,18 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
+
 from polyfhir_core.errors import BadRequest
 from polyfhir_core.resources import check_id, parse_etag
 from polyfhir_core.store import EntryRequest, Method
-
 from polyfhir_gateway.api.fhir_json import JSON_PATCH, fhir_response, http_date, read_body
 from polyfhir_gateway.api.history_params import history_query
-from polyfhir_gateway.api.interactions import entry_to_http, history_response, require_type, run_single
+from polyfhir_gateway.api.interactions import (
+    entry_to_http,
+    history_response,
+    require_type,
+    run_single,
+)
 from polyfhir_gateway.context import FhirContext, fhir_context
 
 router = APIRouter(prefix="/fhir")
@@ -74,7 +79,10 @@ async def patch(rtype: str, rid: str, fc: Ctx) -> Response:
     if not isinstance(ops, list):
         raise BadRequest("a JSON Patch is an array of operations")
     entry = EntryRequest(
-        Method.PATCH, f"{rtype}/{check_id(rid)}", patch=ops, if_match=fc.request.headers.get("if-match")
+        Method.PATCH,
+        f"{rtype}/{check_id(rid)}",
+        patch=ops,
+        if_match=fc.request.headers.get("if-match"),
     )
     return entry_to_http(fc, await run_single(fc, entry))
 
@@ -82,5 +90,7 @@ async def patch(rtype: str, rid: str, fc: Ctx) -> Response:
 @router.delete("/{rtype}/{rid}")
 async def delete(rtype: str, rid: str, fc: Ctx) -> Response:
     require_type(rtype)
-    entry = EntryRequest(Method.DELETE, f"{rtype}/{check_id(rid)}", if_match=fc.request.headers.get("if-match"))
+    entry = EntryRequest(
+        Method.DELETE, f"{rtype}/{check_id(rid)}", if_match=fc.request.headers.get("if-match")
+    )
     return entry_to_http(fc, await run_single(fc, entry))

@@ -6,9 +6,9 @@ from typing import Annotated
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Response
+
 from polyfhir_core.errors import BadRequest, UnsupportedMediaType
 from polyfhir_core.store import EntryRequest, Method
-
 from polyfhir_gateway.api.fhir_json import media_type, read_body
 from polyfhir_gateway.api.history_params import history_query
 from polyfhir_gateway.api.interactions import (
@@ -35,7 +35,9 @@ def _conditional_query(fc: FhirContext, what: str) -> str:
 @router.get("/{rtype}/_history")
 async def type_history(rtype: str, fc: Ctx) -> Response:
     require_type(rtype)
-    return await history_response(fc, f"{rtype}/_history", history_query(fc.request, fc.settings.max_count, rtype))
+    return await history_response(
+        fc, f"{rtype}/_history", history_query(fc.request, fc.settings.max_count, rtype)
+    )
 
 
 @router.post("/{rtype}/_search")
@@ -77,7 +79,9 @@ async def conditional_update(rtype: str, fc: Ctx) -> Response:
     body = await read_body(fc.request, fc.settings.max_body_bytes)
     if not isinstance(body, dict):
         raise BadRequest("the body must be a resource")
-    entry = EntryRequest(Method.PUT, f"{rtype}?{query}", body, if_match=fc.request.headers.get("if-match"))
+    entry = EntryRequest(
+        Method.PUT, f"{rtype}?{query}", body, if_match=fc.request.headers.get("if-match")
+    )
     return entry_to_http(fc, await run_single(fc, entry))
 
 

@@ -13,12 +13,12 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
-from polyfhir_bus.events import ResourceChanged
 from polyfhir_core.indexing.values import IndexValues
+
+from polyfhir_bus.events import ResourceChanged
 from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.store import HistoryQuery
 from polyfhir_core.tenancy import TenantId
-
 from polyfhir_primary.domain.search_plan import SearchPlan
 
 
@@ -42,6 +42,18 @@ class HistoryRow:
     seq: int
     stored: StoredResource
     method: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One committed change waiting to be published (``seq`` orders commits per resource)."""
+
+    seq: int
+    tenant: str
+    resource_type: str
+    resource_id: str
+    version: int
+    payload: bytes
 
 
 class Session(Protocol):
@@ -79,6 +91,11 @@ class Database(Protocol):
     ) -> list[StoredResource]: ...
 
     async def outbox_backlog(self) -> int: ...
+
+    async def pending_outbox(self, limit: int) -> list[OutboxRow]:
+        """Unpublished rows, oldest first."""
+
+    async def mark_published(self, seqs: Sequence[int]) -> None: ...
 
     async def check(self) -> None: ...
 

@@ -35,7 +35,7 @@ def parse_target(url: str) -> Target:
         return Target(None, query=query)
     rtype = segments[0]
     if not TYPE_PATTERN.match(rtype) or not is_resource_type(rtype):
-        if rtype.startswith("_") or rtype.startswith("$"):
+        if rtype.startswith(("_", "$")):
             return Target(None, query=query, history=rtype == "_history")
         raise BadRequest(f"unknown resource type {rtype!r} in {url!r}")
     if len(segments) == 1:
@@ -55,7 +55,14 @@ def parse_target(url: str) -> Target:
 
 # Transaction processing order (http.html §3.1.0.11.2): deletes, creates,
 # updates/patches, then reads.
-_ORDER = {Method.DELETE: 0, Method.POST: 1, Method.PUT: 2, Method.PATCH: 2, Method.GET: 3, Method.HEAD: 3}
+_ORDER = {
+    Method.DELETE: 0,
+    Method.POST: 1,
+    Method.PUT: 2,
+    Method.PATCH: 2,
+    Method.GET: 3,
+    Method.HEAD: 3,
+}
 
 
 def processing_order(entries: list[EntryRequest]) -> list[int]:

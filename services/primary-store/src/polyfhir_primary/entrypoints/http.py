@@ -7,19 +7,18 @@ with their HTTP status, so the gateway re-raises exactly what the store raised.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request, Response
+from pydantic import ValidationError
+
 from polyfhir_core import wire
 from polyfhir_core.errors import BadRequest, FhirError, NotFound
 from polyfhir_core.store import STORE_CALLS, PrimaryStore
 from polyfhir_core.tenancy import TenantContext
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import ValidationError
-
-log = logging.getLogger(__name__)
+from polyfhir_servicekit.metrics import MetricsMiddleware
+from polyfhir_servicekit.probes import add_operational_routes
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -32,7 +31,7 @@ async def _dispatch(store: PrimaryStore, name: str, raw: bytes) -> Any:
     arg_types, result_type = STORE_CALLS[name]
     try:
         body = orjson.loads(raw)
-        ctx = wire.load(TenantContext, body["ctx"])
+        ctx: TenantContext = wire.load(TenantContext, body["ctx"])
         args = {k: wire.load(t, body["args"][k]) for k, t in arg_types.items()}
     except (orjson.JSONDecodeError, KeyError, TypeError, ValidationError) as exc:
         raise BadRequest(f"malformed internal call {name}: {exc}") from exc
@@ -50,21 +49,6 @@ def create_app(store: PrimaryStore) -> FastAPI:
         except FhirError as exc:
             return _json(exc.outcome(), exc.status)
 
-    @app.get("/livez")
-    async def livez() -> Response:
-        return _json({"status": "ok"})
-
-    @app.get("/readyz")
-    async def readyz() -> Response:
-        try:
-            await store.check_ready()
-        except Exception as exc:  # any failure means not ready
-            log.warning("not ready: %s", exc)
-            return _json({"status": "unavailable", "reason": str(exc)}, 503)
-        return _json({"status": "ok"})
-
-    @app.get("/metrics")
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
+    add_operational_routes(app, store.check_ready)
+    app.add_middleware(MetricsMiddleware, service="primary-store", log_requests=False)
     return app

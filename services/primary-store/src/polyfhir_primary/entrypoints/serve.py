@@ -10,12 +10,15 @@ import uvicorn
 from polyfhir_primary.bootstrap import bootstrap
 from polyfhir_primary.entrypoints.http import create_app
 from polyfhir_primary.settings import PrimarySettings
+from polyfhir_servicekit.logs import configure_logging
 
 
 async def serve(settings: PrimarySettings, host: str, port: int) -> None:
     store = await bootstrap(settings)
     try:
-        config = uvicorn.Config(create_app(store.service), host=host, port=port, access_log=False)
+        config = uvicorn.Config(
+            create_app(store.service), host=host, port=port, access_log=False, log_config=None
+        )
         await uvicorn.Server(config).serve()
     finally:
         await store.close()
@@ -27,6 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default=settings.host)
     parser.add_argument("--port", type=int, default=settings.port)
     args = parser.parse_args(argv)
+    configure_logging(settings.log_level)
     asyncio.run(serve(settings, args.host, args.port))
 
 

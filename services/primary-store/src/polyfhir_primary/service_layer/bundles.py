@@ -15,8 +15,12 @@ from dataclasses import dataclass, field
 from polyfhir_core.errors import BadRequest, FhirError, NotSupported, PreconditionFailed
 from polyfhir_core.resources import Json
 from polyfhir_core.store import EntryRequest, EntryResponse, Method
-
-from polyfhir_primary.domain.entries import Target, check_method_target, parse_target, processing_order
+from polyfhir_primary.domain.entries import (
+    Target,
+    check_method_target,
+    parse_target,
+    processing_order,
+)
 from polyfhir_primary.domain.references import is_conditional_reference, rewrite_references
 from polyfhir_primary.service_layer import reads, writes
 from polyfhir_primary.service_layer.writes import WriteContext
@@ -48,7 +52,9 @@ async def _resolve_identity(w: WriteContext, p: Prepared, refs: dict[str, str]) 
             await w.session.lock_condition(rtype, entry.if_none_exist)
             found = await w.find(w.session, rtype, entry.if_none_exist)
             if len(found) > 1:
-                raise PreconditionFailed(f"ifNoneExist {entry.if_none_exist!r} matched {len(found)} resources")
+                raise PreconditionFailed(
+                    f"ifNoneExist {entry.if_none_exist!r} matched {len(found)} resources"
+                )
             if found:
                 p.rid, p.matched = found[0].id, writes.response_for(found[0], 200)
         p.rid = p.rid or w.new_id()
@@ -60,10 +66,14 @@ async def _resolve_identity(w: WriteContext, p: Prepared, refs: dict[str, str]) 
             await w.session.lock_condition(rtype, query)
             found = await w.find(w.session, rtype, query)
             if len(found) > 1:
-                raise PreconditionFailed(f"conditional update {entry.url!r} matched {len(found)} resources")
+                raise PreconditionFailed(
+                    f"conditional update {entry.url!r} matched {len(found)} resources"
+                )
             body_id = (p.resource or {}).get("id")
             if found and body_id is not None and body_id != found[0].id:
-                raise BadRequest(f"resource id {body_id!r} differs from the matched resource {found[0].id!r}")
+                raise BadRequest(
+                    f"resource id {body_id!r} differs from the matched resource {found[0].id!r}"
+                )
             p.rid = found[0].id if found else (body_id if isinstance(body_id, str) else w.new_id())
     if entry.full_url and p.rid and rtype and entry.method in (Method.POST, Method.PUT):
         refs[entry.full_url] = f"{rtype}/{p.rid}"
@@ -87,7 +97,7 @@ async def _rewrite(w: WriteContext, p: Prepared, refs: dict[str, str]) -> None:
             return refs[ref]
         if ref in conditional:
             return conditional[ref]
-        if ref.startswith("urn:uuid:") or ref.startswith("urn:oid:"):
+        if ref.startswith(("urn:uuid:", "urn:oid:")):
             raise BadRequest(f"reference {ref!r} does not match any fullUrl in the bundle")
         return None
 
@@ -97,14 +107,18 @@ async def _rewrite(w: WriteContext, p: Prepared, refs: dict[str, str]) -> None:
 def _conditional_refs(resource: Json) -> list[str]:
     from polyfhir_primary.domain.references import iter_references
 
-    return [r["reference"] for r in iter_references(resource) if is_conditional_reference(r["reference"])]
+    return [
+        r["reference"]
+        for r in iter_references(resource)
+        if is_conditional_reference(r["reference"])
+    ]
 
 
 async def _execute(w: WriteContext, p: Prepared) -> EntryResponse:
     entry, target, rtype = p.entry, p.target, p.target.resource_type
     if p.matched is not None:
         return p.matched
-    if entry.method == Method.GET or entry.method == Method.HEAD:
+    if entry.method in (Method.GET, Method.HEAD):
         return await reads.read_entry(w, target)
     if rtype is None or p.rid is None:
         if entry.method == Method.DELETE and target.query is not None and rtype:
@@ -163,9 +177,16 @@ async def run_transaction(w: WriteContext, entries: list[EntryRequest]) -> list[
         try:
             responses[index] = await _execute(w, prepared[index])
         except FhirError as exc:
-            exc.message = f"entry {index} ({entries[index].method.value} {entries[index].url}): {exc.message}"
+            exc.message = (
+                f"entry {index} ({entries[index].method.value} {entries[index].url}): {exc.message}"
+            )
             raise
     for p, response in zip(prepared, responses, strict=True):
-        if response is not None and response.status in (200, 201) and p.rid and response.location is None:
+        if (
+            response is not None
+            and response.status in (200, 201)
+            and p.rid
+            and response.location is None
+        ):
             response.location = f"{p.target.resource_type}/{p.rid}"
     return [r for r in responses if r is not None]

@@ -8,7 +8,6 @@ from polyfhir_core.errors import BadRequest, Gone, NotFound
 from polyfhir_core.resources import StoredResource
 from polyfhir_core.store import EntryResponse
 from polyfhir_core.tenancy import Operation
-
 from polyfhir_primary.adapters.database import Session
 from polyfhir_primary.domain.entries import Target
 from polyfhir_primary.service_layer.writes import WriteContext, response_for
@@ -40,7 +39,9 @@ async def read_entry(w: WriteContext, target: Target) -> EntryResponse:
     if target.id is not None:
         w.ctx.permissions.require(Operation.READ, rtype)
         if target.version is not None:
-            return response_for(await read_version(w.session, rtype, target.id, target.version), 200)
+            return response_for(
+                await read_version(w.session, rtype, target.id, target.version), 200
+            )
         return response_for(await read_current(w.session, rtype, target.id), 200)
     w.ctx.permissions.require(Operation.SEARCH, rtype)
     found = await w.find(w.session, rtype, urlencode(target.query or ()), limit=100)
@@ -49,7 +50,11 @@ async def read_entry(w: WriteContext, target: Target) -> EntryResponse:
         "type": "searchset",
         "total": len(found),
         "entry": [
-            {"fullUrl": f"{s.resource_type}/{s.id}", "resource": s.content, "search": {"mode": "match"}}
+            {
+                "fullUrl": f"{s.resource_type}/{s.id}",
+                "resource": s.content,
+                "search": {"mode": "match"},
+            }
             for s in found
         ],
     }

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from polyfhir_core.errors import BadRequest, NotSupported
 from polyfhir_core.registry import SearchParameterRegistry, SearchParamType
+
+from polyfhir_core.errors import BadRequest, NotSupported
 from polyfhir_core.resources import check_id
 from polyfhir_core.search import SearchParam, SearchQuery
 from polyfhir_core.search.dates import require_date_range, split_prefix
-
 from polyfhir_primary.domain.search_plan import (
     ANY,
     Clause,
@@ -29,6 +29,7 @@ from polyfhir_primary.domain.search_plan import (
 )
 
 _SORTABLE = {"_lastUpdated": "last_updated", "_id": "res_id"}
+_DEFAULT_SORT = (SortField("last_updated"), SortField("res_type"), SortField("res_id"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,14 +83,20 @@ def _sort(query: SearchQuery) -> tuple[SortField, ...]:
     for key in query.sort:
         column = _SORTABLE.get(key.name)
         if column is None:
-            raise NotSupported(f"_sort by {key.name!r} is not supported yet (use _lastUpdated or _id)")
+            raise NotSupported(
+                f"_sort by {key.name!r} is not supported yet (use _lastUpdated or _id)"
+            )
         fields.append(SortField(column, key.descending))
-    fields += [SortField("res_type"), SortField("res_id")]
-    return tuple(fields) if query.sort else SearchPlan.__dataclass_fields__["sort"].default  # type: ignore[no-any-return]
+    if not fields:
+        return _DEFAULT_SORT
+    return (*fields, SortField("res_type"), SortField("res_id"))
 
 
 def compile_search(
-    query: SearchQuery, registry: SearchParameterRegistry, limits: Limits, types: tuple[str, ...] | None = None
+    query: SearchQuery,
+    registry: SearchParameterRegistry,
+    limits: Limits,
+    types: tuple[str, ...] | None = None,
 ) -> CompiledSearch:
     applied: list[SearchParam] = []
     ignored: list[SearchParam] = []

@@ -10,18 +10,18 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
-from polyfhir_core.errors import BadRequest, Conflict, FhirError
 from polyfhir_core.indexing.values import IndexValues
 from polyfhir_core.registry import SearchParameterRegistry
+
+from polyfhir_core.errors import BadRequest, Conflict, FhirError
 from polyfhir_core.resources import Json, ResourceKey, StoredResource
 from polyfhir_core.search import SearchQuery, parse_search
 from polyfhir_core.store import BundleKind, EntryRequest, EntryResponse, HistoryQuery, Page
 from polyfhir_core.tenancy import Operation, TenantContext
-
 from polyfhir_primary.adapters.database import Database, Session, TransientConflict
 from polyfhir_primary.metrics import STORAGE_LATENCY
 from polyfhir_primary.service_layer import reads
@@ -46,12 +46,14 @@ class StoreService:
     db: Database
     indexer: Callable[[Json], IndexValues]
     registry: SearchParameterRegistry
-    limits: Limits = Limits()
+    limits: Limits = field(default_factory=Limits)
     clock: Callable[[], datetime] = utc_now_ms
     new_id: Callable[[], str] = new_uuid
     max_attempts: int = 5
 
-    async def _find(self, session: Session, rtype: str, query: str, limit: int = 2) -> list[StoredResource]:
+    async def _find(
+        self, session: Session, rtype: str, query: str, limit: int = 2
+    ) -> list[StoredResource]:
         parsed = parse_search(rtype, parse_qsl(query, keep_blank_values=True))
         compiled = compile_search(parsed, self.registry, Limits(limit, limit))
         require_all_applied(compiled, f"conditional {rtype}?{query}")
@@ -60,11 +62,15 @@ class StoreService:
         found, _ = await session.search(compiled.plan)
         return found
 
-    async def _transaction(self, ctx: TenantContext, entries: list[EntryRequest]) -> list[EntryResponse]:
+    async def _transaction(
+        self, ctx: TenantContext, entries: list[EntryRequest]
+    ) -> list[EntryResponse]:
         for attempt in range(1, self.max_attempts + 1):
             try:
                 async with self.db.session(ctx.tenant, write=True) as session:
-                    w = WriteContext(session, ctx, self.clock(), self.new_id, self.indexer, self._find)
+                    w = WriteContext(
+                        session, ctx, self.clock(), self.new_id, self.indexer, self._find
+                    )
                     return await run_transaction(w, entries)
             except TransientConflict as exc:
                 log.info("retrying after concurrent write (attempt %d): %s", attempt, exc)
@@ -92,12 +98,16 @@ class StoreService:
         async with self.db.session(ctx.tenant, write=False) as session:
             return await reads.read_current(session, resource_type, id)
 
-    async def vread(self, ctx: TenantContext, resource_type: str, id: str, version: int) -> StoredResource:
+    async def vread(
+        self, ctx: TenantContext, resource_type: str, id: str, version: int
+    ) -> StoredResource:
         ctx.permissions.require(Operation.VREAD, resource_type)
         async with self.db.session(ctx.tenant, write=False) as session:
             return await reads.read_version(session, resource_type, id, version)
 
-    async def read_many(self, ctx: TenantContext, keys: Sequence[ResourceKey]) -> list[StoredResource]:
+    async def read_many(
+        self, ctx: TenantContext, keys: Sequence[ResourceKey]
+    ) -> list[StoredResource]:
         for rtype in {k.resource_type for k in keys}:
             ctx.permissions.require(Operation.READ, rtype)
         return await self.db.read_many(ctx.tenant, keys)
@@ -108,18 +118,25 @@ class StoreService:
         async with self.db.session(ctx.tenant, write=False) as session:
             found, total = await session.search(compiled.plan)
         plan = compiled.plan
-        more = total is not None and plan.offset + len(found) < total or (
+        more = (total is not None and plan.offset + len(found) < total) or (
             total is None and len(found) == plan.limit
         )
         next_token = str(plan.offset + plan.limit) if more and found else None
-        return Page(found, total=total, next_token=next_token, ignored=[p.raw_name for p in compiled.ignored])
+        return Page(
+            found,
+            total=total,
+            next_token=next_token,
+            ignored=[p.raw_name for p in compiled.ignored],
+        )
 
     async def history(self, ctx: TenantContext, query: HistoryQuery) -> Page:
         ctx.permissions.require(Operation.HISTORY, query.resource_type)
         rows = await self.db.history(ctx.tenant, query)
         page = rows[: query.count]
         next_token = str(page[-1].seq) if len(rows) > query.count else None
-        return Page([r.stored for r in page], next_token=next_token, methods=[r.method for r in page])
+        return Page(
+            [r.stored for r in page], next_token=next_token, methods=[r.method for r in page]
+        )
 
     async def check_ready(self) -> None:
         await self.db.check()

@@ -14,14 +14,14 @@ from datetime import datetime
 from typing import Any
 
 import jsonpatch
+from polyfhir_core.indexing.values import IndexValues
+
 from polyfhir_bus.events import ChangeKind, ResourceChanged
 from polyfhir_core.errors import BadRequest, Gone, NotFound, PreconditionFailed, Unprocessable
-from polyfhir_core.indexing.values import IndexValues
 from polyfhir_core.resources import Json, StoredResource, format_instant, parse_etag
 from polyfhir_core.store import EntryResponse
 from polyfhir_core.tenancy import Operation, TenantContext
 from polyfhir_core.validation import validate_resource
-
 from polyfhir_primary.adapters.database import Session, VersionRecord
 
 Written = tuple[EntryResponse, StoredResource | None]
@@ -57,8 +57,10 @@ def response_for(stored: StoredResource, status: int) -> EntryResponse:
 
 
 async def _save(w: WriteContext, stored: StoredResource, method: str, previous: int | None) -> None:
-    kind = ChangeKind.DELETED if stored.deleted else (
-        ChangeKind.CREATED if previous is None else ChangeKind.UPDATED
+    kind = (
+        ChangeKind.DELETED
+        if stored.deleted
+        else (ChangeKind.CREATED if previous is None else ChangeKind.UPDATED)
     )
     event = ResourceChanged(
         tenant=w.ctx.tenant.value,
@@ -74,7 +76,12 @@ async def _save(w: WriteContext, stored: StoredResource, method: str, previous: 
 
 
 async def _write(
-    w: WriteContext, rtype: str, rid: str, resource: Json, current: StoredResource | None, method: str
+    w: WriteContext,
+    rtype: str,
+    rid: str,
+    resource: Json,
+    current: StoredResource | None,
+    method: str,
 ) -> Written:
     version = current.version + 1 if current is not None else 1
     content = stamp(resource, rid, version, w.now)
@@ -92,7 +99,7 @@ def _check_if_match(current: StoredResource | None, if_match: str | None) -> Non
         raise PreconditionFailed(f"If-Match {if_match}: the resource does not exist")
     if current.version != expected:
         raise PreconditionFailed(
-            f"If-Match {if_match} does not match the current version W/\"{current.version}\""
+            f'If-Match {if_match} does not match the current version W/"{current.version}"'
         )
 
 
@@ -117,7 +124,11 @@ async def update(
 
 
 async def patch(
-    w: WriteContext, rtype: str, rid: str, operations: list[dict[str, Any]], if_match: str | None = None
+    w: WriteContext,
+    rtype: str,
+    rid: str,
+    operations: list[dict[str, Any]],
+    if_match: str | None = None,
 ) -> Written:
     w.ctx.permissions.require(Operation.PATCH, rtype)
     current = await w.session.current(rtype, rid, lock=True)
@@ -129,9 +140,18 @@ async def patch(
     assert current.content is not None
     try:
         patched = jsonpatch.apply_patch(copy.deepcopy(current.content), operations)
-    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, ValueError) as exc:
+    except (
+        jsonpatch.JsonPatchException,
+        jsonpatch.JsonPointerException,
+        TypeError,
+        ValueError,
+    ) as exc:
         raise Unprocessable(f"JSON Patch could not be applied: {exc}") from exc
-    if not isinstance(patched, dict) or patched.get("id") != rid or patched.get("resourceType") != rtype:
+    if (
+        not isinstance(patched, dict)
+        or patched.get("id") != rid
+        or patched.get("resourceType") != rtype
+    ):
         raise Unprocessable("a patch may not change resourceType or id")
     body = validate_resource(patched, rtype)
     return await _write(w, rtype, rid, body, current, "PATCH")

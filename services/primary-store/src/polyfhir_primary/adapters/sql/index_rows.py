@@ -52,9 +52,7 @@ def index_rows(
             (q.param, float(q.value), float(q.low), float(q.high), q.system, q.code, q.unit)
             for q in values.quantities
         ],
-        "idx_reference": [
-            (r.param, r.target_type, r.target_id, r.url) for r in values.references
-        ],
+        "idx_reference": [(r.param, r.target_type, r.target_id, r.url) for r in values.references],
         "idx_uri": [(u.param, u.value) for u in values.uris],
     }
     for table, rows in per_table.items():

@@ -15,14 +15,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+
 from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.store import HistoryQuery
 from polyfhir_core.tenancy import TenantId
-
-from polyfhir_primary.adapters.database import HistoryRow, TransientConflict
+from polyfhir_primary.adapters.database import HistoryRow, OutboxRow, TransientConflict
 from polyfhir_primary.adapters.sql.dialect import POSTGRES, numbered_placeholders
 from polyfhir_primary.adapters.sql.migrations import CREATE_LEDGER, migrations_for
-from polyfhir_primary.adapters.sql.session import SqlSession, fetch_history, fetch_many
+from polyfhir_primary.adapters.sql.session import (
+    SqlSession,
+    fetch_history,
+    fetch_many,
+    fetch_pending_outbox,
+    mark_published,
+)
 
 _TRANSIENT = (
     asyncpg.exceptions.UniqueViolationError,
@@ -89,7 +95,9 @@ class PostgresDatabase:
                         await raw.execute(m.sql)
                         await raw.execute(
                             "INSERT INTO schema_migrations VALUES ($1, $2, $3)",
-                            m.version, m.name, datetime.now(UTC).isoformat(),
+                            m.version,
+                            m.name,
+                            datetime.now(UTC).isoformat(),
                         )
             finally:
                 await raw.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
@@ -103,13 +111,23 @@ class PostgresDatabase:
         async with self.pool.acquire() as raw:
             return await fetch_history(PgConn(raw), POSTGRES, tenant, query)
 
-    async def read_many(self, tenant: TenantId, keys: Sequence[ResourceKey]) -> list[StoredResource]:
+    async def read_many(
+        self, tenant: TenantId, keys: Sequence[ResourceKey]
+    ) -> list[StoredResource]:
         async with self.pool.acquire() as raw, raw.transaction(readonly=True):
             return await fetch_many(PgConn(raw), POSTGRES, tenant, keys)
 
     async def outbox_backlog(self) -> int:
         async with self.pool.acquire() as raw:
             return int(await raw.fetchval("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL"))
+
+    async def pending_outbox(self, limit: int) -> list[OutboxRow]:
+        async with self.pool.acquire() as raw:
+            return await fetch_pending_outbox(PgConn(raw), limit)
+
+    async def mark_published(self, seqs: Sequence[int]) -> None:
+        async with self.pool.acquire() as raw, raw.transaction():
+            await mark_published(PgConn(raw), POSTGRES, seqs)
 
     async def check(self) -> None:
         async with self.pool.acquire() as raw:

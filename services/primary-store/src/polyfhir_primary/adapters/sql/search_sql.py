@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from polyfhir_core.search.dates import DateRange
-
 from polyfhir_primary.adapters.sql.dialect import Dialect
 from polyfhir_primary.domain.search_plan import (
     ANY,
@@ -36,7 +35,9 @@ class Fragment:
         self.args.extend(args)
 
 
-def date_condition(prefix: str, low: str, high: str, rng: DateRange, d: Dialect) -> tuple[str, list[Any]]:
+def date_condition(
+    prefix: str, low: str, high: str, rng: DateRange, d: Dialect
+) -> tuple[str, list[Any]]:
     """search.html prefix semantics between the resource range [low, high] and ``rng``."""
     pl, ph = d.ts(rng.low), d.ts(rng.high)
     contained = f"({low} >= ? AND {high} <= ?)"
@@ -104,7 +105,10 @@ def _token_clause(clause: TokenClause) -> tuple[str, list[Any]]:
         sql, a = _token_match(m)
         ors.append(sql)
         args.extend(a)
-    exists = f"EXISTS (SELECT 1 FROM idx_token x WHERE {_OWNER} AND x.param = ? AND ({' OR '.join(ors)}))"
+    exists = (
+        f"EXISTS (SELECT 1 FROM idx_token x WHERE {_OWNER}"
+        f" AND x.param = ? AND ({' OR '.join(ors)}))"
+    )
     return (f"NOT {exists}" if clause.negate else exists), args
 
 
@@ -121,11 +125,16 @@ def where_clause(tenant: str, plan: SearchPlan, d: Dialect) -> Fragment:
     return frag
 
 
-def search_statements(tenant: str, plan: SearchPlan, d: Dialect) -> tuple[str, list[Any], str | None]:
+def search_statements(
+    tenant: str, plan: SearchPlan, d: Dialect
+) -> tuple[str, list[Any], str | None]:
     """``(select_sql, args, count_sql or None)``; count uses the same args minus paging."""
     frag = where_clause(tenant, plan, d)
     where = " AND ".join(frag.sql)
     order = ", ".join(f"r.{s.column}{' DESC' if s.descending else ''}" for s in plan.sort)
-    select = f"SELECT {RESOURCE_COLUMNS} FROM resources r WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
+    select = (
+        f"SELECT {RESOURCE_COLUMNS} FROM resources r WHERE {where}"
+        f" ORDER BY {order} LIMIT ? OFFSET ?"
+    )
     count = f"SELECT COUNT(*) FROM resources r WHERE {where}" if plan.count_total else None
     return select, [*frag.args, plan.limit, plan.offset], count

@@ -7,11 +7,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+
 from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.store import HistoryQuery
 from polyfhir_core.tenancy import TenantId
-
-from polyfhir_primary.adapters.database import HistoryRow, TransientConflict, VersionRecord
+from polyfhir_primary.adapters.database import (
+    HistoryRow,
+    OutboxRow,
+    TransientConflict,
+    VersionRecord,
+)
 from polyfhir_primary.adapters.sql.dialect import Conn, Dialect
 from polyfhir_primary.adapters.sql.index_rows import INDEX_TABLES, index_rows, insert_sql
 from polyfhir_primary.adapters.sql.search_sql import RESOURCE_COLUMNS, search_statements
@@ -85,7 +90,9 @@ class SqlSession:
         content = orjson.dumps(s.content) if s.content is not None else None
         ts, deleted = d.ts(s.last_updated), d.flag(s.deleted)
         if previous is None:
-            changed = await self.conn.execute(_INSERT_CURRENT, (*owner, s.version, ts, deleted, content))
+            changed = await self.conn.execute(
+                _INSERT_CURRENT, (*owner, s.version, ts, deleted, content)
+            )
         else:
             args = (s.version, ts, deleted, content, *owner, previous)
             changed = await self.conn.execute(_UPDATE_CURRENT, args)
@@ -95,7 +102,9 @@ class SqlSession:
                 )
         if changed != 1:
             raise TransientConflict(f"{s.resource_type}/{s.id} changed concurrently")
-        await self.conn.execute(_INSERT_VERSION, (*owner, s.version, ts, deleted, record.method, content))
+        await self.conn.execute(
+            _INSERT_VERSION, (*owner, s.version, ts, deleted, record.method, content)
+        )
         if record.index is not None:
             for table, rows in index_rows(record.index, owner, d):
                 await self.conn.executemany(insert_sql(table), rows)
@@ -117,7 +126,9 @@ class SqlSession:
             await self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (key,))
 
 
-async def fetch_history(conn: Conn, d: Dialect, tenant: TenantId, q: HistoryQuery) -> list[HistoryRow]:
+async def fetch_history(
+    conn: Conn, d: Dialect, tenant: TenantId, q: HistoryQuery
+) -> list[HistoryRow]:
     where = ["r.tenant = ?"]
     args: list[Any] = [tenant.value]
     for column, value in (("r.res_type", q.resource_type), ("r.res_id", q.id)):
@@ -160,3 +171,24 @@ async def fetch_many(
                 stored = decode_row(tenant, row, d)
                 found[stored.key] = stored
     return [found[k] for k in keys if k in found]
+
+
+_PENDING = (
+    "SELECT seq, tenant, res_type, res_id, version, payload FROM outbox"
+    " WHERE published_at IS NULL ORDER BY seq LIMIT ?"
+)
+
+
+async def fetch_pending_outbox(conn: Conn, limit: int) -> list[OutboxRow]:
+    rows = await conn.fetch(_PENDING, (limit,))
+    return [OutboxRow(int(r[0]), r[1], r[2], r[3], int(r[4]), bytes(r[5])) for r in rows]
+
+
+async def mark_published(conn: Conn, d: Dialect, seqs: Sequence[int]) -> None:
+    now = d.ts(datetime.now(UTC))
+    for start in range(0, len(seqs), 500):
+        chunk = list(seqs[start : start + 500])
+        marks = ", ".join("?" for _ in chunk)
+        await conn.execute(
+            f"UPDATE outbox SET published_at = ? WHERE seq IN ({marks})", [now, *chunk]
+        )

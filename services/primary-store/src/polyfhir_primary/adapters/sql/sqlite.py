@@ -22,11 +22,16 @@ from typing import Any
 from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.store import HistoryQuery
 from polyfhir_core.tenancy import TenantId
-
-from polyfhir_primary.adapters.database import HistoryRow
+from polyfhir_primary.adapters.database import HistoryRow, OutboxRow
 from polyfhir_primary.adapters.sql.dialect import SQLITE
 from polyfhir_primary.adapters.sql.migrations import CREATE_LEDGER, migrations_for
-from polyfhir_primary.adapters.sql.session import SqlSession, fetch_history, fetch_many
+from polyfhir_primary.adapters.sql.session import (
+    SqlSession,
+    fetch_history,
+    fetch_many,
+    fetch_pending_outbox,
+    mark_published,
+)
 
 _PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -50,7 +55,9 @@ class SqliteConn:
         return await asyncio.get_running_loop().run_in_executor(self._executor, partial(fn, *args))
 
     def _open(self) -> None:
-        raw = sqlite3.connect(self._target, uri=self._uri, isolation_level=None, check_same_thread=False)
+        raw = sqlite3.connect(
+            self._target, uri=self._uri, isolation_level=None, check_same_thread=False
+        )
         for pragma in _PRAGMAS:
             raw.execute(pragma)
         self._raw = raw
@@ -134,7 +141,9 @@ class SqliteDatabase:
         async with conn.lock:
             return await fetch_history(conn, SQLITE, tenant, query)
 
-    async def read_many(self, tenant: TenantId, keys: Sequence[ResourceKey]) -> list[StoredResource]:
+    async def read_many(
+        self, tenant: TenantId, keys: Sequence[ResourceKey]
+    ) -> list[StoredResource]:
         conn = self._reader()
         async with conn.lock:
             await conn.execute("BEGIN")
@@ -149,6 +158,21 @@ class SqliteDatabase:
             rows = await conn.fetch("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL")
         return int(rows[0][0])
 
+    async def pending_outbox(self, limit: int) -> list[OutboxRow]:
+        conn = self._reader()
+        async with conn.lock:
+            return await fetch_pending_outbox(conn, limit)
+
+    async def mark_published(self, seqs: Sequence[int]) -> None:
+        async with self._writer.lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                await mark_published(self._writer, SQLITE, seqs)
+            except BaseException:
+                await self._writer.execute("ROLLBACK")
+                raise
+            await self._writer.execute("COMMIT")
+
     async def check(self) -> None:
         conn = self._reader()
         async with conn.lock:
@@ -157,4 +181,3 @@ class SqliteDatabase:
     async def close(self) -> None:
         for conn in [*self._readers, self._writer]:
             await conn.close()
-

@@ -1,0 +1,1 @@
+"""What every polyfhir service shares: request metrics, JSON logs, probes."""
