@@ -69,6 +69,6 @@ async def bootstrap(settings: PrimarySettings | None = None) -> PrimaryStoreApp:
         db=database,
         indexer=indexer,
         registry=registry,
-        limits=Limits(settings.default_count, settings.max_count),
+        limits=Limits(settings.default_count, settings.max_count, settings.max_chain_depth),
     )
     return PrimaryStoreApp(service, database)

@@ -15,6 +15,7 @@ class PrimarySettings(BaseSettings):
     )
     default_count: int = Field(default=20, ge=1)
     max_count: int = Field(default=1000, ge=1)
+    max_chain_depth: int = Field(default=4, ge=1, le=8)
     pg_pool_min: int = Field(default=2, ge=1)
     pg_pool_max: int = Field(default=10, ge=1)
     sqlite_readers: int = Field(default=2, ge=0)

@@ -6,7 +6,9 @@ from polyfhir_core.search.query import (
     SearchQuery,
     SortKey,
     parse_search,
+    split_unescaped,
     split_values,
+    unescape,
 )
 
 __all__ = [
@@ -15,5 +17,7 @@ __all__ = [
     "SearchQuery",
     "SortKey",
     "parse_search",
+    "split_unescaped",
     "split_values",
+    "unescape",
 ]

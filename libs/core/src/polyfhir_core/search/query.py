@@ -91,17 +91,18 @@ class SearchQuery:
 
 
 def split_values(raw: str, separator: str = ",") -> tuple[str, ...]:
-    """Split on an unescaped separator and remove the escapes."""
+    """Split on an unescaped ``separator`` and remove the escapes of that separator only.
+
+    Other escapes (``\\|``, ``\\$``, ``\\\\``) stay, so a later split of a value on
+    ``|`` or ``$`` (token, quantity, composite) can still tell them from separators.
+    """
     out: list[str] = []
     current: list[str] = []
     chars = iter(raw)
     for ch in chars:
         if ch == "\\":
             nxt = next(chars, "")
-            if nxt in {",", "$", "|", "\\"}:
-                current.append(nxt)
-            else:
-                current.append(ch + nxt)
+            current.append(nxt if nxt == separator else ch + nxt)
         elif ch == separator:
             out.append("".join(current))
             current = []
@@ -109,6 +110,24 @@ def split_values(raw: str, separator: str = ",") -> tuple[str, ...]:
             current.append(ch)
     out.append("".join(current))
     return tuple(out)
+
+
+def unescape(value: str) -> str:
+    """Remove the search escapes ``\\,`` ``\\|`` ``\\$`` ``\\\\`` from one value part."""
+    out: list[str] = []
+    chars = iter(value)
+    for ch in chars:
+        if ch == "\\":
+            nxt = next(chars, "")
+            out.append(nxt if nxt in {",", "|", "$", "\\"} else ch + nxt)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def split_unescaped(value: str, separator: str) -> list[str]:
+    """Split one value on an unescaped separator (``|`` or ``$``) and unescape the parts."""
+    return [unescape(part) for part in split_values(value, separator)]
 
 
 def _int(name: str, raw: str, minimum: int = 0) -> int:

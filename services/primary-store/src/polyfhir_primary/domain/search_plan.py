@@ -1,13 +1,16 @@
 """A search compiled against what the primary store can answer (pure).
 
 The service layer turns a :class:`~polyfhir_core.search.SearchQuery` into a
-:class:`SearchPlan`; each SQL dialect turns the plan into one statement.
-Every clause is ANDed; the alternatives inside a clause are ORed.
+:class:`SearchPlan`; the SQL layer turns the plan into one statement. Every
+clause is ANDed; the alternatives inside a clause are ORed. Chains and
+``_has`` nest a :class:`Criteria` that is evaluated against the referenced
+(or referring) resource.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from polyfhir_core.search.dates import DateRange
 
@@ -40,15 +43,109 @@ class TokenClause:
     param: str
     matches: tuple[TokenMatch, ...]
     negate: bool = False
+    text: bool = False  # :text — match against display/text (normalised prefix)
 
 
-Clause = IdClause | DateClause | TokenClause
+@dataclass(frozen=True, slots=True)
+class StringClause:
+    param: str
+    values: tuple[str, ...]  # normalised for start/contains, as given for exact
+    mode: str = "start"  # start | exact | contains
+
+
+@dataclass(frozen=True, slots=True)
+class NumberMatch:
+    prefix: str
+    value: Decimal
+    low: Decimal  # implicit precision range of the parameter value
+    high: Decimal
+    system: str | None = None  # quantity only
+    code: str | None = None  # quantity only: matches code, or unit when no system
+
+
+@dataclass(frozen=True, slots=True)
+class NumberClause:
+    param: str
+    matches: tuple[NumberMatch, ...]
+    quantity: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class UriClause:
+    param: str
+    values: tuple[str, ...]
+    mode: str = "exact"  # exact | below | above
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceMatch:
+    target_type: str | None
+    target_id: str | None
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceClause:
+    """``param`` references one of ``matches``; with ``chain``, a target
+    (of ``target_types``) that satisfies the chained criteria."""
+
+    param: str
+    matches: tuple[ReferenceMatch, ...] = ()
+    target_types: tuple[str, ...] = ()
+    chain: Criteria | None = None
+    identifier: tuple[TokenMatch, ...] = ()  # :identifier
+
+
+@dataclass(frozen=True, slots=True)
+class HasClause:
+    """``_has:Type:param:...``: some ``source_type`` resource whose ``param``
+    references this one satisfies ``criteria``."""
+
+    source_type: str
+    param: str
+    criteria: Criteria
+
+
+@dataclass(frozen=True, slots=True)
+class MissingClause:
+    table: str  # the index table of the parameter's type
+    param: str
+    missing: bool
+
+
+Clause = (
+    IdClause
+    | DateClause
+    | TokenClause
+    | StringClause
+    | NumberClause
+    | UriClause
+    | ReferenceClause
+    | HasClause
+    | MissingClause
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Criteria:
+    """Clauses that all hold for one resource of one of ``resource_types``."""
+
+    resource_types: tuple[str, ...] | None
+    clauses: tuple[Clause, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class SortField:
-    column: str  # "last_updated" | "res_id" | "res_type"
+    """A resource column, or (with ``param``) a column of that parameter's index rows:
+    ascending sorts by the lowest value, descending by the highest; missing last."""
+
+    column: str
     descending: bool = False
+    param: str | None = None
+    table: str | None = None
+
+
+DEFAULT_SORT = (SortField("last_updated"), SortField("res_type"), SortField("res_id"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +154,9 @@ class SearchPlan:
     clauses: tuple[Clause, ...] = ()
     limit: int = 50
     offset: int = 0
-    sort: tuple[SortField, ...] = field(
-        default=(SortField("last_updated"), SortField("res_type"), SortField("res_id"))
-    )
+    sort: tuple[SortField, ...] = field(default=DEFAULT_SORT)
     count_total: bool = False
+
+    @property
+    def criteria(self) -> Criteria:
+        return Criteria(self.resource_types, self.clauses)

@@ -21,7 +21,7 @@ INDEX_TABLES = (
 
 _COLUMNS = {
     "idx_token": ("param", "system", "code", "text"),
-    "idx_string": ("param", "value"),
+    "idx_string": ("param", "value", "exact"),
     "idx_date": ("param", "low", "high"),
     "idx_number": ("param", "value", "low", "high"),
     "idx_quantity": ("param", "value", "low", "high", "system", "code", "unit"),
@@ -43,7 +43,7 @@ def index_rows(
     ts = dialect.ts
     per_table: dict[str, list[tuple[Any, ...]]] = {
         "idx_token": [(t.param, t.system, t.code, t.text) for t in values.tokens],
-        "idx_string": [(s.param, s.value) for s in values.strings],
+        "idx_string": [(s.param, s.value, getattr(s, "exact", None)) for s in values.strings],
         "idx_date": [(d.param, ts(d.low), ts(d.high)) for d in values.dates],
         "idx_number": [
             (n.param, float(n.value), float(n.low), float(n.high)) for n in values.numbers

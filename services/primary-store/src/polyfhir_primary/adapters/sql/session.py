@@ -19,7 +19,7 @@ from polyfhir_primary.adapters.database import (
 )
 from polyfhir_primary.adapters.sql.dialect import Conn, Dialect
 from polyfhir_primary.adapters.sql.index_rows import INDEX_TABLES, index_rows, insert_sql
-from polyfhir_primary.adapters.sql.search_sql import RESOURCE_COLUMNS, search_statements
+from polyfhir_primary.adapters.sql.search import RESOURCE_COLUMNS, search_statements
 from polyfhir_primary.domain.search_plan import SearchPlan
 
 _CURRENT = (

@@ -47,7 +47,7 @@ CREATE INDEX idx_token_owner ON idx_token (tenant, res_type, res_id);
 
 CREATE TABLE idx_string (
     tenant TEXT NOT NULL, res_type TEXT NOT NULL, res_id TEXT NOT NULL, param TEXT NOT NULL,
-    value TEXT NOT NULL
+    value TEXT NOT NULL, exact TEXT
 );
 CREATE INDEX idx_string_value ON idx_string (tenant, res_type, param, value);
 CREATE INDEX idx_string_owner ON idx_string (tenant, res_type, res_id);

@@ -1,0 +1,100 @@
+"""Turn a SearchPlan into SQL: clauses nest through ``criteria`` with fresh aliases."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from polyfhir_primary.adapters.sql.dialect import Dialect
+from polyfhir_primary.adapters.sql.search import numbers, references, scalar
+from polyfhir_primary.adapters.sql.search.fragments import Sql
+from polyfhir_primary.domain.search_plan import (
+    Clause,
+    Criteria,
+    DateClause,
+    HasClause,
+    IdClause,
+    MissingClause,
+    NumberClause,
+    ReferenceClause,
+    SearchPlan,
+    SortField,
+    StringClause,
+    TokenClause,
+    UriClause,
+)
+
+RESOURCE_COLUMNS = "r.res_type, r.res_id, r.version, r.last_updated, r.deleted, r.content"
+
+_BUILDERS: dict[type[Any], Callable[[Any, Any, str], Sql]] = {
+    IdClause: scalar.id_sql,
+    DateClause: scalar.date_sql,
+    TokenClause: scalar.token_sql,
+    StringClause: scalar.string_sql,
+    UriClause: scalar.uri_sql,
+    MissingClause: scalar.missing_sql,
+    NumberClause: numbers.number_sql,
+    ReferenceClause: references.reference_sql,
+    HasClause: references.has_sql,
+}
+
+
+class SqlBuilder:
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self._n = 0
+
+    def alias(self, stem: str) -> str:
+        self._n += 1
+        return f"{stem}{self._n}"
+
+    def clause(self, clause: Clause, alias: str) -> Sql:
+        return _BUILDERS[type(clause)](self, clause, alias)
+
+    def criteria(self, criteria: Criteria, alias: str) -> Sql:
+        parts: list[str] = []
+        args: list[Any] = []
+        if criteria.resource_types is not None:
+            marks = ", ".join("?" for _ in criteria.resource_types)
+            parts.append(f"{alias}.res_type IN ({marks})")
+            args += list(criteria.resource_types)
+        for clause in criteria.clauses:
+            sql, a = self.clause(clause, alias)
+            parts.append(sql)
+            args += a
+        return ("(" + " AND ".join(parts) + ")" if parts else "1 = 1"), args
+
+
+def search_statements(
+    tenant: str, plan: SearchPlan, d: Dialect
+) -> tuple[str, list[Any], str | None]:
+    """``(select_sql, args, count_sql or None)``; count uses the same args minus paging."""
+    builder = SqlBuilder(d)
+    body, body_args = builder.criteria(plan.criteria, "r")
+    where = f"r.tenant = ? AND r.deleted = ? AND {body}"
+    args = [tenant, d.flag(False), *body_args]
+    order, order_args = order_by(plan.sort)
+    select = (
+        f"SELECT {RESOURCE_COLUMNS} FROM resources r WHERE {where}"
+        f" ORDER BY {order} LIMIT ? OFFSET ?"
+    )
+    count = f"SELECT COUNT(*) FROM resources r WHERE {where}" if plan.count_total else None
+    return select, [*args, *order_args, plan.limit, plan.offset], count
+
+
+def order_by(fields: tuple[SortField, ...]) -> tuple[str, list[Any]]:
+    parts: list[str] = []
+    args: list[Any] = []
+    for f in fields:
+        direction = " DESC" if f.descending else ""
+        if f.param is None:
+            parts.append(f"r.{f.column}{direction}")
+            continue
+        agg = "MAX" if f.descending else "MIN"
+        value = (
+            f"(SELECT {agg}(o.{f.column}) FROM {f.table} o WHERE o.tenant = r.tenant"
+            f" AND o.res_type = r.res_type AND o.res_id = r.res_id AND o.param = ?)"
+        )
+        parts += [f"{value} IS NULL", f"{value}{direction}"]
+        args += [f.param, f.param]
+    return ", ".join(parts), args

@@ -1,0 +1,115 @@
+"""Clauses over one index table each: _id, dates, tokens, strings, uris, :missing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from polyfhir_core.search.dates import DateRange
+from polyfhir_primary.adapters.sql.dialect import Dialect
+from polyfhir_primary.adapters.sql.search.fragments import (
+    Builder,
+    Sql,
+    any_of,
+    exists,
+    like_escape,
+    owner,
+    starts_with,
+)
+from polyfhir_primary.domain.search_plan import (
+    ANY,
+    DateClause,
+    IdClause,
+    MissingClause,
+    StringClause,
+    TokenClause,
+    TokenMatch,
+    UriClause,
+)
+
+
+def date_condition(prefix: str, low: str, high: str, rng: DateRange, d: Dialect) -> Sql:
+    """search.html prefix semantics between the resource range [low, high] and ``rng``."""
+    pl, ph = d.ts(rng.low), d.ts(rng.high)
+    contained = f"({low} >= ? AND {high} <= ?)"
+    conditions: dict[str, Sql] = {
+        "eq": (contained, [pl, ph]),
+        "ne": (f"NOT {contained}", [pl, ph]),
+        "gt": (f"{high} > ?", [ph]),
+        "lt": (f"{low} < ?", [pl]),
+        "ge": (f"({high} > ? OR {contained})", [ph, pl, ph]),
+        "le": (f"({low} < ? OR {contained})", [pl, pl, ph]),
+        "sa": (f"{low} > ?", [ph]),
+        "eb": (f"{high} < ?", [pl]),
+        "ap": (f"({low} <= ? AND {high} >= ?)", [ph, pl]),
+    }
+    return conditions[prefix]
+
+
+def id_sql(b: Builder, c: IdClause, alias: str) -> Sql:
+    marks = ", ".join("?" for _ in c.ids)
+    return f"{alias}.res_id {'NOT IN' if c.negate else 'IN'} ({marks})", list(c.ids)
+
+
+def date_sql(b: Builder, c: DateClause, alias: str) -> Sql:
+    if c.param is None:
+        col = f"{alias}.last_updated"
+        return any_of([date_condition(p, col, col, rng, b.dialect) for p, rng in c.ranges])
+    x = b.alias("d")
+    cond = any_of(
+        [date_condition(p, f"{x}.low", f"{x}.high", rng, b.dialect) for p, rng in c.ranges]
+    )
+    return exists("idx_date", x, alias, c.param, cond)
+
+
+def _token_match(x: str, m: TokenMatch) -> Sql:
+    parts: list[str] = []
+    args: list[Any] = []
+    if m.code is not None:
+        parts.append(f"{x}.code = ?")
+        args.append(m.code)
+    if m.system is None:
+        parts.append(f"{x}.system IS NULL")
+    elif m.system != ANY:
+        parts.append(f"{x}.system = ?")
+        args.append(m.system)
+    return "(" + " AND ".join(parts or ["1 = 1"]) + ")", args
+
+
+def token_sql(b: Builder, c: TokenClause, alias: str) -> Sql:
+    x = b.alias("t")
+    if c.text:
+        parts = [
+            (f"LOWER({x}.text) LIKE ? ESCAPE '\\'", [like_escape((m.code or "").lower()) + "%"])
+            for m in c.matches
+        ]
+        return exists("idx_token", x, alias, c.param, any_of(parts))
+    cond = any_of([_token_match(x, m) for m in c.matches])
+    return exists("idx_token", x, alias, c.param, cond, negate=c.negate)
+
+
+def string_sql(b: Builder, c: StringClause, alias: str) -> Sql:
+    x = b.alias("s")
+    if c.mode == "exact":
+        parts: list[Sql] = [(f"{x}.exact = ?", [v]) for v in c.values]
+    elif c.mode == "contains":
+        parts = [(f"{x}.value LIKE ? ESCAPE '\\'", [f"%{like_escape(v)}%"]) for v in c.values]
+    else:
+        parts = [starts_with(f"{x}.value", v) for v in c.values]
+    return exists("idx_string", x, alias, c.param, any_of(parts))
+
+
+def uri_sql(b: Builder, c: UriClause, alias: str) -> Sql:
+    x = b.alias("u")
+    if c.mode == "below":
+        parts: list[Sql] = [starts_with(f"{x}.value", v) for v in c.values]
+    elif c.mode == "above":
+        parts = [(f"substr(?, 1, length({x}.value)) = {x}.value", [v]) for v in c.values]
+    else:
+        parts = [(f"{x}.value = ?", [v]) for v in c.values]
+    return exists("idx_uri", x, alias, c.param, any_of(parts))
+
+
+def missing_sql(b: Builder, c: MissingClause, alias: str) -> Sql:
+    x = b.alias("m")
+    sql = f"EXISTS (SELECT 1 FROM {c.table} {x} WHERE {owner(x, alias)} AND {x}.param = ?)"
+    return (f"NOT {sql}" if c.missing else sql), [c.param]

@@ -1,0 +1,10 @@
+"""Compile FHIR searches into SearchPlans the SQL layer runs (search.html semantics)."""
+
+from polyfhir_primary.service_layer.search.compiler import (
+    CompiledSearch,
+    Limits,
+    compile_search,
+    require_all_applied,
+)
+
+__all__ = ["CompiledSearch", "Limits", "compile_search", "require_all_applied"]

@@ -1,0 +1,205 @@
+"""SearchQuery -> SearchPlan, against the SearchParameter registry.
+
+Parameters the store cannot answer come back as ``ignored``; the caller applies
+``Prefer: handling`` (lenient ignores, strict rejects; conditional
+interactions are always strict).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from polyfhir_core.registry import SearchParameterRegistry, SearchParamType
+
+from polyfhir_core.errors import BadRequest, NotSupported
+from polyfhir_core.resources import check_id
+from polyfhir_core.search import SearchParam, SearchQuery
+from polyfhir_core.validation import is_resource_type
+from polyfhir_primary.domain.search_plan import (
+    Clause,
+    Criteria,
+    HasClause,
+    IdClause,
+    MissingClause,
+    ReferenceClause,
+    SearchPlan,
+)
+from polyfhir_primary.service_layer.search import values
+from polyfhir_primary.service_layer.search.sorting import sort_fields
+
+_TABLES = {
+    SearchParamType.TOKEN: "idx_token",
+    SearchParamType.STRING: "idx_string",
+    SearchParamType.DATE: "idx_date",
+    SearchParamType.NUMBER: "idx_number",
+    SearchParamType.QUANTITY: "idx_quantity",
+    SearchParamType.REFERENCE: "idx_reference",
+    SearchParamType.URI: "idx_uri",
+}
+_MODIFIERS = {
+    SearchParamType.TOKEN: {None, "not", "text"},
+    SearchParamType.STRING: {None, "exact", "contains"},
+    SearchParamType.DATE: {None},
+    SearchParamType.NUMBER: {None},
+    SearchParamType.QUANTITY: {None},
+    SearchParamType.URI: {None, "below", "above"},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    default_count: int = 20
+    max_count: int = 1000
+    max_chain_depth: int = 4
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledSearch:
+    plan: SearchPlan
+    applied: tuple[SearchParam, ...]
+    ignored: tuple[SearchParam, ...]
+
+
+class _Compiler:
+    def __init__(
+        self, registry: SearchParameterRegistry, limits: Limits, base_url: str | None
+    ) -> None:
+        self.registry, self.limits, self.base_url = registry, limits, base_url
+
+    def definition(self, rtype: str | None, code: str):  # type: ignore[no-untyped-def]
+        return self.registry.get(rtype or "Resource", code)
+
+    def clause(self, rtype: str | None, p: SearchParam, depth: int = 0) -> Clause | None:
+        if depth > self.limits.max_chain_depth:
+            raise BadRequest(
+                f"{p.raw_name}: chains are limited to {self.limits.max_chain_depth} levels"
+            )
+        if any(v == "" for v in p.values):
+            raise BadRequest(f"search parameter {p.raw_name} has an empty value")
+        if p.name == "_has":
+            return self.has(rtype, p, depth)
+        if "." in p.raw_name:
+            return self.chain(rtype, p, depth)
+        if p.name == "_id" and p.modifier in (None, "not"):
+            return IdClause(tuple(check_id(v) for v in p.values), negate=p.modifier == "not")
+        if p.name == "_lastUpdated" and p.modifier is None:
+            return values.date_clause(p, None)
+        definition = self.definition(rtype, p.name)
+        if definition is None:
+            return None
+        if p.modifier == "missing":
+            return self.missing(definition.type, p)
+        if definition.type == SearchParamType.REFERENCE:
+            return self.reference(definition, p)
+        if p.modifier not in _MODIFIERS.get(definition.type, set()):
+            return None
+        return _SIMPLE[definition.type](p)
+
+    def missing(self, kind: SearchParamType, p: SearchParam) -> Clause | None:
+        if kind not in _TABLES or len(p.values) != 1 or p.values[0] not in ("true", "false"):
+            return None if kind not in _TABLES else _bad(f"{p.raw_name} takes true or false")
+        return MissingClause(_TABLES[kind], p.name, p.values[0] == "true")
+
+    def reference(self, definition, p: SearchParam) -> Clause | None:  # type: ignore[no-untyped-def]
+        type_modifier = p.modifier if p.modifier and is_resource_type(p.modifier) else None
+        if p.modifier is not None and type_modifier is None:
+            return None
+        matches = tuple(values.reference_match(v, type_modifier, self.base_url) for v in p.values)
+        targets = (type_modifier,) if type_modifier else ()
+        return ReferenceClause(p.name, matches, targets)
+
+    def chain(self, rtype: str | None, p: SearchParam, depth: int) -> Clause | None:
+        head, _, rest = p.raw_name.partition(".")
+        ref_code, _, type_modifier = head.partition(":")
+        definition = self.definition(rtype, ref_code)
+        if definition is None or definition.type != SearchParamType.REFERENCE:
+            return None
+        targets = (type_modifier,) if type_modifier else tuple(definition.targets)
+        inner_name, _, inner_modifier = rest.partition(":")
+        inner = SearchParam(inner_name, p.values, inner_modifier or None)
+        first = inner_name.split(".")[0]
+        usable = tuple(t for t in targets if first.startswith("_") or self.registry.get(t, first))
+        if not usable:
+            return None
+        clause = self.clause(usable[0], inner, depth + 1)
+        if clause is None:
+            return None
+        return ReferenceClause(ref_code, (), usable, Criteria(usable, (clause,)))
+
+    def has(self, rtype: str | None, p: SearchParam, depth: int) -> Clause | None:
+        parts = (p.modifier or "").split(":", 2)
+        if len(parts) != 3 or not is_resource_type(parts[0]):
+            raise BadRequest(f"{p.raw_name}: expected _has:Type:reference-param:param")
+        source, ref_code, rest = parts
+        definition = self.registry.get(source, ref_code)
+        if definition is None or definition.type != SearchParamType.REFERENCE:
+            raise BadRequest(f"{p.raw_name}: {source}.{ref_code} is not a reference parameter")
+        name, _, modifier = (
+            rest.partition(":") if not rest.startswith("_has:") else ("_has", "", rest[5:])
+        )
+        inner = self.clause(source, SearchParam(name, p.values, modifier or None), depth + 1)
+        if inner is None:
+            return None
+        return HasClause(source, ref_code, Criteria((source,), (inner,)))
+
+
+def _bad(message: str) -> None:
+    raise BadRequest(message)
+
+
+_SIMPLE = {
+    SearchParamType.TOKEN: values.token_clause,
+    SearchParamType.STRING: values.string_clause,
+    SearchParamType.DATE: lambda p: values.date_clause(p, p.name),
+    SearchParamType.NUMBER: values.number_clause,
+    SearchParamType.QUANTITY: values.quantity_clause,
+    SearchParamType.URI: values.uri_clause,
+}
+
+
+def _types(query: SearchQuery, params: list[SearchParam]) -> tuple[str, ...] | None:
+    if query.resource_type:
+        return (query.resource_type,)
+    named = [v for p in params if p.name == "_type" for v in p.values]
+    for name in named:
+        if not is_resource_type(name):
+            raise BadRequest(f"_type: unknown resource type {name!r}")
+    return tuple(named) or None
+
+
+def compile_search(
+    query: SearchQuery,
+    registry: SearchParameterRegistry,
+    limits: Limits,
+    base_url: str | None = None,
+) -> CompiledSearch:
+    compiler = _Compiler(registry, limits, base_url)
+    params = list(query.params)
+    applied: list[SearchParam] = [
+        p for p in params if p.name == "_type" and not query.resource_type
+    ]
+    ignored: list[SearchParam] = []
+    clauses: list[Clause] = []
+    for p in params:
+        if p.name == "_type" and not query.resource_type:
+            continue
+        clause = compiler.clause(query.resource_type, p)
+        (ignored if clause is None else applied).append(p)
+        if clause is not None:
+            clauses.append(clause)
+    count = limits.default_count if query.count is None else min(query.count, limits.max_count)
+    plan = SearchPlan(
+        resource_types=_types(query, params),
+        clauses=tuple(clauses),
+        limit=count,
+        offset=query.offset,
+        sort=sort_fields(query, registry),
+        count_total=query.total != "none" or query.summary == "count",
+    )
+    return CompiledSearch(plan, tuple(applied), tuple(ignored))
+
+
+def require_all_applied(compiled: CompiledSearch, what: str) -> None:
+    if compiled.ignored:
+        names = ", ".join(p.raw_name for p in compiled.ignored)
+        raise NotSupported(f"{what}: search parameter(s) not supported: {names}")
