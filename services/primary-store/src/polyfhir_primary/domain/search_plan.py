@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from polyfhir_core.search.dates import DateRange
+from polyfhir_primary.domain.fulltext import TextQuery
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +108,12 @@ class HasClause:
 
 
 @dataclass(frozen=True, slots=True)
+class FullTextClause:
+    column: str  # "narrative" (_text) | "content" (_content)
+    query: TextQuery
+
+
+@dataclass(frozen=True, slots=True)
 class MissingClause:
     table: str  # the index table of the parameter's type
     param: str
@@ -123,6 +130,7 @@ Clause = (
     | ReferenceClause
     | HasClause
     | MissingClause
+    | FullTextClause
 )
 
 

@@ -18,8 +18,10 @@ from polyfhir_primary.adapters.database import (
     VersionRecord,
 )
 from polyfhir_primary.adapters.sql.dialect import Conn, Dialect
+from polyfhir_primary.adapters.sql.fulltext import write_document
 from polyfhir_primary.adapters.sql.index_rows import INDEX_TABLES, index_rows, insert_sql
 from polyfhir_primary.adapters.sql.search import RESOURCE_COLUMNS, search_statements
+from polyfhir_primary.domain.fulltext import content_text, narrative_text
 from polyfhir_primary.domain.search_plan import SearchPlan
 
 _CURRENT = (
@@ -108,6 +110,12 @@ class SqlSession:
         if record.index is not None:
             for table, rows in index_rows(record.index, owner, d):
                 await self.conn.executemany(insert_sql(table), rows)
+        if s.content is not None:
+            await write_document(
+                self.conn, d, owner, narrative_text(s.content), content_text(s.content)
+            )
+        elif previous is not None:
+            await write_document(self.conn, d, owner, None, None)
         outbox = (*owner, s.version, record.event.to_json(), d.ts(datetime.now(UTC)))
         await self.conn.execute(_INSERT_OUTBOX, outbox)
 

@@ -84,6 +84,8 @@ class _Compiler:
             return IdClause(tuple(check_id(v) for v in p.values), negate=p.modifier == "not")
         if p.name == "_lastUpdated" and p.modifier is None:
             return values.date_clause(p, None)
+        if p.name in ("_text", "_content") and p.modifier in (None, "text-advanced"):
+            return values.fulltext_clause(p)
         definition = self.definition(rtype, p.name)
         if definition is None:
             return None

@@ -9,9 +9,11 @@ from polyfhir_core.errors import BadRequest
 from polyfhir_core.resources import TYPE_PATTERN, check_id
 from polyfhir_core.search import SearchParam, split_unescaped, unescape
 from polyfhir_core.search.dates import require_date_range, split_prefix
+from polyfhir_primary.domain.fulltext import parse_text_query
 from polyfhir_primary.domain.search_plan import (
     ANY,
     DateClause,
+    FullTextClause,
     NumberClause,
     NumberMatch,
     ReferenceMatch,
@@ -112,3 +114,9 @@ def reference_match(value: str, type_modifier: str | None, base_url: str | None)
             raise BadRequest(f"reference {raw!r} contradicts the :{type_modifier} modifier")
         return ReferenceMatch(head, check_id(tail.split("/_history")[0]))
     return ReferenceMatch(type_modifier, check_id(raw))
+
+
+def fulltext_clause(p: SearchParam) -> FullTextClause:
+    """``_text`` searches the narrative, ``_content`` all text; values are alternatives."""
+    query = tuple(group for v in p.values for group in parse_text_query(unescape(v)))
+    return FullTextClause("narrative" if p.name == "_text" else "content", query)

@@ -6,12 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 from polyfhir_primary.adapters.sql.dialect import Dialect
-from polyfhir_primary.adapters.sql.search import numbers, references, scalar
+from polyfhir_primary.adapters.sql.search import numbers, references, scalar, text
 from polyfhir_primary.adapters.sql.search.fragments import Sql
 from polyfhir_primary.domain.search_plan import (
     Clause,
     Criteria,
     DateClause,
+    FullTextClause,
     HasClause,
     IdClause,
     MissingClause,
@@ -36,6 +37,7 @@ _BUILDERS: dict[type[Any], Callable[[Any, Any, str], Sql]] = {
     NumberClause: numbers.number_sql,
     ReferenceClause: references.reference_sql,
     HasClause: references.has_sql,
+    FullTextClause: text.fulltext_sql,
 }
 
 

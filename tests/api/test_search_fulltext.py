@@ -1,0 +1,86 @@
+"""_text (narrative) and _content (all text): stemming, phrases, prefixes, boolean syntax."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def condition(narrative: str, note: str = "") -> dict[str, object]:
+    body: dict[str, object] = {
+        "resourceType": "Condition",
+        "subject": {"reference": "Patient/x"},
+        "text": {
+            "status": "generated",
+            "div": f'<div xmlns="http://www.w3.org/1999/xhtml"><p>{narrative}</p></div>',
+        },
+        "code": {"text": "condition"},
+    }
+    if note:
+        body["note"] = [{"text": note}]
+    return body
+
+
+async def _seed(fhir: httpx.AsyncClient) -> dict[str, str]:
+    docs = {
+        "fever": condition("Patient was running a high fever", "treated with paracetamol"),
+        "asthma": condition("Chronic asthma, worse when running outdoors"),
+        "fracture": condition("Fracture of the left wrist", "fell while cycling"),
+    }
+    ids = {}
+    for key, body in docs.items():
+        ids[key] = (await fhir.post("/Condition", json=body)).json()["id"]
+    return ids
+
+
+async def _found(fhir: httpx.AsyncClient, **params: str) -> set[str]:
+    response = await fhir.get("/Condition", params=params)
+    assert response.status_code == 200, response.text
+    return {e["resource"]["id"] for e in response.json()["entry"]}
+
+
+async def test_text_searches_narrative_with_stemming(fhir: httpx.AsyncClient) -> None:
+    ids = await _seed(fhir)
+    assert await _found(fhir, _text="runs") == {ids["fever"], ids["asthma"]}
+    assert await _found(fhir, _text="fevers") == {ids["fever"]}
+    assert await _found(fhir, _text="paracetamol") == set()  # only in a note, not the narrative
+    assert await _found(fhir, _content="paracetamol") == {ids["fever"]}
+
+
+async def test_phrases_prefixes_and_boolean(fhir: httpx.AsyncClient) -> None:
+    ids = await _seed(fhir)
+    assert await _found(fhir, _text='"high fever"') == {ids["fever"]}
+    assert await _found(fhir, _text='"fever high"') == set()
+    assert await _found(fhir, _text="fract*") == {ids["fracture"]}
+    assert await _found(fhir, _text="running asthma") == {ids["asthma"]}
+    assert await _found(fhir, _text="fever OR wrist") == {ids["fever"], ids["fracture"]}
+    assert await _found(fhir, _text="running -asthma") == {ids["fever"]}
+    assert await _found(fhir, _text="running NOT fever") == {ids["asthma"]}
+    assert await _found(fhir, _text="wrist,asthma") == {ids["fracture"], ids["asthma"]}
+
+
+async def test_documents_follow_updates_and_deletes(fhir: httpx.AsyncClient) -> None:
+    ids = await _seed(fhir)
+    rid = ids["fracture"]
+    changed = {**condition("Sprained ankle"), "id": rid}
+    assert (await fhir.put(f"/Condition/{rid}", json=changed)).status_code == 200
+    assert await _found(fhir, _text="wrist") == set()
+    assert await _found(fhir, _text="ankle") == {rid}
+    assert (await fhir.delete(f"/Condition/{rid}")).status_code == 204
+    assert await _found(fhir, _text="ankle") == set()
+
+
+async def test_full_text_stays_in_tenant(server, fhir: httpx.AsyncClient, tenant: str) -> None:  # type: ignore[no-untyped-def]
+    await _seed(fhir)
+    async with server.client(tenant + "-other") as other:
+        response = await other.get("/Condition", params={"_text": "fever"})
+    assert response.json()["total"] == 0
+
+
+@pytest.mark.parametrize("query", ["-fever", "NOT fever", '""', "***"])
+async def test_unanswerable_queries_are_400(fhir: httpx.AsyncClient, query: str) -> None:
+    response = await fhir.get("/Condition", params={"_text": query})
+    assert response.status_code == 400
+    assert response.json()["resourceType"] == "OperationOutcome"
