@@ -48,6 +48,16 @@ class TokenClause:
 
 
 @dataclass(frozen=True, slots=True)
+class TerminologyClause:
+    """``:below``/``:above`` (codes with optional system) or ``:in``/``:not-in`` (ValueSet urls)."""
+
+    param: str
+    op: str  # below | above | in | not-in
+    codes: tuple[TokenMatch, ...] = ()
+    valuesets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class StringClause:
     param: str
     values: tuple[str, ...]  # normalised for start/contains, as given for exact
@@ -131,6 +141,7 @@ Clause = (
     | HasClause
     | MissingClause
     | FullTextClause
+    | TerminologyClause
 )
 
 

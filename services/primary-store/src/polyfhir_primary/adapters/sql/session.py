@@ -21,6 +21,7 @@ from polyfhir_primary.adapters.sql.dialect import Conn, Dialect
 from polyfhir_primary.adapters.sql.fulltext import write_document
 from polyfhir_primary.adapters.sql.index_rows import INDEX_TABLES, index_rows, insert_sql
 from polyfhir_primary.adapters.sql.search import RESOURCE_COLUMNS, search_statements
+from polyfhir_primary.adapters.sql.terminology import write_terminology
 from polyfhir_primary.domain.fulltext import content_text, narrative_text
 from polyfhir_primary.domain.search_plan import SearchPlan
 
@@ -110,6 +111,8 @@ class SqlSession:
         if record.index is not None:
             for table, rows in index_rows(record.index, owner, d):
                 await self.conn.executemany(insert_sql(table), rows)
+        if s.resource_type in ("CodeSystem", "ValueSet"):
+            await write_terminology(self.conn, d, owner, s.content)
         if s.content is not None:
             await write_document(
                 self.conn, d, owner, narrative_text(s.content), content_text(s.content)

@@ -37,7 +37,7 @@ _TABLES = {
     SearchParamType.URI: "idx_uri",
 }
 _MODIFIERS = {
-    SearchParamType.TOKEN: {None, "not", "text"},
+    SearchParamType.TOKEN: {None, "not", "text", "below", "above", "in", "not-in"},
     SearchParamType.STRING: {None, "exact", "contains"},
     SearchParamType.DATE: {None},
     SearchParamType.NUMBER: {None},

@@ -18,10 +18,12 @@ from polyfhir_primary.domain.search_plan import (
     NumberMatch,
     ReferenceMatch,
     StringClause,
+    TerminologyClause,
     TokenClause,
     TokenMatch,
     UriClause,
 )
+from polyfhir_primary.domain.terminology import canonical
 
 
 def normalize(text: str) -> str:
@@ -40,7 +42,17 @@ def token_match(value: str) -> TokenMatch:
     return TokenMatch(parts[0] or None, parts[1] or None)
 
 
-def token_clause(p: SearchParam) -> TokenClause:
+def token_clause(p: SearchParam) -> TokenClause | TerminologyClause:
+    if p.modifier in ("below", "above"):
+        matches = tuple(token_match(v) for v in p.values)
+        if any(m.code is None for m in matches):
+            raise BadRequest(f"{p.raw_name} needs a code")
+        codes = tuple(TokenMatch(None if m.system == ANY else m.system, m.code) for m in matches)
+        return TerminologyClause(p.name, p.modifier, codes=codes)
+    if p.modifier in ("in", "not-in"):
+        return TerminologyClause(
+            p.name, p.modifier, valuesets=tuple(canonical(unescape(v)) for v in p.values)
+        )
     if p.modifier == "text":
         return TokenClause(
             p.name, tuple(TokenMatch(ANY, normalize(unescape(v))) for v in p.values), text=True

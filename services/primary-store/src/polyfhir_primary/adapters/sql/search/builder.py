@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from polyfhir_primary.adapters.sql.dialect import Dialect
-from polyfhir_primary.adapters.sql.search import numbers, references, scalar, text
+from polyfhir_primary.adapters.sql.search import numbers, references, scalar, terminology, text
 from polyfhir_primary.adapters.sql.search.fragments import Sql
 from polyfhir_primary.domain.search_plan import (
     Clause,
@@ -21,6 +21,7 @@ from polyfhir_primary.domain.search_plan import (
     SearchPlan,
     SortField,
     StringClause,
+    TerminologyClause,
     TokenClause,
     UriClause,
 )
@@ -38,6 +39,7 @@ _BUILDERS: dict[type[Any], Callable[[Any, Any, str], Sql]] = {
     ReferenceClause: references.reference_sql,
     HasClause: references.has_sql,
     FullTextClause: text.fulltext_sql,
+    TerminologyClause: terminology.terminology_sql,
 }
 
 
