@@ -68,7 +68,11 @@ class FhirError(Exception):
             for i in outcome.get("issue", [])
         ]
         message = issues[0].diagnostics if issues else "error"
-        klass = _BY_STATUS.get(status, FhirError)
+        code = issues[0].code if issues else None
+        klass = next(
+            (k for k in _SUBCLASSES if k.status == status and k.code == code),
+            _BY_STATUS.get(status, FhirError),
+        )
         err = klass(message, issues)
         if klass is FhirError:
             err.status = status  # type: ignore[misc]
@@ -149,6 +153,13 @@ class ServiceUnavailable(FhirError):
     code = "transient"
 
 
+def _all_subclasses(root: type[FhirError]) -> list[type[FhirError]]:
+    found = []
+    for sub in root.__subclasses__():
+        found += [sub, *_all_subclasses(sub)]
+    return found
+
+
 _BY_STATUS: dict[int, type[FhirError]] = {
     400: BadRequest,
     403: Forbidden,
@@ -163,3 +174,4 @@ _BY_STATUS: dict[int, type[FhirError]] = {
     422: Unprocessable,
     503: ServiceUnavailable,
 }
+_SUBCLASSES = _all_subclasses(FhirError)

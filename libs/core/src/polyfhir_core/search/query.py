@@ -9,7 +9,7 @@ SearchParameter registry; this module only knows the shape of a query.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from polyfhir_core.errors import BadRequest
@@ -53,6 +53,25 @@ class SearchParam:
 
 
 @dataclass(frozen=True, slots=True)
+class IncludeSpec:
+    """``_include=Source:param[:Target]`` or ``_revinclude=...``; ``*`` = every reference."""
+
+    source_type: str
+    param: str
+    target_type: str | None = None
+    reverse: bool = False
+    iterate: bool = False
+
+    @classmethod
+    def parse(cls, value: str, *, reverse: bool, iterate: bool) -> IncludeSpec:
+        parts = value.split(":")
+        if len(parts) not in (2, 3) or not all(parts):
+            what = "_revinclude" if reverse else "_include"
+            raise BadRequest(f"{what}={value!r}: expected Type:param[:Target]")
+        return cls(parts[0], parts[1], parts[2] if len(parts) == 3 else None, reverse, iterate)
+
+
+@dataclass(frozen=True, slots=True)
 class SortKey:
     name: str
     descending: bool = False
@@ -69,25 +88,7 @@ class SearchQuery:
     total: TotalMode | None = None
     summary: str | None = None
     elements: tuple[str, ...] = ()
-    includes: tuple[str, ...] = ()
-    revincludes: tuple[str, ...] = ()
-    unknown: tuple[str, ...] = field(default=())
-
-    def with_params(self, *params: SearchParam) -> SearchQuery:
-        return SearchQuery(
-            resource_type=self.resource_type,
-            params=self.params + params,
-            count=self.count,
-            offset=self.offset,
-            page_token=self.page_token,
-            sort=self.sort,
-            total=self.total,
-            summary=self.summary,
-            elements=self.elements,
-            includes=self.includes,
-            revincludes=self.revincludes,
-            unknown=self.unknown,
-        )
+    includes: tuple[IncludeSpec, ...] = ()
 
 
 def split_values(raw: str, separator: str = ",") -> tuple[str, ...]:
@@ -146,8 +147,7 @@ def parse_search(resource_type: str | None, pairs: Iterable[tuple[str, str]]) ->
     opts: dict[str, object] = {}
     sort: list[SortKey] = []
     elements: list[str] = []
-    includes: list[str] = []
-    revincludes: list[str] = []
+    includes: list[IncludeSpec] = []
     for key, value in pairs:
         name, _, modifier = key.partition(":")
         if not name:
@@ -173,10 +173,15 @@ def parse_search(resource_type: str | None, pairs: Iterable[tuple[str, str]]) ->
             opts["summary"] = value
         elif name == "_elements":
             elements.extend(v.strip() for v in value.split(",") if v.strip())
-        elif name == "_include":
-            includes.append((key.partition(":")[2] and f"{value}:{modifier}") or value)
-        elif name == "_revinclude":
-            revincludes.append((key.partition(":")[2] and f"{value}:{modifier}") or value)
+        elif name in ("_include", "_revinclude"):
+            if modifier not in ("", "iterate", "recurse"):
+                raise BadRequest(f"{key}: unknown modifier {modifier!r}")
+            includes.extend(
+                IncludeSpec.parse(
+                    item.strip(), reverse=name == "_revinclude", iterate=bool(modifier)
+                )
+                for item in value.split(",")
+            )
         elif name in {"_format", "_pretty"} or name in CONTROL_PARAMETERS:
             continue
         else:
@@ -192,5 +197,4 @@ def parse_search(resource_type: str | None, pairs: Iterable[tuple[str, str]]) ->
         summary=opts.get("summary"),  # type: ignore[arg-type]
         elements=tuple(elements),
         includes=tuple(includes),
-        revincludes=tuple(revincludes),
     )

@@ -6,12 +6,10 @@ from datetime import UTC, datetime
 from functools import cache
 
 from polyfhir_core.registry import SearchParameterRegistry, SearchParamType
-
 from polyfhir_core.resources import Json
+from polyfhir_core.search.capabilities import SUPPORTED_MODIFIERS
 from polyfhir_core.validation import RESOURCE_TYPES
 
-# What the primary store answers today (see docs/search.md).
-_SEARCHABLE = {SearchParamType.TOKEN: ["not"], SearchParamType.DATE: []}
 _INTERACTIONS = [
     "read",
     "vread",
@@ -32,14 +30,21 @@ _COMMON = [
 def _params(registry: SearchParameterRegistry, rtype: str) -> list[Json]:
     out = list(_COMMON)
     for code, definition in sorted(registry.for_type(rtype).items()):
-        if definition.type in _SEARCHABLE and not code.startswith("_"):
-            param: Json = {"name": code, "type": definition.type.value}
-            if definition.url:
-                param["definition"] = definition.url
-            modifiers = _SEARCHABLE[definition.type]
-            if modifiers:
-                param["documentation"] = "modifiers: " + ", ".join(f":{m}" for m in modifiers)
-            out.append(param)
+        if code in ("_id", "_lastUpdated"):
+            continue
+        full_text = code in ("_text", "_content")
+        if definition.type not in SUPPORTED_MODIFIERS and not full_text:
+            continue  # composite and special parameters are not answered yet
+        param: Json = {"name": code, "type": definition.type.value}
+        if definition.url:
+            param["definition"] = definition.url
+        modifiers = sorted(SUPPORTED_MODIFIERS.get(definition.type, frozenset()))
+        if full_text:
+            modifiers = ["text-advanced"]
+        elif definition.type == SearchParamType.REFERENCE:
+            modifiers.append("[type]")
+        param["documentation"] = "modifiers: " + ", ".join(f":{m}" for m in modifiers)
+        out.append(param)
     return out
 
 

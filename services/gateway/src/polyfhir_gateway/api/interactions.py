@@ -79,8 +79,6 @@ async def search_response(
     fc: FhirContext, rtype: str | None, pairs: list[tuple[str, str]]
 ) -> Response:
     query = parse_search(rtype, pairs)
-    if query.includes or query.revincludes:
-        raise NotSupported("_include and _revinclude are not supported yet")
     page = await fc.store.search(fc.tenant, query)
     if page.ignored and fc.prefer.handling == "strict":
         raise NotSupported(f"unknown or unsupported search parameter(s): {', '.join(page.ignored)}")

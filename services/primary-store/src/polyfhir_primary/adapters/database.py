@@ -13,10 +13,10 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
-from polyfhir_core.indexing.values import IndexValues
-
 from polyfhir_bus.events import ResourceChanged
+from polyfhir_core.indexing.values import IndexValues
 from polyfhir_core.resources import ResourceKey, StoredResource
+from polyfhir_core.search import IncludeSpec
 from polyfhir_core.store import HistoryQuery
 from polyfhir_core.tenancy import TenantId
 from polyfhir_primary.domain.search_plan import SearchPlan
@@ -74,6 +74,15 @@ class Session(Protocol):
         when the row changed under us."""
 
     async def search(self, plan: SearchPlan) -> tuple[list[StoredResource], int | None]: ...
+
+    async def included(
+        self,
+        matches: Sequence[StoredResource],
+        specs: Sequence[IncludeSpec],
+        max_depth: int,
+        limit: int,
+    ) -> list[StoredResource]:
+        """Resources reached by _include/_revinclude from ``matches`` (same tenant only)."""
 
     async def lock_condition(self, resource_type: str, condition: str) -> None:
         """Serialise conditional operations on one (type, condition) until commit."""

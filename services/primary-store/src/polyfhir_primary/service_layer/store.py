@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
+from polyfhir_core.errors import BadRequest, Conflict, FhirError
 from polyfhir_core.indexing.values import IndexValues
 from polyfhir_core.registry import SearchParameterRegistry
-
-from polyfhir_core.errors import BadRequest, Conflict, FhirError
 from polyfhir_core.resources import Json, ResourceKey, StoredResource
 from polyfhir_core.search import SearchQuery, parse_search
 from polyfhir_core.store import BundleKind, EntryRequest, EntryResponse, HistoryQuery, Page
@@ -117,6 +116,12 @@ class StoreService:
         compiled = compile_search(query, self.registry, self.limits)
         async with self.db.session(ctx.tenant, write=False) as session:
             found, total = await session.search(compiled.plan)
+            included: list[StoredResource] = []
+            if query.includes and query.summary != "count":
+                depth = self.limits.max_chain_depth
+                included = await session.included(
+                    found, query.includes, depth, self.limits.max_count
+                )
         plan = compiled.plan
         more = (total is not None and plan.offset + len(found) < total) or (
             total is None and len(found) == plan.limit
@@ -126,6 +131,7 @@ class StoreService:
             found,
             total=total,
             next_token=next_token,
+            included=included,
             ignored=[p.raw_name for p in compiled.ignored],
         )
 

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from polyfhir_core.resources import ResourceKey, StoredResource
+from polyfhir_core.search import IncludeSpec
 from polyfhir_core.store import HistoryQuery
 from polyfhir_core.tenancy import TenantId
 from polyfhir_primary.adapters.database import (
@@ -19,7 +20,9 @@ from polyfhir_primary.adapters.database import (
 )
 from polyfhir_primary.adapters.sql.dialect import Conn, Dialect
 from polyfhir_primary.adapters.sql.fulltext import write_document
+from polyfhir_primary.adapters.sql.includes import fetch_included
 from polyfhir_primary.adapters.sql.index_rows import INDEX_TABLES, index_rows, insert_sql
+from polyfhir_primary.adapters.sql.rows import decode_row
 from polyfhir_primary.adapters.sql.search import RESOURCE_COLUMNS, search_statements
 from polyfhir_primary.adapters.sql.terminology import write_terminology
 from polyfhir_primary.domain.fulltext import content_text, narrative_text
@@ -50,19 +53,6 @@ _INSERT_OUTBOX = (
     "INSERT INTO outbox (tenant, res_type, res_id, version, payload, created_at)"
     " VALUES (?, ?, ?, ?, ?, ?)"
 )
-
-
-def decode_row(tenant: TenantId, row: Sequence[Any], d: Dialect) -> StoredResource:
-    rtype, rid, version, last_updated, deleted, content = row[:6]
-    return StoredResource(
-        tenant=tenant,
-        resource_type=rtype,
-        id=rid,
-        version=int(version),
-        last_updated=d.read_ts(last_updated),
-        deleted=bool(deleted),
-        content=orjson.loads(content) if content is not None else None,
-    )
 
 
 class SqlSession:
@@ -123,13 +113,32 @@ class SqlSession:
         await self.conn.execute(_INSERT_OUTBOX, outbox)
 
     async def search(self, plan: SearchPlan) -> tuple[list[StoredResource], int | None]:
-        select, args, count_sql = search_statements(self.tenant.value, plan, self.dialect)
+        select, args, count_sql, count_args = search_statements(
+            self.tenant.value, plan, self.dialect
+        )
         rows = await self.conn.fetch(select, args)
         found = [decode_row(self.tenant, row, self.dialect) for row in rows]
         total = None
         if count_sql is not None:
-            total = int((await self.conn.fetch(count_sql, args[:-2]))[0][0])
+            total = int((await self.conn.fetch(count_sql, count_args))[0][0])
         return found, total
+
+    async def included(
+        self,
+        matches: Sequence[StoredResource],
+        specs: Sequence[IncludeSpec],
+        max_depth: int,
+        limit: int,
+    ) -> list[StoredResource]:
+        return await fetch_included(
+            self.conn,
+            self.dialect,
+            self.tenant,
+            matches,
+            specs,
+            max_depth=max_depth,
+            max_resources=limit,
+        )
 
     async def lock_condition(self, resource_type: str, condition: str) -> None:
         if self.dialect.name == "postgresql":

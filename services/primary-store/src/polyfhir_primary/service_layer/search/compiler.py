@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from polyfhir_core.registry import SearchParameterRegistry, SearchParamType
-
 from polyfhir_core.errors import BadRequest, NotSupported
+from polyfhir_core.registry import SearchParameterRegistry, SearchParamType
 from polyfhir_core.resources import check_id
 from polyfhir_core.search import SearchParam, SearchQuery
+from polyfhir_core.search.capabilities import SUPPORTED_MODIFIERS
 from polyfhir_core.validation import is_resource_type
 from polyfhir_primary.domain.search_plan import (
     Clause,
@@ -35,14 +35,6 @@ _TABLES = {
     SearchParamType.QUANTITY: "idx_quantity",
     SearchParamType.REFERENCE: "idx_reference",
     SearchParamType.URI: "idx_uri",
-}
-_MODIFIERS = {
-    SearchParamType.TOKEN: {None, "not", "text", "below", "above", "in", "not-in"},
-    SearchParamType.STRING: {None, "exact", "contains"},
-    SearchParamType.DATE: {None},
-    SearchParamType.NUMBER: {None},
-    SearchParamType.QUANTITY: {None},
-    SearchParamType.URI: {None, "below", "above"},
 }
 
 
@@ -89,20 +81,28 @@ class _Compiler:
         definition = self.definition(rtype, p.name)
         if definition is None:
             return None
+        if definition.type not in SUPPORTED_MODIFIERS:
+            return None  # composite and special parameters: not answered by the primary
         if p.modifier == "missing":
             return self.missing(definition.type, p)
         if definition.type == SearchParamType.REFERENCE:
             return self.reference(definition, p)
-        if p.modifier not in _MODIFIERS.get(definition.type, set()):
+        if p.modifier is not None and p.modifier not in SUPPORTED_MODIFIERS[definition.type]:
             return None
+        if p.modifier == "of-type":
+            return values.of_type_clause(p)
         return _SIMPLE[definition.type](p)
 
     def missing(self, kind: SearchParamType, p: SearchParam) -> Clause | None:
-        if kind not in _TABLES or len(p.values) != 1 or p.values[0] not in ("true", "false"):
-            return None if kind not in _TABLES else _bad(f"{p.raw_name} takes true or false")
+        if kind not in _TABLES:
+            return None
+        if len(p.values) != 1 or p.values[0] not in ("true", "false"):
+            raise BadRequest(f"{p.raw_name} takes true or false")
         return MissingClause(_TABLES[kind], p.name, p.values[0] == "true")
 
     def reference(self, definition, p: SearchParam) -> Clause | None:  # type: ignore[no-untyped-def]
+        if p.modifier == "identifier":
+            return values.identifier_clause(p)
         type_modifier = p.modifier if p.modifier and is_resource_type(p.modifier) else None
         if p.modifier is not None and type_modifier is None:
             return None
@@ -143,10 +143,6 @@ class _Compiler:
         if inner is None:
             return None
         return HasClause(source, ref_code, Criteria((source,), (inner,)))
-
-
-def _bad(message: str) -> None:
-    raise BadRequest(message)
 
 
 _SIMPLE = {

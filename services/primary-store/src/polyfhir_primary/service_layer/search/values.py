@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import unicodedata
 from decimal import Decimal, InvalidOperation
 
 from polyfhir_core.errors import BadRequest
 from polyfhir_core.resources import TYPE_PATTERN, check_id
-from polyfhir_core.search import SearchParam, split_unescaped, unescape
+from polyfhir_core.search import SearchParam, normalize, split_unescaped, unescape
+from polyfhir_core.search.capabilities import IDENTIFIER_SUFFIX, OF_TYPE_SUFFIX
 from polyfhir_core.search.dates import require_date_range, split_prefix
 from polyfhir_primary.domain.fulltext import parse_text_query
 from polyfhir_primary.domain.search_plan import (
@@ -24,13 +24,6 @@ from polyfhir_primary.domain.search_plan import (
     UriClause,
 )
 from polyfhir_primary.domain.terminology import canonical
-
-
-def normalize(text: str) -> str:
-    """Case- and accent-insensitive form used by string search (same as the index)."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return " ".join(stripped.split())
 
 
 def token_match(value: str) -> TokenMatch:
@@ -58,6 +51,22 @@ def token_clause(p: SearchParam) -> TokenClause | TerminologyClause:
             p.name, tuple(TokenMatch(ANY, normalize(unescape(v))) for v in p.values), text=True
         )
     return TokenClause(p.name, tuple(token_match(v) for v in p.values), negate=p.modifier == "not")
+
+
+def of_type_clause(p: SearchParam) -> TokenClause:
+    """``identifier:of-type=[type-system]|[type-code]|[value]`` (all three required)."""
+    matches = []
+    for value in p.values:
+        parts = split_unescaped(value, "|")
+        if len(parts) != 3 or not parts[1] or not parts[2]:
+            raise BadRequest(f"{p.raw_name}: {value!r}: expected [system]|[code]|[value]")
+        matches.append(TokenMatch(parts[0] or ANY, f"{parts[1]}|{parts[2]}"))
+    return TokenClause(p.name + OF_TYPE_SUFFIX, tuple(matches))
+
+
+def identifier_clause(p: SearchParam) -> TokenClause:
+    """``subject:identifier=[system]|[value]``: logical references by identifier."""
+    return TokenClause(p.name + IDENTIFIER_SUFFIX, tuple(token_match(v) for v in p.values))
 
 
 def date_clause(p: SearchParam, param: str | None) -> DateClause:

@@ -71,8 +71,8 @@ class SqlBuilder:
 
 def search_statements(
     tenant: str, plan: SearchPlan, d: Dialect
-) -> tuple[str, list[Any], str | None]:
-    """``(select_sql, args, count_sql or None)``; count uses the same args minus paging."""
+) -> tuple[str, list[Any], str | None, list[Any]]:
+    """``(select_sql, select_args, count_sql or None, count_args)``."""
     builder = SqlBuilder(d)
     body, body_args = builder.criteria(plan.criteria, "r")
     where = f"r.tenant = ? AND r.deleted = ? AND {body}"
@@ -83,7 +83,7 @@ def search_statements(
         f" ORDER BY {order} LIMIT ? OFFSET ?"
     )
     count = f"SELECT COUNT(*) FROM resources r WHERE {where}" if plan.count_total else None
-    return select, [*args, *order_args, plan.limit, plan.offset], count
+    return select, [*args, *order_args, plan.limit, plan.offset], count, args
 
 
 def order_by(fields: tuple[SortField, ...]) -> tuple[str, list[Any]]:

@@ -31,7 +31,10 @@ def any_of(parts: list[Sql]) -> Sql:
 
 
 def exists(table: str, x: str, alias: str, param: str, condition: Sql, negate: bool = False) -> Sql:
-    sql = f"EXISTS (SELECT 1 FROM {table} {x} WHERE {owner(x, alias)} AND {x}.param = ? AND {condition[0]})"
+    sql = (
+        f"EXISTS (SELECT 1 FROM {table} {x}"
+        f" WHERE {owner(x, alias)} AND {x}.param = ? AND {condition[0]})"
+    )
     return (f"NOT {sql}" if negate else sql), [param, *condition[1]]
 
 

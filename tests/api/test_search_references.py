@@ -1,0 +1,158 @@
+"""Reference search, chains of several levels, _has (nested), _include/_revinclude."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def tx(*entries: dict[str, object]) -> dict[str, object]:
+    return {"resourceType": "Bundle", "type": "transaction", "entry": list(entries)}
+
+
+def put(resource: dict[str, object]) -> dict[str, object]:
+    return {
+        "resource": resource,
+        "request": {"method": "PUT", "url": f"{resource['resourceType']}/{resource['id']}"},
+    }
+
+
+ORG = {"resourceType": "Organization", "id": "org1", "name": "Acme Clinic"}
+GP = {"resourceType": "Practitioner", "id": "gp1", "name": [{"family": "House"}]}
+ANN = {
+    "resourceType": "Patient",
+    "id": "ann",
+    "name": [{"family": "Smith", "given": ["Ann"]}],
+    "gender": "female",
+    "managingOrganization": {"reference": "Organization/org1"},
+    "generalPractitioner": [{"reference": "Practitioner/gp1"}],
+}
+BOB = {"resourceType": "Patient", "id": "bob", "name": [{"family": "Jones"}], "gender": "male"}
+
+
+def obs(oid: str, patient: str, code: str) -> dict[str, object]:
+    return {
+        "resourceType": "Observation",
+        "id": oid,
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+        "subject": {"reference": f"Patient/{patient}"},
+    }
+
+
+async def _seed(fhir: httpx.AsyncClient) -> None:
+    bundle = tx(
+        put(ORG),
+        put(GP),
+        put(ANN),
+        put(BOB),
+        put(obs("o1", "ann", "8867-4")),
+        put(obs("o2", "bob", "8867-4")),
+        put(obs("o3", "ann", "2339-0")),
+    )
+    response = await fhir.post("", json=bundle)
+    assert response.status_code == 200, response.text
+
+
+async def _ids(fhir: httpx.AsyncClient, path: str, **params: str) -> list[str]:
+    response = await fhir.get(path, params=params)
+    assert response.status_code == 200, response.text
+    return sorted(
+        e["resource"]["id"] for e in response.json()["entry"] if e["search"]["mode"] == "match"
+    )
+
+
+async def test_reference_forms(fhir: httpx.AsyncClient) -> None:
+    await _seed(fhir)
+    assert await _ids(fhir, "/Observation", subject="Patient/ann") == ["o1", "o3"]
+    assert await _ids(fhir, "/Observation", subject="ann") == ["o1", "o3"]
+    assert await _ids(fhir, "/Observation", **{"subject:Patient": "bob"}) == ["o2"]
+    assert await _ids(fhir, "/Observation", patient="ann,bob") == ["o1", "o2", "o3"]
+    assert await _ids(fhir, "/Observation", subject="Group/ann") == []
+
+
+async def test_chains(fhir: httpx.AsyncClient) -> None:
+    await _seed(fhir)
+    assert await _ids(fhir, "/Observation", **{"subject:Patient.name": "smi"}) == ["o1", "o3"]
+    assert await _ids(fhir, "/Observation", **{"patient.gender": "male"}) == ["o2"]
+    assert await _ids(fhir, "/Observation", **{"subject:Patient.organization.name": "acme"}) == [
+        "o1",
+        "o3",
+    ]
+    assert await _ids(
+        fhir, "/Observation", **{"patient.general-practitioner.name": "house", "code": "2339-0"}
+    ) == ["o3"]
+
+
+async def test_has_and_nested_has(fhir: httpx.AsyncClient) -> None:
+    await _seed(fhir)
+    assert await _ids(fhir, "/Patient", **{"_has:Observation:patient:code": "2339-0"}) == ["ann"]
+    assert await _ids(fhir, "/Patient", **{"_has:Observation:patient:code": "8867-4"}) == [
+        "ann",
+        "bob",
+    ]
+    nested = await _ids(
+        fhir,
+        "/Organization",
+        **{"_has:Patient:organization:_has:Observation:patient:code": "2339-0"},
+    )
+    assert nested == ["org1"]
+
+
+async def test_include_and_revinclude(fhir: httpx.AsyncClient) -> None:
+    await _seed(fhir)
+    bundle = (
+        await fhir.get("/Observation", params={"code": "2339-0", "_include": "Observation:subject"})
+    ).json()
+    modes = sorted((e["search"]["mode"], e["resource"]["id"]) for e in bundle["entry"])
+    assert modes == [("include", "ann"), ("match", "o3")]
+    rev = (
+        await fhir.get("/Patient", params={"_id": "ann", "_revinclude": "Observation:subject"})
+    ).json()
+    assert sorted(e["resource"]["id"] for e in rev["entry"]) == ["ann", "o1", "o3"]
+    iterate = (
+        await fhir.get(
+            "/Observation",
+            params={
+                "_id": "o1",
+                "_include": "Observation:subject",
+                "_include:iterate": "Patient:organization",
+            },
+        )
+    ).json()
+    assert sorted(e["resource"]["id"] for e in iterate["entry"]) == ["ann", "o1", "org1"]
+    star = (await fhir.get("/Patient", params={"_id": "ann", "_include": "Patient:*"})).json()
+    assert sorted(e["resource"]["id"] for e in star["entry"]) == ["ann", "gp1", "org1"]
+
+
+async def test_chains_and_includes_never_cross_tenants(
+    server, fhir: httpx.AsyncClient, tenant: str
+) -> None:  # type: ignore[no-untyped-def]
+    await _seed(fhir)
+    async with server.client(tenant + "-b") as other:
+        await other.put(
+            "/Observation/ox", json=obs("ox", "ann", "2339-0")
+        )  # dangling: ann lives in tenant a
+        assert await _ids(other, "/Observation", **{"patient.gender": "female"}) == []
+        bundle = (
+            await other.get("/Observation", params={"_include": "Observation:subject"})
+        ).json()
+        assert [e["resource"]["id"] for e in bundle["entry"]] == ["ox"]
+        assert await _ids(other, "/Patient", **{"_has:Observation:patient:code": "2339-0"}) == []
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"_include": "Observation"},
+        {"_include:bogus": "Observation:subject"},
+        {"_has:Observation:code": "x"},
+        {"_has:Observation:nope:code": "x"},
+    ],
+)
+async def test_bad_reference_searches_are_400(
+    fhir: httpx.AsyncClient, params: dict[str, str]
+) -> None:
+    assert (await fhir.get("/Patient", params=params)).status_code == 400
