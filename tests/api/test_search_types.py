@@ -20,19 +20,37 @@ UCUM = "http://unitsofmeasure.org"
 
 PATIENTS: list[dict[str, Any]] = [
     {
-        "resourceType": "Patient", "id": "p1", "active": True, "gender": "female", "birthDate": "1970",
+        "resourceType": "Patient",
+        "id": "p1",
+        "active": True,
+        "gender": "female",
+        "birthDate": "1970",
         "name": [{"family": "Müller", "given": ["Anna"]}],
-        "identifier": [{"system": MRN, "value": "A1", "type": {"coding": [{"system": V2, "code": "MR"}]}}],
+        "identifier": [
+            {"system": MRN, "value": "A1", "type": {"coding": [{"system": V2, "code": "MR"}]}}
+        ],
         "telecom": [{"system": "phone", "value": "555-1000"}],
-        "meta": {"tag": [{"system": "http://tags", "code": "vip"}], "profile": ["http://example.org/StructureDefinition/pat"]},
+        "meta": {
+            "tag": [{"system": "http://tags", "code": "vip"}],
+            "profile": ["http://example.org/StructureDefinition/pat"],
+        },
     },
     {
-        "resourceType": "Patient", "id": "p2", "active": False, "gender": "male", "birthDate": "1970-06-15",
-        "name": [{"family": "Muller", "given": ["Bob"]}], "identifier": [{"system": MRN, "value": "B2"}],
+        "resourceType": "Patient",
+        "id": "p2",
+        "active": False,
+        "gender": "male",
+        "birthDate": "1970-06-15",
+        "name": [{"family": "Muller", "given": ["Bob"]}],
+        "identifier": [{"system": MRN, "value": "B2"}],
     },
     {
-        "resourceType": "Patient", "id": "p3", "gender": "other", "birthDate": "1985-02-01",
-        "name": [{"family": "Comma,Name", "given": ["Anne"]}], "meta": {"source": "http://feed/a#1"},
+        "resourceType": "Patient",
+        "id": "p3",
+        "gender": "other",
+        "birthDate": "1985-02-01",
+        "name": [{"family": "Comma,Name", "given": ["Anne"]}],
+        "meta": {"source": "http://feed/a#1"},
     },
     {"resourceType": "Patient", "id": "p4", "gender": "unknown", "birthDate": "2001"},
 ]
@@ -44,22 +62,57 @@ def _obs(oid: str, code: dict[str, Any], **extra: Any) -> dict[str, Any]:
 
 SYSTOLIC = {"coding": [{"system": LOINC, "code": "8480-6", "display": "Systolic blood pressure"}]}
 OBSERVATIONS = [
-    _obs("o1", SYSTOLIC, subject={"reference": "Patient/p1"}, effectiveDateTime="2020-01-01T10:00:00Z",
-         valueQuantity={"value": 120, "unit": "mmHg", "system": UCUM, "code": "mm[Hg]"},
-         meta={"tag": [{"system": "http://tags", "code": "vip"}]}),
-    _obs("o2", SYSTOLIC, subject={"reference": "Patient/p2"},
-         valueQuantity={"value": 100.4, "unit": "mmHg", "system": UCUM, "code": "mm[Hg]"}),
-    _obs("o3", {"text": "Body weight", "coding": [{"system": LOINC, "code": "29463-7", "display": "Body weight"}]},
-         valueQuantity={"value": 70, "unit": "kg", "system": UCUM, "code": "kg"}),
+    _obs(
+        "o1",
+        SYSTOLIC,
+        subject={"reference": "Patient/p1"},
+        effectiveDateTime="2020-01-01T10:00:00Z",
+        valueQuantity={"value": 120, "unit": "mmHg", "system": UCUM, "code": "mm[Hg]"},
+        meta={"tag": [{"system": "http://tags", "code": "vip"}]},
+    ),
+    _obs(
+        "o2",
+        SYSTOLIC,
+        subject={"reference": "Patient/p2"},
+        valueQuantity={"value": 100.4, "unit": "mmHg", "system": UCUM, "code": "mm[Hg]"},
+    ),
+    _obs(
+        "o3",
+        {
+            "text": "Body weight",
+            "coding": [{"system": LOINC, "code": "29463-7", "display": "Body weight"}],
+        },
+        valueQuantity={"value": 70, "unit": "kg", "system": UCUM, "code": "kg"},
+    ),
     _obs("o4", SYSTOLIC, valueString="n/a", subject={"identifier": {"system": MRN, "value": "Z9"}}),
 ]
 OTHERS = [
-    {"resourceType": "RiskAssessment", "id": "r1", "status": "final", "subject": {"reference": "Patient/p1"},
-     "prediction": [{"probabilityDecimal": 0.02}]},
-    {"resourceType": "RiskAssessment", "id": "r2", "status": "final", "subject": {"reference": "Patient/p2"},
-     "prediction": [{"probabilityDecimal": 0.5}]},
-    {"resourceType": "ValueSet", "id": "vs1", "status": "active", "url": "http://example.org/fhir/ValueSet/a"},
-    {"resourceType": "ValueSet", "id": "vs2", "status": "active", "url": "http://example.org/fhir/ValueSet/a/b"},
+    {
+        "resourceType": "RiskAssessment",
+        "id": "r1",
+        "status": "final",
+        "subject": {"reference": "Patient/p1"},
+        "prediction": [{"probabilityDecimal": 0.02}],
+    },
+    {
+        "resourceType": "RiskAssessment",
+        "id": "r2",
+        "status": "final",
+        "subject": {"reference": "Patient/p2"},
+        "prediction": [{"probabilityDecimal": 0.5}],
+    },
+    {
+        "resourceType": "ValueSet",
+        "id": "vs1",
+        "status": "active",
+        "url": "http://example.org/fhir/ValueSet/a",
+    },
+    {
+        "resourceType": "ValueSet",
+        "id": "vs2",
+        "status": "active",
+        "url": "http://example.org/fhir/ValueSet/a/b",
+    },
     {"resourceType": "ValueSet", "id": "vs3", "status": "active", "url": "http://other.org/vs"},
 ]
 
@@ -70,12 +123,16 @@ async def seeded(fhir: httpx.AsyncClient) -> httpx.AsyncClient:
         {"resource": r, "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}}
         for r in [*PATIENTS, *OBSERVATIONS, *OTHERS]
     ]
-    response = await fhir.post("", json={"resourceType": "Bundle", "type": "transaction", "entry": entries})
+    response = await fhir.post(
+        "", json={"resourceType": "Bundle", "type": "transaction", "entry": entries}
+    )
     assert response.status_code == 200, response.text
     return fhir
 
 
-async def ids(fhir: httpx.AsyncClient, path: str, query: list[tuple[str, str]] | dict[str, str]) -> list[str]:
+async def ids(
+    fhir: httpx.AsyncClient, path: str, query: list[tuple[str, str]] | dict[str, str]
+) -> list[str]:
     """Matched ids in the order the server returned them."""
     response = await fhir.get(path, params=query)
     assert response.status_code == 200, response.text
@@ -111,7 +168,12 @@ CASES: list[tuple[str, str, list[tuple[str, str]], list[str]]] = [
     ("token-text-concept", "Observation", [("code:text", "body")], ["o3"]),
     ("token-coding", "Observation", [("code", f"{LOINC}|8480-6")], ["o1", "o2", "o4"]),
     ("meta-tag", "Patient", [("_tag", "http://tags|vip")], ["p1"]),
-    ("meta-profile", "Patient", [("_profile", "http://example.org/StructureDefinition/pat")], ["p1"]),
+    (
+        "meta-profile",
+        "Patient",
+        [("_profile", "http://example.org/StructureDefinition/pat")],
+        ["p1"],
+    ),
     ("meta-source", "Patient", [("_source", "http://feed/a#1")], ["p3"]),
     # date: both sides are ranges with their precision
     ("date-eq-year", "Patient", [("birthdate", "1970")], ["p1", "p2"]),
@@ -122,7 +184,12 @@ CASES: list[tuple[str, str, list[tuple[str, str]], list[str]]] = [
     ("date-sa", "Patient", [("birthdate", "sa1984")], ["p3", "p4"]),
     ("date-eb", "Patient", [("birthdate", "eb1971")], ["p1", "p2"]),
     # ge: p1's year 1970 reaches above March 1970, so it matches too
-    ("date-and-range", "Patient", [("birthdate", "ge1970-03"), ("birthdate", "lt1990")], ["p1", "p2", "p3"]),
+    (
+        "date-and-range",
+        "Patient",
+        [("birthdate", "ge1970-03"), ("birthdate", "lt1990")],
+        ["p1", "p2", "p3"],
+    ),
     ("date-gt-inside-year", "Patient", [("birthdate", "gt1970-12-31")], ["p3", "p4"]),
     ("date-datetime", "Observation", [("date", "2020-01-01")], ["o1"]),
     # quantity: value ± half the last digit, then units
@@ -145,11 +212,18 @@ CASES: list[tuple[str, str, list[tuple[str, str]], list[str]]] = [
     # uri
     ("uri-exact", "ValueSet", [("url", "http://example.org/fhir/ValueSet/a")], ["vs1"]),
     ("uri-below", "ValueSet", [("url:below", "http://example.org/fhir")], ["vs1", "vs2"]),
-    ("uri-above", "ValueSet", [("url:above", "http://example.org/fhir/ValueSet/a/b/c")], ["vs1", "vs2"]),
+    (
+        "uri-above",
+        "ValueSet",
+        [("url:above", "http://example.org/fhir/ValueSet/a/b/c")],
+        ["vs1", "vs2"],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("rtype", "query", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("rtype", "query", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 async def test_search_semantics(
     seeded: httpx.AsyncClient, rtype: str, query: list[tuple[str, str]], expected: list[str]
 ) -> None:
@@ -172,12 +246,16 @@ async def test_unsupported_modifier_is_ignored_or_rejected(seeded: httpx.AsyncCl
     assert lenient.status_code == 200
     self_link = next(link["url"] for link in lenient.json()["link"] if link["relation"] == "self")
     assert "gender" not in self_link and "family=muller" in self_link
-    strict = await seeded.get("/Patient", params={"gender:exact": "male"}, headers={"Prefer": "handling=strict"})
+    strict = await seeded.get(
+        "/Patient", params={"gender:exact": "male"}, headers={"Prefer": "handling=strict"}
+    )
     assert strict.status_code == 400
     assert strict.json()["resourceType"] == "OperationOutcome"
 
 
-async def test_capability_statement_lists_parameters_with_modifiers(fhir: httpx.AsyncClient) -> None:
+async def test_capability_statement_lists_parameters_with_modifiers(
+    fhir: httpx.AsyncClient,
+) -> None:
     statement = (await fhir.get("/metadata")).json()
     patient = next(r for r in statement["rest"][0]["resource"] if r["type"] == "Patient")
     params = {p["name"]: p for p in patient["searchParam"]}
@@ -186,3 +264,22 @@ async def test_capability_statement_lists_parameters_with_modifiers(fhir: httpx.
     assert ":of-type" in params["identifier"]["documentation"]
     assert ":identifier" in params["general-practitioner"]["documentation"]
     assert {"_tag", "_profile", "_text", "birthdate"} <= set(params)
+
+
+async def test_summary_and_elements_subset_the_resources(seeded: httpx.AsyncClient) -> None:
+    summary = (await seeded.get("/Observation", params={"_id": "o1", "_summary": "true"})).json()
+    [obs] = [e["resource"] for e in summary["entry"]]
+    assert {"code", "status", "valueQuantity", "subject"} <= set(obs)
+    assert "SUBSETTED" in {t["code"] for t in obs["meta"]["tag"]}
+    elements = (await seeded.get("/Patient", params={"_id": "p1", "_elements": "gender"})).json()
+    [patient] = [e["resource"] for e in elements["entry"]]
+    assert set(patient) == {"resourceType", "id", "meta", "gender"}
+    self_link = next(link["url"] for link in elements["link"] if link["relation"] == "self")
+    assert "_elements=gender" in self_link
+    count = (await seeded.get("/Patient", params={"_summary": "count"})).json()
+    assert count["total"] == 4 and "entry" not in count
+    text = (await seeded.get("/Patient", params={"_id": "p1", "_summary": "text"})).json()
+    assert set(text["entry"][0]["resource"]) <= {"resourceType", "id", "meta", "text"}
+    # the stored resource is untouched
+    full = (await seeded.get("/Patient/p1")).json()
+    assert "name" in full and "SUBSETTED" not in {t["code"] for t in full["meta"].get("tag", [])}

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from pydantic import TypeAdapter
 
+
 @cache
 def _adapter(kind: Any) -> TypeAdapter[Any]:
     return TypeAdapter(kind)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -109,21 +110,28 @@ def response_bundle(
     return {"resourceType": "Bundle", "type": f"{kind.value}-response", "entry": entries}
 
 
-def searchset(page: Page, base: str, links: dict[str, str]) -> Json:
+def searchset(
+    page: Page, base: str, links: dict[str, str], project: Callable[[Json], Json] | None = None
+) -> Json:
     bundle: Json = {"resourceType": "Bundle", "type": "searchset"}
     if page.total is not None:
         bundle["total"] = page.total
     bundle["link"] = [{"relation": rel, "url": url} for rel, url in links.items()]
-    entries = [_match(s, base, "match") for s in page.resources]
-    entries += [_match(s, base, "include") for s in page.included]
+    entries = [_match(s, base, "match", project) for s in page.resources]
+    entries += [_match(s, base, "include", project) for s in page.included]
     bundle["entry"] = entries
     return bundle
 
 
-def _match(stored: StoredResource, base: str, mode: str) -> Json:
+def _match(
+    stored: StoredResource, base: str, mode: str, project: Callable[[Json], Json] | None
+) -> Json:
+    content = (
+        stored.content if project is None or stored.content is None else project(stored.content)
+    )
     return {
         "fullUrl": f"{base}/{stored.resource_type}/{stored.id}",
-        "resource": stored.content,
+        "resource": content,
         "search": {"mode": mode},
     }
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from fastapi import Response
 
 from polyfhir_core.errors import NotFound, NotSupported, information
+from polyfhir_core.projection import select_elements, summarize
+from polyfhir_core.resources import Json
 from polyfhir_core.search import SearchQuery, parse_search
 from polyfhir_core.store import BundleKind, EntryRequest, EntryResponse, HistoryQuery, Page
 from polyfhir_core.validation import is_resource_type
@@ -58,6 +61,8 @@ def search_links(fc: FhirContext, path: str, query: SearchQuery, page: Page) -> 
     ]
     count = query.count if query.count is not None else fc.settings.default_count
     extra = [("_count", str(min(count, fc.settings.max_count)))]
+    extra += [("_summary", query.summary)] if query.summary else []
+    extra += [("_elements", ",".join(query.elements))] if query.elements else []
     extra += (
         [("_sort", ",".join(("-" if s.descending else "") + s.name for s in query.sort))]
         if query.sort
@@ -75,6 +80,14 @@ def search_links(fc: FhirContext, path: str, query: SearchQuery, page: Page) -> 
     return links
 
 
+def _projection(query: SearchQuery) -> Callable[[Json], Json] | None:
+    if query.elements:
+        return lambda resource: select_elements(resource, query.elements)
+    if query.summary in ("true", "text", "data"):
+        return lambda resource: summarize(resource, query.summary)
+    return None
+
+
 async def search_response(
     fc: FhirContext, rtype: str | None, pairs: list[tuple[str, str]]
 ) -> Response:
@@ -83,7 +96,7 @@ async def search_response(
     if page.ignored and fc.prefer.handling == "strict":
         raise NotSupported(f"unknown or unsupported search parameter(s): {', '.join(page.ignored)}")
     path = rtype or ""
-    bundle = searchset(page, fc.base, search_links(fc, path, query, page))
+    bundle = searchset(page, fc.base, search_links(fc, path, query, page), _projection(query))
     if query.summary == "count":
         bundle.pop("entry", None)
     return fhir_response(bundle)

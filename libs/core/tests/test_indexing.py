@@ -1,0 +1,180 @@
+"""Index extraction: the fast path agrees with fhirpathpy; rows follow search.html."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from polyfhir_core.indexing import extract_index_values
+from polyfhir_core.indexing.converters import CONVERTERS
+from polyfhir_core.indexing.paths import compile_expression, is_fast
+from polyfhir_core.indexing.values import IndexValues
+from polyfhir_core.registry import (
+    SearchParameterRegistry,
+    SearchParamType,
+    definition_from_json,
+)
+from polyfhir_core.validation import RESOURCE_TYPES
+
+pytestmark = pytest.mark.unit
+
+EXAMPLES = sorted((Path(__file__).parent / "data" / "r4-examples").glob("*.json"))
+REGISTRY = SearchParameterRegistry.default()
+
+
+def _load(path: Path) -> dict[str, Any]:
+    resource: dict[str, Any] = orjson.loads(path.read_bytes())
+    return resource
+
+
+def test_registry_holds_every_official_definition() -> None:
+    assert len(list(REGISTRY.definitions())) == 1375
+    code = REGISTRY.get("Observation", "code")
+    assert code is not None and code.type == SearchParamType.TOKEN
+    # a shared definition only contributes its own branch to each type
+    assert REGISTRY.expression("Observation", code) == "Observation.code"
+    assert REGISTRY.get("Patient", "_tag") is REGISTRY.get("Observation", "_tag")
+    assert REGISTRY.get("Patient", "no-such-param") is None
+
+
+def test_every_official_expression_has_a_branch_for_each_base() -> None:
+    missing = [
+        (rtype, d.code)
+        for rtype in RESOURCE_TYPES
+        for d in REGISTRY.for_type(rtype).values()
+        if d.expression and not REGISTRY.expression(rtype, d)
+    ]
+    assert missing == []
+
+
+def test_nearly_every_official_expression_takes_the_fast_path() -> None:
+    slow = {e for rtype in RESOURCE_TYPES for _, e in REGISTRY.indexed_for(rtype) if not is_fast(e)}
+    assert slow == {"Patient.deceased.exists() and Patient.deceased != false"}
+
+
+def _rows(resource: dict[str, Any]) -> tuple[IndexValues, IndexValues, int]:
+    fast, general, compared = IndexValues(), IndexValues(), 0
+    for definition, expression in REGISTRY.indexed_for(resource["resourceType"]):
+        convert = CONVERTERS.get(definition.type)
+        if convert is None or "resolve()" in expression:
+            continue  # fhirpathpy has no resolve(); those branches are fast-path only
+        try:
+            general_nodes = compile_expression(expression, general=True)(resource)
+        except ValueError:
+            # R4 writes ``(X.y as T)`` meaning "each y of type T"; strict FHIRPath
+            # rejects ``as`` on several items. The fast path applies it per item.
+            continue
+        compared += 1
+        for node in general_nodes:
+            convert(definition.code, node, general)
+        for node in compile_expression(expression)(resource):
+            convert(definition.code, node, fast)
+    return fast.dedupe(), general.dedupe(), compared
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_fast_path_rows_equal_fhirpathpy_rows(path: Path) -> None:
+    fast, general, compared = _rows(_load(path))
+    assert compared > 0
+    assert fast == general
+
+
+def test_as_applies_to_each_item() -> None:
+    """``(Observation.component.value as Quantity)`` indexes every component's quantity."""
+    obs = _load(next(p for p in EXAMPLES if p.stem == "Observation-1minute-apgar-score"))
+    rows = extract_index_values(obs, REGISTRY)
+    assert len([t for t in rows.tokens if t.param == "component-value-concept"]) > 1
+
+
+def test_examples_produce_rows_of_every_kind() -> None:
+    totals = IndexValues()
+    for path in EXAMPLES:
+        values = extract_index_values(_load(path), REGISTRY)
+        for name in ("tokens", "strings", "dates", "quantities", "references", "uris"):
+            getattr(totals, name).extend(getattr(values, name))
+    assert all(
+        getattr(totals, name)
+        for name in ("tokens", "strings", "dates", "quantities", "references", "uris")
+    )
+
+
+def test_patient_rows() -> None:
+    patient = {
+        "resourceType": "Patient",
+        "birthDate": "1974-12",
+        "name": [{"family": "Ñúñez", "given": ["Ana", "María"]}],
+        "identifier": [
+            {
+                "system": "urn:mrn",
+                "value": "7",
+                "type": {"coding": [{"system": "urn:t", "code": "MR"}]},
+            }
+        ],
+        "managingOrganization": {"reference": "https://other.example/fhir/Organization/9"},
+        "generalPractitioner": [{"identifier": {"system": "urn:npi", "value": "123"}}],
+    }
+    rows = extract_index_values(patient, REGISTRY)
+    family = [s for s in rows.strings if s.param == "family"]
+    assert [(s.value, s.exact) for s in family] == [("nunez", "Ñúñez")]
+    [birth] = [d for d in rows.dates if d.param == "birthdate"]
+    assert (birth.low.isoformat(), birth.high.isoformat()) == (
+        "1974-12-01T00:00:00+00:00",
+        "1974-12-31T23:59:59.999999+00:00",
+    )
+    tokens = {(t.param, t.system, t.code) for t in rows.tokens}
+    assert ("identifier", "urn:mrn", "7") in tokens
+    assert ("identifier:of-type", "urn:t", "MR|7") in tokens
+    assert ("general-practitioner:identifier", "urn:npi", "123") in tokens
+    refs = {(r.param, r.target_type, r.target_id, r.url) for r in rows.references}
+    assert (
+        "organization",
+        "Organization",
+        "9",
+        "https://other.example/fhir/Organization/9",
+    ) in refs
+    assert ("general-practitioner", None, None, None) in refs
+
+
+def test_quantity_and_range_rows() -> None:
+    obs = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"text": "x"},
+        "valueQuantity": {"value": 5.40, "system": "http://unitsofmeasure.org", "code": "mg"},
+        "referenceRange": [{"low": {"value": 1}, "high": {"value": 2}}],
+    }
+    rows = extract_index_values(obs, REGISTRY)
+    [value] = [q for q in rows.quantities if q.param == "value-quantity"]
+    assert (value.value, value.low, value.high, value.code) == (
+        Decimal("5.4"),
+        Decimal("5.35"),
+        Decimal("5.45"),
+        "mg",
+    )
+
+
+def test_custom_definition_is_layered_on_top() -> None:
+    custom = definition_from_json(
+        {
+            "resourceType": "SearchParameter",
+            "url": "http://example.org/SearchParameter/patient-nickname",
+            "code": "nickname",
+            "base": ["Patient"],
+            "type": "string",
+            "expression": "Patient.name.where(use='nickname').given",
+        },
+        custom=True,
+    )
+    registry = REGISTRY.with_definitions([custom])
+    assert registry.get("Patient", "nickname") == custom
+    assert REGISTRY.get("Patient", "nickname") is None
+    patient = {
+        "resourceType": "Patient",
+        "name": [{"use": "official", "given": ["Robert"]}, {"use": "nickname", "given": ["Bob"]}],
+    }
+    rows = extract_index_values(patient, registry)
+    assert [s.value for s in rows.strings if s.param == "nickname"] == ["bob"]
