@@ -30,8 +30,11 @@ async def test_capability_statement_describes_what_is_implemented(fhir: httpx.As
     }
     assert patient["conditionalDelete"] == "single"
     params = {p["name"] for p in patient["searchParam"]}
-    assert {"_id", "_lastUpdated", "identifier", "gender", "birthdate"} <= params
-    assert "name" not in params  # string search is not implemented yet, so it is not claimed
+    assert {"_id", "_lastUpdated", "identifier", "gender", "birthdate", "name"} <= params
+    observation = next(r for r in rest["resource"] if r["type"] == "Observation")
+    claimed = {p["name"] for p in observation["searchParam"]}
+    assert "value-quantity" in claimed
+    assert "code-value-quantity" not in claimed  # composite search is not implemented: not claimed
 
 
 async def test_probes_and_metrics(server, fhir: httpx.AsyncClient) -> None:  # type: ignore[no-untyped-def]

@@ -283,3 +283,20 @@ async def test_summary_and_elements_subset_the_resources(seeded: httpx.AsyncClie
     # the stored resource is untouched
     full = (await seeded.get("/Patient/p1")).json()
     assert "name" in full and "SUBSETTED" not in {t["code"] for t in full["meta"].get("tag", [])}
+
+
+async def test_compartment_search(seeded: httpx.AsyncClient) -> None:
+    assert sorted(await ids(seeded, "/Patient/p1/Observation", {})) == ["o1"]
+    assert sorted(await ids(seeded, "/Patient/p2/RiskAssessment", {})) == ["r2"]
+    assert await ids(seeded, "/Patient/p1/Observation", {"code": "http://loinc.org|29463-7"}) == []
+    assert await ids(seeded, "/Patient/p1/Patient", {}) == ["p1"]
+    posted = await seeded.post(
+        "/Patient/p2/Observation/_search",
+        content="code=8480-6",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert [e["resource"]["id"] for e in posted.json()["entry"]] == ["o2"]
+    not_in = await seeded.get("/Patient/p1/ValueSet")
+    assert not_in.status_code == 400
+    assert not_in.json()["resourceType"] == "OperationOutcome"
+    assert (await seeded.get("/Observation/o1/Patient")).status_code == 404

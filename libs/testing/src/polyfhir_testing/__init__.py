@@ -1,1 +1,1 @@
-"""Launchers for local engines (embedded PostgreSQL, ...) used by tests, benchmarks and local runs."""
+"""Local engines (embedded PostgreSQL, ...) for tests, benchmarks and local runs."""

@@ -89,6 +89,8 @@ class SearchQuery:
     summary: str | None = None
     elements: tuple[str, ...] = ()
     includes: tuple[IncludeSpec, ...] = ()
+    # ``Patient/123/Observation``: only resources in that compartment (type, id)
+    compartment: tuple[str, str] | None = None
 
 
 def split_values(raw: str, separator: str = ",") -> tuple[str, ...]:

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from urllib.parse import urlencode
+from dataclasses import replace
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import Response
 
-from polyfhir_core.errors import NotFound, NotSupported, information
+from polyfhir_core.errors import NotFound, NotSupported, UnsupportedMediaType, information
 from polyfhir_core.projection import select_elements, summarize
 from polyfhir_core.resources import Json
 from polyfhir_core.search import SearchQuery, parse_search
 from polyfhir_core.store import BundleKind, EntryRequest, EntryResponse, HistoryQuery, Page
 from polyfhir_core.validation import is_resource_type
 from polyfhir_gateway.api.bundles import history_bundle, searchset
-from polyfhir_gateway.api.fhir_json import fhir_response, http_date
+from polyfhir_gateway.api.fhir_json import fhir_response, http_date, media_type
 from polyfhir_gateway.context import FhirContext
 
 
@@ -88,14 +89,33 @@ def _projection(query: SearchQuery) -> Callable[[Json], Json] | None:
     return None
 
 
+_FORM = "application/x-www-form-urlencoded"
+
+
+async def posted_search_pairs(fc: FhirContext) -> list[tuple[str, str]]:
+    """``POST [base]/[type]/_search``: parameters from the query string and the form body."""
+    kind = media_type(fc.request)
+    if kind and kind != _FORM:
+        raise UnsupportedMediaType(f"POST _search takes {_FORM}, got {kind!r}")
+    raw = (await fc.request.body()).decode("utf-8", errors="replace")
+    return list(fc.request.query_params.multi_items()) + parse_qsl(raw, keep_blank_values=True)
+
+
 async def search_response(
-    fc: FhirContext, rtype: str | None, pairs: list[tuple[str, str]]
+    fc: FhirContext,
+    rtype: str | None,
+    pairs: list[tuple[str, str]],
+    compartment: tuple[str, str] | None = None,
 ) -> Response:
     query = parse_search(rtype, pairs)
+    if compartment is not None:
+        query = replace(query, compartment=compartment)
     page = await fc.store.search(fc.tenant, query)
     if page.ignored and fc.prefer.handling == "strict":
         raise NotSupported(f"unknown or unsupported search parameter(s): {', '.join(page.ignored)}")
     path = rtype or ""
+    if compartment is not None:
+        path = f"{compartment[0]}/{compartment[1]}/{path}"
     bundle = searchset(page, fc.base, search_links(fc, path, query, page), _projection(query))
     if query.summary == "count":
         bundle.pop("entry", None)

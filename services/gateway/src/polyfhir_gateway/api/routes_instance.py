@@ -14,8 +14,10 @@ from polyfhir_gateway.api.history_params import history_query
 from polyfhir_gateway.api.interactions import (
     entry_to_http,
     history_response,
+    posted_search_pairs,
     require_type,
     run_single,
+    search_response,
 )
 from polyfhir_gateway.context import FhirContext, fhir_context
 
@@ -45,6 +47,23 @@ async def instance_history(rtype: str, rid: str, fc: Ctx) -> Response:
     require_type(rtype)
     query = history_query(fc.request, fc.settings.max_count, rtype, check_id(rid))
     return await history_response(fc, f"{rtype}/{rid}/_history", query)
+
+
+@router.get("/{ctype}/{cid}/{rtype}")
+async def compartment_search(ctype: str, cid: str, rtype: str, fc: Ctx) -> Response:
+    """``GET Patient/123/Observation``: search inside a compartment."""
+    require_type(ctype)
+    require_type(rtype)
+    pairs = list(fc.request.query_params.multi_items())
+    return await search_response(fc, rtype, pairs, compartment=(ctype, check_id(cid)))
+
+
+@router.post("/{ctype}/{cid}/{rtype}/_search")
+async def compartment_search_post(ctype: str, cid: str, rtype: str, fc: Ctx) -> Response:
+    require_type(ctype)
+    require_type(rtype)
+    pairs = await posted_search_pairs(fc)
+    return await search_response(fc, rtype, pairs, compartment=(ctype, check_id(cid)))
 
 
 @router.get("/{rtype}/{rid}")

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Response
 
-from polyfhir_core.errors import BadRequest, UnsupportedMediaType
+from polyfhir_core.errors import BadRequest
 from polyfhir_core.store import EntryRequest, Method
-from polyfhir_gateway.api.fhir_json import media_type, read_body
+from polyfhir_gateway.api.fhir_json import read_body
 from polyfhir_gateway.api.history_params import history_query
 from polyfhir_gateway.api.interactions import (
     entry_to_http,
     history_response,
+    posted_search_pairs,
     require_type,
     run_single,
     search_response,
@@ -22,7 +22,6 @@ from polyfhir_gateway.context import FhirContext, fhir_context
 
 router = APIRouter(prefix="/fhir")
 Ctx = Annotated[FhirContext, Depends(fhir_context)]
-_FORM = "application/x-www-form-urlencoded"
 
 
 def _conditional_query(fc: FhirContext, what: str) -> str:
@@ -43,12 +42,7 @@ async def type_history(rtype: str, fc: Ctx) -> Response:
 @router.post("/{rtype}/_search")
 async def search_post(rtype: str, fc: Ctx) -> Response:
     require_type(rtype)
-    kind = media_type(fc.request)
-    if kind and kind != _FORM:
-        raise UnsupportedMediaType(f"POST _search takes {_FORM}, got {kind!r}")
-    raw = (await fc.request.body()).decode("utf-8", errors="replace")
-    pairs = list(fc.request.query_params.multi_items()) + parse_qsl(raw, keep_blank_values=True)
-    return await search_response(fc, rtype, pairs)
+    return await search_response(fc, rtype, await posted_search_pairs(fc))
 
 
 @router.get("/{rtype}")

@@ -130,6 +130,17 @@ class MissingClause:
     missing: bool
 
 
+@dataclass(frozen=True, slots=True)
+class CompartmentClause:
+    """The resource is in compartment ``target_type/target_id``: one of ``params``
+    references it, or it is the compartment's own resource (``include_self``)."""
+
+    params: tuple[str, ...]
+    target_type: str
+    target_id: str
+    include_self: bool = False
+
+
 Clause = (
     IdClause
     | DateClause
@@ -142,6 +153,7 @@ Clause = (
     | MissingClause
     | FullTextClause
     | TerminologyClause
+    | CompartmentClause
 )
 
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from polyfhir_core.errors import BadRequest, NotSupported
+from polyfhir_core.errors import BadRequest, NotFound, NotSupported
 from polyfhir_core.registry import SearchParameterRegistry, SearchParamType
+from polyfhir_core.registry.compartments import compartment_params, compartment_types
 from polyfhir_core.resources import check_id
 from polyfhir_core.search import SearchParam, SearchQuery
 from polyfhir_core.search.capabilities import SUPPORTED_MODIFIERS
 from polyfhir_core.validation import is_resource_type
 from polyfhir_primary.domain.search_plan import (
     Clause,
+    CompartmentClause,
     Criteria,
     HasClause,
     IdClause,
@@ -155,6 +157,18 @@ _SIMPLE = {
 }
 
 
+def _compartment(query: SearchQuery) -> CompartmentClause:
+    assert query.compartment is not None
+    ctype, cid = query.compartment
+    rtype = query.resource_type or ""
+    params = compartment_params(ctype, rtype)
+    if params is None:
+        if ctype not in compartment_types():
+            raise NotFound(f"{ctype} is not a compartment (known: {sorted(compartment_types())})")
+        raise BadRequest(f"{rtype} resources are not in the {ctype} compartment")
+    return CompartmentClause(params, ctype, check_id(cid), include_self=rtype == ctype)
+
+
 def _types(query: SearchQuery, params: list[SearchParam]) -> tuple[str, ...] | None:
     if query.resource_type:
         return (query.resource_type,)
@@ -178,6 +192,8 @@ def compile_search(
     ]
     ignored: list[SearchParam] = []
     clauses: list[Clause] = []
+    if query.compartment is not None:
+        clauses.append(_compartment(query))
     for p in params:
         if p.name == "_type" and not query.resource_type:
             continue

@@ -10,6 +10,7 @@ from polyfhir_primary.adapters.sql.search import numbers, references, scalar, te
 from polyfhir_primary.adapters.sql.search.fragments import Sql
 from polyfhir_primary.domain.search_plan import (
     Clause,
+    CompartmentClause,
     Criteria,
     DateClause,
     FullTextClause,
@@ -40,6 +41,7 @@ _BUILDERS: dict[type[Any], Callable[[Any, Any, str], Sql]] = {
     HasClause: references.has_sql,
     FullTextClause: text.fulltext_sql,
     TerminologyClause: terminology.terminology_sql,
+    CompartmentClause: references.compartment_sql,
 }
 
 

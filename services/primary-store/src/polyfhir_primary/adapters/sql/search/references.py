@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from polyfhir_primary.adapters.sql.search.fragments import Builder, Sql, any_of, owner
-from polyfhir_primary.domain.search_plan import HasClause, ReferenceClause, ReferenceMatch
+from polyfhir_primary.domain.search_plan import (
+    CompartmentClause,
+    HasClause,
+    ReferenceClause,
+    ReferenceMatch,
+)
 
 
 def _match(x: str, m: ReferenceMatch) -> Sql:
@@ -61,3 +66,22 @@ def has_sql(b: Builder, c: HasClause, alias: str) -> Sql:
         f" AND {s}.deleted = ? AND {sql})",
         [c.source_type, c.param, b.dialect.flag(False), *args],
     )
+
+
+def compartment_sql(b: Builder, c: CompartmentClause, alias: str) -> Sql:
+    x = b.alias("k")
+    parts: list[Sql] = []
+    if c.params:
+        marks = ", ".join("?" for _ in c.params)
+        parts.append(
+            (
+                f"EXISTS (SELECT 1 FROM idx_reference {x} WHERE {owner(x, alias)}"
+                f" AND {x}.param IN ({marks}) AND {x}.target_type = ? AND {x}.target_id = ?)",
+                [*c.params, c.target_type, c.target_id],
+            )
+        )
+    if c.include_self:
+        parts.append(
+            (f"({alias}.res_type = ? AND {alias}.res_id = ?)", [c.target_type, c.target_id])
+        )
+    return any_of(parts)
