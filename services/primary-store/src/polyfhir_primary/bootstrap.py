@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from polyfhir_core.errors import FhirError
 from polyfhir_core.indexing import extract_index_values
 from polyfhir_core.indexing.values import IndexValues
 from polyfhir_core.registry import SearchParameterRegistry
-
-from polyfhir_core.errors import FhirError
 from polyfhir_core.resources import Json
 from polyfhir_primary.adapters.database import Database
 from polyfhir_primary.adapters.sql.postgres import PostgresDatabase

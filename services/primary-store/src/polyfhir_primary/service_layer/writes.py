@@ -14,10 +14,10 @@ from datetime import datetime
 from typing import Any
 
 import jsonpatch
-from polyfhir_core.indexing.values import IndexValues
 
 from polyfhir_bus.events import ChangeKind, ResourceChanged
 from polyfhir_core.errors import BadRequest, Gone, NotFound, PreconditionFailed, Unprocessable
+from polyfhir_core.indexing.values import IndexValues
 from polyfhir_core.resources import Json, StoredResource, format_instant, parse_etag
 from polyfhir_core.store import EntryResponse
 from polyfhir_core.tenancy import Operation, TenantContext

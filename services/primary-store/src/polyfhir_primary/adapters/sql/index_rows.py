@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from polyfhir_core.indexing.values import IndexValues
-
 from polyfhir_primary.adapters.sql.dialect import Dialect
 
 INDEX_TABLES = (

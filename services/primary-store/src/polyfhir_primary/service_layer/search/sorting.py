@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from polyfhir_core.registry import SearchParameterRegistry, SearchParamType
-
 from polyfhir_core.errors import BadRequest
+from polyfhir_core.registry import SearchParameterRegistry, SearchParamType
 from polyfhir_core.search import SearchQuery
 from polyfhir_primary.domain.search_plan import DEFAULT_SORT, SortField
 
