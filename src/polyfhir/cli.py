@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import time
 
+import httpx
 import uvicorn
 
 from polyfhir_gateway.app import create_app
@@ -30,6 +32,27 @@ async def run_standalone(host: str, port: int) -> None:
         await primary.close()
 
 
+def reindex(base: str, tenant: str | None, types: list[str], *, wait: bool = True) -> int:
+    """Start a reindex through the admin API and report progress until it ends."""
+    headers = {"X-Tenant-ID": tenant} if tenant else {}
+    with httpx.Client(base_url=base.rstrip("/"), headers=headers, timeout=30.0) as client:
+        started = client.post("/admin/reindex", json={"resourceTypes": types or None})
+        if started.status_code != 202:
+            print(f"reindex refused ({started.status_code}): {started.text}")
+            return 1
+        job = started.json()
+        print(f"reindex {job['id']}: {job['total']} resources")
+        try:
+            while wait and job["state"] == "running":
+                time.sleep(0.5)  # polling an HTTP API for progress, not waiting out a race
+                job = client.get(f"/admin/reindex/{job['id']}").json()
+                print(f"  {job['done']}/{job['total']}", flush=True)
+        except KeyboardInterrupt:
+            job = client.delete(f"/admin/reindex/{job['id']}").json()
+        print(f"reindex {job['id']}: {job['state']} ({job['done']}/{job['total']})")
+        return 0 if job["state"] in ("completed", "running") else 1
+
+
 def main(argv: list[str] | None = None) -> None:
     settings = GatewaySettings()
     parser = argparse.ArgumentParser(
@@ -39,10 +62,18 @@ def main(argv: list[str] | None = None) -> None:
     run = sub.add_parser("run", help="serve the FHIR API in one process (gateway + primary store)")
     run.add_argument("--host", default=settings.host)
     run.add_argument("--port", type=int, default=settings.port)
+    again = sub.add_parser(
+        "reindex", help="rebuild a tenant's search index (progress; Ctrl-C cancels)"
+    )
+    again.add_argument("--url", default=f"http://127.0.0.1:{settings.port}")
+    again.add_argument("--tenant", default=None, help="X-Tenant-ID (default tenant if absent)")
+    again.add_argument("--type", action="append", default=[], dest="types")
     args = parser.parse_args(argv)
     configure_logging(settings.log_level)
     if args.command == "run":
         asyncio.run(run_standalone(args.host, args.port))
+    elif args.command == "reindex":
+        raise SystemExit(reindex(args.url, args.tenant, args.types))
 
 
 if __name__ == "__main__":

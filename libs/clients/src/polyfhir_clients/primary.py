@@ -19,6 +19,7 @@ from polyfhir_core.store import (
     EntryResponse,
     HistoryQuery,
     Page,
+    ReindexJob,
 )
 from polyfhir_core.tenancy import TenantContext
 
@@ -74,6 +75,15 @@ class HttpPrimaryStore:
 
     async def history(self, ctx: TenantContext, query: HistoryQuery) -> Page:
         return await self._call("history", ctx, query=query)  # type: ignore[no-any-return]
+
+    async def reindex(self, ctx: TenantContext, resource_types: list[str] | None) -> ReindexJob:
+        return await self._call("reindex", ctx, resource_types=resource_types)  # type: ignore[no-any-return]
+
+    async def reindex_status(self, ctx: TenantContext, job_id: str) -> ReindexJob:
+        return await self._call("reindex_status", ctx, job_id=job_id)  # type: ignore[no-any-return]
+
+    async def reindex_cancel(self, ctx: TenantContext, job_id: str) -> ReindexJob:
+        return await self._call("reindex_cancel", ctx, job_id=job_id)  # type: ignore[no-any-return]
 
     async def check_ready(self) -> None:
         try:

@@ -126,6 +126,12 @@ class PrimaryStore(Protocol):
     async def history(self, ctx: TenantContext, query: HistoryQuery) -> Page:
         """Versions newest first; ``next_token`` continues a page."""
 
+    async def reindex(self, ctx: TenantContext, resource_types: list[str] | None) -> ReindexJob: ...
+
+    async def reindex_status(self, ctx: TenantContext, job_id: str) -> ReindexJob: ...
+
+    async def reindex_cancel(self, ctx: TenantContext, job_id: str) -> ReindexJob: ...
+
     async def check_ready(self) -> None:
         """Raise when the store cannot serve requests."""
 
@@ -133,6 +139,29 @@ class PrimaryStore(Protocol):
 # The store contract as remote calls: name -> (argument types, result type).
 # The primary-store service serves these at ``POST /internal/v1/store/{name}``
 # with body ``{"ctx": TenantContext, "args": {...}}``; polyfhir-clients calls them.
+class JobState(StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class ReindexJob:
+    """Progress of a reindex: every current resource of the tenant (or of
+    ``resource_types``) gets its index rows rebuilt with the tenant's registry."""
+
+    id: str
+    tenant: str
+    resource_types: list[str] | None
+    state: JobState
+    total: int
+    done: int
+    started: datetime
+    finished: datetime | None = None
+    error: str | None = None
+
+
 STORE_CALLS: dict[str, tuple[dict[str, Any], Any]] = {
     "process": ({"kind": BundleKind, "entries": list[EntryRequest]}, list[EntryResponse]),
     "read": ({"resource_type": str, "id": str}, StoredResource),
@@ -140,4 +169,7 @@ STORE_CALLS: dict[str, tuple[dict[str, Any], Any]] = {
     "read_many": ({"keys": list[ResourceKey]}, list[StoredResource]),
     "search": ({"query": SearchQuery}, Page),
     "history": ({"query": HistoryQuery}, Page),
+    "reindex": ({"resource_types": list[str] | None}, ReindexJob),
+    "reindex_status": ({"job_id": str}, ReindexJob),
+    "reindex_cancel": ({"job_id": str}, ReindexJob),
 }

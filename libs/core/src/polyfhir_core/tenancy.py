@@ -69,13 +69,16 @@ class Operation(StrEnum):
     UPDATE = "update"
     PATCH = "patch"
     DELETE = "delete"
+    REINDEX = "reindex"  # rebuild the tenant's search index (administration)
 
     @property
     def is_write(self) -> bool:
         return self in _WRITES
 
 
-_WRITES = frozenset({Operation.CREATE, Operation.UPDATE, Operation.PATCH, Operation.DELETE})
+_WRITES = frozenset(
+    {Operation.CREATE, Operation.UPDATE, Operation.PATCH, Operation.DELETE, Operation.REINDEX}
+)
 
 
 @dataclass(frozen=True, slots=True)

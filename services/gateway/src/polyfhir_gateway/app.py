@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from polyfhir_core.store import PrimaryStore
-from polyfhir_gateway.api import routes_instance, routes_system, routes_type
+from polyfhir_gateway.api import routes_admin, routes_instance, routes_system, routes_type
 from polyfhir_gateway.api.errors import install_error_handlers
 from polyfhir_gateway.settings import GatewaySettings
 from polyfhir_servicekit.metrics import MetricsMiddleware
@@ -46,6 +46,7 @@ def create_app(
     app.include_router(routes_system.router)
     app.include_router(routes_type.router)
     app.include_router(routes_instance.router)
+    app.include_router(routes_admin.router)
     add_operational_routes(app, store.check_ready)
     app.add_middleware(MetricsMiddleware, service="gateway", log_requests=settings.access_log)
     return app

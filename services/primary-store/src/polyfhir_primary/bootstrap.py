@@ -7,9 +7,7 @@ from urllib.parse import urlsplit
 
 from polyfhir_core.errors import FhirError
 from polyfhir_core.indexing import extract_index_values
-from polyfhir_core.indexing.values import IndexValues
 from polyfhir_core.registry import SearchParameterRegistry
-from polyfhir_core.resources import Json
 from polyfhir_primary.adapters.database import Database
 from polyfhir_primary.adapters.sql.postgres import PostgresDatabase
 from polyfhir_primary.adapters.sql.sqlite import SqliteDatabase
@@ -61,12 +59,9 @@ async def bootstrap(settings: PrimarySettings | None = None) -> PrimaryStoreApp:
     database = await open_database(settings)
     registry = SearchParameterRegistry.default()
 
-    def indexer(resource: Json) -> IndexValues:
-        return extract_index_values(resource, registry)
-
     service = StoreService(
         db=database,
-        indexer=indexer,
+        indexer=extract_index_values,
         registry=registry,
         limits=Limits(settings.default_count, settings.max_count, settings.max_chain_depth),
     )

@@ -87,6 +87,16 @@ class Session(Protocol):
     async def lock_condition(self, resource_type: str, condition: str) -> None:
         """Serialise conditional operations on one (type, condition) until commit."""
 
+    async def scan_current(
+        self, resource_types: Sequence[str] | None, after: tuple[str, str] | None, limit: int
+    ) -> list[StoredResource]:
+        """Current, not deleted resources in (type, id) order, after the key ``after``."""
+
+    async def count_current(self, resource_types: Sequence[str] | None) -> int: ...
+
+    async def replace_index(self, stored: StoredResource, values: IndexValues) -> None:
+        """Replace the search index rows of the current version (reindex)."""
+
 
 class Database(Protocol):
     dialect: str

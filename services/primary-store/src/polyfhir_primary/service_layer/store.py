@@ -19,12 +19,22 @@ from polyfhir_core.indexing.values import IndexValues
 from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_core.resources import Json, ResourceKey, StoredResource
 from polyfhir_core.search import SearchQuery, parse_search
-from polyfhir_core.store import BundleKind, EntryRequest, EntryResponse, HistoryQuery, Page
+from polyfhir_core.store import (
+    BundleKind,
+    EntryRequest,
+    EntryResponse,
+    HistoryQuery,
+    Page,
+    ReindexJob,
+)
 from polyfhir_core.tenancy import Operation, TenantContext
+from polyfhir_core.validation import is_resource_type
 from polyfhir_primary.adapters.database import Database, Session, TransientConflict
 from polyfhir_primary.metrics import STORAGE_LATENCY
 from polyfhir_primary.service_layer import reads
 from polyfhir_primary.service_layer.bundles import run_transaction
+from polyfhir_primary.service_layer.registries import TenantRegistries, touches_search_parameters
+from polyfhir_primary.service_layer.reindex import Reindexer
 from polyfhir_primary.service_layer.search import Limits, compile_search, require_all_applied
 from polyfhir_primary.service_layer.writes import WriteContext
 
@@ -43,18 +53,25 @@ def new_uuid() -> str:
 @dataclass(slots=True)
 class StoreService:
     db: Database
-    indexer: Callable[[Json], IndexValues]
-    registry: SearchParameterRegistry
+    indexer: Callable[[Json, SearchParameterRegistry], IndexValues]
+    registry: SearchParameterRegistry  # the official one; tenants layer theirs on top
     limits: Limits = field(default_factory=Limits)
     clock: Callable[[], datetime] = utc_now_ms
     new_id: Callable[[], str] = new_uuid
     max_attempts: int = 5
+    registries: TenantRegistries = field(init=False)
+    reindexer: Reindexer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.registries = TenantRegistries(self.registry, self.db)
+        self.reindexer = Reindexer(self.db, self.registries, self.indexer)
 
     async def _find(
         self, session: Session, rtype: str, query: str, limit: int = 2
     ) -> list[StoredResource]:
         parsed = parse_search(rtype, parse_qsl(query, keep_blank_values=True))
-        compiled = compile_search(parsed, self.registry, Limits(limit, limit))
+        registry = await self.registries.get(session.tenant)
+        compiled = compile_search(parsed, registry, Limits(limit, limit))
         require_all_applied(compiled, f"conditional {rtype}?{query}")
         if not compiled.applied:
             raise BadRequest(f"conditional {rtype}?{query} has no search criteria")
@@ -64,13 +81,20 @@ class StoreService:
     async def _transaction(
         self, ctx: TenantContext, entries: list[EntryRequest]
     ) -> list[EntryResponse]:
+        registry = await self.registries.get(ctx.tenant)
+
+        def index(resource: Json) -> IndexValues:
+            return self.indexer(resource, registry)
+
+        definitions_change = touches_search_parameters([e.url for e in entries])
         for attempt in range(1, self.max_attempts + 1):
             try:
                 async with self.db.session(ctx.tenant, write=True) as session:
-                    w = WriteContext(
-                        session, ctx, self.clock(), self.new_id, self.indexer, self._find
-                    )
-                    return await run_transaction(w, entries)
+                    w = WriteContext(session, ctx, self.clock(), self.new_id, index, self._find)
+                    responses = await run_transaction(w, entries)
+                if definitions_change:
+                    self.registries.invalidate(ctx.tenant)
+                return responses
             except TransientConflict as exc:
                 log.info("retrying after concurrent write (attempt %d): %s", attempt, exc)
         raise Conflict("the resource is being changed concurrently; retry the request")
@@ -113,7 +137,8 @@ class StoreService:
 
     async def search(self, ctx: TenantContext, query: SearchQuery) -> Page:
         ctx.permissions.require(Operation.SEARCH, query.resource_type)
-        compiled = compile_search(query, self.registry, self.limits)
+        registry = await self.registries.get(ctx.tenant)
+        compiled = compile_search(query, registry, self.limits)
         async with self.db.session(ctx.tenant, write=False) as session:
             found, total = await session.search(compiled.plan)
             included: list[StoredResource] = []
@@ -143,6 +168,21 @@ class StoreService:
         return Page(
             [r.stored for r in page], next_token=next_token, methods=[r.method for r in page]
         )
+
+    async def reindex(self, ctx: TenantContext, resource_types: list[str] | None) -> ReindexJob:
+        ctx.permissions.require(Operation.REINDEX)
+        for rtype in resource_types or ():
+            if not is_resource_type(rtype):
+                raise BadRequest(f"reindex: unknown resource type {rtype!r}")
+        return await self.reindexer.start(ctx.tenant, resource_types or None)
+
+    async def reindex_status(self, ctx: TenantContext, job_id: str) -> ReindexJob:
+        ctx.permissions.require(Operation.REINDEX)
+        return self.reindexer.status(ctx.tenant, job_id)
+
+    async def reindex_cancel(self, ctx: TenantContext, job_id: str) -> ReindexJob:
+        ctx.permissions.require(Operation.REINDEX)
+        return await self.reindexer.cancel(ctx.tenant, job_id)
 
     async def check_ready(self) -> None:
         await self.db.check()

@@ -17,6 +17,7 @@ import jsonpatch
 
 from polyfhir_bus.events import ChangeKind, ResourceChanged
 from polyfhir_core.errors import BadRequest, Gone, NotFound, PreconditionFailed, Unprocessable
+from polyfhir_core.indexing.custom import custom_definition, is_active
 from polyfhir_core.indexing.values import IndexValues
 from polyfhir_core.resources import Json, StoredResource, format_instant, parse_etag
 from polyfhir_core.store import EntryResponse
@@ -26,6 +27,14 @@ from polyfhir_primary.adapters.database import Session, VersionRecord
 
 Written = tuple[EntryResponse, StoredResource | None]
 Finder = Callable[..., Awaitable[list[StoredResource]]]
+
+
+def _validate(resource: Any, rtype: str) -> Json:
+    """R4 validity, plus for SearchParameter: a definition this server can index."""
+    body = validate_resource(resource, rtype)
+    if rtype == "SearchParameter" and is_active(body):
+        custom_definition(body)
+    return body
 
 
 @dataclass(slots=True)
@@ -105,7 +114,7 @@ def _check_if_match(current: StoredResource | None, if_match: str | None) -> Non
 
 async def create(w: WriteContext, rtype: str, resource: Json, rid: str | None = None) -> Written:
     w.ctx.permissions.require(Operation.CREATE, rtype)
-    body = validate_resource(resource, rtype)
+    body = _validate(resource, rtype)
     return await _write(w, rtype, rid or w.new_id(), body, None, "POST")
 
 
@@ -113,7 +122,7 @@ async def update(
     w: WriteContext, rtype: str, rid: str, resource: Json, if_match: str | None = None
 ) -> Written:
     w.ctx.permissions.require(Operation.UPDATE, rtype)
-    body = validate_resource(resource, rtype)
+    body = _validate(resource, rtype)
     if body.get("id") is None:
         raise BadRequest("an update must carry the resource id in the body")
     if body["id"] != rid:
@@ -153,7 +162,7 @@ async def patch(
         or patched.get("resourceType") != rtype
     ):
         raise Unprocessable("a patch may not change resourceType or id")
-    body = validate_resource(patched, rtype)
+    body = _validate(patched, rtype)
     return await _write(w, rtype, rid, body, current, "PATCH")
 
 

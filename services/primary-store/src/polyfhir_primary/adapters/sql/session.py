@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from polyfhir_core.indexing.values import IndexValues
 from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.search import IncludeSpec
 from polyfhir_core.store import HistoryQuery
@@ -111,6 +112,42 @@ class SqlSession:
             await write_document(self.conn, d, owner, None, None)
         outbox = (*owner, s.version, record.event.to_json(), d.ts(datetime.now(UTC)))
         await self.conn.execute(_INSERT_OUTBOX, outbox)
+
+    async def replace_index(self, stored: StoredResource, values: IndexValues) -> None:
+        owner = (self.tenant.value, stored.resource_type, stored.id)
+        for table in INDEX_TABLES:
+            await self.conn.execute(
+                f"DELETE FROM {table} WHERE tenant = ? AND res_type = ? AND res_id = ?", owner
+            )
+        for table, rows in index_rows(values, owner, self.dialect):
+            await self.conn.executemany(insert_sql(table), rows)
+
+    def _current_filter(self, resource_types: Sequence[str] | None) -> tuple[str, list[Any]]:
+        where = "r.tenant = ? AND r.deleted = ?"
+        args: list[Any] = [self.tenant.value, self.dialect.flag(False)]
+        if resource_types:
+            where += f" AND r.res_type IN ({', '.join('?' for _ in resource_types)})"
+            args += list(resource_types)
+        return where, args
+
+    async def scan_current(
+        self, resource_types: Sequence[str] | None, after: tuple[str, str] | None, limit: int
+    ) -> list[StoredResource]:
+        where, args = self._current_filter(resource_types)
+        if after is not None:
+            where += " AND (r.res_type > ? OR (r.res_type = ? AND r.res_id > ?))"
+            args += [after[0], after[0], after[1]]
+        rows = await self.conn.fetch(
+            f"SELECT {RESOURCE_COLUMNS} FROM resources r WHERE {where}"
+            " ORDER BY r.res_type, r.res_id LIMIT ?",
+            [*args, limit],
+        )
+        return [decode_row(self.tenant, row, self.dialect) for row in rows]
+
+    async def count_current(self, resource_types: Sequence[str] | None) -> int:
+        where, args = self._current_filter(resource_types)
+        rows = await self.conn.fetch(f"SELECT COUNT(*) FROM resources r WHERE {where}", args)
+        return int(rows[0][0])
 
     async def search(self, plan: SearchPlan) -> tuple[list[StoredResource], int | None]:
         select, args, count_sql, count_args = search_statements(

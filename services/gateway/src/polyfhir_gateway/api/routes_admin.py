@@ -1,0 +1,70 @@
+"""Administration: reindex the tenant's search index (``X-Tenant-ID`` selects the tenant).
+
+POST   /admin/reindex            {"resourceTypes": ["Patient"]}  -> 202 + job
+GET    /admin/reindex/{job}      -> job (state, done, total)
+DELETE /admin/reindex/{job}      -> cancels between batches -> job
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Response
+
+from polyfhir_core.errors import BadRequest
+from polyfhir_core.resources import format_instant
+from polyfhir_core.store import ReindexJob
+from polyfhir_gateway.context import FhirContext, fhir_context
+
+router = APIRouter(prefix="/admin")
+Ctx = Annotated[FhirContext, Depends(fhir_context)]
+
+
+def job_json(job: ReindexJob) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "tenant": job.tenant,
+        "resourceTypes": job.resource_types,
+        "state": job.state.value,
+        "done": job.done,
+        "total": job.total,
+        "started": format_instant(job.started),
+        "finished": format_instant(job.finished) if job.finished else None,
+        "error": job.error,
+    }
+
+
+def _response(job: ReindexJob, status: int = 200) -> Response:
+    return Response(
+        orjson.dumps(job_json(job)),
+        status_code=status,
+        media_type="application/json",
+        headers={"Content-Location": f"/admin/reindex/{job.id}"},
+    )
+
+
+@router.post("/reindex")
+async def start_reindex(fc: Ctx) -> Response:
+    raw = await fc.request.body()
+    try:
+        body = orjson.loads(raw) if raw.strip() else {}
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"reindex: the body is not JSON: {exc}") from exc
+    types = body.get("resourceTypes") if isinstance(body, dict) else None
+    if types is not None and (
+        not isinstance(types, list) or not all(isinstance(t, str) for t in types)
+    ):
+        raise BadRequest("reindex: resourceTypes must be a list of resource type names")
+    job = await fc.store.reindex(fc.tenant, types)
+    return _response(job, 202)
+
+
+@router.get("/reindex/{job_id}")
+async def reindex_status(job_id: str, fc: Ctx) -> Response:
+    return _response(await fc.store.reindex_status(fc.tenant, job_id))
+
+
+@router.delete("/reindex/{job_id}")
+async def cancel_reindex(job_id: str, fc: Ctx) -> Response:
+    return _response(await fc.store.reindex_cancel(fc.tenant, job_id))
