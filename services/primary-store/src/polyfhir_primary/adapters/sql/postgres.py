@@ -9,6 +9,9 @@ retried).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -21,6 +24,7 @@ from polyfhir_core.store import HistoryQuery
 from polyfhir_core.tenancy import TenantId
 from polyfhir_primary.adapters.database import HistoryRow, OutboxRow, TransientConflict
 from polyfhir_primary.adapters.sql.dialect import POSTGRES, numbered_placeholders
+from polyfhir_primary.adapters.sql.index_rows import INDEX_TABLES
 from polyfhir_primary.adapters.sql.migrations import CREATE_LEDGER, migrations_for
 from polyfhir_primary.adapters.sql.session import (
     SqlSession,
@@ -36,6 +40,8 @@ _TRANSIENT = (
     asyncpg.exceptions.DeadlockDetectedError,
 )
 _MIGRATION_LOCK = 7_312_004_211
+ANALYZED_TABLES = ("resources", *INDEX_TABLES, "fulltext", "terminology_closure")
+log = logging.getLogger(__name__)
 
 
 def _rowcount(status: str) -> int:
@@ -66,16 +72,68 @@ class PgConn:
             raise TransientConflict(str(exc)) from exc
 
 
+class Statistics:
+    """Keeps planner statistics fresh while data grows.
+
+    The search SQL is a tree of correlated EXISTS; on tables PostgreSQL has
+    never analyzed it estimates one row everywhere and picks nested loops that
+    take seconds instead of milliseconds (measured: 2.5 s -> 0.4 ms for a chain
+    over 800 resources). Autovacuum gets there eventually (a minute or more
+    after a bulk load), so the store also runs ANALYZE in the background after
+    every ~10% growth in written resource versions, one at a time.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, first_after: int = 100) -> None:
+        self._pool = pool
+        self._since = 0
+        self._total = 0
+        self._first_after = first_after
+        self._task: asyncio.Task[None] | None = None
+
+    def wrote(self, versions: int) -> None:
+        self._since += versions
+        self._total += versions
+        due = self._since >= max(self._first_after, self._total // 10)
+        if due and (self._task is None or self._task.done()):
+            self._since = 0
+            self._task = asyncio.create_task(self.analyze())
+
+    async def analyze(self) -> None:
+        try:
+            async with self._pool.acquire() as raw:
+                await raw.execute(f"ANALYZE {', '.join(ANALYZED_TABLES)}")
+        except (asyncpg.PostgresError, OSError) as exc:  # statistics are an optimisation
+            log.warning("background ANALYZE failed: %s", exc)
+
+    async def close(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
 class PostgresDatabase:
     dialect = "postgresql"
 
     def __init__(self, dsn: str, min_size: int = 2, max_size: int = 10) -> None:
         self._dsn, self._min, self._max = dsn, min_size, max_size
         self._pool: asyncpg.Pool | None = None
+        self._statistics: Statistics | None = None
 
     async def open(self) -> None:
-        self._pool = await asyncpg.create_pool(self._dsn, min_size=self._min, max_size=self._max)
+        self._pool = await asyncpg.create_pool(
+            self._dsn,
+            min_size=self._min,
+            max_size=self._max,
+            # asyncpg prepares every statement; after five runs PostgreSQL may switch
+            # to a generic plan that ignores the tenant value and assumes every tenant
+            # is average-sized. With skewed tenants that plan is a nested-loop disaster
+            # (measured: 4.5 s vs 5 ms), so always plan for the actual values.
+            server_settings={"plan_cache_mode": "force_custom_plan"},
+        )
         await self._migrate()
+        self._statistics = Statistics(self._pool)
+        await self._statistics.analyze()
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -105,7 +163,10 @@ class PostgresDatabase:
     @asynccontextmanager
     async def session(self, tenant: TenantId, *, write: bool) -> AsyncIterator[SqlSession]:
         async with self.pool.acquire() as raw, raw.transaction(readonly=not write):
-            yield SqlSession(PgConn(raw), POSTGRES, tenant)
+            session = SqlSession(PgConn(raw), POSTGRES, tenant)
+            yield session
+        if session.saved and self._statistics is not None:
+            self._statistics.wrote(session.saved)
 
     async def history(self, tenant: TenantId, query: HistoryQuery) -> list[HistoryRow]:
         async with self.pool.acquire() as raw:
@@ -134,6 +195,8 @@ class PostgresDatabase:
             await raw.fetchval("SELECT 1")
 
     async def close(self) -> None:
+        if self._statistics is not None:
+            await self._statistics.close()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None

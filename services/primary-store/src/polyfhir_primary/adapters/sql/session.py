@@ -63,6 +63,7 @@ class SqlSession:
         self.conn = conn
         self.dialect = dialect
         self.tenant = tenant
+        self.saved = 0  # versions written in this transaction (statistics upkeep)
 
     async def current(
         self, resource_type: str, resource_id: str, *, lock: bool = False
@@ -79,6 +80,7 @@ class SqlSession:
         return decode_row(self.tenant, rows[0], self.dialect) if rows else None
 
     async def save(self, record: VersionRecord, previous: int | None) -> None:
+        self.saved += 1
         s, d = record.stored, self.dialect
         owner = (self.tenant.value, s.resource_type, s.id)
         content = orjson.dumps(s.content) if s.content is not None else None
