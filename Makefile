@@ -8,7 +8,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: help install run run-services test test-fast lint format typecheck bench-ingest clean
+.PHONY: help install run run-services test test-fast lint format typecheck bench-ingest bench-search clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -42,10 +42,13 @@ format: install ## Apply ruff formatting and safe fixes
 	$(UV) run --frozen ruff check --fix .
 
 typecheck: install ## mypy (strict)
-	$(UV) run --frozen mypy libs/core/src libs/servicekit/src libs/bus/src libs/clients/src services/gateway/src services/primary-store/src src
+	$(UV) run --frozen mypy libs/core/src libs/servicekit/src libs/bus/src libs/clients/src services/gateway/src services/primary-store/src libs/testing/src src
 
 bench-ingest: install ## Ingest benchmark over SQLite and PostgreSQL (see benchmarks/README.md)
 	$(UV) run --frozen python benchmarks/ingest.py
+
+bench-search: install ## Search latency per query of the mix, per backend and data size
+	$(UV) run --frozen python benchmarks/search.py
 
 clean: ## Remove caches and local data
 	rm -rf .pytest_cache .mypy_cache .ruff_cache data

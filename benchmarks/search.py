@@ -1,0 +1,145 @@
+"""Search benchmark: a fixed query mix through the gateway, per backend and data size.
+
+    uv run python benchmarks/search.py --sizes 200,2000 --runs 100
+
+For each backend and each size (patients; ~48 resources each) a fresh
+``polyfhir run`` is loaded with carebundle patients, then every query of the
+mix runs ``--runs`` times (sequentially, with values drawn from the data) and
+p50/p99 latency is printed per query. Sizes grow in one database, so the
+table shows how latency scales with the data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from _common import database_urls, fhir_server, load_bundles, percentile, table
+from polyfhir_testing.datasets import patient_bundles
+
+Sample = dict[str, Any]
+Query = Callable[[random.Random, Sample], tuple[str, list[tuple[str, str]]]]
+
+
+def _facts(bundles: list[dict[str, Any]]) -> Sample:
+    """Values to draw query parameters from (ids are server-assigned: found later)."""
+    families, identifiers, codes, words = set(), [], set(), set()
+    for bundle in bundles:
+        for entry in bundle["entry"]:
+            r = entry["resource"]
+            if r["resourceType"] == "Patient":
+                families.add(r["name"][0]["family"])
+                ident = r["identifier"][0]
+                identifiers.append(f"{ident['system']}|{ident['value']}")
+            elif r["resourceType"] == "Observation":
+                coding = r["code"]["coding"][0]
+                codes.add(f"{coding['system']}|{coding['code']}")
+            elif r["resourceType"] == "Condition":
+                text = r["code"].get("text", "")
+                words.update(w.lower() for w in text.split() if len(w) > 4 and w.isalpha())
+    return {
+        "families": sorted(families),
+        "identifiers": identifiers,
+        "codes": sorted(codes),
+        "words": sorted(words) or ["diabetes"],
+    }
+
+
+MIX: dict[str, Query] = {
+    "identifier lookup": lambda g, f: (
+        "Patient",
+        [("identifier", g.choice(f["identifiers"]))],
+    ),
+    "name prefix": lambda g, f: ("Patient", [("name", g.choice(f["families"])[:3])]),
+    "code + date range": lambda g, f: (
+        "Observation",
+        [("code", g.choice(f["codes"])), ("date", "ge2025-06-01"), ("date", "lt2026-06-01")],
+    ),
+    "chain 1 level": lambda g, f: (
+        "Observation",
+        [("subject:Patient.name", g.choice(f["families"])), ("code", g.choice(f["codes"]))],
+    ),
+    "chain 2 levels": lambda g, f: (
+        "DiagnosticReport",
+        [("result.subject:Patient.family", g.choice(f["families"]))],
+    ),
+    "_has": lambda g, f: (
+        "Patient",
+        [
+            ("_has:Observation:patient:code", g.choice(f["codes"])),
+            ("name", g.choice(f["families"])),
+        ],
+    ),
+    "_include": lambda g, f: (
+        "MedicationRequest",
+        [
+            ("subject:Patient.identifier", g.choice(f["identifiers"])),
+            ("_include", "MedicationRequest:subject"),
+        ],
+    ),
+    "_revinclude": lambda g, f: (
+        "Patient",
+        [("identifier", g.choice(f["identifiers"])), ("_revinclude", "Condition:subject")],
+    ),
+    "_text": lambda g, f: ("Condition", [("_text", g.choice(f["words"]))]),
+}
+
+
+async def _measure(base: str, facts: Sample, runs: int, seed: int) -> dict[str, list[float]]:
+    rng = random.Random(seed)
+    out: dict[str, list[float]] = {name: [] for name in MIX}
+    # strict: a parameter the server would ignore fails the run instead of timing nothing
+    strict = {"Prefer": "handling=strict"}
+    async with httpx.AsyncClient(base_url=base, timeout=60.0, headers=strict) as client:
+        for name, make in MIX.items():
+            for _ in range(runs):
+                rtype, params = make(rng, facts)
+                started = time.perf_counter()
+                response = await client.get(f"/{rtype}", params=[*params, ("_count", "20")])
+                out[name].append(time.perf_counter() - started)
+                if response.status_code != 200:
+                    raise RuntimeError(f"{name}: {response.status_code} {response.text}")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="200,1000", help="patients, growing, comma-separated")
+    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--concurrency", type=int, default=8, help="for loading")
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    args = parser.parse_args()
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    rows: list[list[object]] = []
+    with database_urls(backends) as urls:
+        for backend in backends:
+            loaded: list[dict[str, Any]] = []
+            with fhir_server(urls[backend]) as base:
+                for size in sizes:
+                    more = list(patient_bundles(size - len(loaded), start=len(loaded)))
+                    asyncio.run(load_bundles(base, more, args.concurrency))
+                    loaded += more
+                    resources = sum(len(b["entry"]) for b in loaded)
+                    latencies = asyncio.run(_measure(base, _facts(loaded), args.runs, size))
+                    for name, values in latencies.items():
+                        rows.append(
+                            [
+                                backend,
+                                f"{resources:,}",
+                                name,
+                                percentile(values, 50) * 1000,
+                                percentile(values, 99) * 1000,
+                            ]
+                        )
+    print(table(["backend", "resources", "query", "p50 ms", "p99 ms"], rows))
+
+
+if __name__ == "__main__":
+    main()
