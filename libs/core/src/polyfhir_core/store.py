@@ -132,6 +132,19 @@ class PrimaryStore(Protocol):
 
     async def reindex_cancel(self, ctx: TenantContext, job_id: str) -> ReindexJob: ...
 
+    async def positions(self, ctx: TenantContext) -> TenantPositions:
+        """Where the tenant's last published change stands in the event stream."""
+
+    async def list_versions(
+        self, ctx: TenantContext, after: ResourceKey | None, limit: int
+    ) -> list[ResourceVersion]:
+        """Every resource of the tenant (deleted ones too) in (type, id) order after
+        ``after``, with its current version: what a reconciler compares."""
+
+    async def republish(self, ctx: TenantContext, keys: Sequence[ResourceKey]) -> int:
+        """Put the current version of each key in the outbox again (a tombstone for a
+        deleted one), so secondaries re-apply it; returns how many were queued."""
+
     async def check_ready(self) -> None:
         """Raise when the store cannot serve requests."""
 
@@ -162,6 +175,34 @@ class ReindexJob:
     error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class TenantPositions:
+    """The tenant's place in the change stream (see ``polyfhir_core.search_index``).
+
+    ``partitions``: per Kafka partition, the position of the tenant's last
+    published event there. ``pending``: committed changes of the tenant the
+    relay has not published yet; while it is above zero no secondary can be
+    fresh for the tenant.
+    """
+
+    partitions: dict[int, int] = field(default_factory=dict)
+    pending: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceVersion:
+    """A resource's current version in the primary (``deleted``: its last version is a delete)."""
+
+    resource_type: str
+    id: str
+    version: int
+    deleted: bool = False
+
+    @property
+    def key(self) -> ResourceKey:
+        return ResourceKey(self.resource_type, self.id)
+
+
 STORE_CALLS: dict[str, tuple[dict[str, Any], Any]] = {
     "process": ({"kind": BundleKind, "entries": list[EntryRequest]}, list[EntryResponse]),
     "read": ({"resource_type": str, "id": str}, StoredResource),
@@ -172,4 +213,7 @@ STORE_CALLS: dict[str, tuple[dict[str, Any], Any]] = {
     "reindex": ({"resource_types": list[str] | None}, ReindexJob),
     "reindex_status": ({"job_id": str}, ReindexJob),
     "reindex_cancel": ({"job_id": str}, ReindexJob),
+    "positions": ({}, TenantPositions),
+    "list_versions": ({"after": ResourceKey | None, "limit": int}, list[ResourceVersion]),
+    "republish": ({"keys": list[ResourceKey]}, int),
 }

@@ -1,0 +1,170 @@
+"""The contract between the gateway and a search secondary (the search-indexer service).
+
+The search-indexer keeps a derived full-text index (OpenSearch or
+Elasticsearch) fed by change events. The gateway never talks to the engine: it
+holds a :class:`SearchIndex`, in practice ``polyfhir_clients.search.HttpSearchIndex``,
+an HTTP client of the search-indexer's internal API
+(``POST /internal/v1/search-index/{call}``, body ``{"tenant": ..., "args": {...}}``,
+generated from :data:`SEARCH_INDEX_CALLS` exactly like the primary store's
+``STORE_CALLS``).
+
+Every call is bound to one tenant: the index always filters by tenant.
+
+Freshness is expressed in **positions**. The outbox relay gives every event it
+publishes a position, gapless and increasing per Kafka partition in publish
+order (``polyfhir-position`` header, see docs/events.md). An indexer records,
+per partition, the highest position it has applied. The primary knows, per
+tenant and partition, the position of the tenant's last published change
+(:class:`polyfhir_core.store.TenantPositions`). A secondary is fresh for a
+tenant when, for every partition, its applied position is at least the
+tenant's, and the tenant has no unpublished changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
+
+from polyfhir_core.resources import ResourceKey
+
+
+class TextField(StrEnum):
+    """What a full-text clause searches."""
+
+    NARRATIVE = "narrative"  # _text: Resource.text.div without markup
+    CONTENT = "content"  # _content: every string of the resource (and its narrative)
+    TOKEN_TEXT = "token_text"  # noqa: S105 (not a secret) [param]:text on a token: CodeableConcept.text, Coding.display
+    STRING = "string"  # [param]:text on a string parameter (treated as words, stemmed)
+
+
+@dataclass(frozen=True, slots=True)
+class TextClause:
+    """One FHIR parameter occurrence answered by full text.
+
+    ``values`` are alternatives (OR, the commas of the query string), each in the
+    ``:text-advanced`` syntax of ``polyfhir_core.search.fulltext``. ``param`` names
+    the search parameter for TOKEN_TEXT and STRING (``code``, ``name``) and is
+    ``None`` for NARRATIVE and CONTENT. Clauses of one request are ANDed.
+    """
+
+    field: TextField
+    values: tuple[str, ...]
+    param: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TextSearch:
+    """Ids of the tenant's current resources matching every clause.
+
+    ``resource_types``: restrict to these types (``None``: any type, system
+    search). ``limit``: at most this many ids come back; ``total`` still counts
+    every match, so the caller can tell a truncated answer (``total > len(hits)``)
+    from a complete one and refuse to ship a huge id set.
+    """
+
+    resource_types: tuple[str, ...] | None
+    clauses: tuple[TextClause, ...]
+    limit: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class TextHit:
+    resource_type: str
+    id: str
+    score: float
+
+    @property
+    def key(self) -> ResourceKey:
+        return ResourceKey(self.resource_type, self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class TextHits:
+    """Hits in descending score order, and how many matched in all."""
+
+    hits: tuple[TextHit, ...]
+    total: int
+
+    @property
+    def complete(self) -> bool:
+        return self.total <= len(self.hits)
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedVersion:
+    """A resource version the caller waits for (the result of a write)."""
+
+    resource_type: str
+    id: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedVersion:
+    """What the index holds for one resource: its version, and whether it is a tombstone."""
+
+    resource_type: str
+    id: str
+    version: int
+    deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IndexStats:
+    """How much the index holds for a tenant and how far it has applied the stream."""
+
+    documents: int
+    tombstones: int
+    positions: dict[int, int] = field(default_factory=dict)
+
+
+@runtime_checkable
+class SearchIndex(Protocol):
+    """Everything the gateway may ask of a search secondary."""
+
+    async def search_text(self, tenant: str, request: TextSearch) -> TextHits:
+        """Matching ids with scores (current, non-deleted resources of ``tenant`` only)."""
+
+    async def positions(self, tenant: str) -> dict[int, int]:
+        """Per partition, the highest event position applied (see the module docstring)."""
+
+    async def wait_applied(
+        self, tenant: str, versions: list[AppliedVersion], timeout_ms: int
+    ) -> bool:
+        """Wait until every version (or a newer one) is applied; ``False`` on timeout."""
+
+    async def wait_positions(self, tenant: str, positions: dict[int, int], timeout_ms: int) -> bool:
+        """Wait until the applied position of each partition reaches ``positions``."""
+
+    async def versions(self, tenant: str, keys: list[ResourceKey]) -> list[IndexedVersion]:
+        """What the index holds for ``keys`` (keys it holds nothing for are left out)."""
+
+    async def scan(
+        self, tenant: str, after: ResourceKey | None, limit: int
+    ) -> list[IndexedVersion]:
+        """The tenant's index entries (tombstones too) in (type, id) order after ``after``."""
+
+    async def remove(self, tenant: str, keys: list[ResourceKey]) -> int:
+        """Drop entries the primary does not know at all (reconcile); returns how many."""
+
+    async def drop_tenant(self, tenant: str) -> int:
+        """Remove every entry of the tenant (before a rebuild); returns how many."""
+
+    async def stats(self, tenant: str) -> IndexStats: ...
+
+    async def check_ready(self) -> None:
+        """Raise ServiceUnavailable when the service or its engine cannot serve."""
+
+
+SEARCH_INDEX_CALLS: dict[str, tuple[dict[str, Any], Any]] = {
+    "search_text": ({"request": TextSearch}, TextHits),
+    "positions": ({}, dict[int, int]),
+    "wait_applied": ({"versions": list[AppliedVersion], "timeout_ms": int}, bool),
+    "wait_positions": ({"positions": dict[int, int], "timeout_ms": int}, bool),
+    "versions": ({"keys": list[ResourceKey]}, list[IndexedVersion]),
+    "scan": ({"after": ResourceKey | None, "limit": int}, list[IndexedVersion]),
+    "remove": ({"keys": list[ResourceKey]}, int),
+    "drop_tenant": ({}, int),
+    "stats": ({}, IndexStats),
+}

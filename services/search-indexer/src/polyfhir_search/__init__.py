@@ -1,0 +1,1 @@
+"""Search secondary: full-text index fed by change events (OpenSearch / Elasticsearch)."""
