@@ -1,4 +1,5 @@
-"""pytest plugin: ``postgres_server``, started on first use, stopped at session end."""
+"""pytest plugin: local engines (``postgres_server``, ``kafka_broker``, ``opensearch_server``),
+started on first use, stopped at session end."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from polyfhir_testing.engines import LocalKafka, LocalOpenSearch
 from polyfhir_testing.postgres import ExternalPostgres, LocalPostgres, postgres_from_env
 
 
@@ -22,3 +24,18 @@ def postgres_server(
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
+    """A Tansu broker for the session. Tests use unique topic/group names, or restart it
+    themselves through their own ``LocalKafka`` when they need a broker to themselves."""
+    with LocalKafka(log_dir=tmp_path_factory.mktemp("tansu")) as broker:
+        yield broker
+
+
+@pytest.fixture(scope="session")
+def opensearch_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalOpenSearch]:
+    """An osmem-server for the session; tests use unique index prefixes."""
+    with LocalOpenSearch(log_dir=tmp_path_factory.mktemp("osmem")) as server:
+        yield server
