@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from polyfhir_core.search.dates import DateRange
-from polyfhir_primary.domain.fulltext import TextQuery
+from polyfhir_core.search.fulltext import TextQuery
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from polyfhir_core.search.fulltext import Term, TextQuery
 from polyfhir_primary.adapters.sql.dialect import Conn, Dialect
-from polyfhir_primary.domain.fulltext import Term, TextQuery
 
 _PG_UPSERT = (
     "INSERT INTO fulltext (tenant, res_type, res_id, narrative, content)"

@@ -11,6 +11,7 @@ import orjson
 from polyfhir_core.indexing.values import IndexValues
 from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.search import IncludeSpec
+from polyfhir_core.search.fulltext import content_text, narrative_text
 from polyfhir_core.store import HistoryQuery
 from polyfhir_core.tenancy import TenantId
 from polyfhir_primary.adapters.database import (
@@ -26,7 +27,6 @@ from polyfhir_primary.adapters.sql.index_rows import INDEX_TABLES, index_rows, i
 from polyfhir_primary.adapters.sql.rows import decode_row
 from polyfhir_primary.adapters.sql.search import RESOURCE_COLUMNS, search_statements
 from polyfhir_primary.adapters.sql.terminology import write_terminology
-from polyfhir_primary.domain.fulltext import content_text, narrative_text
 from polyfhir_primary.domain.search_plan import SearchPlan
 
 _CURRENT = (

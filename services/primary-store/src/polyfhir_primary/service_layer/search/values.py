@@ -9,7 +9,7 @@ from polyfhir_core.resources import TYPE_PATTERN, check_id
 from polyfhir_core.search import SearchParam, normalize, split_unescaped, unescape
 from polyfhir_core.search.capabilities import IDENTIFIER_SUFFIX, OF_TYPE_SUFFIX
 from polyfhir_core.search.dates import require_date_range, split_prefix
-from polyfhir_primary.domain.fulltext import parse_text_query
+from polyfhir_core.search.fulltext import parse_text_query
 from polyfhir_primary.domain.search_plan import (
     ANY,
     DateClause,

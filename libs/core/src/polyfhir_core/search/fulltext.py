@@ -1,4 +1,4 @@
-"""Full-text documents and queries (pure).
+"""Full-text documents and queries (pure), shared by the primary store and the search index.
 
 A resource gives two documents: its narrative (``text.div`` without markup),
 searched by ``_text``, and all its text (narrative plus every string value),
