@@ -1,0 +1,226 @@
+"""The whole local polyglot stack as child processes: engines and every service.
+
+``LocalStack`` starts, each on a free (or given) port of 127.0.0.1:
+
+- the Kafka-protocol broker (Tansu) and the OpenSearch-compatible server (osmem);
+- ``polyfhir-primary-store`` (SQLite file by default, or any PostgreSQL URL) with
+  its outbox relay publishing to the broker;
+- ``polyfhir-search-indexer`` consuming the change events into osmem;
+- ``polyfhir-gateway`` on the public FHIR base, routing by a composite config
+  written for this stack (the sync mode is a parameter).
+
+``make run-stack`` (``polyfhir stack``), the cross-service tests and the
+benchmarks all use it. Each service can be stopped, killed and started again
+on the same port, which is what the failure tests need.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import orjson
+
+from polyfhir_testing.engines import LocalKafka, LocalOpenSearch
+from polyfhir_testing.processes import free_port, spawn, stop, wait_http
+
+SEARCH_BACKEND_ID = "search"
+
+
+def composite_config(
+    primary_url: str, engine_url: str, indexer_url: str, sync: dict[str, Any]
+) -> dict[str, Any]:
+    """The composite config of the local stack: primary + one search secondary."""
+    kind = "postgresql" if primary_url.startswith("postgres") else "sqlite"
+    return {
+        "backends": [
+            {"id": "primary", "role": "primary", "kind": kind, "url": primary_url},
+            {
+                "id": SEARCH_BACKEND_ID,
+                "role": "search",
+                "kind": "opensearch",
+                "url": engine_url,
+                "options": {"service_url": indexer_url},
+            },
+        ],
+        "routing": [
+            {
+                "name": "full-text",
+                "match": {"features": ["full_text"]},
+                "target": SEARCH_BACKEND_ID,
+                "fallback": "primary",
+            }
+        ],
+        "sync": sync,
+        "health": {
+            "check_interval_ms": 500,
+            "timeout_ms": 400,
+            "failure_threshold": 2,
+            "success_threshold": 1,
+        },
+    }
+
+
+@dataclass
+class Service:
+    """One polyfhir service process, restartable on its port."""
+
+    name: str
+    command: str
+    port: int
+    env: dict[str, str]
+    logs: Path
+    proc: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self, *, wait: bool = True) -> None:
+        if self.running:
+            return
+        self.starts += 1
+        binary = Path(sys.executable).parent / self.command
+        self.proc = spawn(
+            [str(binary), "--host", "127.0.0.1", "--port", str(self.port)],
+            self.env,
+            self.logs / f"{self.name}-{self.starts}.log",
+        )
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        assert self.proc is not None
+        wait_http(f"{self.url}/livez", self.proc, timeout)
+
+    def stop(self) -> None:
+        """A clean stop (SIGTERM: the service finishes what it is doing)."""
+        if self.proc is not None:
+            stop(self.proc)
+        self.proc = None
+
+    def kill(self) -> None:
+        """A crash (SIGKILL: nothing is finished, nothing is committed)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+
+@dataclass
+class LocalStack:
+    """Engines + primary-store + search-indexer + gateway; see the module docstring."""
+
+    workdir: Path
+    primary_url: str | None = None
+    sync: dict[str, Any] = field(default_factory=lambda: {"mode": "asynchronous"})
+    gateway_port: int | None = None
+    partitions: int = 3
+    extra_env: dict[str, str] = field(default_factory=dict)
+    kafka: LocalKafka = field(init=False)
+    opensearch: LocalOpenSearch = field(init=False)
+    primary: Service = field(init=False)
+    indexer: Service = field(init=False)
+    gateway: Service = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        logs = self.workdir / "logs"
+        logs.mkdir(exist_ok=True)
+        self.primary_url = self.primary_url or f"sqlite:///{self.workdir / 'polyfhir.db'}"
+        self.kafka = LocalKafka(log_dir=logs)
+        self.opensearch = LocalOpenSearch(log_dir=logs)
+        common = {"POLYFHIR_KAFKA_BOOTSTRAP": self.kafka.bootstrap, **self.extra_env}
+        self.primary = Service(
+            "primary-store",
+            "polyfhir-primary-store",
+            free_port(),
+            {
+                **common,
+                "POLYFHIR_PRIMARY_URL": self.primary_url,
+                "POLYFHIR_KAFKA_TOPIC_PARTITIONS": str(self.partitions),
+            },
+            logs,
+        )
+        self.indexer = Service(
+            "search-indexer",
+            "polyfhir-search-indexer",
+            free_port(),
+            {
+                **common,
+                "POLYFHIR_SEARCH_ENGINE_URL": self.opensearch.url,
+                "POLYFHIR_SEARCH_ENGINE_KIND": "opensearch",
+            },
+            logs,
+        )
+        config_file = self.workdir / "composite.json"
+        config = composite_config(
+            self.primary_url, self.opensearch.url, self.indexer.url, self.sync
+        )
+        config_file.write_bytes(orjson.dumps(config, option=orjson.OPT_INDENT_2))
+        self.gateway = Service(
+            "gateway",
+            "polyfhir-gateway",
+            self.gateway_port or free_port(),
+            {
+                **self.extra_env,
+                "POLYFHIR_PRIMARY_STORE_URL": self.primary.url,
+                "POLYFHIR_CONFIG_FILE": str(config_file),
+            },
+            logs,
+        )
+
+    @property
+    def base_url(self) -> str:
+        """The public FHIR base."""
+        return f"{self.gateway.url}/fhir"
+
+    @property
+    def services(self) -> tuple[Service, ...]:
+        return (self.primary, self.indexer, self.gateway)
+
+    def start(self) -> Self:
+        self.kafka.start()
+        self.opensearch.start()
+        for service in self.services:
+            service.start()
+        wait_http(f"{self.gateway.url}/readyz", self.gateway.proc, 60.0)  # type: ignore[arg-type]
+        return self
+
+    def stop(self) -> None:
+        for service in reversed(self.services):
+            service.stop()
+        self.opensearch.stop()
+        self.kafka.stop()
+
+    def logs(self) -> str:
+        """The tail of every service log: attach it to a failing test's message."""
+        return "\n".join(
+            f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}"
+            for path in sorted((self.workdir / "logs").glob("*.log"))
+        )
+
+    def __enter__(self) -> Self:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,141 @@
+"""The reconciler's merge join and repair decisions, over in-memory sides (unit).
+
+The same reconciler runs over the real primary store and search-indexer in
+tests/stack/test_repair.py.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from polyfhir_core.resources import ResourceKey, StoredResource
+from polyfhir_core.search_index import IndexedVersion
+from polyfhir_core.store import ResourceVersion
+from polyfhir_core.tenancy import TenantContext, TenantId
+from polyfhir_gateway.repair import reconciler
+from polyfhir_gateway.repair.jobs import RepairJob, RepairKind
+
+pytestmark = pytest.mark.unit
+
+
+class FakeStore:
+    def __init__(self, rows: list[ResourceVersion], live_extra: set[ResourceKey] = frozenset()):  # type: ignore[assignment]
+        self.rows = sorted(rows, key=lambda r: (r.resource_type, r.id))
+        self.live_extra = set(live_extra)
+        self.republished: list[ResourceKey] = []
+
+    async def list_versions(
+        self, ctx: Any, after: ResourceKey | None, limit: int
+    ) -> list[ResourceVersion]:
+        rows = [
+            r
+            for r in self.rows
+            if after is None or (r.resource_type, r.id) > (after.resource_type, after.id)
+        ]
+        return rows[:limit]
+
+    async def republish(self, ctx: Any, keys: list[ResourceKey]) -> int:
+        self.republished.extend(keys)
+        return len(keys)
+
+    async def read_many(self, ctx: Any, keys: list[ResourceKey]) -> list[StoredResource]:
+        live = {r.key for r in self.rows if not r.deleted} | self.live_extra
+        now = datetime.now(UTC)
+        return [
+            StoredResource(TenantId.parse("acme"), k.resource_type, k.id, 1, now, False, {})
+            for k in keys
+            if k in live
+        ]
+
+
+class FakeIndex:
+    def __init__(self, entries: list[IndexedVersion]):
+        self.entries = sorted(entries, key=lambda e: (e.resource_type, e.id))
+        self.removed: list[ResourceKey] = []
+        self.dropped = False
+
+    async def scan(
+        self, tenant: str, after: ResourceKey | None, limit: int
+    ) -> list[IndexedVersion]:
+        rows = [
+            e
+            for e in self.entries
+            if after is None or (e.resource_type, e.id) > (after.resource_type, after.id)
+        ]
+        return rows[:limit]
+
+    async def remove(self, tenant: str, keys: list[ResourceKey]) -> int:
+        self.removed.extend(keys)
+        return len(keys)
+
+    async def drop_tenant(self, tenant: str) -> int:
+        self.dropped = True
+        return len(self.entries)
+
+
+CTX = TenantContext(TenantId.parse("acme"))
+
+
+def job() -> RepairJob:
+    return RepairJob("j", "acme", "search", RepairKind.RECONCILE)
+
+
+async def test_reconcile_republishes_missing_and_stale_and_removes_orphans() -> None:
+    store = FakeStore(
+        [
+            ResourceVersion("Patient", "a", 2),  # index has v1: stale
+            ResourceVersion("Patient", "b", 1),  # index lacks it: missing
+            ResourceVersion("Patient", "c", 3, deleted=True),  # deleted, index lacks it: fine
+            ResourceVersion("Patient", "d", 1),  # in sync
+            ResourceVersion(
+                "Patient", "e", 1
+            ),  # index is ahead (a write during the walk): left alone
+        ]
+    )
+    index = FakeIndex(
+        [
+            IndexedVersion("Observation", "zz", 1),  # unknown to the primary: orphan
+            IndexedVersion("Patient", "a", 1),
+            IndexedVersion("Patient", "d", 1),
+            IndexedVersion("Patient", "e", 2),
+            IndexedVersion("Patient", "x", 4, deleted=True),  # unknown tombstone: orphan
+        ]
+    )
+    j = job()
+    await reconciler.reconcile(CTX, store, index, j)  # type: ignore[arg-type]
+    assert store.republished == [ResourceKey("Patient", "a"), ResourceKey("Patient", "b")]
+    assert index.removed == [ResourceKey("Observation", "zz"), ResourceKey("Patient", "x")]
+    assert (j.progress.missing, j.progress.stale, j.progress.orphans) == (1, 1, 2)
+    assert j.progress.compared == 5
+
+
+async def test_an_orphan_created_during_the_walk_is_not_removed() -> None:
+    created_meanwhile = ResourceKey("Patient", "new")
+    store = FakeStore([], live_extra={created_meanwhile})
+    index = FakeIndex([IndexedVersion("Patient", "new", 1)])
+    await reconciler.reconcile(CTX, store, index, job())  # type: ignore[arg-type]
+    assert index.removed == []
+
+
+async def test_reconcile_pages_through_more_than_one_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reconciler, "PAGE", 3)
+    rows = [ResourceVersion("Patient", f"p{n:02d}", 1) for n in range(10)]
+    store = FakeStore(rows)
+    index = FakeIndex([IndexedVersion("Patient", f"p{n:02d}", 1) for n in range(0, 10, 2)])
+    await reconciler.reconcile(CTX, store, index, job())  # type: ignore[arg-type]
+    assert store.republished == [r.key for r in rows[1::2]]
+
+
+async def test_rebuild_drops_then_republishes_every_live_resource() -> None:
+    store = FakeStore(
+        [ResourceVersion("Patient", "a", 1), ResourceVersion("Patient", "b", 2, deleted=True)]
+    )
+    index = FakeIndex([IndexedVersion("Patient", "a", 1)])
+    j = job()
+    await reconciler.rebuild(CTX, store, index, j)  # type: ignore[arg-type]
+    assert index.dropped
+    assert store.republished == [ResourceKey("Patient", "a")]
+    assert j.progress.removed == 1
