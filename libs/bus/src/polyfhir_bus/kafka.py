@@ -1,0 +1,179 @@
+"""Kafka plumbing for the change stream: producer settings, topic creation, a publisher.
+
+Producers wait for every in-sync replica (``acks="all"``). The idempotent
+producer stays off: the brokers we run locally (Tansu) do not offer it, and
+the outbox relay does not need it — delivery is at-least-once, every re-send
+carries the same position, and consumers apply events under a version guard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from polyfhir_bus.events import (
+    DEAD_LETTER_TOPIC,
+    POSITION_HEADER,
+    RESOURCE_CHANGES_TOPIC,
+    SCHEMA_HEADER,
+)
+
+log = logging.getLogger(__name__)
+_TOPIC_EXISTS = 36
+
+
+@dataclass(frozen=True, slots=True)
+class ProducerSettings:
+    """How the relay's producer batches: a short linger lets a burst share requests."""
+
+    linger_ms: int = 5
+    max_batch_size: int = 1024 * 1024
+    request_timeout_ms: int = 10_000
+    client_id: str = "polyfhir-outbox-relay"
+
+
+def create_producer(bootstrap: str, settings: ProducerSettings | None = None) -> AIOKafkaProducer:
+    """A producer that waits for all replicas; not idempotent (see the module docstring)."""
+    s = settings or ProducerSettings()
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        client_id=s.client_id,
+        acks="all",
+        enable_idempotence=False,
+        linger_ms=s.linger_ms,
+        max_batch_size=s.max_batch_size,
+        request_timeout_ms=s.request_timeout_ms,
+    )
+
+
+def create_admin(bootstrap: str, request_timeout_ms: int = 10_000) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap,
+        client_id="polyfhir-admin",
+        request_timeout_ms=request_timeout_ms,
+    )
+
+
+async def ensure_topics(
+    bootstrap: str,
+    partitions: int,
+    topics: Iterable[str] = (RESOURCE_CHANGES_TOPIC, DEAD_LETTER_TOPIC),
+) -> int:
+    """Create the missing ``topics`` with ``partitions`` partitions each; return how many
+    partitions the first topic (the change stream) really has.
+
+    Topics are created explicitly before anything asks for their metadata, because
+    brokers that auto-create topics would otherwise pick their own partition count.
+    """
+    names = list(topics)
+    admin = create_admin(bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [NewTopic(n, partitions, 1) for n in names if n not in existing]
+        if missing:
+            response = await admin.create_topics(missing)
+            for topic, code, message in response.topic_errors:
+                if code not in (0, _TOPIC_EXISTS):
+                    msg = f"cannot create topic {topic}: {message} (error {code})"
+                    raise RuntimeError(msg)
+            log.info("created topics %s", [t.name for t in missing])
+        [described] = await admin.describe_topics([names[0]])
+        return len(described["partitions"])
+    finally:
+        await admin.close()
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingRecord:
+    """One record as the relay sends it: explicit partition, key and relay headers."""
+
+    key: str
+    value: bytes
+    partition: int
+    position: int
+    schema: str
+
+
+class KafkaPublisher:
+    """Sends records to one topic and reports, per record, whether the broker acknowledged it.
+
+    ``prepare`` (re)creates missing topics and (re)starts the producer; the relay calls it
+    before its first send and after every failure, so a broker that lost its topics
+    (a restart of an in-memory broker) gets them back with the configured partition count.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        partitions: int,
+        topic: str = RESOURCE_CHANGES_TOPIC,
+        settings: ProducerSettings | None = None,
+    ) -> None:
+        self._bootstrap, self._partitions, self.topic = bootstrap, partitions, topic
+        self._settings = settings or ProducerSettings()
+        self._producer: AIOKafkaProducer | None = None
+
+    async def prepare(self) -> int:
+        topics = [self.topic]
+        if self.topic == RESOURCE_CHANGES_TOPIC:
+            topics.append(DEAD_LETTER_TOPIC)
+        count = await ensure_topics(self._bootstrap, self._partitions, topics)
+        if self._producer is None:
+            producer = create_producer(self._bootstrap, self._settings)
+            try:
+                await producer.start()
+            except BaseException:
+                await producer.stop()
+                raise
+            self._producer = producer
+        return count
+
+    async def publish(self, records: Sequence[OutgoingRecord]) -> list[BaseException | None]:
+        """Send every record (in order per partition); ``None`` where acknowledged."""
+        if self._producer is None:
+            msg = "publisher not prepared"
+            raise RuntimeError(msg)
+        pending: list[asyncio.Future[object] | BaseException] = []
+        for r in records:
+            if pending and isinstance(pending[-1], BaseException):
+                pending.append(pending[-1])  # the producer refused one: do not wait for each
+                continue
+            headers = [
+                (POSITION_HEADER, str(r.position).encode()),
+                (SCHEMA_HEADER, r.schema.encode()),
+            ]
+            try:
+                pending.append(
+                    await self._producer.send(
+                        self.topic,
+                        r.value,
+                        key=r.key.encode(),
+                        partition=r.partition,
+                        headers=headers,
+                    )
+                )
+            except Exception as exc:
+                pending.append(exc)
+        out: list[BaseException | None] = []
+        for item in pending:
+            if isinstance(item, BaseException):
+                out.append(item)
+                continue
+            try:
+                await item
+            except Exception as exc:
+                out.append(exc)
+            else:
+                out.append(None)
+        return out
+
+    async def close(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await producer.stop()

@@ -1,0 +1,271 @@
+"""The transactional outbox relay: committed outbox rows -> the change-event topic.
+
+Engine-agnostic: the primary database is an :class:`OutboxSource`, Kafka is a
+:class:`Publisher`. One cycle:
+
+1. Rows that already carry a position but are not published yet (an earlier
+   send failed, or the relay stopped between the broker's ack and marking the
+   rows) are sent again first, in position order, with the same positions.
+2. Otherwise the oldest unpublished rows (``seq`` order) get a partition
+   (Kafka's key partitioner) and the next gapless position of that partition,
+   persisted in one transaction *before* anything is sent.
+3. Every row is sent with an explicit partition and the position/schema
+   headers; the relay awaits the acks and only then marks rows published — per
+   partition, the acknowledged prefix, so a position is never marked while an
+   earlier one of its partition still has to be re-sent.
+
+Failures keep the rows (with their positions), back off and retry forever:
+delivery is at-least-once. The write path never waits for the relay; the
+backlog just grows while the broker is away and drains when it is back. While
+there is backlog the relay drains batch after batch; when there is none it
+sleeps until a commit wakes it (or the fallback poll interval passes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Protocol
+
+from polyfhir_bus.events import SCHEMA_VERSION
+from polyfhir_bus.kafka import OutgoingRecord
+from polyfhir_bus.partitioner import partition_for
+from polyfhir_core.config import RetryConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRecord:
+    """One unpublished outbox row; ``partition``/``position`` are None until assigned."""
+
+    seq: int
+    key: str  # tenant|type|id (polyfhir_bus.events.event_key)
+    payload: bytes
+    created_at: datetime
+    partition: int | None = None
+    position: int | None = None
+
+
+class OutboxSource(Protocol):
+    """What the relay needs from the primary database."""
+
+    async def outbox_unpositioned(self, limit: int) -> list[OutboxRecord]:
+        """Unpublished rows without a position, oldest ``seq`` first."""
+
+    async def outbox_positioned(self, limit: int) -> list[OutboxRecord]:
+        """Unpublished rows that have a position, in (partition, position) order."""
+
+    async def assign_positions(self, partitions: Mapping[int, int]) -> dict[int, int]:
+        """In one transaction: give each row (``seq -> partition``, in ``seq`` order) the
+        next position of its partition; return ``seq -> position``."""
+
+    async def mark_published(self, seqs: Sequence[int]) -> None: ...
+
+    async def outbox_backlog(self) -> int: ...
+
+    async def claim_relay(self, wake: Callable[[], None]) -> bool:
+        """Whether this process may publish (one relay per database). While it may,
+        ``wake`` is called soon after every commit that adds outbox rows. Called every
+        cycle: cheap once the claim is held."""
+
+    async def release_relay(self) -> None: ...
+
+
+class Publisher(Protocol):
+    async def prepare(self) -> int:
+        """Make the topic exist and the producer ready; return the partition count."""
+
+    async def publish(self, records: Sequence[OutgoingRecord]) -> list[BaseException | None]:
+        """Send, await acks; per record ``None`` when acknowledged, else the error."""
+
+    async def close(self) -> None: ...
+
+
+class RelayMetrics(Protocol):
+    def published(self, latencies: Sequence[float]) -> None:
+        """Events acknowledged, each with its commit -> ack latency in seconds."""
+
+    def failed(self) -> None: ...
+
+    def backlog(self, rows: int) -> None: ...
+
+
+class NoMetrics:
+    def published(self, latencies: Sequence[float]) -> None:
+        pass
+
+    def failed(self) -> None:
+        pass
+
+    def backlog(self, rows: int) -> None:
+        pass
+
+
+class PublishFailed(Exception):
+    """Some records of a batch were not acknowledged (they stay in the outbox)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RelaySettings:
+    batch_size: int = 500
+    poll_interval: float = 1.0  # fallback when no wake-up arrives
+    standby_interval: float = 2.0  # another relay holds the claim: ask again this often
+    backlog_interval: float = 1.0  # refresh the backlog metric at most this often
+    retry: RetryConfig = field(
+        default_factory=lambda: RetryConfig(initial_backoff_ms=100, max_backoff_ms=5_000)
+    )
+
+
+def acknowledged_prefix(
+    records: Sequence[OutboxRecord], results: Sequence[BaseException | None]
+) -> list[int]:
+    """Seqs to mark published: per partition, the acknowledged records before its first failure."""
+    broken: set[int | None] = set()
+    done = []
+    for record, error in zip(records, results, strict=True):
+        if error is not None:
+            broken.add(record.partition)
+        elif record.partition not in broken:
+            done.append(record.seq)
+    return done
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        source: OutboxSource,
+        publisher: Publisher,
+        settings: RelaySettings | None = None,
+        metrics: RelayMetrics | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._source, self._publisher = source, publisher
+        self._settings = settings or RelaySettings()
+        self._metrics = metrics or NoMetrics()
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._partitions: int | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._backlog_at = 0.0
+
+    def wake(self) -> None:
+        """Called after a commit: publish now rather than at the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self.run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        with contextlib.suppress(Exception):
+            await self._source.release_relay()
+        await self._publisher.close()
+
+    async def run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                if not await self._source.claim_relay(self.wake):
+                    await self._sleep(self._settings.standby_interval)
+                    continue
+                if self._partitions is None:
+                    self._partitions = await self._publisher.prepare()
+                sent = await self.publish_once()
+                failures = 0
+                await self._refresh_backlog(force=sent == 0)
+                if sent == 0:
+                    await self._sleep(self._settings.poll_interval)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                self._partitions = None  # re-check the topic before the next attempt
+                self._metrics.failed()
+                log.warning("outbox relay: %s (attempt %d, retrying)", exc, failures)
+                await self._refresh_backlog(force=True)
+                retry = self._settings.retry
+                await self._sleep(retry.backoff_ms(min(failures, 64)) / 1000, wakeable=False)
+
+    async def publish_once(self) -> int:
+        """One batch: re-send positioned rows, else position and send new ones. Returns
+        how many rows were sent; raises PublishFailed when some were not acknowledged."""
+        if self._partitions is None:
+            self._partitions = await self._publisher.prepare()
+        self._wake.clear()  # a commit from now on wakes the next cycle
+        batch = self._settings.batch_size
+        rows = await self._source.outbox_positioned(batch)
+        if not rows:
+            rows = await self._position(await self._source.outbox_unpositioned(batch))
+        if not rows:
+            return 0
+        results = await self._publisher.publish([_outgoing(r) for r in rows])
+        done = acknowledged_prefix(rows, results)
+        if done:
+            await self._source.mark_published(done)
+            now = self._clock()
+            ok = set(done)
+            self._metrics.published(
+                [max(0.0, (now - r.created_at).total_seconds()) for r in rows if r.seq in ok]
+            )
+        if len(done) < len(rows):
+            first = next(e for e in results if e is not None)
+            msg = f"{len(rows) - len(done)} of {len(rows)} events not acknowledged: {first!r}"
+            raise PublishFailed(msg)
+        return len(rows)
+
+    async def _position(self, rows: list[OutboxRecord]) -> list[OutboxRecord]:
+        if not rows:
+            return rows
+        assert self._partitions is not None
+        count = self._partitions
+        partitions = {r.seq: partition_for(r.key, count) for r in rows}
+        positions = await self._source.assign_positions(partitions)
+        placed = [replace(r, partition=partitions[r.seq], position=positions[r.seq]) for r in rows]
+        return sorted(placed, key=lambda r: (r.partition or 0, r.position or 0))
+
+    async def _refresh_backlog(self, *, force: bool) -> None:
+        now = time.monotonic()
+        if force or now - self._backlog_at >= self._settings.backlog_interval:
+            self._backlog_at = now
+            self._metrics.backlog(await self._source.outbox_backlog())
+
+    async def _sleep(self, seconds: float, *, wakeable: bool = True) -> None:
+        if not wakeable:
+            await asyncio.sleep(seconds)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+
+def _outgoing(record: OutboxRecord) -> OutgoingRecord:
+    assert record.partition is not None
+    assert record.position is not None
+    return OutgoingRecord(
+        key=record.key,
+        value=record.payload,
+        partition=record.partition,
+        position=record.position,
+        schema=_schema_of(record.payload),
+    )
+
+
+def _schema_of(payload: bytes) -> str:
+    """The payload's schema_version without a full parse (the relay wrote it itself)."""
+    marker = b'"schema_version":"'
+    start = payload.find(marker)
+    if start < 0:
+        return SCHEMA_VERSION
+    start += len(marker)
+    end = payload.find(b'"', start)
+    return payload[start:end].decode("ascii", "replace") if end > 0 else SCHEMA_VERSION
