@@ -8,7 +8,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: help install run run-services test test-fast lint format typecheck bench-ingest bench-search clean
+.PHONY: help install run run-services run-stack test test-fast lint format typecheck bench-ingest bench-search clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -26,6 +26,9 @@ run-services: install ## Serve the same API as two processes: primary-store (:80
 	@trap 'kill 0' EXIT INT TERM; \
 	$(UV) run --frozen polyfhir-primary-store --host 127.0.0.1 --port 8081 & \
 	POLYFHIR_PRIMARY_STORE_URL=http://127.0.0.1:8081 $(UV) run --frozen polyfhir-gateway --host $(HOST) --port $(PORT)
+
+run-stack: install ## The whole local polyglot stack (Tansu, osmem, primary-store + relay, search-indexer, gateway) at http://$(HOST):$(PORT)/fhir; Ctrl-C stops
+	$(UV) run --frozen polyfhir stack --port $(PORT)
 
 test: install ## Install everything and run the whole test suite (SQLite and embedded PostgreSQL, both topologies)
 	$(UV) run --frozen pytest -q

@@ -68,10 +68,23 @@ def main(argv: list[str] | None = None) -> None:
     again.add_argument("--url", default=f"http://127.0.0.1:{settings.port}")
     again.add_argument("--tenant", default=None, help="X-Tenant-ID (default tenant if absent)")
     again.add_argument("--type", action="append", default=[], dest="types")
+    stack = sub.add_parser(
+        "stack", help="run the whole local polyglot stack (engines + every service); Ctrl-C stops"
+    )
+    stack.add_argument("--port", type=int, default=settings.port, help="gateway port")
+    stack.add_argument("--data", default=None, help="keep the primary here (default: temporary)")
+    stack.add_argument("--primary-url", default=None, help="postgresql://... instead of SQLite")
+    stack.add_argument(
+        "--sync", choices=["asynchronous", "synchronous", "hybrid"], default="hybrid"
+    )
     args = parser.parse_args(argv)
     configure_logging(settings.log_level)
     if args.command == "run":
         asyncio.run(run_standalone(args.host, args.port))
+    elif args.command == "stack":
+        from polyfhir.stack import run_stack
+
+        raise SystemExit(run_stack(args.port, args.data, args.primary_url, args.sync))
     elif args.command == "reindex":
         raise SystemExit(reindex(args.url, args.tenant, args.types))
 
