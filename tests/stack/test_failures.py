@@ -200,7 +200,7 @@ def test_duplicate_and_out_of_order_events_never_regress_the_index(
             "resource": v1,
         }
         key = event_key(tenant, "Patient", pid)
-        )  # republishes nothing: in sync
+        asyncio.run(_produce(stack.kafka.bootstrap, [(key, orjson.dumps(old_event))]))
         marker_after = fhir.post("/Patient", json=patient(marker + "after")).json()["id"]
         # Once a later write is searchable the replayed events were consumed too (one stream).
         eventually(
