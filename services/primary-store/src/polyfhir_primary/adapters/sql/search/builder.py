@@ -1,4 +1,8 @@
-"""Turn a SearchPlan into SQL: clauses nest through ``criteria`` with fresh aliases."""
+"""Turn a SearchPlan into SQL: clauses nest through ``criteria`` with fresh aliases.
+
+Each clause is an uncorrelated ``IN (SELECT …)`` over its index table (see
+``fragments``); chains and ``_has`` nest the same way.
+"""
 
 from __future__ import annotations
 
@@ -46,9 +50,15 @@ _BUILDERS: dict[type[Any], Callable[[Any, Any, str], Sql]] = {
 
 
 class SqlBuilder:
-    def __init__(self, dialect: Dialect) -> None:
+    def __init__(self, dialect: Dialect, tenant: str) -> None:
         self.dialect = dialect
+        self.tenant = tenant
         self._n = 0
+        self._types: dict[str, tuple[str, ...] | None] = {}
+
+    def types_of(self, alias: str) -> tuple[str, ...] | None:
+        """The resource types the rows of ``alias`` can have (None: any)."""
+        return self._types.get(alias)
 
     def alias(self, stem: str) -> str:
         self._n += 1
@@ -60,6 +70,7 @@ class SqlBuilder:
     def criteria(self, criteria: Criteria, alias: str) -> Sql:
         parts: list[str] = []
         args: list[Any] = []
+        self._types[alias] = criteria.resource_types
         if criteria.resource_types is not None:
             marks = ", ".join("?" for _ in criteria.resource_types)
             parts.append(f"{alias}.res_type IN ({marks})")
@@ -75,7 +86,7 @@ def search_statements(
     tenant: str, plan: SearchPlan, d: Dialect
 ) -> tuple[str, list[Any], str | None, list[Any]]:
     """``(select_sql, select_args, count_sql or None, count_args)``."""
-    builder = SqlBuilder(d)
+    builder = SqlBuilder(d, tenant)
     body, body_args = builder.criteria(plan.criteria, "r")
     where = f"r.tenant = ? AND r.deleted = ? AND {body}"
     args = [tenant, d.flag(False), *body_args]

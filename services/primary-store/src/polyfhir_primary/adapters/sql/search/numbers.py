@@ -50,4 +50,6 @@ def number_sql(b: Builder, c: NumberClause, alias: str) -> Sql:
         sql, args = _compare(x, m)
         units, unit_args = _units(x, m) if c.quantity else ("", [])
         parts.append((f"({sql} AND {units})" if units else sql, [*args, *unit_args]))
-    return exists("idx_quantity" if c.quantity else "idx_number", x, alias, c.param, any_of(parts))
+    return exists(
+        b, "idx_quantity" if c.quantity else "idx_number", x, alias, c.param, any_of(parts)
+    )

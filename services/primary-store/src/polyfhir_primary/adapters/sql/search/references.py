@@ -1,12 +1,25 @@
-"""Reference clauses, chains (``subject.name=x``) and reverse chains (``_has``)."""
+"""Reference clauses, chains (``subject.name=x``) and reverse chains (``_has``).
+
+A chain is a membership test on the reference rows whose *target* is among the
+resources matching the chained criteria; ``_has`` the other way round. Every
+level is an uncorrelated subquery, so the innermost (usually most selective)
+criteria are evaluated once and drive the lookups outwards.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from polyfhir_primary.adapters.sql.search.fragments import Builder, Sql, any_of, owner
+from polyfhir_primary.adapters.sql.search.fragments import (
+    Builder,
+    Sql,
+    any_of,
+    exists,
+    type_filter,
+)
 from polyfhir_primary.domain.search_plan import (
     CompartmentClause,
+    Criteria,
     HasClause,
     ReferenceClause,
     ReferenceMatch,
@@ -23,63 +36,65 @@ def _match(x: str, m: ReferenceMatch) -> Sql:
     return "(" + " AND ".join(parts) + ")", args
 
 
-def _types(column: str, types: tuple[str, ...]) -> Sql:
-    if not types:
-        return "1 = 1", []
-    return f"{column} IN ({', '.join('?' for _ in types)})", list(types)
+def matching_resources(b: Builder, criteria: Criteria, t: str) -> tuple[str, Sql]:
+    """``(from, (where, args))`` of the live resources ``t`` that satisfy ``criteria``."""
+    sql, args = b.criteria(criteria, t)
+    where = f"{t}.tenant = ? AND {t}.deleted = ? AND {sql}"
+    return f"resources {t}", (where, [b.tenant, b.dialect.flag(False), *args])
 
 
 def reference_sql(b: Builder, c: ReferenceClause, alias: str) -> Sql:
     x = b.alias("r")
-    where = [owner(x, alias), f"{x}.param = ?"]
-    args: list[Any] = [c.param]
-    types_sql, types_args = _types(f"{x}.target_type", c.target_types)
-    where.append(types_sql)
-    args += types_args
+    where: list[str] = []
+    args: list[Any] = []
+    types_sql, types_args = type_filter(f"{x}.target_type", c.target_types or None)
+    if types_sql:
+        where.append(types_sql.removeprefix(" AND "))
+        args += types_args
     if c.matches:
         sql, a = any_of([_match(x, m) for m in c.matches])
         where.append(sql)
         args += a
-    join = ""
     if c.chain is not None:
         t = b.alias("c")
-        join = (
-            f" JOIN resources {t} ON {t}.tenant = {x}.tenant"
-            f" AND {t}.res_type = {x}.target_type AND {t}.res_id = {x}.target_id"
-        )
-        where.append(f"{t}.deleted = ?")
-        args.append(b.dialect.flag(False))
-        sql, a = b.criteria(c.chain, t)
-        where.append(sql)
-        args += a
-    return f"EXISTS (SELECT 1 FROM idx_reference {x}{join} WHERE {' AND '.join(where)})", args
+        source, inner = matching_resources(b, c.chain, t)
+        types = c.chain.resource_types
+        if types is not None and len(types) == 1:
+            target = f"{x}.target_type = ? AND {x}.target_id IN (SELECT {t}.res_id FROM {source}"
+            args.append(types[0])
+        else:
+            target = (
+                f"({x}.target_type, {x}.target_id) IN"
+                f" (SELECT {t}.res_type, {t}.res_id FROM {source}"
+            )
+        where.append(f"{target} WHERE {inner[0]})")
+        args += inner[1]
+    return exists(b, "idx_reference", x, alias, c.param, (" AND ".join(where or ["1 = 1"]), args))
 
 
 def has_sql(b: Builder, c: HasClause, alias: str) -> Sql:
     x, s = b.alias("h"), b.alias("hs")
-    sql, args = b.criteria(c.criteria, s)
-    return (
-        f"EXISTS (SELECT 1 FROM idx_reference {x} JOIN resources {s}"
-        f" ON {s}.tenant = {x}.tenant AND {s}.res_type = {x}.res_type AND {s}.res_id = {x}.res_id"
-        f" WHERE {x}.tenant = {alias}.tenant AND {x}.res_type = ? AND {x}.param = ?"
-        f" AND {x}.target_type = {alias}.res_type AND {x}.target_id = {alias}.res_id"
-        f" AND {s}.deleted = ? AND {sql})",
-        [c.source_type, c.param, b.dialect.flag(False), *args],
+    source, inner = matching_resources(b, c.criteria, s)
+    types = b.types_of(alias)
+    type_sql, type_args = type_filter(f"{x}.target_type", types)
+    where = (
+        f"{x}.tenant = ? AND {x}.res_type = ? AND {x}.param = ?{type_sql}"
+        f" AND {x}.res_id IN (SELECT {s}.res_id FROM {source} WHERE {inner[0]})"
     )
+    args = [b.tenant, c.source_type, c.param, *type_args, *inner[1]]
+    if types is not None and len(types) == 1:
+        lhs, cols = f"{alias}.res_id", f"{x}.target_id"
+    else:
+        lhs, cols = f"({alias}.res_type, {alias}.res_id)", f"{x}.target_type, {x}.target_id"
+    return f"{lhs} IN (SELECT {cols} FROM idx_reference {x} WHERE {where})", args
 
 
 def compartment_sql(b: Builder, c: CompartmentClause, alias: str) -> Sql:
     x = b.alias("k")
     parts: list[Sql] = []
     if c.params:
-        marks = ", ".join("?" for _ in c.params)
-        parts.append(
-            (
-                f"EXISTS (SELECT 1 FROM idx_reference {x} WHERE {owner(x, alias)}"
-                f" AND {x}.param IN ({marks}) AND {x}.target_type = ? AND {x}.target_id = ?)",
-                [*c.params, c.target_type, c.target_id],
-            )
-        )
+        cond = (f"{x}.target_type = ? AND {x}.target_id = ?", [c.target_type, c.target_id])
+        parts.append(exists(b, "idx_reference", x, alias, c.params, cond))
     if c.include_self:
         parts.append(
             (f"({alias}.res_type = ? AND {alias}.res_id = ?)", [c.target_type, c.target_id])

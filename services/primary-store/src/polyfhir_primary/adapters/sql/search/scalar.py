@@ -12,7 +12,6 @@ from polyfhir_primary.adapters.sql.search.fragments import (
     any_of,
     exists,
     like_escape,
-    owner,
     starts_with,
 )
 from polyfhir_primary.domain.search_plan import (
@@ -58,7 +57,7 @@ def date_sql(b: Builder, c: DateClause, alias: str) -> Sql:
     cond = any_of(
         [date_condition(p, f"{x}.low", f"{x}.high", rng, b.dialect) for p, rng in c.ranges]
     )
-    return exists("idx_date", x, alias, c.param, cond)
+    return exists(b, "idx_date", x, alias, c.param, cond)
 
 
 def _token_match(x: str, m: TokenMatch) -> Sql:
@@ -82,9 +81,9 @@ def token_sql(b: Builder, c: TokenClause, alias: str) -> Sql:
             (f"LOWER({x}.text) LIKE ? ESCAPE '\\'", [like_escape((m.code or "").lower()) + "%"])
             for m in c.matches
         ]
-        return exists("idx_token", x, alias, c.param, any_of(parts))
+        return exists(b, "idx_token", x, alias, c.param, any_of(parts))
     cond = any_of([_token_match(x, m) for m in c.matches])
-    return exists("idx_token", x, alias, c.param, cond, negate=c.negate)
+    return exists(b, "idx_token", x, alias, c.param, cond, negate=c.negate)
 
 
 def string_sql(b: Builder, c: StringClause, alias: str) -> Sql:
@@ -95,7 +94,7 @@ def string_sql(b: Builder, c: StringClause, alias: str) -> Sql:
         parts = [(f"{x}.value LIKE ? ESCAPE '\\'", [f"%{like_escape(v)}%"]) for v in c.values]
     else:
         parts = [starts_with(f"{x}.value", v) for v in c.values]
-    return exists("idx_string", x, alias, c.param, any_of(parts))
+    return exists(b, "idx_string", x, alias, c.param, any_of(parts))
 
 
 def uri_sql(b: Builder, c: UriClause, alias: str) -> Sql:
@@ -106,10 +105,9 @@ def uri_sql(b: Builder, c: UriClause, alias: str) -> Sql:
         parts = [(f"substr(?, 1, length({x}.value)) = {x}.value", [v]) for v in c.values]
     else:
         parts = [(f"{x}.value = ?", [v]) for v in c.values]
-    return exists("idx_uri", x, alias, c.param, any_of(parts))
+    return exists(b, "idx_uri", x, alias, c.param, any_of(parts))
 
 
 def missing_sql(b: Builder, c: MissingClause, alias: str) -> Sql:
     x = b.alias("m")
-    sql = f"EXISTS (SELECT 1 FROM {c.table} {x} WHERE {owner(x, alias)} AND {x}.param = ?)"
-    return (f"NOT {sql}" if c.missing else sql), [c.param]
+    return exists(b, c.table, x, alias, c.param, ("1 = 1", []), negate=c.missing)

@@ -47,7 +47,7 @@ def terminology_sql(b: Builder, t: TerminologyClause, alias: str) -> Sql:
             )
             for url in t.valuesets
         ]
-        return exists("idx_token", x, alias, t.param, any_of(parts), negate=t.op == "not-in")
+        return exists(b, "idx_token", x, alias, t.param, any_of(parts), negate=t.op == "not-in")
     c = b.alias("tc")
     parts = [_hierarchy(x, c, m, below=t.op == "below") for m in t.codes]
-    return exists("idx_token", x, alias, t.param, any_of(parts))
+    return exists(b, "idx_token", x, alias, t.param, any_of(parts))
