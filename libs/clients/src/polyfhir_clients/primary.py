@@ -20,6 +20,8 @@ from polyfhir_core.store import (
     HistoryQuery,
     Page,
     ReindexJob,
+    ResourceVersion,
+    TenantPositions,
 )
 from polyfhir_core.tenancy import TenantContext
 
@@ -84,6 +86,17 @@ class HttpPrimaryStore:
 
     async def reindex_cancel(self, ctx: TenantContext, job_id: str) -> ReindexJob:
         return await self._call("reindex_cancel", ctx, job_id=job_id)  # type: ignore[no-any-return]
+
+    async def positions(self, ctx: TenantContext) -> TenantPositions:
+        return await self._call("positions", ctx)  # type: ignore[no-any-return]
+
+    async def list_versions(
+        self, ctx: TenantContext, after: ResourceKey | None, limit: int
+    ) -> list[ResourceVersion]:
+        return await self._call("list_versions", ctx, after=after, limit=limit)  # type: ignore[no-any-return]
+
+    async def republish(self, ctx: TenantContext, keys: Sequence[ResourceKey]) -> int:
+        return await self._call("republish", ctx, keys=list(keys))  # type: ignore[no-any-return]
 
     async def check_ready(self) -> None:
         try:

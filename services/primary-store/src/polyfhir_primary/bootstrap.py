@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from polyfhir_bus.kafka import KafkaPublisher
+from polyfhir_bus.relay import OutboxRelay, RelaySettings
 from polyfhir_core.errors import FhirError
 from polyfhir_core.indexing import extract_index_values
 from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_primary.adapters.database import Database
 from polyfhir_primary.adapters.sql.postgres import PostgresDatabase
 from polyfhir_primary.adapters.sql.sqlite import SqliteDatabase
+from polyfhir_primary.metrics import PrometheusRelayMetrics
 from polyfhir_primary.service_layer.search import Limits
 from polyfhir_primary.service_layer.store import StoreService
 from polyfhir_primary.settings import PrimarySettings
@@ -45,12 +48,26 @@ async def open_database(settings: PrimarySettings) -> Database:
     )
 
 
+def build_relay(settings: PrimarySettings, database: Database) -> OutboxRelay | None:
+    """The outbox relay when POLYFHIR_KAFKA_BOOTSTRAP is set (else the outbox accumulates)."""
+    if not settings.kafka_bootstrap.strip():
+        return None
+    publisher = KafkaPublisher(settings.kafka_bootstrap, settings.kafka_topic_partitions)
+    relay_settings = RelaySettings(
+        batch_size=settings.relay_batch_size, poll_interval=settings.relay_poll_ms / 1000
+    )
+    return OutboxRelay(database, publisher, relay_settings, PrometheusRelayMetrics())
+
+
 @dataclass(slots=True)
 class PrimaryStoreApp:
     service: StoreService
     database: Database
+    relay: OutboxRelay | None = None
 
     async def close(self) -> None:
+        if self.relay is not None:
+            await self.relay.stop()
         await self.database.close()
 
 
@@ -65,4 +82,7 @@ async def bootstrap(settings: PrimarySettings | None = None) -> PrimaryStoreApp:
         registry=registry,
         limits=Limits(settings.default_count, settings.max_count, settings.max_chain_depth),
     )
-    return PrimaryStoreApp(service, database)
+    relay = build_relay(settings, database)
+    if relay is not None:
+        relay.start()
+    return PrimaryStoreApp(service, database, relay)

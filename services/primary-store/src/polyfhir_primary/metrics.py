@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import Gauge, Histogram
+from collections.abc import Sequence
+
+from prometheus_client import Counter, Gauge, Histogram
 
 STORAGE_LATENCY = Histogram(
     "polyfhir_storage_operation_seconds",
@@ -11,3 +13,30 @@ STORAGE_LATENCY = Histogram(
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 OUTBOX_BACKLOG = Gauge("polyfhir_outbox_backlog", "Outbox rows not yet published")
+PUBLISH_LATENCY = Histogram(
+    "polyfhir_outbox_publish_latency_seconds",
+    "From the commit of a change to the broker's acknowledgement of its event",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+EVENTS_PUBLISHED = Counter(
+    "polyfhir_outbox_events_published_total", "Change events acknowledged by the broker"
+)
+RELAY_FAILURES = Counter(
+    "polyfhir_outbox_relay_failures_total",
+    "Relay cycles that failed (broker or database unavailable); the relay retries",
+)
+
+
+class PrometheusRelayMetrics:
+    """The outbox relay's metrics callbacks (polyfhir_bus.relay.RelayMetrics)."""
+
+    def published(self, latencies: Sequence[float]) -> None:
+        EVENTS_PUBLISHED.inc(len(latencies))
+        for seconds in latencies:
+            PUBLISH_LATENCY.observe(seconds)
+
+    def failed(self) -> None:
+        RELAY_FAILURES.inc()
+
+    def backlog(self, rows: int) -> None:
+        OUTBOX_BACKLOG.set(rows)

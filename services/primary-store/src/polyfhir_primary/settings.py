@@ -19,6 +19,14 @@ class PrimarySettings(BaseSettings):
     pg_pool_min: int = Field(default=2, ge=1)
     pg_pool_max: int = Field(default=10, ge=1)
     sqlite_readers: int = Field(default=2, ge=0)
+    kafka_bootstrap: str = Field(
+        default="",
+        description="host:port[,host:port] of the Kafka brokers; empty = no relay (the outbox"
+        " just accumulates)",
+    )
+    kafka_topic_partitions: int = Field(default=3, ge=1, description="when the relay creates it")
+    relay_batch_size: int = Field(default=500, ge=1)
+    relay_poll_ms: int = Field(default=1000, ge=10, description="fallback poll interval")
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     port: int = 8081

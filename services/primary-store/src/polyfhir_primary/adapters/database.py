@@ -8,16 +8,17 @@ statement it issues filters by that tenant.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
 from polyfhir_bus.events import ResourceChanged
+from polyfhir_bus.relay import OutboxRecord
 from polyfhir_core.indexing.values import IndexValues
 from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.search import IncludeSpec
-from polyfhir_core.store import HistoryQuery
+from polyfhir_core.store import HistoryQuery, ResourceVersion, TenantPositions
 from polyfhir_core.tenancy import TenantId
 from polyfhir_primary.domain.search_plan import SearchPlan
 
@@ -87,6 +88,9 @@ class Session(Protocol):
     async def lock_condition(self, resource_type: str, condition: str) -> None:
         """Serialise conditional operations on one (type, condition) until commit."""
 
+    async def enqueue(self, event: ResourceChanged) -> None:
+        """Put ``event`` in the outbox in this transaction (republish)."""
+
     async def scan_current(
         self, resource_types: Sequence[str] | None, after: tuple[str, str] | None, limit: int
     ) -> list[StoredResource]:
@@ -115,6 +119,27 @@ class Database(Protocol):
         """Unpublished rows, oldest first."""
 
     async def mark_published(self, seqs: Sequence[int]) -> None: ...
+
+    # The outbox relay's side (polyfhir_bus.relay.OutboxSource) and freshness.
+    async def outbox_unpositioned(self, limit: int) -> list[OutboxRecord]: ...
+
+    async def outbox_positioned(self, limit: int) -> list[OutboxRecord]: ...
+
+    async def assign_positions(self, partitions: Mapping[int, int]) -> dict[int, int]: ...
+
+    async def claim_relay(self, wake: Callable[[], None]) -> bool: ...
+
+    async def release_relay(self) -> None: ...
+
+    async def positions(self, tenant: TenantId) -> TenantPositions: ...
+
+    async def list_versions(
+        self,
+        tenant: TenantId,
+        after: ResourceKey | None,
+        limit: int,
+        resource_types: Sequence[str] | None,
+    ) -> list[ResourceVersion]: ...
 
     async def check(self) -> None: ...
 

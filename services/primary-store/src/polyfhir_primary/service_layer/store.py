@@ -26,12 +26,14 @@ from polyfhir_core.store import (
     HistoryQuery,
     Page,
     ReindexJob,
+    ResourceVersion,
+    TenantPositions,
 )
 from polyfhir_core.tenancy import Operation, TenantContext
 from polyfhir_core.validation import is_resource_type
 from polyfhir_primary.adapters.database import Database, Session, TransientConflict
 from polyfhir_primary.metrics import STORAGE_LATENCY
-from polyfhir_primary.service_layer import reads
+from polyfhir_primary.service_layer import change_stream, reads
 from polyfhir_primary.service_layer.bundles import run_transaction
 from polyfhir_primary.service_layer.registries import TenantRegistries, touches_search_parameters
 from polyfhir_primary.service_layer.reindex import Reindexer
@@ -183,6 +185,17 @@ class StoreService:
     async def reindex_cancel(self, ctx: TenantContext, job_id: str) -> ReindexJob:
         ctx.permissions.require(Operation.REINDEX)
         return await self.reindexer.cancel(ctx.tenant, job_id)
+
+    async def positions(self, ctx: TenantContext) -> TenantPositions:
+        return await change_stream.positions(self.db, ctx)
+
+    async def list_versions(
+        self, ctx: TenantContext, after: ResourceKey | None, limit: int
+    ) -> list[ResourceVersion]:
+        return await change_stream.list_versions(self.db, ctx, after, limit)
+
+    async def republish(self, ctx: TenantContext, keys: Sequence[ResourceKey]) -> int:
+        return await change_stream.republish(self.db, ctx, keys)
 
     async def check_ready(self) -> None:
         await self.db.check()

@@ -12,20 +12,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
+from polyfhir_bus.relay import OutboxRecord
 from polyfhir_core.resources import ResourceKey, StoredResource
-from polyfhir_core.store import HistoryQuery
+from polyfhir_core.store import HistoryQuery, ResourceVersion, TenantPositions
 from polyfhir_core.tenancy import TenantId
 from polyfhir_primary.adapters.database import HistoryRow, OutboxRow, TransientConflict
+from polyfhir_primary.adapters.sql import outbox
 from polyfhir_primary.adapters.sql.dialect import POSTGRES, numbered_placeholders
 from polyfhir_primary.adapters.sql.index_rows import INDEX_TABLES
 from polyfhir_primary.adapters.sql.migrations import CREATE_LEDGER, migrations_for
+from polyfhir_primary.adapters.sql.relay_claim import RelayClaim
 from polyfhir_primary.adapters.sql.session import (
     SqlSession,
     fetch_history,
@@ -119,6 +122,7 @@ class PostgresDatabase:
         self._dsn, self._min, self._max = dsn, min_size, max_size
         self._pool: asyncpg.Pool | None = None
         self._statistics: Statistics | None = None
+        self._relay_claim = RelayClaim(dsn)
 
     async def open(self) -> None:
         self._pool = await asyncpg.create_pool(
@@ -190,11 +194,48 @@ class PostgresDatabase:
         async with self.pool.acquire() as raw, raw.transaction():
             await mark_published(PgConn(raw), POSTGRES, seqs)
 
+    # -- the outbox relay (polyfhir_bus.relay.OutboxSource) and freshness ------------------
+
+    async def outbox_unpositioned(self, limit: int) -> list[OutboxRecord]:
+        async with self.pool.acquire() as raw:
+            return await outbox.fetch_unpositioned(PgConn(raw), POSTGRES, limit)
+
+    async def outbox_positioned(self, limit: int) -> list[OutboxRecord]:
+        async with self.pool.acquire() as raw:
+            return await outbox.fetch_positioned(PgConn(raw), POSTGRES, limit)
+
+    async def assign_positions(self, partitions: Mapping[int, int]) -> dict[int, int]:
+        async with self.pool.acquire() as raw, raw.transaction():
+            return await outbox.assign_positions(PgConn(raw), POSTGRES, partitions)
+
+    async def claim_relay(self, wake: Callable[[], None]) -> bool:
+        return await self._relay_claim.claim(wake)
+
+    async def release_relay(self) -> None:
+        await self._relay_claim.release()
+
+    async def positions(self, tenant: TenantId) -> TenantPositions:
+        async with self.pool.acquire() as raw, raw.transaction(readonly=True):
+            return await outbox.tenant_positions(PgConn(raw), tenant)
+
+    async def list_versions(
+        self,
+        tenant: TenantId,
+        after: ResourceKey | None,
+        limit: int,
+        resource_types: Sequence[str] | None,
+    ) -> list[ResourceVersion]:
+        async with self.pool.acquire() as raw:
+            return await outbox.list_versions(
+                PgConn(raw), POSTGRES, tenant, after, limit, resource_types
+            )
+
     async def check(self) -> None:
         async with self.pool.acquire() as raw:
             await raw.fetchval("SELECT 1")
 
     async def close(self) -> None:
+        await self._relay_claim.release()
         if self._statistics is not None:
             await self._statistics.close()
         if self._pool is not None:

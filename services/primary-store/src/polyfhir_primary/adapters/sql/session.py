@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from polyfhir_bus.events import ResourceChanged
 from polyfhir_core.indexing.values import IndexValues
 from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.search import IncludeSpec
@@ -112,8 +113,13 @@ class SqlSession:
             )
         elif previous is not None:
             await write_document(self.conn, d, owner, None, None)
-        outbox = (*owner, s.version, record.event.to_json(), d.ts(datetime.now(UTC)))
-        await self.conn.execute(_INSERT_OUTBOX, outbox)
+        await self.enqueue(record.event)
+
+    async def enqueue(self, event: ResourceChanged) -> None:
+        """Add ``event`` to the outbox in this transaction (published after the commit)."""
+        owner = (self.tenant.value, event.resource_type, event.resource_id)
+        now = self.dialect.ts(datetime.now(UTC))
+        await self.conn.execute(_INSERT_OUTBOX, (*owner, event.version, event.to_json(), now))
 
     async def replace_index(self, stored: StoredResource, values: IndexValues) -> None:
         owner = (self.tenant.value, stored.resource_type, stored.id)

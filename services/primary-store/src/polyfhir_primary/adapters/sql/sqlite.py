@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -19,10 +19,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from polyfhir_bus.relay import OutboxRecord
 from polyfhir_core.resources import ResourceKey, StoredResource
-from polyfhir_core.store import HistoryQuery
+from polyfhir_core.store import HistoryQuery, ResourceVersion, TenantPositions
 from polyfhir_core.tenancy import TenantId
 from polyfhir_primary.adapters.database import HistoryRow, OutboxRow
+from polyfhir_primary.adapters.sql import outbox
 from polyfhir_primary.adapters.sql.dialect import SQLITE
 from polyfhir_primary.adapters.sql.migrations import CREATE_LEDGER, migrations_for
 from polyfhir_primary.adapters.sql.session import (
@@ -32,6 +34,7 @@ from polyfhir_primary.adapters.sql.session import (
     fetch_pending_outbox,
     mark_published,
 )
+from polyfhir_primary.adapters.sql.sqlite_statistics import SqliteStatistics
 
 _PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -99,12 +102,15 @@ class SqliteDatabase:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             target, uri = path, False
         self._writer = SqliteConn(target, uri=uri)
+        self._statistics = SqliteStatistics(self._writer)
         self._readers = [SqliteConn(target, uri=uri) for _ in range(readers)]
         self._next_reader = 0
+        self._after_commit: Callable[[], None] | None = None  # wakes the outbox relay
 
     async def open(self) -> None:
         await self._writer.open()
         await self._migrate()
+        await self._statistics.analyze()
         for reader in self._readers:
             await reader.open()
 
@@ -129,12 +135,17 @@ class SqliteDatabase:
         conn = self._writer if write else self._reader()
         async with conn.lock:
             await conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            session = SqlSession(conn, SQLITE, tenant)
             try:
-                yield SqlSession(conn, SQLITE, tenant)
+                yield session
             except BaseException:
                 await conn.execute("ROLLBACK")
                 raise
             await conn.execute("COMMIT")
+            if session.saved:
+                self._statistics.wrote(session.saved)
+        if write and self._after_commit is not None:
+            self._after_commit()
 
     async def history(self, tenant: TenantId, query: HistoryQuery) -> list[HistoryRow]:
         conn = self._reader()
@@ -173,11 +184,63 @@ class SqliteDatabase:
                 raise
             await self._writer.execute("COMMIT")
 
+    # -- the outbox relay (polyfhir_bus.relay.OutboxSource) and freshness ------------------
+
+    async def outbox_unpositioned(self, limit: int) -> list[OutboxRecord]:
+        conn = self._reader()
+        async with conn.lock:
+            return await outbox.fetch_unpositioned(conn, SQLITE, limit)
+
+    async def outbox_positioned(self, limit: int) -> list[OutboxRecord]:
+        conn = self._reader()
+        async with conn.lock:
+            return await outbox.fetch_positioned(conn, SQLITE, limit)
+
+    async def assign_positions(self, partitions: Mapping[int, int]) -> dict[int, int]:
+        async with self._writer.lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                positions = await outbox.assign_positions(self._writer, SQLITE, partitions)
+            except BaseException:
+                await self._writer.execute("ROLLBACK")
+                raise
+            await self._writer.execute("COMMIT")
+            return positions
+
+    async def claim_relay(self, wake: Callable[[], None]) -> bool:
+        """One process owns a SQLite file: the relay always may; commits wake it in-process."""
+        self._after_commit = wake
+        return True
+
+    async def release_relay(self) -> None:
+        self._after_commit = None
+
+    async def positions(self, tenant: TenantId) -> TenantPositions:
+        conn = self._reader()
+        async with conn.lock:
+            await conn.execute("BEGIN")
+            try:
+                return await outbox.tenant_positions(conn, tenant)
+            finally:
+                await conn.execute("COMMIT")
+
+    async def list_versions(
+        self,
+        tenant: TenantId,
+        after: ResourceKey | None,
+        limit: int,
+        resource_types: Sequence[str] | None,
+    ) -> list[ResourceVersion]:
+        conn = self._reader()
+        async with conn.lock:
+            return await outbox.list_versions(conn, SQLITE, tenant, after, limit, resource_types)
+
     async def check(self) -> None:
         conn = self._reader()
         async with conn.lock:
             await conn.fetch("SELECT 1")
 
     async def close(self) -> None:
+        await self._statistics.close()
         for conn in [*self._readers, self._writer]:
             await conn.close()

@@ -1,0 +1,127 @@
+"""The outbox as the relay and the freshness checks see it (SQL shared by both dialects).
+
+A row is *pending* until ``published_at`` is set. Before its first send it gets a
+``partition`` and a ``position``: the next value of that partition's counter in
+``relay_positions``, assigned in one transaction with the counter update, so
+positions are gapless per partition and survive a relay crash (a re-send
+carries the same position).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from polyfhir_bus.events import event_key
+from polyfhir_bus.relay import OutboxRecord
+from polyfhir_core.resources import ResourceKey
+from polyfhir_core.store import ResourceVersion, TenantPositions
+from polyfhir_core.tenancy import TenantId
+from polyfhir_primary.adapters.sql.dialect import Conn, Dialect
+
+_COLUMNS = "seq, tenant, res_type, res_id, payload, created_at, partition, position"
+_UNPOSITIONED = (
+    f"SELECT {_COLUMNS} FROM outbox WHERE published_at IS NULL AND position IS NULL"
+    " ORDER BY seq LIMIT ?"
+)
+_POSITIONED = (
+    f"SELECT {_COLUMNS} FROM outbox WHERE published_at IS NULL AND position IS NOT NULL"
+    " ORDER BY partition, position LIMIT ?"
+)
+_BACKLOG = "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL"
+
+
+def _record(row: Sequence[Any], d: Dialect) -> OutboxRecord:
+    seq, tenant, rtype, rid, payload, created_at, partition, position = row
+    return OutboxRecord(
+        seq=int(seq),
+        key=event_key(tenant, rtype, rid),
+        payload=bytes(payload),
+        created_at=d.read_ts(created_at),
+        partition=None if partition is None else int(partition),
+        position=None if position is None else int(position),
+    )
+
+
+async def fetch_unpositioned(conn: Conn, d: Dialect, limit: int) -> list[OutboxRecord]:
+    return [_record(row, d) for row in await conn.fetch(_UNPOSITIONED, (limit,))]
+
+
+async def fetch_positioned(conn: Conn, d: Dialect, limit: int) -> list[OutboxRecord]:
+    return [_record(row, d) for row in await conn.fetch(_POSITIONED, (limit,))]
+
+
+async def count_backlog(conn: Conn) -> int:
+    return int((await conn.fetch(_BACKLOG))[0][0])
+
+
+async def assign_positions(conn: Conn, d: Dialect, partitions: Mapping[int, int]) -> dict[int, int]:
+    """Inside the caller's transaction: number ``seq -> partition`` rows per partition."""
+    wanted: dict[int, list[int]] = {}
+    for seq in sorted(partitions):
+        wanted.setdefault(partitions[seq], []).append(seq)
+    positions: dict[int, int] = {}
+    for partition, seqs in sorted(wanted.items()):
+        await conn.execute(
+            "INSERT INTO relay_positions (partition, position) VALUES (?, 0)"
+            " ON CONFLICT (partition) DO NOTHING",
+            (partition,),
+        )
+        rows = await conn.fetch(
+            "SELECT position FROM relay_positions WHERE partition = ?" + d.for_update,
+            (partition,),
+        )
+        last = int(rows[0][0])
+        await conn.execute(
+            "UPDATE relay_positions SET position = ? WHERE partition = ?",
+            (last + len(seqs), partition),
+        )
+        for offset, seq in enumerate(seqs, start=1):
+            positions[seq] = last + offset
+    await conn.executemany(
+        "UPDATE outbox SET partition = ?, position = ? WHERE seq = ? AND position IS NULL",
+        [(partitions[seq], position, seq) for seq, position in positions.items()],
+    )
+    return positions
+
+
+async def tenant_positions(conn: Conn, tenant: TenantId) -> TenantPositions:
+    """Per partition the tenant's highest published position, and its pending rows."""
+    found: dict[int, int] = {}
+    for (partition,) in await conn.fetch("SELECT partition FROM relay_positions ORDER BY 1"):
+        rows = await conn.fetch(
+            "SELECT position FROM outbox WHERE tenant = ? AND partition = ?"
+            " AND published_at IS NOT NULL ORDER BY position DESC LIMIT 1",
+            (tenant.value, partition),
+        )
+        if rows:
+            found[int(partition)] = int(rows[0][0])
+    pending = await conn.fetch(
+        "SELECT COUNT(*) FROM outbox WHERE tenant = ? AND published_at IS NULL", (tenant.value,)
+    )
+    return TenantPositions(partitions=found, pending=int(pending[0][0]))
+
+
+async def list_versions(
+    conn: Conn,
+    d: Dialect,
+    tenant: TenantId,
+    after: ResourceKey | None,
+    limit: int,
+    resource_types: Sequence[str] | None = None,
+) -> list[ResourceVersion]:
+    """Current versions (deleted ones too) in (type, id) order after ``after``."""
+    where = "tenant = ?"
+    args: list[Any] = [tenant.value]
+    if resource_types is not None:
+        where += f" AND res_type IN ({', '.join('?' for _ in resource_types) or 'NULL'})"
+        args += list(resource_types)
+    if after is not None:
+        where += " AND (res_type > ? OR (res_type = ? AND res_id > ?))"
+        args += [after.resource_type, after.resource_type, after.id]
+    rows = await conn.fetch(
+        f"SELECT res_type, res_id, version, deleted FROM resources WHERE {where}"
+        " ORDER BY res_type, res_id LIMIT ?",
+        [*args, limit],
+    )
+    return [ResourceVersion(r[0], r[1], int(r[2]), bool(r[3])) for r in rows]

@@ -1,0 +1,74 @@
+"""The store's side of the change stream: positions, version listing and republish.
+
+Secondaries (and the gateway on their behalf) ask where a tenant stands in the
+stream (:func:`positions`); the reconciler compares the primary's current
+versions (:func:`list_versions`) with an index and asks for the ones that
+differ to be published again (:func:`republish`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from polyfhir_bus.events import ChangeKind, ResourceChanged
+from polyfhir_core.errors import BadRequest
+from polyfhir_core.resources import ResourceKey, StoredResource
+from polyfhir_core.store import ResourceVersion, TenantPositions
+from polyfhir_core.tenancy import Operation, TenantContext
+from polyfhir_primary.adapters.database import Database
+
+MAX_LIST = 10_000
+MAX_REPUBLISH = 10_000
+
+
+async def positions(db: Database, ctx: TenantContext) -> TenantPositions:
+    ctx.permissions.require(Operation.SEARCH)
+    return await db.positions(ctx.tenant)
+
+
+async def list_versions(
+    db: Database, ctx: TenantContext, after: ResourceKey | None, limit: int
+) -> list[ResourceVersion]:
+    """Reading versions needs read permission; a caller limited to some types sees those."""
+    ctx.permissions.require(Operation.READ)
+    if not 1 <= limit <= MAX_LIST:
+        raise BadRequest(f"list_versions: limit must be between 1 and {MAX_LIST}")
+    types = ctx.permissions.resource_types
+    return await db.list_versions(ctx.tenant, after, limit, sorted(types) if types else None)
+
+
+def _event(stored: StoredResource) -> ResourceChanged:
+    if stored.deleted:
+        kind = ChangeKind.DELETED
+    else:
+        kind = ChangeKind.CREATED if stored.version == 1 else ChangeKind.UPDATED
+    return ResourceChanged(
+        tenant=stored.tenant.value,
+        resource_type=stored.resource_type,
+        resource_id=stored.id,
+        version=stored.version,
+        kind=kind,
+        last_updated=stored.last_updated,
+        resource=None if stored.deleted else stored.content,
+    )
+
+
+async def republish(db: Database, ctx: TenantContext, keys: Sequence[ResourceKey]) -> int:
+    """Queue the current version of each known key again (a tombstone for a deleted one).
+
+    Administration (it rewrites secondaries), so it needs the reindex permission.
+    Keys the primary never had are skipped: the reconciler removes those itself.
+    """
+    ctx.permissions.require(Operation.REINDEX)
+    for rtype in {k.resource_type for k in keys}:
+        ctx.permissions.require(Operation.READ, rtype)
+    if len(keys) > MAX_REPUBLISH:
+        raise BadRequest(f"republish: at most {MAX_REPUBLISH} keys per call")
+    queued = 0
+    async with db.session(ctx.tenant, write=True) as session:
+        for key in dict.fromkeys(keys):
+            stored = await session.current(key.resource_type, key.id)
+            if stored is not None:
+                await session.enqueue(_event(stored))
+                queued += 1
+    return queued
