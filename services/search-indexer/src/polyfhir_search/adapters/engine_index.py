@@ -1,0 +1,185 @@
+"""The engine-neutral half of the search adapters: request bodies and response parsing.
+
+OpenSearch and Elasticsearch share the document and query DSL; what differs is
+the client library (and how it spells its calls and errors). Each engine module
+(``opensearch.py``, ``elasticsearch.py``) subclasses :class:`EngineIndex` and
+implements the handful of raw calls at the bottom.
+
+Two indices per prefix: ``<prefix>-resources`` (one document per resource, see
+``domain/documents.py``) and ``<prefix>-positions`` (one document per Kafka
+partition holding the highest applied position). Both are written with
+``version_type=external``: the resource version, and the position, are the
+engine's version, so a stale write is a 409 the engine refuses by itself — an
+older or equal version never overwrites a newer one, whichever replica or
+redelivery sends it. Positions are written by a second bulk only after every
+document of the batch is in, so a recorded position never claims an event that
+is not applied. Writes use ``refresh=wait_for``: when a batch is acknowledged,
+searches see it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from polyfhir_bus.events import event_key
+from polyfhir_core.errors import ServiceUnavailable
+from polyfhir_core.resources import ResourceKey
+from polyfhir_core.search_index import IndexedVersion, TextHit, TextHits
+from polyfhir_search.domain.documents import IndexDocument
+from polyfhir_search.domain.mapping import POSITION_MAPPINGS, RESOURCE_MAPPINGS, RESOURCE_SETTINGS
+from polyfhir_search.domain.queries import tenant_filter
+from polyfhir_search.service_layer.ports import ItemResult, Outcome
+
+_VERSION_FIELDS = ["type", "rid", "version", "deleted"]
+MAX_PARTITIONS = 10_000
+
+
+def _indexed(source: dict[str, Any]) -> IndexedVersion:
+    return IndexedVersion(
+        str(source["type"]), str(source["rid"]), int(source["version"]), bool(source["deleted"])
+    )
+
+
+def _item_result(document: IndexDocument, item: dict[str, Any]) -> ItemResult:
+    status = int(item.get("status", 500))
+    if status < 300:
+        return ItemResult(document, Outcome.APPLIED)
+    if status == 409:
+        return ItemResult(document, Outcome.STALE)
+    error = item.get("error")
+    reason = str(error.get("reason") or error) if isinstance(error, dict) else str(error)
+    if status == 429 or status >= 500:
+        raise ServiceUnavailable(f"search engine refused a write ({status}): {reason}")
+    return ItemResult(document, Outcome.REJECTED, f"{status}: {reason}")
+
+
+class EngineIndex(ABC):
+    """A :class:`polyfhir_search.service_layer.ports.SearchEngine` over one client."""
+
+    def __init__(self, prefix: str) -> None:
+        self.resources = f"{prefix}-resources"
+        self.positions_index = f"{prefix}-positions"
+
+    async def ensure_index(self) -> None:
+        for index, settings, mappings in (
+            (self.resources, RESOURCE_SETTINGS, RESOURCE_MAPPINGS),
+            (self.positions_index, {}, POSITION_MAPPINGS),
+        ):
+            if not await self._exists(index):
+                await self._create(index, settings, mappings)
+
+    async def apply(self, documents: list[IndexDocument]) -> list[ItemResult]:
+        if not documents:
+            return []
+        operations: list[dict[str, Any]] = []
+        for doc in documents:
+            meta: dict[str, Any] = {"_index": self.resources, "_id": doc.doc_id}
+            meta |= {"version": doc.version, "version_type": "external"}
+            operations += [{"index": meta}, doc.source()]
+        items = await self._bulk(operations)
+        return [_item_result(doc, item) for doc, item in zip(documents, items, strict=True)]
+
+    async def record_positions(self, positions: dict[int, int]) -> None:
+        operations: list[dict[str, Any]] = []
+        for partition, position in sorted(positions.items()):
+            meta: dict[str, Any] = {"_index": self.positions_index, "_id": str(partition)}
+            meta |= {"version": position, "version_type": "external"}
+            operations += [{"index": meta}, {"partition": partition, "position": position}]
+        for item in await self._bulk(operations) if operations else []:
+            status = int(item.get("status", 500))
+            if status >= 300 and status != 409:
+                raise ServiceUnavailable(f"search engine refused a position write: {item}")
+
+    async def positions(self) -> dict[int, int]:
+        body = {"query": {"match_all": {}}, "size": MAX_PARTITIONS}
+        hits = (await self._search(self.positions_index, body))["hits"]["hits"]
+        return {int(h["_source"]["partition"]): int(h["_source"]["position"]) for h in hits}
+
+    async def search(self, body: dict[str, Any]) -> TextHits:
+        found = (await self._search(self.resources, body))["hits"]
+        total = found["total"]
+        hits = tuple(
+            TextHit(str(h["_source"]["type"]), str(h["_source"]["rid"]), float(h["_score"] or 0))
+            for h in found["hits"]
+        )
+        return TextHits(hits, int(total["value"] if isinstance(total, dict) else total))
+
+    async def versions(self, tenant: str, keys: list[ResourceKey]) -> list[IndexedVersion]:
+        if not keys:
+            return []
+        ids = [event_key(tenant, k.resource_type, k.id) for k in keys]
+        docs = await self._mget(self.resources, ids, _VERSION_FIELDS)
+        return [_indexed(d["_source"]) for d in docs if d.get("found")]
+
+    async def scan(
+        self, tenant: str, after: ResourceKey | None, limit: int
+    ) -> list[IndexedVersion]:
+        body: dict[str, Any] = {
+            "query": {"bool": {"filter": tenant_filter(tenant)}},
+            "sort": [{"type": "asc"}, {"rid": "asc"}],
+            "size": limit,
+            "_source": _VERSION_FIELDS,
+        }
+        if after is not None:
+            body["search_after"] = [after.resource_type, after.id]
+        hits = (await self._search(self.resources, body))["hits"]["hits"]
+        return [_indexed(h["_source"]) for h in hits]
+
+    async def delete(self, tenant: str, keys: list[ResourceKey]) -> int:
+        ids = {event_key(tenant, k.resource_type, k.id) for k in keys}
+        operations: list[dict[str, Any]] = [
+            {"delete": {"_index": self.resources, "_id": i}} for i in sorted(ids)
+        ]
+        items = await self._bulk(operations) if operations else []
+        return sum(1 for item in items if item.get("result") == "deleted")
+
+    async def delete_tenant(self, tenant: str) -> int:
+        return await self._delete_by_query(
+            self.resources, {"bool": {"filter": tenant_filter(tenant)}}
+        )
+
+    async def count(self, tenant: str) -> tuple[int, int]:
+        counts = []
+        for deleted in (False, True):
+            query = {"bool": {"filter": [*tenant_filter(tenant), {"term": {"deleted": deleted}}]}}
+            counts.append(await self._count(self.resources, query))
+        return counts[0], counts[1]
+
+    async def ping(self) -> None:
+        if not await self._ping():
+            raise ServiceUnavailable("search engine does not answer")
+        if not await self._exists(self.resources):
+            raise ServiceUnavailable(f"index {self.resources} does not exist")
+
+    # --- raw calls, one implementation per client -----------------------------
+
+    @abstractmethod
+    async def _exists(self, index: str) -> bool: ...
+
+    @abstractmethod
+    async def _create(self, index: str, settings: dict[str, Any], mappings: dict[str, Any]) -> None:
+        """Create the index; an index that already exists (another replica) is fine."""
+
+    @abstractmethod
+    async def _bulk(self, operations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Run a bulk with ``refresh=wait_for``; one result (the inner item) per action."""
+
+    @abstractmethod
+    async def _search(self, index: str, body: dict[str, Any]) -> dict[str, Any]: ...
+
+    @abstractmethod
+    async def _mget(self, index: str, ids: list[str], source: list[str]) -> list[dict[str, Any]]:
+        """Realtime multi-get; one doc entry (with ``found``) per id."""
+
+    @abstractmethod
+    async def _count(self, index: str, query: dict[str, Any]) -> int: ...
+
+    @abstractmethod
+    async def _delete_by_query(self, index: str, query: dict[str, Any]) -> int: ...
+
+    @abstractmethod
+    async def _ping(self) -> bool: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...

@@ -1,0 +1,62 @@
+"""What the service layer needs from a search engine (implemented in ``adapters/``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol
+
+from polyfhir_core.resources import ResourceKey
+from polyfhir_core.search_index import IndexedVersion, TextHits
+from polyfhir_search.domain.documents import IndexDocument
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    STALE = "stale"  # the index already holds this version or a newer one
+    REJECTED = "rejected"  # the engine refuses this document for good (dead-lettered)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    document: IndexDocument
+    outcome: Outcome
+    reason: str | None = None
+
+
+class SearchEngine(Protocol):
+    """One derived index (documents plus per-partition applied positions) in one engine.
+
+    Transient failures (engine unreachable, overloaded) raise
+    :class:`polyfhir_core.errors.ServiceUnavailable`.
+    """
+
+    async def ensure_index(self) -> None: ...
+
+    async def apply(self, documents: list[IndexDocument]) -> list[ItemResult]:
+        """Write documents guarded by their version; never lowers a held version."""
+
+    async def record_positions(self, positions: dict[int, int]) -> None:
+        """Raise the stored applied position of each partition (never lowers one)."""
+
+    async def positions(self) -> dict[int, int]: ...
+
+    async def search(self, body: dict[str, Any]) -> TextHits: ...
+
+    async def versions(self, tenant: str, keys: list[ResourceKey]) -> list[IndexedVersion]:
+        """Realtime: what the engine holds right now, refreshed or not."""
+
+    async def scan(
+        self, tenant: str, after: ResourceKey | None, limit: int
+    ) -> list[IndexedVersion]: ...
+
+    async def delete(self, tenant: str, keys: list[ResourceKey]) -> int: ...
+
+    async def delete_tenant(self, tenant: str) -> int: ...
+
+    async def count(self, tenant: str) -> tuple[int, int]:
+        """(documents, tombstones) of the tenant."""
+
+    async def ping(self) -> None: ...
+
+    async def close(self) -> None: ...
