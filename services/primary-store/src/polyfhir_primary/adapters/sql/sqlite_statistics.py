@@ -1,0 +1,59 @@
+"""Planner statistics for SQLite while data grows (``ANALYZE`` into ``sqlite_stat1``).
+
+Search statements hold one ``IN (SELECT …)`` per clause; which one drives is
+the planner's choice. Without statistics SQLite assumes every index is equally
+selective and may drive a code + date query from the date range (most of the
+table) instead of the code. Like the PostgreSQL store, ANALYZE runs at open
+and again after every ~10 % growth in written resource versions, in the
+background, one at a time. ``analysis_limit`` samples each index so it stays
+cheap on large files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+ANALYZE_SQL = "PRAGMA analysis_limit=1000"
+
+
+class _Writer(Protocol):
+    lock: asyncio.Lock
+
+    async def execute(self, sql: str, args: tuple[()] = ()) -> int: ...
+
+
+class SqliteStatistics:
+    def __init__(self, writer: _Writer, first_after: int = 100) -> None:
+        self._writer = writer
+        self._since = 0
+        self._total = 0
+        self._first_after = first_after
+        self._task: asyncio.Task[None] | None = None
+
+    def wrote(self, versions: int) -> None:
+        self._since += versions
+        self._total += versions
+        due = self._since >= max(self._first_after, self._total // 10)
+        if due and (self._task is None or self._task.done()):
+            self._since = 0
+            self._task = asyncio.create_task(self.analyze())
+
+    async def analyze(self) -> None:
+        try:
+            async with self._writer.lock:
+                await self._writer.execute(ANALYZE_SQL)
+                await self._writer.execute("ANALYZE")
+        except sqlite3.Error as exc:  # statistics are an optimisation
+            log.warning("background ANALYZE failed: %s", exc)
+
+    async def close(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
