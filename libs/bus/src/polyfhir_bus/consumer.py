@@ -1,0 +1,198 @@
+"""A batch consumer of the change stream, shared by every indexer.
+
+A FastStream ``KafkaBroker`` batch subscriber on the change topic with its own
+consumer group and an explicit ``AckPolicy.MANUAL``: offsets are committed only
+after the handler has applied the batch, so a crash before the commit means
+the batch comes again (at-least-once; handlers apply under a version guard).
+
+Per batch:
+
+1. every record is decoded with :meth:`ResourceChanged.from_json` plus its
+   ``polyfhir-position`` header; a record that cannot be decoded
+   (:class:`UnsupportedEvent`: not JSON, malformed, unknown major version) is
+   sent to the dead-letter topic with the reason and the consumer's name;
+2. the handler gets the decoded deliveries and returns the ones it refuses for
+   good (:class:`Rejection`), which are dead-lettered the same way;
+3. the offsets are committed.
+
+Any exception from the handler (or from a dead-letter send) is transient: the
+consumer seeks back to the start of the batch, backs off (doubling, bounded)
+and processes the batch again. Nothing is ever dropped silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import ConsumerRecord
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from polyfhir_bus.events import (
+    DEAD_LETTER_TOPIC,
+    DLQ_CONSUMER_HEADER,
+    DLQ_REASON_HEADER,
+    POSITION_HEADER,
+    RESOURCE_CHANGES_TOPIC,
+    ResourceChanged,
+    UnsupportedEvent,
+)
+
+log = logging.getLogger(__name__)
+MAX_REASON = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One decoded change event and where it came from."""
+
+    event: ResourceChanged
+    partition: int
+    offset: int
+    position: int | None  # the relay's position header; None when absent
+    record: ConsumerRecord[Any, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A delivery the handler will never be able to apply, and why."""
+
+    delivery: Delivery
+    reason: str
+
+
+BatchHandler = Callable[[list[Delivery]], Awaitable[list[Rejection]]]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerOptions:
+    topic: str = RESOURCE_CHANGES_TOPIC
+    dead_letter_topic: str = DEAD_LETTER_TOPIC
+    max_records: int = 500
+    batch_timeout_ms: int = 50
+    backoff_initial_s: float = 0.1
+    backoff_max_s: float = 5.0
+
+
+def _header(record: ConsumerRecord[Any, Any], name: str) -> str | None:
+    for key, value in record.headers or ():
+        if key == name and value is not None:
+            return bytes(value).decode("ascii", "replace")
+    return None
+
+
+def decode(record: ConsumerRecord[Any, Any]) -> Delivery:
+    """The delivery in ``record``; :class:`UnsupportedEvent` when it cannot be applied."""
+    value = record.value
+    if not isinstance(value, bytes | str):
+        raise UnsupportedEvent("the record has no value")
+    event = ResourceChanged.from_json(value)
+    raw_position = _header(record, POSITION_HEADER)
+    try:
+        position = int(raw_position) if raw_position is not None else None
+    except ValueError:
+        raise UnsupportedEvent(f"{POSITION_HEADER} {raw_position!r} is not a number") from None
+    return Delivery(event, record.partition, record.offset, position, record)
+
+
+class BatchConsumer:
+    """Runs ``handler`` over batches of the change stream (see the module docstring)."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        group_id: str,
+        handler: BatchHandler,
+        *,
+        consumer_name: str,
+        options: ConsumerOptions | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+        on_dead_letter: Callable[[str], None] | None = None,
+    ) -> None:
+        self.options = options or ConsumerOptions()
+        self.consumer_name = consumer_name
+        self._handler = handler
+        self._on_error = on_error
+        self._on_dead_letter = on_dead_letter
+        self._backoff = self.options.backoff_initial_s
+        self._stopping = asyncio.Event()
+        self.broker = KafkaBroker(
+            bootstrap, acks="all", enable_idempotence=False, client_id=consumer_name
+        )
+        self.broker.subscriber(
+            self.options.topic,
+            batch=True,
+            group_id=group_id,
+            ack_policy=AckPolicy.MANUAL,
+            auto_offset_reset="earliest",
+            max_records=self.options.max_records,
+            batch_timeout_ms=self.options.batch_timeout_ms,
+        )(self._on_batch)
+
+    async def start(self) -> None:
+        self._stopping.clear()
+        await self.broker.start()
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        await self.broker.stop()
+
+    async def _on_batch(self, body: list[Any], message: KafkaMessage) -> None:
+        del body  # the raw records are decoded here, with their headers
+        raw = message.raw_message
+        records: tuple[ConsumerRecord[Any, Any], ...] = raw if isinstance(raw, tuple) else (raw,)
+        try:
+            await self._process(records)
+        except Exception as exc:  # transient by definition: retry the whole batch
+            log.warning(
+                "batch failed, retrying",
+                extra={"consumer": self.consumer_name, "records": len(records), "error": repr(exc)},
+            )
+            if self._on_error is not None:
+                self._on_error(exc)
+            await message.nack()  # seek back to the first record of the batch
+            await self._back_off()
+            return
+        self._backoff = self.options.backoff_initial_s
+        await message.ack()  # commit
+
+    async def _process(self, records: tuple[ConsumerRecord[Any, Any], ...]) -> None:
+        deliveries: list[Delivery] = []
+        for record in records:
+            try:
+                deliveries.append(decode(record))
+            except UnsupportedEvent as exc:
+                await self.dead_letter(record, str(exc))
+        rejections = await self._handler(deliveries) if deliveries else []
+        for rejection in rejections:
+            await self.dead_letter(rejection.delivery.record, rejection.reason)
+
+    async def dead_letter(self, record: ConsumerRecord[Any, Any], reason: str) -> None:
+        headers = {
+            k: bytes(v).decode("ascii", "replace") for k, v in record.headers or () if v is not None
+        }
+        headers[DLQ_REASON_HEADER] = reason[:MAX_REASON].encode("ascii", "replace").decode()
+        headers[DLQ_CONSUMER_HEADER] = self.consumer_name
+        await self.broker.publish(
+            record.value if record.value is not None else b"",
+            topic=self.options.dead_letter_topic,
+            key=record.key,
+            headers=headers,
+        )
+        log.warning(
+            "record dead-lettered",
+            extra={"consumer": self.consumer_name, "partition": record.partition, "reason": reason},
+        )
+        if self._on_dead_letter is not None:
+            self._on_dead_letter(reason)
+
+    async def _back_off(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), self._backoff)
+        self._backoff = min(self._backoff * 2, self.options.backoff_max_s)

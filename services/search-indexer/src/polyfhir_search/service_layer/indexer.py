@@ -1,0 +1,73 @@
+"""Apply a batch of change events to the index, idempotently.
+
+Within a batch only the highest version of each resource is written (the
+others are stale by construction); the engine's external versioning refuses
+anything not newer than what it holds, so duplicates, redeliveries and
+out-of-order versions are skipped, never applied over a newer one. A delete is
+a tombstone with its version. After the documents, the highest position of
+each partition in the batch is recorded, then waiters are woken.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from polyfhir_bus.consumer import Delivery, Rejection
+from polyfhir_core.registry import SearchParameterRegistry
+from polyfhir_search import metrics
+from polyfhir_search.domain.documents import document_for, latest_per_resource
+from polyfhir_search.service_layer.freshness import Freshness
+from polyfhir_search.service_layer.ports import ItemResult, Outcome, SearchEngine
+
+
+def batch_positions(deliveries: list[Delivery]) -> dict[int, int]:
+    positions: dict[int, int] = {}
+    for d in deliveries:
+        if d.position is not None and d.position > positions.get(d.partition, -1):
+            positions[d.partition] = d.position
+    return positions
+
+
+def _observe(results: list[ItemResult], skipped: int, positions: dict[int, int]) -> None:
+    now = datetime.now(UTC)
+    for result in results:
+        metrics.EVENTS.labels(result.outcome.value).inc()
+        if result.outcome is Outcome.APPLIED:
+            lag = (now - result.document.last_updated).total_seconds()
+            metrics.SYNC_LAG_SECONDS.observe(max(lag, 0.0))
+    metrics.EVENTS.labels(Outcome.STALE.value).inc(skipped)
+    for partition, position in positions.items():
+        metrics.APPLIED_POSITION.labels(str(partition)).set(position)
+
+
+class Indexer:
+    """The consumer's batch handler (``polyfhir_bus.consumer.BatchHandler``)."""
+
+    def __init__(
+        self, engine: SearchEngine, freshness: Freshness, registry: SearchParameterRegistry
+    ) -> None:
+        self._engine = engine
+        self._freshness = freshness
+        self._registry = registry
+
+    async def __call__(self, deliveries: list[Delivery]) -> list[Rejection]:
+        started = time.perf_counter()
+        latest = latest_per_resource([d.event for d in deliveries])
+        by_version = {(d.event.key, d.event.version): d for d in deliveries}
+        documents = [document_for(event, self._registry) for event in latest]
+        results = await self._engine.apply(documents)
+        positions = batch_positions(deliveries)
+        await self._engine.record_positions(positions)
+        await self._freshness.advance(positions)
+        metrics.BATCH_SIZE.observe(len(deliveries))
+        metrics.APPLY_SECONDS.observe(time.perf_counter() - started)
+        _observe(results, len(deliveries) - len(latest), positions)
+        return [
+            Rejection(
+                by_version[r.document.doc_id, r.document.version],
+                r.reason or "rejected by the search engine",
+            )
+            for r in results
+            if r.outcome is Outcome.REJECTED
+        ]

@@ -1,0 +1,75 @@
+"""The search-indexer's side of ``polyfhir_core.search_index.SearchIndex``."""
+
+from __future__ import annotations
+
+from polyfhir_core.errors import BadRequest
+from polyfhir_core.resources import ResourceKey
+from polyfhir_core.search_index import (
+    AppliedVersion,
+    IndexedVersion,
+    IndexStats,
+    TextHits,
+    TextSearch,
+)
+from polyfhir_search.domain.queries import search_body
+from polyfhir_search.service_layer.freshness import Freshness
+from polyfhir_search.service_layer.ports import SearchEngine
+
+MAX_KEYS = 10_000
+MAX_WAIT_MS = 60_000
+
+
+def _bounded(what: str, n: int, limit: int) -> None:
+    if not 0 <= n <= limit:
+        raise BadRequest(f"{what} must be between 0 and {limit}, got {n}")
+
+
+class IndexService:
+    """Every call is bound to one tenant; the engine queries always filter by it."""
+
+    def __init__(self, engine: SearchEngine, freshness: Freshness) -> None:
+        self._engine = engine
+        self._freshness = freshness
+
+    async def search_text(self, tenant: str, request: TextSearch) -> TextHits:
+        return await self._engine.search(search_body(tenant, request))
+
+    async def positions(self, tenant: str) -> dict[int, int]:
+        del tenant  # positions are per partition, shared by every tenant
+        return await self._freshness.positions()
+
+    async def wait_applied(
+        self, tenant: str, versions: list[AppliedVersion], timeout_ms: int
+    ) -> bool:
+        _bounded("timeout_ms", timeout_ms, MAX_WAIT_MS)
+        _bounded("versions", len(versions), MAX_KEYS)
+        return await self._freshness.wait_applied(tenant, versions, timeout_ms)
+
+    async def wait_positions(self, tenant: str, positions: dict[int, int], timeout_ms: int) -> bool:
+        del tenant
+        _bounded("timeout_ms", timeout_ms, MAX_WAIT_MS)
+        return await self._freshness.wait_positions(positions, timeout_ms)
+
+    async def versions(self, tenant: str, keys: list[ResourceKey]) -> list[IndexedVersion]:
+        _bounded("keys", len(keys), MAX_KEYS)
+        return await self._engine.versions(tenant, keys)
+
+    async def scan(
+        self, tenant: str, after: ResourceKey | None, limit: int
+    ) -> list[IndexedVersion]:
+        _bounded("limit", limit, MAX_KEYS)
+        return await self._engine.scan(tenant, after, limit)
+
+    async def remove(self, tenant: str, keys: list[ResourceKey]) -> int:
+        _bounded("keys", len(keys), MAX_KEYS)
+        return await self._engine.delete(tenant, keys)
+
+    async def drop_tenant(self, tenant: str) -> int:
+        return await self._engine.delete_tenant(tenant)
+
+    async def stats(self, tenant: str) -> IndexStats:
+        documents, tombstones = await self._engine.count(tenant)
+        return IndexStats(documents, tombstones, await self._freshness.positions())
+
+    async def check_ready(self) -> None:
+        await self._engine.ping()
