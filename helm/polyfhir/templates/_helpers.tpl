@@ -1,0 +1,132 @@
+{{/* Chart name, truncated to the 63 characters Kubernetes names allow. */}}
+{{- define "polyfhir.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Release-qualified name; components append "-<component>" (kept within 63 characters). */}}
+{{- define "polyfhir.fullname" -}}
+{{- if contains .Chart.Name .Release.Name }}
+{{- .Release.Name | trunc 40 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 40 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{- define "polyfhir.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The services of the chart: component name -> key of its values. */}}
+{{- define "polyfhir.components" -}}
+gateway: gateway
+primary-store: primaryStore
+search-indexer: searchIndexer
+{{- end }}
+
+{{- define "polyfhir.labels" -}}
+helm.sh/chart: {{ include "polyfhir.chart" . }}
+app.kubernetes.io/name: {{ include "polyfhir.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: polyfhir
+{{- end }}
+
+{{/* Selector labels of one component: (dict "root" $ "component" "gateway"). */}}
+{{- define "polyfhir.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "polyfhir.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{- define "polyfhir.componentLabels" -}}
+{{ include "polyfhir.labels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{- define "polyfhir.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "polyfhir.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* Image reference of one component: (dict "root" $ "values" <component values>). */}}
+{{- define "polyfhir.image" -}}
+{{- $registry := .root.Values.image.registry -}}
+{{- $tag := .values.image.tag | default .root.Values.image.tag | default .root.Chart.AppVersion -}}
+{{- if $registry }}
+{{- printf "%s/%s:%s" $registry .values.image.repository $tag }}
+{{- else }}
+{{- printf "%s:%s" .values.image.repository $tag }}
+{{- end }}
+{{- end }}
+
+{{/* PostgreSQL DSN without the password (it comes from PGPASSWORD). */}}
+{{- define "polyfhir.postgresqlUrl" -}}
+{{- with .Values.postgresql -}}
+postgresql://{{ .user }}@{{ .host }}:{{ .port }}/{{ .database }}?sslmode={{ .sslmode }}
+{{- end }}
+{{- end }}
+
+{{/* Environment of the primary-store. */}}
+{{- define "polyfhir.env.primary-store" -}}
+- name: POLYFHIR_PRIMARY_URL
+  value: {{ include "polyfhir.postgresqlUrl" . | quote }}
+{{- with .Values.postgresql.passwordSecret }}
+{{- if .name }}
+- name: PGPASSWORD
+  valueFrom:
+    secretKeyRef: {name: {{ .name | quote }}, key: {{ .key | quote }}}
+{{- end }}
+{{- end }}
+- name: POLYFHIR_PG_POOL_MIN
+  value: {{ .Values.primaryStore.pgPoolMin | quote }}
+- name: POLYFHIR_PG_POOL_MAX
+  value: {{ .Values.primaryStore.pgPoolMax | quote }}
+{{- if .Values.primaryStore.relay.enabled }}
+- name: POLYFHIR_KAFKA_BOOTSTRAP
+  value: {{ .Values.kafka.bootstrap | quote }}
+- name: POLYFHIR_KAFKA_TOPIC_PARTITIONS
+  value: {{ .Values.kafka.topicPartitions | quote }}
+- name: POLYFHIR_RELAY_BATCH_SIZE
+  value: {{ .Values.primaryStore.relay.batchSize | quote }}
+- name: POLYFHIR_RELAY_POLL_MS
+  value: {{ .Values.primaryStore.relay.pollMs | quote }}
+{{- end }}
+{{- end }}
+
+{{/* Environment of the search-indexer. */}}
+{{- define "polyfhir.env.search-indexer" -}}
+- name: POLYFHIR_KAFKA_BOOTSTRAP
+  value: {{ .Values.kafka.bootstrap | quote }}
+- name: POLYFHIR_SEARCH_ENGINE_KIND
+  value: {{ .Values.search.kind | quote }}
+{{- if .Values.search.urlSecret.name }}
+- name: POLYFHIR_SEARCH_ENGINE_URL
+  valueFrom:
+    secretKeyRef: {name: {{ .Values.search.urlSecret.name | quote }}, key: {{ .Values.search.urlSecret.key | quote }}}
+{{- else }}
+- name: POLYFHIR_SEARCH_ENGINE_URL
+  value: {{ .Values.search.url | quote }}
+{{- end }}
+- name: POLYFHIR_SEARCH_COMPATIBILITY_HEADERS
+  value: {{ .Values.search.compatibilityHeaders | quote }}
+- name: POLYFHIR_SEARCH_INDEX_PREFIX
+  value: {{ .Values.search.indexPrefix | quote }}
+- name: POLYFHIR_CONSUMER_GROUP
+  value: {{ .Values.searchIndexer.consumerGroup | quote }}
+- name: POLYFHIR_BATCH_SIZE
+  value: {{ .Values.searchIndexer.batchSize | quote }}
+- name: POLYFHIR_BATCH_MAX_WAIT_MS
+  value: {{ .Values.searchIndexer.batchMaxWaitMs | quote }}
+{{- end }}
+
+{{/* Environment of the gateway. */}}
+{{- define "polyfhir.env.gateway" -}}
+- name: POLYFHIR_PRIMARY_STORE_URL
+  value: {{ printf "http://%s-primary-store:%v" (include "polyfhir.fullname" .) .Values.primaryStore.service.port | quote }}
+- name: POLYFHIR_CONFIG_FILE
+  value: /etc/polyfhir/config.yaml
+{{- end }}
