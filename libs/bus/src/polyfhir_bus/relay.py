@@ -190,10 +190,11 @@ class OutboxRelay:
                 raise
             except Exception as exc:
                 failures += 1
-                self._partitions = None  # re-check the topic before the next attempt
                 self._metrics.failed()
                 log.warning("outbox relay: %s (attempt %d, retrying)", exc, failures)
-                await self._refresh_backlog(force=True)
+                await self._reset_publisher()
+                with contextlib.suppress(Exception):  # the database may be the failure
+                    await self._refresh_backlog(force=True)
                 retry = self._settings.retry
                 await self._sleep(retry.backoff_ms(min(failures, 64)) / 1000, wakeable=False)
 
@@ -233,6 +234,19 @@ class OutboxRelay:
         positions = await self._source.assign_positions(partitions)
         placed = [replace(r, partition=partitions[r.seq], position=positions[r.seq]) for r in rows]
         return sorted(placed, key=lambda r: (r.partition or 0, r.position or 0))
+
+    async def _reset_publisher(self) -> None:
+        """Drop the producer after a failure; the next attempt checks the topic first.
+
+        A live producer refreshes metadata on its own, and a broker that auto-creates
+        topics would re-create a lost topic with its default partition count before
+        :meth:`Publisher.prepare` can create it with ours.
+        """
+        self._partitions = None
+        try:
+            await self._publisher.close()
+        except Exception as exc:
+            log.debug("closing the producer failed: %s", exc)
 
     async def _refresh_backlog(self, *, force: bool) -> None:
         now = time.monotonic()
