@@ -1,0 +1,104 @@
+"""HTTP client for the search-indexer service; implements polyfhir_core.search_index.SearchIndex."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import orjson
+
+from polyfhir_core import wire
+from polyfhir_core.errors import FhirError, ServiceUnavailable
+from polyfhir_core.resources import ResourceKey
+from polyfhir_core.search_index import (
+    SEARCH_INDEX_CALLS,
+    AppliedVersion,
+    IndexedVersion,
+    IndexStats,
+    TextHits,
+    TextSearch,
+)
+
+WAIT_GRACE_S = 5.0  # on top of a wait's own timeout, for the round trip
+
+
+class HttpSearchIndex:
+    def __init__(
+        self, base_url: str, client: httpx.AsyncClient | None = None, timeout: float = 30.0
+    ) -> None:
+        self._base = base_url.rstrip("/")
+        self._timeout = timeout
+        self._client = client or httpx.AsyncClient(timeout=timeout)
+
+    async def _call(self, name: str, tenant: str, wait_s: float | None = None, **args: Any) -> Any:
+        arg_types, result_type = SEARCH_INDEX_CALLS[name]
+        body = {
+            "tenant": tenant,
+            "args": {k: wire.dump(arg_types[k], v) for k, v in args.items()},
+        }
+        try:
+            response = await self._client.post(
+                f"{self._base}/internal/v1/search-index/{name}",
+                content=orjson.dumps(body),
+                headers={"content-type": "application/json"},
+                timeout=wait_s if wait_s is not None else self._timeout,
+            )
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable(f"search index unreachable: {exc}") from exc
+        try:
+            data = orjson.loads(response.content) if response.content else None
+        except orjson.JSONDecodeError:
+            data = None
+        if response.status_code >= 400:
+            if isinstance(data, dict) and data.get("resourceType") == "OperationOutcome":
+                raise FhirError.from_outcome(response.status_code, data)
+            raise ServiceUnavailable(f"search index answered {response.status_code}")
+        return wire.load(result_type, data)
+
+    async def search_text(self, tenant: str, request: TextSearch) -> TextHits:
+        return await self._call("search_text", tenant, request=request)  # type: ignore[no-any-return]
+
+    async def positions(self, tenant: str) -> dict[int, int]:
+        return await self._call("positions", tenant)  # type: ignore[no-any-return]
+
+    async def wait_applied(
+        self, tenant: str, versions: list[AppliedVersion], timeout_ms: int
+    ) -> bool:
+        wait_s = max(self._timeout, timeout_ms / 1000 + WAIT_GRACE_S)
+        return await self._call(  # type: ignore[no-any-return]
+            "wait_applied", tenant, wait_s, versions=versions, timeout_ms=timeout_ms
+        )
+
+    async def wait_positions(self, tenant: str, positions: dict[int, int], timeout_ms: int) -> bool:
+        wait_s = max(self._timeout, timeout_ms / 1000 + WAIT_GRACE_S)
+        return await self._call(  # type: ignore[no-any-return]
+            "wait_positions", tenant, wait_s, positions=positions, timeout_ms=timeout_ms
+        )
+
+    async def versions(self, tenant: str, keys: list[ResourceKey]) -> list[IndexedVersion]:
+        return await self._call("versions", tenant, keys=keys)  # type: ignore[no-any-return]
+
+    async def scan(
+        self, tenant: str, after: ResourceKey | None, limit: int
+    ) -> list[IndexedVersion]:
+        return await self._call("scan", tenant, after=after, limit=limit)  # type: ignore[no-any-return]
+
+    async def remove(self, tenant: str, keys: list[ResourceKey]) -> int:
+        return await self._call("remove", tenant, keys=keys)  # type: ignore[no-any-return]
+
+    async def drop_tenant(self, tenant: str) -> int:
+        return await self._call("drop_tenant", tenant)  # type: ignore[no-any-return]
+
+    async def stats(self, tenant: str) -> IndexStats:
+        return await self._call("stats", tenant)  # type: ignore[no-any-return]
+
+    async def check_ready(self) -> None:
+        try:
+            response = await self._client.get(f"{self._base}/readyz")
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable(f"search index unreachable: {exc}") from exc
+        if response.status_code != 200:
+            raise ServiceUnavailable(f"search index not ready: {response.text}")
+
+    async def close(self) -> None:
+        await self._client.aclose()
