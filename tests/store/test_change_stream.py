@@ -1,0 +1,91 @@
+"""The store's side of the change stream (positions, list_versions, republish), over
+the in-process service and the HTTP client alike, on both backends."""
+
+from __future__ import annotations
+
+import pytest
+
+from polyfhir_bus.events import ChangeKind, ResourceChanged
+from polyfhir_core.errors import BadRequest, Forbidden
+from polyfhir_core.resources import ResourceKey
+from polyfhir_core.store import BundleKind, EntryRequest, Method, ResourceVersion
+from polyfhir_core.tenancy import TenantContext, TenantPermissions
+
+pytestmark = pytest.mark.integration
+
+
+def _put(rtype: str, rid: str, **fields: object) -> EntryRequest:
+    return EntryRequest(Method.PUT, f"{rtype}/{rid}", {"resourceType": rtype, "id": rid, **fields})
+
+
+async def _history(store, ctx: TenantContext) -> None:  # type: ignore[no-untyped-def]
+    """Patient a (2 versions), b (deleted), c; Observation x: six committed changes."""
+    observation = _put("Observation", "x", status="final", code={"text": "t"})
+    entries = [_put("Patient", "a"), _put("Patient", "b"), _put("Patient", "c"), observation]
+    await store.process(ctx, BundleKind.TRANSACTION, entries)
+    await store.process(ctx, BundleKind.TRANSACTION, [EntryRequest(Method.DELETE, "Patient/b")])
+    await store.process(ctx, BundleKind.TRANSACTION, [_put("Patient", "a", active=True)])
+
+
+async def test_list_versions_pages_in_type_and_id_order_with_deleted_ones(
+    server, tenant: str
+) -> None:  # type: ignore[no-untyped-def]
+    ctx = TenantContext.of(tenant)
+    await _history(server.store, ctx)
+    first = await server.store.list_versions(ctx, None, 2)
+    assert first == [ResourceVersion("Observation", "x", 1), ResourceVersion("Patient", "a", 2)]
+    second = await server.store.list_versions(ctx, first[-1].key, 2)
+    assert second == [
+        ResourceVersion("Patient", "b", 2, deleted=True),
+        ResourceVersion("Patient", "c", 1),
+    ]
+    assert await server.store.list_versions(ctx, second[-1].key, 2) == []
+    assert await server.store.list_versions(TenantContext.of(tenant + "x"), None, 10) == []
+    patients_only = TenantContext.of(
+        tenant, TenantPermissions(resource_types=frozenset({"Patient"}))
+    )
+    assert [v.id for v in await server.store.list_versions(patients_only, None, 10)] == [
+        "a",
+        "b",
+        "c",
+    ]
+    with pytest.raises(BadRequest):
+        await server.store.list_versions(ctx, None, 0)
+
+
+async def test_positions_count_unpublished_changes_and_republish_queues_more(
+    server, tenant: str
+) -> None:  # type: ignore[no-untyped-def]
+    ctx = TenantContext.of(tenant)
+    assert (await server.store.positions(ctx)).pending == 0
+    await _history(server.store, ctx)
+    before = await server.store.positions(ctx)
+    assert before.pending == 6  # no relay runs in these servers: nothing is published
+    assert before.partitions == {}
+    keys = [ResourceKey("Patient", "a"), ResourceKey("Patient", "b"), ResourceKey("Patient", "zz")]
+    assert await server.store.republish(ctx, keys) == 2  # zz never existed
+    assert (await server.store.positions(ctx)).pending == 8
+    reader = TenantContext.of(tenant, TenantPermissions.read_only())
+    with pytest.raises(Forbidden):
+        await server.store.republish(reader, keys)
+    assert (await server.store.positions(reader)).pending == 8
+
+
+async def test_republish_queues_the_current_version_and_a_tombstone_for_a_delete(
+    store_app, tenant: str
+) -> None:  # type: ignore[no-untyped-def]
+    ctx = TenantContext.of(tenant)
+    await _history(store_app.service, ctx)
+    keys = [ResourceKey("Patient", "b"), ResourceKey("Patient", "a")]
+    assert await store_app.service.republish(ctx, keys) == 2
+    rows = [r for r in await store_app.database.pending_outbox(100_000) if r.tenant == tenant]
+    republished = [ResourceChanged.from_json(r.payload) for r in rows[-2:]]
+    tombstone, current = republished
+    assert (tombstone.resource_id, tombstone.version, tombstone.kind) == (
+        "b",
+        2,
+        ChangeKind.DELETED,
+    )
+    assert tombstone.resource is None
+    assert (current.resource_id, current.version, current.kind) == ("a", 2, ChangeKind.UPDATED)
+    assert current.resource is not None and current.resource["active"] is True
