@@ -16,15 +16,19 @@ import httpx
 import uvicorn
 
 from polyfhir_gateway.app import create_app
+from polyfhir_gateway.bootstrap import build_pipeline
 from polyfhir_gateway.settings import GatewaySettings
 from polyfhir_primary.bootstrap import bootstrap
 from polyfhir_primary.settings import PrimarySettings
 from polyfhir_servicekit.logs import configure_logging
 
 
-async def run_standalone(host: str, port: int) -> None:
+async def run_standalone(host: str, port: int, config_file: str | None = None) -> None:
     primary = await bootstrap(PrimarySettings())
-    app = create_app(primary.service, GatewaySettings())
+    settings = GatewaySettings()
+    if config_file is not None:
+        settings = settings.model_copy(update={"config_file": config_file})
+    app = create_app(primary.service, settings, pipeline=build_pipeline(primary.service, settings))
     config = uvicorn.Config(app, host=host, port=port, access_log=False, log_config=None)
     try:
         await uvicorn.Server(config).serve()
@@ -62,6 +66,11 @@ def main(argv: list[str] | None = None) -> None:
     run = sub.add_parser("run", help="serve the FHIR API in one process (gateway + primary store)")
     run.add_argument("--host", default=settings.host)
     run.add_argument("--port", type=int, default=settings.port)
+    run.add_argument(
+        "--config",
+        default=None,
+        help="composite config file (default: $POLYFHIR_CONFIG_FILE; unset: primary only)",
+    )
     again = sub.add_parser(
         "reindex", help="rebuild a tenant's search index (progress; Ctrl-C cancels)"
     )
@@ -80,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     configure_logging(settings.log_level)
     if args.command == "run":
-        asyncio.run(run_standalone(args.host, args.port))
+        asyncio.run(run_standalone(args.host, args.port, args.config))
     elif args.command == "stack":
         from polyfhir.stack import run_stack
 

@@ -7,9 +7,17 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from polyfhir_core.config import default_config
 from polyfhir_core.store import PrimaryStore
-from polyfhir_gateway.api import routes_admin, routes_instance, routes_system, routes_type
+from polyfhir_gateway.api import (
+    routes_admin,
+    routes_advisor,
+    routes_instance,
+    routes_system,
+    routes_type,
+)
 from polyfhir_gateway.api.errors import install_error_handlers
+from polyfhir_gateway.pipeline import QueryPipeline
 from polyfhir_gateway.settings import GatewaySettings
 from polyfhir_servicekit.metrics import MetricsMiddleware
 from polyfhir_servicekit.probes import add_operational_routes
@@ -22,14 +30,26 @@ def create_app(
     settings: GatewaySettings,
     on_startup: Lifecycle | None = None,
     on_shutdown: Lifecycle | None = None,
+    pipeline: QueryPipeline | None = None,
 ) -> FastAPI:
+    """The app; without ``pipeline`` the primary answers every query (no secondaries)."""
+    if pipeline is None:
+        pipeline = QueryPipeline(
+            store,
+            default_config(),
+            default_count=settings.default_count,
+            max_count=settings.max_count,
+        )
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if on_startup is not None:
             await on_startup()
+        await pipeline.start()
         try:
             yield
         finally:
+            await pipeline.stop()
             if on_shutdown is not None:
                 await on_shutdown()
 
@@ -42,11 +62,13 @@ def create_app(
     )
     app.state.store = store
     app.state.settings = settings
+    app.state.pipeline = pipeline
     install_error_handlers(app)
     app.include_router(routes_system.router)
     app.include_router(routes_type.router)
     app.include_router(routes_instance.router)
     app.include_router(routes_admin.router)
+    app.include_router(routes_advisor.router)
     add_operational_routes(app, store.check_ready)
     app.add_middleware(MetricsMiddleware, service="gateway", log_requests=settings.access_log)
     return app

@@ -1,18 +1,66 @@
-"""Wiring of the gateway in the microservice topology (primary store over HTTP)."""
+"""Wiring of the gateway: the primary store, the composite config and the query pipeline."""
 
 from __future__ import annotations
+
+import logging
 
 from fastapi import FastAPI
 
 from polyfhir_clients.primary import HttpPrimaryStore
+from polyfhir_core.config import BackendRole, CompositeConfig, default_config, load_config
 from polyfhir_core.errors import FhirError
+from polyfhir_core.search_index import SearchIndex
+from polyfhir_core.store import PrimaryStore
 from polyfhir_gateway.app import create_app
+from polyfhir_gateway.pipeline import QueryPipeline
 from polyfhir_gateway.settings import GatewaySettings
+
+log = logging.getLogger(__name__)
 
 
 class ConfigurationError(FhirError):
     status = 500
     code = "exception"
+
+
+def load_composite(settings: GatewaySettings) -> CompositeConfig:
+    """``POLYFHIR_CONFIG_FILE`` (+ ``POLYFHIR_CONFIG__*`` overrides), else primary only."""
+    if not settings.config_file:
+        return default_config()
+    config = load_config(settings.config_file)
+    for warning in config.warnings():
+        log.warning("config %s: %s", warning.code, warning.message)
+    return config
+
+
+def search_indexes(config: CompositeConfig) -> dict[str, SearchIndex]:
+    """A client of the search-indexer service (``options.service_url``) per search backend."""
+    from polyfhir_clients.search import HttpSearchIndex
+
+    indexes: dict[str, SearchIndex] = {}
+    for backend in config.secondaries:
+        if backend.role is not BackendRole.SEARCH:
+            continue
+        url = backend.options.get("service_url")
+        if not isinstance(url, str) or not url:
+            raise ConfigurationError(
+                f"backend {backend.id}: options.service_url (the search-indexer service, "
+                "e.g. http://127.0.0.1:8082) is required; the gateway never talks to the engine"
+            )
+        indexes[backend.id] = HttpSearchIndex(url)
+    return indexes
+
+
+def build_pipeline(store: PrimaryStore, settings: GatewaySettings) -> QueryPipeline:
+    config = load_composite(settings)
+    indexes = search_indexes(config) if config.secondaries else {}
+    return QueryPipeline(
+        store,
+        config,
+        indexes,
+        default_count=settings.default_count,
+        max_count=settings.max_count,
+    )
 
 
 def build_remote_app(settings: GatewaySettings) -> FastAPI:
@@ -22,4 +70,5 @@ def build_remote_app(settings: GatewaySettings) -> FastAPI:
             "(use `polyfhir run` for the one-process topology)"
         )
     store = HttpPrimaryStore(settings.primary_store_url)
-    return create_app(store, settings, on_shutdown=store.close)
+    pipeline = build_pipeline(store, settings)
+    return create_app(store, settings, on_shutdown=store.close, pipeline=pipeline)

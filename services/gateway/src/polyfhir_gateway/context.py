@@ -10,6 +10,7 @@ from polyfhir_core.store import PrimaryStore
 from polyfhir_core.tenancy import TenantContext, TenantId
 from polyfhir_gateway.api.fhir_json import check_accept
 from polyfhir_gateway.api.prefer import Prefer
+from polyfhir_gateway.pipeline import QueryPipeline
 from polyfhir_gateway.settings import GatewaySettings
 
 
@@ -21,6 +22,7 @@ class FhirContext:
     base: str
     prefer: Prefer
     request: Request
+    pipeline: QueryPipeline
 
 
 def fhir_context(request: Request) -> FhirContext:
@@ -33,5 +35,11 @@ def fhir_context(request: Request) -> FhirContext:
     )
     base = settings.base_url or f"{str(request.base_url).rstrip('/')}/fhir"
     return FhirContext(
-        request.app.state.store, settings, tenant, base.rstrip("/"), Prefer.of(request), request
+        request.app.state.store,
+        settings,
+        tenant,
+        base.rstrip("/"),
+        Prefer.of(request),
+        request,
+        request.app.state.pipeline,
     )

@@ -12,6 +12,10 @@ class GatewaySettings(BaseSettings):
     primary_store_url: str | None = Field(
         default=None, description="http://host:port of a separate primary-store service"
     )
+    config_file: str | None = Field(
+        default=None,
+        description="composite config (TOML/YAML/JSON); unset: the primary answers everything",
+    )
     base_url: str | None = Field(
         default=None, description="public FHIR base URL; derived from each request when unset"
     )

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from urllib.parse import parse_qsl, urlencode
 
+import orjson
 from fastapi import Response
 
 from polyfhir_core.errors import NotFound, NotSupported, UnsupportedMediaType, information
@@ -17,6 +18,11 @@ from polyfhir_core.validation import is_resource_type
 from polyfhir_gateway.api.bundles import history_bundle, searchset
 from polyfhir_gateway.api.fhir_json import fhir_response, http_date, media_type
 from polyfhir_gateway.context import FhirContext
+from polyfhir_gateway.pipeline import with_warnings
+
+ROUTE_HEADER = "X-Polyfhir-Route"
+FALLBACK_HEADER = "X-Polyfhir-Fallback"
+OUTCOME_HEADER = "X-Polyfhir-Outcome"
 
 
 def require_type(rtype: str) -> str:
@@ -26,8 +32,17 @@ def require_type(rtype: str) -> str:
 
 
 async def run_single(fc: FhirContext, entry: EntryRequest) -> EntryResponse:
+    """Run one write; under SyncMode wait for the synchronous secondaries (warnings on lag)."""
     (response,) = await fc.store.process(fc.tenant, BundleKind.TRANSACTION, [entry])
+    warnings = await fc.pipeline.after_write(fc.tenant, [entry], [response])
+    if warnings:
+        response.outcome = with_warnings(response.outcome, warnings)
     return response
+
+
+def _warnings(outcome: Json | None) -> list[Json]:
+    issues = outcome.get("issue", []) if outcome else []
+    return [i for i in issues if isinstance(i, dict) and i.get("severity") == "warning"]
 
 
 def entry_to_http(
@@ -40,12 +55,19 @@ def entry_to_http(
         headers["Last-Modified"] = http_date(r.last_modified)
     if r.location and r.status in (200, 201):
         headers["Location"] = f"{fc.base}/{r.location}"
+    warnings = _warnings(r.outcome)
+    if warnings:  # e.g. a synchronous secondary did not apply the write in time
+        outcome = {"resourceType": "OperationOutcome", "issue": warnings}
+        headers[OUTCOME_HEADER] = orjson.dumps(outcome).decode("ascii", errors="replace")
     wanted = fc.prefer.return_ or default_return
     if r.status == 204 or wanted == "minimal":
         return fhir_response(None, r.status, headers)
     if wanted == "OperationOutcome":
         message = f"{r.status}: {r.location or 'done'}"
-        return fhir_response(r.outcome or information(message), r.status, headers)
+        body = r.outcome or information(message)
+        if warnings and len(warnings) == len(body.get("issue", [])):
+            body = {**body, "issue": [*information(message)["issue"], *warnings]}
+        return fhir_response(body, r.status, headers)
     return fhir_response(r.resource, r.status, headers)
 
 
@@ -110,7 +132,8 @@ async def search_response(
     query = parse_search(rtype, pairs)
     if compartment is not None:
         query = replace(query, compartment=compartment)
-    page = await fc.store.search(fc.tenant, query)
+    result = await fc.pipeline.search(fc.tenant, query)
+    page = result.page
     if page.ignored and fc.prefer.handling == "strict":
         raise NotSupported(f"unknown or unsupported search parameter(s): {', '.join(page.ignored)}")
     path = rtype or ""
@@ -119,7 +142,10 @@ async def search_response(
     bundle = searchset(page, fc.base, search_links(fc, path, query, page), _projection(query))
     if query.summary == "count":
         bundle.pop("entry", None)
-    return fhir_response(bundle)
+    headers = {ROUTE_HEADER: ",".join(result.route)}
+    if result.fallback:
+        headers[FALLBACK_HEADER] = result.fallback
+    return fhir_response(bundle, headers=headers)
 
 
 async def history_response(fc: FhirContext, path: str, query: HistoryQuery) -> Response:

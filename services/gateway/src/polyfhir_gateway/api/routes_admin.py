@@ -1,8 +1,10 @@
-"""Administration: reindex the tenant's search index (``X-Tenant-ID`` selects the tenant).
+"""Administration (``X-Tenant-ID`` selects the tenant).
 
 POST   /admin/reindex            {"resourceTypes": ["Patient"]}  -> 202 + job
 GET    /admin/reindex/{job}      -> job (state, done, total)
 DELETE /admin/reindex/{job}      -> cancels between batches -> job
+GET    /admin/backends           -> every configured backend and its health state
+GET    /admin/explain[/{type}]?… -> the query plan of a search, without running it
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from fastapi import APIRouter, Depends, Response
 
 from polyfhir_core.errors import BadRequest
 from polyfhir_core.resources import format_instant
+from polyfhir_core.search import parse_search
 from polyfhir_core.store import ReindexJob
+from polyfhir_gateway.api.interactions import require_type
 from polyfhir_gateway.context import FhirContext, fhir_context
 
 router = APIRouter(prefix="/admin")
@@ -68,3 +72,50 @@ async def reindex_status(job_id: str, fc: Ctx) -> Response:
 @router.delete("/reindex/{job_id}")
 async def cancel_reindex(job_id: str, fc: Ctx) -> Response:
     return _response(await fc.store.reindex_cancel(fc.tenant, job_id))
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+@router.get("/backends")
+async def backends(fc: Ctx) -> Response:
+    """The primary (checked now) and each secondary as the health monitor sees it."""
+    config = fc.pipeline.config
+    try:
+        await fc.store.check_ready()
+        primary_state, error = "healthy", None
+    except Exception as exc:  # reported, not raised: this endpoint describes failures
+        primary_state, error = "unhealthy", str(exc)
+    monitored = {b["id"]: b for b in fc.pipeline.monitor.to_json()}
+    out: list[dict[str, Any]] = []
+    for backend in config.backends:
+        entry: dict[str, Any] = {
+            "id": backend.id,
+            "role": backend.role.value,
+            "kind": backend.kind.value,
+            "enabled": backend.enabled,
+        }
+        if backend is config.primary:
+            entry.update(state=primary_state, lastError=error)
+        elif backend.id in monitored:
+            entry.update(monitored[backend.id])
+        else:
+            entry["state"] = "not_queried" if backend.enabled else "disabled"
+        out.append(entry)
+    return _json({"backends": out, "writesWaitFor": [b.id for b in fc.pipeline.writes.backends]})
+
+
+def _explain(fc: FhirContext, rtype: str | None) -> Response:
+    query = parse_search(rtype, list(fc.request.query_params.multi_items()))
+    return _json(fc.pipeline.plan(query).to_json())
+
+
+@router.get("/explain")
+async def explain_system(fc: Ctx) -> Response:
+    return _explain(fc, None)
+
+
+@router.get("/explain/{rtype}")
+async def explain(rtype: str, fc: Ctx) -> Response:
+    return _explain(fc, require_type(rtype))

@@ -13,6 +13,7 @@ from polyfhir_gateway.api.fhir_json import fhir_response, read_body
 from polyfhir_gateway.api.history_params import history_query
 from polyfhir_gateway.api.interactions import history_response, search_response
 from polyfhir_gateway.context import FhirContext, fhir_context
+from polyfhir_gateway.pipeline import with_warnings, written_version
 
 router = APIRouter(prefix="/fhir")
 Ctx = Annotated[FhirContext, Depends(fhir_context)]
@@ -36,6 +37,11 @@ async def transaction_or_batch(fc: Ctx) -> Response:
     body = await read_body(fc.request, fc.settings.max_body_bytes)
     kind, entries = parse_bundle(body, fc.settings.max_bundle_entries)
     responses = await fc.store.process(fc.tenant, kind, entries)
+    warnings = await fc.pipeline.after_write(fc.tenant, entries, responses)
+    if warnings:  # SyncMode: every written entry carries the lag warning
+        for entry, response in zip(entries, responses, strict=True):
+            if written_version(entry, response) is not None:
+                response.outcome = with_warnings(response.outcome, warnings)
     return fhir_response(response_bundle(kind, entries, responses, fc.base, fc.prefer))
 
 

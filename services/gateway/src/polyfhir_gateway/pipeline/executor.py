@@ -1,0 +1,244 @@
+"""The executor: run a query plan against the primary and the search secondary, then merge.
+
+- SECONDARY_FILTERED (the search backend answers the whole query): a page of
+  hits in score order, the resources read from the primary by id.
+- PRIMARY_ENRICHED / INTERSECTION: the hits' ids replace the full-text
+  parameters as an ``_id`` restriction; the primary applies every other filter,
+  sort, paging and includes. More hits than ``cost.max_shipped_ids`` are never
+  shipped: the primary answers the full text itself.
+- Freshness: unless the backend is written synchronously, it is used only once
+  it has applied the tenant's last change (``sync.max_read_lag_ms``).
+
+The secondary call and the freshness check run concurrently under one
+deadline. Whatever goes wrong with the secondary — down, slow, erroring,
+lagging, too many ids — the primary answers (unless a routing rule says
+``fallback = null``: then 503). Errors of the primary itself propagate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass
+
+from polyfhir_core.config import BackendConfig, CompositeConfig, QueryFeature
+from polyfhir_core.errors import Issue, ServiceUnavailable
+from polyfhir_core.planning import (
+    EXECUTABLE,
+    MergeStrategy,
+    QueryPlan,
+    RouteDecision,
+    RouteReason,
+    RoutingContext,
+    analyze,
+    enriched_ids,
+    hits_needed,
+    plan_query,
+    primary_enriched,
+    secondary_filtered,
+)
+from polyfhir_core.registry import SearchParameterRegistry
+from polyfhir_core.search import SearchQuery
+from polyfhir_core.search_index import SearchIndex, TextHits, TextSearch
+from polyfhir_core.store import EntryRequest, EntryResponse, Page, PrimaryStore
+from polyfhir_core.tenancy import TenantContext
+from polyfhir_gateway.pipeline.health import HealthMonitor
+from polyfhir_gateway.pipeline.metrics import FALLBACKS, ROUTE_DECISIONS
+from polyfhir_gateway.pipeline.sync import WriteSync
+
+log = logging.getLogger(__name__)
+
+
+class Fallback(Exception):
+    """The secondary cannot be used for this search; ``reason`` is a metric label."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """A page, the backends that served it (route header) and why a fallback happened."""
+
+    page: Page
+    route: tuple[str, ...]
+    plan: QueryPlan
+    fallback: str | None = None  # "<backend>=<reason>"
+
+
+class QueryPipeline:
+    """Analyzer -> router -> executor -> merger for searches; SyncMode waits for writes."""
+
+    def __init__(
+        self,
+        store: PrimaryStore,
+        config: CompositeConfig,
+        indexes: Mapping[str, SearchIndex] | None = None,
+        *,
+        registry: SearchParameterRegistry | None = None,
+        default_count: int = 20,
+        max_count: int = 1000,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.indexes = dict(indexes or {})
+        self.registry = registry or SearchParameterRegistry.default()
+        self.default_count, self.max_count = default_count, max_count
+        self.monitor = HealthMonitor(config, self.indexes)
+        self.writes = WriteSync(config, self.indexes, self.monitor)
+
+    # -- planning ----------------------------------------------------------------------
+
+    def plan(self, query: SearchQuery) -> QueryPlan:
+        ctx = RoutingContext(self.config, self.monitor.snapshot(), EXECUTABLE)
+        return plan_query(analyze(query, self.registry), ctx)
+
+    # -- searching ---------------------------------------------------------------------
+
+    async def search(self, ctx: TenantContext, query: SearchQuery) -> SearchResult:
+        plan = self.plan(query)
+        text = plan.decision(QueryFeature.FULL_TEXT)
+        if text is None or not text.secondary:
+            return self._served(plan, await self.store.search(ctx, query), (plan.primary,))
+        if text.reason is RouteReason.NO_FALLBACK:
+            raise ServiceUnavailable(f"full text cannot be served: {text.detail}")
+        try:
+            page = await self._with_secondary(ctx, query, plan, text)
+        except Fallback as fb:
+            if text.fallback is None:
+                raise ServiceUnavailable(
+                    f"{text.backend}: {fb}; the routing rule has no fallback"
+                ) from None
+            FALLBACKS.labels(text.backend, fb.reason).inc()
+            log.info(
+                "search falls back to the primary",
+                extra={"backend": text.backend, "reason": str(fb)},
+            )
+            page = await self.store.search(ctx, query)
+            return self._served(plan, page, (plan.primary,), f"{text.backend}={fb.reason}")
+        return self._served(plan, page, plan.backends)
+
+    def _served(
+        self, plan: QueryPlan, page: Page, route: tuple[str, ...], fallback: str | None = None
+    ) -> SearchResult:
+        for d in plan.decisions:
+            backend = d.backend if d.backend in route else plan.primary
+            ROUTE_DECISIONS.labels(d.feature.value, backend).inc()
+        return SearchResult(page, route, plan, fallback)
+
+    async def _with_secondary(
+        self, ctx: TenantContext, query: SearchQuery, plan: QueryPlan, text: RouteDecision
+    ) -> Page:
+        backend = self.config.backend(text.backend)
+        cap = self.config.cost.max_shipped_ids
+        count = min(query.count if query.count is not None else self.default_count, self.max_count)
+        if query.summary == "count":
+            count = 0
+        filtered = plan.strategy is MergeStrategy.SECONDARY_FILTERED
+        limit = hits_needed(query.offset, count) if filtered else cap
+        if limit > cap:
+            raise Fallback("over_id_cap", f"page end {limit} is beyond max_shipped_ids ({cap})")
+        request = TextSearch(plan.analysis.resource_types, plan.analysis.text_clauses, limit)
+        hits = await self._hits(ctx, backend, request)
+        if filtered:
+            return await self._filtered_page(ctx, hits, query.offset, count)
+        if not hits.complete:
+            raise Fallback("over_id_cap", f"{hits.total} matches exceed max_shipped_ids ({cap})")
+        ids = enriched_ids(plan.analysis, hits)
+        if not ids:
+            return Page([], total=0)
+        return await self.store.search(ctx, primary_enriched(plan.analysis, ids))
+
+    async def _filtered_page(
+        self, ctx: TenantContext, hits: TextHits, offset: int, count: int
+    ) -> Page:
+        page = secondary_filtered(hits, offset, count)
+        resources = await self.store.read_many(ctx, list(page.keys)) if page.keys else []
+        token = str(page.next_offset) if page.next_offset is not None else None
+        return Page(resources, total=page.total, next_token=token)
+
+    async def _hits(
+        self, ctx: TenantContext, backend: BackendConfig, request: TextSearch
+    ) -> TextHits:
+        index = self.indexes.get(backend.id)
+        if index is None:
+            raise Fallback("no_client", f"the gateway has no client for {backend.id}")
+        sync = self.config.sync_for(backend)
+        check_lag = not sync.waits_for(backend.role) and sync.max_read_lag_ms is not None
+        lag_ms = sync.max_read_lag_ms or 0
+        deadline = (self._query_timeout_ms(backend) + (lag_ms if check_lag else 0)) / 1000
+        tenant = ctx.tenant.value
+        try:
+            async with asyncio.timeout(deadline):
+                fresh, hits = await _both(
+                    self._fresh(ctx, index, lag_ms) if check_lag else _true(),
+                    index.search_text(tenant, request),
+                )
+        except TimeoutError:
+            raise Fallback("timeout", f"no answer within {deadline * 1000:.0f} ms") from None
+        except Exception as exc:  # the secondary failed: the primary answers
+            raise Fallback("error", str(exc) or type(exc).__name__) from None
+        if not fresh:
+            raise Fallback("lagging", f"{backend.id} has not applied the tenant's last change")
+        return hits
+
+    async def _fresh(self, ctx: TenantContext, index: SearchIndex, lag_ms: int) -> bool:
+        positions = await self.store.positions(ctx)
+        if positions.pending > 0:
+            return False  # changes not even published yet: no secondary has them
+        if not positions.partitions:
+            return True
+        tenant = ctx.tenant.value
+        if lag_ms == 0:
+            applied = await index.positions(tenant)
+            return all(applied.get(p, -1) >= pos for p, pos in positions.partitions.items())
+        return await index.wait_positions(tenant, positions.partitions, lag_ms)
+
+    def _query_timeout_ms(self, backend: BackendConfig) -> int:
+        configured = backend.options.get("query_timeout_ms")
+        if isinstance(configured, int) and configured > 0:
+            return configured
+        return self.config.health_for(backend).timeout_ms
+
+    # -- writes ------------------------------------------------------------------------
+
+    async def after_write(
+        self,
+        ctx: TenantContext,
+        requests: Sequence[EntryRequest],
+        responses: Sequence[EntryResponse],
+    ) -> list[Issue]:
+        """SyncMode: wait for the synchronous secondaries; warnings for those behind."""
+        return await self.writes.wait(ctx.tenant.value, requests, responses)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.monitor.start()
+
+    async def stop(self) -> None:
+        await self.monitor.stop()
+        for index in self.indexes.values():
+            close = getattr(index, "close", None)
+            if close is not None:
+                await close()
+
+
+async def _true() -> bool:
+    return True
+
+
+async def _both(fresh: Awaitable[bool], hits: Awaitable[TextHits]) -> tuple[bool, TextHits]:
+    """Both concurrently; a stale answer does not wait for the hits, and no task is orphaned."""
+    fresh_task, hits_task = asyncio.ensure_future(fresh), asyncio.ensure_future(hits)
+    try:
+        if not await fresh_task:
+            return False, TextHits((), 0)
+        return True, await hits_task
+    finally:
+        for task in (fresh_task, hits_task):
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(fresh_task, hits_task, return_exceptions=True)

@@ -1,0 +1,160 @@
+"""The health monitor: periodic readiness checks of each secondary, with hysteresis.
+
+States (see :class:`polyfhir_core.planning.BackendState`):
+
+- ``healthy``; ``unhealthy`` after ``failure_threshold`` consecutive failed
+  checks, healthy again after ``success_threshold`` consecutive successes;
+- ``lagging``: a synchronous write wait timed out. The versions it waited for
+  are remembered per tenant; each check asks the backend (without waiting)
+  whether it has applied them, and the state clears once it has.
+
+Unhealthy and lagging secondaries are bypassed by the router. Backends start
+healthy: a request that meets a failing backend falls back on its own anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from polyfhir_core.config import BackendConfig, CompositeConfig
+from polyfhir_core.planning import BackendState
+from polyfhir_core.search_index import AppliedVersion, SearchIndex
+from polyfhir_gateway.pipeline.metrics import set_backend_state
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Track:
+    backend: BackendConfig
+    healthy: bool = True
+    failures: int = 0
+    successes: int = 0
+    last_error: str | None = None
+    last_check: datetime | None = None
+    pending: dict[str, list[AppliedVersion]] = field(default_factory=dict)  # lagging writes
+
+    @property
+    def state(self) -> BackendState:
+        if not self.healthy:
+            return BackendState.UNHEALTHY
+        return BackendState.LAGGING if self.pending else BackendState.HEALTHY
+
+
+class HealthMonitor:
+    """Tracks every enabled secondary that has a client in ``indexes``."""
+
+    def __init__(self, config: CompositeConfig, indexes: Mapping[str, SearchIndex]) -> None:
+        self.config = config
+        self.indexes = dict(indexes)
+        self._tracks = {b.id: _Track(b) for b in config.secondaries if b.id in self.indexes}
+        self._tasks: list[asyncio.Task[None]] = []
+        for backend_id in self._tracks:
+            set_backend_state(backend_id, BackendState.HEALTHY)
+
+    def state(self, backend_id: str) -> BackendState:
+        track = self._tracks.get(backend_id)
+        return track.state if track is not None else BackendState.HEALTHY
+
+    def snapshot(self) -> dict[str, BackendState]:
+        return {backend_id: track.state for backend_id, track in self._tracks.items()}
+
+    def mark_lagging(self, backend_id: str, tenant: str, versions: list[AppliedVersion]) -> None:
+        """A synchronous wait timed out: bypass the backend until it has applied ``versions``."""
+        track = self._tracks.get(backend_id)
+        if track is None or not versions:
+            return
+        track.pending.setdefault(tenant, []).extend(versions)
+        self._publish(track)
+
+    async def check(self, backend_id: str) -> BackendState:
+        """One check of one backend (what the periodic loop runs)."""
+        track = self._tracks[backend_id]
+        settings = self.config.health_for(track.backend)
+        index = self.indexes[backend_id]
+        track.last_check = datetime.now(UTC)
+        try:
+            async with asyncio.timeout(settings.timeout_ms / 1000):
+                await index.check_ready()
+        except Exception as exc:  # any failure of the check counts
+            track.last_error = str(exc) or type(exc).__name__
+            track.failures, track.successes = track.failures + 1, 0
+            if track.healthy and track.failures >= settings.failure_threshold:
+                track.healthy = False
+                log.warning("backend %s unhealthy: %s", backend_id, track.last_error)
+        else:
+            track.successes, track.failures = track.successes + 1, 0
+            if not track.healthy and track.successes >= settings.success_threshold:
+                track.healthy = True
+                log.info("backend %s healthy again", backend_id)
+            if track.healthy:
+                await self._clear_caught_up(track, index, settings.timeout_ms)
+        self._publish(track)
+        return track.state
+
+    async def check_all(self) -> dict[str, BackendState]:
+        for backend_id in self._tracks:
+            await self.check(backend_id)
+        return self.snapshot()
+
+    async def _clear_caught_up(self, track: _Track, index: SearchIndex, timeout_ms: int) -> None:
+        for tenant, versions in list(track.pending.items()):
+            try:
+                async with asyncio.timeout(timeout_ms / 1000):
+                    applied = await index.wait_applied(tenant, versions, 0)
+            except Exception:  # still lagging as far as we can tell
+                log.debug("lag check of %s failed", track.backend.id, exc_info=True)
+                return
+            if applied:
+                del track.pending[tenant]
+
+    def _publish(self, track: _Track) -> None:
+        set_backend_state(track.backend.id, track.state)
+
+    # -- the periodic loop -------------------------------------------------------------
+
+    def start(self) -> None:
+        for backend_id, track in self._tracks.items():
+            interval = self.config.health_for(track.backend).check_interval_ms / 1000
+            self._tasks.append(asyncio.create_task(self._loop(backend_id, interval)))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+    async def _loop(self, backend_id: str, interval: float) -> None:
+        while True:
+            try:
+                await self.check(backend_id)
+            except Exception:  # the monitor must outlive any bug in one check
+                log.exception("health check of %s failed unexpectedly", backend_id)
+            await asyncio.sleep(interval)
+
+    def to_json(self) -> list[dict[str, Any]]:
+        """What ``GET /admin/backends`` shows for the secondaries."""
+        out = []
+        for backend_id, track in self._tracks.items():
+            out.append(
+                {
+                    "id": backend_id,
+                    "role": track.backend.role.value,
+                    "kind": track.backend.kind.value,
+                    "state": track.state.value,
+                    "consecutiveFailures": track.failures,
+                    "consecutiveSuccesses": track.successes,
+                    "lastError": track.last_error,
+                    "lastCheck": track.last_check.isoformat() if track.last_check else None,
+                    "laggingTenants": sorted(track.pending),
+                }
+            )
+        return out

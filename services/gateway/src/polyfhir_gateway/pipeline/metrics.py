@@ -1,0 +1,33 @@
+"""Prometheus metrics of the query pipeline: routing decisions, fallbacks, health, sync waits."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+from polyfhir_core.planning import BackendState
+
+ROUTE_DECISIONS = Counter(
+    "polyfhir_gateway_route_decisions_total",
+    "Query parts routed, per feature and the backend that served them",
+    ["feature", "backend"],
+)
+FALLBACKS = Counter(
+    "polyfhir_gateway_route_fallbacks_total",
+    "Searches a secondary was planned for but the primary answered, per reason",
+    ["backend", "reason"],
+)
+BACKEND_STATE = Gauge(
+    "polyfhir_gateway_backend_state",
+    "1 for the current state of each secondary (healthy, unhealthy, lagging), else 0",
+    ["backend", "state"],
+)
+SYNC_WAIT_TIMEOUTS = Counter(
+    "polyfhir_gateway_sync_wait_timeouts_total",
+    "Writes a synchronous secondary had not applied within its sync timeout",
+    ["backend"],
+)
+
+
+def set_backend_state(backend: str, state: BackendState) -> None:
+    for candidate in BackendState:
+        BACKEND_STATE.labels(backend, candidate.value).set(1 if candidate is state else 0)
