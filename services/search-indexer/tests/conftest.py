@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from aiokafka import ConsumerRecord
 
-from polyfhir_bus.consumer import Delivery
+from polyfhir_bus.consumer import Batch, Delivery
 from polyfhir_bus.events import ChangeKind, ResourceChanged
 from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_search.adapters.elasticsearch import ElasticsearchIndex
@@ -79,8 +79,16 @@ class Harness:
         self.service = IndexService(engine, self.freshness)
 
     async def apply(self, *events: ResourceChanged) -> None:
-        rejected = await self.indexer([delivery(e) for e in events])
+        rejected = await self.indexer(Batch([delivery(e) for e in events], {}))
         assert rejected == []
+
+    async def apply_at(self, *deliveries: Delivery) -> None:
+        """Apply deliveries with their partitions and positions."""
+        positions: dict[int, int] = {}
+        for d in deliveries:
+            if d.position is not None:
+                positions[d.partition] = max(positions.get(d.partition, -1), d.position)
+        assert await self.indexer(Batch(list(deliveries), positions)) == []
 
 
 @pytest.fixture(params=ENGINES)

@@ -76,9 +76,9 @@ async def test_a_delete_arriving_first_still_wins(harness: Any, ev: Any) -> None
 async def test_positions_only_rise(harness: Any, ev: Any) -> None:
     assert await harness.service.positions(harness.tenant) == {}
     e = ev.change(harness.tenant, "a", 1, ev.narrative("x"))
-    await harness.indexer([ev.delivery(e, 0, 7), ev.delivery(e, 1, 3), ev.delivery(e, 0, 5)])
+    await harness.apply_at(ev.delivery(e, 0, 7), ev.delivery(e, 1, 3), ev.delivery(e, 0, 5))
     assert await harness.service.positions(harness.tenant) == {0: 7, 1: 3}
-    await harness.indexer([ev.delivery(e, 0, 6), ev.delivery(e, 1, 4)])
+    await harness.apply_at(ev.delivery(e, 0, 6), ev.delivery(e, 1, 4))
     assert await harness.service.positions(harness.tenant) == {0: 7, 1: 4}
     # another replica over the same index sees them too (read from the engine)
     replica = ev.Harness(harness.engine, harness.tenant)
@@ -92,9 +92,9 @@ async def test_wait_positions(harness: Any, ev: Any) -> None:
     assert not await service.wait_positions(harness.tenant, {0: 2}, 100)
     e = ev.change(harness.tenant, "a", 1, ev.narrative("x"))
     waiter = asyncio.create_task(service.wait_positions(harness.tenant, {0: 2, 1: 1}, 10_000))
-    await harness.indexer([ev.delivery(e, 0, 2)])
+    await harness.apply_at(ev.delivery(e, 0, 2))
     assert not waiter.done() or not waiter.result()  # partition 1 is still behind
-    await harness.indexer([ev.delivery(e, 1, 1)])
+    await harness.apply_at(ev.delivery(e, 1, 1))
     assert await waiter
     assert await service.wait_positions(harness.tenant, {0: 1}, 0)
 
@@ -118,7 +118,7 @@ async def test_a_replica_that_does_not_consume_sees_the_wait_end(harness: Any, e
         replica.service.wait_applied(harness.tenant, [AppliedVersion("Condition", "b", 1)], 10_000)
     )
     e = ev.change(harness.tenant, "b", 1, ev.narrative("x"))
-    await harness.indexer([ev.delivery(e, 0, 9)])
+    await harness.apply_at(ev.delivery(e, 0, 9))
     assert await waiter
     assert await replica.service.wait_positions(harness.tenant, {0: 9}, 10_000)
 

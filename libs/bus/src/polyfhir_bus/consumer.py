@@ -11,8 +11,9 @@ Per batch:
    ``polyfhir-position`` header; a record that cannot be decoded
    (:class:`UnsupportedEvent`: not JSON, malformed, unknown major version) is
    sent to the dead-letter topic with the reason and the consumer's name;
-2. the handler gets the decoded deliveries and returns the ones it refuses for
-   good (:class:`Rejection`), which are dead-lettered the same way;
+2. the handler gets the decoded deliveries (and the batch's positions) and
+   returns the ones it refuses for good (:class:`Rejection`), which are
+   dead-lettered the same way;
 3. the offsets are committed.
 
 Any exception from the handler (or from a dead-letter send) is transient: the
@@ -67,7 +68,17 @@ class Rejection:
     reason: str
 
 
-BatchHandler = Callable[[list[Delivery]], Awaitable[list[Rejection]]]
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """The decoded deliveries of one poll, and the highest position header per partition
+    over *every* record of it (dead-lettered ones included), so that an indexer can
+    record that it has handled them."""
+
+    deliveries: list[Delivery]
+    positions: dict[int, int]
+
+
+BatchHandler = Callable[[Batch], Awaitable[list[Rejection]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,18 +98,31 @@ def _header(record: ConsumerRecord[Any, Any], name: str) -> str | None:
     return None
 
 
+def position_of(record: ConsumerRecord[Any, Any]) -> int | None:
+    raw = _header(record, POSITION_HEADER)
+    try:
+        return int(raw) if raw is not None else None
+    except ValueError:
+        raise UnsupportedEvent(f"{POSITION_HEADER} {raw!r} is not a number") from None
+
+
 def decode(record: ConsumerRecord[Any, Any]) -> Delivery:
     """The delivery in ``record``; :class:`UnsupportedEvent` when it cannot be applied."""
     value = record.value
     if not isinstance(value, bytes | str):
         raise UnsupportedEvent("the record has no value")
     event = ResourceChanged.from_json(value)
-    raw_position = _header(record, POSITION_HEADER)
-    try:
-        position = int(raw_position) if raw_position is not None else None
-    except ValueError:
-        raise UnsupportedEvent(f"{POSITION_HEADER} {raw_position!r} is not a number") from None
-    return Delivery(event, record.partition, record.offset, position, record)
+    return Delivery(event, record.partition, record.offset, position_of(record), record)
+
+
+def batch_positions(records: tuple[ConsumerRecord[Any, Any], ...]) -> dict[int, int]:
+    positions: dict[int, int] = {}
+    for record in records:
+        with contextlib.suppress(UnsupportedEvent):
+            position = position_of(record)
+            if position is not None and position > positions.get(record.partition, -1):
+                positions[record.partition] = position
+    return positions
 
 
 class BatchConsumer:
@@ -169,7 +193,7 @@ class BatchConsumer:
                 deliveries.append(decode(record))
             except UnsupportedEvent as exc:
                 await self.dead_letter(record, str(exc))
-        rejections = await self._handler(deliveries) if deliveries else []
+        rejections = await self._handler(Batch(deliveries, batch_positions(records)))
         for rejection in rejections:
             await self.dead_letter(rejection.delivery.record, rejection.reason)
 

@@ -13,20 +13,12 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from polyfhir_bus.consumer import Delivery, Rejection
+from polyfhir_bus.consumer import Batch, Rejection
 from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_search import metrics
 from polyfhir_search.domain.documents import document_for, latest_per_resource
 from polyfhir_search.service_layer.freshness import Freshness
 from polyfhir_search.service_layer.ports import ItemResult, Outcome, SearchEngine
-
-
-def batch_positions(deliveries: list[Delivery]) -> dict[int, int]:
-    positions: dict[int, int] = {}
-    for d in deliveries:
-        if d.position is not None and d.position > positions.get(d.partition, -1):
-            positions[d.partition] = d.position
-    return positions
 
 
 def _observe(results: list[ItemResult], skipped: int, positions: dict[int, int]) -> None:
@@ -51,13 +43,14 @@ class Indexer:
         self._freshness = freshness
         self._registry = registry
 
-    async def __call__(self, deliveries: list[Delivery]) -> list[Rejection]:
+    async def __call__(self, batch: Batch) -> list[Rejection]:
         started = time.perf_counter()
+        deliveries = batch.deliveries
         latest = latest_per_resource([d.event for d in deliveries])
         by_version = {(d.event.key, d.event.version): d for d in deliveries}
         documents = [document_for(event, self._registry) for event in latest]
         results = await self._engine.apply(documents)
-        positions = batch_positions(deliveries)
+        positions = batch.positions
         await self._engine.record_positions(positions)
         await self._freshness.advance(positions)
         metrics.BATCH_SIZE.observe(len(deliveries))
