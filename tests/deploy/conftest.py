@@ -1,0 +1,181 @@
+"""Parsed deployment files and what the code they deploy declares (settings, scripts, metrics).
+
+Everything here is read from the repository; nothing runs a container.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from prometheus_client.metrics import MetricWrapperBase
+from pydantic_settings import BaseSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "helm" / "polyfhir"
+
+
+@dataclass(frozen=True)
+class ServicePackage:
+    """One deployable service: its directory, distribution, console script and settings."""
+
+    directory: Path
+    distribution: str
+    script: str
+    package: str
+    settings: type[BaseSettings]
+
+    @property
+    def env_names(self) -> set[str]:
+        """The POLYFHIR_* variables its settings class reads."""
+        prefix = str(self.settings.model_config.get("env_prefix", "")).upper()
+        return {prefix + name.upper() for name in self.settings.model_fields}
+
+    @property
+    def default_port(self) -> int:
+        return int(self.settings.model_fields["port"].default)
+
+
+def _settings_class(package: str) -> type[BaseSettings]:
+    module = importlib.import_module(f"{package}.settings")
+    classes = [
+        value
+        for value in vars(module).values()
+        if isinstance(value, type)
+        and issubclass(value, BaseSettings)
+        and value is not BaseSettings
+        and value.__module__ == module.__name__
+    ]
+    assert len(classes) == 1, f"{module.__name__} should define one BaseSettings class"
+    return classes[0]
+
+
+def load_service(directory: Path) -> ServicePackage:
+    project = tomllib.loads((directory / "pyproject.toml").read_text())["project"]
+    ((script, target),) = project["scripts"].items()
+    package = target.split(":")[0].split(".")[0]
+    return ServicePackage(directory, project["name"], script, package, _settings_class(package))
+
+
+@pytest.fixture(scope="session")
+def services() -> dict[str, ServicePackage]:
+    """Every service that ships a Dockerfile, by directory name (gateway, primary-store, ...)."""
+    return {
+        path.parent.name: load_service(path.parent)
+        for path in sorted((ROOT / "services").glob("*/Dockerfile"))
+    }
+
+
+@pytest.fixture(scope="session")
+def workspace_members() -> list[Path]:
+    root = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    members: list[Path] = []
+    for pattern in root["tool"]["uv"]["workspace"]["members"]:
+        members.extend(p.parent for p in sorted(ROOT.glob(f"{pattern}/pyproject.toml")))
+    return members
+
+
+@pytest.fixture(scope="session")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+@pytest.fixture(scope="session")
+def compose_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return dict(compose["services"])
+
+
+def compose_env(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {str(k): str(v) for k, v in env.items()}
+
+
+@pytest.fixture(scope="session")
+def env_of() -> Callable[[dict[str, Any]], dict[str, str]]:
+    """A compose service's environment as a dict of strings."""
+    return compose_env
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def helm_template() -> Callable[[str], str]:
+    """The body of a named template in the chart's _helpers.tpl."""
+    return helm_define
+
+
+@pytest.fixture(scope="session")
+def compose_polyfhir(
+    compose_services: dict[str, dict[str, Any]], services: dict[str, ServicePackage]
+) -> dict[str, ServicePackage]:
+    """Compose services built from a services/<name>/Dockerfile -> that service's package."""
+    built: dict[str, ServicePackage] = {}
+    for name, service in compose_services.items():
+        build = service.get("build")
+        if build:
+            directory = Path(build["dockerfile"]).parent.name
+            built[name] = services[directory]
+    return built
+
+
+@pytest.fixture(scope="session")
+def values() -> dict[str, Any]:
+    return yaml.safe_load((CHART / "values.yaml").read_text())
+
+
+def helm_define(name: str) -> str:
+    """The body of a named template in the chart's _helpers.tpl."""
+    text = (CHART / "templates" / "_helpers.tpl").read_text()
+    match = re.search(r'\{\{-? define "' + re.escape(name) + r'" -?\}\}(.*?)\{\{-? end \}\}\n\n', text + "\n\n", re.S)
+    assert match, f"no template {name} in _helpers.tpl"
+    return match.group(1)
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    name: str
+    kind: str
+    labels: tuple[str, ...]
+
+
+def _metric_modules() -> list[str]:
+    modules = ["polyfhir_servicekit.metrics"]
+    for package in ("polyfhir_gateway", "polyfhir_primary", "polyfhir_search", "polyfhir_bus"):
+        root = importlib.import_module(package)
+        for info in pkgutil.walk_packages(root.__path__, prefix=f"{package}."):
+            if info.name.rsplit(".", 1)[-1] == "metrics":
+                modules.append(info.name)
+    return modules
+
+
+@pytest.fixture(scope="session")
+def registered_metrics() -> dict[str, MetricInfo]:
+    """Every sample name the services can expose (name_bucket, name_total, ...) -> its metric."""
+    samples: dict[str, MetricInfo] = {}
+    for module_name in _metric_modules():
+        for value in vars(importlib.import_module(module_name)).values():
+            if not isinstance(value, MetricWrapperBase):
+                continue
+            info = MetricInfo(value._name, value._type, tuple(value._labelnames))
+            suffixes = {
+                "counter": ("_total",),
+                "gauge": ("",),
+                "histogram": ("_bucket", "_count", "_sum"),
+                "summary": ("_count", "_sum", ""),
+            }.get(info.kind, ("",))
+            for suffix in suffixes:
+                samples[info.name + suffix] = info
+    return samples

@@ -1,0 +1,166 @@
+"""docker-compose.yml: a stack that starts in order, with settings the services actually read."""
+
+from __future__ import annotations
+
+import importlib.resources
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jsonschema
+import orjson
+import pytest
+import yaml
+
+from polyfhir_core.config import load_config
+
+pytestmark = pytest.mark.unit
+
+Services = dict[str, dict[str, Any]]
+EnvOf = Callable[[dict[str, Any]], dict[str, str]]
+
+
+def _compose_schema() -> dict[str, Any]:
+    vendor = importlib.resources.files("check_jsonschema.builtin_schemas.vendor")
+    return dict(orjson.loads((vendor / "compose-spec.json").read_bytes()))
+
+
+def _problems(document: dict[str, Any]) -> list[str]:
+    schema = _compose_schema()
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    return [
+        f"{'/'.join(map(str, error.absolute_path))}: {error.message}"
+        for error in validator.iter_errors(document)
+    ]
+
+
+def test_compose_file_follows_the_compose_specification(compose: dict[str, Any]) -> None:
+    assert _problems(compose) == []
+
+
+def test_the_schema_check_catches_a_misspelt_key(compose: dict[str, Any]) -> None:
+    services = dict(compose["services"])
+    services["gateway"] = {**services["gateway"], "healthchek": {}}
+    assert any("healthchek" in problem for problem in _problems({**compose, "services": services}))
+
+
+def test_every_service_has_a_healthcheck(compose_services: Services) -> None:
+    assert [name for name, s in compose_services.items() if not s.get("healthcheck")] == []
+
+
+def test_dependencies_wait_for_healthy_services_that_start_by_default(
+    compose_services: Services,
+) -> None:
+    for name, service in compose_services.items():
+        for target, rule in (service.get("depends_on") or {}).items():
+            assert target in compose_services, f"{name} depends on unknown {target}"
+            assert rule["condition"] == "service_healthy", f"{name} -> {target}"
+            assert compose_services[target].get("healthcheck"), f"{target} has no healthcheck"
+            if not service.get("profiles"):
+                # plain `docker compose up` must be able to start the dependency
+                assert not compose_services[target].get("profiles"), f"{name} -> {target}"
+
+
+def test_every_polyfhir_variable_is_a_setting_of_its_service(
+    compose_services: Services, compose_polyfhir: dict[str, Any], env_of: EnvOf
+) -> None:
+    deployed = {package.directory.name for package in compose_polyfhir.values()}
+    assert deployed == {"gateway", "primary-store", "search-indexer"}
+    for name, package in compose_polyfhir.items():
+        variables = {v for v in env_of(compose_services[name]) if v.startswith("POLYFHIR_")}
+        unknown = variables - package.env_names
+        assert unknown == set(), f"{name}: {package.settings.__name__} has no field for {unknown}"
+
+
+def test_services_listen_on_all_interfaces_at_their_port(
+    compose_services: Services, compose_polyfhir: dict[str, Any], env_of: EnvOf
+) -> None:
+    for name, package in compose_polyfhir.items():
+        env = env_of(compose_services[name])
+        assert env["POLYFHIR_HOST"] == "0.0.0.0", name
+        assert int(env["POLYFHIR_PORT"]) == package.default_port, name
+        probe = " ".join(compose_services[name]["healthcheck"]["test"])
+        assert f":{package.default_port}/readyz" in probe, name
+
+
+def _service_at(compose_services: Services, env_of: EnvOf, url: str) -> str:
+    """The compose service a URL names; it must listen on the URL's port."""
+    parts = urlsplit(url)
+    assert parts.hostname in compose_services, f"{url} names no compose service"
+    env = env_of(compose_services[parts.hostname])
+    assert parts.port == int(env["POLYFHIR_PORT"]), f"{url}: that service listens elsewhere"
+    return parts.hostname
+
+
+def _mounted_config(gateway: dict[str, Any], env_of: EnvOf, repo_root: Path) -> Path:
+    target = env_of(gateway)["POLYFHIR_CONFIG_FILE"]
+    for volume in gateway["volumes"]:
+        source, mounted, *_ = volume.split(":")
+        if mounted == target:
+            return repo_root / source
+    raise AssertionError(f"nothing is mounted at {target}")
+
+
+def test_gateway_reaches_the_primary_store_and_the_search_indexer(
+    compose_services: Services, env_of: EnvOf, repo_root: Path
+) -> None:
+    gateway = compose_services["gateway"]
+    primary = env_of(gateway)["POLYFHIR_PRIMARY_STORE_URL"]
+    assert _service_at(compose_services, env_of, primary) == "primary-store"
+    config = load_config(_mounted_config(gateway, env_of, repo_root), env={})
+    search = [b for b in config.backends if b.role.value == "search" and b.enabled]
+    assert search
+    for backend in search:
+        indexer = _service_at(compose_services, env_of, backend.options["service_url"])
+        assert indexer in gateway["depends_on"]
+        engine = urlsplit(env_of(compose_services[indexer])["POLYFHIR_SEARCH_ENGINE_URL"])
+        assert (engine.hostname, engine.port) == (urlsplit(backend.url).hostname, 9200)
+
+
+def test_the_compose_composite_config_is_the_documented_layout(repo_root: Path) -> None:
+    config = load_config(repo_root / "deploy/config/compose.yaml", env={})
+    assert list(config.warnings()) == []
+    layout = {b.id: (b.role.value, b.kind.value) for b in config.backends if b.enabled}
+    assert layout == {"primary": ("primary", "postgresql"), "search": ("search", "opensearch")}
+    # hybrid: a write returns once the search index has it (read-your-writes for _text)
+    assert [b.id for b in config.write_waits_for()] == ["search"]
+
+
+def test_search_indexers_point_at_their_engine(compose_services: Services, env_of: EnvOf) -> None:
+    indexers = 0
+    for name, service in compose_services.items():
+        env = env_of(service)
+        if "POLYFHIR_SEARCH_ENGINE_URL" not in env:
+            continue
+        indexers += 1
+        engine = urlsplit(env["POLYFHIR_SEARCH_ENGINE_URL"]).hostname
+        assert engine == env["POLYFHIR_SEARCH_ENGINE_KIND"], name
+        assert engine in service["depends_on"], name
+        assert compose_services[engine].get("profiles") == service.get("profiles"), name
+    assert indexers >= 2  # OpenSearch by default, Elasticsearch in its profile
+
+
+def test_each_indexer_has_its_own_consumer_group(compose_services: Services, env_of: EnvOf) -> None:
+    groups = [
+        env_of(s)["POLYFHIR_CONSUMER_GROUP"]
+        for s in compose_services.values()
+        if "POLYFHIR_CONSUMER_GROUP" in env_of(s)
+    ]
+    assert len(groups) == len(set(groups)) >= 2
+
+
+def test_prometheus_scrapes_every_service(
+    compose_services: Services, compose_polyfhir: dict[str, Any], env_of: EnvOf, repo_root: Path
+) -> None:
+    prometheus = yaml.safe_load((repo_root / "deploy/prometheus/prometheus.yml").read_text())
+    targets = {
+        target
+        for job in prometheus["scrape_configs"]
+        for static in job["static_configs"]
+        for target in static["targets"]
+    }
+    for name in compose_polyfhir:
+        assert f"{name}:{env_of(compose_services[name])['POLYFHIR_PORT']}" in targets
+    mounts = compose_services["prometheus"]["volumes"]
+    assert "./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in mounts

@@ -1,0 +1,92 @@
+"""The provisioned Grafana dashboard only asks for metrics and labels the services register."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import yaml
+
+pytestmark = pytest.mark.unit
+
+METRIC = re.compile(r"\b(polyfhir_[a-z0-9_]+)\b")
+BY = re.compile(r"\bby\s*\(([^)]*)\)")
+MATCHERS = re.compile(r"\{([^}]*)\}")
+MATCHER_LABEL = re.compile(r"([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)")
+PROMETHEUS_LABELS = {"job", "instance"}  # added by Prometheus to every scraped sample
+
+
+def _dashboard(repo_root: Path) -> dict[str, Any]:
+    return dict(orjson.loads((repo_root / "deploy/grafana/dashboards/polyfhir.json").read_bytes()))
+
+
+def _queries(dashboard: dict[str, Any]) -> list[str]:
+    panels = [p for p in dashboard["panels"] if p["type"] != "row"]
+    queries = [target["expr"] for panel in panels for target in panel["targets"]]
+    queries += [v["definition"] for v in dashboard["templating"]["list"] if v["type"] == "query"]
+    return queries
+
+
+def _labels_used(query: str) -> set[str]:
+    labels = {label.strip() for group in BY.findall(query) for label in group.split(",")}
+    for matchers in MATCHERS.findall(query):
+        labels |= set(MATCHER_LABEL.findall(matchers))
+    return labels - {""}
+
+
+def test_dashboard_names_only_registered_metrics(
+    repo_root: Path, registered_metrics: dict[str, Any]
+) -> None:
+    queries = _queries(_dashboard(repo_root))
+    used = {name for query in queries for name in METRIC.findall(query)}
+    assert used - set(registered_metrics) == set()
+    # the overview covers what an operator asks first
+    for family in (
+        "polyfhir_http_request_seconds",
+        "polyfhir_outbox_backlog",
+        "polyfhir_outbox_events_published_total",
+        "polyfhir_search_events_total",
+        "polyfhir_search_sync_lag_seconds",
+        "polyfhir_gateway_route_decisions_total",
+        "polyfhir_gateway_backend_state",
+    ):
+        assert any(name.startswith(family) for name in used), family
+
+
+def test_dashboard_groups_and_filters_by_labels_the_metrics_have(
+    repo_root: Path, registered_metrics: dict[str, Any]
+) -> None:
+    for query in _queries(_dashboard(repo_root)):
+        metrics = [registered_metrics[name] for name in METRIC.findall(query)]
+        known = set(PROMETHEUS_LABELS)
+        for name, metric in zip(METRIC.findall(query), metrics, strict=True):
+            known |= set(metric.labels) | ({"le"} if name.endswith("_bucket") else set())
+        assert _labels_used(query) - known == set(), query
+
+
+def test_every_panel_uses_the_provisioned_datasource(repo_root: Path) -> None:
+    provisioned = yaml.safe_load(
+        (repo_root / "deploy/grafana/provisioning/datasources/prometheus.yaml").read_text()
+    )
+    (datasource,) = provisioned["datasources"]
+    dashboard = _dashboard(repo_root)
+    panels = [p for p in dashboard["panels"] if p["type"] != "row"]
+    assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
+    for panel in panels:
+        assert panel["datasource"]["uid"] == datasource["uid"], panel["title"]
+        assert panel["targets"], panel["title"]
+
+
+def test_grafana_loads_the_dashboard_folder(
+    repo_root: Path, compose_services: dict[str, dict[str, Any]]
+) -> None:
+    provider = yaml.safe_load(
+        (repo_root / "deploy/grafana/provisioning/dashboards/polyfhir.yaml").read_text()
+    )
+    path = provider["providers"][0]["options"]["path"]
+    mounts = compose_services["grafana"]["volumes"]
+    assert f"./deploy/grafana/dashboards:{path}:ro" in mounts
+    assert "./deploy/grafana/provisioning:/etc/grafana/provisioning:ro" in mounts
