@@ -2,9 +2,11 @@
 
     uv run python benchmarks/search.py --sizes 200,2000 --runs 100
 
-For each backend and each size (patients; ~48 resources each) a fresh
-``polyfhir run`` is loaded with carebundle patients, then every query of the
-mix runs ``--runs`` times (sequentially, with values drawn from the data) and
+For each backend and each size (patients; ~48 resources each) the database is
+filled by the bulk loader (``bulkload.py``: transactions through the store
+service, index rows exactly as normal writes), analysed, then a fresh
+``polyfhir run`` serves the mix: every query runs ``--runs`` times
+(sequentially, with values drawn from the data) through the gateway and
 p50/p99 latency is printed per query. Sizes grow in one database, so the
 table shows how latency scales with the data.
 """
@@ -19,24 +21,31 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import orjson
 
-from _common import database_urls, fhir_server, load_bundles, percentile, table
-from polyfhir_testing.datasets import patient_bundles
+from _common import database_urls, fhir_server, percentile, table
+from bulkload import bulk_load, templates, workers_for
+from polyfhir_primary.bootstrap import open_database
+from polyfhir_primary.settings import PrimarySettings
 
 Sample = dict[str, Any]
 Query = Callable[[random.Random, Sample], tuple[str, list[tuple[str, str]]]]
 
 
-def _facts(bundles: list[dict[str, Any]]) -> Sample:
-    """Values to draw query parameters from (ids are server-assigned: found later)."""
+def _facts(tpl: list[bytes], patients: int) -> Sample:
+    """Values to draw query parameters from (clone k of template t: identifier ``…-k``)."""
     families, identifiers, codes, words = set(), [], set(), set()
-    for bundle in bundles:
+    for t, raw in enumerate(tpl):
+        bundle = orjson.loads(raw)
         for entry in bundle["entry"]:
             r = entry["resource"]
             if r["resourceType"] == "Patient":
                 families.add(r["name"][0]["family"])
                 ident = r["identifier"][0]
-                identifiers.append(f"{ident['system']}|{ident['value']}")
+                identifiers += [
+                    f"{ident['system']}|{ident['value']}" + (f"-{k}" if k >= len(tpl) else "")
+                    for k in range(t, patients, len(tpl))
+                ]
             elif r["resourceType"] == "Observation":
                 coding = r["code"]["coding"][0]
                 codes.add(f"{coding['system']}|{coding['code']}")
@@ -108,37 +117,55 @@ async def _measure(base: str, facts: Sample, runs: int, seed: int) -> dict[str, 
     return out
 
 
+async def _analyze(url: str) -> None:
+    """Open (which runs ANALYZE on both dialects) and close: statistics for the new data."""
+    database = await open_database(PrimarySettings(primary_url=url, kafka_bootstrap=""))
+    await database.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="200,1000", help="patients, growing, comma-separated")
     parser.add_argument("--runs", type=int, default=100)
-    parser.add_argument("--concurrency", type=int, default=8, help="for loading")
+    parser.add_argument("--workers", type=int, default=2, help="loader processes (PostgreSQL)")
+    parser.add_argument("--concurrency", type=int, default=4, help="transactions per loader")
     parser.add_argument("--backends", default="sqlite,postgresql")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    tpl = templates()
     rows: list[list[object]] = []
     with database_urls(backends) as urls:
         for backend in backends:
-            loaded: list[dict[str, Any]] = []
-            with fhir_server(urls[backend]) as base:
-                for size in sizes:
-                    more = list(patient_bundles(size - len(loaded), start=len(loaded)))
-                    asyncio.run(load_bundles(base, more, args.concurrency))
-                    loaded += more
-                    resources = sum(len(b["entry"]) for b in loaded)
-                    latencies = asyncio.run(_measure(base, _facts(loaded), args.runs, size))
-                    for name, values in latencies.items():
-                        rows.append(
-                            [
-                                backend,
-                                f"{resources:,}",
-                                name,
-                                percentile(values, 50) * 1000,
-                                percentile(values, 99) * 1000,
-                            ]
-                        )
-    print(table(["backend", "resources", "query", "p50 ms", "p99 ms"], rows))
+            loaded = resources = 0
+            for size in sizes:
+                created, seconds = bulk_load(
+                    urls[backend],
+                    loaded,
+                    size,
+                    workers=workers_for(backend, args.workers),
+                    concurrency=args.concurrency,
+                )
+                loaded, resources = size, resources + created
+                print(
+                    f"{backend}: {resources:,} resources ({created / seconds:,.0f}/s)", flush=True
+                )
+                asyncio.run(_analyze(urls[backend]))
+                with fhir_server(urls[backend]) as base:
+                    latencies = asyncio.run(_measure(base, _facts(tpl, size), args.runs, size))
+                for name, values in latencies.items():
+                    rows.append(
+                        [
+                            backend,
+                            f"{resources:,}",
+                            name,
+                            percentile(values, 50) * 1000,
+                            percentile(values, 99) * 1000,
+                        ]
+                    )
+                print(
+                    table(["backend", "resources", "query", "p50 ms", "p99 ms"], rows), flush=True
+                )
 
 
 if __name__ == "__main__":
