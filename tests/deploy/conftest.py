@@ -139,7 +139,11 @@ def values() -> dict[str, Any]:
 def helm_define(name: str) -> str:
     """The body of a named template in the chart's _helpers.tpl."""
     text = (CHART / "templates" / "_helpers.tpl").read_text()
-    match = re.search(r'\{\{-? define "' + re.escape(name) + r'" -?\}\}(.*?)\{\{-? end \}\}\n\n', text + "\n\n", re.S)
+    match = re.search(
+        r'\{\{-? define "' + re.escape(name) + r'" -?\}\}(.*?)\{\{-? end \}\}\n\n',
+        text + "\n\n",
+        re.S,
+    )
     assert match, f"no template {name} in _helpers.tpl"
     return match.group(1)
 
@@ -155,9 +159,8 @@ def _metric_modules() -> list[str]:
     modules = ["polyfhir_servicekit.metrics"]
     for package in ("polyfhir_gateway", "polyfhir_primary", "polyfhir_search", "polyfhir_bus"):
         root = importlib.import_module(package)
-        for info in pkgutil.walk_packages(root.__path__, prefix=f"{package}."):
-            if info.name.rsplit(".", 1)[-1] == "metrics":
-                modules.append(info.name)
+        found = pkgutil.walk_packages(root.__path__, prefix=f"{package}.")
+        modules.extend(info.name for info in found if info.name.rsplit(".", 1)[-1] == "metrics")
     return modules
 
 
