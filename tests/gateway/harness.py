@@ -76,11 +76,15 @@ class Gateway:
         return response
 
 
-def build(store: Any, store_override: Any = None, **top: Any) -> Gateway:
+def build(
+    store: Any, store_override: Any = None, extra: tuple[dict[str, Any], ...] = (), **top: Any
+) -> Gateway:
+    """A gateway whose composite config has a primary, ``SEARCH`` (the fake) and ``extra``."""
     top.setdefault("sync", HYBRID)
     backends = [
         {"id": "primary", "role": "primary", "kind": "sqlite", "url": "sqlite:///x.db"},
         SEARCH,
+        *extra,
     ]
     config = parse_config({"backends": backends, **top})
     fake = FakeSearchIndex()
