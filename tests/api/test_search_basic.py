@@ -84,6 +84,15 @@ async def test_summary_count_and_total_none(fhir: httpx.AsyncClient) -> None:
     assert len(no_total["entry"]) == 2
 
 
+async def test_total_estimate_is_exact_for_small_results(fhir: httpx.AsyncClient) -> None:
+    await _seed(fhir, 3)
+    estimated = (await fhir.get("/Patient", params={"_total": "estimate", "_count": "1"})).json()
+    assert estimated["total"] == 3
+    assert len(estimated["entry"]) == 1
+    male = (await fhir.get("/Patient", params={"_total": "estimate", "gender": "male"})).json()
+    assert male["total"] == 2
+
+
 async def test_unknown_parameter_lenient_and_strict(fhir: httpx.AsyncClient) -> None:
     await _seed(fhir, 2)
     lenient = await fhir.get("/Patient", params={"nonsense": "x", "gender": "male"})

@@ -187,6 +187,7 @@ class SearchPlan:
     offset: int = 0
     sort: tuple[SortField, ...] = field(default=DEFAULT_SORT)
     count_total: bool = False
+    estimate_total: bool = False  # _total=estimate: exact up to a cap, then an estimate
 
     @property
     def criteria(self) -> Criteria:

@@ -27,6 +27,7 @@ from polyfhir_primary.adapters.sql.includes import fetch_included
 from polyfhir_primary.adapters.sql.index_rows import INDEX_TABLES, index_rows, insert_sql
 from polyfhir_primary.adapters.sql.rows import decode_row
 from polyfhir_primary.adapters.sql.search import RESOURCE_COLUMNS, search_statements
+from polyfhir_primary.adapters.sql.search.total import ESTIMATE_CAP, estimate_beyond_cap
 from polyfhir_primary.adapters.sql.terminology import write_terminology
 from polyfhir_primary.domain.search_plan import SearchPlan
 
@@ -166,6 +167,8 @@ class SqlSession:
         total = None
         if count_sql is not None:
             total = int((await self.conn.fetch(count_sql, count_args))[0][0])
+            if plan.estimate_total and total > ESTIMATE_CAP:
+                total = await estimate_beyond_cap(self.conn, self.dialect, count_sql, count_args)
         return found, total
 
     async def included(

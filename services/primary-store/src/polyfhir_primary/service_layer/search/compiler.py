@@ -209,6 +209,7 @@ def compile_search(
         offset=query.offset,
         sort=sort_fields(query, registry),
         count_total=query.total != "none" or query.summary == "count",
+        estimate_total=query.total == "estimate" and query.summary != "count",
     )
     return CompiledSearch(plan, tuple(applied), tuple(ignored))
 

@@ -12,6 +12,7 @@ from typing import Any
 from polyfhir_primary.adapters.sql.dialect import Dialect
 from polyfhir_primary.adapters.sql.search import numbers, references, scalar, terminology, text
 from polyfhir_primary.adapters.sql.search.fragments import Sql
+from polyfhir_primary.adapters.sql.search.total import capped_count_sql
 from polyfhir_primary.domain.search_plan import (
     Clause,
     CompartmentClause,
@@ -95,7 +96,11 @@ def search_statements(
         f"SELECT {RESOURCE_COLUMNS} FROM resources r WHERE {where}"
         f" ORDER BY {order} LIMIT ? OFFSET ?"
     )
-    count = f"SELECT COUNT(*) FROM resources r WHERE {where}" if plan.count_total else None
+    count = None
+    if plan.estimate_total:
+        count = capped_count_sql(where)
+    elif plan.count_total:
+        count = f"SELECT COUNT(*) FROM resources r WHERE {where}"
     return select, [*args, *order_args, plan.limit, plan.offset], count, args
 
 
