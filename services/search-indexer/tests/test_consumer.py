@@ -85,7 +85,7 @@ async def start_indexer(
         settings = SearchSettings(
             kafka_bootstrap=kafka_broker.bootstrap,
             search_engine_url=opensearch_server.url,
-            search_engine_kind=engine_kind,  # type: ignore[arg-type]
+            search_engine_kind=engine_kind,
             search_compatibility_headers=False,
             search_index_prefix=topics.prefix,
             consumer_group=topics.group,
@@ -172,7 +172,7 @@ async def test_stopped_before_commit_catches_up_without_duplicates(
     ev: Any, topics: Topics, send: Send, start_indexer: Any
 ) -> None:
     t = topics.tenant
-    first = await start_indexer()
+    first: SearchIndexer = await start_indexer()
     crashed: list[int] = []
     apply = first.indexer
 
@@ -191,7 +191,7 @@ async def test_stopped_before_commit_catches_up_without_duplicates(
     await first.close()
     assert crashed
 
-    second = await start_indexer()
+    second: SearchIndexer = await start_indexer()
     seen: list[int] = []
     apply2 = second.indexer
 
@@ -213,7 +213,7 @@ async def test_stopped_before_commit_catches_up_without_duplicates(
 async def test_a_failing_engine_means_retry_not_loss(
     ev: Any, topics: Topics, send: Send, start_indexer: Any
 ) -> None:
-    indexer = await start_indexer()
+    indexer: SearchIndexer = await start_indexer()
     t = topics.tenant
     failures: list[int] = []
     apply = indexer.indexer

@@ -25,7 +25,10 @@ async def _ids(harness: Any, word: str) -> list[str]:
 
 
 async def _held(harness: Any, rid: str) -> list[IndexedVersion]:
-    return await harness.service.versions(harness.tenant, [ResourceKey("Condition", rid)])
+    held: list[IndexedVersion] = await harness.service.versions(
+        harness.tenant, [ResourceKey("Condition", rid)]
+    )
+    return held
 
 
 async def test_duplicate_events_give_one_hit(harness: Any, ev: Any) -> None:
