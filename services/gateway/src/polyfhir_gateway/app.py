@@ -13,11 +13,13 @@ from polyfhir_gateway.api import (
     routes_admin,
     routes_advisor,
     routes_instance,
+    routes_repair,
     routes_system,
     routes_type,
 )
 from polyfhir_gateway.api.errors import install_error_handlers
 from polyfhir_gateway.pipeline import QueryPipeline
+from polyfhir_gateway.repair.jobs import RepairJobs
 from polyfhir_gateway.settings import GatewaySettings
 from polyfhir_servicekit.metrics import MetricsMiddleware
 from polyfhir_servicekit.probes import add_operational_routes
@@ -41,6 +43,8 @@ def create_app(
             max_count=settings.max_count,
         )
 
+    repairs = RepairJobs()
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if on_startup is not None:
@@ -49,6 +53,7 @@ def create_app(
         try:
             yield
         finally:
+            await repairs.close()
             await pipeline.stop()
             if on_shutdown is not None:
                 await on_shutdown()
@@ -63,12 +68,14 @@ def create_app(
     app.state.store = store
     app.state.settings = settings
     app.state.pipeline = pipeline
+    app.state.repairs = repairs
     install_error_handlers(app)
     app.include_router(routes_system.router)
     app.include_router(routes_type.router)
     app.include_router(routes_instance.router)
     app.include_router(routes_admin.router)
     app.include_router(routes_advisor.router)
+    app.include_router(routes_repair.router)
     add_operational_routes(app, store.check_ready)
     app.add_middleware(MetricsMiddleware, service="gateway", log_requests=settings.access_log)
     return app
