@@ -33,6 +33,23 @@ from polyfhir_search.service_layer.ports import ItemResult, Outcome
 
 _VERSION_FIELDS = ["type", "rid", "version", "deleted"]
 MAX_PARTITIONS = 10_000
+MAX_BULK_BYTES = 8 * 1024 * 1024  # engines refuse huge bulks (http.max_content_length)
+
+
+def bulk_chunks(
+    documents: list[IndexDocument], max_bytes: int = MAX_BULK_BYTES
+) -> list[list[IndexDocument]]:
+    """Split documents into bulks of at most ``max_bytes`` of source (one document at least)."""
+    chunks: list[list[IndexDocument]] = [[]]
+    size = 0
+    for doc in documents:
+        doc_size = sum(len(v) for v in doc.text.values() if isinstance(v, str)) + 512
+        if chunks[-1] and size + doc_size > max_bytes:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(doc)
+        size += doc_size
+    return [c for c in chunks if c]
 
 
 def _indexed(source: dict[str, Any]) -> IndexedVersion:
@@ -70,15 +87,16 @@ class EngineIndex(ABC):
                 await self._create(index, settings, mappings)
 
     async def apply(self, documents: list[IndexDocument]) -> list[ItemResult]:
-        if not documents:
-            return []
-        operations: list[dict[str, Any]] = []
-        for doc in documents:
-            meta: dict[str, Any] = {"_index": self.resources, "_id": doc.doc_id}
-            meta |= {"version": doc.version, "version_type": "external"}
-            operations += [{"index": meta}, doc.source()]
-        items = await self._bulk(operations)
-        return [_item_result(doc, item) for doc, item in zip(documents, items, strict=True)]
+        results: list[ItemResult] = []
+        for chunk in bulk_chunks(documents):
+            operations: list[dict[str, Any]] = []
+            for doc in chunk:
+                meta: dict[str, Any] = {"_index": self.resources, "_id": doc.doc_id}
+                meta |= {"version": doc.version, "version_type": "external"}
+                operations += [{"index": meta}, doc.source()]
+            items = await self._bulk(operations)
+            results += [_item_result(doc, item) for doc, item in zip(chunk, items, strict=True)]
+        return results
 
     async def record_positions(self, positions: dict[int, int]) -> None:
         operations: list[dict[str, Any]] = []
