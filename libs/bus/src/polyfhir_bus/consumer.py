@@ -147,7 +147,12 @@ class BatchConsumer:
         self._backoff = self.options.backoff_initial_s
         self._stopping = asyncio.Event()
         self.broker = KafkaBroker(
-            bootstrap, acks="all", enable_idempotence=False, client_id=consumer_name
+            bootstrap,
+            acks="all",
+            enable_idempotence=False,  # see polyfhir_bus.kafka: at-least-once, version-guarded
+            client_id=consumer_name,
+            logger=log,
+            log_level=logging.DEBUG,  # FastStream's per-batch access lines
         )
         self.broker.subscriber(
             self.options.topic,
