@@ -98,6 +98,10 @@ class Session(Protocol):
 
     async def count_current(self, resource_types: Sequence[str] | None) -> int: ...
 
+    async def type_generation(self, resource_type: str) -> tuple[int, int]:
+        """(number of versions, highest version sequence) written for ``resource_type``:
+        changes whenever a resource of that type is created, updated or deleted."""
+
     async def replace_index(self, stored: StoredResource, values: IndexValues) -> None:
         """Replace the search index rows of the current version (reindex)."""
 

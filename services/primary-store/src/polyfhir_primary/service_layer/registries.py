@@ -1,10 +1,13 @@
 """Each tenant's SearchParameter registry: the official one plus its own definitions.
 
 A tenant's SearchParameter resources (status active or draft) are layered on
-the official registry. The layered registry is cached per tenant and dropped
-whenever a transaction of that tenant touches a SearchParameter, so the next
-write or search sees the change; index rows written before the change are
-brought up to date by a reindex (``reindex.py``).
+the official registry. The layered registry is cached per tenant together with
+the tenant's SearchParameter *generation* (number of SearchParameter versions
+and the highest version sequence, one index probe on ``resource_versions``).
+Every request compares the stored generation with the database's, so a change
+written through any replica is seen by every replica on its next request; the
+replica that wrote it also drops its cache at once. Index rows written before
+the change are brought up to date by a reindex (``reindex.py``).
 """
 
 from __future__ import annotations
@@ -27,15 +30,18 @@ class TenantRegistries:
     def __init__(self, official: SearchParameterRegistry, db: Database) -> None:
         self.official = official
         self.db = db
-        self._cache: dict[str, SearchParameterRegistry] = {}
+        self._cache: dict[str, tuple[tuple[int, int], SearchParameterRegistry]] = {}
 
     async def get(self, tenant: TenantId) -> SearchParameterRegistry:
+        async with self.db.session(tenant, write=False) as session:
+            generation = await session.type_generation(SEARCH_PARAMETER)
         cached = self._cache.get(tenant.value)
-        if cached is None:
+        if cached is None or cached[0] != generation:
             custom = await self._load(tenant)
-            cached = self.official.with_definitions(custom) if custom else self.official
+            registry = self.official.with_definitions(custom) if custom else self.official
+            cached = (generation, registry)
             self._cache[tenant.value] = cached
-        return cached
+        return cached[1]
 
     def invalidate(self, tenant: TenantId) -> None:
         self._cache.pop(tenant.value, None)

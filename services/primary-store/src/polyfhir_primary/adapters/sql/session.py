@@ -139,6 +139,13 @@ class SqlSession:
             args += list(resource_types)
         return where, args
 
+    async def type_generation(self, resource_type: str) -> tuple[int, int]:
+        rows = await self.conn.fetch(
+            "SELECT COUNT(*), MAX(seq) FROM resource_versions WHERE tenant = ? AND res_type = ?",
+            (self.tenant.value, resource_type),
+        )
+        return int(rows[0][0]), int(rows[0][1] or 0)
+
     async def scan_current(
         self, resource_types: Sequence[str] | None, after: tuple[str, str] | None, limit: int
     ) -> list[StoredResource]:
