@@ -20,12 +20,19 @@ from polyfhir_core.planning.plan import (
     RouteDecision,
     RouteReason,
 )
-from polyfhir_core.planning.router import EXECUTABLE, NATURAL_ROLE, RoutingContext, plan_query
+from polyfhir_core.planning.router import (
+    EXECUTABLE,
+    NATURAL_ROLE,
+    ConfigTables,
+    RoutingContext,
+    plan_query,
+)
 
 __all__ = [
     "EXECUTABLE",
     "NATURAL_ROLE",
     "BackendState",
+    "ConfigTables",
     "HitsPage",
     "MergeStrategy",
     "QueryAnalysis",

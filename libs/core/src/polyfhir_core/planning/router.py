@@ -30,6 +30,7 @@ from polyfhir_core.config.backends import BackendConfig
 from polyfhir_core.config.composite import CompositeConfig
 from polyfhir_core.config.roles import BackendRole
 from polyfhir_core.config.routing import QueryFeature, RoutingRule
+from polyfhir_core.config.sync import SyncConfig
 from polyfhir_core.planning.analyzer import QueryAnalysis, QueryPart
 from polyfhir_core.planning.plan import (
     BackendState,
@@ -55,13 +56,42 @@ EXECUTABLE: frozenset[tuple[BackendRole, QueryFeature]] = frozenset(
 
 
 @dataclass(frozen=True, slots=True)
+class ConfigTables:
+    """Lookups derived from a configuration once (the router runs on every search)."""
+
+    primary: BackendConfig
+    secondaries: tuple[BackendConfig, ...]
+    sync: Mapping[str, SyncConfig]
+
+    @classmethod
+    def of(cls, config: CompositeConfig) -> ConfigTables:
+        secondaries = config.secondaries
+        sync = {b.id: config.sync_for(b) for b in secondaries}
+        return cls(config.primary, secondaries, sync)
+
+
+@dataclass(frozen=True, slots=True)
 class RoutingContext:
-    """Everything besides the query that routing depends on."""
+    """Everything besides the query that routing depends on.
+
+    ``tables``: pass the :class:`ConfigTables` of ``config`` when routing many
+    queries under one configuration (computed from ``config`` when omitted).
+    """
 
     config: CompositeConfig
     states: Mapping[str, BackendState] = field(default_factory=dict)
     executable: frozenset[tuple[BackendRole, QueryFeature]] = EXECUTABLE
     estimates: Mapping[QueryFeature, int] = field(default_factory=dict)
+    tables: ConfigTables | None = None
+
+    def __post_init__(self) -> None:
+        if self.tables is None:
+            object.__setattr__(self, "tables", ConfigTables.of(self.config))
+
+    @property
+    def derived(self) -> ConfigTables:
+        assert self.tables is not None  # set in __post_init__
+        return self.tables
 
     def state(self, backend_id: str) -> BackendState:
         return BackendState(self.states.get(backend_id, BackendState.HEALTHY))
@@ -70,7 +100,7 @@ class RoutingContext:
 def route_part(part: QueryPart, analysis: QueryAnalysis, ctx: RoutingContext) -> RouteDecision:
     """The decision for one part (see the module docstring)."""
     config = ctx.config
-    primary = config.primary
+    primary = ctx.derived.primary
     rtype = analysis.query.resource_type or ""
     skipped: list[str] = []
     for rule in config.rules_for(part.feature, rtype, part.parameter_names):
@@ -87,7 +117,7 @@ def route_part(part: QueryPart, analysis: QueryAnalysis, ctx: RoutingContext) ->
         detail = f"{part.feature.value} is served by the primary"
         return _to_primary(part, primary, RouteReason.PRIMARY_FEATURE, detail, skipped)
     found = next(
-        (b for b in config.secondaries if b.role is role and _capable(b, part.feature)), None
+        (b for b in ctx.derived.secondaries if b.role is role and _capable(b, part.feature)), None
     )
     if found is None:
         detail = f"no enabled {role.value} backend: the primary answers {part.feature.value}"
@@ -104,7 +134,7 @@ def _checked(
     skipped: list[str],
 ) -> RouteDecision:
     config = ctx.config
-    primary = config.primary
+    primary = ctx.derived.primary
     if not target.role.is_secondary:
         detail = f"rule {rule.name if rule else '?'} sends {part.feature.value} to the primary"
         return _to_primary(part, primary, RouteReason.RULE, detail, skipped, rule)
@@ -114,7 +144,7 @@ def _checked(
             f"gateway cannot query a {target.role.value} backend for it yet: the primary answers"
         )
         return _to_primary(part, primary, RouteReason.NOT_EXECUTABLE, detail, skipped, rule)
-    fallback = _fallback(config, rule)
+    fallback = _fallback(config, primary, rule)
     state = ctx.state(target.id)
     if not state.usable:
         return _unavailable(part, primary, target, state, fallback, rule, skipped)
@@ -170,13 +200,15 @@ def _unavailable(
     return _to_primary(part, primary, reason, detail, skipped, rule)
 
 
-def _fallback(config: CompositeConfig, rule: RoutingRule | None) -> BackendConfig | None:
+def _fallback(
+    config: CompositeConfig, primary: BackendConfig, rule: RoutingRule | None
+) -> BackendConfig | None:
     if rule is None:
-        return config.primary
+        return primary
     if rule.fallback is None:
         return None
     # Fallbacks are answered by the primary: no other secondary is executable for a part.
-    return config.primary if config.resolve(rule.fallback) is not None else None
+    return primary if config.resolve(rule.fallback) is not None else None
 
 
 def _to_primary(
@@ -208,7 +240,7 @@ def _joined(lines: list[str]) -> str:
 def plan_query(analysis: QueryAnalysis, ctx: RoutingContext) -> QueryPlan:
     """Route every part and pick the merge strategy."""
     decisions = [route_part(part, analysis, ctx) for part in analysis.parts]
-    primary = ctx.config.primary
+    primary = ctx.derived.primary
     notes: list[str] = []
     text = next((d for d in decisions if d.feature is QueryFeature.FULL_TEXT), None)
     strategy = MergeStrategy.PRIMARY_ONLY
@@ -237,7 +269,7 @@ def plan_query(analysis: QueryAnalysis, ctx: RoutingContext) -> QueryPlan:
                 "filter, sort, paging and includes"
             )
     notes += _primary_text_notes(analysis, decisions)
-    notes += _freshness_notes(ctx.config, decisions)
+    notes += _freshness_notes(ctx.derived, decisions)
     fallbacks = {
         d.backend: (f"falls back to {d.fallback}" if d.fallback else "fails the search (503)")
         for d in decisions
@@ -258,12 +290,12 @@ def _primary_text_notes(analysis: QueryAnalysis, decisions: list[RouteDecision])
     return []
 
 
-def _freshness_notes(config: CompositeConfig, decisions: list[RouteDecision]) -> list[str]:
+def _freshness_notes(tables: ConfigTables, decisions: list[RouteDecision]) -> list[str]:
     notes = []
     for d in decisions:
         if not d.secondary or d.reason is RouteReason.NO_FALLBACK:
             continue
-        sync = config.sync_for(config.backend(d.backend))
+        sync = tables.sync[d.backend]
         if sync.waits_for(d.role):
             notes.append(f"{d.backend} is written synchronously: read-your-writes")
         elif sync.max_read_lag_ms is None:

@@ -26,6 +26,7 @@ from polyfhir_core.config import BackendConfig, CompositeConfig, QueryFeature
 from polyfhir_core.errors import Issue, ServiceUnavailable
 from polyfhir_core.planning import (
     EXECUTABLE,
+    ConfigTables,
     MergeStrategy,
     QueryPlan,
     RouteDecision,
@@ -86,13 +87,15 @@ class QueryPipeline:
         self.indexes = dict(indexes or {})
         self.registry = registry or SearchParameterRegistry.default()
         self.default_count, self.max_count = default_count, max_count
+        self.tables = ConfigTables.of(config)
+        self._timeouts = {b.id: self._query_timeout_ms(b) for b in config.secondaries}
         self.monitor = HealthMonitor(config, self.indexes)
         self.writes = WriteSync(config, self.indexes, self.monitor)
 
     # -- planning ----------------------------------------------------------------------
 
     def plan(self, query: SearchQuery) -> QueryPlan:
-        ctx = RoutingContext(self.config, self.monitor.snapshot(), EXECUTABLE)
+        ctx = RoutingContext(self.config, self.monitor.snapshot(), EXECUTABLE, tables=self.tables)
         return plan_query(analyze(query, self.registry), ctx)
 
     # -- searching ---------------------------------------------------------------------
@@ -165,10 +168,10 @@ class QueryPipeline:
         index = self.indexes.get(backend.id)
         if index is None:
             raise Fallback("no_client", f"the gateway has no client for {backend.id}")
-        sync = self.config.sync_for(backend)
+        sync = self.tables.sync[backend.id]
         check_lag = not sync.waits_for(backend.role) and sync.max_read_lag_ms is not None
         lag_ms = sync.max_read_lag_ms or 0
-        deadline = (self._query_timeout_ms(backend) + (lag_ms if check_lag else 0)) / 1000
+        deadline = (self._timeouts[backend.id] + (lag_ms if check_lag else 0)) / 1000
         tenant = ctx.tenant.value
         try:
             async with asyncio.timeout(deadline):
