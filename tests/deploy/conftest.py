@@ -148,6 +148,23 @@ def helm_define(name: str) -> str:
     return match.group(1)
 
 
+def dockerfile_instructions(dockerfile: Path) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) per logical line, continuations joined, comments dropped."""
+    text = re.sub(r"\\\n", " ", dockerfile.read_text())
+    lines = [line.strip() for line in text.splitlines()]
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "")
+        for line in lines
+        if line and not line.startswith("#")
+    ]
+
+
+@pytest.fixture(scope="session")
+def instructions() -> Callable[[Path], list[tuple[str, str]]]:
+    """A Dockerfile's instructions (see :func:`dockerfile_instructions`)."""
+    return dockerfile_instructions
+
+
 @dataclass(frozen=True)
 class MetricInfo:
     name: str

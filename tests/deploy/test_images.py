@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,16 +12,7 @@ import pytest
 
 pytestmark = pytest.mark.unit
 
-
-def _instructions(dockerfile: Path) -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) per logical line, continuations joined, comments dropped."""
-    text = re.sub(r"\\\n", " ", dockerfile.read_text())
-    lines = [line.strip() for line in text.splitlines()]
-    return [
-        (line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "")
-        for line in lines
-        if line and not line.startswith("#")
-    ]
+Parse = Callable[[Path], list[tuple[str, str]]]
 
 
 def _uv_syncs(instructions: list[tuple[str, str]]) -> list[tuple[int, str]]:
@@ -30,12 +22,15 @@ def _uv_syncs(instructions: list[tuple[str, str]]) -> list[tuple[int, str]]:
 
 
 def test_the_dependency_layer_needs_only_the_lock_and_pyproject_files(
-    services: dict[str, Any], workspace_members: list[Path], repo_root: Path
+    services: dict[str, Any],
+    workspace_members: list[Path],
+    repo_root: Path,
+    instructions: Parse,
 ) -> None:
     for name, package in services.items():
-        instructions = _instructions(package.directory / "Dockerfile")
-        (first, deps), (second, full) = _uv_syncs(instructions)
-        copied_before = " ".join(args for op, args in instructions[:first] if op == "COPY")
+        parsed = instructions(package.directory / "Dockerfile")
+        (first, deps), (second, full) = _uv_syncs(parsed)
+        copied_before = " ".join(args for op, args in parsed[:first] if op == "COPY")
         for member in workspace_members:
             # uv resolves the workspace from every member's pyproject.toml
             relative = (member / "pyproject.toml").relative_to(repo_root)
@@ -44,30 +39,34 @@ def test_the_dependency_layer_needs_only_the_lock_and_pyproject_files(
         for flags in ("--frozen", "--no-install-workspace", f"--package {package.distribution}"):
             assert flags in deps, f"{name}: dependency layer lacks {flags}"
         assert "--frozen" in full and f"--package {package.distribution}" in full, name
-        copied_after = [args for op, args in instructions[first:second] if op == "COPY"]
+        copied_after = [args for op, args in parsed[first:second] if op == "COPY"]
         assert "libs libs" in copied_after and "services services" in copied_after, name
 
 
-def test_images_run_the_service_as_a_non_root_user(services: dict[str, Any]) -> None:
+def test_images_run_the_service_as_a_non_root_user(
+    services: dict[str, Any], instructions: Parse
+) -> None:
     for name, package in services.items():
-        instructions = _instructions(package.directory / "Dockerfile")
-        assert "ARG PYTHON_IMAGE=python:3.11-slim" in {f"{op} {args}" for op, args in instructions}
-        user = [args for op, args in instructions if op == "USER"]
+        parsed = instructions(package.directory / "Dockerfile")
+        assert "ARG PYTHON_IMAGE=python:3.11-slim" in {f"{op} {args}" for op, args in parsed}
+        user = [args for op, args in parsed if op == "USER"]
         assert user and not user[-1].startswith(("root", "0")), name
-        (cmd,) = [args for op, args in instructions if op == "CMD"]
+        (cmd,) = [args for op, args in parsed if op == "CMD"]
         assert shlex.split(cmd.strip("[]").replace(",", " ")) == [package.script], name
 
 
-def test_images_check_liveness_on_the_port_they_listen_on(services: dict[str, Any]) -> None:
+def test_images_check_liveness_on_the_port_they_listen_on(
+    services: dict[str, Any], instructions: Parse
+) -> None:
     for name, package in services.items():
-        instructions = _instructions(package.directory / "Dockerfile")
-        (healthcheck,) = [args for op, args in instructions if op == "HEALTHCHECK"]
+        parsed = instructions(package.directory / "Dockerfile")
+        (healthcheck,) = [args for op, args in parsed if op == "HEALTHCHECK"]
         assert "/livez" in healthcheck, name
         port = str(package.default_port)
         assert f"POLYFHIR_PORT', '{port}'" in healthcheck, name
-        env = " ".join(args for op, args in instructions if op == "ENV")
+        env = " ".join(args for op, args in parsed if op == "ENV")
         assert f"POLYFHIR_PORT={port}" in env and "POLYFHIR_HOST=0.0.0.0" in env, name
-        assert ("EXPOSE", port) in instructions, name
+        assert ("EXPOSE", port) in parsed, name
         variables = set(re.findall(r"\b(POLYFHIR_[A-Z0-9_]+)=", env))
         assert variables <= package.env_names, name
 
