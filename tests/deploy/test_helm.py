@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+import orjson
 import pytest
 import yaml
 
@@ -123,3 +125,21 @@ def test_secrets_are_referenced_never_inlined(
     assert "name: PGPASSWORD\n  valueFrom:\n    secretKeyRef:" in primary
     # the DSN carries no password: asyncpg takes it from PGPASSWORD
     assert "postgresql://{{ .user }}@{{ .host }}" in helm_template("polyfhir.postgresqlUrl")
+
+
+def _values_schema(repo_root: Path) -> jsonschema.protocols.Validator:
+    schema = orjson.loads((repo_root / "helm/polyfhir/values.schema.json").read_bytes())
+    return jsonschema.Draft7Validator(schema)
+
+
+def test_values_follow_the_chart_schema(repo_root: Path, values: dict[str, Any]) -> None:
+    assert [error.message for error in _values_schema(repo_root).iter_errors(values)] == []
+
+
+def test_helm_rejects_a_misspelt_value(repo_root: Path, values: dict[str, Any]) -> None:
+    # helm install/lint validate values against values.schema.json
+    misspelt = {**values, "primaryStore": {**values["primaryStore"], "replica": 3}}
+    errors = [error.message for error in _values_schema(repo_root).iter_errors(misspelt)]
+    assert any("'replica' was unexpected" in message for message in errors)
+    wrong_kind = {**values, "search": {**values["search"], "kind": "solr"}}
+    assert list(_values_schema(repo_root).iter_errors(wrong_kind))
