@@ -18,7 +18,7 @@ import pytest
 from polyfhir_testing.processes import free_port
 from support import eventually
 
-pytestmark = pytest.mark.compose
+pytestmark = [pytest.mark.compose, pytest.mark.timeout(3600)]  # builds three images
 
 
 def _docker_problem() -> str | None:

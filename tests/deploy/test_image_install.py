@@ -30,7 +30,7 @@ from polyfhir_testing.engines import LocalKafka, LocalOpenSearch
 from polyfhir_testing.processes import free_port, spawn, stop, wait_http
 from support import eventually
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]  # builds three environments
 
 Parse = Callable[[Path], list[tuple[str, str]]]
 NOT_IN_CONTEXT = shutil.ignore_patterns("tests", "__pycache__", "*.pyc", ".venv", "*.egg-info")
