@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from polyfhir_core.indexing.composite import extract_composite
 from polyfhir_core.indexing.converters import CONVERTERS
 from polyfhir_core.indexing.paths import compile_expression
 from polyfhir_core.indexing.values import IndexValues
-from polyfhir_core.registry import SearchParameterRegistry
+from polyfhir_core.registry import SearchParameterRegistry, SearchParamType
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,12 @@ def extract_index_values(
     if not isinstance(rtype, str):
         return out
     for definition, expression in registry.indexed_for(rtype):
+        if definition.type == SearchParamType.COMPOSITE:
+            try:
+                extract_composite(definition, expression, resource, registry, out)
+            except Exception:  # as below
+                log.debug("composite %s failed on %s", definition.code, rtype, exc_info=True)
+            continue
         convert = CONVERTERS.get(definition.type)
         if convert is None:
             continue

@@ -68,6 +68,15 @@ class UriValue:
 
 
 @dataclass(slots=True)
+class CompositeElement:
+    """One element selected by a composite parameter (``Observation.component[n]``):
+    its components' rows, named ``<composite>$<component number>``, kept together."""
+
+    elem: int
+    values: IndexValues
+
+
+@dataclass(slots=True)
 class IndexValues:
     tokens: list[TokenValue] = field(default_factory=list)
     strings: list[StringValue] = field(default_factory=list)
@@ -76,6 +85,7 @@ class IndexValues:
     quantities: list[QuantityValue] = field(default_factory=list)
     references: list[ReferenceValue] = field(default_factory=list)
     uris: list[UriValue] = field(default_factory=list)
+    composites: list[CompositeElement] = field(default_factory=list)
 
     def count(self) -> int:
         return sum(
@@ -89,7 +99,7 @@ class IndexValues:
                 self.references,
                 self.uris,
             )
-        )
+        ) + sum(c.values.count() for c in self.composites)
 
     def dedupe(self) -> IndexValues:
         """Drop repeated rows (the same value reached by two expression branches)."""
@@ -101,4 +111,5 @@ class IndexValues:
             quantities=list(dict.fromkeys(self.quantities)),
             references=list(dict.fromkeys(self.references)),
             uris=list(dict.fromkeys(self.uris)),
+            composites=[CompositeElement(c.elem, c.values.dedupe()) for c in self.composites],
         )

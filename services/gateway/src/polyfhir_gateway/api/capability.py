@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import cache
 
+from polyfhir_core.indexing.composite import component_types
 from polyfhir_core.registry import SearchParameterRegistry, SearchParamType
 from polyfhir_core.resources import Json
 from polyfhir_core.search.capabilities import SUPPORTED_MODIFIERS
@@ -33,8 +34,9 @@ def _params(registry: SearchParameterRegistry, rtype: str) -> list[Json]:
         if code in ("_id", "_lastUpdated"):
             continue
         full_text = code in ("_text", "_content")
-        if definition.type not in SUPPORTED_MODIFIERS and not full_text:
-            continue  # composite and special parameters are not answered yet
+        composite = component_types(definition, registry) is not None
+        if definition.type not in SUPPORTED_MODIFIERS and not full_text and not composite:
+            continue  # special parameters and composites with unsupported components
         param: Json = {"name": code, "type": definition.type.value}
         if definition.url:
             param["definition"] = definition.url
@@ -44,6 +46,8 @@ def _params(registry: SearchParameterRegistry, rtype: str) -> list[Json]:
         elif definition.type == SearchParamType.REFERENCE:
             modifiers.append("[type]")
         param["documentation"] = "modifiers: " + ", ".join(f":{m}" for m in modifiers)
+        if composite:
+            param["documentation"] = "components separated by $ (no modifiers)"
         out.append(param)
     return out
 

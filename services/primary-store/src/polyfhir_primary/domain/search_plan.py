@@ -141,6 +141,20 @@ class CompartmentClause:
     include_self: bool = False
 
 
+ComponentClause = TokenClause | NumberClause | DateClause | StringClause
+
+
+@dataclass(frozen=True, slots=True)
+class CompositeClause:
+    """``a$b`` (OR over ``alternatives``): one element of the resource (the rows with one
+    ``elem``) matches every component clause; component clause ``n`` is on
+    ``<param>$<n>`` in ``tables[n]``."""
+
+    param: str
+    tables: tuple[str, ...]
+    alternatives: tuple[tuple[ComponentClause, ...], ...]
+
+
 Clause = (
     IdClause
     | DateClause
@@ -154,6 +168,7 @@ Clause = (
     | FullTextClause
     | TerminologyClause
     | CompartmentClause
+    | CompositeClause
 )
 
 

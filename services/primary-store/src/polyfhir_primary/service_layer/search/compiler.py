@@ -10,15 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from polyfhir_core.errors import BadRequest, NotFound, NotSupported
+from polyfhir_core.indexing.composite import component_param, component_types
 from polyfhir_core.registry import SearchParameterRegistry, SearchParamType
 from polyfhir_core.registry.compartments import compartment_params, compartment_types
 from polyfhir_core.resources import check_id
-from polyfhir_core.search import SearchParam, SearchQuery
+from polyfhir_core.search import SearchParam, SearchQuery, split_values
 from polyfhir_core.search.capabilities import SUPPORTED_MODIFIERS
 from polyfhir_core.validation import is_resource_type
 from polyfhir_primary.domain.search_plan import (
     Clause,
     CompartmentClause,
+    CompositeClause,
     Criteria,
     HasClause,
     IdClause,
@@ -83,6 +85,8 @@ class _Compiler:
         definition = self.definition(rtype, p.name)
         if definition is None:
             return None
+        if definition.type == SearchParamType.COMPOSITE:
+            return self.composite(definition, p)
         if definition.type not in SUPPORTED_MODIFIERS:
             return None  # composite and special parameters: not answered by the primary
         if p.modifier == "missing":
@@ -94,6 +98,26 @@ class _Compiler:
         if p.modifier == "of-type":
             return values.of_type_clause(p)
         return _SIMPLE[definition.type](p)
+
+    def composite(self, definition, p: SearchParam) -> Clause | None:  # type: ignore[no-untyped-def]
+        types = component_types(definition, self.registry)
+        if types is None or p.modifier is not None:
+            return None
+        alternatives = []
+        for value in p.values:
+            parts = split_values(value, "$")
+            if len(parts) != len(types):
+                raise BadRequest(
+                    f"{p.raw_name}={value}: expected {len(types)} components separated by $"
+                )
+            alternatives.append(
+                tuple(
+                    _SIMPLE[kind](SearchParam(component_param(p.name, n), (part,), None))
+                    for n, (kind, part) in enumerate(zip(types, parts, strict=True))
+                )
+            )
+        tables = tuple(_TABLES[kind] for kind in types)
+        return CompositeClause(p.name, tables, tuple(alternatives))  # type: ignore[arg-type]
 
     def missing(self, kind: SearchParamType, p: SearchParam) -> Clause | None:
         if kind not in _TABLES:

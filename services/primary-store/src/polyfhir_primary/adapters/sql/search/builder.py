@@ -10,12 +10,20 @@ from collections.abc import Callable
 from typing import Any
 
 from polyfhir_primary.adapters.sql.dialect import Dialect
-from polyfhir_primary.adapters.sql.search import numbers, references, scalar, terminology, text
+from polyfhir_primary.adapters.sql.search import (
+    composite,
+    numbers,
+    references,
+    scalar,
+    terminology,
+    text,
+)
 from polyfhir_primary.adapters.sql.search.fragments import Sql
 from polyfhir_primary.adapters.sql.search.total import capped_count_sql
 from polyfhir_primary.domain.search_plan import (
     Clause,
     CompartmentClause,
+    CompositeClause,
     Criteria,
     DateClause,
     FullTextClause,
@@ -47,6 +55,7 @@ _BUILDERS: dict[type[Any], Callable[[Any, Any, str], Sql]] = {
     FullTextClause: text.fulltext_sql,
     TerminologyClause: terminology.terminology_sql,
     CompartmentClause: references.compartment_sql,
+    CompositeClause: composite.composite_sql,
 }
 
 

@@ -43,13 +43,16 @@ def _units(x: str, m: NumberMatch) -> Sql:
     return " AND ".join(parts), args
 
 
-def number_sql(b: Builder, c: NumberClause, alias: str) -> Sql:
-    x = b.alias("n")
+def number_condition(x: str, c: NumberClause) -> Sql:
     parts = []
     for m in c.matches:
         sql, args = _compare(x, m)
         units, unit_args = _units(x, m) if c.quantity else ("", [])
         parts.append((f"({sql} AND {units})" if units else sql, [*args, *unit_args]))
-    return exists(
-        b, "idx_quantity" if c.quantity else "idx_number", x, alias, c.param, any_of(parts)
-    )
+    return any_of(parts)
+
+
+def number_sql(b: Builder, c: NumberClause, alias: str) -> Sql:
+    x = b.alias("n")
+    table = "idx_quantity" if c.quantity else "idx_number"
+    return exists(b, table, x, alias, c.param, number_condition(x, c))

@@ -60,7 +60,7 @@ def date_sql(b: Builder, c: DateClause, alias: str) -> Sql:
     return exists(b, "idx_date", x, alias, c.param, cond)
 
 
-def _token_match(x: str, m: TokenMatch) -> Sql:
+def token_match_sql(x: str, m: TokenMatch) -> Sql:
     parts: list[str] = []
     args: list[Any] = []
     if m.code is not None:
@@ -82,7 +82,7 @@ def token_sql(b: Builder, c: TokenClause, alias: str) -> Sql:
             for m in c.matches
         ]
         return exists(b, "idx_token", x, alias, c.param, any_of(parts))
-    cond = any_of([_token_match(x, m) for m in c.matches])
+    cond = any_of([token_match_sql(x, m) for m in c.matches])
     return exists(b, "idx_token", x, alias, c.param, cond, negate=c.negate)
 
 
