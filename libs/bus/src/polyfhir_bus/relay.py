@@ -63,7 +63,8 @@ class OutboxSource(Protocol):
 
     async def assign_positions(self, partitions: Mapping[int, int]) -> dict[int, int]:
         """In one transaction: give each row (``seq -> partition``, in ``seq`` order) the
-        next position of its partition; return ``seq -> position``."""
+        next position of its partition; return ``seq -> position`` (rows that already
+        had a position are left out)."""
 
     async def mark_published(self, seqs: Sequence[int]) -> None: ...
 
@@ -232,7 +233,11 @@ class OutboxRelay:
         count = self._partitions
         partitions = {r.seq: partition_for(r.key, count) for r in rows}
         positions = await self._source.assign_positions(partitions)
-        placed = [replace(r, partition=partitions[r.seq], position=positions[r.seq]) for r in rows]
+        placed = [  # a row missing from ``positions`` was numbered by someone else: skip it
+            replace(r, partition=partitions[r.seq], position=positions[r.seq])
+            for r in rows
+            if r.seq in positions
+        ]
         return sorted(placed, key=lambda r: (r.partition or 0, r.position or 0))
 
     async def _reset_publisher(self) -> None:

@@ -56,9 +56,13 @@ async def count_backlog(conn: Conn) -> int:
 
 
 async def assign_positions(conn: Conn, d: Dialect, partitions: Mapping[int, int]) -> dict[int, int]:
-    """Inside the caller's transaction: number ``seq -> partition`` rows per partition."""
+    """Inside the caller's transaction: number ``seq -> partition`` rows per partition.
+
+    Rows that got a position meanwhile (another relay, which should not exist) are left
+    alone and left out of the result, so no row is ever numbered twice.
+    """
     wanted: dict[int, list[int]] = {}
-    for seq in sorted(partitions):
+    for seq in await _still_unpositioned(conn, sorted(partitions)):
         wanted.setdefault(partitions[seq], []).append(seq)
     positions: dict[int, int] = {}
     for partition, seqs in sorted(wanted.items()):
@@ -83,6 +87,19 @@ async def assign_positions(conn: Conn, d: Dialect, partitions: Mapping[int, int]
         [(partitions[seq], position, seq) for seq, position in positions.items()],
     )
     return positions
+
+
+async def _still_unpositioned(conn: Conn, seqs: list[int]) -> list[int]:
+    found: list[int] = []
+    for start in range(0, len(seqs), 500):
+        chunk = seqs[start : start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        rows = await conn.fetch(
+            f"SELECT seq FROM outbox WHERE position IS NULL AND seq IN ({marks}) ORDER BY seq",
+            chunk,
+        )
+        found += [int(r[0]) for r in rows]
+    return found
 
 
 async def tenant_positions(conn: Conn, tenant: TenantId) -> TenantPositions:
