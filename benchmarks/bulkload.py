@@ -5,8 +5,10 @@ for 1M resources, and generating a carebundle patient costs ~60 ms. So:
 
 - ``TEMPLATES`` patients are generated once (cached as JSON lines) and cloned:
   clone *k* is template *k mod TEMPLATES* with its own patient identifier
-  (``…-k``); everything else (codes, dates, narrative) repeats, and the
-  server assigns fresh ids on every transaction.
+  (``…-k``) and a family name tagged per clone generation (``Smith`` ->
+  ``Smithaab``), so name and chain queries keep their selectivity as the data
+  grows; everything else (codes, dates, narrative) repeats, and the server
+  assigns fresh ids on every transaction.
 - Each bundle is one transaction through ``StoreService.process`` — the same
   code the HTTP API calls, so resources, versions, outbox rows, full-text
   documents and index rows are written exactly as by normal writes (the
@@ -60,12 +62,20 @@ def templates(count: int = TEMPLATES) -> list[bytes]:
     return lines
 
 
+def family_tag(k: int, templates: int = TEMPLATES) -> str:
+    """Three letters per clone generation, appended to the family name, so a family
+    matches about as many patients at every data size (and no tag prefixes another)."""
+    g = k // templates
+    return "".join(chr(ord("a") + (g // 26**i) % 26) for i in (2, 1, 0))
+
+
 def clone(tpl: list[bytes], k: int) -> dict[str, Any]:
     bundle: dict[str, Any] = orjson.loads(tpl[k % len(tpl)])
-    if k >= len(tpl):
-        for entry in bundle["entry"]:
-            resource = entry["resource"]
-            if resource["resourceType"] == "Patient":
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        if resource["resourceType"] == "Patient":
+            resource["name"][0]["family"] += family_tag(k, len(tpl))
+            if k >= len(tpl):
                 ident = resource["identifier"][0]
                 ident["value"] = f"{ident['value']}-{k}"
     return bundle

@@ -24,7 +24,7 @@ import httpx
 import orjson
 
 from _common import database_urls, fhir_server, percentile, table
-from bulkload import bulk_load, templates, workers_for
+from bulkload import bulk_load, family_tag, templates, workers_for
 from polyfhir_primary.bootstrap import open_database
 from polyfhir_primary.settings import PrimarySettings
 
@@ -40,7 +40,8 @@ def _facts(tpl: list[bytes], patients: int) -> Sample:
         for entry in bundle["entry"]:
             r = entry["resource"]
             if r["resourceType"] == "Patient":
-                families.add(r["name"][0]["family"])
+                family = r["name"][0]["family"]
+                families.update(family + family_tag(k) for k in range(t, patients, len(tpl)))
                 ident = r["identifier"][0]
                 identifiers += [
                     f"{ident['system']}|{ident['value']}" + (f"-{k}" if k >= len(tpl) else "")

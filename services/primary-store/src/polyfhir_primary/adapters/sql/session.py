@@ -172,7 +172,9 @@ class SqlSession:
         rows = await self.conn.fetch(select, args)
         found = [decode_row(self.tenant, row, self.dialect) for row in rows]
         total = None
-        if count_sql is not None:
+        if count_sql is not None and len(found) < plan.limit and (found or plan.offset == 0):
+            total = plan.offset + len(found)  # the last page: counting again would say the same
+        elif count_sql is not None:
             total = int((await self.conn.fetch(count_sql, count_args))[0][0])
             if plan.estimate_total and total > ESTIMATE_CAP:
                 total = await estimate_beyond_cap(self.conn, self.dialect, count_sql, count_args)
