@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
 from gateway.fakes import DOWN, FakeSearchIndex
@@ -157,3 +158,12 @@ def test_with_warnings_appends_to_an_existing_outcome() -> None:
     )
     assert [i["severity"] for i in merged["issue"]] == ["information", "warning"]
     assert with_warnings(None, [warning])["issue"][0]["code"] == "timeout"
+
+
+def test_the_outcome_header_is_ascii_json_whatever_the_error_text() -> None:
+    from polyfhir_gateway.api.interactions import ascii_json
+
+    value = {"diagnostics": "moteur arrêté 😀\nligne"}
+    text = ascii_json(value)
+    text.encode("ascii")
+    assert orjson.loads(text) == value

@@ -40,6 +40,22 @@ async def run_single(fc: FhirContext, entry: EntryRequest) -> EntryResponse:
     return response
 
 
+def ascii_json(value: object) -> str:
+    """Compact JSON with every non-ASCII character escaped (safe as an HTTP header value)."""
+    text = orjson.dumps(value).decode("utf-8")
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if code < 0x80:
+            out.append(ch)
+        elif code < 0x10000:
+            out.append(f"\\u{code:04x}")
+        else:
+            high, low = divmod(code - 0x10000, 0x400)
+            out.append(f"\\u{0xD800 + high:04x}\\u{0xDC00 + low:04x}")
+    return "".join(out)
+
+
 def _warnings(outcome: Json | None) -> list[Json]:
     issues = outcome.get("issue", []) if outcome else []
     return [i for i in issues if isinstance(i, dict) and i.get("severity") == "warning"]
@@ -58,7 +74,7 @@ def entry_to_http(
     warnings = _warnings(r.outcome)
     if warnings:  # e.g. a synchronous secondary did not apply the write in time
         outcome = {"resourceType": "OperationOutcome", "issue": warnings}
-        headers[OUTCOME_HEADER] = orjson.dumps(outcome).decode("ascii", errors="replace")
+        headers[OUTCOME_HEADER] = ascii_json(outcome)
     wanted = fc.prefer.return_ or default_return
     if r.status == 204 or wanted == "minimal":
         return fhir_response(None, r.status, headers)
