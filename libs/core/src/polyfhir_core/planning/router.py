@@ -148,6 +148,20 @@ def _checked(
     state = ctx.state(target.id)
     if not state.usable:
         return _unavailable(part, primary, target, state, fallback, rule, skipped)
+    return _costed(part, analysis, ctx, target, rule, fallback, skipped)
+
+
+def _costed(
+    part: QueryPart,
+    analysis: QueryAnalysis,
+    ctx: RoutingContext,
+    target: BackendConfig,
+    rule: RoutingRule | None,
+    fallback: BackendConfig | None,
+    skipped: list[str],
+) -> RouteDecision:
+    """A usable secondary: keep it unless the estimated candidates exceed the id cap."""
+    config = ctx.config
     estimated = ctx.estimates.get(part.feature)
     cost = config.cost_for(target).estimate_ms(estimated) if estimated is not None else None
     cap = config.cost.max_shipped_ids
@@ -156,6 +170,7 @@ def _checked(
             f"about {estimated} candidate ids from {target.id} exceed max_shipped_ids ({cap}): "
             "the primary answers the whole query"
         )
+        primary = ctx.derived.primary
         decision = _to_primary(part, primary, RouteReason.OVER_ID_CAP, detail, skipped, rule)
         return replace(decision, estimated_ids=estimated)
     reason = RouteReason.RULE if rule is not None else RouteReason.ROLE_DEFAULT
