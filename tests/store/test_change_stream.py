@@ -89,3 +89,16 @@ async def test_republish_queues_the_current_version_and_a_tombstone_for_a_delete
     assert tombstone.resource is None
     assert (current.resource_id, current.version, current.kind) == ("a", 2, ChangeKind.UPDATED)
     assert current.resource is not None and current.resource["active"] is True
+
+
+async def test_rows_published_before_positions_existed_are_not_a_position(
+    store_app, tenant: str
+) -> None:  # type: ignore[no-untyped-def]
+    """Rows marked published without a position (written before migration 0004) count as
+    published, and the tenant's positions come only from rows that have one."""
+    ctx = TenantContext.of(tenant)
+    await _history(store_app.service, ctx)
+    mine = [r.seq for r in await store_app.database.pending_outbox(100_000) if r.tenant == tenant]
+    await store_app.database.mark_published(mine)
+    positions = await store_app.service.positions(ctx)
+    assert (positions.partitions, positions.pending) == ({}, 0)

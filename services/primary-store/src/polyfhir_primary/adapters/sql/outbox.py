@@ -108,7 +108,8 @@ async def tenant_positions(conn: Conn, tenant: TenantId) -> TenantPositions:
     for (partition,) in await conn.fetch("SELECT partition FROM relay_positions ORDER BY 1"):
         rows = await conn.fetch(
             "SELECT position FROM outbox WHERE tenant = ? AND partition = ?"
-            " AND published_at IS NOT NULL ORDER BY position DESC LIMIT 1",
+            " AND position IS NOT NULL AND published_at IS NOT NULL"
+            " ORDER BY position DESC LIMIT 1",
             (tenant.value, partition),
         )
         if rows:
