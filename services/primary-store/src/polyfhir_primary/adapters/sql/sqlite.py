@@ -27,6 +27,7 @@ from polyfhir_primary.adapters.database import HistoryRow, OutboxRow
 from polyfhir_primary.adapters.sql import outbox
 from polyfhir_primary.adapters.sql.dialect import SQLITE
 from polyfhir_primary.adapters.sql.migrations import CREATE_LEDGER, migrations_for
+from polyfhir_primary.adapters.sql.priority_lock import PriorityLock
 from polyfhir_primary.adapters.sql.session import (
     SqlSession,
     fetch_history,
@@ -52,7 +53,7 @@ class SqliteConn:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._raw: sqlite3.Connection | None = None
         self._target, self._uri = target, uri
-        self.lock = asyncio.Lock()
+        self.lock = PriorityLock()
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, partial(fn, *args))
@@ -175,7 +176,7 @@ class SqliteDatabase:
             return await fetch_pending_outbox(conn, limit)
 
     async def mark_published(self, seqs: Sequence[int]) -> None:
-        async with self._writer.lock:
+        async with self._writer.lock.urgent():  # the relay: see priority_lock
             await self._writer.execute("BEGIN IMMEDIATE")
             try:
                 await mark_published(self._writer, SQLITE, seqs)
@@ -197,7 +198,7 @@ class SqliteDatabase:
             return await outbox.fetch_positioned(conn, SQLITE, limit)
 
     async def assign_positions(self, partitions: Mapping[int, int]) -> dict[int, int]:
-        async with self._writer.lock:
+        async with self._writer.lock.urgent():
             await self._writer.execute("BEGIN IMMEDIATE")
             try:
                 positions = await outbox.assign_positions(self._writer, SQLITE, partitions)

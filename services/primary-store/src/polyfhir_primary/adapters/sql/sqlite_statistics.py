@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,8 @@ ANALYZE_SQL = "PRAGMA analysis_limit=1000"
 
 
 class _Writer(Protocol):
-    lock: asyncio.Lock
+    @property
+    def lock(self) -> AbstractAsyncContextManager[None]: ...
 
     async def execute(self, sql: str, args: tuple[()] = ()) -> int: ...
 
