@@ -92,6 +92,7 @@ async def test_positions_only_rise(harness: Any, ev: Any) -> None:
 async def test_wait_positions(harness: Any, ev: Any) -> None:
     service = harness.service
     assert await service.wait_positions(harness.tenant, {}, 0)
+    assert await service.wait_positions(harness.tenant, {0: 0, 3: 0}, 0)  # nothing published
     assert not await service.wait_positions(harness.tenant, {0: 2}, 100)
     e = ev.change(harness.tenant, "a", 1, ev.narrative("x"))
     waiter = asyncio.create_task(service.wait_positions(harness.tenant, {0: 2, 1: 1}, 10_000))

@@ -28,7 +28,8 @@ def merge_positions(held: dict[int, int], more: dict[int, int]) -> dict[int, int
 
 
 def reached(held: dict[int, int], wanted: dict[int, int]) -> bool:
-    return all(held.get(p, -1) >= position for p, position in wanted.items())
+    """Positions start at 1: wanting 0 (nothing published there) is always reached."""
+    return all(held.get(p, 0) >= position for p, position in wanted.items())
 
 
 class Freshness:

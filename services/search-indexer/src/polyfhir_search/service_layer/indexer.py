@@ -10,13 +10,15 @@ each partition in the batch is recorded, then waiters are woken.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 
 from polyfhir_bus.consumer import Batch, Rejection
+from polyfhir_bus.events import ResourceChanged
 from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_search import metrics
-from polyfhir_search.domain.documents import document_for, latest_per_resource
+from polyfhir_search.domain.documents import IndexDocument, document_for, latest_per_resource
 from polyfhir_search.service_layer.freshness import Freshness
 from polyfhir_search.service_layer.ports import ItemResult, Outcome, SearchEngine
 
@@ -43,12 +45,17 @@ class Indexer:
         self._freshness = freshness
         self._registry = registry
 
+    def _documents(self, events: list[ResourceChanged]) -> list[IndexDocument]:
+        return [document_for(event, self._registry) for event in events]
+
     async def __call__(self, batch: Batch) -> list[Rejection]:
         started = time.perf_counter()
         deliveries = batch.deliveries
         latest = latest_per_resource([d.event for d in deliveries])
         by_version = {(d.event.key, d.event.version): d for d in deliveries}
-        documents = [document_for(event, self._registry) for event in latest]
+        # FHIRPath extraction is CPU work (~1 ms a resource): off the event loop, so the
+        # query API of this process keeps answering while a batch is prepared
+        documents = await asyncio.to_thread(self._documents, latest)
         results = await self._engine.apply(documents)
         positions = batch.positions
         await self._engine.record_positions(positions)

@@ -24,6 +24,11 @@ def _bounded(what: str, n: int, limit: int) -> None:
         raise BadRequest(f"{what} must be between 0 and {limit}, got {n}")
 
 
+def _capped(timeout_ms: int) -> int:
+    """Waits are bounded: negative means do not wait, more than a minute means a minute."""
+    return min(max(timeout_ms, 0), MAX_WAIT_MS)
+
+
 class IndexService:
     """Every call is bound to one tenant; the engine queries always filter by it."""
 
@@ -41,14 +46,12 @@ class IndexService:
     async def wait_applied(
         self, tenant: str, versions: list[AppliedVersion], timeout_ms: int
     ) -> bool:
-        _bounded("timeout_ms", timeout_ms, MAX_WAIT_MS)
         _bounded("versions", len(versions), MAX_KEYS)
-        return await self._freshness.wait_applied(tenant, versions, timeout_ms)
+        return await self._freshness.wait_applied(tenant, versions, _capped(timeout_ms))
 
     async def wait_positions(self, tenant: str, positions: dict[int, int], timeout_ms: int) -> bool:
         del tenant
-        _bounded("timeout_ms", timeout_ms, MAX_WAIT_MS)
-        return await self._freshness.wait_positions(positions, timeout_ms)
+        return await self._freshness.wait_positions(positions, _capped(timeout_ms))
 
     async def versions(self, tenant: str, keys: list[ResourceKey]) -> list[IndexedVersion]:
         _bounded("keys", len(keys), MAX_KEYS)
