@@ -4,6 +4,7 @@ catches up without duplicates, and a failing engine means retry, not loss."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -261,3 +262,46 @@ async def test_consumer_harness_reports_rejections_of_its_handler(
     assert sorted(handled) == ["a", "b"]
     assert [dict(r.headers)[DLQ_REASON_HEADER] for r in dead] == [b"b is not welcome"]
     assert [dict(r.headers)[DLQ_CONSUMER_HEADER] for r in dead] == [b"test-consumer"]
+
+
+async def test_the_indexer_follows_a_broker_restart(
+    ev: Any, opensearch_server: LocalOpenSearch, tmp_path: Any
+) -> None:
+    """An in-memory broker that restarts loses records and offsets; once the relay has
+    re-created the topic and sends again, the indexer picks the new records up."""
+    t = Topics(ev)
+    with LocalKafka(log_dir=tmp_path) as broker:
+        settings = SearchSettings(
+            kafka_bootstrap=broker.bootstrap,
+            kafka_topic_partitions=2,
+            search_engine_url=opensearch_server.url,
+            search_index_prefix=t.prefix,
+            consumer_group=t.group,
+            resource_changes_topic=t.changes,
+            dead_letter_topic=t.dlq,
+            batch_max_wait_ms=20,
+        )
+        indexer = await bootstrap(settings)
+        try:
+            await indexer.start()  # creates the topics with 2 partitions
+
+            async def send_once(event: ResourceChanged, position: int) -> None:
+                producer = create_producer(broker.bootstrap)
+                await producer.start()
+                try:
+                    await producer.send_and_wait(
+                        t.changes, event.to_json(), key=event.key.encode(), partition=0,
+                        headers=[(POSITION_HEADER, str(position).encode())],
+                    )  # fmt: skip
+                finally:
+                    await producer.stop()
+
+            await send_once(ev.change(t.tenant, "a", 1, ev.narrative("yellow fever")), 1)
+            assert await indexer.service.wait_positions(t.tenant, {0: 1}, WAIT_MS)
+            await asyncio.to_thread(broker.restart)
+            await ensure_topics(broker.bootstrap, 2, [t.changes, t.dlq])  # as the relay does
+            await send_once(ev.change(t.tenant, "b", 1, ev.narrative("yellow fever")), 2)
+            assert await indexer.service.wait_positions(t.tenant, {0: 2}, 60_000)
+            assert await _ids(indexer, t.tenant, "fever") == ["a", "b"]
+        finally:
+            await indexer.close()

@@ -44,6 +44,7 @@ from polyfhir_bus.events import (
     ResourceChanged,
     UnsupportedEvent,
 )
+from polyfhir_bus.kafka import ensure_topics
 
 log = logging.getLogger(__name__)
 MAX_REASON = 1000
@@ -89,6 +90,9 @@ class ConsumerOptions:
     batch_timeout_ms: int = 50
     backoff_initial_s: float = 0.1
     backoff_max_s: float = 5.0
+    # create missing topics with this many partitions before subscribing (None: don't);
+    # otherwise a broker that auto-creates topics would pick its own count
+    topic_partitions: int | None = None
 
 
 def _header(record: ConsumerRecord[Any, Any], name: str) -> str | None:
@@ -141,6 +145,7 @@ class BatchConsumer:
     ) -> None:
         self.options = options or ConsumerOptions()
         self.consumer_name = consumer_name
+        self._bootstrap = bootstrap
         self._handler = handler
         self._on_error = on_error
         self._on_dead_letter = on_dead_letter
@@ -166,6 +171,9 @@ class BatchConsumer:
 
     async def start(self) -> None:
         self._stopping.clear()
+        if self.options.topic_partitions is not None:
+            topics = [self.options.topic, self.options.dead_letter_topic]
+            await ensure_topics(self._bootstrap, self.options.topic_partitions, topics)
         await self.broker.start()
 
     async def stop(self) -> None:

@@ -44,6 +44,7 @@ def build_consumer(settings: SearchSettings, indexer: Indexer) -> BatchConsumer 
         dead_letter_topic=settings.dead_letter_topic,
         max_records=settings.batch_size,
         batch_timeout_ms=settings.batch_max_wait_ms,
+        topic_partitions=settings.kafka_topic_partitions,
     )
     return BatchConsumer(
         settings.kafka_bootstrap,

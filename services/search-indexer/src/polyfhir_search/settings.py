@@ -23,6 +23,9 @@ class SearchSettings(BaseSettings):
         description="elasticsearch only: false for OpenSearch-API servers such as osmem",
     )
     search_index_prefix: str = Field(default="polyfhir", pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    kafka_topic_partitions: int = Field(
+        default=3, ge=1, description="partitions of the topics when this service creates them"
+    )
     consumer_group: str = "polyfhir-search-indexer"
     resource_changes_topic: str = RESOURCE_CHANGES_TOPIC
     dead_letter_topic: str = DEAD_LETTER_TOPIC
