@@ -1,11 +1,10 @@
-"""One relay per PostgreSQL database: other primary-store processes stand by and take
-over when the publishing one goes away; no event is published twice meanwhile."""
+"""One relay per primary database (PostgreSQL: an advisory lock; SQLite: a file lock):
+other primary-store processes stand by and take over when the publishing one goes away;
+no event is published twice meanwhile."""
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
-from typing import Any
 
 import pytest
 
@@ -31,10 +30,11 @@ async def _drained(app: PrimaryStoreApp) -> bool:
 
 
 async def test_a_standby_relay_takes_over_when_the_publisher_stops(
-    broker: LocalKafka, postgres_server: Any, tenant: str
+    broker: LocalKafka, database_url: str, tenant: str
 ) -> None:
-    url = postgres_server.create_database(f"standby_{uuid.uuid4().hex[:10]}")
-    settings = PrimarySettings(primary_url=url, kafka_bootstrap=broker.bootstrap, relay_poll_ms=200)
+    settings = PrimarySettings(
+        primary_url=database_url, kafka_bootstrap=broker.bootstrap, relay_poll_ms=200
+    )
     ctx = TenantContext.of(tenant)
     first = await bootstrap(settings)
     second: PrimaryStoreApp | None = None

@@ -26,6 +26,7 @@ from polyfhir_core.tenancy import TenantId
 from polyfhir_primary.adapters.database import HistoryRow, OutboxRow
 from polyfhir_primary.adapters.sql import outbox
 from polyfhir_primary.adapters.sql.dialect import SQLITE
+from polyfhir_primary.adapters.sql.file_claim import FileClaim
 from polyfhir_primary.adapters.sql.migrations import CREATE_LEDGER, migrations_for
 from polyfhir_primary.adapters.sql.priority_lock import PriorityLock
 from polyfhir_primary.adapters.sql.session import (
@@ -107,6 +108,7 @@ class SqliteDatabase:
         self._readers = [SqliteConn(target, uri=uri) for _ in range(readers)]
         self._next_reader = 0
         self._after_commit: Callable[[], None] | None = None  # wakes the outbox relay
+        self._relay_claim = FileClaim(None if uri else Path(f"{target}.relay-lock"))
 
     async def open(self) -> None:
         await self._writer.open()
@@ -209,12 +211,15 @@ class SqliteDatabase:
             return positions
 
     async def claim_relay(self, wake: Callable[[], None]) -> bool:
-        """One process owns a SQLite file: the relay always may; commits wake it in-process."""
+        """The holder of the file's relay lock publishes; commits wake it in-process."""
+        if not await self._relay_claim.claim():
+            return False
         self._after_commit = wake
         return True
 
     async def release_relay(self) -> None:
         self._after_commit = None
+        await self._relay_claim.release()
 
     async def positions(self, tenant: TenantId) -> TenantPositions:
         conn = self._reader()
@@ -242,6 +247,7 @@ class SqliteDatabase:
             await conn.fetch("SELECT 1")
 
     async def close(self) -> None:
+        await self.release_relay()
         await self._statistics.close()
         for conn in [*self._readers, self._writer]:
             await conn.close()
