@@ -164,3 +164,18 @@ def test_prometheus_scrapes_every_service(
         assert f"{name}:{env_of(compose_services[name])['POLYFHIR_PORT']}" in targets
     mounts = compose_services["prometheus"]["volumes"]
     assert "./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in mounts
+
+
+def test_every_kafka_client_creates_the_topic_alike(
+    compose_services: Services, compose_polyfhir: dict[str, Any], env_of: EnvOf
+) -> None:
+    # whichever service starts first creates the topic: the partition count must agree
+    counts = {}
+    for name, package in compose_polyfhir.items():
+        env = env_of(compose_services[name])
+        if (
+            "POLYFHIR_KAFKA_BOOTSTRAP" in env
+            and "POLYFHIR_KAFKA_TOPIC_PARTITIONS" in package.env_names
+        ):
+            counts[name] = env.get("POLYFHIR_KAFKA_TOPIC_PARTITIONS")
+    assert len(counts) >= 2 and None not in counts.values() and len(set(counts.values())) == 1

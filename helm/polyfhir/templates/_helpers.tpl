@@ -101,6 +101,8 @@ postgresql://{{ .user }}@{{ .host }}:{{ .port }}/{{ .database }}?sslmode={{ .ssl
 {{- define "polyfhir.env.search-indexer" -}}
 - name: POLYFHIR_KAFKA_BOOTSTRAP
   value: {{ .Values.kafka.bootstrap | quote }}
+- name: POLYFHIR_KAFKA_TOPIC_PARTITIONS
+  value: {{ .Values.kafka.topicPartitions | quote }}
 - name: POLYFHIR_SEARCH_ENGINE_KIND
   value: {{ .Values.search.kind | quote }}
 {{- if .Values.search.urlSecret.name }}
