@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaProducer
 from polyfhir_bus.events import POSITION_HEADER, RESOURCE_CHANGES_TOPIC, SCHEMA_HEADER, event_key
 from polyfhir_clients.search import HttpSearchIndex
 from polyfhir_core.resources import ResourceKey
+from polyfhir_core.search_index import IndexedVersion
 from polyfhir_testing.stack import LocalStack
 from stack.conftest import eventually, fhir_client, ids, patient, route
 
@@ -108,7 +109,7 @@ def test_search_engine_down_searches_still_answer_from_the_primary(
         # The engine comes back empty (memory only): a rebuild refills the tenant's index.
         stack.opensearch.start()
         job = run_repair(stack, tenant, "rebuild")
-        assert job["state"] == "completed", job
+        assert job["state"] == "completed", (job, stack.logs())
         expected = {pid, later.json()["id"]}
         eventually(
             served_by_search_with(stack, tenant, marker, expected),
@@ -161,6 +162,14 @@ def test_indexer_killed_mid_batch_catches_up_without_duplicates(
     assert total == 80
 
 
+async def _index_versions(stack: LocalStack, tenant: str, key: ResourceKey) -> list[IndexedVersion]:
+    index = HttpSearchIndex(stack.indexer.url)
+    try:
+        return await index.versions(tenant, [key])
+    finally:
+        await index.close()
+
+
 async def _produce(bootstrap: str, records: list[tuple[str, bytes]]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False)
     await producer.start()
@@ -207,8 +216,7 @@ def test_duplicate_and_out_of_order_events_never_regress_the_index(
             served_by_search_with(stack, tenant, marker + "after", {marker_after}),
             what="a later write indexed",
         )
-        index = HttpSearchIndex(stack.indexer.url)
-        held = asyncio.run(index.versions(tenant, [ResourceKey("Patient", pid)]))
+        held = asyncio.run(_index_versions(stack, tenant, ResourceKey("Patient", pid)))
         assert [v.version for v in held] == [2]
         assert search_ids(stack, tenant, marker + "new")[0] == [pid]
         assert search_ids(stack, tenant, marker + "old")[0] == []

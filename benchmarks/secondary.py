@@ -1,0 +1,267 @@
+"""The secondary path: sync lag under steady ingest, and ``_text`` on the search service
+versus the primary's own full text.
+
+Runs the whole local stack (``LocalStack``: Tansu, osmem, primary-store + relay,
+search-indexer, gateway as separate processes) per backend.
+
+1. **Sync lag**: writes at a steady target rate (open loop: a write starts every
+   1/rate s, at most ``--concurrency`` in flight) for ``--seconds``; for every
+   ``--sample``-th write the client asks the search service to tell it when that
+   version is applied (``wait_applied``), so lag = write acknowledged → searchable.
+   The indexer's own histogram (event lastUpdated → applied) is quoted beside it.
+2. **Full text at size**: ``--patients`` carebundle patients are bulk-loaded into
+   the stack's primary (through the store service, outbox rows included, so the
+   relay and the indexer carry every one of them), then the same ``_text`` and
+   ``_content`` queries run through the stack's gateway (served by the search
+   service) and through a second gateway with no secondaries (the primary's
+   FTS5 / tsvector).
+
+    uv run python benchmarks/secondary.py --backends sqlite,postgresql --rate 500 --patients 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from _common import database_urls, percentile, table
+from bulkload import bulk_load, templates, workers_for
+from polyfhir_clients.search import HttpSearchIndex
+from polyfhir_core.search_index import AppliedVersion
+from polyfhir_testing.processes import free_port
+from polyfhir_testing.stack import LocalStack, Service
+
+TENANT = "default"
+
+
+def _patient(n: int) -> dict[str, Any]:
+    div = f'<div xmlns="http://www.w3.org/1999/xhtml">Steady ingest patient {n}</div>'
+    return {
+        "resourceType": "Patient",
+        "text": {"status": "generated", "div": div},
+        "name": [{"family": f"Lag{n}"}],
+    }
+
+
+async def _steady(
+    stack: LocalStack, rate: float, seconds: float, concurrency: int, sample: int
+) -> dict[str, Any]:
+    index = HttpSearchIndex(stack.indexer.url)
+    gate = asyncio.Semaphore(concurrency)
+    writes: list[float] = []
+    lags: list[float] = []
+    waits: list[asyncio.Task[None]] = []
+
+    async def lag_of(version: AppliedVersion, acknowledged: float) -> None:
+        if await index.wait_applied(TENANT, [version], 30_000):
+            lags.append(time.perf_counter() - acknowledged)
+
+    async def write(client: httpx.AsyncClient, n: int) -> None:
+        async with gate:
+            started = time.perf_counter()
+            answer = await client.post("/Patient", json=_patient(n))
+            done = time.perf_counter()
+        if answer.status_code != 201:
+            raise RuntimeError(f"write failed: {answer.status_code} {answer.text}")
+        writes.append(done - started)
+        if n % sample == 0:
+            version = AppliedVersion("Patient", answer.json()["id"], 1)
+            waits.append(asyncio.create_task(lag_of(version, done)))
+
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=60.0) as client:
+        tasks = []
+        begin = time.perf_counter()
+        total = int(rate * seconds)
+        for n in range(total):
+            delay = begin + n / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)  # the open-loop schedule, not a wait for a condition
+            tasks.append(asyncio.create_task(write(client, n)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - begin
+    await asyncio.gather(*waits)
+    await index.close()
+    return {"writes": total, "achieved": total / elapsed, "write": writes, "lag": lags}
+
+
+def _histogram_quantile(metrics: str, name: str, q: float) -> str:
+    """The upper bound of the bucket holding quantile ``q`` (prometheus text format)."""
+    buckets: list[tuple[float, float]] = []
+    for line in metrics.splitlines():
+        if line.startswith(f"{name}_bucket{{"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets.append(
+                (float("inf") if bound == "+Inf" else float(bound), float(line.rsplit(" ", 1)[1]))
+            )
+    if not buckets or buckets[-1][1] == 0:
+        return "n/a"
+    target = q * buckets[-1][1]
+    bound = next(b for b, count in buckets if count >= target)
+    return f"≤ {bound * 1000:.0f}"
+
+
+async def _text_latency(base: str, words: list[str], runs: int) -> dict[str, list[float]]:
+    rng = random.Random(7)
+    out: dict[str, list[float]] = {"_text": [], "_content": []}
+    routes: set[str] = set()
+    async with httpx.AsyncClient(base_url=base, timeout=60.0) as client:
+        for name, values in out.items():
+            for _ in range(runs):
+                params = {name: rng.choice(words), "_count": "20"}
+                started = time.perf_counter()
+                answer = await client.get("/Condition", params=params)
+                values.append(time.perf_counter() - started)
+                if answer.status_code != 200:
+                    raise RuntimeError(f"{name}: {answer.status_code} {answer.text}")
+                routes.add(answer.headers.get("x-polyfhir-route", ""))
+    out["routes"] = sorted(routes)  # type: ignore[assignment]
+    return out
+
+
+def _condition_words() -> list[str]:
+    words: set[str] = set()
+    for raw in templates():
+        for entry in orjson.loads(raw)["entry"]:
+            resource = entry["resource"]
+            if resource["resourceType"] == "Condition":
+                text = resource["code"].get("text", "")
+                words.update(w.lower() for w in text.split() if len(w) > 4 and w.isalpha())
+    return sorted(words) or ["diabetes"]
+
+
+def _caught_up(stack: LocalStack, timeout: float = 1800.0) -> float:
+    """Seconds until the index has applied every change the primary has published."""
+    started = time.perf_counter()
+    deadline = started + timeout
+    with httpx.Client(timeout=30.0) as client:
+        while time.perf_counter() < deadline:
+            answer = client.get(f"{stack.base_url}/Condition", params={"_content": "zzzznothing"})
+            if "search" in answer.headers.get("x-polyfhir-route", ""):
+                return time.perf_counter() - started
+            time.sleep(0.5)  # polling the freshness the gateway itself reports
+    raise RuntimeError("the search index did not catch up")
+
+
+def _run_backend(
+    backend: str, url: str, args: argparse.Namespace, rows: dict[str, list[list[object]]]
+) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix=f"polyfhir-secondary-{backend}-"))
+    quiet = {"POLYFHIR_LOG_LEVEL": "WARNING", "POLYFHIR_ACCESS_LOG": "false"}
+    sync = {"mode": "asynchronous", "max_read_lag_ms": 0}
+    with LocalStack(workdir, primary_url=url, sync=sync, extra_env=quiet) as stack:
+        steady = asyncio.run(_steady(stack, args.rate, args.seconds, args.concurrency, args.sample))
+        metrics = httpx.get(f"{stack.indexer.url}/metrics", timeout=10.0).text
+        name = "polyfhir_search_sync_lag_seconds"
+        rows["lag"].append(
+            [
+                backend,
+                steady["writes"],
+                args.rate,
+                steady["achieved"],
+                percentile(steady["write"], 50) * 1000,
+                percentile(steady["write"], 99) * 1000,
+                len(steady["lag"]),
+                percentile(steady["lag"], 50) * 1000,
+                percentile(steady["lag"], 99) * 1000,
+                _histogram_quantile(metrics, name, 0.5),
+                _histogram_quantile(metrics, name, 0.99),
+            ]
+        )
+        print(table(LAG_HEADERS, rows["lag"]), flush=True)
+        if args.patients <= 0:
+            return
+        created, seconds = bulk_load(url, 0, args.patients, workers=workers_for(backend, 2))
+        indexed = _caught_up(stack)
+        primary_only = Service(
+            "gateway-primary-only",
+            "polyfhir-gateway",
+            free_port(),
+            {**quiet, "POLYFHIR_PRIMARY_STORE_URL": stack.primary.url},
+            workdir / "logs",
+        )
+        primary_only.start()
+        try:
+            words = _condition_words()
+            via_search = asyncio.run(_text_latency(stack.base_url, words, args.runs))
+            via_primary = asyncio.run(_text_latency(f"{primary_only.url}/fhir", words, args.runs))
+        finally:
+            primary_only.stop()
+        for served, result in (("search service", via_search), ("primary FTS", via_primary)):
+            for query in ("_text", "_content"):
+                values = result[query]
+                rows["text"].append(
+                    [
+                        backend,
+                        f"{created:,}",
+                        f"{created / seconds:,.0f}",
+                        f"{indexed:,.0f}",
+                        query,
+                        served,
+                        ";".join(result["routes"]),  # type: ignore[arg-type]
+                        percentile(values, 50) * 1000,
+                        percentile(values, 99) * 1000,
+                    ]
+                )
+        print(table(TEXT_HEADERS, rows["text"]), flush=True)
+
+
+LAG_HEADERS = [
+    "backend",
+    "writes",
+    "target/s",
+    "achieved/s",
+    "write p50 ms",
+    "write p99 ms",
+    "lag samples",
+    "lag p50 ms",
+    "lag p99 ms",
+    "indexer hist p50 ms",
+    "indexer hist p99 ms",
+]
+TEXT_HEADERS = [
+    "backend",
+    "resources",
+    "bulk load/s",
+    "index catch-up s",
+    "query",
+    "served by",
+    "route",
+    "p50 ms",
+    "p99 ms",
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--rate", type=float, default=500.0, help="target writes/s")
+    parser.add_argument("--seconds", type=float, default=20.0, help="steady ingest duration")
+    parser.add_argument("--concurrency", type=int, default=64, help="writes in flight at most")
+    parser.add_argument("--sample", type=int, default=5, help="measure the lag of every n-th write")
+    parser.add_argument(
+        "--patients", type=int, default=200, help="bulk-loaded for the text comparison (0: skip)"
+    )
+    parser.add_argument("--runs", type=int, default=100, help="queries per kind")
+    args = parser.parse_args()
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    rows: dict[str, list[list[object]]] = {"lag": [], "text": []}
+    with database_urls(backends) as urls:
+        for backend in backends:
+            _run_backend(backend, urls[backend], args, rows)
+    print("\n## sync lag (asynchronous mode, acknowledged write -> searchable)\n")
+    print(table(LAG_HEADERS, rows["lag"]))
+    if rows["text"]:
+        print("\n## full text: search service vs primary\n")
+        print(table(TEXT_HEADERS, rows["text"]))
+
+
+if __name__ == "__main__":
+    main()
