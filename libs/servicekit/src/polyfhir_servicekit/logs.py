@@ -41,3 +41,10 @@ def configure_logging(level: str = "INFO") -> None:
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
+    # Client libraries log every request at INFO: one line per call to the search
+    # engine, the broker or another service drowns the service's own logs.
+    for name in _CHATTY:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+
+
+_CHATTY = ("httpx", "httpcore", "opensearch", "elastic_transport", "aiokafka", "faststream")
