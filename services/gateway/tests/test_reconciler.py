@@ -67,6 +67,10 @@ class FakeIndex:
         ]
         return rows[:limit]
 
+    async def versions(self, tenant: str, keys: list[ResourceKey]) -> list[IndexedVersion]:
+        wanted = {(k.resource_type, k.id) for k in keys}
+        return [e for e in self.entries if (e.resource_type, e.id) in wanted]
+
     async def remove(self, tenant: str, keys: list[ResourceKey]) -> int:
         self.removed.extend(keys)
         return len(keys)
@@ -83,7 +87,7 @@ def job() -> RepairJob:
     return RepairJob("j", "acme", "search", RepairKind.RECONCILE)
 
 
-async def test_reconcile_republishes_missing_and_stale_and_removes_orphans() -> None:
+async def test_reconcile_republishes_missing_and_stale_and_removes_live_orphans() -> None:
     store = FakeStore(
         [
             ResourceVersion("Patient", "a", 2),  # index has v1: stale
@@ -101,14 +105,14 @@ async def test_reconcile_republishes_missing_and_stale_and_removes_orphans() -> 
             IndexedVersion("Patient", "a", 1),
             IndexedVersion("Patient", "d", 1),
             IndexedVersion("Patient", "e", 2),
-            IndexedVersion("Patient", "x", 4, deleted=True),  # unknown tombstone: orphan
+            IndexedVersion("Patient", "x", 4, deleted=True),  # a tombstone hides nothing: kept
         ]
     )
     j = job()
     await reconciler.reconcile(CTX, store, index, j)  # type: ignore[arg-type]
     assert store.republished == [ResourceKey("Patient", "a"), ResourceKey("Patient", "b")]
-    assert index.removed == [ResourceKey("Observation", "zz"), ResourceKey("Patient", "x")]
-    assert (j.progress.missing, j.progress.stale, j.progress.orphans) == (1, 1, 2)
+    assert index.removed == [ResourceKey("Observation", "zz")]
+    assert (j.progress.missing, j.progress.stale, j.progress.orphans) == (1, 1, 1)
     assert j.progress.compared == 5
 
 
