@@ -17,10 +17,10 @@ from typing import Any
 from elastic_transport import AsyncTransport, HttpHeaders, TransportApiResponse
 from elastic_transport import TransportError as ElasticTransportError
 from elasticsearch import AsyncElasticsearch
-from elasticsearch.exceptions import ApiError, BadRequestError
+from elasticsearch.exceptions import ApiError, BadRequestError, NotFoundError
 
 from polyfhir_core.errors import BadRequest, ServiceUnavailable
-from polyfhir_search.adapters.engine_index import EngineIndex
+from polyfhir_search.adapters.engine_index import EngineIndex, IndexMissing
 
 _COMPAT = re.compile(r"application/vnd\.elasticsearch\+([a-z-]+)(;\s*compatible-with=\d+)?")
 
@@ -46,6 +46,8 @@ class PlainJsonTransport(AsyncTransport):
 async def _engine_errors() -> AsyncIterator[None]:
     try:
         yield
+    except NotFoundError as exc:
+        raise IndexMissing(f"search engine: {exc.message}: {exc.body}") from exc
     except BadRequestError as exc:
         raise BadRequest(f"search engine rejected the request: {exc.message}: {exc.body}") from exc
     except (ApiError, ElasticTransportError) as exc:

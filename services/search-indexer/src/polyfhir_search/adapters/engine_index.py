@@ -20,7 +20,8 @@ searches see it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from polyfhir_bus.events import event_key
 from polyfhir_core.errors import ServiceUnavailable
@@ -31,6 +32,7 @@ from polyfhir_search.domain.mapping import POSITION_MAPPINGS, RESOURCE_MAPPINGS,
 from polyfhir_search.domain.queries import tenant_filter
 from polyfhir_search.service_layer.ports import ItemResult, Outcome
 
+T = TypeVar("T")
 _VERSION_FIELDS = ["type", "rid", "version", "deleted"]
 MAX_PARTITIONS = 10_000
 MAX_BULK_BYTES = 8 * 1024 * 1024  # engines refuse huge bulks (http.max_content_length)
@@ -58,6 +60,10 @@ def _indexed(source: dict[str, Any]) -> IndexedVersion:
     )
 
 
+class IndexMissing(ServiceUnavailable):
+    """The engine does not have our index (it restarted empty, or someone deleted it)."""
+
+
 def _item_result(document: IndexDocument, item: dict[str, Any]) -> ItemResult:
     status = int(item.get("status", 500))
     if status < 300:
@@ -66,6 +72,8 @@ def _item_result(document: IndexDocument, item: dict[str, Any]) -> ItemResult:
         return ItemResult(document, Outcome.STALE)
     error = item.get("error")
     reason = str(error.get("reason") or error) if isinstance(error, dict) else str(error)
+    if status == 404:
+        raise IndexMissing(f"search engine lost the index: {reason}")
     if status == 429 or status >= 500:
         raise ServiceUnavailable(f"search engine refused a write ({status}): {reason}")
     return ItemResult(document, Outcome.REJECTED, f"{status}: {reason}")
@@ -79,6 +87,7 @@ class EngineIndex(ABC):
         self.positions_index = f"{prefix}-positions"
 
     async def ensure_index(self) -> None:
+        """Create the indices that are missing (at start, and whenever the engine lost them)."""
         for index, settings, mappings in (
             (self.resources, RESOURCE_SETTINGS, RESOURCE_MAPPINGS),
             (self.positions_index, {}, POSITION_MAPPINGS),
@@ -86,7 +95,18 @@ class EngineIndex(ABC):
             if not await self._exists(index):
                 await self._create(index, settings, mappings)
 
+    async def _healing(self, call: Callable[[], Awaitable[T]]) -> T:
+        """Run ``call``; if the index is gone, re-create it and run ``call`` once more."""
+        try:
+            return await call()
+        except IndexMissing:
+            await self.ensure_index()
+            return await call()
+
     async def apply(self, documents: list[IndexDocument]) -> list[ItemResult]:
+        # Before writing, make sure the index (with its analyzers) exists: an engine that
+        # restarted empty would otherwise auto-create it with dynamic mappings.
+        await self.ensure_index()
         results: list[ItemResult] = []
         for chunk in bulk_chunks(documents):
             operations: list[dict[str, Any]] = []
@@ -111,11 +131,12 @@ class EngineIndex(ABC):
 
     async def positions(self) -> dict[int, int]:
         body = {"query": {"match_all": {}}, "size": MAX_PARTITIONS}
-        hits = (await self._search(self.positions_index, body))["hits"]["hits"]
+        found = await self._healing(lambda: self._search(self.positions_index, body))
+        hits = found["hits"]["hits"]
         return {int(h["_source"]["partition"]): int(h["_source"]["position"]) for h in hits}
 
     async def search(self, body: dict[str, Any]) -> TextHits:
-        found = (await self._search(self.resources, body))["hits"]
+        found = (await self._healing(lambda: self._search(self.resources, body)))["hits"]
         total = found["total"]
         hits = tuple(
             TextHit(str(h["_source"]["type"]), str(h["_source"]["rid"]), float(h["_score"] or 0))
@@ -127,7 +148,7 @@ class EngineIndex(ABC):
         if not keys:
             return []
         ids = [event_key(tenant, k.resource_type, k.id) for k in keys]
-        docs = await self._mget(self.resources, ids, _VERSION_FIELDS)
+        docs = await self._healing(lambda: self._mget(self.resources, ids, _VERSION_FIELDS))
         return [_indexed(d["_source"]) for d in docs if d.get("found")]
 
     async def scan(
@@ -141,7 +162,7 @@ class EngineIndex(ABC):
         }
         if after is not None:
             body["search_after"] = [after.resource_type, after.id]
-        hits = (await self._search(self.resources, body))["hits"]["hits"]
+        hits = (await self._healing(lambda: self._search(self.resources, body)))["hits"]["hits"]
         return [_indexed(h["_source"]) for h in hits]
 
     async def delete(self, tenant: str, keys: list[ResourceKey]) -> int:
@@ -149,26 +170,29 @@ class EngineIndex(ABC):
         operations: list[dict[str, Any]] = [
             {"delete": {"_index": self.resources, "_id": i}} for i in sorted(ids)
         ]
-        items = await self._bulk(operations) if operations else []
+        if not operations:
+            return 0
+        items = await self._healing(lambda: self._bulk(operations))
         return sum(1 for item in items if item.get("result") == "deleted")
 
     async def delete_tenant(self, tenant: str) -> int:
-        return await self._delete_by_query(
-            self.resources, {"bool": {"filter": tenant_filter(tenant)}}
-        )
+        query = {"bool": {"filter": tenant_filter(tenant)}}
+        return await self._healing(lambda: self._delete_by_query(self.resources, query))
 
     async def count(self, tenant: str) -> tuple[int, int]:
-        counts = []
-        for deleted in (False, True):
-            query = {"bool": {"filter": [*tenant_filter(tenant), {"term": {"deleted": deleted}}]}}
-            counts.append(await self._count(self.resources, query))
-        return counts[0], counts[1]
+        async def counts() -> tuple[int, int]:
+            found = []
+            for deleted in (False, True):
+                filters = [*tenant_filter(tenant), {"term": {"deleted": deleted}}]
+                found.append(await self._count(self.resources, {"bool": {"filter": filters}}))
+            return found[0], found[1]
+
+        return await self._healing(counts)
 
     async def ping(self) -> None:
         if not await self._ping():
             raise ServiceUnavailable("search engine does not answer")
-        if not await self._exists(self.resources):
-            raise ServiceUnavailable(f"index {self.resources} does not exist")
+        await self.ensure_index()  # an engine that came back empty gets its indices again
 
     # --- raw calls, one implementation per client -----------------------------
 

@@ -7,16 +7,18 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from opensearchpy import AsyncOpenSearch
-from opensearchpy.exceptions import RequestError, TransportError
+from opensearchpy.exceptions import NotFoundError, RequestError, TransportError
 
 from polyfhir_core.errors import BadRequest, ServiceUnavailable
-from polyfhir_search.adapters.engine_index import EngineIndex
+from polyfhir_search.adapters.engine_index import EngineIndex, IndexMissing
 
 
 @asynccontextmanager
 async def _engine_errors() -> AsyncIterator[None]:
     try:
         yield
+    except NotFoundError as exc:
+        raise IndexMissing(f"search engine: {exc.error}: {exc.info}") from exc
     except RequestError as exc:
         raise BadRequest(f"search engine rejected the request: {exc.error}: {exc.info}") from exc
     except TransportError as exc:

@@ -1,11 +1,12 @@
 """How far the index has applied the stream, and waiting for it to get further.
 
-Applied positions are kept per partition (the max seen). Waiters block on an
-``asyncio.Condition`` notified after every batch this process applies, and
-re-check against the engine every ``recheck_s`` (realtime reads of the stored
-positions and resource versions), so a replica that does not consume the
-partition — or does not consume at all — answers correctly too. Every wait is
-bounded by its timeout.
+The applied positions are what the engine stores (``<prefix>-positions``), not
+a copy in memory: an engine that restarted empty has applied nothing, and says
+so. Waiters block on an ``asyncio.Condition`` notified after every batch this
+process applies, and re-check against the engine every ``recheck_s`` (the
+stored positions; realtime reads of resource versions), so a replica that does
+not consume the partition — or does not consume at all — answers correctly
+too. Every wait is bounded by its timeout.
 """
 
 from __future__ import annotations
@@ -19,14 +20,6 @@ from polyfhir_core.search_index import AppliedVersion
 from polyfhir_search.service_layer.ports import SearchEngine
 
 
-def merge_positions(held: dict[int, int], more: dict[int, int]) -> dict[int, int]:
-    merged = dict(held)
-    for partition, position in more.items():
-        if position > merged.get(partition, -1):
-            merged[partition] = position
-    return merged
-
-
 def reached(held: dict[int, int], wanted: dict[int, int]) -> bool:
     """Positions start at 1: wanting 0 (nothing published there) is always reached."""
     return all(held.get(p, 0) >= position for p, position in wanted.items())
@@ -36,25 +29,22 @@ class Freshness:
     def __init__(self, engine: SearchEngine, recheck_s: float = 0.25) -> None:
         self._engine = engine
         self._recheck_s = recheck_s
-        self._positions: dict[int, int] = {}
         self._changed = asyncio.Condition()
 
-    async def advance(self, positions: dict[int, int]) -> None:
-        """A batch was applied (its positions may be empty): wake every waiter."""
+    async def advance(self) -> None:
+        """A batch was applied and its positions recorded: wake every waiter."""
         async with self._changed:
-            self._positions = merge_positions(self._positions, positions)
             self._changed.notify_all()
 
     async def positions(self) -> dict[int, int]:
-        self._positions = merge_positions(self._positions, await self._engine.positions())
-        return dict(self._positions)
+        return await self._engine.positions()
 
     async def wait_positions(self, wanted: dict[int, int], timeout_ms: int) -> bool:
-        if not wanted:
+        if all(position <= 0 for position in wanted.values()):
             return True
 
         async def check() -> bool:
-            return reached(self._positions, wanted) or reached(await self.positions(), wanted)
+            return reached(await self.positions(), wanted)
 
         return await self._wait(check, timeout_ms)
 

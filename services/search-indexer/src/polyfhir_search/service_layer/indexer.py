@@ -59,7 +59,7 @@ class Indexer:
         results = await self._engine.apply(documents)
         positions = batch.positions
         await self._engine.record_positions(positions)
-        await self._freshness.advance(positions)
+        await self._freshness.advance()
         metrics.BATCH_SIZE.observe(len(deliveries))
         metrics.APPLY_SECONDS.observe(time.perf_counter() - started)
         _observe(results, len(deliveries) - len(latest), positions)
