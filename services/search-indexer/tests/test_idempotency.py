@@ -155,3 +155,19 @@ async def test_scan_remove_and_drop_tenant(harness: Any, ev: Any) -> None:
     assert await harness.service.drop_tenant(t) == 3
     assert await harness.service.scan(t, None, 10) == []
     assert [v.id for v in await harness.service.scan(other, None, 10)] == ["a"]
+
+
+async def test_a_rebuild_writes_the_same_versions_back(harness: Any, ev: Any) -> None:
+    """drop_tenant, then the primary republishes the current versions: they are indexed
+    again although the engine still remembers the deleted documents' versions."""
+    current = [ev.change(harness.tenant, rid, 3, ev.narrative("scarlet fever")) for rid in "ab"]
+    await harness.apply(*current)
+    assert await harness.service.drop_tenant(harness.tenant) == 2
+    assert await _ids(harness, "fever") == []
+    await harness.apply(*current)
+    assert sorted(await _ids(harness, "fever")) == ["a", "b"]
+    assert await harness.service.remove(harness.tenant, [ResourceKey("Condition", "a")]) == 1
+    await harness.apply(current[0])
+    await harness.apply(ev.change(harness.tenant, "a", 2, ev.narrative("older")))  # still refused
+    assert sorted(await _ids(harness, "fever")) == ["a", "b"]
+    assert await _ids(harness, "older") == []

@@ -7,11 +7,14 @@ implements the handful of raw calls at the bottom.
 
 Two indices per prefix: ``<prefix>-resources`` (one document per resource, see
 ``domain/documents.py``) and ``<prefix>-positions`` (one document per Kafka
-partition holding the highest applied position). Both are written with
-``version_type=external``: the resource version, and the position, are the
-engine's version, so a stale write is a 409 the engine refuses by itself — an
-older or equal version never overwrites a newer one, whichever replica or
-redelivery sends it. Positions are written by a second bulk only after every
+partition holding the highest applied position). The resource version, and the
+position, are the engine's external version, so a stale write is a 409 the
+engine refuses by itself — an older version never overwrites a newer one,
+whichever replica or redelivery sends it. Documents use ``external_gte``: the
+same version may be written again (it is the same content), because engines
+remember the version of a *deleted* document for a while (``gc_deletes``) and a
+rebuild (``drop_tenant``, then the primary republishes the current versions)
+must be able to write those versions back. Positions are written by a second bulk only after every
 document of the batch is in, so a recorded position never claims an event that
 is not applied. Writes use ``refresh=wait_for``: when a batch is acknowledged,
 searches see it.
@@ -35,6 +38,7 @@ from polyfhir_search.service_layer.ports import ItemResult, Outcome
 T = TypeVar("T")
 _VERSION_FIELDS = ["type", "rid", "version", "deleted"]
 MAX_PARTITIONS = 10_000
+DELETE_PAGE = 1000
 MAX_BULK_BYTES = 8 * 1024 * 1024  # engines refuse huge bulks (http.max_content_length)
 
 
@@ -112,7 +116,7 @@ class EngineIndex(ABC):
             operations: list[dict[str, Any]] = []
             for doc in chunk:
                 meta: dict[str, Any] = {"_index": self.resources, "_id": doc.doc_id}
-                meta |= {"version": doc.version, "version_type": "external"}
+                meta |= {"version": doc.version, "version_type": "external_gte"}
                 operations += [{"index": meta}, doc.source()]
             items = await self._bulk(operations)
             results += [_item_result(doc, item) for doc, item in zip(chunk, items, strict=True)]
@@ -165,19 +169,28 @@ class EngineIndex(ABC):
         hits = (await self._healing(lambda: self._search(self.resources, body)))["hits"]["hits"]
         return [_indexed(h["_source"]) for h in hits]
 
-    async def delete(self, tenant: str, keys: list[ResourceKey]) -> int:
-        ids = {event_key(tenant, k.resource_type, k.id) for k in keys}
-        operations: list[dict[str, Any]] = [
-            {"delete": {"_index": self.resources, "_id": i}} for i in sorted(ids)
-        ]
-        if not operations:
-            return 0
-        items = await self._healing(lambda: self._bulk(operations))
+    async def _delete_held(self, tenant: str, held: list[IndexedVersion]) -> int:
+        # Deleted at their own version (external_gte): the engine remembers that version
+        # for a deleted id, so a rebuild can write it back; a plain delete would bump it.
+        # A newer version that arrived since it was read is not deleted (409).
+        operations: list[dict[str, Any]] = []
+        for v in held:
+            meta = {"_index": self.resources, "_id": event_key(tenant, v.resource_type, v.id)}
+            operations.append(
+                {"delete": {**meta, "version": v.version, "version_type": "external_gte"}}
+            )
+        items = await self._bulk(operations) if operations else []
         return sum(1 for item in items if item.get("result") == "deleted")
 
+    async def delete(self, tenant: str, keys: list[ResourceKey]) -> int:
+        return await self._delete_held(tenant, await self.versions(tenant, keys))
+
     async def delete_tenant(self, tenant: str) -> int:
-        query = {"bool": {"filter": tenant_filter(tenant)}}
-        return await self._healing(lambda: self._delete_by_query(self.resources, query))
+        removed, after = 0, None
+        while page := await self.scan(tenant, after, DELETE_PAGE):
+            removed += await self._delete_held(tenant, page)
+            after = ResourceKey(page[-1].resource_type, page[-1].id)
+        return removed
 
     async def count(self, tenant: str) -> tuple[int, int]:
         async def counts() -> tuple[int, int]:
@@ -216,9 +229,6 @@ class EngineIndex(ABC):
 
     @abstractmethod
     async def _count(self, index: str, query: dict[str, Any]) -> int: ...
-
-    @abstractmethod
-    async def _delete_by_query(self, index: str, query: dict[str, Any]) -> int: ...
 
     @abstractmethod
     async def _ping(self) -> bool: ...

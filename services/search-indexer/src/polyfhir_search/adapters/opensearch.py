@@ -63,13 +63,6 @@ class OpenSearchIndex(EngineIndex):
         async with _engine_errors():
             return int((await self._client.count(index=index, body={"query": query}))["count"])
 
-    async def _delete_by_query(self, index: str, query: dict[str, Any]) -> int:
-        async with _engine_errors():
-            response = await self._client.delete_by_query(
-                index=index, body={"query": query}, refresh=True, conflicts="proceed"
-            )
-        return int(response["deleted"])
-
     async def _ping(self) -> bool:
         try:
             return bool(await self._client.ping())

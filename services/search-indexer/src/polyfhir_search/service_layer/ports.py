@@ -13,7 +13,7 @@ from polyfhir_search.domain.documents import IndexDocument
 
 class Outcome(StrEnum):
     APPLIED = "applied"
-    STALE = "stale"  # the index already holds this version or a newer one
+    STALE = "stale"  # the index holds a newer version (an equal one is rewritten: same content)
     REJECTED = "rejected"  # the engine refuses this document for good (dead-lettered)
 
 
