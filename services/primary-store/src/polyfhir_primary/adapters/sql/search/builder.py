@@ -65,6 +65,7 @@ class SqlBuilder:
         self.tenant = tenant
         self._n = 0
         self._types: dict[str, tuple[str, ...] | None] = {}
+        self.probe = False
 
     def types_of(self, alias: str) -> tuple[str, ...] | None:
         """The resource types the rows of ``alias`` can have (None: any)."""
@@ -85,11 +86,42 @@ class SqlBuilder:
             marks = ", ".join("?" for _ in criteria.resource_types)
             parts.append(f"{alias}.res_type IN ({marks})")
             args += list(criteria.resource_types)
-        for clause in criteria.clauses:
+        outer = self.probe
+        driver = _driver(criteria.clauses) if self.dialect.name == "sqlite" else None
+        for n, clause in enumerate(criteria.clauses):
+            self.probe = driver is not None and n != driver
             sql, a = self.clause(clause, alias)
             parts.append(sql)
             args += a
+        self.probe = outer
         return ("(" + " AND ".join(parts) + ")" if parts else "1 = 1"), args
+
+
+def _rank(clause: Clause) -> int:
+    """How selective a clause usually is (lower: fewer rows), to pick SQLite's driver."""
+    if isinstance(clause, IdClause):
+        return 0
+    if isinstance(clause, TokenClause):
+        return 9 if clause.negate or clause.text else 1
+    if isinstance(clause, StringClause | UriClause):
+        return 9 if clause.mode in ("contains", "above") else 1
+    if isinstance(clause, ReferenceClause):
+        return 1 if clause.matches else 3
+    if isinstance(clause, CompositeClause | CompartmentClause):
+        return 2
+    if isinstance(clause, FullTextClause):
+        return 3
+    if isinstance(clause, HasClause):
+        return 4
+    if isinstance(clause, TerminologyClause):
+        return 9 if clause.op == "not-in" else 4
+    return 9  # dates, numbers, quantities, :missing
+
+
+def _driver(clauses: tuple[Clause, ...]) -> int | None:
+    if len(clauses) < 2:
+        return None
+    return min(range(len(clauses)), key=lambda n: _rank(clauses[n]))
 
 
 def search_statements(

@@ -67,7 +67,7 @@ def _alternative(
         where_args += args
     source = f"{c.tables[0]} {first}{''.join(joins)}"
     condition = (" AND ".join(where), [*join_args, *where_args])
-    return member_of(types, alias, first, source, condition, negate=False)
+    return member_of(types, alias, first, source, condition, False, b.probe)
 
 
 def composite_sql(b: Builder, c: CompositeClause, alias: str) -> Sql:

@@ -22,6 +22,7 @@ PREFIX_END = "\U0010ffff"  # sorts after every other character (UTF-8 bytes / "C
 class Builder(Protocol):
     dialect: Dialect
     tenant: str
+    probe: bool  # build the clause being built as a correlated probe (see ``member_of``)
 
     def alias(self, stem: str) -> str: ...
 
@@ -39,14 +40,27 @@ def type_filter(column: str, types: tuple[str, ...] | None) -> Sql:
 
 
 def member_of(
-    types: tuple[str, ...] | None, alias: str, x: str, select_from: str, where: Sql, negate: bool
+    types: tuple[str, ...] | None,
+    alias: str,
+    x: str,
+    select_from: str,
+    where: Sql,
+    negate: bool,
+    probe: bool = False,
 ) -> Sql:
     """``alias`` (a resource row of ``types``) is [not] among the rows the subquery yields.
 
     With one known type the test is on ``res_id`` alone (the outer query already
     fixes the type), which every engine turns into an index lookup; otherwise on
-    the ``(res_type, res_id)`` pair.
+    the ``(res_type, res_id)`` pair. With ``probe`` it is a correlated
+    ``EXISTS`` on the owner index instead: SQLite materialises every ``IN``
+    subquery in full, so only the most selective clause drives there and the
+    others probe the rows it found (``SqlBuilder.criteria``).
     """
+    if probe:
+        owner = f"{x}.res_type = {alias}.res_type AND {x}.res_id = {alias}.res_id"
+        sql = f"EXISTS (SELECT 1 FROM {select_from} WHERE {owner} AND {where[0]})"
+        return (f"NOT {sql}" if negate else sql), where[1]
     if types is not None and len(types) == 1:
         lhs, cols = f"{alias}.res_id", f"{x}.res_id"
     else:
@@ -73,7 +87,7 @@ def exists(
         param_sql, param_args = f"{x}.param IN ({', '.join('?' for _ in param)})", list(param)
     where = f"{x}.tenant = ?{type_sql} AND {param_sql} AND {condition[0]}"
     args = [b.tenant, *type_args, *param_args, *condition[1]]
-    return member_of(types, alias, x, f"{table} {x}", (where, args), negate)
+    return member_of(types, alias, x, f"{table} {x}", (where, args), negate, b.probe)
 
 
 def any_of(parts: list[Sql]) -> Sql:

@@ -82,6 +82,9 @@ def has_sql(b: Builder, c: HasClause, alias: str) -> Sql:
         f" AND {x}.res_id IN (SELECT {s}.res_id FROM {source} WHERE {inner[0]})"
     )
     args = [b.tenant, c.source_type, c.param, *type_args, *inner[1]]
+    if b.probe:
+        owner = f"{x}.target_type = {alias}.res_type AND {x}.target_id = {alias}.res_id"
+        return f"EXISTS (SELECT 1 FROM idx_reference {x} WHERE {owner} AND {where})", args
     if types is not None and len(types) == 1:
         lhs, cols = f"{alias}.res_id", f"{x}.target_id"
     else:

@@ -21,4 +21,4 @@ def fulltext_sql(b: Builder, c: FullTextClause, alias: str) -> Sql:
         )
         args = [b.tenant, *type_args, fts5_query(c.column, c.query)]
     table = "fulltext" if b.dialect.name == "postgresql" else "fulltext_docs"
-    return member_of(types, alias, f, f"{table} {f}", (where, args), negate=False)
+    return member_of(types, alias, f, f"{table} {f}", (where, args), False, b.probe)
