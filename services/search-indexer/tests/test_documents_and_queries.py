@@ -12,7 +12,7 @@ from polyfhir_core.errors import BadRequest
 from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_core.search_index import TextClause, TextField, TextSearch
 from polyfhir_search.adapters.engine_index import bulk_chunks
-from polyfhir_search.domain.documents import document_for, latest_per_resource
+from polyfhir_search.domain.documents import document_for, latest_per_resource, text_registry
 from polyfhir_search.domain.queries import search_body
 
 pytestmark = pytest.mark.unit
@@ -48,6 +48,24 @@ def test_a_document_holds_narrative_content_and_parameter_text() -> None:
     assert source["narrative"] == "Heart attack & more"
     assert "see cardiology" in source["content"]
     assert sorted(source["token_text"]["code"]) == ["heart attack", "mi"]
+
+
+def test_the_text_registry_gives_the_same_documents() -> None:
+    resources: list[dict[str, Any]] = [
+        {"resourceType": "Patient", "id": "p", "name": [{"family": "Chalmers", "given": ["Peter"]}],
+         "telecom": [{"system": "phone", "value": "555", "use": "home"}],
+         "identifier": [{"system": "urn:x", "value": "1", "type": {"text": "Medical record"}}]},
+        {"resourceType": "Observation", "id": "o", "status": "final",
+         "code": {"coding": [{"system": "http://loinc.org", "code": "1", "display": "Glucose"}]},
+         "valueQuantity": {"value": 5, "unit": "mmol/L"}, "subject": {"reference": "Patient/p"}},
+    ]  # fmt: skip
+    small = text_registry(REGISTRY)
+    for resource in resources:
+        event = ResourceChanged(
+            "t", resource["resourceType"], "x", 1, ChangeKind.CREATED, NOW, resource
+        )
+        assert document_for(event, small) == document_for(event, REGISTRY)
+        assert document_for(event, small).text["token_text"]
 
 
 def test_a_delete_is_a_tombstone_without_text() -> None:

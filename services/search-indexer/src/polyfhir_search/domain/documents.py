@@ -24,7 +24,7 @@ from typing import Any
 
 from polyfhir_bus.events import ChangeKind, ResourceChanged, event_key
 from polyfhir_core.indexing import extract_index_values
-from polyfhir_core.registry import SearchParameterRegistry
+from polyfhir_core.registry import SearchParameterRegistry, SearchParamType
 from polyfhir_core.search.fulltext import content_text, narrative_text
 
 TOKEN_TEXT = "token_text"  # noqa: S105 (a field name, not a secret)
@@ -58,6 +58,13 @@ class IndexDocument:
             "last_updated": self.last_updated.isoformat(),
             **self.text,
         }
+
+
+def text_registry(registry: SearchParameterRegistry) -> SearchParameterRegistry:
+    """Only the token and string parameters: the index needs no other rows, and
+    evaluating only those is several times cheaper than a full extraction."""
+    kinds = (SearchParamType.TOKEN, SearchParamType.STRING)
+    return SearchParameterRegistry([d for d in registry.definitions() if d.type in kinds])
 
 
 def _parameter_texts(

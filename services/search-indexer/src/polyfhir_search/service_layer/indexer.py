@@ -18,7 +18,12 @@ from polyfhir_bus.consumer import Batch, Rejection
 from polyfhir_bus.events import ResourceChanged
 from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_search import metrics
-from polyfhir_search.domain.documents import IndexDocument, document_for, latest_per_resource
+from polyfhir_search.domain.documents import (
+    IndexDocument,
+    document_for,
+    latest_per_resource,
+    text_registry,
+)
 from polyfhir_search.service_layer.freshness import Freshness
 from polyfhir_search.service_layer.ports import ItemResult, Outcome, SearchEngine
 
@@ -43,7 +48,7 @@ class Indexer:
     ) -> None:
         self._engine = engine
         self._freshness = freshness
-        self._registry = registry
+        self._registry = text_registry(registry)
 
     def _documents(self, events: list[ResourceChanged]) -> list[IndexDocument]:
         return [document_for(event, self._registry) for event in events]
