@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from polyfhir_core.config import BackendConfig, CompositeConfig, QueryFeature
@@ -175,10 +175,10 @@ class QueryPipeline:
         tenant = ctx.tenant.value
         try:
             async with asyncio.timeout(deadline):
-                fresh, hits = await _both(
-                    self._fresh(ctx, index, lag_ms) if check_lag else _true(),
-                    index.search_text(tenant, request),
-                )
+                # Freshness first, then the search: hits fetched while the index was
+                # still applying the tenant's last change could predate it.
+                fresh = await self._fresh(ctx, index, lag_ms) if check_lag else True
+                hits = await index.search_text(tenant, request) if fresh else TextHits((), 0)
         except TimeoutError:
             raise Fallback("timeout", f"no answer within {deadline * 1000:.0f} ms") from None
         except Exception as exc:  # the secondary failed: the primary answers
@@ -227,21 +227,3 @@ class QueryPipeline:
             close = getattr(index, "close", None)
             if close is not None:
                 await close()
-
-
-async def _true() -> bool:
-    return True
-
-
-async def _both(fresh: Awaitable[bool], hits: Awaitable[TextHits]) -> tuple[bool, TextHits]:
-    """Both concurrently; a stale answer does not wait for the hits, and no task is orphaned."""
-    fresh_task, hits_task = asyncio.ensure_future(fresh), asyncio.ensure_future(hits)
-    try:
-        if not await fresh_task:
-            return False, TextHits((), 0)
-        return True, await hits_task
-    finally:
-        for task in (fresh_task, hits_task):
-            if not task.done():
-                task.cancel()
-        await asyncio.gather(fresh_task, hits_task, return_exceptions=True)
