@@ -8,7 +8,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: help install run run-services run-stack test test-fast lint format typecheck bench-ingest bench-search clean
+.PHONY: help install run run-services run-stack test test-fast lint format typecheck bench-ingest bench-search bench-secondary bench-relay clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -52,6 +52,12 @@ bench-ingest: install ## Ingest benchmark over SQLite and PostgreSQL (see benchm
 
 bench-search: install ## Search latency per query of the mix, per backend and data size
 	$(UV) run --frozen python benchmarks/search.py
+
+bench-secondary: install ## Sync lag under steady ingest and _text on the search service vs the primary (whole stack)
+	$(UV) run --frozen python benchmarks/secondary.py
+
+bench-relay: install ## Ingest throughput with the outbox relay on vs off
+	$(UV) run --frozen python benchmarks/relay.py
 
 clean: ## Remove caches and local data
 	rm -rf .pytest_cache .mypy_cache .ruff_cache data
