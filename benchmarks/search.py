@@ -131,7 +131,21 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="loader processes (PostgreSQL)")
     parser.add_argument("--concurrency", type=int, default=4, help="transactions per loader")
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument(
+        "--measure-only",
+        metavar="URL",
+        help="measure an already loaded database (its last --sizes value = patients loaded)",
+    )
     args = parser.parse_args()
+    if args.measure_only:
+        patients = max(int(s) for s in args.sizes.split(","))
+        with fhir_server(args.measure_only) as base:
+            latencies = asyncio.run(_measure(base, _facts(templates(), patients), args.runs, 1))
+        rows = [
+            [n, percentile(v, 50) * 1000, percentile(v, 99) * 1000] for n, v in latencies.items()
+        ]
+        print(table(["query", "p50 ms", "p99 ms"], rows))
+        return
     sizes = sorted(int(s) for s in args.sizes.split(","))
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     tpl = templates()

@@ -98,23 +98,29 @@ class SqlBuilder:
 
 
 def _rank(clause: Clause) -> int:
-    """How selective a clause usually is (lower: fewer rows), to pick SQLite's driver."""
+    """How selective a clause usually is (lower: fewer rows), to pick SQLite's driver.
+
+    Identifiers, references to one resource and names pick out a few resources;
+    a chain ends in such a test on the target; a code (``code=8480-6``) is often
+    shared by a large part of a type (measured: at 95k resources a chain driving
+    and the code probing takes 30 ms, the other way round 125 ms).
+    """
     if isinstance(clause, IdClause):
         return 0
     if isinstance(clause, TokenClause):
-        return 9 if clause.negate or clause.text else 1
+        if clause.negate or clause.text:
+            return 9
+        return 1 if clause.param.endswith("identifier") else 3
     if isinstance(clause, StringClause | UriClause):
         return 9 if clause.mode in ("contains", "above") else 1
     if isinstance(clause, ReferenceClause):
-        return 1 if clause.matches else 3
+        return 1 if clause.matches else 2
     if isinstance(clause, CompositeClause | CompartmentClause):
         return 2
     if isinstance(clause, FullTextClause):
         return 3
-    if isinstance(clause, HasClause):
-        return 4
-    if isinstance(clause, TerminologyClause):
-        return 9 if clause.op == "not-in" else 4
+    if isinstance(clause, HasClause | TerminologyClause):
+        return 9 if isinstance(clause, TerminologyClause) and clause.op == "not-in" else 4
     return 9  # dates, numbers, quantities, :missing
 
 
