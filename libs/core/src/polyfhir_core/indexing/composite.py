@@ -69,6 +69,7 @@ def component_types(
     return tuple(out)
 
 
+@lru_cache(maxsize=4096)  # registries hash by identity: a tenant's new registry misses
 def _parts(definition: SearchParamDef, registry: SearchParameterRegistry) -> list[Part] | None:
     types = component_types(definition, registry)
     if types is None:
