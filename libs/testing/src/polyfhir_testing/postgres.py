@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import time
 import warnings
 from pathlib import Path
 from types import TracebackType
@@ -71,10 +72,18 @@ class LocalPostgres:
         pid = self._server.get_pid()
         return int(pid) if pid else None
 
-    def stop(self) -> None:
-        if not self._stopped:
-            self._stopped = True
-            self._server.cleanup()
+    def stop(self, timeout: float = 60.0) -> None:
+        """Stop the server and wait (bounded) until its postmaster has exited."""
+        if self._stopped:
+            return
+        self._stopped = True
+        pid = self.pid
+        self._server.cleanup()
+        if pid is None:
+            return
+        deadline = time.monotonic() + timeout
+        while _running(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)  # a loaded machine can take seconds to finish a shutdown
 
     def __enter__(self) -> LocalPostgres:
         return self
@@ -121,3 +130,18 @@ def postgres_from_env(workdir: Path | str) -> LocalPostgres | ExternalPostgres:
     """``POLYFHIR_TEST_PG_DSN`` if set, else an embedded server in ``workdir``."""
     dsn = os.environ.get(DSN_VARIABLE)
     return ExternalPostgres(dsn) if dsn else LocalPostgres(workdir)
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is alive (an exited child waiting to be reaped is not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
