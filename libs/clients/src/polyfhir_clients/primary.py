@@ -6,10 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
-import orjson
 
+from polyfhir_clients.internal import InternalClient
 from polyfhir_core import wire
-from polyfhir_core.errors import FhirError, ServiceUnavailable
 from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.search import SearchQuery
 from polyfhir_core.store import (
@@ -26,12 +25,11 @@ from polyfhir_core.store import (
 from polyfhir_core.tenancy import TenantContext
 
 
-class HttpPrimaryStore:
+class HttpPrimaryStore(InternalClient):
     def __init__(
         self, base_url: str, client: httpx.AsyncClient | None = None, timeout: float = 30.0
     ) -> None:
-        self._base = base_url.rstrip("/")
-        self._client = client or httpx.AsyncClient(timeout=timeout)
+        super().__init__(base_url, "/internal/v1/store", "primary store", client, timeout)
 
     async def _call(self, name: str, ctx: TenantContext, **args: Any) -> Any:
         arg_types, result_type = STORE_CALLS[name]
@@ -39,20 +37,7 @@ class HttpPrimaryStore:
             "ctx": wire.dump(TenantContext, ctx),
             "args": {k: wire.dump(arg_types[k], v) for k, v in args.items()},
         }
-        try:
-            response = await self._client.post(
-                f"{self._base}/internal/v1/store/{name}",
-                content=orjson.dumps(body),
-                headers={"content-type": "application/json"},
-            )
-        except httpx.TransportError as exc:
-            raise ServiceUnavailable(f"primary store unreachable: {exc}") from exc
-        data = orjson.loads(response.content) if response.content else None
-        if response.status_code >= 400:
-            if isinstance(data, dict) and data.get("resourceType") == "OperationOutcome":
-                raise FhirError.from_outcome(response.status_code, data)
-            raise ServiceUnavailable(f"primary store answered {response.status_code}")
-        return wire.load(result_type, data)
+        return await self._post(name, body, result_type)
 
     async def process(
         self, ctx: TenantContext, kind: BundleKind, entries: Sequence[EntryRequest]
@@ -97,14 +82,3 @@ class HttpPrimaryStore:
 
     async def republish(self, ctx: TenantContext, keys: Sequence[ResourceKey]) -> int:
         return await self._call("republish", ctx, keys=list(keys))  # type: ignore[no-any-return]
-
-    async def check_ready(self) -> None:
-        try:
-            response = await self._client.get(f"{self._base}/readyz")
-        except httpx.TransportError as exc:
-            raise ServiceUnavailable(f"primary store unreachable: {exc}") from exc
-        if response.status_code != 200:
-            raise ServiceUnavailable(f"primary store not ready: {response.text}")
-
-    async def close(self) -> None:
-        await self._client.aclose()

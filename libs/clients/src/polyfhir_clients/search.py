@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import orjson
 
+from polyfhir_clients.internal import InternalClient
 from polyfhir_core import wire
-from polyfhir_core.errors import FhirError, ServiceUnavailable
 from polyfhir_core.resources import ResourceKey
 from polyfhir_core.search_index import (
     SEARCH_INDEX_CALLS,
@@ -22,38 +21,16 @@ from polyfhir_core.search_index import (
 WAIT_GRACE_S = 5.0  # on top of a wait's own timeout, for the round trip
 
 
-class HttpSearchIndex:
+class HttpSearchIndex(InternalClient):
     def __init__(
         self, base_url: str, client: httpx.AsyncClient | None = None, timeout: float = 30.0
     ) -> None:
-        self._base = base_url.rstrip("/")
-        self._timeout = timeout
-        self._client = client or httpx.AsyncClient(timeout=timeout)
+        super().__init__(base_url, "/internal/v1/search-index", "search index", client, timeout)
 
     async def _call(self, name: str, tenant: str, wait_s: float | None = None, **args: Any) -> Any:
         arg_types, result_type = SEARCH_INDEX_CALLS[name]
-        body = {
-            "tenant": tenant,
-            "args": {k: wire.dump(arg_types[k], v) for k, v in args.items()},
-        }
-        try:
-            response = await self._client.post(
-                f"{self._base}/internal/v1/search-index/{name}",
-                content=orjson.dumps(body),
-                headers={"content-type": "application/json"},
-                timeout=wait_s if wait_s is not None else self._timeout,
-            )
-        except httpx.TransportError as exc:
-            raise ServiceUnavailable(f"search index unreachable: {exc}") from exc
-        try:
-            data = orjson.loads(response.content) if response.content else None
-        except orjson.JSONDecodeError:
-            data = None
-        if response.status_code >= 400:
-            if isinstance(data, dict) and data.get("resourceType") == "OperationOutcome":
-                raise FhirError.from_outcome(response.status_code, data)
-            raise ServiceUnavailable(f"search index answered {response.status_code}")
-        return wire.load(result_type, data)
+        body = {"tenant": tenant, "args": {k: wire.dump(arg_types[k], v) for k, v in args.items()}}
+        return await self._post(name, body, result_type, wait_s)
 
     async def search_text(self, tenant: str, request: TextSearch) -> TextHits:
         return await self._call("search_text", tenant, request=request)  # type: ignore[no-any-return]
@@ -91,14 +68,3 @@ class HttpSearchIndex:
 
     async def stats(self, tenant: str) -> IndexStats:
         return await self._call("stats", tenant)  # type: ignore[no-any-return]
-
-    async def check_ready(self) -> None:
-        try:
-            response = await self._client.get(f"{self._base}/readyz")
-        except httpx.TransportError as exc:
-            raise ServiceUnavailable(f"search index unreachable: {exc}") from exc
-        if response.status_code != 200:
-            raise ServiceUnavailable(f"search index not ready: {response.text}")
-
-    async def close(self) -> None:
-        await self._client.aclose()
