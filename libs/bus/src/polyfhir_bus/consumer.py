@@ -88,6 +88,9 @@ class ConsumerOptions:
     dead_letter_topic: str = DEAD_LETTER_TOPIC
     max_records: int = 500
     batch_timeout_ms: int = 50
+    # how long one fetch may wait at the broker for records; it bounds the lag an idle
+    # consumer adds (aiokafka's default, 500 ms, is a visible floor under sync lag)
+    fetch_max_wait_ms: int = 50
     backoff_initial_s: float = 0.1
     backoff_max_s: float = 5.0
     # create missing topics with this many partitions before subscribing (None: don't);
@@ -167,6 +170,7 @@ class BatchConsumer:
             auto_offset_reset="earliest",
             max_records=self.options.max_records,
             batch_timeout_ms=self.options.batch_timeout_ms,
+            fetch_max_wait_ms=self.options.fetch_max_wait_ms,
         )(self._on_batch)
 
     async def start(self) -> None:
