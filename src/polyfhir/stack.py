@@ -19,10 +19,11 @@ import tempfile
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from polyfhir_testing.stack import LocalStack
 
-SYNC_MODES = {
+SYNC_MODES: dict[str, dict[str, Any]] = {
     "asynchronous": {"mode": "asynchronous"},
     "synchronous": {"mode": "synchronous"},
     "hybrid": {"mode": {"kind": "hybrid", "sync_for_search": True}},
