@@ -103,17 +103,21 @@ async def _still_unpositioned(conn: Conn, seqs: list[int]) -> list[int]:
 
 
 async def tenant_positions(conn: Conn, tenant: TenantId) -> TenantPositions:
-    """Per partition the tenant's highest published position, and its pending rows."""
-    found: dict[int, int] = {}
-    for (partition,) in await conn.fetch("SELECT partition FROM relay_positions ORDER BY 1"):
-        rows = await conn.fetch(
-            "SELECT position FROM outbox WHERE tenant = ? AND partition = ?"
-            " AND position IS NOT NULL AND published_at IS NOT NULL"
-            " ORDER BY position DESC LIMIT 1",
-            (tenant.value, partition),
-        )
-        if rows:
-            found[int(partition)] = int(rows[0][0])
+    """Per partition the tenant's highest published position, and its pending rows.
+
+    Asked before every search a secondary serves, so one statement: a scalar
+    subquery per partition, each answered from the end of the (tenant, partition,
+    position) index.
+    """
+    rows = await conn.fetch(
+        "SELECT r.partition, (SELECT o.position FROM outbox o"
+        " WHERE o.tenant = ? AND o.partition = r.partition"
+        " AND o.position IS NOT NULL AND o.published_at IS NOT NULL"
+        " ORDER BY o.position DESC LIMIT 1)"
+        " FROM relay_positions r",
+        (tenant.value,),
+    )
+    found = {int(partition): int(position) for partition, position in rows if position is not None}
     pending = await conn.fetch(
         "SELECT COUNT(*) FROM outbox WHERE tenant = ? AND published_at IS NULL", (tenant.value,)
     )
