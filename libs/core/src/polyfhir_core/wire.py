@@ -7,11 +7,14 @@ passes around.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
 import orjson
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
+
+from polyfhir_core.errors import BadRequest, NotFound
 
 
 @cache
@@ -34,3 +37,31 @@ def dumps(kind: Any, value: Any) -> bytes:
 
 def loads(kind: Any, data: bytes) -> Any:
     return load(kind, orjson.loads(data))
+
+
+async def answer_call(
+    calls: Mapping[str, tuple[dict[str, Any], Any]],
+    target: object,
+    name: str,
+    raw: bytes,
+    scope: tuple[str, Any],
+) -> Any:
+    """Serve one internal call: decode ``{<scope field>: ..., "args": {...}}`` with the
+    contract's types, call ``target.<name>(scope, **args)``, encode the result.
+
+    ``scope`` names the body field that binds the call (``("ctx", TenantContext)``
+    for the store, ``("tenant", NonEmptyStr)`` for a secondary) and its type.
+    An unknown call is NotFound; a body that does not fit is BadRequest.
+    """
+    if name not in calls:
+        raise NotFound(f"no internal call {name!r}")
+    arg_types, result_type = calls[name]
+    field, scope_type = scope
+    try:
+        body = orjson.loads(raw)
+        bound = load(scope_type, body[field])
+        args = {k: load(t, body["args"][k]) for k, t in arg_types.items()}
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValidationError) as exc:
+        raise BadRequest(f"malformed internal call {name}: {exc}") from exc
+    result = await getattr(target, name)(bound, **args)
+    return dump(result_type, result)

@@ -11,32 +11,19 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request, Response
-from pydantic import ValidationError
 
 from polyfhir_core import wire
-from polyfhir_core.errors import BadRequest, FhirError, NotFound
+from polyfhir_core.errors import FhirError
 from polyfhir_core.store import STORE_CALLS, PrimaryStore
 from polyfhir_core.tenancy import TenantContext
 from polyfhir_servicekit.metrics import MetricsMiddleware
 from polyfhir_servicekit.probes import add_operational_routes
 
+_SCOPE = ("ctx", TenantContext)
+
 
 def _json(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
-
-
-async def _dispatch(store: PrimaryStore, name: str, raw: bytes) -> Any:
-    if name not in STORE_CALLS:
-        raise NotFound(f"no store call {name!r}")
-    arg_types, result_type = STORE_CALLS[name]
-    try:
-        body = orjson.loads(raw)
-        ctx: TenantContext = wire.load(TenantContext, body["ctx"])
-        args = {k: wire.load(t, body["args"][k]) for k, t in arg_types.items()}
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValidationError) as exc:
-        raise BadRequest(f"malformed internal call {name}: {exc}") from exc
-    result = await getattr(store, name)(ctx, **args)
-    return wire.dump(result_type, result)
 
 
 def create_app(store: PrimaryStore) -> FastAPI:
@@ -45,7 +32,8 @@ def create_app(store: PrimaryStore) -> FastAPI:
     @app.post("/internal/v1/store/{name}")
     async def call(name: str, request: Request) -> Response:
         try:
-            return _json(await _dispatch(store, name, await request.body()))
+            raw = await request.body()
+            return _json(await wire.answer_call(STORE_CALLS, store, name, raw, _SCOPE))
         except FhirError as exc:
             return _json(exc.outcome(), exc.status)
 
