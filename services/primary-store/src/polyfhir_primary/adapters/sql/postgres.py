@@ -9,8 +9,6 @@ retried).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -36,6 +34,7 @@ from polyfhir_primary.adapters.sql.session import (
     fetch_pending_outbox,
     mark_published,
 )
+from polyfhir_primary.adapters.sql.statistics import GrowthAnalyzer
 
 _TRANSIENT = (
     asyncpg.exceptions.UniqueViolationError,
@@ -44,6 +43,7 @@ _TRANSIENT = (
 )
 _MIGRATION_LOCK = 7_312_004_211
 ANALYZED_TABLES = ("resources", *INDEX_TABLES, "fulltext", "terminology_closure")
+
 log = logging.getLogger(__name__)
 
 
@@ -75,7 +75,7 @@ class PgConn:
             raise TransientConflict(str(exc)) from exc
 
 
-class Statistics:
+class Statistics(GrowthAnalyzer):
     """Keeps planner statistics fresh while data grows.
 
     The search SQL is a tree of correlated EXISTS; on tables PostgreSQL has
@@ -87,19 +87,8 @@ class Statistics:
     """
 
     def __init__(self, pool: asyncpg.Pool, first_after: int = 100) -> None:
+        super().__init__(first_after)
         self._pool = pool
-        self._since = 0
-        self._total = 0
-        self._first_after = first_after
-        self._task: asyncio.Task[None] | None = None
-
-    def wrote(self, versions: int) -> None:
-        self._since += versions
-        self._total += versions
-        due = self._since >= max(self._first_after, self._total // 10)
-        if due and (self._task is None or self._task.done()):
-            self._since = 0
-            self._task = asyncio.create_task(self.analyze())
 
     async def analyze(self) -> None:
         try:
@@ -107,12 +96,6 @@ class Statistics:
                 await raw.execute(f"ANALYZE {', '.join(ANALYZED_TABLES)}")
         except (asyncpg.PostgresError, OSError) as exc:  # statistics are an optimisation
             log.warning("background ANALYZE failed: %s", exc)
-
-    async def close(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
 
 class PostgresDatabase:

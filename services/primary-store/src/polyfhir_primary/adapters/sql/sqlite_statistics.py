@@ -11,12 +11,12 @@ cheap on large files.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import sqlite3
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
+
+from polyfhir_primary.adapters.sql.statistics import GrowthAnalyzer
 
 log = logging.getLogger(__name__)
 
@@ -30,21 +30,10 @@ class _Writer(Protocol):
     async def execute(self, sql: str, args: tuple[()] = ()) -> int: ...
 
 
-class SqliteStatistics:
+class SqliteStatistics(GrowthAnalyzer):
     def __init__(self, writer: _Writer, first_after: int = 100) -> None:
+        super().__init__(first_after)
         self._writer = writer
-        self._since = 0
-        self._total = 0
-        self._first_after = first_after
-        self._task: asyncio.Task[None] | None = None
-
-    def wrote(self, versions: int) -> None:
-        self._since += versions
-        self._total += versions
-        due = self._since >= max(self._first_after, self._total // 10)
-        if due and (self._task is None or self._task.done()):
-            self._since = 0
-            self._task = asyncio.create_task(self.analyze())
 
     async def analyze(self) -> None:
         try:
@@ -53,9 +42,3 @@ class SqliteStatistics:
                 await self._writer.execute("ANALYZE")
         except sqlite3.Error as exc:  # statistics are an optimisation
             log.warning("background ANALYZE failed: %s", exc)
-
-    async def close(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
