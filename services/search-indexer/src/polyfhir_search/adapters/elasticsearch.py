@@ -73,12 +73,8 @@ class ElasticsearchIndex(EngineIndex):
             return bool(await self._client.indices.exists(index=index))
 
     async def _create(self, index: str, settings: dict[str, Any], mappings: dict[str, Any]) -> None:
-        try:
-            async with _engine_errors():
-                await self._client.indices.create(index=index, settings=settings, mappings=mappings)
-        except BadRequest as exc:
-            if "resource_already_exists" not in str(exc):
-                raise
+        async with _engine_errors():
+            await self._client.indices.create(index=index, settings=settings, mappings=mappings)
 
     async def _bulk(self, operations: list[dict[str, Any]]) -> list[dict[str, Any]]:
         async with _engine_errors():

@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from polyfhir_bus.events import event_key
-from polyfhir_core.errors import ServiceUnavailable
+from polyfhir_core.errors import BadRequest, ServiceUnavailable
 from polyfhir_core.resources import ResourceKey
 from polyfhir_core.search_index import IndexedVersion, TextHit, TextHits
 from polyfhir_search.domain.documents import IndexDocument
@@ -97,7 +97,11 @@ class EngineIndex(ABC):
             (self.positions_index, {}, POSITION_MAPPINGS),
         ):
             if not await self._exists(index):
-                await self._create(index, settings, mappings)
+                try:
+                    await self._create(index, settings, mappings)
+                except BadRequest as exc:  # another replica created it in between: fine
+                    if "resource_already_exists" not in str(exc):
+                        raise
 
     async def _healing(self, call: Callable[[], Awaitable[T]]) -> T:
         """Run ``call``; if the index is gone, re-create it and run ``call`` once more."""
@@ -214,7 +218,7 @@ class EngineIndex(ABC):
 
     @abstractmethod
     async def _create(self, index: str, settings: dict[str, Any], mappings: dict[str, Any]) -> None:
-        """Create the index; an index that already exists (another replica) is fine."""
+        """Create the index (BadRequest naming resource_already_exists if it exists)."""
 
     @abstractmethod
     async def _bulk(self, operations: list[dict[str, Any]]) -> list[dict[str, Any]]:
