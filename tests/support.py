@@ -22,3 +22,18 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {within}s waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+# A tenant's own SearchParameter used by the custom-parameter tests.
+NICKNAME = {
+    "resourceType": "SearchParameter",
+    "id": "patient-nickname",
+    "url": "http://example.org/SearchParameter/patient-nickname",
+    "name": "nickname",
+    "status": "active",
+    "description": "A patient's nickname",
+    "code": "nickname",
+    "base": ["Patient"],
+    "type": "string",
+    "expression": "Patient.name.where(use='nickname').given",
+}

@@ -7,22 +7,9 @@ from typing import Any
 import httpx
 import pytest
 
-from support import eventually
+from support import NICKNAME, eventually
 
 pytestmark = pytest.mark.integration
-
-NICKNAME = {
-    "resourceType": "SearchParameter",
-    "id": "patient-nickname",
-    "url": "http://example.org/SearchParameter/patient-nickname",
-    "name": "nickname",
-    "status": "active",
-    "description": "A patient's nickname",
-    "code": "nickname",
-    "base": ["Patient"],
-    "type": "string",
-    "expression": "Patient.name.where(use='nickname').given",
-}
 
 
 def patient(pid: str, nickname: str) -> dict[str, Any]:

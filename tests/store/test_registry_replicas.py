@@ -11,21 +11,9 @@ import pytest
 from polyfhir_core.search import parse_search
 from polyfhir_core.store import BundleKind, EntryRequest, Method
 from polyfhir_core.tenancy import TenantContext
+from support import NICKNAME
 
 pytestmark = pytest.mark.integration
-
-NICKNAME = {
-    "resourceType": "SearchParameter",
-    "id": "patient-nickname",
-    "url": "http://example.org/SearchParameter/patient-nickname",
-    "name": "nickname",
-    "status": "active",
-    "description": "A patient's nickname",
-    "code": "nickname",
-    "base": ["Patient"],
-    "type": "string",
-    "expression": "Patient.name.where(use='nickname').given",
-}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
