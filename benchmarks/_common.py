@@ -108,3 +108,38 @@ def count(base: str, rtype: str) -> int:
     response = httpx.get(f"{base}/{rtype}", params={"_summary": "count"}, timeout=60.0)
     response.raise_for_status()
     return int(response.json()["total"])
+
+
+def scrape(url: str) -> dict[str, float]:
+    """A service's ``/metrics`` as ``name{label="v",...} -> value`` (prometheus-client's parser)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"{url.rstrip('/')}/metrics", timeout=30.0).text
+    values: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+            values[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
+    return values
+
+
+def _buckets(metrics: dict[str, float], name: str) -> list[tuple[float, float]]:
+    return sorted(
+        (float(k.split('le="', 1)[1].split('"', 1)[0]), v)
+        for k, v in metrics.items()
+        if k.startswith(f"{name}_bucket") and 'le="+Inf"' not in k
+    )
+
+
+def bucket_quantile_ms(
+    before: dict[str, float], after: dict[str, float], name: str, q: float
+) -> str:
+    """Upper bucket edge holding quantile ``q`` of histogram ``name`` between two scrapes
+    (``before={}``: everything observed so far)."""
+    old = dict(_buckets(before, name))
+    new = [(bound, count - old.get(bound, 0.0)) for bound, count in _buckets(after, name)]
+    total = after.get(f"{name}_count", 0.0) - before.get(f"{name}_count", 0.0)
+    for bound, cumulative in new:
+        if total and cumulative >= q * total:
+            return f"≤{bound * 1000:g}"
+    return "n/a" if not total else f">{new[-1][0] * 1000:g}" if new else "n/a"

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from _common import database_urls, fhir_server, load_bundles, table
+from _common import bucket_quantile_ms, database_urls, fhir_server, load_bundles, scrape, table
 from polyfhir_testing.engines import LocalKafka
 
 
@@ -45,35 +45,11 @@ def _bundles(resources: int, per_bundle: int) -> list[dict[str, Any]]:
 
 
 def _scrape(base: str) -> dict[str, float]:
-    """The relay's metrics from ``/metrics`` (name{labels} -> value)."""
-    root = base.removesuffix("/fhir")
-    text = httpx.get(f"{root}/metrics", timeout=30.0).text
-    values = {}
-    for line in text.splitlines():
-        if line.startswith("polyfhir_outbox"):
-            name, _, value = line.rpartition(" ")
-            values[name] = float(value)
-    return values
-
-
-def _buckets(metrics: dict[str, float], name: str) -> list[tuple[float, float]]:
-    return sorted(
-        (float(k.split('le="', 1)[1].split('"', 1)[0]), v)
-        for k, v in metrics.items()
-        if k.startswith(f"{name}_bucket") and 'le="+Inf"' not in k
-    )
+    return scrape(base.removesuffix("/fhir"))
 
 
 def _quantile_ms(before: dict[str, float], after: dict[str, float], q: float) -> str:
-    """Upper bucket edge holding quantile ``q`` of what was observed between two scrapes."""
-    name = "polyfhir_outbox_publish_latency_seconds"
-    old = dict(_buckets(before, name))
-    new = [(bound, count - old.get(bound, 0.0)) for bound, count in _buckets(after, name)]
-    total = after.get(f"{name}_count", 0.0) - before.get(f"{name}_count", 0.0)
-    for bound, cumulative in new:
-        if total and cumulative >= q * total:
-            return f"≤{bound * 1000:g}"
-    return ">60000"
+    return bucket_quantile_ms(before, after, "polyfhir_outbox_publish_latency_seconds", q)
 
 
 async def _trickle(base: str, count: int) -> None:

@@ -30,14 +30,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 
-from _common import database_urls, percentile, table
+from _common import bucket_quantile_ms, database_urls, percentile, scrape, table
 from bulkload import bulk_load, templates, workers_for
 from polyfhir_clients.search import HttpSearchIndex
 from polyfhir_core.search_index import AppliedVersion
 from polyfhir_testing.processes import free_port
 from polyfhir_testing.stack import LocalStack, Service
+from search import _facts
 
 TENANT = "default"
 
@@ -112,22 +112,6 @@ async def _steady(stack: LocalStack, args: argparse.Namespace) -> dict[str, Any]
     return {"writes": resources, "achieved": resources / elapsed, "write": writes, "lag": lags}
 
 
-def _histogram_quantile(metrics: str, name: str, q: float) -> str:
-    """The upper bound of the bucket holding quantile ``q`` (prometheus text format)."""
-    buckets: list[tuple[float, float]] = []
-    for line in metrics.splitlines():
-        if line.startswith(f"{name}_bucket{{"):
-            bound = line.split('le="', 1)[1].split('"', 1)[0]
-            buckets.append(
-                (float("inf") if bound == "+Inf" else float(bound), float(line.rsplit(" ", 1)[1]))
-            )
-    if not buckets or buckets[-1][1] == 0:
-        return "n/a"
-    target = q * buckets[-1][1]
-    bound = next(b for b, count in buckets if count >= target)
-    return f"≤ {bound * 1000:.0f}"
-
-
 async def _text_latency(base: str, words: list[str], runs: int) -> dict[str, list[float]]:
     rng = random.Random(7)
     out: dict[str, list[float]] = {"_text": [], "_content": []}
@@ -144,17 +128,6 @@ async def _text_latency(base: str, words: list[str], runs: int) -> dict[str, lis
                 routes.add(answer.headers.get("x-polyfhir-route", ""))
     out["routes"] = sorted(routes)  # type: ignore[assignment]
     return out
-
-
-def _condition_words() -> list[str]:
-    words: set[str] = set()
-    for raw in templates():
-        for entry in orjson.loads(raw)["entry"]:
-            resource = entry["resource"]
-            if resource["resourceType"] == "Condition":
-                text = resource["code"].get("text", "")
-                words.update(w.lower() for w in text.split() if len(w) > 4 and w.isalpha())
-    return sorted(words) or ["diabetes"]
 
 
 def _caught_up(stack: LocalStack, timeout: float = 1800.0) -> float:
@@ -178,7 +151,7 @@ def _run_backend(
     sync = {"mode": "asynchronous", "max_read_lag_ms": 0}
     with LocalStack(workdir, primary_url=url, sync=sync, extra_env=quiet) as stack:
         steady = asyncio.run(_steady(stack, args))
-        metrics = httpx.get(f"{stack.indexer.url}/metrics", timeout=10.0).text
+        metrics = scrape(stack.indexer.url)
         name = "polyfhir_search_sync_lag_seconds"
         rows["lag"].append(
             [
@@ -192,8 +165,8 @@ def _run_backend(
                 len(steady["lag"]),
                 percentile(steady["lag"], 50) * 1000,
                 percentile(steady["lag"], 99) * 1000,
-                _histogram_quantile(metrics, name, 0.5),
-                _histogram_quantile(metrics, name, 0.99),
+                bucket_quantile_ms({}, metrics, name, 0.5),
+                bucket_quantile_ms({}, metrics, name, 0.99),
             ]
         )
         print(table(LAG_HEADERS, rows["lag"]), flush=True)
@@ -210,7 +183,7 @@ def _run_backend(
         )
         primary_only.start()
         try:
-            words = _condition_words()
+            words = _facts(templates(), args.patients)["words"]
             via_search = asyncio.run(_text_latency(stack.base_url, words, args.runs))
             via_primary = asyncio.run(_text_latency(f"{primary_only.url}/fhir", words, args.runs))
         finally:
