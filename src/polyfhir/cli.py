@@ -13,7 +13,6 @@ import asyncio
 import time
 
 import httpx
-import uvicorn
 
 from polyfhir_gateway.app import create_app
 from polyfhir_gateway.bootstrap import build_pipeline
@@ -21,6 +20,7 @@ from polyfhir_gateway.settings import GatewaySettings
 from polyfhir_primary.bootstrap import bootstrap
 from polyfhir_primary.settings import PrimarySettings
 from polyfhir_servicekit.logs import configure_logging
+from polyfhir_servicekit.serve import serve_app
 
 
 async def run_standalone(host: str, port: int, config_file: str | None = None) -> None:
@@ -29,9 +29,8 @@ async def run_standalone(host: str, port: int, config_file: str | None = None) -
     if config_file is not None:
         settings = settings.model_copy(update={"config_file": config_file})
     app = create_app(primary.service, settings, pipeline=build_pipeline(primary.service, settings))
-    config = uvicorn.Config(app, host=host, port=port, access_log=False, log_config=None)
     try:
-        await uvicorn.Server(config).serve()
+        await serve_app(app, host, port)
     finally:
         await primary.close()
 

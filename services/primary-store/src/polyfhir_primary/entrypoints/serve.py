@@ -2,36 +2,23 @@
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-
-import uvicorn
-
 from polyfhir_primary.bootstrap import bootstrap
 from polyfhir_primary.entrypoints.http import create_app
 from polyfhir_primary.settings import PrimarySettings
-from polyfhir_servicekit.logs import configure_logging
+from polyfhir_servicekit.serve import run_service, serve_app
 
 
 async def serve(settings: PrimarySettings, host: str, port: int) -> None:
     store = await bootstrap(settings)
     try:
-        config = uvicorn.Config(
-            create_app(store.service), host=host, port=port, access_log=False, log_config=None
-        )
-        await uvicorn.Server(config).serve()
+        await serve_app(create_app(store.service), host, port)
     finally:
         await store.close()
 
 
 def main(argv: list[str] | None = None) -> None:
     settings = PrimarySettings()
-    parser = argparse.ArgumentParser(prog="polyfhir-primary-store")
-    parser.add_argument("--host", default=settings.host)
-    parser.add_argument("--port", type=int, default=settings.port)
-    args = parser.parse_args(argv)
-    configure_logging(settings.log_level)
-    asyncio.run(serve(settings, args.host, args.port))
+    run_service("polyfhir-primary-store", settings, lambda h, p: serve(settings, h, p), argv)
 
 
 if __name__ == "__main__":

@@ -2,37 +2,24 @@
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-
-import uvicorn
-
 from polyfhir_search.bootstrap import bootstrap
 from polyfhir_search.entrypoints.http import create_app
 from polyfhir_search.settings import SearchSettings
-from polyfhir_servicekit.logs import configure_logging
+from polyfhir_servicekit.serve import run_service, serve_app
 
 
 async def serve(settings: SearchSettings, host: str, port: int) -> None:
     indexer = await bootstrap(settings)
     try:
         await indexer.start()
-        config = uvicorn.Config(
-            create_app(indexer.service), host=host, port=port, access_log=False, log_config=None
-        )
-        await uvicorn.Server(config).serve()
+        await serve_app(create_app(indexer.service), host, port)
     finally:
         await indexer.close()
 
 
 def main(argv: list[str] | None = None) -> None:
     settings = SearchSettings()
-    parser = argparse.ArgumentParser(prog="polyfhir-search-indexer")
-    parser.add_argument("--host", default=settings.host)
-    parser.add_argument("--port", type=int, default=settings.port)
-    args = parser.parse_args(argv)
-    configure_logging(settings.log_level)
-    asyncio.run(serve(settings, args.host, args.port))
+    run_service("polyfhir-search-indexer", settings, lambda h, p: serve(settings, h, p), argv)
 
 
 if __name__ == "__main__":
