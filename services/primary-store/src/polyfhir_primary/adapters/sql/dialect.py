@@ -19,6 +19,9 @@ class Conn(Protocol):
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
 
+    async def write_batches(self, batches: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
+        """``executemany`` each ``(sql, rows)`` in order, as few trips to the engine as it can."""
+
 
 @dataclass(frozen=True, slots=True)
 class Dialect:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from polyfhir_core.search.fulltext import Term, TextQuery
-from polyfhir_primary.adapters.sql.dialect import Conn, Dialect
+from polyfhir_primary.adapters.sql.dialect import Dialect
+from polyfhir_primary.adapters.sql.pending import Owner, Phase
 
 _PG_UPSERT = (
     "INSERT INTO fulltext (tenant, res_type, res_id, narrative, content)"
@@ -12,38 +15,45 @@ _PG_UPSERT = (
     " DO UPDATE SET narrative = excluded.narrative, content = excluded.content"
 )
 _OWNER_WHERE = "tenant = ? AND res_type = ? AND res_id = ?"
+# SQLite: FTS5 rows are keyed by the docid of the owner's fulltext_docs row; every
+# statement finds it by owner, so none needs the docid read back first.
+_FTS_CLEAR = (
+    "DELETE FROM fts_resources WHERE rowid IN"
+    f" (SELECT docid FROM fulltext_docs WHERE {_OWNER_WHERE})"
+)
+_DOC_ADD = "INSERT OR IGNORE INTO fulltext_docs (tenant, res_type, res_id) VALUES (?, ?, ?)"
+_DOC_DROP = f"DELETE FROM fulltext_docs WHERE {_OWNER_WHERE}"
+_FTS_ADD = (
+    "INSERT INTO fts_resources (rowid, narrative, content)"
+    f" SELECT docid, ?, ? FROM fulltext_docs WHERE {_OWNER_WHERE}"
+)
 
 
-async def write_document(
-    conn: Conn, d: Dialect, owner: tuple[str, str, str], narrative: str | None, content: str | None
-) -> None:
-    """Replace the resource's documents; ``None`` (a delete) removes them."""
+def document_writes(
+    d: Dialect,
+    owner: Owner,
+    narrative: str | None,
+    content: str | None,
+    *,
+    existed: bool,
+) -> list[tuple[Phase, str, tuple[Any, ...]]]:
+    """Statements replacing the owner's documents; ``content=None`` (a delete) removes them.
+
+    ``existed``: an earlier version may have documents to clear."""
     if d.name == "postgresql":
         if content is None:
-            await conn.execute(f"DELETE FROM fulltext WHERE {_OWNER_WHERE}", owner)
-        else:
-            await conn.execute(_PG_UPSERT, (*owner, narrative or "", content))
-        return
-    rows = await conn.fetch(f"SELECT docid FROM fulltext_docs WHERE {_OWNER_WHERE}", owner)
-    if rows:
-        await conn.execute("DELETE FROM fts_resources WHERE rowid = ?", (rows[0][0],))
-        if content is None:
-            await conn.execute("DELETE FROM fulltext_docs WHERE docid = ?", (rows[0][0],))
-            return
-        docid = rows[0][0]
-    elif content is None:
-        return
-    else:
-        await conn.execute(
-            "INSERT INTO fulltext_docs (tenant, res_type, res_id) VALUES (?, ?, ?)", owner
-        )
-        docid = (await conn.fetch(f"SELECT docid FROM fulltext_docs WHERE {_OWNER_WHERE}", owner))[
-            0
-        ][0]
-    await conn.execute(
-        "INSERT INTO fts_resources (rowid, narrative, content) VALUES (?, ?, ?)",
-        (docid, narrative or "", content),
-    )
+            return [(Phase.WRITE, f"DELETE FROM fulltext WHERE {_OWNER_WHERE}", owner)]
+        return [(Phase.WRITE, _PG_UPSERT, (*owner, narrative or "", content))]
+    out: list[tuple[Phase, str, tuple[Any, ...]]] = []
+    if existed:
+        out.append((Phase.CLEAR, _FTS_CLEAR, owner))
+    if content is None:
+        if existed:
+            out.append((Phase.WRITE, _DOC_DROP, owner))
+        return out
+    out.append((Phase.WRITE, _DOC_ADD, owner))
+    out.append((Phase.DERIVED, _FTS_ADD, (narrative or "", content, *owner)))
+    return out
 
 
 def _fts5_term(t: Term) -> str:

@@ -74,6 +74,10 @@ class PgConn:
         except _TRANSIENT as exc:
             raise TransientConflict(str(exc)) from exc
 
+    async def write_batches(self, batches: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
+        for sql, rows in batches:
+            await self.executemany(sql, rows)
+
 
 class Statistics(GrowthAnalyzer):
     """Keeps planner statistics fresh while data grows.
@@ -152,6 +156,7 @@ class PostgresDatabase:
         async with self.pool.acquire() as raw, raw.transaction(readonly=not write):
             session = SqlSession(PgConn(raw), POSTGRES, tenant)
             yield session
+            await session.flush()
         if session.saved and self._statistics is not None:
             self._statistics.wrote(session.saved)
 

@@ -22,9 +22,10 @@ from polyfhir_primary.adapters.database import (
     VersionRecord,
 )
 from polyfhir_primary.adapters.sql.dialect import Conn, Dialect
-from polyfhir_primary.adapters.sql.fulltext import write_document
+from polyfhir_primary.adapters.sql.fulltext import document_writes
 from polyfhir_primary.adapters.sql.includes import fetch_included
 from polyfhir_primary.adapters.sql.index_rows import INDEX_TABLES, index_rows, insert_sql
+from polyfhir_primary.adapters.sql.pending import Owner, PendingWrites, Phase
 from polyfhir_primary.adapters.sql.rows import decode_row
 from polyfhir_primary.adapters.sql.search import RESOURCE_COLUMNS, search_statements
 from polyfhir_primary.adapters.sql.search.total import ESTIMATE_CAP, estimate_beyond_cap
@@ -52,6 +53,10 @@ _INSERT_VERSION = (
     " (tenant, res_type, res_id, version, last_updated, deleted, method, content)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_CLEAR_INDEX = {
+    table: f"DELETE FROM {table} WHERE tenant = ? AND res_type = ? AND res_id = ?"
+    for table in INDEX_TABLES
+}
 _INSERT_OUTBOX = (
     "INSERT INTO outbox (tenant, res_type, res_id, version, payload, created_at)"
     " VALUES (?, ?, ?, ?, ?, ?)"
@@ -66,6 +71,7 @@ class SqlSession:
         self.dialect = dialect
         self.tenant = tenant
         self.saved = 0  # versions written in this transaction (statistics upkeep)
+        self.pending = PendingWrites()
 
     async def current(
         self, resource_type: str, resource_id: str, *, lock: bool = False
@@ -77,6 +83,7 @@ class SqlSession:
     async def version(
         self, resource_type: str, resource_id: str, version: int
     ) -> StoredResource | None:
+        await self.flush()
         args = (self.tenant.value, resource_type, resource_id, version)
         rows = await self.conn.fetch(_VERSION, args)
         return decode_row(self.tenant, rows[0], self.dialect) if rows else None
@@ -85,6 +92,8 @@ class SqlSession:
         self.saved += 1
         s, d = record.stored, self.dialect
         owner = (self.tenant.value, s.resource_type, s.id)
+        if self.pending.holds(owner):
+            await self.flush()
         content = orjson.dumps(s.content) if s.content is not None else None
         ts, deleted = d.ts(s.last_updated), d.flag(s.deleted)
         if previous is None:
@@ -94,42 +103,47 @@ class SqlSession:
         else:
             args = (s.version, ts, deleted, content, *owner, previous)
             changed = await self.conn.execute(_UPDATE_CURRENT, args)
-            for table in INDEX_TABLES:
-                await self.conn.execute(
-                    f"DELETE FROM {table} WHERE tenant = ? AND res_type = ? AND res_id = ?", owner
-                )
         if changed != 1:
             raise TransientConflict(f"{s.resource_type}/{s.id} changed concurrently")
-        await self.conn.execute(
-            _INSERT_VERSION, (*owner, s.version, ts, deleted, record.method, content)
-        )
-        if record.index is not None:
-            for table, rows in index_rows(record.index, owner, d):
-                await self.conn.executemany(insert_sql(table), rows)
+        version_row = (*owner, s.version, ts, deleted, record.method, content)
+        self.pending.add(owner, Phase.WRITE, _INSERT_VERSION, [version_row])
+        self._write_index(owner, record.index, clear=previous is not None)
         if s.resource_type in ("CodeSystem", "ValueSet"):
             await write_terminology(self.conn, d, owner, s.content)
-        if s.content is not None:
-            await write_document(
-                self.conn, d, owner, narrative_text(s.content), content_text(s.content)
-            )
-        elif previous is not None:
-            await write_document(self.conn, d, owner, None, None)
+        if s.content is not None or previous is not None:
+            narrative = narrative_text(s.content) if s.content is not None else None
+            text = content_text(s.content) if s.content is not None else None
+            docs = document_writes(d, owner, narrative, text, existed=previous is not None)
+            for phase, sql, row in docs:
+                self.pending.add(owner, phase, sql, [row])
         await self.enqueue(record.event)
+
+    def _write_index(self, owner: Owner, values: IndexValues | None, *, clear: bool) -> None:
+        if clear:
+            for table in INDEX_TABLES:
+                self.pending.add(owner, Phase.CLEAR, _CLEAR_INDEX[table], [owner])
+        if values is not None:
+            for table, rows in index_rows(values, owner, self.dialect):
+                self.pending.add(owner, Phase.WRITE, insert_sql(table), rows)
+
+    async def flush(self) -> None:
+        """Send the deferred writes (before reading what they touch, and before commit)."""
+        batches = self.pending.take()
+        if batches:
+            await self.conn.write_batches(batches)
 
     async def enqueue(self, event: ResourceChanged) -> None:
         """Add ``event`` to the outbox in this transaction (published after the commit)."""
         owner = (self.tenant.value, event.resource_type, event.resource_id)
         now = self.dialect.ts(datetime.now(UTC))
-        await self.conn.execute(_INSERT_OUTBOX, (*owner, event.version, event.to_json(), now))
+        row = (*owner, event.version, event.to_json(), now)
+        self.pending.add(owner, Phase.OUTBOX, _INSERT_OUTBOX, [row])
 
     async def replace_index(self, stored: StoredResource, values: IndexValues) -> None:
         owner = (self.tenant.value, stored.resource_type, stored.id)
-        for table in INDEX_TABLES:
-            await self.conn.execute(
-                f"DELETE FROM {table} WHERE tenant = ? AND res_type = ? AND res_id = ?", owner
-            )
-        for table, rows in index_rows(values, owner, self.dialect):
-            await self.conn.executemany(insert_sql(table), rows)
+        if self.pending.holds(owner):
+            await self.flush()
+        self._write_index(owner, values, clear=True)
 
     def _current_filter(self, resource_types: Sequence[str] | None) -> tuple[str, list[Any]]:
         where = "r.tenant = ? AND r.deleted = ?"
@@ -140,6 +154,7 @@ class SqlSession:
         return where, args
 
     async def type_generation(self, resource_type: str) -> tuple[int, int]:
+        await self.flush()
         rows = await self.conn.fetch(
             "SELECT COUNT(*), MAX(seq) FROM resource_versions WHERE tenant = ? AND res_type = ?",
             (self.tenant.value, resource_type),
@@ -166,6 +181,7 @@ class SqlSession:
         return int(rows[0][0])
 
     async def search(self, plan: SearchPlan) -> tuple[list[StoredResource], int | None]:
+        await self.flush()
         select, args, count_sql, count_args = search_statements(
             self.tenant.value, plan, self.dialect
         )
@@ -187,6 +203,7 @@ class SqlSession:
         max_depth: int,
         limit: int,
     ) -> list[StoredResource]:
+        await self.flush()
         return await fetch_included(
             self.conn,
             self.dialect,

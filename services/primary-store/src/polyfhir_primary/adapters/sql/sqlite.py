@@ -83,6 +83,14 @@ class SqliteConn:
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         await self._run(lambda: self._db().executemany(sql, rows))
 
+    async def write_batches(self, batches: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
+        def run() -> None:
+            db = self._db()
+            for sql, rows in batches:
+                db.executemany(sql, rows)
+
+        await self._run(run)  # one thread hop for the lot
+
     async def script(self, sql: str) -> None:
         await self._run(lambda: self._db().executescript(sql))
 
@@ -141,6 +149,7 @@ class SqliteDatabase:
             session = SqlSession(conn, SQLITE, tenant)
             try:
                 yield session
+                await session.flush()
             except BaseException:
                 await conn.execute("ROLLBACK")
                 raise
