@@ -219,3 +219,32 @@ async def test_too_many_entries_is_413(fhir: httpx.AsyncClient) -> None:
     bundle = tx(*[post(PATIENT) for _ in range(201)], kind="batch")
     response = await fhir.post("", json=bundle)
     assert response.status_code == 413
+
+
+async def test_transaction_searches_see_the_bundles_own_writes(fhir: httpx.AsyncClient) -> None:
+    """The store defers index, full-text and version rows until a read needs them: a
+    transaction's GET entries run after its writes and must find them."""
+    rid = (await fhir.post("/Patient", json=PATIENT)).json()["id"]
+    updated = {
+        **PATIENT,
+        "id": rid,
+        "name": [{"family": "Renamed"}],
+        "text": {"status": "generated", "div": "<div>quintessential visitor</div>"},
+    }
+    bundle = tx(
+        post(observation(f"Patient/{rid}")),
+        {"resource": updated, "request": {"method": "PUT", "url": f"Patient/{rid}"}},
+        {"request": {"method": "GET", "url": "Observation?code=http://loinc.org|8867-4"}},
+        {"request": {"method": "GET", "url": "Patient?family=Renamed"}},
+        {"request": {"method": "GET", "url": "Patient?family=Tx"}},
+        {"request": {"method": "GET", "url": "Patient?_text=quintessential"}},
+        {"request": {"method": "GET", "url": f"Patient/{rid}/_history/2"}},
+    )
+    response = await fhir.post("", json=bundle)
+    assert response.status_code == 200, response.text
+    _, _, by_code, renamed, old_name, by_text, version = response.json()["entry"]
+    assert by_code["resource"]["total"] == 1
+    assert [e["resource"]["id"] for e in renamed["resource"]["entry"]] == [rid]
+    assert old_name["resource"]["total"] == 0  # the first version's rows were replaced
+    assert [e["resource"]["id"] for e in by_text["resource"]["entry"]] == [rid]
+    assert version["resource"]["name"][0]["family"] == "Renamed"

@@ -97,12 +97,17 @@ def extract_composite(
     for elem, node in enumerate(compile_expression(expression)(resource)):
         if not isinstance(node.value, dict):
             continue
+        # A search names every component, so an element missing one never matches:
+        # find every component's nodes before converting any of them.
+        found = [(param, convert, evaluate(node.value)) for param, convert, evaluate in parts]
+        if not all(children for _, _, children in found):
+            continue
         values = IndexValues()
-        complete = True
-        for param, convert, evaluate in parts:
+        for param, convert, children in found:
             before = values.count()
-            for child in evaluate(node.value):
+            for child in children:
                 convert(param, child, values)
-            complete = complete and values.count() > before
-        if complete:  # a search names every component: a partial element never matches
+            if values.count() == before:
+                break
+        else:
             out.composites.append(CompositeElement(elem, values))

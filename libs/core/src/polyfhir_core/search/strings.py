@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 # Longest value kept in a string index row (btree entries must stay small);
 # search values are cut the same way, so prefixes of long values still match.
 MAX_INDEXED_CHARS = 512
 
 
+@lru_cache(maxsize=65536)  # index rows repeat the same displays, names and places
 def normalize(text: str) -> str:
     """Case- and accent-insensitive form: ``Émile  Zola`` -> ``emile zola``."""
+    if text.isascii():  # NFKD and combining marks change nothing in ASCII; casefold is lower
+        return " ".join(text.lower().split())[:MAX_INDEXED_CHARS]
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return " ".join(stripped.split())[:MAX_INDEXED_CHARS]

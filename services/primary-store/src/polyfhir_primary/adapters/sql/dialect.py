@@ -47,6 +47,19 @@ SQLITE = Dialect("sqlite", timestamps_as_text=True, for_update="")
 POSTGRES = Dialect("postgresql", timestamps_as_text=False, for_update=" FOR UPDATE")
 
 
+# Plain ``INSERT ... VALUES`` statements by their text: an engine may send many rows
+# of one another way (PostgreSQL: COPY).
+PLAIN_INSERTS: dict[str, tuple[str, tuple[str, ...]]] = {}
+
+
+def plain_insert(table: str, columns: Sequence[str]) -> str:
+    """``INSERT INTO table (columns) VALUES (?, ...)``, registered in :data:`PLAIN_INSERTS`."""
+    marks = ", ".join("?" for _ in columns)
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+    PLAIN_INSERTS[sql] = (table, tuple(columns))
+    return sql
+
+
 @lru_cache(maxsize=1024)
 def numbered_placeholders(sql: str) -> str:
     """``?`` -> ``$1, $2, ...`` (our SQL never contains a literal question mark)."""

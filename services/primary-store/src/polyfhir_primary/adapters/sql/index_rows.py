@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from polyfhir_core.indexing.values import IndexValues
-from polyfhir_primary.adapters.sql.dialect import Dialect
+from polyfhir_primary.adapters.sql.dialect import Dialect, plain_insert
 
 INDEX_TABLES = (
     "idx_token",
@@ -30,10 +30,11 @@ _COLUMNS = {
 }
 
 
+_INSERTS = {t: plain_insert(t, ("tenant", "res_type", "res_id", *c)) for t, c in _COLUMNS.items()}
+
+
 def insert_sql(table: str) -> str:
-    cols = ("tenant", "res_type", "res_id", *_COLUMNS[table])
-    marks = ", ".join("?" for _ in cols)
-    return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})"
+    return _INSERTS[table]
 
 
 def _typed_rows(

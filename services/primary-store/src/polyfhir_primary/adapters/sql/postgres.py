@@ -23,7 +23,7 @@ from polyfhir_core.store import HistoryQuery, ResourceVersion, TenantPositions
 from polyfhir_core.tenancy import TenantId
 from polyfhir_primary.adapters.database import HistoryRow, OutboxRow, TransientConflict
 from polyfhir_primary.adapters.sql import outbox
-from polyfhir_primary.adapters.sql.dialect import POSTGRES, numbered_placeholders
+from polyfhir_primary.adapters.sql.dialect import PLAIN_INSERTS, POSTGRES, numbered_placeholders
 from polyfhir_primary.adapters.sql.index_rows import INDEX_TABLES
 from polyfhir_primary.adapters.sql.migrations import CREATE_LEDGER, migrations_for
 from polyfhir_primary.adapters.sql.relay_claim import RelayClaim
@@ -42,6 +42,7 @@ _TRANSIENT = (
     asyncpg.exceptions.DeadlockDetectedError,
 )
 _MIGRATION_LOCK = 7_312_004_211
+_COPY_FROM_ROWS = 8  # plain inserts of at least this many rows go as COPY
 ANALYZED_TABLES = ("resources", *INDEX_TABLES, "fulltext", "terminology_closure")
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,15 @@ class PgConn:
 
     async def write_batches(self, batches: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
         for sql, rows in batches:
-            await self.executemany(sql, rows)
+            target = PLAIN_INSERTS.get(sql)
+            if target is None or len(rows) < _COPY_FROM_ROWS:
+                await self.executemany(sql, rows)
+                continue
+            table, columns = target
+            try:
+                await self.raw.copy_records_to_table(table, records=rows, columns=columns)
+            except _TRANSIENT as exc:
+                raise TransientConflict(str(exc)) from exc
 
 
 class Statistics(GrowthAnalyzer):

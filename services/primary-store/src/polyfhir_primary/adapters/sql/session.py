@@ -21,7 +21,7 @@ from polyfhir_primary.adapters.database import (
     TransientConflict,
     VersionRecord,
 )
-from polyfhir_primary.adapters.sql.dialect import Conn, Dialect
+from polyfhir_primary.adapters.sql.dialect import Conn, Dialect, plain_insert
 from polyfhir_primary.adapters.sql.fulltext import document_writes
 from polyfhir_primary.adapters.sql.includes import fetch_included
 from polyfhir_primary.adapters.sql.index_rows import INDEX_TABLES, index_rows, insert_sql
@@ -48,18 +48,16 @@ _UPDATE_CURRENT = (
     "UPDATE resources SET version = ?, last_updated = ?, deleted = ?, content = ?"
     " WHERE tenant = ? AND res_type = ? AND res_id = ? AND version = ?"
 )
-_INSERT_VERSION = (
-    "INSERT INTO resource_versions"
-    " (tenant, res_type, res_id, version, last_updated, deleted, method, content)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_VERSION = plain_insert(
+    "resource_versions",
+    ("tenant", "res_type", "res_id", "version", "last_updated", "deleted", "method", "content"),
 )
 _CLEAR_INDEX = {
     table: f"DELETE FROM {table} WHERE tenant = ? AND res_type = ? AND res_id = ?"
     for table in INDEX_TABLES
 }
-_INSERT_OUTBOX = (
-    "INSERT INTO outbox (tenant, res_type, res_id, version, payload, created_at)"
-    " VALUES (?, ?, ?, ?, ?, ?)"
+_INSERT_OUTBOX = plain_insert(
+    "outbox", ("tenant", "res_type", "res_id", "version", "payload", "created_at")
 )
 
 

@@ -36,6 +36,7 @@ from polyfhir_primary.adapters.sql.session import (
     fetch_pending_outbox,
     mark_published,
 )
+from polyfhir_primary.adapters.sql.sqlite_checkpoint import WRITER_PRAGMA, Checkpointer
 from polyfhir_primary.adapters.sql.sqlite_statistics import SqliteStatistics
 
 _PRAGMAS = (
@@ -50,10 +51,11 @@ _PRAGMAS = (
 class SqliteConn:
     """A sqlite3 connection whose every call runs on its own single thread."""
 
-    def __init__(self, target: str, *, uri: bool) -> None:
+    def __init__(self, target: str, *, uri: bool, pragmas: tuple[str, ...] = ()) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._raw: sqlite3.Connection | None = None
         self._target, self._uri = target, uri
+        self._pragmas = _PRAGMAS + pragmas
         self.lock = PriorityLock()
 
     async def _run(self, fn: Any, *args: Any) -> Any:
@@ -63,7 +65,7 @@ class SqliteConn:
         raw = sqlite3.connect(
             self._target, uri=self._uri, isolation_level=None, check_same_thread=False
         )
-        for pragma in _PRAGMAS:
+        for pragma in self._pragmas:
             raw.execute(pragma)
         self._raw = raw
 
@@ -111,7 +113,9 @@ class SqliteDatabase:
         else:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             target, uri = path, False
-        self._writer = SqliteConn(target, uri=uri)
+        self._writer = SqliteConn(target, uri=uri, pragmas=() if uri else (WRITER_PRAGMA,))
+        # A file's WAL is checkpointed beside the writer (memory databases have none).
+        self._checkpoints = None if uri else Checkpointer(SqliteConn(target, uri=uri))
         self._statistics = SqliteStatistics(self._writer)
         self._readers = [SqliteConn(target, uri=uri) for _ in range(readers)]
         self._next_reader = 0
@@ -120,6 +124,8 @@ class SqliteDatabase:
 
     async def open(self) -> None:
         await self._writer.open()
+        if self._checkpoints is not None:
+            await self._checkpoints.conn.open()
         await self._migrate()
         await self._statistics.analyze()
         for reader in self._readers:
@@ -156,6 +162,8 @@ class SqliteDatabase:
             await conn.execute("COMMIT")
             if session.saved:
                 self._statistics.wrote(session.saved)
+        if write and self._checkpoints is not None:
+            self._checkpoints.committed()
         if write and self._after_commit is not None:
             self._after_commit()
 
@@ -258,5 +266,9 @@ class SqliteDatabase:
     async def close(self) -> None:
         await self.release_relay()
         await self._statistics.close()
-        for conn in [*self._readers, self._writer]:
+        conns = [*self._readers, self._writer]
+        if self._checkpoints is not None:
+            await self._checkpoints.close()
+            conns.append(self._checkpoints.conn)
+        for conn in conns:
             await conn.close()
