@@ -2,7 +2,8 @@
 
 The official definitions use a small subset of FHIRPath: dotted paths,
 ``(path as Type)`` / ``.as(Type)`` on choice elements, ``.where(name='x')``,
-``.where(resolve() is Type)`` and ``[n]``. Those compile to a list of steps
+``.where(resolve() is Type)``, ``[n]`` and one boolean form
+(``X.exists() and X != false``). Those compile to a list of steps
 evaluated directly on the JSON (the fast path, ~10x cheaper than a general
 FHIRPath engine); anything else, including a tenant's own expressions, is
 compiled once with ``fhirpathpy`` against the R4 model. Both return the same
@@ -96,6 +97,8 @@ _STEP_AS = re.compile(rf"^(?:as|ofType)\((?P<type>{_NAME})\)$")
 _STEP_WHERE_EQ = re.compile(rf"^where\((?P<name>{_NAME})\s*=\s*'(?P<value>[^']*)'\)$")
 _STEP_RESOLVE = re.compile(rf"^where\(resolve\(\) is (?P<type>{_NAME})\)$")
 _STEP_NAME = re.compile(rf"^(?P<name>{_NAME})(?:\[(?P<index>\d+)\])?$")
+# ``Patient.deceased.exists() and Patient.deceased != false``: one boolean.
+_PRESENT_NOT_FALSE = re.compile(r"^(?P<path>[^|()]+)\.exists\(\) and (?P=path) != false$")
 
 
 class _Unsupported(Exception):
@@ -224,7 +227,19 @@ def _run(steps: list[Step], resource: dict[str, Any]) -> list[Node]:
     return nodes
 
 
+def _present_not_false(steps: list[Step]) -> Evaluator:
+    def evaluate(resource: dict[str, Any]) -> list[Node]:
+        nodes = _run(steps, resource)
+        # FHIRPath: an empty collection fails exists(); one item equal to false fails !=.
+        value = bool(nodes) and not (len(nodes) == 1 and nodes[0].value is False)
+        return [Node(value, "boolean")]
+
+    return evaluate
+
+
 def _fast(expression: str) -> Evaluator:
+    if match := _PRESENT_NOT_FALSE.match(expression.strip()):
+        return _present_not_false(_parse_path(match["path"]))
     programs = [_parse_branch(branch) for branch in split_union(expression)]
 
     def evaluate(resource: dict[str, Any]) -> list[Node]:

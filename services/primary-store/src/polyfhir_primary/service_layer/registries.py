@@ -18,7 +18,7 @@ from polyfhir_core.errors import FhirError
 from polyfhir_core.indexing.custom import custom_definition, is_active
 from polyfhir_core.registry import SearchParamDef, SearchParameterRegistry
 from polyfhir_core.tenancy import TenantId
-from polyfhir_primary.adapters.database import Database
+from polyfhir_primary.adapters.database import Database, Session
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +32,21 @@ class TenantRegistries:
         self.db = db
         self._cache: dict[str, tuple[tuple[int, int], SearchParameterRegistry]] = {}
 
-    async def get(self, tenant: TenantId) -> SearchParameterRegistry:
-        async with self.db.session(tenant, write=False) as session:
-            generation = await session.type_generation(SEARCH_PARAMETER)
+    async def get(
+        self, tenant: TenantId, session: Session | None = None
+    ) -> SearchParameterRegistry:
+        """The tenant's registry; checked (and loaded) in ``session`` when the caller has one
+        open, which saves a transaction of its own on every request."""
+        if session is None:
+            async with self.db.session(tenant, write=False) as own:
+                return await self._get(tenant, own)
+        return await self._get(tenant, session)
+
+    async def _get(self, tenant: TenantId, session: Session) -> SearchParameterRegistry:
+        generation = await session.type_generation(SEARCH_PARAMETER)
         cached = self._cache.get(tenant.value)
         if cached is None or cached[0] != generation:
-            custom = await self._load(tenant)
+            custom = await self._load(session)
             registry = self.official.with_definitions(custom) if custom else self.official
             cached = (generation, registry)
             self._cache[tenant.value] = cached
@@ -46,22 +55,21 @@ class TenantRegistries:
     def invalidate(self, tenant: TenantId) -> None:
         self._cache.pop(tenant.value, None)
 
-    async def _load(self, tenant: TenantId) -> list[SearchParamDef]:
+    async def _load(self, session: Session) -> list[SearchParamDef]:
         found: list[SearchParamDef] = []
         after: tuple[str, str] | None = None
-        async with self.db.session(tenant, write=False) as session:
-            while True:
-                batch = await session.scan_current([SEARCH_PARAMETER], after, _BATCH)
-                for stored in batch:
-                    if stored.content is None or not is_active(stored.content):
-                        continue
-                    try:
-                        found.append(custom_definition(stored.content))
-                    except FhirError as exc:  # stored before a stricter check: skip, say so
-                        log.warning("SearchParameter/%s ignored: %s", stored.id, exc)
-                if len(batch) < _BATCH:
-                    return found
-                after = (batch[-1].resource_type, batch[-1].id)
+        while True:
+            batch = await session.scan_current([SEARCH_PARAMETER], after, _BATCH)
+            for stored in batch:
+                if stored.content is None or not is_active(stored.content):
+                    continue
+                try:
+                    found.append(custom_definition(stored.content))
+                except FhirError as exc:  # stored before a stricter check: skip, say so
+                    log.warning("SearchParameter/%s ignored: %s", stored.id, exc)
+            if len(batch) < _BATCH:
+                return found
+            after = (batch[-1].resource_type, batch[-1].id)
 
 
 def touches_search_parameters(urls: list[str]) -> bool:

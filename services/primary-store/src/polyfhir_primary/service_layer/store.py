@@ -72,7 +72,7 @@ class StoreService:
         self, session: Session, rtype: str, query: str, limit: int = 2
     ) -> list[StoredResource]:
         parsed = parse_search(rtype, parse_qsl(query, keep_blank_values=True))
-        registry = await self.registries.get(session.tenant)
+        registry = await self.registries.get(session.tenant, session)
         compiled = compile_search(parsed, registry, Limits(limit, limit))
         require_all_applied(compiled, f"conditional {rtype}?{query}")
         if not compiled.applied:
@@ -83,15 +83,17 @@ class StoreService:
     async def _transaction(
         self, ctx: TenantContext, entries: list[EntryRequest]
     ) -> list[EntryResponse]:
-        registry = await self.registries.get(ctx.tenant)
-
-        def index(resource: Json) -> IndexValues:
-            return self.indexer(resource, registry)
-
         definitions_change = touches_search_parameters([e.url for e in entries])
         for attempt in range(1, self.max_attempts + 1):
             try:
                 async with self.db.session(ctx.tenant, write=True) as session:
+                    registry = await self.registries.get(ctx.tenant, session)
+
+                    def index(
+                        resource: Json, registry: SearchParameterRegistry = registry
+                    ) -> IndexValues:
+                        return self.indexer(resource, registry)
+
                     w = WriteContext(session, ctx, self.clock(), self.new_id, index, self._find)
                     responses = await run_transaction(w, entries)
                 if definitions_change:
@@ -139,9 +141,9 @@ class StoreService:
 
     async def search(self, ctx: TenantContext, query: SearchQuery) -> Page:
         ctx.permissions.require(Operation.SEARCH, query.resource_type)
-        registry = await self.registries.get(ctx.tenant)
-        compiled = compile_search(query, registry, self.limits)
         async with self.db.session(ctx.tenant, write=False) as session:
+            registry = await self.registries.get(ctx.tenant, session)
+            compiled = compile_search(query, registry, self.limits)
             found, total = await session.search(compiled.plan)
             included: list[StoredResource] = []
             if query.includes and query.summary != "count":

@@ -40,9 +40,8 @@ _VERSION = (
     f"SELECT {RESOURCE_COLUMNS} FROM resource_versions r"
     " WHERE r.tenant = ? AND r.res_type = ? AND r.res_id = ? AND r.version = ?"
 )
-_INSERT_CURRENT = (
-    "INSERT INTO resources (tenant, res_type, res_id, version, last_updated, deleted, content)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+_INSERT_CURRENT = plain_insert(
+    "resources", ("tenant", "res_type", "res_id", "version", "last_updated", "deleted", "content")
 )
 _UPDATE_CURRENT = (
     "UPDATE resources SET version = ?, last_updated = ?, deleted = ?, content = ?"
@@ -74,6 +73,7 @@ class SqlSession:
     async def current(
         self, resource_type: str, resource_id: str, *, lock: bool = False
     ) -> StoredResource | None:
+        await self.flush()
         sql = _CURRENT + (self.dialect.for_update if lock else "")
         rows = await self.conn.fetch(sql, (self.tenant.value, resource_type, resource_id))
         return decode_row(self.tenant, rows[0], self.dialect) if rows else None
@@ -95,14 +95,14 @@ class SqlSession:
         content = orjson.dumps(s.content) if s.content is not None else None
         ts, deleted = d.ts(s.last_updated), d.flag(s.deleted)
         if previous is None:
-            changed = await self.conn.execute(
-                _INSERT_CURRENT, (*owner, s.version, ts, deleted, content)
-            )
+            # Deferred too: a concurrent create of the same id fails the flush with a
+            # unique violation, which is the same TransientConflict (and retry).
+            current_row = (*owner, s.version, ts, deleted, content)
+            self.pending.add(owner, Phase.WRITE, _INSERT_CURRENT, [current_row])
         else:
             args = (s.version, ts, deleted, content, *owner, previous)
-            changed = await self.conn.execute(_UPDATE_CURRENT, args)
-        if changed != 1:
-            raise TransientConflict(f"{s.resource_type}/{s.id} changed concurrently")
+            if await self.conn.execute(_UPDATE_CURRENT, args) != 1:
+                raise TransientConflict(f"{s.resource_type}/{s.id} changed concurrently")
         version_row = (*owner, s.version, ts, deleted, record.method, content)
         self.pending.add(owner, Phase.WRITE, _INSERT_VERSION, [version_row])
         self._write_index(owner, record.index, clear=previous is not None)
@@ -162,6 +162,7 @@ class SqlSession:
     async def scan_current(
         self, resource_types: Sequence[str] | None, after: tuple[str, str] | None, limit: int
     ) -> list[StoredResource]:
+        await self.flush()
         where, args = self._current_filter(resource_types)
         if after is not None:
             where += " AND (r.res_type > ? OR (r.res_type = ? AND r.res_id > ?))"
@@ -174,6 +175,7 @@ class SqlSession:
         return [decode_row(self.tenant, row, self.dialect) for row in rows]
 
     async def count_current(self, resource_types: Sequence[str] | None) -> int:
+        await self.flush()
         where, args = self._current_filter(resource_types)
         rows = await self.conn.fetch(f"SELECT COUNT(*) FROM resources r WHERE {where}", args)
         return int(rows[0][0])

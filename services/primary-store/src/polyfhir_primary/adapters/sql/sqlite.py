@@ -23,7 +23,7 @@ from polyfhir_bus.relay import OutboxRecord
 from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.store import HistoryQuery, ResourceVersion, TenantPositions
 from polyfhir_core.tenancy import TenantId
-from polyfhir_primary.adapters.database import HistoryRow, OutboxRow
+from polyfhir_primary.adapters.database import HistoryRow, OutboxRow, TransientConflict
 from polyfhir_primary.adapters.sql import outbox
 from polyfhir_primary.adapters.sql.dialect import SQLITE
 from polyfhir_primary.adapters.sql.file_claim import FileClaim
@@ -91,7 +91,10 @@ class SqliteConn:
             for sql, rows in batches:
                 db.executemany(sql, rows)
 
-        await self._run(run)  # one thread hop for the lot
+        try:
+            await self._run(run)  # one thread hop for the lot
+        except sqlite3.IntegrityError as exc:  # e.g. a deferred create of an existing id
+            raise TransientConflict(str(exc)) from exc
 
     async def script(self, sql: str) -> None:
         await self._run(lambda: self._db().executescript(sql))
