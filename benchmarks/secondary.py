@@ -75,11 +75,14 @@ async def _steady(stack: LocalStack, args: argparse.Namespace) -> dict[str, Any]
     requests_per_s = args.rate / max(args.bundle, 1)
     writes: list[float] = []
     lags: list[float] = []
+    timeline: list[tuple[float, float]] = []  # (acknowledged, lag) in s since the start
     waits: list[asyncio.Task[None]] = []
+    begin = time.perf_counter()
 
     async def lag_of(version: AppliedVersion, acknowledged: float) -> None:
         if await index.wait_applied(TENANT, [version], 30_000):
             lags.append(time.perf_counter() - acknowledged)
+            timeline.append((acknowledged - begin, lags[-1]))
 
     async def write(client: httpx.AsyncClient, n: int) -> None:
         path, body = _request(n, args.bundle)
@@ -97,7 +100,6 @@ async def _steady(stack: LocalStack, args: argparse.Namespace) -> dict[str, Any]
 
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=120.0) as client:
         tasks = []
-        begin = time.perf_counter()
         total = int(requests_per_s * args.seconds)
         for n in range(total):
             delay = begin + n / requests_per_s - time.perf_counter()
@@ -109,6 +111,15 @@ async def _steady(stack: LocalStack, args: argparse.Namespace) -> dict[str, Any]
     await asyncio.gather(*waits)
     await index.close()
     resources = total * max(args.bundle, 1)
+    if args.timeline:
+        print("second | lag samples | lag p50 ms | lag max ms")
+        for second in range(int(args.seconds) + 1):
+            window = [lag for at, lag in timeline if second <= at < second + 1]
+            if window:
+                print(
+                    f"{second} | {len(window)} | {percentile(window, 50) * 1000:.0f}"
+                    f" | {max(window) * 1000:.0f}"
+                )
     return {"writes": resources, "achieved": resources / elapsed, "write": writes, "lag": lags}
 
 
@@ -248,6 +259,7 @@ def main() -> None:
         "--patients", type=int, default=200, help="bulk-loaded for the text comparison (0: skip)"
     )
     parser.add_argument("--runs", type=int, default=100, help="queries per kind")
+    parser.add_argument("--timeline", action="store_true", help="print the lag per second")
     args = parser.parse_args()
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     rows: dict[str, list[list[object]]] = {"lag": [], "text": []}

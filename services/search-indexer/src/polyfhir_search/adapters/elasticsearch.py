@@ -76,9 +76,9 @@ class ElasticsearchIndex(EngineIndex):
         async with _engine_errors():
             await self._client.indices.create(index=index, settings=settings, mappings=mappings)
 
-    async def _bulk(self, operations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def _bulk(self, body: bytes) -> list[dict[str, Any]]:
         async with _engine_errors():
-            response = await self._client.bulk(operations=operations, refresh="wait_for")
+            response = await self._client.bulk(operations=body, refresh="wait_for")
         return [next(iter(item.values())) for item in response["items"]]
 
     async def _search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -26,6 +26,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import orjson
+
 from polyfhir_bus.events import event_key
 from polyfhir_core.errors import BadRequest, ServiceUnavailable
 from polyfhir_core.resources import ResourceKey
@@ -40,6 +42,12 @@ _VERSION_FIELDS = ["type", "rid", "version", "deleted"]
 MAX_PARTITIONS = 10_000
 DELETE_PAGE = 1000
 MAX_BULK_BYTES = 8 * 1024 * 1024  # engines refuse huge bulks (http.max_content_length)
+
+
+def ndjson(operations: list[dict[str, Any]]) -> bytes:
+    """A bulk body, serialised once with orjson (the clients' own JSON encoders cost
+    about a third of a small bulk's round trip)."""
+    return b"".join(orjson.dumps(op) + b"\n" for op in operations)
 
 
 def bulk_chunks(
@@ -122,7 +130,7 @@ class EngineIndex(ABC):
                 meta: dict[str, Any] = {"_index": self.resources, "_id": doc.doc_id}
                 meta |= {"version": doc.version, "version_type": "external_gte"}
                 operations += [{"index": meta}, doc.source()]
-            items = await self._bulk(operations)
+            items = await self._bulk(ndjson(operations))
             results += [_item_result(doc, item) for doc, item in zip(chunk, items, strict=True)]
         return results
 
@@ -132,7 +140,7 @@ class EngineIndex(ABC):
             meta: dict[str, Any] = {"_index": self.positions_index, "_id": str(partition)}
             meta |= {"version": position, "version_type": "external"}
             operations += [{"index": meta}, {"partition": partition, "position": position}]
-        for item in await self._bulk(operations) if operations else []:
+        for item in await self._bulk(ndjson(operations)) if operations else []:
             status = int(item.get("status", 500))
             if status >= 300 and status != 409:
                 raise ServiceUnavailable(f"search engine refused a position write: {item}")
@@ -183,7 +191,7 @@ class EngineIndex(ABC):
             operations.append(
                 {"delete": {**meta, "version": v.version, "version_type": "external_gte"}}
             )
-        items = await self._bulk(operations) if operations else []
+        items = await self._bulk(ndjson(operations)) if operations else []
         return sum(1 for item in items if item.get("result") == "deleted")
 
     async def delete(self, tenant: str, keys: list[ResourceKey]) -> int:
@@ -221,8 +229,9 @@ class EngineIndex(ABC):
         """Create the index (BadRequest naming resource_already_exists if it exists)."""
 
     @abstractmethod
-    async def _bulk(self, operations: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Run a bulk with ``refresh=wait_for``; one result (the inner item) per action."""
+    async def _bulk(self, body: bytes) -> list[dict[str, Any]]:
+        """Run a bulk (an NDJSON ``body``) with ``refresh=wait_for``; one result (the inner
+        item) per action."""
 
     @abstractmethod
     async def _search(self, index: str, body: dict[str, Any]) -> dict[str, Any]: ...

@@ -40,9 +40,9 @@ class OpenSearchIndex(EngineIndex):
                 index=index, body={"settings": settings, "mappings": mappings}
             )
 
-    async def _bulk(self, operations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def _bulk(self, body: bytes) -> list[dict[str, Any]]:
         async with _engine_errors():
-            response = await self._client.bulk(body=operations, refresh="wait_for")
+            response = await self._client.bulk(body=body, refresh="wait_for")
         return [next(iter(item.values())) for item in response["items"]]
 
     async def _search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
