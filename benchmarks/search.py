@@ -71,6 +71,15 @@ MIX: dict[str, Query] = {
         "Observation",
         [("code", g.choice(f["codes"])), ("date", "ge2025-06-01"), ("date", "lt2026-06-01")],
     ),
+    "code + date range, _total=estimate": lambda g, f: (
+        "Observation",
+        [
+            ("code", g.choice(f["codes"])),
+            ("date", "ge2025-06-01"),
+            ("date", "lt2026-06-01"),
+            ("_total", "estimate"),
+        ],
+    ),
     "chain 1 level": lambda g, f: (
         "Observation",
         [("subject:Patient.name", g.choice(f["families"])), ("code", g.choice(f["codes"]))],
