@@ -93,8 +93,10 @@ class SqliteConn:
 
         try:
             await self._run(run)  # one thread hop for the lot
-        except sqlite3.IntegrityError as exc:  # e.g. a deferred create of an existing id
-            raise TransientConflict(str(exc)) from exc
+        except sqlite3.IntegrityError as exc:
+            if "UNIQUE" not in str(exc):
+                raise
+            raise TransientConflict(str(exc)) from exc  # a deferred create of an existing id
 
     async def script(self, sql: str) -> None:
         await self._run(lambda: self._db().executescript(sql))
