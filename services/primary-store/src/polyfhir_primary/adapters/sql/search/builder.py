@@ -41,6 +41,7 @@ from polyfhir_primary.domain.search_plan import (
 )
 
 RESOURCE_COLUMNS = "r.res_type, r.res_id, r.version, r.last_updated, r.deleted, r.content"
+PAGE_COLUMNS = RESOURCE_COLUMNS.replace("r.", "p.")
 
 _BUILDERS: dict[type[Any], Callable[[Any, Any, str], Sql]] = {
     IdClause: scalar.id_sql,
@@ -133,37 +134,48 @@ def _driver(clauses: tuple[Clause, ...]) -> int | None:
 def search_statements(
     tenant: str, plan: SearchPlan, d: Dialect
 ) -> tuple[str, list[Any], str | None, list[Any]]:
-    """``(select_sql, select_args, count_sql or None, count_args)``."""
+    """``(select_sql, select_args, count_sql or None, count_args)``.
+
+    The page is found first, from keys and sort values only (``page``), and the
+    rows' content is read for the page alone: a search that visits thousands of
+    matches then reads thousands of index entries rather than thousands of
+    resource bodies (PostgreSQL answers ``page`` from indexes, migration 0006).
+    """
     builder = SqlBuilder(d, tenant)
     body, body_args = builder.criteria(plan.criteria, "r")
     where = f"r.tenant = ? AND r.deleted = ? AND {body}"
     args = [tenant, d.flag(False), *body_args]
-    order, order_args = order_by(plan.sort)
+    keys, key_args = sort_keys(plan.sort)
+    values = ", ".join(f"{expr} AS k{n}" for n, (expr, _) in enumerate(keys))
+    inner = ", ".join(f"k{n}{' DESC' if desc else ''}" for n, (_, desc) in enumerate(keys))
+    outer = ", ".join(f"page.k{n}{' DESC' if desc else ''}" for n, (_, desc) in enumerate(keys))
     select = (
-        f"SELECT {RESOURCE_COLUMNS} FROM resources r WHERE {where}"
-        f" ORDER BY {order} LIMIT ? OFFSET ?"
+        f"SELECT {PAGE_COLUMNS} FROM (SELECT r.tenant, r.res_type, r.res_id, {values}"
+        f" FROM resources r WHERE {where} ORDER BY {inner} LIMIT ? OFFSET ?) page"
+        " JOIN resources p ON p.tenant = page.tenant AND p.res_type = page.res_type"
+        f" AND p.res_id = page.res_id ORDER BY {outer}"
     )
     count = None
     if plan.estimate_total:
         count = capped_count_sql(where)
     elif plan.count_total:
         count = f"SELECT COUNT(*) FROM resources r WHERE {where}"
-    return select, [*args, *order_args, plan.limit, plan.offset], count, args
+    return select, [*key_args, *args, plan.limit, plan.offset], count, args
 
 
-def order_by(fields: tuple[SortField, ...]) -> tuple[str, list[Any]]:
-    parts: list[str] = []
+def sort_keys(fields: tuple[SortField, ...]) -> tuple[list[tuple[str, bool]], list[Any]]:
+    """``([(expression, descending), ...], args)``: the page's order, key by key."""
+    keys: list[tuple[str, bool]] = []
     args: list[Any] = []
     for f in fields:
-        direction = " DESC" if f.descending else ""
         if f.param is None:
-            parts.append(f"r.{f.column}{direction}")
+            keys.append((f"r.{f.column}", f.descending))
             continue
         agg = "MAX" if f.descending else "MIN"
         value = (
             f"(SELECT {agg}(o.{f.column}) FROM {f.table} o WHERE o.tenant = r.tenant"
             f" AND o.res_type = r.res_type AND o.res_id = r.res_id AND o.param = ?)"
         )
-        parts += [f"{value} IS NULL", f"{value}{direction}"]
+        keys += [(f"{value} IS NULL", False), (value, f.descending)]  # missing values last
         args += [f.param, f.param]
-    return ", ".join(parts), args
+    return keys, args
