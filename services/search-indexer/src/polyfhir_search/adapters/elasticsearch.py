@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 from elastic_transport import AsyncTransport, HttpHeaders, TransportApiResponse
 from elastic_transport import TransportError as ElasticTransportError
@@ -78,7 +78,10 @@ class ElasticsearchIndex(EngineIndex):
 
     async def _bulk(self, body: bytes) -> list[dict[str, Any]]:
         async with _engine_errors():
-            response = await self._client.bulk(operations=body, refresh="wait_for")
+            # The NDJSON serializer passes an already serialised body through unchanged
+            # (the type hints only name the list form).
+            operations = cast(Any, body)
+            response = await self._client.bulk(operations=operations, refresh="wait_for")
         return [next(iter(item.values())) for item in response["items"]]
 
     async def _search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
