@@ -36,7 +36,7 @@ from polyfhir_primary.adapters.sql.session import (
     fetch_pending_outbox,
     mark_published,
 )
-from polyfhir_primary.adapters.sql.sqlite_checkpoint import WRITER_PRAGMA, Checkpointer
+from polyfhir_primary.adapters.sql.sqlite_checkpoint import WRITER_PRAGMAS, Checkpointer
 from polyfhir_primary.adapters.sql.sqlite_statistics import SqliteStatistics
 
 _PRAGMAS = (
@@ -118,9 +118,11 @@ class SqliteDatabase:
         else:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             target, uri = path, False
-        self._writer = SqliteConn(target, uri=uri, pragmas=() if uri else (WRITER_PRAGMA,))
+        self._writer = SqliteConn(target, uri=uri, pragmas=() if uri else WRITER_PRAGMAS)
         # A file's WAL is checkpointed beside the writer (memory databases have none).
-        self._checkpoints = None if uri else Checkpointer(SqliteConn(target, uri=uri))
+        self._checkpoints = (
+            None if uri else Checkpointer(SqliteConn(target, uri=uri), self._writer.lock)
+        )
         self._statistics = SqliteStatistics(self._writer)
         self._readers = [SqliteConn(target, uri=uri) for _ in range(readers)]
         self._next_reader = 0

@@ -13,9 +13,12 @@ soon after.
 A WAL starts again from its beginning only when a checkpoint has copied all of
 it; under steady writes a passive one rarely catches the end. So when the WAL
 holds more than ``limit`` pages (16 MiB of 4 KiB pages) after a passive
-pass, a ``TRUNCATE`` checkpoint follows: it waits for the writer's
-current transaction, copies the few pages appended meanwhile and empties the
-file.
+pass, a ``RESTART`` checkpoint follows while holding the writer's lock: the
+current write transaction finishes, no new one starts until the few pages
+appended meanwhile are copied, and the next write starts the WAL again from
+its beginning (without the lock, a busy writer could starve it). The writer's
+``journal_size_limit`` then cuts the file back to the same 16 MiB, so it is
+neither regrown from nothing after every restart nor left at its largest.
 
 Durability is unchanged: a commit is in the WAL, fsynced, before it is
 acknowledged; a checkpoint only moves it into the main file.
@@ -27,6 +30,7 @@ import asyncio
 import logging
 import sqlite3
 import time
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -34,34 +38,46 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-WRITER_PRAGMA = "PRAGMA wal_autocheckpoint=0"
+LIMIT_PAGES = 4000
+WRITER_PRAGMAS = ("PRAGMA wal_autocheckpoint=0", f"PRAGMA journal_size_limit={LIMIT_PAGES * 4096}")
 
 
 class Checkpointer:
-    def __init__(self, conn: SqliteConn, interval: float = 0.25, limit: int = 4000) -> None:
+    def __init__(
+        self,
+        conn: SqliteConn,
+        writer_lock: AbstractAsyncContextManager[None],
+        interval: float = 0.25,
+        limit: int = LIMIT_PAGES,
+    ) -> None:
         self.conn = conn
+        self._writer_lock = writer_lock
         self._interval, self._limit = interval, limit
         self._task: asyncio.Task[None] | None = None
         self._last = 0.0
+        self._due = False  # a commit since the last checkpoint began
 
     def committed(self) -> None:
-        """A write committed: checkpoint soon, unless one runs or ran just now."""
-        if self._task is not None and not self._task.done():
-            return
-        delay = max(0.0, self._last + self._interval - time.monotonic())
-        self._task = asyncio.get_running_loop().create_task(self._run(delay))
+        """A write committed: checkpoint soon (a commit during a checkpoint gets another)."""
+        self._due = True
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._drain())
 
-    async def _run(self, delay: float) -> None:
-        if delay:
-            await asyncio.sleep(delay)
-        try:
-            [(_, wal_pages, _)] = await self.conn.fetch("PRAGMA wal_checkpoint(PASSIVE)")
-            if wal_pages > self._limit:
-                await self.conn.fetch("PRAGMA wal_checkpoint(TRUNCATE)")
-        except sqlite3.Error as exc:  # the next one retries; the WAL only grows meanwhile
-            log.warning("WAL checkpoint failed: %s", exc)
-        finally:
-            self._last = time.monotonic()
+    async def _drain(self) -> None:
+        while self._due:
+            delay = self._last + self._interval - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)  # spacing checkpoints, not waiting for a condition
+            self._due = False
+            try:
+                [(_, wal_pages, _)] = await self.conn.fetch("PRAGMA wal_checkpoint(PASSIVE)")
+                if wal_pages > self._limit:
+                    async with self._writer_lock:
+                        await self.conn.fetch("PRAGMA wal_checkpoint(RESTART)")
+            except sqlite3.Error as exc:  # the next commit retries; the WAL only grows meanwhile
+                log.warning("WAL checkpoint failed: %s", exc)
+            finally:
+                self._last = time.monotonic()
 
     async def close(self) -> None:
         if self._task is not None:
