@@ -6,7 +6,7 @@ from typing import Any
 
 from polyfhir_core.search.fulltext import Term, TextQuery
 from polyfhir_primary.adapters.sql.dialect import Dialect
-from polyfhir_primary.adapters.sql.pending import Owner, Phase
+from polyfhir_primary.adapters.sql.pending import OWNER_WHERE, Owner, Phase
 
 _PG_UPSERT = (
     "INSERT INTO fulltext (tenant, res_type, res_id, narrative, content)"
@@ -14,18 +14,17 @@ _PG_UPSERT = (
     " ON CONFLICT (tenant, res_type, res_id)"
     " DO UPDATE SET narrative = excluded.narrative, content = excluded.content"
 )
-_OWNER_WHERE = "tenant = ? AND res_type = ? AND res_id = ?"
 # SQLite: FTS5 rows are keyed by the docid of the owner's fulltext_docs row; every
 # statement finds it by owner, so none needs the docid read back first.
 _FTS_CLEAR = (
     "DELETE FROM fts_resources WHERE rowid IN"
-    f" (SELECT docid FROM fulltext_docs WHERE {_OWNER_WHERE})"
+    f" (SELECT docid FROM fulltext_docs WHERE {OWNER_WHERE})"
 )
 _DOC_ADD = "INSERT OR IGNORE INTO fulltext_docs (tenant, res_type, res_id) VALUES (?, ?, ?)"
-_DOC_DROP = f"DELETE FROM fulltext_docs WHERE {_OWNER_WHERE}"
+_DOC_DROP = f"DELETE FROM fulltext_docs WHERE {OWNER_WHERE}"
 _FTS_ADD = (
     "INSERT INTO fts_resources (rowid, narrative, content)"
-    f" SELECT docid, ?, ? FROM fulltext_docs WHERE {_OWNER_WHERE}"
+    f" SELECT docid, ?, ? FROM fulltext_docs WHERE {OWNER_WHERE}"
 )
 
 
@@ -35,20 +34,20 @@ def document_writes(
     narrative: str | None,
     content: str | None,
     *,
-    existed: bool,
+    previous: int | None,
 ) -> list[tuple[Phase, str, tuple[Any, ...]]]:
     """Statements replacing the owner's documents; ``content=None`` (a delete) removes them.
 
-    ``existed``: an earlier version may have documents to clear."""
+    ``previous``: the earlier version, if any (its documents are cleared)."""
     if d.name == "postgresql":
         if content is None:
-            return [(Phase.WRITE, f"DELETE FROM fulltext WHERE {_OWNER_WHERE}", owner)]
+            return [(Phase.WRITE, f"DELETE FROM fulltext WHERE {OWNER_WHERE}", owner)]
         return [(Phase.WRITE, _PG_UPSERT, (*owner, narrative or "", content))]
     out: list[tuple[Phase, str, tuple[Any, ...]]] = []
-    if existed:
+    if previous is not None:
         out.append((Phase.CLEAR, _FTS_CLEAR, owner))
     if content is None:
-        if existed:
+        if previous is not None:
             out.append((Phase.WRITE, _DOC_DROP, owner))
         return out
     out.append((Phase.WRITE, _DOC_ADD, owner))

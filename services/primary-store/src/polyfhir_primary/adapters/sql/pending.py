@@ -23,6 +23,7 @@ from enum import IntEnum
 from typing import Any
 
 Owner = tuple[str, str, str]
+OWNER_WHERE = "tenant = ? AND res_type = ? AND res_id = ?"  # an owner's rows, in any table
 Batch = tuple[str, list[Sequence[Any]]]
 
 

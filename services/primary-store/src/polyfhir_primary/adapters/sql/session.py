@@ -25,7 +25,7 @@ from polyfhir_primary.adapters.sql.dialect import Conn, Dialect, plain_insert
 from polyfhir_primary.adapters.sql.fulltext import document_writes
 from polyfhir_primary.adapters.sql.includes import fetch_included
 from polyfhir_primary.adapters.sql.index_rows import INDEX_TABLES, index_rows, insert_sql
-from polyfhir_primary.adapters.sql.pending import Owner, PendingWrites, Phase
+from polyfhir_primary.adapters.sql.pending import OWNER_WHERE, Owner, PendingWrites, Phase
 from polyfhir_primary.adapters.sql.rows import decode_row
 from polyfhir_primary.adapters.sql.search import RESOURCE_COLUMNS, search_statements
 from polyfhir_primary.adapters.sql.search.total import ESTIMATE_CAP, estimate_beyond_cap
@@ -51,10 +51,7 @@ _INSERT_VERSION = plain_insert(
     "resource_versions",
     ("tenant", "res_type", "res_id", "version", "last_updated", "deleted", "method", "content"),
 )
-_CLEAR_INDEX = {
-    table: f"DELETE FROM {table} WHERE tenant = ? AND res_type = ? AND res_id = ?"
-    for table in INDEX_TABLES
-}
+_CLEAR_INDEX = {table: f"DELETE FROM {table} WHERE {OWNER_WHERE}" for table in INDEX_TABLES}
 _INSERT_OUTBOX = plain_insert(
     "outbox", ("tenant", "res_type", "res_id", "version", "payload", "created_at")
 )
@@ -108,12 +105,14 @@ class SqlSession:
         self._write_index(owner, record.index, clear=previous is not None)
         if s.resource_type in ("CodeSystem", "ValueSet"):
             await write_terminology(self.conn, d, owner, s.content)
-        if s.content is not None or previous is not None:
-            narrative = narrative_text(s.content) if s.content is not None else None
-            text = content_text(s.content) if s.content is not None else None
-            docs = document_writes(d, owner, narrative, text, existed=previous is not None)
-            for phase, sql, row in docs:
-                self.pending.add(owner, phase, sql, [row])
+        if s.content is not None:
+            docs = document_writes(
+                d, owner, narrative_text(s.content), content_text(s.content), previous=previous
+            )
+        else:  # a delete: the documents of the earlier version go
+            docs = document_writes(d, owner, None, None, previous=previous)
+        for phase, sql, row in docs:
+            self.pending.add(owner, phase, sql, [row])
         await self.enqueue(record.event)
 
     def _write_index(self, owner: Owner, values: IndexValues | None, *, clear: bool) -> None:

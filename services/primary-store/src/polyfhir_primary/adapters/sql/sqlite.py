@@ -48,6 +48,9 @@ _PRAGMAS = (
 )
 
 
+_DUPLICATE_KEY = ("SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE")
+
+
 class SqliteConn:
     """A sqlite3 connection whose every call runs on its own single thread."""
 
@@ -94,7 +97,7 @@ class SqliteConn:
         try:
             await self._run(run)  # one thread hop for the lot
         except sqlite3.IntegrityError as exc:
-            if "UNIQUE" not in str(exc):
+            if exc.sqlite_errorname not in _DUPLICATE_KEY:
                 raise
             raise TransientConflict(str(exc)) from exc  # a deferred create of an existing id
 
@@ -132,7 +135,7 @@ class SqliteDatabase:
     async def open(self) -> None:
         await self._writer.open()
         if self._checkpoints is not None:
-            await self._checkpoints.conn.open()
+            await self._checkpoints.open()
         await self._migrate()
         await self._statistics.analyze()
         for reader in self._readers:
@@ -273,9 +276,7 @@ class SqliteDatabase:
     async def close(self) -> None:
         await self.release_relay()
         await self._statistics.close()
-        conns = [*self._readers, self._writer]
         if self._checkpoints is not None:
             await self._checkpoints.close()
-            conns.append(self._checkpoints.conn)
-        for conn in conns:
+        for conn in [*self._readers, self._writer]:
             await conn.close()

@@ -50,7 +50,7 @@ class Checkpointer:
         interval: float = 0.25,
         limit: int = LIMIT_PAGES,
     ) -> None:
-        self.conn = conn
+        self._conn = conn
         self._writer_lock = writer_lock
         self._interval, self._limit = interval, limit
         self._task: asyncio.Task[None] | None = None
@@ -70,16 +70,21 @@ class Checkpointer:
                 await asyncio.sleep(delay)  # spacing checkpoints, not waiting for a condition
             self._due = False
             try:
-                [(_, wal_pages, _)] = await self.conn.fetch("PRAGMA wal_checkpoint(PASSIVE)")
+                [(_, wal_pages, _)] = await self._conn.fetch("PRAGMA wal_checkpoint(PASSIVE)")
                 if wal_pages > self._limit:
                     async with self._writer_lock:
-                        await self.conn.fetch("PRAGMA wal_checkpoint(RESTART)")
+                        await self._conn.fetch("PRAGMA wal_checkpoint(RESTART)")
             except sqlite3.Error as exc:  # the next commit retries; the WAL only grows meanwhile
                 log.warning("WAL checkpoint failed: %s", exc)
             finally:
                 self._last = time.monotonic()
 
+    async def open(self) -> None:
+        await self._conn.open()
+
     async def close(self) -> None:
+        """Finish the checkpoint under way (and any a last commit asked for), then close."""
         if self._task is not None:
             await self._task
             self._task = None
+        await self._conn.close()
