@@ -111,6 +111,10 @@ class EngineIndex(ABC):
                     if "resource_already_exists" not in str(exc):
                         raise
 
+    async def _send(self, operations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One bulk of ``operations`` (none: no request); one result per action."""
+        return await self._bulk(ndjson(operations)) if operations else []
+
     async def _healing(self, call: Callable[[], Awaitable[T]]) -> T:
         """Run ``call``; if the index is gone, re-create it and run ``call`` once more."""
         try:
@@ -130,7 +134,7 @@ class EngineIndex(ABC):
                 meta: dict[str, Any] = {"_index": self.resources, "_id": doc.doc_id}
                 meta |= {"version": doc.version, "version_type": "external_gte"}
                 operations += [{"index": meta}, doc.source()]
-            items = await self._bulk(ndjson(operations))
+            items = await self._send(operations)
             results += [_item_result(doc, item) for doc, item in zip(chunk, items, strict=True)]
         return results
 
@@ -140,7 +144,7 @@ class EngineIndex(ABC):
             meta: dict[str, Any] = {"_index": self.positions_index, "_id": str(partition)}
             meta |= {"version": position, "version_type": "external"}
             operations += [{"index": meta}, {"partition": partition, "position": position}]
-        for item in await self._bulk(ndjson(operations)) if operations else []:
+        for item in await self._send(operations):
             status = int(item.get("status", 500))
             if status >= 300 and status != 409:
                 raise ServiceUnavailable(f"search engine refused a position write: {item}")
@@ -191,7 +195,7 @@ class EngineIndex(ABC):
             operations.append(
                 {"delete": {**meta, "version": v.version, "version_type": "external_gte"}}
             )
-        items = await self._bulk(ndjson(operations)) if operations else []
+        items = await self._send(operations)
         return sum(1 for item in items if item.get("result") == "deleted")
 
     async def delete(self, tenant: str, keys: list[ResourceKey]) -> int:
