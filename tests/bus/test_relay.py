@@ -93,7 +93,8 @@ async def test_committed_writes_reach_the_topic_in_commit_order(
 
     positions = await app.service.positions(ctx)
     assert positions.pending == 0
-    last = {p: max(r.position for r in records if r.partition == p) for p in (0, 1, 2)}
+    # a partition no record reached has no position (11 random keys may miss one)
+    last = {p: max(r.position for r in records if r.partition == p) for p in partitions}
     assert positions.partitions == last
 
 
