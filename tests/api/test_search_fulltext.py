@@ -84,3 +84,34 @@ async def test_unanswerable_queries_are_400(fhir: httpx.AsyncClient, query: str)
     response = await fhir.get("/Condition", params={"_text": query})
     assert response.status_code == 400
     assert response.json()["resourceType"] == "OperationOutcome"
+
+
+async def test_first_page_of_a_common_word_is_the_first_in_order(fhir: httpx.AsyncClient) -> None:
+    """The first page is the first matches in the default order, whether the word is in
+    most documents of the type (PostgreSQL finds it by walking that order) or in few
+    (the walk comes up short, and every match is sorted)."""
+    for batch in range(2):  # two transactions: ties in lastUpdated within each
+        entries = [
+            {
+                "resource": condition(
+                    ("wheezing " if n % 2 else "")
+                    + ("syncope " if batch == 1 and n >= 17 else "")
+                    + f"case {batch}-{n}"
+                ),
+                "request": {"method": "POST", "url": "Condition"},
+            }
+            for n in range(20)
+        ]
+        bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+        assert (await fhir.post("/", json=bundle)).status_code == 200
+
+    async def ids(**params: str) -> list[str]:
+        response = await fhir.get("/Condition", params={"_total": "none", **params})
+        assert response.status_code == 200, response.text
+        return [e["resource"]["id"] for e in response.json().get("entry", [])]
+
+    for word, matches in (("wheezing", 20), ("syncope", 3)):
+        everything = await ids(_text=word, _count="100")
+        assert len(everything) == matches
+        assert await ids(_text=word, _count="3") == everything[:3]
+        assert await ids(_text=word, _count="2", _offset="2") == everything[2:4]

@@ -80,7 +80,13 @@ async def bootstrap(settings: PrimarySettings | None = None) -> PrimaryStoreApp:
         db=database,
         indexer=extract_index_values,
         registry=registry,
-        limits=Limits(settings.default_count, settings.max_count, settings.max_chain_depth),
+        limits=Limits(
+            settings.default_count,
+            settings.max_count,
+            settings.max_chain_depth,
+            settings.default_total
+            or ("estimate" if database.dialect == "postgresql" else "accurate"),
+        ),
     )
     relay = build_relay(settings, database)
     if relay is not None:

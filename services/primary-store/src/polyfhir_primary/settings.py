@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -16,6 +18,12 @@ class PrimarySettings(BaseSettings):
     default_count: int = Field(default=20, ge=1)
     max_count: int = Field(default=1000, ge=1)
     max_chain_depth: int = Field(default=4, ge=1, le=8)
+    default_total: Literal["none", "estimate", "accurate"] | None = Field(
+        default=None,
+        description="Bundle.total of a search that sends no _total; unset: estimate on"
+        " PostgreSQL (exact up to 100 matches, the planner's estimate beyond), accurate on"
+        " SQLite (which has no estimate to offer)",
+    )
     pg_pool_min: int = Field(default=2, ge=1)
     pg_pool_max: int = Field(default=10, ge=1)
     sqlite_readers: int = Field(default=2, ge=0)

@@ -180,20 +180,35 @@ class SqlSession:
         return int(rows[0][0])
 
     async def search(self, plan: SearchPlan) -> tuple[list[StoredResource], int | None]:
+        """The page and, when asked for, the total (see ``SearchStatements``)."""
         await self.flush()
-        select, args, count_sql, count_args = search_statements(
-            self.tenant.value, plan, self.dialect
-        )
-        rows = await self.conn.fetch(select, args)
-        found = [decode_row(self.tenant, row, self.dialect) for row in rows]
+        s = search_statements(self.tenant.value, plan, self.dialect)
+        beyond_cap = False
+        if s.small is not None:
+            rows = await self.conn.fetch(*s.small)
+            matches = int(rows[0][-1]) if rows else 0
+            if matches <= ESTIMATE_CAP and (rows or plan.offset == 0):
+                return self._decode(rows), matches
+            beyond_cap = bool(rows)
+        rows = await self.conn.fetch(*s.walk) if s.walk is not None else []
+        if len(rows) < plan.limit:
+            rows = await self.conn.fetch(*s.page)
+        found = self._decode(rows)
         total = None
-        if count_sql is not None and len(found) < plan.limit and (found or plan.offset == 0):
+        if s.count is None:
+            pass
+        elif len(found) < plan.limit and (found or plan.offset == 0):
             total = plan.offset + len(found)  # the last page: counting again would say the same
-        elif count_sql is not None:
-            total = int((await self.conn.fetch(count_sql, count_args))[0][0])
-            if plan.estimate_total and total > ESTIMATE_CAP:
-                total = await estimate_beyond_cap(self.conn, self.dialect, count_sql, count_args)
+        elif s.estimate_where is not None and beyond_cap:
+            total = await estimate_beyond_cap(self.conn, self.dialect, *s.estimate_where)
+        else:
+            total = int((await self.conn.fetch(*s.count))[0][0])
+            if s.estimate_where is not None and total > ESTIMATE_CAP:
+                total = await estimate_beyond_cap(self.conn, self.dialect, *s.estimate_where)
         return found, total
+
+    def _decode(self, rows: Sequence[Sequence[Any]]) -> list[StoredResource]:
+        return [decode_row(self.tenant, row, self.dialect) for row in rows]
 
     async def included(
         self,

@@ -16,6 +16,7 @@ from polyfhir_core.registry.compartments import compartment_params, compartment_
 from polyfhir_core.resources import check_id
 from polyfhir_core.search import SearchParam, SearchQuery, split_values
 from polyfhir_core.search.capabilities import SUPPORTED_MODIFIERS
+from polyfhir_core.search.query import TotalMode
 from polyfhir_core.validation import is_resource_type
 from polyfhir_primary.domain.search_plan import (
     Clause,
@@ -47,6 +48,8 @@ class Limits:
     default_count: int = 20
     max_count: int = 1000
     max_chain_depth: int = 4
+    # Bundle.total when the search sends no _total (the server's choice, search.html)
+    default_total: TotalMode = "accurate"
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,14 +229,15 @@ def compile_search(
         if clause is not None:
             clauses.append(clause)
     count = limits.default_count if query.count is None else min(query.count, limits.max_count)
+    total = query.total or limits.default_total
     plan = SearchPlan(
         resource_types=_types(query, params),
         clauses=tuple(clauses),
         limit=count,
         offset=query.offset,
         sort=sort_fields(query, registry),
-        count_total=query.total != "none" or query.summary == "count",
-        estimate_total=query.total == "estimate" and query.summary != "count",
+        count_total=total != "none" or query.summary == "count",
+        estimate_total=total == "estimate" and query.summary != "count",
     )
     return CompiledSearch(plan, tuple(applied), tuple(ignored))
 

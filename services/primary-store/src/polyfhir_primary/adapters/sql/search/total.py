@@ -3,8 +3,10 @@
 An accurate total of a broad search visits every matching row, which on a
 large tenant costs far more than the page itself. With ``_total=estimate``
 the store counts at most ``ESTIMATE_CAP + 1`` rows (cheap: the count stops
-there). Up to the cap the number is exact; above it PostgreSQL reports its
-planner's row estimate for the same statement (never less than the cap + 1),
+there; for the first pages the count comes with the page, see
+``builder.SearchStatements.small``). Up to the cap the number is exact; above
+it PostgreSQL reports its planner's row estimate for the search (never less
+than the cap + 1),
 and SQLite, which has no such estimate, reports ``ESTIMATE_CAP + 1`` — "more
 than the cap". ``_total=none`` skips counting.
 """
@@ -18,24 +20,20 @@ import orjson
 
 from polyfhir_primary.adapters.sql.dialect import Conn, Dialect
 
-ESTIMATE_CAP = 1000
-
-
-_HEAD = "SELECT COUNT(*) FROM ("
-_TAIL = f" LIMIT {ESTIMATE_CAP + 1}) capped"
+ESTIMATE_CAP = 100
 
 
 def capped_count_sql(where: str) -> str:
-    return f"{_HEAD}SELECT 1 FROM resources r WHERE {where}{_TAIL}"
+    capped = f"SELECT 1 FROM resources r WHERE {where} LIMIT {ESTIMATE_CAP + 1}"
+    return f"SELECT COUNT(*) FROM ({capped}) capped"
 
 
-async def estimate_beyond_cap(conn: Conn, d: Dialect, capped_sql: str, args: Sequence[Any]) -> int:
-    """The planner's row estimate for the uncapped search (PostgreSQL), at least the cap + 1."""
+async def estimate_beyond_cap(conn: Conn, d: Dialect, where: str, args: Sequence[Any]) -> int:
+    """The planner's row estimate for the search (PostgreSQL), at least the cap + 1."""
     floor = ESTIMATE_CAP + 1
     if d.name != "postgresql":
         return floor
-    inner = capped_sql.removeprefix(_HEAD).removesuffix(_TAIL)
-    rows = await conn.fetch(f"EXPLAIN (FORMAT JSON) {inner}", args)
+    rows = await conn.fetch(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM resources r WHERE {where}", args)
     plan = rows[0][0]
     parsed = orjson.loads(plan) if isinstance(plan, str | bytes) else plan
     return max(floor, int(parsed[0]["Plan"]["Plan Rows"]))
