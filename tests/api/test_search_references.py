@@ -156,3 +156,30 @@ async def test_bad_reference_searches_are_400(
     fhir: httpx.AsyncClient, params: dict[str, str]
 ) -> None:
     assert (await fhir.get("/Patient", params=params)).status_code == 400
+
+
+async def test_chains_and_has_never_match_through_deleted_resources(
+    fhir: httpx.AsyncClient,
+) -> None:
+    await _seed(fhir)
+    report = {
+        "resourceType": "DiagnosticReport",
+        "id": "dr1",
+        "status": "final",
+        "code": {"text": "panel"},
+        "result": [{"reference": "Observation/o1"}, {"reference": "Observation/o2"}],
+    }
+    assert (await fhir.put("/DiagnosticReport/dr1", json=report)).status_code == 201
+    chain1 = {"subject:Patient.gender": "female,male"}
+    chain2 = {"result.subject:Patient.gender": "male"}
+    has = {"_has:Observation:subject:code": "8867-4"}
+    assert sorted(await _ids(fhir, "/Observation", **chain1)) == ["o1", "o2", "o3"]
+    assert await _ids(fhir, "/DiagnosticReport", **chain2) == ["dr1"]
+    assert sorted(await _ids(fhir, "/Patient", **has)) == ["ann", "bob"]
+
+    assert (await fhir.delete("/Patient/bob")).status_code in (200, 204)
+    assert sorted(await _ids(fhir, "/Observation", **chain1)) == ["o1", "o3"]
+    assert await _ids(fhir, "/DiagnosticReport", **chain2) == []
+    assert (await fhir.delete("/Observation/o1")).status_code in (200, 204)
+    assert await _ids(fhir, "/Patient", **has) == []
+    assert await _ids(fhir, "/DiagnosticReport", **{"result.subject:Patient.gender": "female"}) == []

@@ -99,6 +99,16 @@ class SqlBuilder:
         self.probe = outer
         return ("(" + " AND ".join(parts) + ")" if parts else "1 = 1"), args
 
+    def sole_clause(self, criteria: Criteria, alias: str) -> Sql:
+        """The one clause of ``criteria`` alone, without its type test, as a
+        membership (not a probe)."""
+        self._types[alias] = criteria.resource_types
+        outer, self.probe = self.probe, False
+        try:
+            return self.clause(criteria.clauses[0], alias)
+        finally:
+            self.probe = outer
+
 
 def _rank(clause: Clause) -> int:
     """How selective a clause usually is (lower: fewer rows), to pick SQLite's driver.

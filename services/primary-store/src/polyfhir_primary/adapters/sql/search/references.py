@@ -20,9 +20,15 @@ from polyfhir_primary.adapters.sql.search.fragments import (
 from polyfhir_primary.domain.search_plan import (
     CompartmentClause,
     Criteria,
+    DateClause,
+    FullTextClause,
     HasClause,
+    NumberClause,
     ReferenceClause,
     ReferenceMatch,
+    StringClause,
+    TokenClause,
+    UriClause,
 )
 
 
@@ -36,11 +42,65 @@ def _match(x: str, m: ReferenceMatch) -> Sql:
     return "(" + " AND ".join(parts) + ")", args
 
 
-def matching_resources(b: Builder, criteria: Criteria, t: str) -> tuple[str, Sql]:
-    """``(from, (where, args))`` of the live resources ``t`` that satisfy ``criteria``."""
+# Clauses that are a plain membership of index rows (``t.res_id IN (SELECT x.res_id
+# FROM idx_… x …)``). Index rows and documents exist for live resources only (a
+# delete clears them, see ``session.save``), so the rows alone say which resources match.
+_MEMBERSHIPS = (
+    TokenClause,
+    StringClause,
+    UriClause,
+    NumberClause,
+    DateClause,
+    ReferenceClause,
+    FullTextClause,
+)
+
+
+def _only_membership(criteria: Criteria) -> bool:
+    if len(criteria.clauses) != 1:
+        return False
+    c = criteria.clauses[0]
+    if isinstance(c, TokenClause) and c.negate:
+        return False
+    if isinstance(c, DateClause) and c.param is None:  # _lastUpdated: a resources column
+        return False
+    return isinstance(c, _MEMBERSHIPS)
+
+
+def _subquery(sql: str, lhs: str) -> str | None:
+    """``S`` when ``sql`` is exactly ``lhs IN (S)``."""
+    head = f"{lhs} IN ("
+    if not sql.startswith(head):
+        return None
+    depth = 0
+    for n, ch in enumerate(sql[len(head) - 1 :], len(head) - 1):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth == 0:
+            return sql[len(head) : n] if n == len(sql) - 1 else None
+    return None
+
+
+def matching_select(b: Builder, criteria: Criteria, t: str, with_type: bool) -> Sql:
+    """``SELECT [type,] id`` of the live resources that satisfy ``criteria``.
+
+    A chain's target, or ``_has``'s source, is usually one clause on an index table
+    (``subject:Patient.name=x``): then the clause's own subquery is the answer, and
+    no resources row is read to check that each candidate is live (measured at 1M
+    resources: a 2-level chain visited 680 Observations that way, 40 % of its time).
+    """
+    cols = f"{t}.res_type, {t}.res_id" if with_type else f"{t}.res_id"
+    one_type = criteria.resource_types is not None and len(criteria.resource_types) == 1
+    if _only_membership(criteria) and one_type != with_type:
+        sql, args = b.sole_clause(criteria, t)
+        lhs = f"({t}.res_type, {t}.res_id)" if with_type else f"{t}.res_id"
+        if (select := _subquery(sql, lhs)) is not None:
+            return select, args
     sql, args = b.criteria(criteria, t)
     where = f"{t}.tenant = ? AND {t}.deleted = ? AND {sql}"
-    return f"resources {t}", (where, [b.tenant, b.dialect.flag(False), *args])
+    return (
+        f"SELECT {cols} FROM resources {t} WHERE {where}",
+        [b.tenant, b.dialect.flag(False), *args],
+    )
 
 
 def reference_sql(b: Builder, c: ReferenceClause, alias: str) -> Sql:
@@ -57,31 +117,28 @@ def reference_sql(b: Builder, c: ReferenceClause, alias: str) -> Sql:
         args += a
     if c.chain is not None:
         t = b.alias("c")
-        source, inner = matching_resources(b, c.chain, t)
         types = c.chain.resource_types
-        if types is not None and len(types) == 1:
-            target = f"{x}.target_type = ? AND {x}.target_id IN (SELECT {t}.res_id FROM {source}"
+        one_type = types is not None and len(types) == 1
+        select, select_args = matching_select(b, c.chain, t, with_type=not one_type)
+        if types is not None and one_type:
+            where.append(f"{x}.target_type = ? AND {x}.target_id IN ({select})")
             args.append(types[0])
         else:
-            target = (
-                f"({x}.target_type, {x}.target_id) IN"
-                f" (SELECT {t}.res_type, {t}.res_id FROM {source}"
-            )
-        where.append(f"{target} WHERE {inner[0]})")
-        args += inner[1]
+            where.append(f"({x}.target_type, {x}.target_id) IN ({select})")
+        args += select_args
     return exists(b, "idx_reference", x, alias, c.param, (" AND ".join(where or ["1 = 1"]), args))
 
 
 def has_sql(b: Builder, c: HasClause, alias: str) -> Sql:
     x, s = b.alias("h"), b.alias("hs")
-    source, inner = matching_resources(b, c.criteria, s)
+    select, select_args = matching_select(b, c.criteria, s, with_type=False)
     types = b.types_of(alias)
     type_sql, type_args = type_filter(f"{x}.target_type", types)
     where = (
         f"{x}.tenant = ? AND {x}.res_type = ? AND {x}.param = ?{type_sql}"
-        f" AND {x}.res_id IN (SELECT {s}.res_id FROM {source} WHERE {inner[0]})"
+        f" AND {x}.res_id IN ({select})"
     )
-    args = [b.tenant, c.source_type, c.param, *type_args, *inner[1]]
+    args = [b.tenant, c.source_type, c.param, *type_args, *select_args]
     if b.probe:
         owner = f"{x}.target_type = {alias}.res_type AND {x}.target_id = {alias}.res_id"
         return f"EXISTS (SELECT 1 FROM idx_reference {x} WHERE {owner} AND {where})", args
