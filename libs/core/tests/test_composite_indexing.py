@@ -41,6 +41,29 @@ def test_each_component_element_keeps_its_code_and_value() -> None:
     ]
 
 
+def test_elements_keep_their_position_when_an_earlier_one_has_no_value() -> None:
+    registry = SearchParameterRegistry.default()
+    obs = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": LOINC, "code": "85354-9"}]},
+        "valueQuantity": {"value": 1, "code": "1"},
+        "component": [
+            {"code": {"coding": [{"system": LOINC, "code": "8480-6"}]}},  # no value
+            _component("8462-4", 95),
+        ],
+    }
+    values = extract_index_values(obs, registry)
+    elements = {
+        (c.values.tokens[0].param.split("$")[0], c.elem, c.values.tokens[0].code)
+        for c in values.composites
+    }
+    assert ("component-code-value-quantity", 1, "8462-4") in elements
+    assert ("combo-code-value-quantity", 0, "85354-9") in elements
+    assert ("combo-code-value-quantity", 2, "8462-4") in elements  # element 1 has no value
+    assert not [e for e in elements if e[2] == "8480-6"]
+
+
 def test_composites_with_reference_or_resource_relative_components_are_not_indexed() -> None:
     registry = SearchParameterRegistry.default()
     unsupported = {

@@ -10,8 +10,9 @@ import orjson
 import pytest
 
 from polyfhir_core.indexing import extract_index_values
+from polyfhir_core.indexing.composite import composite_indexer
 from polyfhir_core.indexing.converters import CONVERTERS
-from polyfhir_core.indexing.paths import compile_expression, is_fast
+from polyfhir_core.indexing.paths import compile_expression, is_fast, top_level_keys
 from polyfhir_core.indexing.values import IndexValues
 from polyfhir_core.registry import (
     SearchParameterRegistry,
@@ -94,6 +95,38 @@ def test_fast_path_rows_equal_fhirpathpy_rows(path: Path) -> None:
     fast, general, compared = _rows(_load(path))
     assert compared > 0
     assert fast == general
+
+
+def _every_parameter(resource: dict[str, Any]) -> IndexValues:
+    """Every indexed parameter evaluated, none skipped for lack of a top-level key."""
+    out = IndexValues()
+    for definition, expression in REGISTRY.indexed_for(resource["resourceType"]):
+        if definition.type == SearchParamType.COMPOSITE:
+            composite = composite_indexer(definition, expression, REGISTRY)
+            if composite is not None:
+                composite.extract(resource, out)
+        elif (convert := CONVERTERS.get(definition.type)) is not None:
+            for node in compile_expression(expression)(resource):
+                convert(definition.code, node, out)
+    return out.dedupe()
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_skipping_parameters_by_top_level_keys_drops_no_row(path: Path) -> None:
+    resource = _load(path)
+    assert extract_index_values(resource, REGISTRY) == _every_parameter(resource)
+
+
+def test_top_level_keys() -> None:
+    keys = top_level_keys("(Observation.value as Quantity) | Observation.component.code")
+    assert keys is not None
+    assert {"value", "valueQuantity", "component", "componentString"} <= keys
+    assert "valueString" not in keys  # ``as Quantity`` names its one choice type
+    assert top_level_keys("Patient.deceased.exists() and Patient.deceased != false") is None
+    assert top_level_keys("Observation | Observation.component") is None
+    keys = top_level_keys("Observation", root_keys=frozenset({"valueQuantity"}))
+    assert keys == frozenset({"valueQuantity"})
+    assert top_level_keys("Patient.name.given.first()") is None  # fhirpathpy: always evaluated
 
 
 def test_as_applies_to_each_item() -> None:
@@ -191,3 +224,23 @@ def test_custom_definition_is_layered_on_top() -> None:
     }
     rows = extract_index_values(patient, registry)
     assert [s.value for s in rows.strings if s.param == "nickname"] == ["bob"]
+    assert not [s for s in extract_index_values(patient, REGISTRY).strings if s.param == "nickname"]
+
+
+def test_custom_expression_outside_the_fast_path_is_evaluated() -> None:
+    custom = definition_from_json(
+        {
+            "resourceType": "SearchParameter",
+            "url": "http://example.org/SearchParameter/patient-first-given",
+            "code": "first-given",
+            "base": ["Patient"],
+            "type": "string",
+            "expression": "Patient.name.given.first()",
+        },
+        custom=True,
+    )
+    assert not is_fast("Patient.name.given.first()")
+    registry = REGISTRY.with_definitions([custom])
+    patient = {"resourceType": "Patient", "name": [{"given": ["Ana", "María"]}]}
+    rows = extract_index_values(patient, registry)
+    assert [s.value for s in rows.strings if s.param == "first-given"] == ["ana"]

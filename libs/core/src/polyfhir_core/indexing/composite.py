@@ -16,11 +16,18 @@ expressions in the fast FHIRPath subset (every official composite except the
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from polyfhir_core.indexing.converters import CONVERTERS, Converter
-from polyfhir_core.indexing.paths import Node, compile_expression, is_fast
+from polyfhir_core.indexing.paths import (
+    Evaluator,
+    Node,
+    compile_expression,
+    is_fast,
+    top_level_keys,
+)
 from polyfhir_core.indexing.values import CompositeElement, IndexValues
 from polyfhir_core.registry import (
     SearchParamDef,
@@ -38,7 +45,6 @@ COMPONENT_TYPES = frozenset(
         SearchParamType.QUANTITY,
     }
 )
-Part = tuple[str, Converter, Callable[[dict[str, Any]], list[Node]]]
 
 
 def component_param(code: str, number: int) -> str:
@@ -69,45 +75,79 @@ def component_types(
     return tuple(out)
 
 
-@lru_cache(maxsize=4096)  # registries hash by identity: a tenant's new registry misses
-def _parts(definition: SearchParamDef, registry: SearchParameterRegistry) -> list[Part] | None:
+@dataclass(frozen=True, slots=True)
+class _Part:
+    param: str  # ``<composite>$<component number>``
+    convert: Converter
+    evaluate: Evaluator  # on one element
+    keys: frozenset[str] | None  # an element without one of these has no value for it
+
+
+def _parts(definition: SearchParamDef, registry: SearchParameterRegistry) -> list[_Part] | None:
     types = component_types(definition, registry)
     if types is None:
         return None
-    parts: list[Part] = []
+    parts: list[_Part] = []
     for number, (component, kind) in enumerate(zip(definition.components, types, strict=True)):
         rooted = _relative(component.expression)
         assert rooted is not None
         parts.append(
-            (component_param(definition.code, number), CONVERTERS[kind], compile_expression(rooted))
+            _Part(
+                component_param(definition.code, number),
+                CONVERTERS[kind],
+                compile_expression(rooted),
+                top_level_keys(rooted),
+            )
         )
     return parts
 
 
-def extract_composite(
-    definition: SearchParamDef,
-    expression: str,
-    resource: dict[str, Any],
-    registry: SearchParameterRegistry,
-    out: IndexValues,
-) -> None:
+@dataclass(frozen=True, slots=True)
+class CompositeIndexer:
+    """Appends a resource's elements for one composite parameter."""
+
+    extract: Callable[[dict[str, Any], IndexValues], None]
+    keys: frozenset[str] | None  # as :func:`top_level_keys`, for the whole resource
+
+
+def composite_indexer(
+    definition: SearchParamDef, expression: str, registry: SearchParameterRegistry
+) -> CompositeIndexer | None:
+    """The composite's indexer, or None when the primary cannot index it."""
     parts = _parts(definition, registry)
     if parts is None:
-        return
-    for elem, node in enumerate(compile_expression(expression)(resource)):
-        if not isinstance(node.value, dict):
-            continue
-        # A search names every component, so an element missing one never matches:
-        # find every component's nodes before converting any of them.
-        found = [(param, convert, evaluate(node.value)) for param, convert, evaluate in parts]
-        if not all(children for _, _, children in found):
-            continue
-        values = IndexValues()
-        for param, convert, children in found:
-            before = values.count()
-            for child in children:
-                convert(param, child, values)
-            if values.count() == before:
-                break
-        else:
-            out.composites.append(CompositeElement(elem, values))
+        return None
+    elements = compile_expression(expression)
+    gates = [part.keys for part in parts if part.keys is not None]
+
+    def extract(resource: dict[str, Any], out: IndexValues) -> None:
+        for elem, node in enumerate(elements(resource)):
+            element = node.value
+            if not isinstance(element, dict) or any(keys.isdisjoint(element) for keys in gates):
+                continue
+            # A search names every component, so an element missing one never matches:
+            # find every component's nodes before converting any of them.
+            found = []
+            for part in parts:
+                children = part.evaluate(element)
+                if not children:
+                    break
+                found.append((part, children))
+            else:
+                _append(elem, found, out)
+
+    # The element is the resource itself on a root-only branch (``Observation``):
+    # the resource then needs a key of every part, so the smallest gate will do.
+    root_keys = min(gates, key=len) if gates else None
+    return CompositeIndexer(extract, top_level_keys(expression, root_keys=root_keys))
+
+
+def _append(elem: int, found: list[tuple[_Part, list[Node]]], out: IndexValues) -> None:
+    values = IndexValues()
+    for part, children in found:
+        before = values.count()
+        for child in children:
+            part.convert(part.param, child, values)
+        if values.count() == before:
+            return
+    out.composites.append(CompositeElement(elem, values))

@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from fhirpathpy import compile as fhirpath_compile
 from fhirpathpy.models import models
@@ -83,8 +82,7 @@ CHOICE_TYPES = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Node:
+class Node(NamedTuple):
     value: Any
     fhir_type: str | None = None
 
@@ -161,31 +159,82 @@ def _parse_steps(raw: Iterable[str]) -> list[Step]:
     return steps
 
 
-def _children(value: Any, name: str, as_type: str | None) -> list[Node]:
-    if not isinstance(value, dict):
-        return []
-    if as_type is not None:
-        key = name + as_type[0].upper() + as_type[1:]
-        found = value.get(key)
-        hint = as_type[0].upper() + as_type[1:]
-        if found is None and name in value:
-            found, hint = value[name], as_type
-        return _nodes(found, hint)
-    if name in value:
-        return _nodes(value[name], None)
-    out: list[Node] = []
-    for key, item in value.items():
-        if key.startswith(name) and key[len(name) :] in CHOICE_TYPES:
-            out.extend(_nodes(item, key[len(name) :]))
-    return out
+# Inside a program, nodes are ``(value, FHIR type)`` pairs (cheaper than Node objects);
+# an evaluator wraps the ones it returns.
+Pair = tuple[Any, str | None]
+Op = Callable[[list[Pair]], list[Pair]]
 
 
-def _nodes(found: Any, hint: str | None) -> list[Node]:
+def _capitalised(name: str) -> str:
+    return name[0].upper() + name[1:]
+
+
+def _extend(out: list[Pair], found: Any, hint: str | None) -> None:
     if found is None:
-        return []
+        return
     if isinstance(found, list):
-        return [Node(item, hint) for item in found if item is not None]
-    return [Node(found, hint)]
+        out.extend([(item, hint) for item in found if item is not None])
+    else:
+        out.append((found, hint))
+
+
+def _child(name: str, as_type: str | None) -> Op:
+    """``name`` of each dict; ``name`` + a datatype suffix when it is a choice element."""
+    if as_type is not None:
+        key, typed = name + _capitalised(as_type), _capitalised(as_type)
+
+        def child_as(pairs: list[Pair]) -> list[Pair]:
+            out: list[Pair] = []
+            for value, _ in pairs:
+                if isinstance(value, dict):
+                    found, hint = value.get(key), typed
+                    if found is None and name in value:
+                        found, hint = value[name], as_type
+                    _extend(out, found, hint)
+            return out
+
+        return child_as
+    choices = {name + suffix: suffix for suffix in CHOICE_TYPES}
+    choice_keys = frozenset(choices)
+
+    def child(pairs: list[Pair]) -> list[Pair]:
+        out: list[Pair] = []
+        for value, _ in pairs:
+            if not isinstance(value, dict):
+                continue
+            if name in value:
+                _extend(out, value[name], None)
+            elif not choice_keys.isdisjoint(value):
+                for key, item in value.items():
+                    if key in choices:
+                        _extend(out, item, choices[key])
+        return out
+
+    return child
+
+
+def _typed(as_type: str) -> Op:
+    """``as`` on an already-typed node (a non-choice element): keep matching types."""
+
+    def typed(pairs: list[Pair]) -> list[Pair]:
+        return [(v, t) for v, t in pairs if t in (None, as_type) or t.lower() == as_type]
+
+    return typed
+
+
+def _index(n: int) -> Op:
+    return lambda pairs: pairs[n : n + 1]
+
+
+def _where_eq(name: str, expected: str) -> Op:
+    def where(pairs: list[Pair]) -> list[Pair]:
+        return [(v, t) for v, t in pairs if isinstance(v, dict) and v.get(name) == expected]
+
+    return where
+
+
+def _resolve_is(rtype: str) -> Op:
+    return lambda pairs: [(v, t) for v, t in pairs if _reference_type(v) == rtype]
 
 
 def _reference_type(value: Any) -> str | None:
@@ -200,38 +249,54 @@ def _reference_type(value: Any) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
-def _run(steps: list[Step], resource: dict[str, Any]) -> list[Node]:
-    root = steps[0][1]
-    if root not in ("Resource", "DomainResource") and resource.get("resourceType") != root:
-        return []
-    nodes = [Node(resource, root)]
+def _ops(steps: list[Step]) -> list[Op]:
+    ops: list[Op] = []
     i = 1
-    while i < len(steps) and nodes:
+    while i < len(steps):
         kind, arg, extra = steps[i]
         if kind == "child":
             as_type = None
             if i + 1 < len(steps) and steps[i + 1][0] == "as":
                 as_type = steps[i + 1][1]
                 i += 1
-            nodes = [child for node in nodes for child in _children(node.value, arg, as_type)]
+            ops.append(_child(arg, as_type))
         elif kind == "as":
-            # ``as`` on an already-typed node (a non-choice element): keep matching types.
-            nodes = [n for n in nodes if n.fhir_type in (None, arg) or n.fhir_type.lower() == arg]
+            ops.append(_typed(arg))
         elif kind == "index":
-            nodes = nodes[extra : extra + 1]
+            ops.append(_index(extra))
         elif kind == "where-eq":
-            nodes = [n for n in nodes if isinstance(n.value, dict) and n.value.get(arg) == extra]
+            ops.append(_where_eq(arg, extra))
         elif kind == "resolve-is":
-            nodes = [n for n in nodes if _reference_type(n.value) == arg]
+            ops.append(_resolve_is(arg))
         i += 1
-    return nodes
+    return ops
+
+
+def _program(steps: list[Step]) -> Callable[[dict[str, Any]], list[Pair]]:
+    root = steps[0][1]
+    any_type = root in ("Resource", "DomainResource")
+    ops = _ops(steps)
+
+    def run(resource: dict[str, Any]) -> list[Pair]:
+        if not any_type and resource.get("resourceType") != root:
+            return []
+        pairs: list[Pair] = [(resource, root)]
+        for op in ops:
+            pairs = op(pairs)
+            if not pairs:
+                break
+        return pairs
+
+    return run
 
 
 def _present_not_false(steps: list[Step]) -> Evaluator:
+    run = _program(steps)
+
     def evaluate(resource: dict[str, Any]) -> list[Node]:
-        nodes = _run(steps, resource)
+        pairs = run(resource)
         # FHIRPath: an empty collection fails exists(); one item equal to false fails !=.
-        value = bool(nodes) and not (len(nodes) == 1 and nodes[0].value is False)
+        value = bool(pairs) and not (len(pairs) == 1 and pairs[0][0] is False)
         return [Node(value, "boolean")]
 
     return evaluate
@@ -240,15 +305,48 @@ def _present_not_false(steps: list[Step]) -> Evaluator:
 def _fast(expression: str) -> Evaluator:
     if match := _PRESENT_NOT_FALSE.match(expression.strip()):
         return _present_not_false(_parse_path(match["path"]))
-    programs = [_parse_branch(branch) for branch in split_union(expression)]
+    programs = [_program(_parse_branch(branch)) for branch in split_union(expression)]
+    if len(programs) == 1:
+        (run,) = programs
+
+        def evaluate_one(resource: dict[str, Any]) -> list[Node]:
+            return [Node(v, t) for v, t in run(resource)]
+
+        return evaluate_one
 
     def evaluate(resource: dict[str, Any]) -> list[Node]:
-        out: list[Node] = []
-        for steps in programs:
-            out.extend(_run(steps, resource))
-        return out
+        return [Node(v, t) for run in programs for v, t in run(resource)]
 
     return evaluate
+
+
+@lru_cache(maxsize=8192)
+def top_level_keys(
+    expression: str, *, root_keys: frozenset[str] | None = None
+) -> frozenset[str] | None:
+    """Keys of which a resource must have one for ``expression`` to select anything.
+
+    None when any resource may give a value (the boolean form, an expression
+    outside the fast path, a root-only branch such as ``Observation`` unless
+    the caller knows ``root_keys`` for it): the caller then always evaluates.
+    """
+    if _PRESENT_NOT_FALSE.match(expression.strip()):
+        return None
+    try:
+        branches = [_parse_branch(branch) for branch in split_union(expression)]
+    except _Unsupported:
+        return None
+    keys: set[str] = set()
+    for steps in branches:
+        if len(steps) == 1 and root_keys is not None:
+            keys.update(root_keys)
+        elif len(steps) < 2 or steps[1][0] != "child":
+            return None
+        elif len(steps) > 2 and steps[2][0] == "as":
+            keys.update((steps[1][1], steps[1][1] + _capitalised(steps[2][1])))
+        else:
+            keys.update((steps[1][1], *(steps[1][1] + suffix for suffix in CHOICE_TYPES)))
+    return frozenset(keys)
 
 
 def _general(expression: str) -> Evaluator:

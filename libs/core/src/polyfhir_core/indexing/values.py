@@ -10,40 +10,38 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import NamedTuple, TypeVar
+
+T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class TokenValue:
+class TokenValue(NamedTuple):
     param: str
     system: str | None
     code: str | None
     text: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class StringValue:
+class StringValue(NamedTuple):
     param: str
     value: str  # normalised: case-folded, accents removed, whitespace collapsed
     exact: str | None = None  # as written, for :exact
 
 
-@dataclass(frozen=True, slots=True)
-class DateValue:
+class DateValue(NamedTuple):
     param: str
     low: datetime
     high: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class NumberValue:
+class NumberValue(NamedTuple):
     param: str
     value: Decimal
     low: Decimal
     high: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class QuantityValue:
+class QuantityValue(NamedTuple):
     param: str
     value: Decimal
     low: Decimal
@@ -53,16 +51,14 @@ class QuantityValue:
     unit: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class ReferenceValue:
+class ReferenceValue(NamedTuple):
     param: str
     target_type: str | None
     target_id: str | None
     url: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class UriValue:
+class UriValue(NamedTuple):
     param: str
     value: str
 
@@ -88,28 +84,31 @@ class IndexValues:
     composites: list[CompositeElement] = field(default_factory=list)
 
     def count(self) -> int:
-        return sum(
-            len(rows)
-            for rows in (
-                self.tokens,
-                self.strings,
-                self.dates,
-                self.numbers,
-                self.quantities,
-                self.references,
-                self.uris,
-            )
-        ) + sum(c.values.count() for c in self.composites)
+        return (
+            len(self.tokens)
+            + len(self.strings)
+            + len(self.dates)
+            + len(self.numbers)
+            + len(self.quantities)
+            + len(self.references)
+            + len(self.uris)
+            + sum(c.values.count() for c in self.composites)
+        )
 
     def dedupe(self) -> IndexValues:
         """Drop repeated rows (the same value reached by two expression branches)."""
         return IndexValues(
-            tokens=list(dict.fromkeys(self.tokens)),
-            strings=list(dict.fromkeys(self.strings)),
-            dates=list(dict.fromkeys(self.dates)),
-            numbers=list(dict.fromkeys(self.numbers)),
-            quantities=list(dict.fromkeys(self.quantities)),
-            references=list(dict.fromkeys(self.references)),
-            uris=list(dict.fromkeys(self.uris)),
+            tokens=_unique(self.tokens),
+            strings=_unique(self.strings),
+            dates=_unique(self.dates),
+            numbers=_unique(self.numbers),
+            quantities=_unique(self.quantities),
+            references=_unique(self.references),
+            uris=_unique(self.uris),
             composites=[CompositeElement(c.elem, c.values.dedupe()) for c in self.composites],
         )
+
+
+def _unique(rows: list[T]) -> list[T]:
+    """The rows in order, each once (a new list, so the result shares nothing)."""
+    return list(dict.fromkeys(rows)) if rows else []

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from polyfhir_core.indexing.values import IndexValues
@@ -37,34 +39,58 @@ def insert_sql(table: str) -> str:
     return _INSERTS[table]
 
 
-def _typed_rows(
-    values: IndexValues, dialect: Dialect, elem: int | None
-) -> dict[str, list[tuple[Any, ...]]]:
-    ts = dialect.ts
-    return {
-        "idx_token": [(t.param, t.system, t.code, t.text, elem) for t in values.tokens],
-        "idx_string": [(s.param, s.value, s.exact, elem) for s in values.strings],
-        "idx_date": [(d.param, ts(d.low), ts(d.high), elem) for d in values.dates],
-        "idx_number": [
-            (n.param, float(n.value), float(n.low), float(n.high), elem) for n in values.numbers
-        ],
-        "idx_quantity": [
-            (q.param, float(q.value), float(q.low), float(q.high), q.system, q.code, q.unit, elem)
-            for q in values.quantities
-        ],
-        "idx_reference": [(r.param, r.target_type, r.target_id, r.url) for r in values.references],
-        "idx_uri": [(u.param, u.value) for u in values.uris],
-    }
+@lru_cache(maxsize=8)
+def _timestamps(dialect: Dialect) -> Callable[[datetime], Any]:
+    """``dialect.ts``, remembered where it formats text (index rows repeat their dates)."""
+    if dialect.timestamps_as_text:  # a pure function of the instant
+        return lru_cache(maxsize=65536)(dialect.ts)
+    return dialect.ts
+
+
+def _add_rows(
+    per_table: dict[str, list[tuple[Any, ...]]],
+    values: IndexValues,
+    owner: tuple[str, str, str],
+    ts: Callable[[datetime], Any],
+    elem: int | None,
+) -> None:
+    per_table["idx_token"] += [
+        (*owner, t.param, t.system, t.code, t.text, elem) for t in values.tokens
+    ]
+    per_table["idx_string"] += [(*owner, s.param, s.value, s.exact, elem) for s in values.strings]
+    per_table["idx_date"] += [(*owner, d.param, ts(d.low), ts(d.high), elem) for d in values.dates]
+    per_table["idx_number"] += [
+        (*owner, n.param, float(n.value), float(n.low), float(n.high), elem) for n in values.numbers
+    ]
+    per_table["idx_quantity"] += [
+        (
+            *owner,
+            q.param,
+            float(q.value),
+            float(q.low),
+            float(q.high),
+            q.system,
+            q.code,
+            q.unit,
+            elem,
+        )
+        for q in values.quantities
+    ]
+    per_table["idx_reference"] += [
+        (*owner, r.param, r.target_type, r.target_id, r.url) for r in values.references
+    ]
+    per_table["idx_uri"] += [(*owner, u.param, u.value) for u in values.uris]
 
 
 def index_rows(
     values: IndexValues, owner: tuple[str, str, str], dialect: Dialect
 ) -> Iterator[tuple[str, list[tuple[Any, ...]]]]:
     """Yield ``(table, rows)`` with the owner columns prepended to every row."""
-    per_table = _typed_rows(values, dialect, None)
+    per_table: dict[str, list[tuple[Any, ...]]] = {table: [] for table in INDEX_TABLES}
+    ts = _timestamps(dialect)
+    _add_rows(per_table, values, owner, ts, None)
     for composite in values.composites:
-        for table, rows in _typed_rows(composite.values, dialect, composite.elem).items():
-            per_table[table] += rows
+        _add_rows(per_table, composite.values, owner, ts, composite.elem)
     for table, rows in per_table.items():
         if rows:
-            yield table, [(*owner, *row) for row in rows]
+            yield table, rows
