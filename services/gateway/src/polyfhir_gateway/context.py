@@ -25,8 +25,11 @@ class FhirContext:
     pipeline: QueryPipeline
 
 
-def fhir_context(request: Request) -> FhirContext:
-    """FastAPI dependency: resolve everything a FHIR interaction needs."""
+async def fhir_context(request: Request) -> FhirContext:
+    """FastAPI dependency: resolve everything a FHIR interaction needs.
+
+    ``async`` although nothing here waits: FastAPI runs a plain ``def`` dependency
+    in its thread pool, one thread hop on every request."""
     settings: GatewaySettings = request.app.state.settings
     check_accept(request)
     raw_tenant = request.headers.get(settings.tenant_header) or settings.default_tenant

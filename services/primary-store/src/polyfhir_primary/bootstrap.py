@@ -40,7 +40,9 @@ async def open_database(settings: PrimarySettings) -> Database:
         await sqlite.open()
         return sqlite
     if scheme in ("postgresql", "postgres"):
-        pg = PostgresDatabase(url, settings.pg_pool_min, settings.pg_pool_max)
+        pg = PostgresDatabase(
+            url, settings.pg_pool_min, settings.pg_pool_max, settings.pg_random_page_cost
+        )
         await pg.open()
         return pg
     raise ConfigurationError(

@@ -26,6 +26,13 @@ class PrimarySettings(BaseSettings):
     )
     pg_pool_min: int = Field(default=2, ge=1)
     pg_pool_max: int = Field(default=10, ge=1)
+    pg_random_page_cost: float = Field(
+        default=1.1,
+        gt=0,
+        description="the planner's cost of an index probe, for the store's sessions (the"
+        " server's default of 4 is for spinning disks; with SSDs or cached data it puts a"
+        " search's probes in the wrong order)",
+    )
     sqlite_readers: int = Field(default=2, ge=0)
     kafka_bootstrap: str = Field(
         default="",
