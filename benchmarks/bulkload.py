@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -157,27 +158,38 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="processes (PostgreSQL)")
     parser.add_argument("--concurrency", type=int, default=4, help="transactions per process")
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="loads per mode, alternating; the table shows the median (one load varies"
+        " by up to 30 %% on a shared machine)",
+    )
     args = parser.parse_args()
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     rows: list[list[object]] = []
     for backend in backends:
-        speeds: dict[bool, float] = {}
+        speeds: dict[bool, list[float]] = {False: [], True: []}
+        created = 0
+        for _ in range(args.repeat):
+            for index in (False, True):
+                with database_urls([backend]) as urls:
+                    created, seconds = bulk_load(
+                        urls[backend],
+                        0,
+                        args.patients,
+                        workers=workers_for(backend, args.workers),
+                        concurrency=args.concurrency,
+                        index=index,
+                    )
+                speeds[index].append(created / seconds)
         for index in (False, True):
-            with database_urls([backend]) as urls:
-                workers = workers_for(backend, args.workers)
-                created, seconds = bulk_load(
-                    urls[backend],
-                    0,
-                    args.patients,
-                    workers=workers,
-                    concurrency=args.concurrency,
-                    index=index,
-                )
-            speeds[index] = created / seconds
             label = "all index rows" if index else "no index rows"
-            rows.append([backend, label, created, seconds, created / seconds, ""])
-        rows[-1][-1] = f"{speeds[False] / speeds[True]:.2f}x"
-    headers = ["backend", "indexing", "resources", "load s", "resources/s", "slowdown"]
+            runs = ", ".join(f"{v:,.0f}" for v in speeds[index])
+            rows.append([backend, label, created, statistics.median(speeds[index]), runs, ""])
+        ratio = statistics.median(speeds[False]) / statistics.median(speeds[True])
+        rows[-1][-1] = f"{ratio:.2f}x"
+    headers = ["backend", "indexing", "resources", "median resources/s", "runs", "slowdown"]
     print(table(headers, rows))
 
 

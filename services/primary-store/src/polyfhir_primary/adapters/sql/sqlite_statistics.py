@@ -4,8 +4,8 @@ Search statements hold one ``IN (SELECT …)`` per clause; which one drives is
 the planner's choice. Without statistics SQLite assumes every index is equally
 selective and may drive a code + date query from the date range (most of the
 table) instead of the code. Like the PostgreSQL store, ANALYZE runs at open
-and again after every ~10 % growth in written resource versions, in the
-background, one at a time. ``analysis_limit`` samples each index so it stays
+and again each time the written resource versions double, in the background,
+one at a time. ``analysis_limit`` samples each index so it stays
 cheap on large files.
 """
 
