@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from polyfhir_testing.postgres import postgres_from_env
+from polyfhir_testing.postgres import LocalPostgres, postgres_from_env
 from polyfhir_testing.processes import free_port, wait_http
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,8 +41,13 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 
 @contextmanager
-def database_urls(backends: Sequence[str]) -> Iterator[dict[str, str]]:
-    """A fresh database per backend: SQLite file, PostgreSQL embedded or by DSN."""
+def database_urls(
+    backends: Sequence[str], pg_settings: dict[str, str] | None = None
+) -> Iterator[dict[str, str]]:
+    """A fresh database per backend: SQLite file, PostgreSQL embedded or by DSN.
+
+    ``pg_settings`` configure the embedded server (ignored for a server by DSN,
+    which is configured by whoever runs it)."""
     workdir = Path(tempfile.mkdtemp(prefix="polyfhir-bench-"))
     urls: dict[str, str] = {}
     server = None
@@ -50,6 +55,8 @@ def database_urls(backends: Sequence[str]) -> Iterator[dict[str, str]]:
         urls["sqlite"] = f"sqlite:///{workdir}/bench.db"
     if "postgresql" in backends:
         server = postgres_from_env(workdir / "pg")
+        if pg_settings and isinstance(server, LocalPostgres):
+            server.configure(pg_settings)
         urls["postgresql"] = server.create_database(f"bench_{uuid.uuid4().hex[:8]}")
     try:
         yield urls

@@ -67,6 +67,22 @@ class LocalPostgres:
         self._server.psql(f"CREATE DATABASE {_check_name(name)};")
         return str(self._server.get_uri(name))
 
+    def configure(self, settings: dict[str, str]) -> None:
+        """Server settings, some read only at start (``shared_buffers``): written with
+        ALTER SYSTEM, then the server is restarted on the same data directory."""
+        for name, value in settings.items():
+            if not _NAME.match(name):
+                raise ValueError(f"setting name {name!r}")
+            escaped = value.replace("'", "''")
+            self._server.psql(f"ALTER SYSTEM SET {name} = '{escaped}';")
+        self.stop()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self._server = _import_embedded().get_server(
+                self.workdir / "pgdata", cleanup_mode="stop"
+            )
+        self._stopped = False
+
     @property
     def pid(self) -> int | None:
         pid = self._server.get_pid()
