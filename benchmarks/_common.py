@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -47,7 +48,8 @@ def database_urls(
     """A fresh database per backend: SQLite file, PostgreSQL embedded or by DSN.
 
     ``pg_settings`` configure the embedded server (ignored for a server by DSN,
-    which is configured by whoever runs it)."""
+    which is configured by whoever runs it). The files go afterwards, unless
+    ``POLYFHIR_BENCH_KEEP`` is set."""
     workdir = Path(tempfile.mkdtemp(prefix="polyfhir-bench-"))
     urls: dict[str, str] = {}
     server = None
@@ -63,6 +65,10 @@ def database_urls(
     finally:
         if server is not None:
             server.stop()
+        if os.environ.get("POLYFHIR_BENCH_KEEP"):  # e.g. to measure again: search.py --measure-only
+            print(f"kept {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 @contextmanager
