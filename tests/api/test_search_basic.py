@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+
 from conftest import Server
 
 pytestmark = pytest.mark.integration
@@ -171,3 +172,36 @@ async def test_bad_search_parameters_are_400(
     response = await fhir.get("/Patient", params=params)
     assert response.status_code == 400
     assert response.json()["resourceType"] == "OperationOutcome"
+
+
+async def test_a_resource_matching_through_several_index_rows_counts_once(
+    fhir: httpx.AsyncClient,
+) -> None:
+    # 60 patients, each found through two name rows and two coding rows: 120 index rows,
+    # more than the 101 matches the store counts exactly before it estimates
+    def patient(n: int) -> dict[str, object]:
+        return {
+            "resourceType": "Patient",
+            "name": [{"family": f"Smith{n}", "given": ["Smitty"]}],
+            "maritalStatus": {
+                "coding": [{"system": "urn:a", "code": "M"}, {"system": "urn:b", "code": "M"}]
+            },
+        }
+
+    for start in (0, 30):
+        entries = [
+            {"resource": patient(n), "request": {"method": "POST", "url": "Patient"}}
+            for n in range(start, start + 30)
+        ]
+        bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+        assert (await fhir.post("/", json=bundle)).status_code == 200
+    for params in (
+        {"name": "smi"},
+        {"marital-status": "M"},
+        {"name": "smi", "marital-status": "M"},
+    ):
+        for count in ("7", "100"):
+            bundle = (await fhir.get("/Patient", params={**params, "_count": count})).json()
+            assert bundle["total"] == 60, params
+            ids = [e["resource"]["id"] for e in bundle["entry"]]
+            assert len(ids) == len(set(ids)) == min(60, int(count)), params

@@ -18,6 +18,7 @@ from polyfhir_primary.adapters.sql.search.fragments import (
     type_filter,
 )
 from polyfhir_primary.domain.search_plan import (
+    Clause,
     CompartmentClause,
     Criteria,
     DateClause,
@@ -56,15 +57,39 @@ _MEMBERSHIPS = (
 )
 
 
-def _only_membership(criteria: Criteria) -> bool:
-    if len(criteria.clauses) != 1:
-        return False
-    c = criteria.clauses[0]
+def is_membership(c: Clause) -> bool:
+    """Whether ``c`` is a plain membership of index rows (see ``_MEMBERSHIPS``)."""
     if isinstance(c, TokenClause) and c.negate:
         return False
     if isinstance(c, DateClause) and c.param is None:  # _lastUpdated: a resources column
         return False
     return isinstance(c, _MEMBERSHIPS)
+
+
+def _only_membership(criteria: Criteria) -> bool:
+    return len(criteria.clauses) == 1 and is_membership(criteria.clauses[0])
+
+
+def membership_ids(b: Builder, criteria: Criteria, t: str) -> Sql | None:
+    """``SELECT DISTINCT res_id`` of the live resources (one type) that satisfy
+    ``criteria``, from index rows alone, when every clause is a membership; the first
+    clause's rows, tested against the others' (the planner picks which drives)."""
+    types = criteria.resource_types
+    if types is None or len(types) != 1 or not criteria.clauses:
+        return None
+    if not all(is_membership(c) for c in criteria.clauses):
+        return None
+    subs: list[Sql] = []
+    for c in criteria.clauses:
+        sql, args = b.sole_clause(Criteria(types, (c,)), t)
+        select = _subquery(sql, f"{t}.res_id")
+        if select is None:
+            return None
+        subs.append((select, args))
+    (first, first_args), rest = subs[0], subs[1:]
+    tests = "".join(f" AND m.res_id IN ({select})" for select, _ in rest)
+    args = [*first_args, *(a for _, more in rest for a in more)]
+    return f"SELECT DISTINCT m.res_id FROM ({first}) m WHERE 1 = 1{tests}", args
 
 
 def _subquery(sql: str, lhs: str) -> str | None:
