@@ -205,3 +205,36 @@ async def test_a_resource_matching_through_several_index_rows_counts_once(
             assert bundle["total"] == 60, params
             ids = [e["resource"]["id"] for e in bundle["entry"]]
             assert len(ids) == len(set(ids)) == min(60, int(count)), params
+
+
+async def test_a_chain_matching_through_several_references_counts_once(
+    fhir: httpx.AsyncClient,
+) -> None:
+    # 60 reports, each with two results that satisfy the chain: 120 reference rows
+    for oid in ("o1", "o2"):
+        obs = {
+            "resourceType": "Observation",
+            "id": oid,
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+        }
+        assert (await fhir.put(f"/Observation/{oid}", json=obs)).status_code == 201
+    report = {
+        "resourceType": "DiagnosticReport",
+        "status": "final",
+        "code": {"text": "panel"},
+        "result": [{"reference": "Observation/o1"}, {"reference": "Observation/o2"}],
+    }
+    for _ in range(2):
+        entries = [{"resource": report, "request": {"method": "POST", "url": "DiagnosticReport"}}]
+        bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries * 30}
+        assert (await fhir.post("/", json=bundle)).status_code == 200
+    chain = {"result:Observation.code": "8867-4"}
+    for params in (chain, {**chain, "status": "final"}):
+        for count in ("7", "100"):
+            bundle = (
+                await fhir.get("/DiagnosticReport", params={**params, "_count": count})
+            ).json()
+            assert bundle["total"] == 60, params
+            ids = [e["resource"]["id"] for e in bundle["entry"]]
+            assert len(ids) == len(set(ids)) == min(60, int(count)), params
