@@ -117,6 +117,12 @@ async def _measure(base: str, facts: Sample, runs: int, seed: int) -> dict[str, 
     # strict: a parameter the server would ignore fails the run instead of timing nothing
     strict = {"Prefer": "handling=strict"}
     async with httpx.AsyncClient(base_url=base, timeout=60.0, headers=strict) as client:
+        # one untimed request per query first: the latencies are a running server's, not
+        # those of the first request after start (connections, registry, statement cache)
+        warm = random.Random(seed + 1)
+        for make in MIX.values():
+            rtype, params = make(warm, facts)
+            (await client.get(f"/{rtype}", params=[*params, ("_count", "20")])).raise_for_status()
         for name, make in MIX.items():
             for _ in range(runs):
                 rtype, params = make(rng, facts)
