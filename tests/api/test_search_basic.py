@@ -210,7 +210,7 @@ async def test_a_resource_matching_through_several_index_rows_counts_once(
 async def test_a_chain_matching_through_several_references_counts_once(
     fhir: httpx.AsyncClient,
 ) -> None:
-    # 60 reports, each with two results that satisfy the chain: 120 reference rows
+    # 150 reports, each with two results that satisfy the chain: 300 reference rows
     for oid in ("o1", "o2"):
         obs = {
             "resourceType": "Observation",
@@ -225,16 +225,20 @@ async def test_a_chain_matching_through_several_references_counts_once(
         "code": {"text": "panel"},
         "result": [{"reference": "Observation/o1"}, {"reference": "Observation/o2"}],
     }
-    for _ in range(2):
+    for _ in range(5):
         entries = [{"resource": report, "request": {"method": "POST", "url": "DiagnosticReport"}}]
         bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries * 30}
         assert (await fhir.post("/", json=bundle)).status_code == 200
+
+    async def ids(params: dict[str, str]) -> tuple[int, list[str]]:
+        bundle = (await fhir.get("/DiagnosticReport", params=params)).json()
+        return bundle["total"], [e["resource"]["id"] for e in bundle.get("entry", [])]
+
     chain = {"result:Observation.code": "8867-4"}
     for params in (chain, {**chain, "status": "final"}):
-        for count in ("7", "100"):
-            bundle = (
-                await fhir.get("/DiagnosticReport", params={**params, "_count": count})
-            ).json()
-            assert bundle["total"] == 60, params
-            ids = [e["resource"]["id"] for e in bundle["entry"]]
-            assert len(ids) == len(set(ids)) == min(60, int(count)), params
+        total, everything = await ids({**params, "_count": "200", "_total": "accurate"})
+        assert total == 150 and len(set(everything)) == 150, params
+        for count, offset in (("7", "0"), ("100", "0"), ("7", "140"), ("20", "40")):
+            total, page = await ids({**params, "_count": count, "_offset": offset})
+            assert total == 150, params  # a chain's matches are counted exactly up to 1,000
+            assert page == everything[int(offset) : int(offset) + int(count)], params

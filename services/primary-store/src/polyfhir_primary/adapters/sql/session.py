@@ -187,7 +187,7 @@ class SqlSession:
         if s.small is not None:
             rows = await self.conn.fetch(*s.small)
             matches = int(rows[0][-1]) if rows else 0
-            if matches <= ESTIMATE_CAP and (rows or plan.offset == 0):
+            if matches <= s.small_cap and (rows or plan.offset == 0):
                 return self._decode(rows), matches
             beyond_cap = bool(rows)
         rows = await self.conn.fetch(*s.walk) if s.walk is not None else []
@@ -199,8 +199,9 @@ class SqlSession:
             pass
         elif len(found) < plan.limit and (found or plan.offset == 0):
             total = plan.offset + len(found)  # the last page: counting again would say the same
-        elif s.estimate_where is not None and beyond_cap:
-            total = await estimate_beyond_cap(self.conn, self.dialect, *s.estimate_where)
+        elif s.estimate_where is not None and beyond_cap:  # counted past small_cap already
+            estimate = await estimate_beyond_cap(self.conn, self.dialect, *s.estimate_where)
+            total = max(estimate, s.small_cap + 1)
         else:
             total = int((await self.conn.fetch(*s.count))[0][0])
             if s.estimate_where is not None and total > ESTIMATE_CAP:

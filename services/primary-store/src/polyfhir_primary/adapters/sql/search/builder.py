@@ -165,7 +165,11 @@ class SearchStatements:
     chain's 544 candidate Observations are tested against the code before any
     is read: at 1M resources 8.3 -> 5.2 ms). Only with a chain: the distinct
     ids are collected in full before the limit applies, which a chain's
-    candidates are anyway, but a common word's 21,000 documents are not.
+    candidates are anyway, but a common word's 21,000 documents are not. As
+    they are collected anyway, such a statement takes up to ``CHAIN_CAP``
+    matches (reading a resources row for each), so that a chain with a few
+    hundred matches is answered, and counted exactly, in one pass rather than
+    two (a 2-level chain at 1M: 20 -> 11 ms).
 
     ``walk``: the first page by walking the default order and testing each row,
     for at most ``WALK_ROWS_PER_MATCH`` rows per wanted match (PostgreSQL, with
@@ -183,12 +187,14 @@ class SearchStatements:
 
     page: Sql
     small: Sql | None
+    small_cap: int  # ``small`` is the answer when it counts at most this many matches
     walk: Sql | None
     count: Sql | None
     estimate_where: Sql | None
 
 
 WALK_ROWS_PER_MATCH = 10
+CHAIN_CAP = 10 * ESTIMATE_CAP
 
 
 def search_statements(tenant: str, plan: SearchPlan, d: Dialect) -> SearchStatements:
@@ -212,18 +218,20 @@ def search_statements(tenant: str, plan: SearchPlan, d: Dialect) -> SearchStatem
     )
     types = plan.criteria.resource_types
     counting = plan.count_total or plan.estimate_total
-    small = None
-    if counting and plan.limit > 0 and plan.offset + plan.limit <= ESTIMATE_CAP:
-        capped = f"{keyed} resources r WHERE {where} LIMIT {ESTIMATE_CAP + 1}"
+    small, small_cap = None, ESTIMATE_CAP
+    chained = any(
+        isinstance(c, ReferenceClause) and c.chain is not None for c in plan.criteria.clauses
+    )
+    ids = membership_ids(SqlBuilder(d, tenant), plan.criteria, "r") if chained else None
+    if ids is not None:
+        small_cap = CHAIN_CAP
+    if counting and plan.limit > 0 and plan.offset + plan.limit <= small_cap:
+        capped = f"{keyed} resources r WHERE {where} LIMIT {small_cap + 1}"
         capped_args = [*key_args, *args]
-        chained = any(
-            isinstance(c, ReferenceClause) and c.chain is not None for c in plan.criteria.clauses
-        )
-        ids = membership_ids(SqlBuilder(d, tenant), plan.criteria, "r") if chained else None
         if ids is not None:  # the matches from index rows; resources rows for them only
             capped = (
                 f"{keyed} resources r WHERE r.tenant = ? AND r.deleted = ? AND r.res_type = ?"
-                f" AND r.res_id IN ({ids[0]} LIMIT {ESTIMATE_CAP + 1})"
+                f" AND r.res_id IN ({ids[0]} LIMIT {small_cap + 1})"
             )
             capped_args = [*key_args, tenant, d.flag(False), *(types or ()), *ids[1]]
         small = (
@@ -257,7 +265,7 @@ def search_statements(tenant: str, plan: SearchPlan, d: Dialect) -> SearchStatem
     elif plan.count_total:
         count = (f"SELECT COUNT(*) FROM resources r WHERE {where}", args)
     estimate_where = (where, args) if plan.estimate_total else None
-    return SearchStatements(page, small, walk, count, estimate_where)
+    return SearchStatements(page, small, small_cap, walk, count, estimate_where)
 
 
 def sort_keys(fields: tuple[SortField, ...]) -> tuple[list[tuple[str, bool]], list[Any]]:
