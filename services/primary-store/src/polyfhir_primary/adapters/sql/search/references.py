@@ -93,16 +93,12 @@ def membership_ids(b: Builder, criteria: Criteria, t: str) -> Sql | None:
 
 
 def _subquery(sql: str, lhs: str) -> str | None:
-    """``S`` when ``sql`` is exactly ``lhs IN (S)``."""
+    """``S`` when ``sql`` is ``lhs IN (S)``, as ``member_of`` writes a membership."""
     head = f"{lhs} IN ("
-    if not sql.startswith(head):
+    if not (sql.startswith(head) and sql.endswith(")")):
         return None
-    depth = 0
-    for n, ch in enumerate(sql[len(head) - 1 :], len(head) - 1):
-        depth += {"(": 1, ")": -1}.get(ch, 0)
-        if depth == 0:
-            return sql[len(head) : n] if n == len(sql) - 1 else None
-    return None
+    inner = sql[len(head) : -1]
+    return inner if inner.count("(") == inner.count(")") else None
 
 
 def matching_select(b: Builder, criteria: Criteria, t: str, with_type: bool) -> Sql:
