@@ -182,4 +182,6 @@ async def test_chains_and_has_never_match_through_deleted_resources(
     assert await _ids(fhir, "/DiagnosticReport", **chain2) == []
     assert (await fhir.delete("/Observation/o1")).status_code in (200, 204)
     assert await _ids(fhir, "/Patient", **has) == []
-    assert await _ids(fhir, "/DiagnosticReport", **{"result.subject:Patient.gender": "female"}) == []
+    assert (
+        await _ids(fhir, "/DiagnosticReport", **{"result.subject:Patient.gender": "female"}) == []
+    )
