@@ -15,6 +15,7 @@ from polyfhir_core.indexing.converters import CONVERTERS
 from polyfhir_core.indexing.paths import compile_expression, is_fast, top_level_keys
 from polyfhir_core.indexing.values import IndexValues
 from polyfhir_core.registry import (
+    SearchParamDef,
     SearchParameterRegistry,
     SearchParamType,
     definition_from_json,
@@ -203,18 +204,22 @@ def test_quantity_and_range_rows() -> None:
     )
 
 
-def test_custom_definition_is_layered_on_top() -> None:
-    custom = definition_from_json(
+def _custom_patient_string(code: str, expression: str) -> SearchParamDef:
+    return definition_from_json(
         {
             "resourceType": "SearchParameter",
-            "url": "http://example.org/SearchParameter/patient-nickname",
-            "code": "nickname",
+            "url": f"http://example.org/SearchParameter/patient-{code}",
+            "code": code,
             "base": ["Patient"],
             "type": "string",
-            "expression": "Patient.name.where(use='nickname').given",
+            "expression": expression,
         },
         custom=True,
     )
+
+
+def test_custom_definition_is_layered_on_top() -> None:
+    custom = _custom_patient_string("nickname", "Patient.name.where(use='nickname').given")
     registry = REGISTRY.with_definitions([custom])
     assert registry.get("Patient", "nickname") == custom
     assert REGISTRY.get("Patient", "nickname") is None
@@ -228,17 +233,7 @@ def test_custom_definition_is_layered_on_top() -> None:
 
 
 def test_custom_expression_outside_the_fast_path_is_evaluated() -> None:
-    custom = definition_from_json(
-        {
-            "resourceType": "SearchParameter",
-            "url": "http://example.org/SearchParameter/patient-first-given",
-            "code": "first-given",
-            "base": ["Patient"],
-            "type": "string",
-            "expression": "Patient.name.given.first()",
-        },
-        custom=True,
-    )
+    custom = _custom_patient_string("first-given", "Patient.name.given.first()")
     assert not is_fast("Patient.name.given.first()")
     registry = REGISTRY.with_definitions([custom])
     patient = {"resourceType": "Patient", "name": [{"given": ["Ana", "María"]}]}
