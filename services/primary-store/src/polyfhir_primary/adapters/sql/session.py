@@ -200,8 +200,8 @@ class SqlSession:
         elif len(found) < plan.limit and (found or plan.offset == 0):
             total = plan.offset + len(found)  # the last page: counting again would say the same
         elif s.estimate_where is not None and beyond_cap:  # counted past small_cap already
-            estimate = await estimate_beyond_cap(self.conn, self.dialect, *s.estimate_where)
-            total = max(estimate, s.small_cap + 1)
+            where, args = s.estimate_where
+            total = await estimate_beyond_cap(self.conn, self.dialect, where, args, s.small_cap)
         else:
             total = int((await self.conn.fetch(*s.count))[0][0])
             if s.estimate_where is not None and total > ESTIMATE_CAP:

@@ -222,9 +222,7 @@ def search_statements(tenant: str, plan: SearchPlan, d: Dialect) -> SearchStatem
     chained = any(
         isinstance(c, ReferenceClause) and c.chain is not None for c in plan.criteria.clauses
     )
-    ids = (
-        membership_ids(SqlBuilder(d, tenant), plan.criteria, "r") if chained and counting else None
-    )
+    ids = membership_ids(builder, plan.criteria, "r") if chained and counting else None
     if ids is not None:
         small_cap = CHAIN_CAP
     if counting and plan.limit > 0 and plan.offset + plan.limit <= small_cap:

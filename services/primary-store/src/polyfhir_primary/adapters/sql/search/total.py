@@ -28,9 +28,12 @@ def capped_count_sql(where: str) -> str:
     return f"SELECT COUNT(*) FROM ({capped}) capped"
 
 
-async def estimate_beyond_cap(conn: Conn, d: Dialect, where: str, args: Sequence[Any]) -> int:
-    """The planner's row estimate for the search (PostgreSQL), at least the cap + 1."""
-    floor = ESTIMATE_CAP + 1
+async def estimate_beyond_cap(
+    conn: Conn, d: Dialect, where: str, args: Sequence[Any], counted: int = ESTIMATE_CAP
+) -> int:
+    """The planner's row estimate for the search (PostgreSQL), above the ``counted``
+    matches known to exist."""
+    floor = counted + 1
     if d.name != "postgresql":
         return floor
     rows = await conn.fetch(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM resources r WHERE {where}", args)
