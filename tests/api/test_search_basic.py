@@ -76,6 +76,23 @@ async def test_paging_with_count(fhir: httpx.AsyncClient) -> None:
     assert sorted(seen) == sorted(ids)
 
 
+async def test_without_sort_matches_come_in_id_order_and_updates_do_not_move_them(
+    fhir: httpx.AsyncClient,
+) -> None:
+    ids = await _seed(fhir, 6)
+    first = (await fhir.get("/Patient", params={"_count": "3"})).json()
+    page = [e["resource"]["id"] for e in first["entry"]]
+    assert page == sorted(ids)[:3]
+    # an update changes _lastUpdated, never the place of a resource in the default order
+    moved = (await fhir.get(f"/Patient/{page[0]}")).json()
+    moved["gender"] = "other"
+    assert (await fhir.put(f"/Patient/{page[0]}", json=moved)).status_code == 200
+    second = (await fhir.get("/Patient", params={"_count": "3", "_offset": "3"})).json()
+    assert [e["resource"]["id"] for e in second["entry"]] == sorted(ids)[3:]
+    by_update = (await fhir.get("/Patient", params={"_sort": "_lastUpdated"})).json()
+    assert by_update["entry"][-1]["resource"]["id"] == page[0]
+
+
 async def test_summary_count_and_total_none(fhir: httpx.AsyncClient) -> None:
     await _seed(fhir, 2)
     counted = (await fhir.get("/Patient", params={"_summary": "count"})).json()

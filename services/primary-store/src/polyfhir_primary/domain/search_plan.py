@@ -191,7 +191,7 @@ class SortField:
     table: str | None = None
 
 
-DEFAULT_SORT = (SortField("last_updated"), SortField("res_type"), SortField("res_id"))
+DEFAULT_SORT = (SortField("res_type"), SortField("res_id"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -250,7 +250,7 @@ def search_statements(tenant: str, plan: SearchPlan, d: Dialect) -> SearchStatem
     ):
         order = ", ".join(expr for expr, _ in keys)  # DEFAULT_SORT: all ascending columns
         walked = (
-            "(SELECT r.tenant, r.res_type, r.res_id, r.last_updated FROM resources r"
+            "(SELECT r.tenant, r.res_type, r.res_id FROM resources r"
             f" WHERE r.tenant = ? AND r.deleted = ? AND r.res_type = ? ORDER BY {order}"
             f" LIMIT {WALK_ROWS_PER_MATCH * plan.limit}) r"
         )
