@@ -115,3 +115,42 @@ async def test_first_page_of_a_common_word_is_the_first_in_order(fhir: httpx.Asy
         assert len(everything) == matches
         assert await ids(_text=word, _count="3") == everything[:3]
         assert await ids(_text=word, _count="2", _offset="2") == everything[2:4]
+
+
+async def test_full_text_totals_and_pages_agree(fhir: httpx.AsyncClient) -> None:
+    """Whichever statement finds the page (PostgreSQL reads documents in order and
+    tests each one's words; a rarer word is found by its index entries instead),
+    the page is the first matches in order and the total is the number of matches:
+    exact up to 100, more than 100 beyond."""
+    entries = [
+        {
+            "resource": condition(
+                "wheezing" + (" syncope" if n % 40 == 7 else "") + (" stridor" if n < 3 else "")
+            ),
+            "request": {"method": "POST", "url": "Condition"},
+        }
+        for n in range(110)
+    ]
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+    assert (await fhir.post("/", json=bundle)).status_code == 200
+
+    async def search(**params: str) -> tuple[list[str], int | None]:
+        response = await fhir.get("/Condition", params=params)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        return [e["resource"]["id"] for e in body.get("entry", [])], body.get("total")
+
+    for word, matches in (("wheezing", 110), ("syncope", 3), ("stridor", 3)):
+        everything, _ = await search(_text=word, _count="200", _total="none")
+        assert len(everything) == matches
+        assert await search(_text=word, _count="5", _total="accurate") == (
+            everything[:5],
+            matches,
+        )
+        page, estimated = await search(_text=word, _count="2", _total="estimate")
+        assert page == everything[:2]
+        assert estimated is not None
+        assert estimated > 100 if matches > 100 else estimated == matches
+        # another clause restricts the documents read in order
+        chosen = ",".join(everything[1:3])
+        assert await search(_text=word, _id=chosen, _total="accurate") == (everything[1:3], 2)

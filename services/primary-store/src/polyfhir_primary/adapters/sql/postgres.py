@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,6 +60,14 @@ log = logging.getLogger(__name__)
 def _rowcount(status: str) -> int:
     tail = status.rsplit(" ", 1)[-1]
     return int(tail) if tail.isdigit() else 0
+
+
+async def _keep_session(raw: asyncpg.Connection) -> None:
+    """A connection back in the pool keeps its session: the store leaves no session
+    state behind (no SET, LISTEN or session advisory lock outlives its use; the
+    migration lock is released in ``finally``, the relay holds its own connection).
+    asyncpg still rolls back an open transaction; its default reset query would
+    cost one more round trip per request."""
 
 
 class PgConn:
@@ -154,6 +162,7 @@ class PostgresDatabase:
             # cached or on SSD; at the default random_page_cost (4) the planner
             # probed a date before a far more selective code because the code's
             # index is larger (code + date range at 1M: 15 ms, at 1.1: 6 ms).
+            reset=_keep_session,
             server_settings={
                 "plan_cache_mode": "force_custom_plan",
                 "max_parallel_workers_per_gather": "0",
@@ -192,7 +201,10 @@ class PostgresDatabase:
 
     @asynccontextmanager
     async def session(self, tenant: TenantId, *, write: bool) -> AsyncIterator[SqlSession]:
-        async with self.pool.acquire() as raw, raw.transaction(readonly=not write):
+        # A read runs its statements without BEGIN/COMMIT: under READ COMMITTED each
+        # statement sees its own snapshot inside a transaction too, so one buys a
+        # read nothing but two round trips (~0.3 ms of a 5 ms lookup).
+        async with self.pool.acquire() as raw, raw.transaction() if write else nullcontext():
             session = SqlSession(PgConn(raw), POSTGRES, tenant)
             yield session
             await session.flush()

@@ -28,6 +28,7 @@ from polyfhir_primary.adapters.sql.index_rows import INDEX_TABLES, index_rows, i
 from polyfhir_primary.adapters.sql.pending import OWNER_WHERE, Owner, PendingWrites, Phase
 from polyfhir_primary.adapters.sql.rows import decode_row
 from polyfhir_primary.adapters.sql.search import RESOURCE_COLUMNS, search_statements
+from polyfhir_primary.adapters.sql.search.builder import SearchStatements
 from polyfhir_primary.adapters.sql.search.total import ESTIMATE_CAP, estimate_beyond_cap
 from polyfhir_primary.adapters.sql.terminology import write_terminology
 from polyfhir_primary.domain.search_plan import SearchPlan
@@ -183,30 +184,42 @@ class SqlSession:
         """The page and, when asked for, the total (see ``SearchStatements``)."""
         await self.flush()
         s = search_statements(self.tenant.value, plan, self.dialect)
-        beyond_cap = False
+        if s.walk is not None:
+            rows = await self.conn.fetch(*s.walk)
+            if len(rows) == plan.limit:  # the walk filled the page: the first matches
+                known = None
+                if s.walk_count is not None:  # beyond the cap within a longer walk?
+                    known = int((await self.conn.fetch(*s.walk_count))[0][0])
+                return self._decode(rows), await self._total(s, plan, rows, known)
+            if s.counted_page is not None:  # a rarer word: its page and count from its rows
+                rows = await self.conn.fetch(*s.counted_page)
+                return self._decode(rows), int(rows[0][-1]) if rows else 0
+        known = None  # matches known to exist beyond the cap
         if s.small is not None:
             rows = await self.conn.fetch(*s.small)
             matches = int(rows[0][-1]) if rows else 0
             if matches <= s.small_cap and (rows or plan.offset == 0):
                 return self._decode(rows), matches
-            beyond_cap = bool(rows)
-        rows = await self.conn.fetch(*s.walk) if s.walk is not None else []
-        if len(rows) < plan.limit:
-            rows = await self.conn.fetch(*s.page)
-        found = self._decode(rows)
-        total = None
+            known = s.small_cap + 1 if rows else None
+        rows = await self.conn.fetch(*s.page)
+        return self._decode(rows), await self._total(s, plan, rows, known)
+
+    async def _total(
+        self, s: SearchStatements, plan: SearchPlan, rows: Sequence[Any], known: int | None
+    ) -> int | None:
+        """The total for a page of ``rows``; ``known``: how many matches a statement
+        already found, when that is beyond the cap."""
         if s.count is None:
-            pass
-        elif len(found) < plan.limit and (found or plan.offset == 0):
-            total = plan.offset + len(found)  # the last page: counting again would say the same
-        elif s.estimate_where is not None and beyond_cap:  # counted past small_cap already
+            return None
+        if len(rows) < plan.limit and (rows or plan.offset == 0):
+            return plan.offset + len(rows)  # the last page: counting again would say the same
+        if known is not None and known > ESTIMATE_CAP and s.estimate_where is not None:
             where, args = s.estimate_where
-            total = await estimate_beyond_cap(self.conn, self.dialect, where, args, s.small_cap)
-        else:
-            total = int((await self.conn.fetch(*s.count))[0][0])
-            if s.estimate_where is not None and total > ESTIMATE_CAP:
-                total = await estimate_beyond_cap(self.conn, self.dialect, *s.estimate_where)
-        return found, total
+            return await estimate_beyond_cap(self.conn, self.dialect, where, args, known - 1)
+        total = int((await self.conn.fetch(*s.count))[0][0])
+        if s.estimate_where is not None and total > ESTIMATE_CAP:
+            total = await estimate_beyond_cap(self.conn, self.dialect, *s.estimate_where)
+        return total
 
     def _decode(self, rows: Sequence[Sequence[Any]]) -> list[StoredResource]:
         return [decode_row(self.tenant, row, self.dialect) for row in rows]

@@ -22,3 +22,9 @@ def fulltext_sql(b: Builder, c: FullTextClause, alias: str) -> Sql:
         args = [b.tenant, *type_args, fts5_query(c.column, c.query)]
     table = "fulltext" if b.dialect.name == "postgresql" else "fulltext_docs"
     return member_of(types, alias, f, f"{table} {f}", (where, args), False, b.probe)
+
+
+def in_place(alias: str, c: FullTextClause) -> Sql:
+    """``c`` tested on a document row ``alias`` itself (PostgreSQL), for a search that
+    reads documents rather than finding them by word (``builder._walks``)."""
+    return f"{alias}.{c.column} @@ to_tsquery('english', ?)", [tsquery(c.query)]
