@@ -68,6 +68,21 @@ def test_the_text_registry_gives_the_same_documents() -> None:
         assert document_for(event, small).text["token_text"]
 
 
+def test_a_parameter_made_of_others_rows_gets_their_texts() -> None:
+    """``combo-code`` writes no rows of its own (``code | component.code``): its text
+    field is the texts of ``code`` and ``component-code``."""
+    observation = {
+        "resourceType": "Observation", "id": "o", "status": "final",
+        "code": {"text": "Blood pressure panel"},
+        "component": [{"code": {"text": "Systolic"}}, {"code": {"text": "Diastolic"}}],
+    }  # fmt: skip
+    event = ResourceChanged("t", "Observation", "o", 1, ChangeKind.CREATED, NOW, observation)
+    for registry in (REGISTRY, text_registry(REGISTRY)):
+        texts = document_for(event, registry).text["token_text"]
+        assert texts["code"] == ["blood pressure panel"]
+        assert sorted(texts["combo-code"]) == ["blood pressure panel", "diastolic", "systolic"]
+
+
 def test_a_delete_is_a_tombstone_without_text() -> None:
     source = document_for(_event("a", 3, None), REGISTRY).source()
     assert source["deleted"] is True

@@ -279,8 +279,18 @@ def _reference(param: str, node: Node, out: IndexValues) -> None:
         )
     identifier = value.get("identifier")
     if isinstance(identifier, dict) and not isinstance(reference, str):
-        # A logical reference: present for :missing, matched only by :identifier.
-        out.references.append(ReferenceValue(param, None, None))
+        # A logical reference: present for :missing, matched only by :identifier; its
+        # type (``Reference.type``) is kept, so a parameter restricted to a type
+        # (``patient``: ``subject.where(resolve() is Patient)``) sees it too.
+        kind = value.get("type")
+        out.references.append(ReferenceValue(param, kind if isinstance(kind, str) else None, None))
+    reference_identifier(param, node, out)
+
+
+def reference_identifier(param: str, node: Node, out: IndexValues) -> None:
+    """The ``:identifier`` row of a reference (the identifier of a logical reference)."""
+    value = node.value
+    identifier = value.get("identifier") if isinstance(value, dict) else None
     if isinstance(identifier, dict):
         system, ident = identifier.get("system"), identifier.get("value")
         if isinstance(ident, str):

@@ -15,7 +15,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from polyfhir_core.indexing.composite import composite_indexer
-from polyfhir_core.indexing.converters import CONVERTERS, Converter
+from polyfhir_core.indexing.converters import CONVERTERS, Converter, reference_identifier
 from polyfhir_core.indexing.paths import Evaluator, compile_expression, top_level_keys
 from polyfhir_core.indexing.values import IndexValues
 from polyfhir_core.registry import SearchParamDef, SearchParameterRegistry, SearchParamType
@@ -107,6 +107,11 @@ def _indexer(
         convert = CONVERTERS.get(definition.type)
         if convert is None:
             return None
+        stored = registry.storage(rtype, code)
+        if stored is not None:  # its rows are other parameters' rows (``Storage``)
+            if definition.type != SearchParamType.REFERENCE:
+                return None
+            convert = reference_identifier  # all but its :identifier rows
         evaluate = compile_expression(expression)
         return _guarded(code, expression, rtype, evaluate, convert), top_level_keys(expression)
     except Exception:  # an expression that does not compile feeds no rows

@@ -11,6 +11,7 @@ from polyfhir_core.registry.registry import (
     COLUMN_PARAMS,
     NON_INDEXED_PARAMS,
     SearchParameterRegistry,
+    Storage,
 )
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "SearchParamDef",
     "SearchParamType",
     "SearchParameterRegistry",
+    "Storage",
     "definition_from_json",
     "split_union",
 ]

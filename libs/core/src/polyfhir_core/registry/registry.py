@@ -8,7 +8,9 @@ registry (registries are immutable, so a search never sees a half-updated one).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from types import MappingProxyType
@@ -19,9 +21,32 @@ import orjson
 from polyfhir_core.registry.definitions import (
     UNIVERSAL_BASES,
     SearchParamDef,
+    SearchParamType,
     definition_from_json,
+    split_union,
 )
 from polyfhir_core.validation import RESOURCE_TYPES
+
+
+@dataclass(frozen=True, slots=True)
+class Storage:
+    """Where a parameter's index rows are, when they are another parameter's rows.
+
+    ``patient`` of Observation is ``Observation.subject.where(resolve() is Patient)``:
+    its rows are ``subject``'s rows that reference a Patient (``target_type``).
+    ``combo-code`` is ``Observation.code | Observation.component.code``: its rows are
+    the rows of ``code`` and of ``component-code`` (``params``). Such a parameter
+    gets no rows of its own (a reference keeps its ``:identifier`` rows, which carry
+    no target type); a search reads the rows named here. Exact: the rows are the
+    ones the parameter's own expression would give.
+    """
+
+    params: tuple[str, ...]
+    target_type: str | None = None
+
+
+_RESTRICTED = re.compile(r"(.+)\.where\(resolve\(\)is([A-Za-z]+)\)")
+
 
 # Answered from columns of the resources table, never from index rows.
 COLUMN_PARAMS = frozenset({"_id", "_lastUpdated"})
@@ -47,6 +72,7 @@ class SearchParameterRegistry:
         }
         self._by_url = by_url
         self._expressions: dict[tuple[str, str], str | None] = {}
+        self._storage: dict[str, dict[str, Storage]] = {}
 
     @classmethod
     def default(cls) -> SearchParameterRegistry:
@@ -83,6 +109,52 @@ class SearchParameterRegistry:
         if key not in self._expressions:
             self._expressions[key] = definition.expression_for(rtype)
         return self._expressions[key]
+
+    def storage(self, rtype: str | None, code: str) -> Storage | None:
+        """Where the rows of ``code`` on ``rtype`` are when they are other parameters'
+        rows (see ``Storage``); None when the parameter has rows of its own."""
+        if rtype is None:
+            return None
+        found = self._storage.get(rtype)
+        if found is None:
+            found = self._storage[rtype] = self._derive(rtype)
+        return found.get(code)
+
+    def _derive(self, rtype: str) -> dict[str, Storage]:
+        own: dict[tuple[SearchParamType, str], str] = {}  # (type, expression) -> code
+        branches: dict[str, tuple[SearchParamType, frozenset[str]]] = {}
+        for definition, expression in self.indexed_for(rtype):
+            if definition.type == SearchParamType.COMPOSITE:
+                continue
+            parts = frozenset(b.replace(" ", "") for b in split_union(expression))
+            branches[definition.code] = (definition.type, parts)
+            if len(parts) == 1:
+                own.setdefault((definition.type, next(iter(parts))), definition.code)
+        derived: dict[str, Storage] = {}
+        for code, (kind, parts) in branches.items():
+            if kind == SearchParamType.REFERENCE:
+                restricted = _RESTRICTED.fullmatch(next(iter(parts))) if len(parts) == 1 else None
+                source = restricted and own.get((kind, restricted.group(1)))
+                if restricted and source and source != code:
+                    derived[code] = Storage((source,), restricted.group(2))
+                continue
+            if len(parts) < 2:
+                continue
+            # a union of other parameters' rows: each source has fewer branches, all
+            # within this one's, and together they are all of them
+            sources = sorted(
+                c
+                for c, (k, p) in branches.items()
+                if k == kind and c != code and len(p) < len(parts) and p <= parts
+            )
+            covered = frozenset().union(*(branches[c][1] for c in sources))
+            if covered == parts:
+                derived[code] = Storage(tuple(sources))
+        # a source is never derived itself: a union's sources have fewer branches, a
+        # restriction's source is a plain path; drop any that would be (custom params)
+        return {
+            code: st for code, st in derived.items() if not any(s in derived for s in st.params)
+        }
 
     def with_definitions(self, extra: Iterable[SearchParamDef]) -> SearchParameterRegistry:
         """A new registry: these definitions added, replacing any with the same url or

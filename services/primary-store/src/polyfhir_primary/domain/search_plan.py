@@ -15,6 +15,11 @@ from decimal import Decimal
 from polyfhir_core.search.dates import DateRange
 from polyfhir_core.search.fulltext import TextQuery
 
+# The parameter(s) whose index rows a clause reads: one code, or several when the
+# searched parameter's rows are the union of others' (``combo-code``: the rows of
+# ``code`` and ``component-code``; ``polyfhir_core.registry.Storage``).
+Params = str | tuple[str, ...]
+
 
 @dataclass(frozen=True, slots=True)
 class IdClause:
@@ -26,7 +31,7 @@ class IdClause:
 class DateClause:
     """``param`` None means the resource's own ``meta.lastUpdated`` column."""
 
-    param: str | None
+    param: Params | None
     ranges: tuple[tuple[str, DateRange], ...]  # (prefix, range)
 
 
@@ -41,7 +46,7 @@ class TokenMatch:
 
 @dataclass(frozen=True, slots=True)
 class TokenClause:
-    param: str
+    param: Params
     matches: tuple[TokenMatch, ...]
     negate: bool = False
     text: bool = False  # :text — match against display/text (normalised prefix)
@@ -51,7 +56,7 @@ class TokenClause:
 class TerminologyClause:
     """``:below``/``:above`` (codes with optional system) or ``:in``/``:not-in`` (ValueSet urls)."""
 
-    param: str
+    param: Params
     op: str  # below | above | in | not-in
     codes: tuple[TokenMatch, ...] = ()
     valuesets: tuple[str, ...] = ()
@@ -59,7 +64,7 @@ class TerminologyClause:
 
 @dataclass(frozen=True, slots=True)
 class StringClause:
-    param: str
+    param: Params
     values: tuple[str, ...]  # normalised for start/contains, as given for exact
     mode: str = "start"  # start | exact | contains
 
@@ -76,14 +81,14 @@ class NumberMatch:
 
 @dataclass(frozen=True, slots=True)
 class NumberClause:
-    param: str
+    param: Params
     matches: tuple[NumberMatch, ...]
     quantity: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class UriClause:
-    param: str
+    param: Params
     values: tuple[str, ...]
     mode: str = "exact"  # exact | below | above
 
@@ -115,6 +120,7 @@ class HasClause:
     source_type: str
     param: str
     criteria: Criteria
+    target_type: str | None = None  # ``param`` restricted to references of this type
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +132,9 @@ class FullTextClause:
 @dataclass(frozen=True, slots=True)
 class MissingClause:
     table: str  # the index table of the parameter's type
-    param: str
+    param: Params
     missing: bool
+    target_type: str | None = None  # only rows referencing this type count (``Storage``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,8 +194,9 @@ class SortField:
 
     column: str
     descending: bool = False
-    param: str | None = None
+    param: Params | None = None
     table: str | None = None
+    target_type: str | None = None  # only rows referencing this type (``Storage``)
 
 
 DEFAULT_SORT = (SortField("res_type"), SortField("res_id"))

@@ -37,7 +37,12 @@ from polyfhir_primary.service_layer import change_stream, reads
 from polyfhir_primary.service_layer.bundles import run_transaction
 from polyfhir_primary.service_layer.registries import TenantRegistries, touches_search_parameters
 from polyfhir_primary.service_layer.reindex import Reindexer
-from polyfhir_primary.service_layer.search import Limits, compile_search, require_all_applied
+from polyfhir_primary.service_layer.search import (
+    Limits,
+    compile_search,
+    require_all_applied,
+    stored_includes,
+)
 from polyfhir_primary.service_layer.writes import WriteContext
 
 log = logging.getLogger(__name__)
@@ -148,9 +153,8 @@ class StoreService:
             included: list[StoredResource] = []
             if query.includes and query.summary != "count":
                 depth = self.limits.max_chain_depth
-                included = await session.included(
-                    found, query.includes, depth, self.limits.max_count
-                )
+                specs = stored_includes(query.includes, registry)
+                included = await session.included(found, specs, depth, self.limits.max_count)
         plan = compiled.plan
         more = (total is not None and plan.offset + len(found) < total) or (
             total is None and len(found) == plan.limit

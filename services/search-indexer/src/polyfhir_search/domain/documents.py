@@ -79,6 +79,17 @@ def _parameter_texts(
     for string in values.strings:
         if PARAM_NAME.match(string.param):
             strings.setdefault(string.param, []).append(string.exact or string.value)
+    # a parameter whose rows are others' (``combo-code``: ``code`` and
+    # ``component-code``; ``Storage``) has no rows: its texts are theirs
+    rtype = resource.get("resourceType")
+    for code in registry.for_type(rtype) if isinstance(rtype, str) else ():
+        stored = registry.storage(rtype, code)
+        if stored is None or stored.target_type is not None or not PARAM_NAME.match(code):
+            continue
+        for texts_of in (tokens, strings):
+            texts = [t for source in stored.params for t in texts_of.get(source, ())]
+            if texts:
+                texts_of[code] = texts
     return {TOKEN_TEXT: tokens, STRING: strings}
 
 

@@ -5,6 +5,13 @@ from polyfhir_primary.service_layer.search.compiler import (
     Limits,
     compile_search,
     require_all_applied,
+    stored_includes,
 )
 
-__all__ = ["CompiledSearch", "Limits", "compile_search", "require_all_applied"]
+__all__ = [
+    "CompiledSearch",
+    "Limits",
+    "compile_search",
+    "require_all_applied",
+    "stored_includes",
+]

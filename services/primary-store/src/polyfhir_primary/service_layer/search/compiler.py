@@ -7,14 +7,15 @@ interactions are always strict).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from polyfhir_core.errors import BadRequest, NotFound, NotSupported
 from polyfhir_core.indexing.composite import component_param, component_types
-from polyfhir_core.registry import SearchParameterRegistry, SearchParamType
+from polyfhir_core.registry import SearchParameterRegistry, SearchParamType, Storage
 from polyfhir_core.registry.compartments import compartment_params, compartment_types
 from polyfhir_core.resources import check_id
-from polyfhir_core.search import SearchParam, SearchQuery, split_values
+from polyfhir_core.search import IncludeSpec, SearchParam, SearchQuery, split_values
 from polyfhir_core.search.capabilities import SUPPORTED_MODIFIERS
 from polyfhir_core.search.query import TotalMode
 from polyfhir_core.validation import is_resource_type
@@ -92,15 +93,17 @@ class _Compiler:
             return self.composite(definition, p)
         if definition.type not in SUPPORTED_MODIFIERS:
             return None  # composite and special parameters: not answered by the primary
+        stored = self.registry.storage(rtype, definition.code)
         if p.modifier == "missing":
-            return self.missing(definition.type, p)
+            return self.missing(definition.type, p, stored)
         if definition.type == SearchParamType.REFERENCE:
-            return self.reference(definition, p)
+            return self.reference(definition, p, stored)
         if p.modifier is not None and p.modifier not in SUPPORTED_MODIFIERS[definition.type]:
             return None
         if p.modifier == "of-type":
             return values.of_type_clause(p)
-        return _SIMPLE[definition.type](p)
+        clause = _SIMPLE[definition.type](p)
+        return replace(clause, param=stored.params) if stored is not None else clause
 
     def composite(self, definition, p: SearchParam) -> Clause | None:  # type: ignore[no-untyped-def]
         types = component_types(definition, self.registry)
@@ -122,22 +125,29 @@ class _Compiler:
         tables = tuple(_TABLES[kind] for kind in types)
         return CompositeClause(p.name, tables, tuple(alternatives))  # type: ignore[arg-type]
 
-    def missing(self, kind: SearchParamType, p: SearchParam) -> Clause | None:
+    def missing(
+        self, kind: SearchParamType, p: SearchParam, stored: Storage | None
+    ) -> Clause | None:
         if kind not in _TABLES:
             return None
         if len(p.values) != 1 or p.values[0] not in ("true", "false"):
             raise BadRequest(f"{p.raw_name} takes true or false")
-        return MissingClause(_TABLES[kind], p.name, p.values[0] == "true")
+        if stored is None:
+            return MissingClause(_TABLES[kind], p.name, p.values[0] == "true")
+        return MissingClause(
+            _TABLES[kind], stored.params, p.values[0] == "true", stored.target_type
+        )
 
-    def reference(self, definition, p: SearchParam) -> Clause | None:  # type: ignore[no-untyped-def]
+    def reference(self, definition, p: SearchParam, stored: Storage | None) -> Clause | None:  # type: ignore[no-untyped-def]
         if p.modifier == "identifier":
-            return values.identifier_clause(p)
+            return values.identifier_clause(p)  # its own rows, even when restricted
         type_modifier = p.modifier if p.modifier and is_resource_type(p.modifier) else None
         if p.modifier is not None and type_modifier is None:
             return None
+        param, restricted = _restricted(p, stored, type_modifier)
         matches = tuple(values.reference_match(v, type_modifier, self.base_url) for v in p.values)
-        targets = (type_modifier,) if type_modifier else ()
-        return ReferenceClause(p.name, matches, targets)
+        targets = (type_modifier,) if type_modifier else restricted
+        return ReferenceClause(param, matches, targets)
 
     def chain(self, rtype: str | None, p: SearchParam, depth: int) -> Clause | None:
         head, _, rest = p.raw_name.partition(".")
@@ -145,7 +155,9 @@ class _Compiler:
         definition = self.definition(rtype, ref_code)
         if definition is None or definition.type != SearchParamType.REFERENCE:
             return None
-        targets = (type_modifier,) if type_modifier else tuple(definition.targets)
+        stored = self.registry.storage(rtype, ref_code)
+        ref_code, restricted = _restricted(p, stored, type_modifier or None)
+        targets = (type_modifier,) if type_modifier else restricted or tuple(definition.targets)
         inner_name, _, inner_modifier = rest.partition(":")
         inner = SearchParam(inner_name, p.values, inner_modifier or None)
         first = inner_name.split(".")[0]
@@ -171,7 +183,12 @@ class _Compiler:
         inner = self.clause(source, SearchParam(name, p.values, modifier or None), depth + 1)
         if inner is None:
             return None
-        return HasClause(source, ref_code, Criteria((source,), (inner,)))
+        stored = self.registry.storage(source, ref_code)
+        if stored is None:
+            return HasClause(source, ref_code, Criteria((source,), (inner,)))
+        return HasClause(
+            source, stored.params[0], Criteria((source,), (inner,)), stored.target_type
+        )
 
 
 _SIMPLE = {
@@ -184,7 +201,7 @@ _SIMPLE = {
 }
 
 
-def _compartment(query: SearchQuery) -> CompartmentClause:
+def _compartment(query: SearchQuery, registry: SearchParameterRegistry) -> CompartmentClause:
     assert query.compartment is not None
     ctype, cid = query.compartment
     rtype = query.resource_type or ""
@@ -193,7 +210,30 @@ def _compartment(query: SearchQuery) -> CompartmentClause:
         if ctype not in compartment_types():
             raise NotFound(f"{ctype} is not a compartment (known: {sorted(compartment_types())})")
         raise BadRequest(f"{rtype} resources are not in the {ctype} compartment")
-    return CompartmentClause(params, ctype, check_id(cid), include_self=rtype == ctype)
+    rows: list[str] = []  # the parameters whose rows say it (``Storage``)
+    for code in params:
+        stored = registry.storage(rtype, code)
+        if stored is None:
+            rows.append(code)
+        elif stored.target_type in (None, ctype):  # the compartment fixes the target type
+            rows += stored.params
+    unique = tuple(dict.fromkeys(rows))
+    return CompartmentClause(unique, ctype, check_id(cid), include_self=rtype == ctype)
+
+
+def _restricted(
+    p: SearchParam, stored: Storage | None, type_modifier: str | None
+) -> tuple[str, tuple[str, ...]]:
+    """The reference parameter whose rows ``p`` reads, and the target types they must
+    have: ``patient`` reads ``subject``'s rows that reference a Patient."""
+    code = p.raw_name.partition(".")[0].partition(":")[0]
+    if stored is None:
+        return code, ()
+    if stored.target_type is None:
+        return stored.params[0], ()
+    if type_modifier is not None and type_modifier != stored.target_type:
+        raise BadRequest(f"{p.raw_name}: {code} references {stored.target_type} only")
+    return stored.params[0], (stored.target_type,)
 
 
 def _types(query: SearchQuery, params: list[SearchParam]) -> tuple[str, ...] | None:
@@ -220,7 +260,7 @@ def compile_search(
     ignored: list[SearchParam] = []
     clauses: list[Clause] = []
     if query.compartment is not None:
-        clauses.append(_compartment(query))
+        clauses.append(_compartment(query, registry))
     for p in params:
         if p.name == "_type" and not query.resource_type:
             continue
@@ -246,3 +286,26 @@ def require_all_applied(compiled: CompiledSearch, what: str) -> None:
     if compiled.ignored:
         names = ", ".join(p.raw_name for p in compiled.ignored)
         raise NotSupported(f"{what}: search parameter(s) not supported: {names}")
+
+
+def stored_includes(
+    specs: Sequence[IncludeSpec], registry: SearchParameterRegistry
+) -> list[IncludeSpec]:
+    """``_include``/``_revinclude`` on the rows they read (``Storage``):
+    ``Observation:patient`` follows ``subject``'s references to Patients."""
+    out: list[IncludeSpec] = []
+    for spec in specs:
+        stored = None if spec.param == "*" else registry.storage(spec.source_type, spec.param)
+        if stored is None:
+            out.append(spec)
+            continue
+        target = spec.target_type
+        if stored.target_type is not None:
+            if target not in (None, stored.target_type):
+                continue  # the parameter never references that type
+            target = stored.target_type
+        out += [
+            IncludeSpec(spec.source_type, param, target, spec.reverse, spec.iterate)
+            for param in stored.params
+        ]
+    return out

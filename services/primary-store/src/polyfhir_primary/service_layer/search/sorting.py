@@ -31,7 +31,10 @@ def sort_fields(query: SearchQuery, registry: SearchParameterRegistry) -> tuple[
                 f"_sort: {key.name!r} is not a sortable search parameter of {query.resource_type}"
             )
         table, column = _SORTABLE[definition.type]
-        fields.append(SortField(column, key.descending, param=key.name, table=table))
+        stored = registry.storage(query.resource_type, key.name)  # rows of others?
+        param = key.name if stored is None else stored.params
+        target_type = None if stored is None else stored.target_type
+        fields.append(SortField(column, key.descending, param, table, target_type))
     if not fields:
         return DEFAULT_SORT
     return (*fields, SortField("res_type"), SortField("res_id"))

@@ -124,7 +124,8 @@ def _rank(clause: Clause) -> int:
     if isinstance(clause, TokenClause):
         if clause.negate or clause.text:
             return 9
-        return 1 if clause.param.endswith("identifier") else 3
+        params = (clause.param,) if isinstance(clause.param, str) else clause.param
+        return 1 if any(p.endswith("identifier") for p in params) else 3
     if isinstance(clause, StringClause | UriClause):
         return 9 if clause.mode in ("contains", "above") else 1
     if isinstance(clause, ReferenceClause):
@@ -342,10 +343,16 @@ def sort_keys(fields: tuple[SortField, ...]) -> tuple[list[tuple[str, bool]], li
             keys.append((f"r.{f.column}", f.descending))
             continue
         agg = "MAX" if f.descending else "MIN"
+        params = (f.param,) if isinstance(f.param, str) else f.param
+        rows = f"o.param IN ({', '.join('?' for _ in params)})"
+        rows_args: list[Any] = list(params)
+        if f.target_type is not None:
+            rows += " AND o.target_type = ?"
+            rows_args.append(f.target_type)
         value = (
             f"(SELECT {agg}(o.{f.column}) FROM {f.table} o WHERE o.tenant = r.tenant"
-            f" AND o.res_type = r.res_type AND o.res_id = r.res_id AND o.param = ?)"
+            f" AND o.res_type = r.res_type AND o.res_id = r.res_id AND {rows})"
         )
         keys += [(f"{value} IS NULL", False), (value, f.descending)]  # missing values last
-        args += [f.param, f.param]
+        args += [*rows_args, *rows_args]
     return keys, args

@@ -153,6 +153,10 @@ def has_sql(b: Builder, c: HasClause, alias: str) -> Sql:
     x, s = b.alias("h"), b.alias("hs")
     select, select_args = matching_select(b, c.criteria, s, with_type=False)
     types = b.types_of(alias)
+    if c.target_type is not None:  # ``param`` reads another's rows of this target type
+        if types is not None and c.target_type not in types:
+            return "1 = 0", []
+        types = (c.target_type,)
     type_sql, type_args = type_filter(f"{x}.target_type", types)
     where = (
         f"{x}.tenant = ? AND {x}.res_type = ? AND {x}.param = ?{type_sql}"

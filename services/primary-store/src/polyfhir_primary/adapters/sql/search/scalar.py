@@ -110,4 +110,5 @@ def uri_sql(b: Builder, c: UriClause, alias: str) -> Sql:
 
 def missing_sql(b: Builder, c: MissingClause, alias: str) -> Sql:
     x = b.alias("m")
-    return exists(b, c.table, x, alias, c.param, ("1 = 1", []), negate=c.missing)
+    rows: Sql = (f"{x}.target_type = ?", [c.target_type]) if c.target_type else ("1 = 1", [])
+    return exists(b, c.table, x, alias, c.param, rows, negate=c.missing)
