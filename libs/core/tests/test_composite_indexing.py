@@ -57,7 +57,11 @@ def test_elements_keep_their_position_when_an_earlier_one_has_no_value() -> None
     elements = {
         (c.values.tokens[0].param.split("$")[0], c.elem, c.values.tokens[0].code)
         for c in values.composites
+        if c.values.tokens
     }
+    # code-value-quantity is of the Observation itself: its code is ``code``'s rows
+    (root,) = [c for c in values.composites if not c.values.tokens]
+    assert [q.param for q in root.values.quantities] == ["code-value-quantity$1"]
     assert ("component-code-value-quantity", 1, "8462-4") in elements
     assert ("combo-code-value-quantity", 0, "85354-9") in elements
     assert ("combo-code-value-quantity", 2, "8462-4") in elements  # element 1 has no value

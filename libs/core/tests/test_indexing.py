@@ -103,7 +103,9 @@ def _every_parameter(resource: dict[str, Any]) -> IndexValues:
     out = IndexValues()
     for definition, expression in REGISTRY.indexed_for(resource["resourceType"]):
         if definition.type == SearchParamType.COMPOSITE:
-            composite = composite_indexer(definition, expression, REGISTRY)
+            composite = composite_indexer(
+                definition, expression, REGISTRY, resource["resourceType"]
+            )
             if composite is not None:
                 composite.extract(resource, out)
         elif (convert := CONVERTERS.get(definition.type)) is not None:

@@ -75,18 +75,50 @@ def component_types(
     return tuple(out)
 
 
+def component_rows(
+    definition: SearchParamDef, rtype: str, registry: SearchParameterRegistry
+) -> tuple[str | None, ...] | None:
+    """For a composite whose element is the resource itself (``code-value-quantity``:
+    ``Observation``), per component the parameter whose rows are exactly its rows
+    (``code``: ``Observation.code``), or None where it keeps rows of its own; None for
+    a composite over other elements. The resource is the one element, so its
+    components need no ``elem`` to be kept together, and such a component is
+    read from the other parameter's rows instead of being written twice."""
+    expression = registry.expression(rtype, definition)
+    if expression is None or expression.strip() != rtype:
+        return None
+    out: list[str | None] = []
+    for component in definition.components:
+        target = registry.by_url(component.definition)
+        base = registry.get(rtype, target.code) if target is not None else None
+        same = (
+            target is not None
+            and base is not None
+            and base.url == target.url
+            and registry.storage(rtype, base.code) is None
+            and (registry.expression(rtype, base) or "").replace(" ", "")
+            == f"{rtype}.{component.expression}".replace(" ", "")
+        )
+        out.append(base.code if same and base is not None else None)
+    return tuple(out)
+
+
 @dataclass(frozen=True, slots=True)
 class _Part:
     param: str  # ``<composite>$<component number>``
     convert: Converter
     evaluate: Evaluator  # on one element
     keys: frozenset[str] | None  # an element without one of these has no value for it
+    written: bool = True  # False: its rows are another parameter's (``component_rows``)
 
 
-def _parts(definition: SearchParamDef, registry: SearchParameterRegistry) -> list[_Part] | None:
+def _parts(
+    definition: SearchParamDef, rtype: str, registry: SearchParameterRegistry
+) -> list[_Part] | None:
     types = component_types(definition, registry)
     if types is None:
         return None
+    shared = component_rows(definition, rtype, registry) or ()
     parts: list[_Part] = []
     for number, (component, kind) in enumerate(zip(definition.components, types, strict=True)):
         rooted = _relative(component.expression)
@@ -97,6 +129,7 @@ def _parts(definition: SearchParamDef, registry: SearchParameterRegistry) -> lis
                 CONVERTERS[kind],
                 compile_expression(rooted),
                 top_level_keys(rooted),
+                written=number >= len(shared) or shared[number] is None,
             )
         )
     return parts
@@ -111,10 +144,10 @@ class CompositeIndexer:
 
 
 def composite_indexer(
-    definition: SearchParamDef, expression: str, registry: SearchParameterRegistry
+    definition: SearchParamDef, expression: str, registry: SearchParameterRegistry, rtype: str
 ) -> CompositeIndexer | None:
-    """The composite's indexer, or None when the primary cannot index it."""
-    parts = _parts(definition, registry)
+    """The composite's indexer for ``rtype``, or None when the primary cannot index it."""
+    parts = _parts(definition, rtype, registry)
     if parts is None:
         return None
     elements = compile_expression(expression)
@@ -145,9 +178,11 @@ def composite_indexer(
 def _append(elem: int, found: list[tuple[_Part, list[Node]]], out: IndexValues) -> None:
     values = IndexValues()
     for part, children in found:
-        before = values.count()
+        into = values if part.written else IndexValues()  # converted to see it has a value
+        before = into.count()
         for child in children:
-            part.convert(part.param, child, values)
-        if values.count() == before:
+            part.convert(part.param, child, into)
+        if into.count() == before:
             return
-    out.composites.append(CompositeElement(elem, values))
+    if values.count():
+        out.composites.append(CompositeElement(elem, values))

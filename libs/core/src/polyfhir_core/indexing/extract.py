@@ -100,7 +100,7 @@ def _indexer(
     code = definition.code
     try:
         if definition.type == SearchParamType.COMPOSITE:
-            composite = composite_indexer(definition, expression, registry)
+            composite = composite_indexer(definition, expression, registry, rtype)
             if composite is None:
                 return None
             return _guarded_composite(code, rtype, composite.extract), composite.keys

@@ -154,12 +154,14 @@ ComponentClause = TokenClause | NumberClause | DateClause | StringClause
 @dataclass(frozen=True, slots=True)
 class CompositeClause:
     """``a$b`` (OR over ``alternatives``): one element of the resource (the rows with one
-    ``elem``) matches every component clause; component clause ``n`` is on
-    ``<param>$<n>`` in ``tables[n]``."""
+    ``elem``) matches every component clause; component clause ``n`` is on its
+    ``param`` (``<param>$<n>``, or another parameter's rows) in ``tables[n]``. With
+    ``root`` the element is the resource itself: any rows of the resource will do."""
 
     param: str
     tables: tuple[str, ...]
     alternatives: tuple[tuple[ComponentClause, ...], ...]
+    root: bool = False
 
 
 Clause = (

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from polyfhir_core.errors import BadRequest, NotFound, NotSupported
-from polyfhir_core.indexing.composite import component_param, component_types
+from polyfhir_core.indexing.composite import component_param, component_rows, component_types
 from polyfhir_core.registry import SearchParameterRegistry, SearchParamType, Storage
 from polyfhir_core.registry.compartments import compartment_params, compartment_types
 from polyfhir_core.resources import check_id
@@ -90,7 +90,7 @@ class _Compiler:
         if definition is None:
             return None
         if definition.type == SearchParamType.COMPOSITE:
-            return self.composite(definition, p)
+            return self.composite(rtype, definition, p)
         if definition.type not in SUPPORTED_MODIFIERS:
             return None  # composite and special parameters: not answered by the primary
         stored = self.registry.storage(rtype, definition.code)
@@ -105,10 +105,14 @@ class _Compiler:
         clause = _SIMPLE[definition.type](p)
         return replace(clause, param=stored.params) if stored is not None else clause
 
-    def composite(self, definition, p: SearchParam) -> Clause | None:  # type: ignore[no-untyped-def]
+    def composite(self, rtype: str | None, definition, p: SearchParam) -> Clause | None:  # type: ignore[no-untyped-def]
         types = component_types(definition, self.registry)
         if types is None or p.modifier is not None:
             return None
+        shared = component_rows(definition, rtype, self.registry) if rtype else None
+        params = [
+            (shared[n] if shared else None) or component_param(p.name, n) for n in range(len(types))
+        ]
         alternatives = []
         for value in p.values:
             parts = split_values(value, "$")
@@ -118,12 +122,13 @@ class _Compiler:
                 )
             alternatives.append(
                 tuple(
-                    _SIMPLE[kind](SearchParam(component_param(p.name, n), (part,), None))
+                    _SIMPLE[kind](SearchParam(params[n], (part,), None))
                     for n, (kind, part) in enumerate(zip(types, parts, strict=True))
                 )
             )
         tables = tuple(_TABLES[kind] for kind in types)
-        return CompositeClause(p.name, tables, tuple(alternatives))  # type: ignore[arg-type]
+        root = shared is not None
+        return CompositeClause(p.name, tables, tuple(alternatives), root)  # type: ignore[arg-type]
 
     def missing(
         self, kind: SearchParamType, p: SearchParam, stored: Storage | None

@@ -3,7 +3,10 @@
 ``code-value-quantity=http://loinc.org|8480-6$gt100`` becomes a join of the
 component rows (``<param>$0`` in idx_token, ``<param>$1`` in idx_quantity)
 that share owner and ``elem``, so a systolic code and a diastolic value from
-two different components of one Observation do not match together.
+two different components of one Observation do not match together. A
+composite of the resource itself (``root``) needs no ``elem``, and reads a
+component from another parameter's rows where they are the same
+(``code-value-quantity$0`` is ``code``; ``composite.component_rows``).
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ def _alternative(
             joins.append(
                 f" JOIN {table} {x} ON {x}.tenant = {first}.tenant"
                 f" AND {x}.res_type = {first}.res_type AND {x}.res_id = {first}.res_id"
-                f" AND {x}.elem = {first}.elem AND {x}.param = ?"
+                f"{'' if c.root else f' AND {x}.elem = {first}.elem'} AND {x}.param = ?"
             )
             join_args.append(part.param)
         sql, args = _condition(b, part, x)
