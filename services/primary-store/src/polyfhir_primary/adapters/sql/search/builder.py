@@ -231,7 +231,11 @@ def search_statements(tenant: str, plan: SearchPlan, d: Dialect) -> SearchStatem
     )
     types = plan.criteria.resource_types
     counting = plan.count_total or plan.estimate_total
-    in_order = membership_ids(builder, plan.criteria, "r") if plan.sort == DEFAULT_SORT else None
+    in_order = (
+        membership_ids(builder, plan.criteria, "r")
+        if plan.sort == DEFAULT_SORT and d.name == "postgresql"
+        else None
+    )
     counted_page = None
     if in_order is not None and types is not None:  # the page from index rows alone
         matched, matched_args = in_order
