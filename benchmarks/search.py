@@ -144,6 +144,15 @@ ORDER BY pg_relation_size(c.oid)
 """
 
 
+def yardstick() -> float:
+    """Seconds for a fixed pure-Python loop: this machine's speed moves by up to 2x
+    from hour to hour (a shared host), so each table says how fast it was."""
+    started, total = time.perf_counter(), 0
+    for i in range(5_000_000):
+        total += i
+    return time.perf_counter() - started
+
+
 async def _prewarm(url: str) -> None:
     """PostgreSQL: read the search's indexes, resources and documents into shared buffers
     (6.6 GB at 1M resources; the index tables themselves are read by index-only scans).
@@ -204,6 +213,7 @@ def main() -> None:
         rows = [
             [n, percentile(v, 50) * 1000, percentile(v, 99) * 1000] for n, v in latencies.items()
         ]
+        print(f"yardstick (5M-step Python loop): {yardstick():.2f} s")
         print(table(["query", "p50 ms", "p99 ms"], rows))
         return
     sizes = sorted(int(s) for s in args.sizes.split(","))
@@ -240,6 +250,7 @@ def main() -> None:
                             percentile(values, 99) * 1000,
                         ]
                     )
+                print(f"yardstick (5M-step Python loop): {yardstick():.2f} s")
                 print(
                     table(["backend", "resources", "query", "p50 ms", "p99 ms"], rows), flush=True
                 )
