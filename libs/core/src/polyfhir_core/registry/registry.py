@@ -44,6 +44,11 @@ class Storage:
     params: tuple[str, ...]
     target_type: str | None = None
 
+    @property
+    def param(self) -> str | tuple[str, ...]:
+        """``params`` as a clause names them: one code, or the several of a union."""
+        return self.params[0] if len(self.params) == 1 else self.params
+
 
 _RESTRICTED = re.compile(r"(.+)\.where\(resolve\(\)is([A-Za-z]+)\)")
 
@@ -113,12 +118,18 @@ class SearchParameterRegistry:
     def storage(self, rtype: str | None, code: str) -> Storage | None:
         """Where the rows of ``code`` on ``rtype`` are when they are other parameters'
         rows (see ``Storage``); None when the parameter has rows of its own."""
-        if rtype is None:
-            return None
+        return self.derived(rtype).get(code) if rtype is not None else None
+
+    def rows(self, rtype: str | None, code: str) -> Storage:
+        """The rows a search on ``code`` reads: its own, or those ``storage`` names."""
+        return self.storage(rtype, code) or Storage((code,))
+
+    def derived(self, rtype: str) -> Mapping[str, Storage]:
+        """Every parameter of ``rtype`` whose rows are other parameters' rows."""
         found = self._storage.get(rtype)
         if found is None:
             found = self._storage[rtype] = self._derive(rtype)
-        return found.get(code)
+        return found
 
     def _derive(self, rtype: str) -> dict[str, Storage]:
         own: dict[tuple[SearchParamType, str], str] = {}  # (type, expression) -> code

@@ -82,9 +82,9 @@ def _parameter_texts(
     # a parameter whose rows are others' (``combo-code``: ``code`` and
     # ``component-code``; ``Storage``) has no rows: its texts are theirs
     rtype = resource.get("resourceType")
-    for code in registry.for_type(rtype) if isinstance(rtype, str) else ():
-        stored = registry.storage(rtype, code)
-        if stored is None or stored.target_type is not None or not PARAM_NAME.match(code):
+    derived = registry.derived(rtype) if isinstance(rtype, str) else {}
+    for code, stored in derived.items():
+        if stored.target_type is not None or not PARAM_NAME.match(code):
             continue
         for texts_of in (tokens, strings):
             texts = [t for source in stored.params for t in texts_of.get(source, ())]

@@ -93,17 +93,16 @@ class _Compiler:
             return self.composite(rtype, definition, p)
         if definition.type not in SUPPORTED_MODIFIERS:
             return None  # composite and special parameters: not answered by the primary
-        stored = self.registry.storage(rtype, definition.code)
+        rows = self.registry.rows(rtype, definition.code)
         if p.modifier == "missing":
-            return self.missing(definition.type, p, stored)
+            return self.missing(definition.type, p, rows)
         if definition.type == SearchParamType.REFERENCE:
-            return self.reference(definition, p, stored)
+            return self.reference(p, rows)
         if p.modifier is not None and p.modifier not in SUPPORTED_MODIFIERS[definition.type]:
             return None
         if p.modifier == "of-type":
             return values.of_type_clause(p)
-        clause = _SIMPLE[definition.type](p)
-        return replace(clause, param=stored.params) if stored is not None else clause
+        return replace(_SIMPLE[definition.type](p), param=rows.param)
 
     def composite(self, rtype: str | None, definition, p: SearchParam) -> Clause | None:  # type: ignore[no-untyped-def]
         types = component_types(definition, self.registry)
@@ -130,26 +129,20 @@ class _Compiler:
         root = shared is not None
         return CompositeClause(p.name, tables, tuple(alternatives), root)  # type: ignore[arg-type]
 
-    def missing(
-        self, kind: SearchParamType, p: SearchParam, stored: Storage | None
-    ) -> Clause | None:
+    def missing(self, kind: SearchParamType, p: SearchParam, rows: Storage) -> Clause | None:
         if kind not in _TABLES:
             return None
         if len(p.values) != 1 or p.values[0] not in ("true", "false"):
             raise BadRequest(f"{p.raw_name} takes true or false")
-        if stored is None:
-            return MissingClause(_TABLES[kind], p.name, p.values[0] == "true")
-        return MissingClause(
-            _TABLES[kind], stored.params, p.values[0] == "true", stored.target_type
-        )
+        return MissingClause(_TABLES[kind], rows.param, p.values[0] == "true", rows.target_type)
 
-    def reference(self, definition, p: SearchParam, stored: Storage | None) -> Clause | None:  # type: ignore[no-untyped-def]
+    def reference(self, p: SearchParam, rows: Storage) -> Clause | None:
         if p.modifier == "identifier":
             return values.identifier_clause(p)  # its own rows, even when restricted
         type_modifier = p.modifier if p.modifier and is_resource_type(p.modifier) else None
         if p.modifier is not None and type_modifier is None:
             return None
-        param, restricted = _restricted(p, stored, type_modifier)
+        param, restricted = _restricted(p, rows, type_modifier)
         matches = tuple(values.reference_match(v, type_modifier, self.base_url) for v in p.values)
         targets = (type_modifier,) if type_modifier else restricted
         return ReferenceClause(param, matches, targets)
@@ -160,8 +153,8 @@ class _Compiler:
         definition = self.definition(rtype, ref_code)
         if definition is None or definition.type != SearchParamType.REFERENCE:
             return None
-        stored = self.registry.storage(rtype, ref_code)
-        ref_code, restricted = _restricted(p, stored, type_modifier or None)
+        rows = self.registry.rows(rtype, ref_code)
+        ref_code, restricted = _restricted(p, rows, type_modifier or None)
         targets = (type_modifier,) if type_modifier else restricted or tuple(definition.targets)
         inner_name, _, inner_modifier = rest.partition(":")
         inner = SearchParam(inner_name, p.values, inner_modifier or None)
@@ -188,12 +181,8 @@ class _Compiler:
         inner = self.clause(source, SearchParam(name, p.values, modifier or None), depth + 1)
         if inner is None:
             return None
-        stored = self.registry.storage(source, ref_code)
-        if stored is None:
-            return HasClause(source, ref_code, Criteria((source,), (inner,)))
-        return HasClause(
-            source, stored.params[0], Criteria((source,), (inner,)), stored.target_type
-        )
+        rows = self.registry.rows(source, ref_code)  # a reference: never a union
+        return HasClause(source, rows.params[0], Criteria((source,), (inner,)), rows.target_type)
 
 
 _SIMPLE = {
@@ -215,30 +204,25 @@ def _compartment(query: SearchQuery, registry: SearchParameterRegistry) -> Compa
         if ctype not in compartment_types():
             raise NotFound(f"{ctype} is not a compartment (known: {sorted(compartment_types())})")
         raise BadRequest(f"{rtype} resources are not in the {ctype} compartment")
-    rows: list[str] = []  # the parameters whose rows say it (``Storage``)
+    read: list[str] = []  # the parameters whose rows say it (``Storage``)
     for code in params:
-        stored = registry.storage(rtype, code)
-        if stored is None:
-            rows.append(code)
-        elif stored.target_type in (None, ctype):  # the compartment fixes the target type
-            rows += stored.params
-    unique = tuple(dict.fromkeys(rows))
+        rows = registry.rows(rtype, code)
+        if rows.target_type in (None, ctype):  # the compartment fixes the target type
+            read += rows.params
+    unique = tuple(dict.fromkeys(read))
     return CompartmentClause(unique, ctype, check_id(cid), include_self=rtype == ctype)
 
 
 def _restricted(
-    p: SearchParam, stored: Storage | None, type_modifier: str | None
+    p: SearchParam, rows: Storage, type_modifier: str | None
 ) -> tuple[str, tuple[str, ...]]:
     """The reference parameter whose rows ``p`` reads, and the target types they must
     have: ``patient`` reads ``subject``'s rows that reference a Patient."""
-    code = p.raw_name.partition(".")[0].partition(":")[0]
-    if stored is None:
-        return code, ()
-    if stored.target_type is None:
-        return stored.params[0], ()
-    if type_modifier is not None and type_modifier != stored.target_type:
-        raise BadRequest(f"{p.raw_name}: {code} references {stored.target_type} only")
-    return stored.params[0], (stored.target_type,)
+    if rows.target_type is None:
+        return rows.params[0], ()  # a reference is never a union: its own rows
+    if type_modifier is not None and type_modifier != rows.target_type:
+        raise BadRequest(f"{p.raw_name}: the parameter references {rows.target_type} only")
+    return rows.params[0], (rows.target_type,)
 
 
 def _types(query: SearchQuery, params: list[SearchParam]) -> tuple[str, ...] | None:
@@ -300,17 +284,17 @@ def stored_includes(
     ``Observation:patient`` follows ``subject``'s references to Patients."""
     out: list[IncludeSpec] = []
     for spec in specs:
-        stored = None if spec.param == "*" else registry.storage(spec.source_type, spec.param)
-        if stored is None:
+        if spec.param == "*":
             out.append(spec)
             continue
+        rows = registry.rows(spec.source_type, spec.param)
         target = spec.target_type
-        if stored.target_type is not None:
-            if target not in (None, stored.target_type):
+        if rows.target_type is not None:
+            if target not in (None, rows.target_type):
                 continue  # the parameter never references that type
-            target = stored.target_type
+            target = rows.target_type
         out += [
             IncludeSpec(spec.source_type, param, target, spec.reverse, spec.iterate)
-            for param in stored.params
+            for param in rows.params
         ]
     return out

@@ -31,10 +31,8 @@ def sort_fields(query: SearchQuery, registry: SearchParameterRegistry) -> tuple[
                 f"_sort: {key.name!r} is not a sortable search parameter of {query.resource_type}"
             )
         table, column = _SORTABLE[definition.type]
-        stored = registry.storage(query.resource_type, key.name)  # rows of others?
-        param = key.name if stored is None else stored.params
-        target_type = None if stored is None else stored.target_type
-        fields.append(SortField(column, key.descending, param, table, target_type))
+        rows = registry.rows(query.resource_type, key.name)  # its own, or others' (Storage)
+        fields.append(SortField(column, key.descending, rows.param, table, rows.target_type))
     if not fields:
         return DEFAULT_SORT
     return (*fields, SortField("res_type"), SortField("res_id"))
