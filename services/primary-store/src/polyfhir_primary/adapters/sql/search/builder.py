@@ -236,6 +236,7 @@ def search_statements(tenant: str, plan: SearchPlan, d: Dialect) -> SearchStatem
         if plan.sort == DEFAULT_SORT and d.name == "postgresql"
         else None
     )
+    walk, walk_count = _walks(builder, plan, keyed, key_args, inner, join)
     counted_page = None
     if in_order is not None and types is not None:  # the page from index rows alone
         matched, matched_args = in_order
@@ -249,7 +250,7 @@ def search_statements(tenant: str, plan: SearchPlan, d: Dialect) -> SearchStatem
             f" page{resources}",
             [*matched_args, *tail],
         )
-        if counting:
+        if counting and walk is not None:  # after a walk that came up short
             counted_page = (
                 f"SELECT {PAGE_COLUMNS}, page.n FROM (SELECT i.res_id, COUNT(*) OVER () AS n"
                 f" FROM ({matched}) i ORDER BY i.res_id LIMIT ? OFFSET ?) page{resources}",
@@ -259,7 +260,9 @@ def search_statements(tenant: str, plan: SearchPlan, d: Dialect) -> SearchStatem
     chained = any(
         isinstance(c, ReferenceClause) and c.chain is not None for c in plan.criteria.clauses
     )
-    ids = membership_ids(builder, plan.criteria, "r") if chained and counting else None
+    ids = None
+    if chained and counting:  # the same matches as ``in_order``'s where that was built
+        ids = in_order or membership_ids(builder, plan.criteria, "r")
     if ids is not None:
         small_cap = CHAIN_CAP
     if counting and plan.limit > 0 and plan.offset + plan.limit <= small_cap:
@@ -276,9 +279,6 @@ def search_statements(tenant: str, plan: SearchPlan, d: Dialect) -> SearchStatem
             f" ({capped}) m ORDER BY {inner} LIMIT ? OFFSET ?) page{join}",
             [*capped_args, plan.limit, plan.offset],
         )
-    walk, walk_count = _walks(builder, plan, keyed, key_args, inner, join)
-    if walk is None:
-        counted_page = None
     count = None
     if plan.estimate_total:
         count = (capped_count_sql(where), args)
