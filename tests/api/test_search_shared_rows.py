@@ -97,11 +97,23 @@ async def test_a_parameter_restricted_to_a_target_type(fhir: httpx.AsyncClient) 
     assert await _matches(fhir, "/Group", **{"_has:Observation:subject:code": "2222-2"}) == ["g1"]
     assert await _matches(fhir, "/Patient/ann/Observation") == ["o1"]
     assert await _matches(fhir, "/Patient/ann/Condition") == ["c1"]
-    ordered = await _search(fhir, "/Observation", _sort="patient")
-    assert ordered["match"][0] == "o1"  # the only one with a Patient id to sort by
     wrong_type = await fhir.get("/Observation", params={"patient:Group": "g1"})
     assert wrong_type.status_code == 400
     assert wrong_type.json()["resourceType"] == "OperationOutcome"
+
+
+async def test_sorting_by_a_restricted_parameter(fhir: httpx.AsyncClient) -> None:
+    """``_sort=patient`` orders by the Patient ids in ``subject``'s rows; in id order
+    (no rows to sort by) ``o0`` would come first."""
+    await _seed(fhir)
+    zed = {"resourceType": "Patient", "id": "zed"}
+    o0 = _obs("o0", "1111-1", {"reference": "Patient/zed"})
+    for r in (zed, o0):
+        assert (await fhir.put(f"/{r['resourceType']}/{r['id']}", json=r)).status_code in (200, 201)
+    ascending = (await _search(fhir, "/Observation", _sort="patient"))["match"]
+    assert ascending[:2] == ["o1", "o0"]  # ann, zed; the rest have no Patient
+    descending = (await _search(fhir, "/Observation", _sort="-patient"))["match"]
+    assert descending[:2] == ["o0", "o1"]
 
 
 async def test_includes_follow_the_restricted_rows(fhir: httpx.AsyncClient) -> None:
