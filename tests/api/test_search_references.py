@@ -185,3 +185,40 @@ async def test_chains_and_has_never_match_through_deleted_resources(
     assert (
         await _ids(fhir, "/DiagnosticReport", **{"result.subject:Patient.gender": "female"}) == []
     )
+
+
+async def test_chain_totals_and_pages_agree(fhir: httpx.AsyncClient) -> None:
+    # ann's two name rows both match "smi": each of her Observations is found twice
+    smith = {**ANN, "name": [{"family": "Smith", "given": ["Smithy"]}]}
+    mine = [f"a{n:02d}" for n in (17, 3, 25, 8, 11, 1, 22, 14, 6, 19, 9, 2)]
+    codes = {oid: "8867-4" if n % 3 else "2339-0" for n, oid in enumerate(mine)}
+    others = [put(obs(f"b{n}", "bob", "8867-4")) for n in range(3)]
+    bundle = tx(put(ORG), put(GP), put(smith), put(BOB), *others)
+    bundle["entry"] += [put(obs(oid, "ann", codes[oid])) for oid in mine]  # type: ignore[operator]
+    assert (await fhir.post("", json=bundle)).status_code == 200
+
+    async def pages(total: str, **params: str) -> list[str]:
+        seen: list[str] = []
+        totals = set()
+        for offset in (0, 5, 10, 15):
+            query = {**params, "_count": "5", "_offset": str(offset), "_total": total}
+            page = (await fhir.get("/Observation", params=query)).json()
+            totals.add(page["total"])
+            seen += [e["resource"]["id"] for e in page.get("entry", [])]
+        assert totals == {len(seen)}  # every page counts the matches all pages list
+        return seen
+
+    for total in ("accurate", "estimate"):
+        chain = await pages(total, **{"subject:Patient.name": "smi"})
+        assert chain == sorted(mine)  # each once, in id order across pages
+        coded = await pages(total, **{"subject:Patient.name": "smi", "code": "2339-0"})
+        assert coded == sorted(oid for oid in mine if codes[oid] == "2339-0")
+        deeper = await pages(total, **{"patient.organization.name": "acme"})
+        assert deeper == sorted(mine)
+        for params, expected in (
+            ({"subject:Patient.name": "smi"}, len(mine)),
+            ({"subject:Patient.name": "smi,jones"}, len(mine) + 3),
+        ):
+            for offset in ("0", "10", "40"):  # the last beyond every match
+                query = {**params, "_count": "5", "_offset": offset, "_total": total}
+                assert (await fhir.get("/Observation", params=query)).json()["total"] == expected

@@ -170,7 +170,10 @@ class SearchStatements:
     they are collected anyway, such a statement takes up to ``CHAIN_CAP``
     matches (reading a resources row for each), so that a chain with a few
     hundred matches is answered, and counted exactly, in one pass rather than
-    two (a 2-level chain at 1M: 20 -> 11 ms).
+    two (a 2-level chain at 1M: 20 -> 11 ms). In the default order (PostgreSQL)
+    the chain's matches are counted and paged from the index rows alone, and
+    ``resources`` is read for the page only (a 2-level chain's 110 matches:
+    6.9 -> 5.9 ms).
 
     ``walk``: the first page by reading the type's full-text documents in the
     default order (id; migration 0010) and testing each one's words in place,
@@ -238,6 +241,10 @@ def search_statements(tenant: str, plan: SearchPlan, d: Dialect) -> SearchStatem
     )
     walk, walk_count = _walks(builder, plan, keyed, key_args, inner, join)
     counted_page = None
+    small, small_cap = None, ESTIMATE_CAP
+    chained = any(
+        isinstance(c, ReferenceClause) and c.chain is not None for c in plan.criteria.clauses
+    )
     if in_order is not None and types is not None:  # the page from index rows alone
         matched, matched_args = in_order
         resources = (
@@ -250,22 +257,24 @@ def search_statements(tenant: str, plan: SearchPlan, d: Dialect) -> SearchStatem
             f" page{resources}",
             [*matched_args, *tail],
         )
-        if counting and walk is not None:  # after a walk that came up short
-            counted_page = (
+
+        def counted(cap: str) -> Sql:  # the page and the (capped) number of matches
+            return (
                 f"SELECT {PAGE_COLUMNS}, page.n FROM (SELECT i.res_id, COUNT(*) OVER () AS n"
-                f" FROM ({matched}) i ORDER BY i.res_id LIMIT ? OFFSET ?) page{resources}",
+                f" FROM ({matched}{cap}) i ORDER BY i.res_id LIMIT ? OFFSET ?) page{resources}",
                 [*matched_args, *tail],
             )
-    small, small_cap = None, ESTIMATE_CAP
-    chained = any(
-        isinstance(c, ReferenceClause) and c.chain is not None for c in plan.criteria.clauses
-    )
+
+        if counting and walk is not None:  # after a walk that came up short
+            counted_page = counted("")
+        if counting and chained and plan.limit > 0 and plan.offset + plan.limit <= CHAIN_CAP:
+            small, small_cap = counted(f" LIMIT {CHAIN_CAP + 1}"), CHAIN_CAP
     ids = None
-    if chained and counting:  # the same matches as ``in_order``'s where that was built
-        ids = in_order or membership_ids(builder, plan.criteria, "r")
+    if chained and counting and small is None:
+        ids = membership_ids(builder, plan.criteria, "r")
     if ids is not None:
         small_cap = CHAIN_CAP
-    if counting and plan.limit > 0 and plan.offset + plan.limit <= small_cap:
+    if small is None and counting and plan.limit > 0 and plan.offset + plan.limit <= small_cap:
         capped = f"{keyed} resources r WHERE {where} LIMIT {small_cap + 1}"
         capped_args = [*key_args, *args]
         if ids is not None:  # the matches from index rows; resources rows for them only
