@@ -20,7 +20,7 @@ from polyfhir_primary.adapters.sql.search import (
     text,
 )
 from polyfhir_primary.adapters.sql.search.fragments import Sql
-from polyfhir_primary.adapters.sql.search.references import membership_ids
+from polyfhir_primary.adapters.sql.search.references import membership_ids, probed_ids
 from polyfhir_primary.adapters.sql.search.total import ESTIMATE_CAP, capped_count_sql
 from polyfhir_primary.domain.search_plan import (
     DEFAULT_SORT,
@@ -83,15 +83,23 @@ class SqlBuilder:
         return _BUILDERS[type(clause)](self, clause, alias)
 
     def criteria(self, criteria: Criteria, alias: str) -> Sql:
+        driver = _driver(criteria.clauses) if self.dialect.name == "sqlite" else None
+        return self._criteria(criteria, alias, driver, typed=True)
+
+    def probes(self, criteria: Criteria, alias: str) -> Sql:
+        """Every clause of ``criteria`` as a probe of the rows of ``alias``, whose
+        types are ``criteria``'s (not tested again)."""
+        return self._criteria(criteria, alias, -1, typed=False)
+
+    def _criteria(self, criteria: Criteria, alias: str, driver: int | None, typed: bool) -> Sql:
         parts: list[str] = []
         args: list[Any] = []
         self._types[alias] = criteria.resource_types
-        if criteria.resource_types is not None:
+        if typed and criteria.resource_types is not None:
             marks = ", ".join("?" for _ in criteria.resource_types)
             parts.append(f"{alias}.res_type IN ({marks})")
             args += list(criteria.resource_types)
         outer = self.probe
-        driver = _driver(criteria.clauses) if self.dialect.name == "sqlite" else None
         for n, clause in enumerate(criteria.clauses):
             self.probe = driver is not None and n != driver
             sql, a = self.clause(clause, alias)
@@ -234,11 +242,12 @@ def search_statements(tenant: str, plan: SearchPlan, d: Dialect) -> SearchStatem
     )
     types = plan.criteria.resource_types
     counting = plan.count_total or plan.estimate_total
-    in_order = (
-        membership_ids(builder, plan.criteria, "r")
-        if plan.sort == DEFAULT_SORT and d.name == "postgresql"
-        else None
-    )
+    if d.name == "postgresql":
+        matched_ids = membership_ids(builder, plan.criteria, "r")
+    else:
+        driver = _driver(plan.criteria.clauses) or 0
+        matched_ids = probed_ids(builder, plan.criteria, "r", driver)
+    in_order = matched_ids if plan.sort == DEFAULT_SORT else None
     walk, walk_count = _walks(builder, plan, keyed, key_args, inner, join)
     counted_page = None
     small, small_cap = None, ESTIMATE_CAP
@@ -252,11 +261,12 @@ def search_statements(tenant: str, plan: SearchPlan, d: Dialect) -> SearchStatem
             " AND p.deleted = ? ORDER BY p.res_id"
         )
         tail = [plan.limit, plan.offset, tenant, types[0], d.flag(False)]
-        page = (
-            f"SELECT {PAGE_COLUMNS} FROM ({matched} ORDER BY m.res_id LIMIT ? OFFSET ?)"
-            f" page{resources}",
-            [*matched_args, *tail],
-        )
+        if d.name == "postgresql":  # SQLite walks its resources in this order (no sort)
+            page = (
+                f"SELECT {PAGE_COLUMNS} FROM ({matched} ORDER BY m.res_id LIMIT ? OFFSET ?)"
+                f" page{resources}",
+                [*matched_args, *tail],
+            )
 
         def counted(cap: str) -> Sql:  # the page and the (capped) number of matches
             return (
@@ -269,13 +279,7 @@ def search_statements(tenant: str, plan: SearchPlan, d: Dialect) -> SearchStatem
             counted_page = counted("")
         if counting and chained and plan.limit > 0 and plan.offset + plan.limit <= CHAIN_CAP:
             small, small_cap = counted(f" LIMIT {CHAIN_CAP + 1}"), CHAIN_CAP
-    ids = None
-    # SQLite materialises every ``IN`` list: a chain beside a code would collect all of
-    # the code's rows (chain + code at 1M: 250 ms; with the chain driving and the
-    # code probed per candidate, as ``where`` does, 37 ms), so there the chain alone
-    if chained and counting and small is None:
-        if d.name == "postgresql" or len(plan.criteria.clauses) == 1:
-            ids = membership_ids(builder, plan.criteria, "r")
+    ids = matched_ids if chained and counting and small is None else None
     if ids is not None:
         small_cap = CHAIN_CAP
     if small is None and counting and plan.limit > 0 and plan.offset + plan.limit <= small_cap:
@@ -293,7 +297,12 @@ def search_statements(tenant: str, plan: SearchPlan, d: Dialect) -> SearchStatem
             [*capped_args, plan.limit, plan.offset],
         )
     count = None
-    if plan.estimate_total:
+    if d.name == "sqlite" and matched_ids is not None:  # no resources row per match
+        matched, matched_args = matched_ids
+        cap = f" LIMIT {ESTIMATE_CAP + 1}" if plan.estimate_total else ""
+        if counting:
+            count = (f"SELECT COUNT(*) FROM ({matched}{cap}) c", matched_args)
+    elif plan.estimate_total:
         count = (capped_count_sql(where), args)
     elif plan.count_total:
         count = (f"SELECT COUNT(*) FROM resources r WHERE {where}", args)

@@ -100,6 +100,27 @@ def membership_ids(b: Builder, criteria: Criteria, t: str) -> Sql | None:
     return f"SELECT DISTINCT m.res_id FROM ({first}) m WHERE 1 = 1{tests}", args
 
 
+def probed_ids(b: Builder, criteria: Criteria, t: str, driver: int) -> Sql | None:
+    """``membership_ids`` as SQLite wants it: SQLite materialises every ``IN`` list,
+    so the ``driver`` clause's rows are read and each is probed for the others
+    (``EXISTS`` per candidate, see ``SqlBuilder.criteria``)."""
+    types = criteria.resource_types
+    if types is None or len(types) != 1 or not criteria.clauses:
+        return None
+    if not all(is_membership(c) for c in criteria.clauses):
+        return None
+    rows = _index_select(b, types, criteria.clauses[driver], t)
+    if rows is None:
+        return None
+    others = tuple(c for n, c in enumerate(criteria.clauses) if n != driver)
+    tests, tests_args = b.probes(Criteria(types, others), "m")
+    return (
+        f"SELECT DISTINCT m.res_id FROM (SELECT x.res_id, ? AS res_type FROM ({rows[0]}) x) m"
+        f" WHERE {tests}",
+        [types[0], *rows[1], *tests_args],
+    )
+
+
 def matching_select(b: Builder, criteria: Criteria, t: str, with_type: bool) -> Sql:
     """``SELECT [type,] id`` of the live resources that satisfy ``criteria``.
 
