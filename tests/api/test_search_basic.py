@@ -259,3 +259,38 @@ async def test_a_chain_matching_through_several_references_counts_once(
             total, page = await ids({**params, "_count": count, "_offset": offset})
             assert total == 150, params  # a chain's matches are counted exactly up to 1,000
             assert page == everything[int(offset) : int(offset) + int(count)], params
+
+
+async def test_totals_follow_updates_and_deletes(fhir: httpx.AsyncClient) -> None:
+    # counted from index rows (code, then each date tested): a deleted resource and one
+    # whose code changed are no longer counted, and no other rows stand in for them
+    def observation(n: int, code: str) -> dict[str, object]:
+        return {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+            "effectiveDateTime": f"2025-0{1 + n % 6}-15",
+        }
+
+    ids = [
+        (await fhir.post("/Observation", json=observation(n, "8867-4"))).json()["id"]
+        for n in range(6)
+    ]
+    await fhir.post("/Observation", json=observation(0, "2339-0"))
+    query = {"code": "8867-4", "date": ["ge2025-01-01", "lt2025-06-01"]}
+
+    async def found(total: str) -> tuple[int, list[str]]:
+        page = (await fhir.get("/Observation", params={**query, "_total": total})).json()
+        # a page beyond every match: the count statement answers, not the page's own count
+        alone = {**query, "_total": total, "_count": "1", "_offset": "200"}
+        assert (await fhir.get("/Observation", params=alone)).json()["total"] == page["total"]
+        return page["total"], sorted(e["resource"]["id"] for e in page.get("entry", []))
+
+    in_range = sorted(ids[:5])  # the sixth is dated June
+    for total in ("accurate", "estimate"):
+        assert await found(total) == (5, in_range)
+    assert (await fhir.delete(f"/Observation/{ids[0]}")).status_code in (200, 204)
+    recoded = {**observation(1, "2339-0"), "id": ids[1]}
+    assert (await fhir.put(f"/Observation/{ids[1]}", json=recoded)).status_code == 200
+    for total in ("accurate", "estimate"):
+        assert await found(total) == (3, sorted(ids[2:5]))
