@@ -178,10 +178,11 @@ class SearchStatements:
     they are collected anyway, such a statement takes up to ``CHAIN_CAP``
     matches (reading a resources row for each), so that a chain with a few
     hundred matches is answered, and counted exactly, in one pass rather than
-    two (a 2-level chain at 1M: 20 -> 11 ms). In the default order (PostgreSQL)
-    the chain's matches are counted and paged from the index rows alone, and
-    ``resources`` is read for the page only (a 2-level chain's 110 matches:
-    6.9 -> 5.9 ms).
+    two (a 2-level chain at 1M: 20 -> 11 ms). In the default order the chain's
+    matches are counted and paged from the index rows alone, and ``resources``
+    is read for the page only (a 2-level chain's 110 matches: 6.9 -> 5.9 ms).
+    SQLite builds those ids its own way (``references.probed_ids``) and counts
+    from them too (``count``).
 
     ``walk``: the first page by reading the type's full-text documents in the
     default order (id; migration 0010) and testing each one's words in place,
