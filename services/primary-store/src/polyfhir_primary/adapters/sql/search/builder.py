@@ -20,7 +20,7 @@ from polyfhir_primary.adapters.sql.search import (
     text,
 )
 from polyfhir_primary.adapters.sql.search.fragments import Sql
-from polyfhir_primary.adapters.sql.search.references import membership_ids, probed_ids
+from polyfhir_primary.adapters.sql.search.references import membership_ids
 from polyfhir_primary.adapters.sql.search.total import ESTIMATE_CAP, capped_count_sql
 from polyfhir_primary.domain.search_plan import (
     DEFAULT_SORT,
@@ -86,10 +86,15 @@ class SqlBuilder:
         driver = _driver(criteria.clauses) if self.dialect.name == "sqlite" else None
         return self._criteria(criteria, alias, driver, typed=True)
 
-    def probes(self, criteria: Criteria, alias: str) -> Sql:
-        """Every clause of ``criteria`` as a probe of the rows of ``alias``, whose
-        types are ``criteria``'s (not tested again)."""
-        return self._criteria(criteria, alias, -1, typed=False)
+    def tests(self, criteria: Criteria, alias: str) -> Sql:
+        """Every clause of ``criteria`` as a test of the rows of ``alias``, whose types
+        are ``criteria``'s (not tested again): memberships, or on SQLite probes."""
+        every = -1 if self.dialect.name == "sqlite" else None
+        return self._criteria(criteria, alias, every, typed=False)
+
+    def driver(self, clauses: tuple[Clause, ...]) -> int:
+        """The clause whose rows drive: SQLite's pick (``_rank``), else the first."""
+        return (_driver(clauses) or 0) if self.dialect.name == "sqlite" else 0
 
     def _criteria(self, criteria: Criteria, alias: str, driver: int | None, typed: bool) -> Sql:
         parts: list[str] = []
@@ -181,8 +186,8 @@ class SearchStatements:
     two (a 2-level chain at 1M: 20 -> 11 ms). In the default order the chain's
     matches are counted and paged from the index rows alone, and ``resources``
     is read for the page only (a 2-level chain's 110 matches: 6.9 -> 5.9 ms).
-    SQLite builds those ids its own way (``references.probed_ids``) and counts
-    from them too (``count``).
+    SQLite counts every search from those ids too (``count``; it probes each
+    candidate, see ``references.membership_ids``).
 
     ``walk``: the first page by reading the type's full-text documents in the
     default order (id; migration 0010) and testing each one's words in place,
@@ -243,18 +248,17 @@ def search_statements(tenant: str, plan: SearchPlan, d: Dialect) -> SearchStatem
     )
     types = plan.criteria.resource_types
     counting = plan.count_total or plan.estimate_total
-    if d.name == "postgresql":
-        matched_ids = membership_ids(builder, plan.criteria, "r")
-    else:
-        driver = _driver(plan.criteria.clauses) or 0
-        matched_ids = probed_ids(builder, plan.criteria, "r", driver)
+    chained = any(
+        isinstance(c, ReferenceClause) and c.chain is not None for c in plan.criteria.clauses
+    )
+    # the matches from index rows alone, where a statement below reads them: the page
+    # in the default order, a chain's count, SQLite's count
+    wanted = plan.sort == DEFAULT_SORT or (counting and (chained or d.name == "sqlite"))
+    matched_ids = membership_ids(builder, plan.criteria, "r") if wanted else None
     in_order = matched_ids if plan.sort == DEFAULT_SORT else None
     walk, walk_count = _walks(builder, plan, keyed, key_args, inner, join)
     counted_page = None
     small, small_cap = None, ESTIMATE_CAP
-    chained = any(
-        isinstance(c, ReferenceClause) and c.chain is not None for c in plan.criteria.clauses
-    )
     if in_order is not None and types is not None:  # the page from index rows alone
         matched, matched_args = in_order
         resources = (

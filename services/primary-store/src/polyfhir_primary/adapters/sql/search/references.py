@@ -83,37 +83,22 @@ def _index_select(b: Builder, types: tuple[str, ...] | None, c: Clause, t: str) 
 
 def membership_ids(b: Builder, criteria: Criteria, t: str) -> Sql | None:
     """``SELECT DISTINCT res_id`` of the live resources (one type) that satisfy
-    ``criteria``, from index rows alone, when every clause is a membership; the first
-    clause's rows, tested against the others' (the planner picks which drives)."""
-    types = criteria.resource_types
-    if types is None or len(types) != 1 or not criteria.clauses:
-        return None
-    subs: list[Sql] = []
-    for c in criteria.clauses:
-        select = _index_select(b, types, c, t)
-        if select is None:
-            return None
-        subs.append(select)
-    (first, first_args), rest = subs[0], subs[1:]
-    tests = "".join(f" AND m.res_id IN ({select})" for select, _ in rest)
-    args = [*first_args, *(a for _, more in rest for a in more)]
-    return f"SELECT DISTINCT m.res_id FROM ({first}) m WHERE 1 = 1{tests}", args
-
-
-def probed_ids(b: Builder, criteria: Criteria, t: str, driver: int) -> Sql | None:
-    """``membership_ids`` as SQLite wants it: SQLite materialises every ``IN`` list,
-    so the ``driver`` clause's rows are read and each is probed for the others
-    (``EXISTS`` per candidate, see ``SqlBuilder.criteria``)."""
+    ``criteria``, from index rows alone, when every clause is a membership: the
+    driving clause's rows (``Builder.driver``), tested for the others in the
+    dialect's form (``Builder.tests``: PostgreSQL's planner turns memberships into
+    semi-joins and picks the order; SQLite materialises every ``IN`` list, so there
+    each candidate is probed)."""
     types = criteria.resource_types
     if types is None or len(types) != 1 or not criteria.clauses:
         return None
     if not all(is_membership(c) for c in criteria.clauses):
         return None
+    driver = b.driver(criteria.clauses)
     rows = _index_select(b, types, criteria.clauses[driver], t)
     if rows is None:
         return None
     others = tuple(c for n, c in enumerate(criteria.clauses) if n != driver)
-    tests, tests_args = b.probes(Criteria(types, others), "m")
+    tests, tests_args = b.tests(Criteria(types, others), "m")
     return (
         f"SELECT DISTINCT m.res_id FROM (SELECT x.res_id, ? AS res_type FROM ({rows[0]}) x) m"
         f" WHERE {tests}",

@@ -5,7 +5,7 @@
 --   index probe (before: idx_token_owner and a table row per token of X);
 --   idx_date_owner holds (param, low, high): a date tested per candidate is one
 --   index probe.
--- Counts and chains are read from index rows alone (references.probed_ids): the
+-- Counts and chains are read from index rows alone (references.membership_ids): the
 -- driving clause's ids, each probed for the others. At 1M resources: code +
 -- date range counted 625 -> 84 ms, a chain with a code 30 -> 4 ms.
 DROP INDEX idx_token_value;
