@@ -33,8 +33,8 @@ run-stack: install ## The whole local polyglot stack (Tansu, osmem, primary-stor
 test: install ## Install everything and run the whole test suite (SQLite and embedded PostgreSQL, both topologies)
 	$(UV) run --frozen pytest -q
 
-test-fast: install ## Unit tests only
-	$(UV) run --frozen pytest -q -m unit
+test-fast: install ## Unit tests only (tests/unit: pure, no I/O, no engine)
+	$(UV) run --frozen pytest -q tests/unit
 
 lint: install ## ruff lint and format check
 	$(UV) run --frozen ruff check .

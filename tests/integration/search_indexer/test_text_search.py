@@ -1,7 +1,7 @@
 """Full-text search over the index, the same behaviour on both adapters (OpenSearch and
 Elasticsearch clients against an OpenSearch-API engine).
 
-The cases mirror tests/api/test_search_fulltext.py on the primary store, so the
+The cases mirror tests/integration/api/test_search_fulltext.py on the primary store, so the
 primary and the index give the same ids for the same query.
 """
 

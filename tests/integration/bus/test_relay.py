@@ -14,7 +14,7 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
-from bus.conftest import Record, StartStore, eventually, read_topic
+from integration.bus.conftest import Record, StartStore, eventually, read_topic
 from polyfhir_bus.events import SCHEMA_VERSION, ChangeKind, ResourceChanged, event_key
 from polyfhir_bus.kafka import KafkaPublisher
 from polyfhir_bus.partitioner import partition_for

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.fakes import DOWN, FakeSearchIndex
+from fakes.search_index import DOWN, FakeSearchIndex
 from polyfhir_core.config import parse_config
 from polyfhir_core.planning import BackendState
 from polyfhir_core.search_index import AppliedVersion

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from gateway.harness import SEARCH, build
+from integration.gateway.harness import SEARCH, build
 
 pytestmark = pytest.mark.integration
 

@@ -8,16 +8,12 @@ index prefix, tenant, topic and consumer group.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
-from typing import Any
 
 import pytest
-from aiokafka import ConsumerRecord
 
 from polyfhir_bus.consumer import Batch, Delivery
-from polyfhir_bus.events import ChangeKind, ResourceChanged
+from polyfhir_bus.events import ResourceChanged
 from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_search.adapters.elasticsearch import ElasticsearchIndex
 from polyfhir_search.adapters.engine_index import EngineIndex
@@ -30,36 +26,9 @@ from polyfhir_testing.pytest_plugin import kafka_broker, opensearch_server
 
 __all__ = ["kafka_broker", "opensearch_server"]
 
+from fakes.events import change, delivery, narrative, unique
+
 ENGINES = ("opensearch", "elasticsearch")
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def change(
-    tenant: str,
-    rid: str,
-    version: int,
-    resource: dict[str, Any] | None,
-    resource_type: str = "Condition",
-) -> ResourceChanged:
-    kind = ChangeKind.DELETED if resource is None else ChangeKind.UPDATED
-    body = None if resource is None else {"resourceType": resource_type, "id": rid, **resource}
-    return ResourceChanged(tenant, resource_type, rid, version, kind, datetime.now(UTC), body)
-
-
-def narrative(text: str, **more: Any) -> dict[str, Any]:
-    div = f'<div xmlns="http://www.w3.org/1999/xhtml"><p>{text}</p></div>'
-    return {"text": {"status": "generated", "div": div}, **more}
-
-
-def delivery(event: ResourceChanged, partition: int = 0, position: int | None = None) -> Delivery:
-    value = event.to_json()
-    record: ConsumerRecord[Any, Any] = ConsumerRecord(
-        "test", partition, position or 0, 0, 0, event.key.encode(), value, None, 0, len(value), ()
-    )
-    return Delivery(event, partition, position or 0, position, record)
 
 
 def build_engine(kind: str, url: str, prefix: str) -> EngineIndex:

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from gateway.fakes import FakeSearchIndex
+from fakes.search_index import FakeSearchIndex
 from polyfhir_core.config import parse_config
 from polyfhir_core.store import TenantPositions
 from polyfhir_gateway.app import create_app

@@ -1,5 +1,5 @@
 """The relay loop over an in-memory outbox and publisher (the real engines are covered in
-tests/bus): what gets positions, what gets marked, what is sent again."""
+tests/integration/bus): what gets positions, what gets marked, what is sent again."""
 
 from __future__ import annotations
 

@@ -11,8 +11,8 @@ import httpx
 import orjson
 import pytest
 
-from gateway.fakes import DOWN, FakeSearchIndex
-from gateway.harness import HYBRID, SEARCH, Gateway, Positioned, build, ids, route
+from fakes.search_index import DOWN, FakeSearchIndex
+from integration.gateway.harness import HYBRID, SEARCH, Gateway, Positioned, build, ids, route
 from polyfhir_core.config import parse_config
 from polyfhir_core.planning import BackendState
 from polyfhir_core.store import TenantPositions

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from bus.conftest import eventually, read_topic
+from integration.bus.conftest import eventually, read_topic
 from polyfhir_bus.events import ResourceChanged
 from polyfhir_core.store import BundleKind, EntryRequest, Method
 from polyfhir_core.tenancy import TenantContext

@@ -1,0 +1,49 @@
+"""Builders of change events and their deliveries, as the bus hands them to an indexer."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import ConsumerRecord
+
+from polyfhir_bus.consumer import Delivery
+from polyfhir_bus.events import ChangeKind, ResourceChanged
+
+
+class Events:
+    """The builders as one fixture value (``ev``), for tests that take them by fixture."""
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def change(
+    tenant: str,
+    rid: str,
+    version: int,
+    resource: dict[str, Any] | None,
+    resource_type: str = "Condition",
+) -> ResourceChanged:
+    kind = ChangeKind.DELETED if resource is None else ChangeKind.UPDATED
+    body = None if resource is None else {"resourceType": resource_type, "id": rid, **resource}
+    return ResourceChanged(tenant, resource_type, rid, version, kind, datetime.now(UTC), body)
+
+
+def narrative(text: str, **more: Any) -> dict[str, Any]:
+    div = f'<div xmlns="http://www.w3.org/1999/xhtml"><p>{text}</p></div>'
+    return {"text": {"status": "generated", "div": div}, **more}
+
+
+def delivery(event: ResourceChanged, partition: int = 0, position: int | None = None) -> Delivery:
+    value = event.to_json()
+    record: ConsumerRecord[Any, Any] = ConsumerRecord(
+        "test", partition, position or 0, 0, 0, event.key.encode(), value, None, 0, len(value), ()
+    )
+    return Delivery(event, partition, position or 0, position, record)
+
+
+for _builder in (unique, change, narrative, delivery):
+    setattr(Events, _builder.__name__, staticmethod(_builder))
