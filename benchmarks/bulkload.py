@@ -38,13 +38,13 @@ from typing import Any
 import orjson
 
 from _common import database_urls, table
+from polyfhir_core.contracts.primary_store import BundleKind, EntryRequest, Method
 from polyfhir_core.indexing import IndexValues, extract_index_values
 from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_core.resources import Json
-from polyfhir_core.store import BundleKind, EntryRequest, Method
 from polyfhir_core.tenancy import TenantContext
 from polyfhir_primary.bootstrap import open_database
-from polyfhir_primary.service_layer.store import StoreService
+from polyfhir_primary.service_layer.store_service import StoreService
 from polyfhir_primary.settings import PrimarySettings
 from polyfhir_testing.datasets import SHARED_TYPES, patient_bundles
 

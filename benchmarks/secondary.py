@@ -34,7 +34,7 @@ import httpx
 from _common import bucket_quantile_ms, database_urls, percentile, scrape, table
 from bulkload import bulk_load, templates, workers_for
 from polyfhir_clients.search import HttpSearchIndex
-from polyfhir_core.search_index import AppliedVersion
+from polyfhir_core.contracts.search_index import AppliedVersion
 from polyfhir_testing.processes import free_port
 from polyfhir_testing.stack import LocalStack, Service
 from search import _facts

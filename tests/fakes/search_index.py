@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from polyfhir_core.errors import ServiceUnavailable
-from polyfhir_core.resources import ResourceKey
-from polyfhir_core.search_index import (
+from polyfhir_core.contracts.search_index import (
     AppliedVersion,
     IndexedVersion,
     IndexStats,
@@ -15,6 +13,8 @@ from polyfhir_core.search_index import (
     TextHits,
     TextSearch,
 )
+from polyfhir_core.errors import ServiceUnavailable
+from polyfhir_core.resources import ResourceKey
 
 
 @dataclass

@@ -14,8 +14,8 @@ from aiokafka import AIOKafkaProducer
 
 from polyfhir_bus.events import POSITION_HEADER, RESOURCE_CHANGES_TOPIC, SCHEMA_HEADER, event_key
 from polyfhir_clients.search import HttpSearchIndex
+from polyfhir_core.contracts.search_index import IndexedVersion
 from polyfhir_core.resources import ResourceKey
-from polyfhir_core.search_index import IndexedVersion
 from polyfhir_testing.stack import LocalStack
 from stack.conftest import eventually, fhir_client, ids, patient, route
 

@@ -20,7 +20,7 @@ from polyfhir_bus.kafka import KafkaPublisher
 from polyfhir_bus.partitioner import partition_for
 from polyfhir_bus.relay import OutboxRelay
 from polyfhir_clients.primary import HttpPrimaryStore
-from polyfhir_core.store import BundleKind, EntryRequest, Method, TenantPositions
+from polyfhir_core.contracts.primary_store import BundleKind, EntryRequest, Method, TenantPositions
 from polyfhir_core.tenancy import TenantContext
 from polyfhir_primary.bootstrap import PrimaryStoreApp
 from polyfhir_testing.engines import LocalKafka

@@ -10,7 +10,7 @@ import pytest
 
 from integration.bus.conftest import eventually, read_topic
 from polyfhir_bus.events import ResourceChanged
-from polyfhir_core.store import BundleKind, EntryRequest, Method
+from polyfhir_core.contracts.primary_store import BundleKind, EntryRequest, Method
 from polyfhir_core.tenancy import TenantContext
 from polyfhir_primary.bootstrap import PrimaryStoreApp, bootstrap
 from polyfhir_primary.settings import PrimarySettings

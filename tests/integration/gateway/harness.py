@@ -10,7 +10,7 @@ import httpx
 
 from fakes.search_index import FakeSearchIndex
 from polyfhir_core.config import parse_config
-from polyfhir_core.store import TenantPositions
+from polyfhir_core.contracts.primary_store import TenantPositions
 from polyfhir_gateway.app import create_app
 from polyfhir_gateway.pipeline import QueryPipeline
 from polyfhir_gateway.settings import GatewaySettings

@@ -14,8 +14,8 @@ import pytest
 from fakes.search_index import DOWN, FakeSearchIndex
 from integration.gateway.harness import HYBRID, SEARCH, Gateway, Positioned, build, ids, route
 from polyfhir_core.config import parse_config
+from polyfhir_core.contracts.primary_store import TenantPositions
 from polyfhir_core.planning import BackendState
-from polyfhir_core.store import TenantPositions
 from polyfhir_gateway.app import create_app
 from polyfhir_gateway.pipeline import QueryPipeline
 from polyfhir_gateway.settings import GatewaySettings

@@ -11,9 +11,7 @@ import httpx
 import pytest
 
 from polyfhir_clients.search import HttpSearchIndex
-from polyfhir_core.errors import BadRequest, ServiceUnavailable
-from polyfhir_core.resources import ResourceKey
-from polyfhir_core.search_index import (
+from polyfhir_core.contracts.search_index import (
     AppliedVersion,
     IndexedVersion,
     SearchIndex,
@@ -21,6 +19,8 @@ from polyfhir_core.search_index import (
     TextField,
     TextSearch,
 )
+from polyfhir_core.errors import BadRequest, ServiceUnavailable
+from polyfhir_core.resources import ResourceKey
 from polyfhir_search.entrypoints.http import create_app
 from polyfhir_testing.processes import free_port
 

@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from polyfhir_core.resources import ResourceKey
-from polyfhir_core.search_index import (
+from polyfhir_core.contracts.search_index import (
     AppliedVersion,
     IndexedVersion,
     TextClause,
     TextField,
     TextSearch,
 )
+from polyfhir_core.resources import ResourceKey
 
 pytestmark = pytest.mark.integration
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from polyfhir_core.contracts.search_index import TextClause, TextField, TextSearch
 from polyfhir_core.errors import BadRequest
-from polyfhir_core.search_index import TextClause, TextField, TextSearch
 
 pytestmark = pytest.mark.integration
 

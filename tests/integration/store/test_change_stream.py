@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from polyfhir_bus.events import ChangeKind, ResourceChanged
+from polyfhir_core.contracts.primary_store import BundleKind, EntryRequest, Method, ResourceVersion
 from polyfhir_core.errors import BadRequest, Forbidden
 from polyfhir_core.resources import ResourceKey
-from polyfhir_core.store import BundleKind, EntryRequest, Method, ResourceVersion
 from polyfhir_core.tenancy import TenantContext, TenantPermissions
 
 pytestmark = pytest.mark.integration

@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
+from polyfhir_core.contracts.primary_store import BundleKind, EntryRequest, Method
 from polyfhir_core.search import parse_search
-from polyfhir_core.store import BundleKind, EntryRequest, Method
 from polyfhir_core.tenancy import TenantContext
 
 pytestmark = pytest.mark.integration

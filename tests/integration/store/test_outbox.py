@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from polyfhir_bus.events import ChangeKind, ResourceChanged
+from polyfhir_core.contracts.primary_store import BundleKind, EntryRequest, Method
 from polyfhir_core.errors import FhirError
-from polyfhir_core.store import BundleKind, EntryRequest, Method
 from polyfhir_core.tenancy import TenantContext
 
 pytestmark = pytest.mark.integration

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from polyfhir_core.contracts.primary_store import BundleKind, EntryRequest, Method
 from polyfhir_core.search import parse_search
-from polyfhir_core.store import BundleKind, EntryRequest, Method
 from polyfhir_core.tenancy import TenantContext
 from support import NICKNAME
 

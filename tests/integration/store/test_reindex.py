@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
+from polyfhir_core.contracts.primary_store import BundleKind, EntryRequest, JobState, Method
 from polyfhir_core.errors import Forbidden, NotFound
-from polyfhir_core.store import BundleKind, EntryRequest, JobState, Method
 from polyfhir_core.tenancy import TenantContext, TenantPermissions
 
 pytestmark = pytest.mark.integration

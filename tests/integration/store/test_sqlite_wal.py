@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from tests.support import eventually
 
+from polyfhir_core.contracts.primary_store import BundleKind, EntryRequest, Method
 from polyfhir_core.indexing import extract_index_values
 from polyfhir_core.registry import SearchParameterRegistry
-from polyfhir_core.store import BundleKind, EntryRequest, Method
 from polyfhir_core.tenancy import TenantContext
 from polyfhir_primary.bootstrap import open_database
-from polyfhir_primary.service_layer.store import StoreService
+from polyfhir_primary.service_layer.store_service import StoreService
 from polyfhir_primary.settings import PrimarySettings
 
 pytestmark = pytest.mark.integration

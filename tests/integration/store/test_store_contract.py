@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from polyfhir_core.contracts.primary_store import BundleKind, EntryRequest, Method
 from polyfhir_core.errors import Gone, InvalidResource, NotFound
 from polyfhir_core.resources import ResourceKey
-from polyfhir_core.store import BundleKind, EntryRequest, Method
 from polyfhir_core.tenancy import TenantContext, TenantPermissions
 
 pytestmark = pytest.mark.integration

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from polyfhir_core.indexing import extract_index_values
-from polyfhir_core.indexing.composite import component_types
+from polyfhir_core.indexing.composite_params import component_types
 from polyfhir_core.registry import SearchParameterRegistry, SearchParamType
 
 pytestmark = pytest.mark.unit

@@ -10,17 +10,17 @@ import orjson
 import pytest
 
 from polyfhir_core.indexing import extract_index_values
-from polyfhir_core.indexing.composite import composite_indexer
+from polyfhir_core.indexing.composite_params import composite_indexer
 from polyfhir_core.indexing.converters import CONVERTERS, reference_identifier
+from polyfhir_core.indexing.index_values import IndexValues
 from polyfhir_core.indexing.paths import compile_expression, is_fast, top_level_keys
-from polyfhir_core.indexing.values import IndexValues
 from polyfhir_core.registry import (
     SearchParamDef,
     SearchParameterRegistry,
     SearchParamType,
     definition_from_json,
 )
-from polyfhir_core.validation import RESOURCE_TYPES
+from polyfhir_core.resource_validation import RESOURCE_TYPES
 
 pytestmark = pytest.mark.unit
 

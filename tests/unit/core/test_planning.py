@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from polyfhir_core.config import CompositeConfig, QueryFeature, parse_config
+from polyfhir_core.contracts.search_index import TextField, TextHit, TextHits
 from polyfhir_core.errors import BadRequest
 from polyfhir_core.planning import (
     BackendState,
@@ -29,7 +30,6 @@ from polyfhir_core.planning.advisor import (
     validate_document,
 )
 from polyfhir_core.search import SearchParam, parse_search
-from polyfhir_core.search_index import TextField, TextHit, TextHits
 
 pytestmark = pytest.mark.unit
 

@@ -9,11 +9,11 @@ import pytest
 
 from fakes.search_index import DOWN, FakeSearchIndex
 from polyfhir_core.config import parse_config
+from polyfhir_core.contracts.primary_store import EntryRequest, EntryResponse, Method
+from polyfhir_core.contracts.search_index import AppliedVersion
 from polyfhir_core.planning import BackendState
-from polyfhir_core.search_index import AppliedVersion
-from polyfhir_core.store import EntryRequest, EntryResponse, Method
 from polyfhir_gateway.pipeline import HealthMonitor, WriteSync, with_warnings, written_version
-from polyfhir_gateway.pipeline.sync import sync_warning
+from polyfhir_gateway.pipeline.consistency import sync_warning
 
 pytestmark = pytest.mark.unit
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from polyfhir_core.contracts.primary_store import ResourceVersion
+from polyfhir_core.contracts.search_index import IndexedVersion
 from polyfhir_core.resources import ResourceKey, StoredResource
-from polyfhir_core.search_index import IndexedVersion
-from polyfhir_core.store import ResourceVersion
 from polyfhir_core.tenancy import TenantContext, TenantId
 from polyfhir_gateway.repair import reconciler
 from polyfhir_gateway.repair.jobs import RepairJob, RepairKind

@@ -1,4 +1,4 @@
-"""HTTP client for the primary-store service; implements polyfhir_core.store.PrimaryStore."""
+"""HTTP client for the primary-store service (the PrimaryStore contract)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ import httpx
 
 from polyfhir_clients.internal import InternalClient
 from polyfhir_core import wire
-from polyfhir_core.resources import ResourceKey, StoredResource
-from polyfhir_core.search import SearchQuery
-from polyfhir_core.store import (
+from polyfhir_core.contracts.primary_store import (
     STORE_CALLS,
     BundleKind,
     EntryRequest,
@@ -22,6 +20,8 @@ from polyfhir_core.store import (
     ResourceVersion,
     TenantPositions,
 )
+from polyfhir_core.resources import ResourceKey, StoredResource
+from polyfhir_core.search import SearchQuery
 from polyfhir_core.tenancy import TenantContext
 
 

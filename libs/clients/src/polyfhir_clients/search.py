@@ -1,4 +1,4 @@
-"""HTTP client for the search-indexer service; implements polyfhir_core.search_index.SearchIndex."""
+"""HTTP client for the search-indexer service (the SearchIndex contract)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import httpx
 
 from polyfhir_clients.internal import InternalClient
 from polyfhir_core import wire
-from polyfhir_core.resources import ResourceKey
-from polyfhir_core.search_index import (
+from polyfhir_core.contracts.search_index import (
     SEARCH_INDEX_CALLS,
     AppliedVersion,
     IndexedVersion,
@@ -17,6 +16,7 @@ from polyfhir_core.search_index import (
     TextHits,
     TextSearch,
 )
+from polyfhir_core.resources import ResourceKey
 
 WAIT_GRACE_S = 5.0  # on top of a wait's own timeout, for the round trip
 

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from polyfhir_core.config import default_config
-from polyfhir_core.store import PrimaryStore
+from polyfhir_core.contracts.primary_store import PrimaryStore
 from polyfhir_gateway.api import (
     routes_admin,
     routes_advisor,

@@ -8,9 +8,9 @@ from fastapi import FastAPI
 
 from polyfhir_clients.primary import HttpPrimaryStore
 from polyfhir_core.config import BackendRole, CompositeConfig, default_config, load_config
+from polyfhir_core.contracts.primary_store import PrimaryStore
+from polyfhir_core.contracts.search_index import SearchIndex
 from polyfhir_core.errors import FhirError
-from polyfhir_core.search_index import SearchIndex
-from polyfhir_core.store import PrimaryStore
 from polyfhir_gateway.app import create_app
 from polyfhir_gateway.pipeline import QueryPipeline
 from polyfhir_gateway.settings import GatewaySettings

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from polyfhir_core.store import PrimaryStore
+from polyfhir_core.contracts.primary_store import PrimaryStore
 from polyfhir_core.tenancy import TenantContext, TenantId
 from polyfhir_gateway.api.fhir_json import check_accept
 from polyfhir_gateway.api.prefer import Prefer

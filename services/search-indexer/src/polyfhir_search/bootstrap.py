@@ -17,8 +17,8 @@ from polyfhir_search.adapters.elasticsearch import ElasticsearchIndex
 from polyfhir_search.adapters.engine_index import EngineIndex
 from polyfhir_search.adapters.opensearch import OpenSearchIndex
 from polyfhir_search.service_layer.freshness import Freshness
+from polyfhir_search.service_layer.index_service import IndexService
 from polyfhir_search.service_layer.indexer import Indexer
-from polyfhir_search.service_layer.search_index import IndexService
 from polyfhir_search.settings import SearchSettings
 
 log = logging.getLogger(__name__)

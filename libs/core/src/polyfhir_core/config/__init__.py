@@ -5,7 +5,7 @@ Pure domain model; the only I/O is :func:`load_config` reading one file. See
 """
 
 from polyfhir_core.config.backends import BackendConfig, BackendId, redact_url
-from polyfhir_core.config.composite import CompositeConfig
+from polyfhir_core.config.composite_config import CompositeConfig
 from polyfhir_core.config.cost import ROLE_DEFAULT_COSTS, CostConfig, CostWeights
 from polyfhir_core.config.env_overrides import (
     CONFIG_FILE_VARIABLE,
@@ -23,7 +23,7 @@ from polyfhir_core.config.loading import (
 from polyfhir_core.config.problems import ConfigError, ConfigProblem, ConfigWarning
 from polyfhir_core.config.roles import BackendKind, BackendRole, Capability
 from polyfhir_core.config.routing import PRIMARY_ALIAS, QueryFeature, RouteMatch, RoutingRule
-from polyfhir_core.config.sync import (
+from polyfhir_core.config.sync_mode import (
     Asynchronous,
     Hybrid,
     RetryConfig,

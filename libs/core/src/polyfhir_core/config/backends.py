@@ -10,7 +10,7 @@ from pydantic import Field, StringConstraints
 from polyfhir_core.config._model import ConfigModel
 from polyfhir_core.config.health import HealthOverride
 from polyfhir_core.config.roles import BackendKind, BackendRole, Capability
-from polyfhir_core.config.sync import RetryOverride, SyncConfig
+from polyfhir_core.config.sync_mode import RetryOverride, SyncConfig
 
 BackendId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_\-]{0,62}$")]
 """Lower-case letters, digits, ``_`` and ``-``; starts with a letter."""

@@ -12,7 +12,7 @@ import orjson
 import yaml
 from pydantic import ValidationError
 
-from polyfhir_core.config.composite import CompositeConfig
+from polyfhir_core.config.composite_config import CompositeConfig
 from polyfhir_core.config.env_overrides import CONFIG_FILE_VARIABLE, apply_env_overrides
 from polyfhir_core.config.problems import ConfigError, ConfigProblem
 from polyfhir_core.config.roles import BackendKind, BackendRole

@@ -11,8 +11,7 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from polyfhir_core.indexing.paths import Node
-from polyfhir_core.indexing.values import (
+from polyfhir_core.indexing.index_values import (
     DateValue,
     IndexValues,
     NumberValue,
@@ -22,6 +21,7 @@ from polyfhir_core.indexing.values import (
     TokenValue,
     UriValue,
 )
+from polyfhir_core.indexing.paths import Node
 from polyfhir_core.registry import SearchParamType
 from polyfhir_core.search.capabilities import IDENTIFIER_SUFFIX, OF_TYPE_SUFFIX
 from polyfhir_core.search.dates import MAX_INSTANT, MIN_INSTANT, parse_date_range

@@ -7,7 +7,7 @@ from typing import Any
 from polyfhir_core.errors import InvalidResource
 from polyfhir_core.indexing.paths import compile_expression
 from polyfhir_core.registry import SearchParamDef, SearchParamType, definition_from_json
-from polyfhir_core.validation import is_resource_type
+from polyfhir_core.resource_validation import is_resource_type
 
 INDEXABLE = frozenset(SearchParamType) - {SearchParamType.COMPOSITE, SearchParamType.SPECIAL}
 

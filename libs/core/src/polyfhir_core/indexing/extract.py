@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from polyfhir_core.indexing.composite import composite_indexer
+from polyfhir_core.indexing.composite_params import composite_indexer
 from polyfhir_core.indexing.converters import CONVERTERS, Converter, reference_identifier
+from polyfhir_core.indexing.index_values import IndexValues
 from polyfhir_core.indexing.paths import Evaluator, compile_expression, top_level_keys
-from polyfhir_core.indexing.values import IndexValues
 from polyfhir_core.registry import SearchParamDef, SearchParameterRegistry, SearchParamType
-from polyfhir_core.validation import is_resource_type
+from polyfhir_core.resource_validation import is_resource_type
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from polyfhir_core.planning.analyzer import QueryAnalysis, analyze
 from polyfhir_core.planning.plan import BackendState, MergeStrategy
 from polyfhir_core.planning.router import EXECUTABLE, NATURAL_ROLE, RoutingContext, plan_query
 from polyfhir_core.registry import SearchParameterRegistry
+from polyfhir_core.resource_validation import is_resource_type
 from polyfhir_core.search import SearchQuery, parse_search
-from polyfhir_core.validation import is_resource_type
 
 MIN_SHARE = 0.05
 """A feature below this share of the workload does not justify a secondary."""

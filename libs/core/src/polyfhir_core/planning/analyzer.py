@@ -5,7 +5,7 @@ type of a parameter: ``:text`` means full text on a token or string parameter,
 ``:below`` means terminology on a token but a URL prefix on a uri). One part per
 feature: every parameter of that feature, in query order. The full-text part is
 also translated into the clauses a search secondary understands
-(:class:`polyfhir_core.search_index.TextClause`).
+(:class:`polyfhir_core.contracts.search_index.TextClause`).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from polyfhir_core.config.routing import QueryFeature
+from polyfhir_core.contracts.search_index import TextClause, TextField
 from polyfhir_core.registry import SearchParameterRegistry, SearchParamType
 from polyfhir_core.search import IncludeSpec, SearchParam, SearchQuery, SortKey, unescape
-from polyfhir_core.search_index import TextClause, TextField
 
 TEXT_MODIFIERS = frozenset({"text", "text-advanced"})
 TERMINOLOGY_MODIFIERS = frozenset({"above", "below", "in", "not-in"})

@@ -15,10 +15,10 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from polyfhir_core.config.routing import QueryFeature
+from polyfhir_core.contracts.search_index import TextHits
 from polyfhir_core.planning.analyzer import QueryAnalysis
 from polyfhir_core.resources import ResourceKey
 from polyfhir_core.search import SearchParam, SearchQuery
-from polyfhir_core.search_index import TextHits
 
 T = TypeVar("T", bound=Hashable)
 

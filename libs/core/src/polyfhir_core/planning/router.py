@@ -27,10 +27,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from polyfhir_core.config.backends import BackendConfig
-from polyfhir_core.config.composite import CompositeConfig
+from polyfhir_core.config.composite_config import CompositeConfig
 from polyfhir_core.config.roles import BackendRole
 from polyfhir_core.config.routing import QueryFeature, RoutingRule
-from polyfhir_core.config.sync import SyncConfig
+from polyfhir_core.config.sync_mode import SyncConfig
+from polyfhir_core.contracts.search_index import TextField
 from polyfhir_core.planning.analyzer import QueryAnalysis, QueryPart
 from polyfhir_core.planning.plan import (
     BackendState,
@@ -39,7 +40,6 @@ from polyfhir_core.planning.plan import (
     RouteDecision,
     RouteReason,
 )
-from polyfhir_core.search_index import TextField
 
 NATURAL_ROLE: dict[QueryFeature, BackendRole] = {
     QueryFeature.FULL_TEXT: BackendRole.SEARCH,

@@ -25,7 +25,7 @@ from polyfhir_core.registry.definitions import (
     definition_from_json,
     split_union,
 )
-from polyfhir_core.validation import RESOURCE_TYPES
+from polyfhir_core.resource_validation import RESOURCE_TYPES
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,15 @@ from typing import Any
 
 import orjson
 
+from polyfhir_core.contracts.primary_store import (
+    BundleKind,
+    EntryRequest,
+    EntryResponse,
+    Method,
+    Page,
+)
 from polyfhir_core.errors import BadRequest, PayloadTooLarge
 from polyfhir_core.resources import Json, StoredResource, format_instant
-from polyfhir_core.store import BundleKind, EntryRequest, EntryResponse, Method, Page
 from polyfhir_gateway.api.prefer import Prefer
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import cache
 
-from polyfhir_core.indexing.composite import component_types
+from polyfhir_core.indexing.composite_params import component_types
 from polyfhir_core.registry import SearchParameterRegistry, SearchParamType
+from polyfhir_core.resource_validation import RESOURCE_TYPES
 from polyfhir_core.resources import Json
 from polyfhir_core.search.capabilities import SUPPORTED_MODIFIERS
-from polyfhir_core.validation import RESOURCE_TYPES
 
 _INTERACTIONS = [
     "read",

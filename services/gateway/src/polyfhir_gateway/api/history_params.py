@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from polyfhir_core.contracts.primary_store import HistoryQuery
 from polyfhir_core.errors import BadRequest
 from polyfhir_core.resources import parse_instant
 from polyfhir_core.search.dates import require_date_range
-from polyfhir_core.store import HistoryQuery
 
 _KNOWN = {"_since", "_at", "_count", "_page", "_format", "_pretty"}
 

@@ -9,12 +9,18 @@ from urllib.parse import parse_qsl, urlencode
 import orjson
 from fastapi import Response
 
+from polyfhir_core.contracts.primary_store import (
+    BundleKind,
+    EntryRequest,
+    EntryResponse,
+    HistoryQuery,
+    Page,
+)
 from polyfhir_core.errors import NotFound, NotSupported, UnsupportedMediaType, information
 from polyfhir_core.projection import select_elements, summarize
+from polyfhir_core.resource_validation import is_resource_type
 from polyfhir_core.resources import Json
 from polyfhir_core.search import SearchQuery, parse_search
-from polyfhir_core.store import BundleKind, EntryRequest, EntryResponse, HistoryQuery, Page
-from polyfhir_core.validation import is_resource_type
 from polyfhir_gateway.api.bundles import history_bundle, searchset
 from polyfhir_gateway.api.fhir_json import fhir_response, http_date, media_type
 from polyfhir_gateway.context import FhirContext

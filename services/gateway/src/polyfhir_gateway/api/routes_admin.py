@@ -14,10 +14,10 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Response
 
+from polyfhir_core.contracts.primary_store import ReindexJob
 from polyfhir_core.errors import BadRequest
 from polyfhir_core.resources import format_instant
 from polyfhir_core.search import parse_search
-from polyfhir_core.store import ReindexJob
 from polyfhir_gateway.api.interactions import require_type
 from polyfhir_gateway.context import FhirContext, fhir_context
 

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
+from polyfhir_core.contracts.primary_store import EntryRequest, Method
 from polyfhir_core.errors import BadRequest
 from polyfhir_core.resources import check_id, parse_etag
-from polyfhir_core.store import EntryRequest, Method
 from polyfhir_gateway.api.fhir_json import JSON_PATCH, fhir_response, http_date, read_body
 from polyfhir_gateway.api.history_params import history_query
 from polyfhir_gateway.api.interactions import (

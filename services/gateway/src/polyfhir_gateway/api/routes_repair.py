@@ -13,8 +13,8 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
 
+from polyfhir_core.contracts.search_index import SearchIndex
 from polyfhir_core.errors import NotFound
-from polyfhir_core.search_index import SearchIndex
 from polyfhir_gateway.context import FhirContext, fhir_context
 from polyfhir_gateway.repair import reconciler
 from polyfhir_gateway.repair.jobs import RepairJob, RepairJobs, RepairKind

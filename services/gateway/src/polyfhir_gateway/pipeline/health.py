@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from polyfhir_core.config import BackendConfig, CompositeConfig
+from polyfhir_core.contracts.search_index import AppliedVersion, SearchIndex
 from polyfhir_core.planning import BackendState
-from polyfhir_core.search_index import AppliedVersion, SearchIndex
 from polyfhir_gateway.pipeline.metrics import set_backend_state
 
 log = logging.getLogger(__name__)

@@ -22,9 +22,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol, TypeVar
 
+from polyfhir_core.contracts.primary_store import PrimaryStore, ResourceVersion
+from polyfhir_core.contracts.search_index import IndexedVersion, SearchIndex
 from polyfhir_core.resources import ResourceKey
-from polyfhir_core.search_index import IndexedVersion, SearchIndex
-from polyfhir_core.store import PrimaryStore, ResourceVersion
 from polyfhir_core.tenancy import TenantContext
 from polyfhir_gateway.repair.jobs import RepairJob
 

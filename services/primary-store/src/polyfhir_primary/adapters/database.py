@@ -15,10 +15,10 @@ from typing import Protocol
 
 from polyfhir_bus.events import ResourceChanged
 from polyfhir_bus.relay import OutboxRecord
-from polyfhir_core.indexing.values import IndexValues
+from polyfhir_core.contracts.primary_store import HistoryQuery, ResourceVersion, TenantPositions
+from polyfhir_core.indexing.index_values import IndexValues
 from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.search import IncludeSpec
-from polyfhir_core.store import HistoryQuery, ResourceVersion, TenantPositions
 from polyfhir_core.tenancy import TenantId
 from polyfhir_primary.domain.search_plan import SearchPlan
 

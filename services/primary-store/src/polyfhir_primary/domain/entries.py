@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
+from polyfhir_core.contracts.primary_store import EntryRequest, Method
 from polyfhir_core.errors import BadRequest, MethodNotAllowed
+from polyfhir_core.resource_validation import is_resource_type
 from polyfhir_core.resources import TYPE_PATTERN, check_id
-from polyfhir_core.store import EntryRequest, Method
-from polyfhir_core.validation import is_resource_type
 
 
 @dataclass(frozen=True, slots=True)

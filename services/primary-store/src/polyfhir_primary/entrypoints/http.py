@@ -1,7 +1,7 @@
 """The primary-store service's internal HTTP API (microservice topology).
 
 One generic route serves every call of the store contract
-(:data:`polyfhir_core.store.STORE_CALLS`); errors travel as OperationOutcome
+(:data:`polyfhir_core.contracts.primary_store.STORE_CALLS`); errors travel as OperationOutcome
 with their HTTP status, so the gateway re-raises exactly what the store raised.
 """
 
@@ -13,8 +13,8 @@ import orjson
 from fastapi import FastAPI, Request, Response
 
 from polyfhir_core import wire
+from polyfhir_core.contracts.primary_store import STORE_CALLS, PrimaryStore
 from polyfhir_core.errors import FhirError
-from polyfhir_core.store import STORE_CALLS, PrimaryStore
 from polyfhir_core.tenancy import TenantContext
 from polyfhir_servicekit.metrics import MetricsMiddleware
 from polyfhir_servicekit.probes import add_operational_routes

@@ -12,9 +12,9 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
+from polyfhir_core.contracts.primary_store import EntryRequest, EntryResponse, Method
 from polyfhir_core.errors import BadRequest, FhirError, NotSupported, PreconditionFailed
 from polyfhir_core.resources import Json
-from polyfhir_core.store import EntryRequest, EntryResponse, Method
 from polyfhir_primary.domain.entries import (
     Target,
     check_method_target,

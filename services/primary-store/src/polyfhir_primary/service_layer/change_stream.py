@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from polyfhir_bus.events import ChangeKind, ResourceChanged
+from polyfhir_core.contracts.primary_store import ResourceVersion, TenantPositions
 from polyfhir_core.errors import BadRequest
 from polyfhir_core.resources import ResourceKey, StoredResource
-from polyfhir_core.store import ResourceVersion, TenantPositions
 from polyfhir_core.tenancy import Operation, TenantContext
 from polyfhir_primary.adapters.database import Database
 

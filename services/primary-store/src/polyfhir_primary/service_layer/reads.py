@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from polyfhir_core.contracts.primary_store import EntryResponse
 from polyfhir_core.errors import BadRequest, Gone, NotFound
 from polyfhir_core.resources import StoredResource
-from polyfhir_core.store import EntryResponse
 from polyfhir_core.tenancy import Operation
 from polyfhir_primary.adapters.database import Session
 from polyfhir_primary.domain.entries import Target

@@ -18,11 +18,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from polyfhir_core.contracts.primary_store import JobState, ReindexJob
 from polyfhir_core.errors import NotFound
-from polyfhir_core.indexing.values import IndexValues
+from polyfhir_core.indexing.index_values import IndexValues
 from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_core.resources import Json
-from polyfhir_core.store import JobState, ReindexJob
 from polyfhir_core.tenancy import TenantId
 from polyfhir_primary.adapters.database import Database
 from polyfhir_primary.service_layer.registries import TenantRegistries

@@ -16,13 +16,13 @@ from typing import Any
 import jsonpatch
 
 from polyfhir_bus.events import ChangeKind, ResourceChanged
+from polyfhir_core.contracts.primary_store import EntryResponse
 from polyfhir_core.errors import BadRequest, Gone, NotFound, PreconditionFailed, Unprocessable
 from polyfhir_core.indexing.custom import custom_definition, is_active
-from polyfhir_core.indexing.values import IndexValues
+from polyfhir_core.indexing.index_values import IndexValues
+from polyfhir_core.resource_validation import validate_resource
 from polyfhir_core.resources import Json, StoredResource, format_instant, parse_etag
-from polyfhir_core.store import EntryResponse
 from polyfhir_core.tenancy import Operation, TenantContext
-from polyfhir_core.validation import validate_resource
 from polyfhir_primary.adapters.database import Session, VersionRecord
 
 Written = tuple[EntryResponse, StoredResource | None]

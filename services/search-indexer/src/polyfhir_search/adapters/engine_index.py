@@ -29,9 +29,9 @@ from typing import Any, TypeVar
 import orjson
 
 from polyfhir_bus.events import event_key
+from polyfhir_core.contracts.search_index import IndexedVersion, TextHit, TextHits
 from polyfhir_core.errors import BadRequest, ServiceUnavailable
 from polyfhir_core.resources import ResourceKey
-from polyfhir_core.search_index import IndexedVersion, TextHit, TextHits
 from polyfhir_search.domain.documents import IndexDocument
 from polyfhir_search.domain.mapping import POSITION_MAPPINGS, RESOURCE_MAPPINGS, RESOURCE_SETTINGS
 from polyfhir_search.domain.queries import tenant_filter

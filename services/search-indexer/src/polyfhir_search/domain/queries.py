@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from polyfhir_core.contracts.search_index import TextClause, TextField, TextSearch
 from polyfhir_core.errors import BadRequest
 from polyfhir_core.search import normalize
 from polyfhir_core.search.fulltext import Term, parse_text_query
-from polyfhir_core.search_index import TextClause, TextField, TextSearch
 from polyfhir_search.domain.documents import PARAM_NAME, STRING, TOKEN_TEXT
 
 MAX_LIMIT = 10_000

@@ -1,7 +1,7 @@
 """The search-indexer's internal HTTP API (what ``polyfhir_clients.search.HttpSearchIndex`` calls).
 
 One generic route serves every call of the contract
-(:data:`polyfhir_core.search_index.SEARCH_INDEX_CALLS`):
+(:data:`polyfhir_core.contracts.search_index.SEARCH_INDEX_CALLS`):
 ``POST /internal/v1/search-index/{call}`` with ``{"tenant": ..., "args": {...}}``;
 errors travel as OperationOutcome with their HTTP status.
 """
@@ -15,8 +15,8 @@ from fastapi import FastAPI, Request, Response
 from pydantic import StringConstraints
 
 from polyfhir_core import wire
+from polyfhir_core.contracts.search_index import SEARCH_INDEX_CALLS, SearchIndex
 from polyfhir_core.errors import FhirError
-from polyfhir_core.search_index import SEARCH_INDEX_CALLS, SearchIndex
 from polyfhir_servicekit.metrics import MetricsMiddleware
 from polyfhir_servicekit.probes import add_operational_routes
 

@@ -15,8 +15,8 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
+from polyfhir_core.contracts.search_index import AppliedVersion
 from polyfhir_core.resources import ResourceKey
-from polyfhir_core.search_index import AppliedVersion
 from polyfhir_search.service_layer.ports import SearchEngine
 
 

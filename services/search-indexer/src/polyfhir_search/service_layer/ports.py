@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+from polyfhir_core.contracts.search_index import IndexedVersion, TextHits
 from polyfhir_core.resources import ResourceKey
-from polyfhir_core.search_index import IndexedVersion, TextHits
 from polyfhir_search.domain.documents import IndexDocument
 
 

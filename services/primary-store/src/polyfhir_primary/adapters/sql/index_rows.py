@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from polyfhir_core.indexing.values import IndexValues
+from polyfhir_core.indexing.index_values import IndexValues
 from polyfhir_primary.adapters.sql.dialect import Dialect, plain_insert
 
 INDEX_TABLES = (

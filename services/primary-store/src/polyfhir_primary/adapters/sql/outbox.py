@@ -14,8 +14,8 @@ from typing import Any
 
 from polyfhir_bus.events import event_key
 from polyfhir_bus.relay import OutboxRecord
+from polyfhir_core.contracts.primary_store import ResourceVersion, TenantPositions
 from polyfhir_core.resources import ResourceKey
-from polyfhir_core.store import ResourceVersion, TenantPositions
 from polyfhir_core.tenancy import TenantId
 from polyfhir_primary.adapters.sql.dialect import Conn, Dialect
 

@@ -18,8 +18,8 @@ from typing import Any
 import asyncpg
 
 from polyfhir_bus.relay import OutboxRecord
+from polyfhir_core.contracts.primary_store import HistoryQuery, ResourceVersion, TenantPositions
 from polyfhir_core.resources import ResourceKey, StoredResource
-from polyfhir_core.store import HistoryQuery, ResourceVersion, TenantPositions
 from polyfhir_core.tenancy import TenantId
 from polyfhir_primary.adapters.database import HistoryRow, OutboxRow, TransientConflict
 from polyfhir_primary.adapters.sql import outbox

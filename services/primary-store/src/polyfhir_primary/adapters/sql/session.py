@@ -9,11 +9,11 @@ from typing import Any
 import orjson
 
 from polyfhir_bus.events import ResourceChanged
-from polyfhir_core.indexing.values import IndexValues
+from polyfhir_core.contracts.primary_store import HistoryQuery
+from polyfhir_core.indexing.index_values import IndexValues
 from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.search import IncludeSpec
 from polyfhir_core.search.fulltext import content_text, narrative_text
-from polyfhir_core.store import HistoryQuery
 from polyfhir_core.tenancy import TenantId
 from polyfhir_primary.adapters.database import (
     HistoryRow,

@@ -11,14 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from polyfhir_core.errors import BadRequest, NotFound, NotSupported
-from polyfhir_core.indexing.composite import component_param, component_rows, component_types
+from polyfhir_core.indexing.composite_params import component_param, component_rows, component_types
 from polyfhir_core.registry import SearchParameterRegistry, SearchParamType, Storage
 from polyfhir_core.registry.compartments import compartment_params, compartment_types
+from polyfhir_core.resource_validation import is_resource_type
 from polyfhir_core.resources import check_id
 from polyfhir_core.search import IncludeSpec, SearchParam, SearchQuery, split_values
 from polyfhir_core.search.capabilities import SUPPORTED_MODIFIERS
 from polyfhir_core.search.query import TotalMode
-from polyfhir_core.validation import is_resource_type
 from polyfhir_primary.domain.search_plan import (
     Clause,
     CompartmentClause,

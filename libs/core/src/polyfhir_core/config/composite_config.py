@@ -9,13 +9,13 @@ from pydantic import Field, field_validator, model_validator
 
 from polyfhir_core.config._model import ConfigModel, overlay
 from polyfhir_core.config.backends import BackendConfig
+from polyfhir_core.config.config_checks import collect_problems, collect_warnings
 from polyfhir_core.config.cost import CostConfig, CostWeights
 from polyfhir_core.config.health import HealthConfig
 from polyfhir_core.config.problems import ConfigError, ConfigWarning
 from polyfhir_core.config.roles import BackendRole, Capability
 from polyfhir_core.config.routing import PRIMARY_ALIAS, QueryFeature, RoutingRule, by_priority
-from polyfhir_core.config.sync import RetryConfig, SyncConfig
-from polyfhir_core.config.validation import collect_problems, collect_warnings
+from polyfhir_core.config.sync_mode import RetryConfig, SyncConfig
 from polyfhir_core.errors import BadRequest
 from polyfhir_core.tenancy import TenantId
 

@@ -1,4 +1,4 @@
-"""The primary store's handler object: implements polyfhir_core.store.PrimaryStore.
+"""The primary store's handler object: implements the PrimaryStore contract.
 
 Collaborators (database, indexer, registry, clock, id factory) are passed in
 by ``bootstrap``; tests hand in others.
@@ -14,12 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
-from polyfhir_core.errors import BadRequest, Conflict, FhirError
-from polyfhir_core.indexing.values import IndexValues
-from polyfhir_core.registry import SearchParameterRegistry
-from polyfhir_core.resources import Json, ResourceKey, StoredResource
-from polyfhir_core.search import SearchQuery, parse_search
-from polyfhir_core.store import (
+from polyfhir_core.contracts.primary_store import (
     BundleKind,
     EntryRequest,
     EntryResponse,
@@ -29,8 +24,13 @@ from polyfhir_core.store import (
     ResourceVersion,
     TenantPositions,
 )
+from polyfhir_core.errors import BadRequest, Conflict, FhirError
+from polyfhir_core.indexing.index_values import IndexValues
+from polyfhir_core.registry import SearchParameterRegistry
+from polyfhir_core.resource_validation import is_resource_type
+from polyfhir_core.resources import Json, ResourceKey, StoredResource
+from polyfhir_core.search import SearchQuery, parse_search
 from polyfhir_core.tenancy import Operation, TenantContext
-from polyfhir_core.validation import is_resource_type
 from polyfhir_primary.adapters.database import Database, Session, TransientConflict
 from polyfhir_primary.metrics import STORAGE_LATENCY
 from polyfhir_primary.service_layer import change_stream, reads

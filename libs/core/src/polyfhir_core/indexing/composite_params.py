@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 from polyfhir_core.indexing.converters import CONVERTERS, Converter
+from polyfhir_core.indexing.index_values import CompositeElement, IndexValues
 from polyfhir_core.indexing.paths import (
     Evaluator,
     Node,
@@ -28,7 +29,6 @@ from polyfhir_core.indexing.paths import (
     is_fast,
     top_level_keys,
 )
-from polyfhir_core.indexing.values import CompositeElement, IndexValues
 from polyfhir_core.registry import (
     SearchParamDef,
     SearchParameterRegistry,

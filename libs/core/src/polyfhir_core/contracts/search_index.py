@@ -15,7 +15,7 @@ publishes a position, gapless and increasing per Kafka partition in publish
 order (``polyfhir-position`` header, see docs/events.md). An indexer records,
 per partition, the highest position it has applied. The primary knows, per
 tenant and partition, the position of the tenant's last published change
-(:class:`polyfhir_core.store.TenantPositions`). A secondary is fresh for a
+(:class:`polyfhir_core.contracts.primary_store.TenantPositions`). A secondary is fresh for a
 tenant when, for every partition, its applied position is at least the
 tenant's, and the tenant has no unpublished changes.
 """

@@ -23,6 +23,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from polyfhir_core.config import BackendConfig, CompositeConfig, QueryFeature
+from polyfhir_core.contracts.primary_store import EntryRequest, EntryResponse, Page, PrimaryStore
+from polyfhir_core.contracts.search_index import SearchIndex, TextHits, TextSearch
 from polyfhir_core.errors import Issue, ServiceUnavailable
 from polyfhir_core.planning import (
     EXECUTABLE,
@@ -41,12 +43,10 @@ from polyfhir_core.planning import (
 )
 from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_core.search import SearchQuery
-from polyfhir_core.search_index import SearchIndex, TextHits, TextSearch
-from polyfhir_core.store import EntryRequest, EntryResponse, Page, PrimaryStore
 from polyfhir_core.tenancy import TenantContext
+from polyfhir_gateway.pipeline.consistency import WriteSync
 from polyfhir_gateway.pipeline.health import HealthMonitor
 from polyfhir_gateway.pipeline.metrics import FALLBACKS, ROUTE_DECISIONS
-from polyfhir_gateway.pipeline.sync import WriteSync
 
 log = logging.getLogger(__name__)
 

@@ -177,7 +177,7 @@ class ReindexJob:
 
 @dataclass(frozen=True, slots=True)
 class TenantPositions:
-    """The tenant's place in the change stream (see ``polyfhir_core.search_index``).
+    """The tenant's place in the change stream (see ``polyfhir_core.contracts.search_index``).
 
     ``partitions``: per Kafka partition, the position of the tenant's last
     published event there. ``pending``: committed changes of the tenant the

@@ -1,16 +1,16 @@
-"""The search-indexer's side of ``polyfhir_core.search_index.SearchIndex``."""
+"""The search-indexer's side of ``polyfhir_core.contracts.search_index.SearchIndex``."""
 
 from __future__ import annotations
 
-from polyfhir_core.errors import BadRequest
-from polyfhir_core.resources import ResourceKey
-from polyfhir_core.search_index import (
+from polyfhir_core.contracts.search_index import (
     AppliedVersion,
     IndexedVersion,
     IndexStats,
     TextHits,
     TextSearch,
 )
+from polyfhir_core.errors import BadRequest
+from polyfhir_core.resources import ResourceKey
 from polyfhir_search.domain.queries import search_body
 from polyfhir_search.service_layer.freshness import Freshness
 from polyfhir_search.service_layer.ports import SearchEngine

@@ -14,11 +14,11 @@ from polyfhir_core.config._model import ConfigModel, overlay
 from polyfhir_core.config.problems import ConfigProblem, ConfigWarning
 from polyfhir_core.config.roles import BackendRole, Capability, url_scheme
 from polyfhir_core.config.routing import PRIMARY_ALIAS, RoutingRule
-from polyfhir_core.config.sync import Hybrid
+from polyfhir_core.config.sync_mode import Hybrid
 
 if TYPE_CHECKING:
     from polyfhir_core.config.backends import BackendConfig
-    from polyfhir_core.config.composite import CompositeConfig
+    from polyfhir_core.config.composite_config import CompositeConfig
 
 
 def collect_problems(config: CompositeConfig) -> list[ConfigProblem]:

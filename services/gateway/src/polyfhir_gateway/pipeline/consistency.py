@@ -16,11 +16,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from polyfhir_core.config import BackendConfig, CompositeConfig
+from polyfhir_core.contracts.primary_store import EntryRequest, EntryResponse, Method
+from polyfhir_core.contracts.search_index import AppliedVersion, SearchIndex
 from polyfhir_core.errors import Issue
 from polyfhir_core.planning import BackendState
 from polyfhir_core.resources import Json
-from polyfhir_core.search_index import AppliedVersion, SearchIndex
-from polyfhir_core.store import EntryRequest, EntryResponse, Method
 from polyfhir_gateway.pipeline.health import HealthMonitor
 from polyfhir_gateway.pipeline.metrics import SYNC_WAIT_TIMEOUTS
 
