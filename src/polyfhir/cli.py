@@ -19,6 +19,7 @@ from polyfhir_gateway.bootstrap import build_pipeline
 from polyfhir_gateway.settings import GatewaySettings
 from polyfhir_primary.bootstrap import bootstrap
 from polyfhir_primary.settings import PrimarySettings
+from polyfhir_servicekit.contract_client import ServiceClients
 from polyfhir_servicekit.logs import configure_logging
 from polyfhir_servicekit.serve import serve_app
 
@@ -28,10 +29,13 @@ async def run_standalone(host: str, port: int, config_file: str | None = None) -
     settings = GatewaySettings()
     if config_file is not None:
         settings = settings.model_copy(update={"config_file": config_file})
-    app = create_app(primary.service, settings, pipeline=build_pipeline(primary.service, settings))
+    clients = ServiceClients()  # the secondaries' services, if the config names any
+    pipeline = build_pipeline(primary.service, settings, clients)
+    app = create_app(primary.service, settings, pipeline=pipeline)
     try:
         await serve_app(app, host, port)
     finally:
+        await clients.close()
         await primary.close()
 
 

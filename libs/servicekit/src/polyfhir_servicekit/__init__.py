@@ -1,1 +1,2 @@
-"""What every polyfhir service shares: request metrics, JSON logs, probes."""
+"""What every polyfhir service shares: the contract server and client, request metrics,
+JSON logs, probes."""

@@ -6,14 +6,14 @@ import logging
 
 from fastapi import FastAPI
 
-from polyfhir_clients.primary import HttpPrimaryStore
 from polyfhir_core.config import BackendRole, CompositeConfig, default_config, load_config
-from polyfhir_core.contracts.primary_store import PrimaryStore
-from polyfhir_core.contracts.search_index import SearchIndex
+from polyfhir_core.contracts.primary_store import PRIMARY_STORE, PrimaryStore
+from polyfhir_core.contracts.search_index import SEARCH_INDEX, SearchIndex
 from polyfhir_core.errors import FhirError
 from polyfhir_gateway.app import create_app
 from polyfhir_gateway.pipeline import QueryPipeline
 from polyfhir_gateway.settings import GatewaySettings
+from polyfhir_servicekit.contract_client import ServiceClients
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +33,8 @@ def load_composite(settings: GatewaySettings) -> CompositeConfig:
     return config
 
 
-def search_indexes(config: CompositeConfig) -> dict[str, SearchIndex]:
+def search_indexes(config: CompositeConfig, clients: ServiceClients) -> dict[str, SearchIndex]:
     """A client of the search-indexer service (``options.service_url``) per search backend."""
-    from polyfhir_clients.search import HttpSearchIndex
-
     indexes: dict[str, SearchIndex] = {}
     for backend in config.secondaries:
         if backend.role is not BackendRole.SEARCH:
@@ -47,13 +45,16 @@ def search_indexes(config: CompositeConfig) -> dict[str, SearchIndex]:
                 f"backend {backend.id}: options.service_url (the search-indexer service, "
                 "e.g. http://127.0.0.1:8082) is required; the gateway never talks to the engine"
             )
-        indexes[backend.id] = HttpSearchIndex(url)
+        indexes[backend.id] = clients.connect(SEARCH_INDEX, url)
     return indexes
 
 
-def build_pipeline(store: PrimaryStore, settings: GatewaySettings) -> QueryPipeline:
+def build_pipeline(
+    store: PrimaryStore, settings: GatewaySettings, clients: ServiceClients
+) -> QueryPipeline:
+    """The query pipeline; its secondaries' clients come from ``clients`` (closed by the caller)."""
     config = load_composite(settings)
-    indexes = search_indexes(config) if config.secondaries else {}
+    indexes = search_indexes(config, clients) if config.secondaries else {}
     return QueryPipeline(
         store,
         config,
@@ -69,6 +70,7 @@ def build_remote_app(settings: GatewaySettings) -> FastAPI:
             "POLYFHIR_PRIMARY_STORE_URL is required for a standalone gateway "
             "(use `polyfhir run` for the one-process topology)"
         )
-    store = HttpPrimaryStore(settings.primary_store_url)
-    pipeline = build_pipeline(store, settings)
-    return create_app(store, settings, on_shutdown=store.close, pipeline=pipeline)
+    clients = ServiceClients()
+    store = clients.connect(PRIMARY_STORE, settings.primary_store_url)
+    pipeline = build_pipeline(store, settings, clients)
+    return create_app(store, settings, on_shutdown=clients.close, pipeline=pipeline)

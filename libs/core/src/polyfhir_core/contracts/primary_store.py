@@ -20,6 +20,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
+from polyfhir_core.contracts.contract import Contract
 from polyfhir_core.resources import Json, ResourceKey, StoredResource
 from polyfhir_core.search import SearchQuery
 from polyfhir_core.tenancy import TenantContext
@@ -69,6 +70,7 @@ class EntryResponse:
     resource: Json | None = None
     outcome: Json | None = None
     full_url: str | None = None
+    written: ResourceVersion | None = None  # the version this entry wrote (None: wrote nothing)
 
     @property
     def ok(self) -> bool:
@@ -149,9 +151,6 @@ class PrimaryStore(Protocol):
         """Raise when the store cannot serve requests."""
 
 
-# The store contract as remote calls: name -> (argument types, result type).
-# The primary-store service serves these at ``POST /internal/v1/store/{name}``
-# with body ``{"ctx": TenantContext, "args": {...}}``; polyfhir-clients calls them.
 class JobState(StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"
@@ -203,17 +202,5 @@ class ResourceVersion:
         return ResourceKey(self.resource_type, self.id)
 
 
-STORE_CALLS: dict[str, tuple[dict[str, Any], Any]] = {
-    "process": ({"kind": BundleKind, "entries": list[EntryRequest]}, list[EntryResponse]),
-    "read": ({"resource_type": str, "id": str}, StoredResource),
-    "vread": ({"resource_type": str, "id": str, "version": int}, StoredResource),
-    "read_many": ({"keys": list[ResourceKey]}, list[StoredResource]),
-    "search": ({"query": SearchQuery}, Page),
-    "history": ({"query": HistoryQuery}, Page),
-    "reindex": ({"resource_types": list[str] | None}, ReindexJob),
-    "reindex_status": ({"job_id": str}, ReindexJob),
-    "reindex_cancel": ({"job_id": str}, ReindexJob),
-    "positions": ({}, TenantPositions),
-    "list_versions": ({"after": ResourceKey | None, "limit": int}, list[ResourceVersion]),
-    "republish": ({"keys": list[ResourceKey]}, int),
-}
+PRIMARY_STORE = Contract[PrimaryStore](PrimaryStore, "/internal/v1/store", "primary store")
+"""The store contract as remote calls (served by the primary-store service)."""

@@ -2,11 +2,9 @@
 
 The search-indexer keeps a derived full-text index (OpenSearch or
 Elasticsearch) fed by change events. The gateway never talks to the engine: it
-holds a :class:`SearchIndex`, in practice ``polyfhir_clients.search.HttpSearchIndex``,
-an HTTP client of the search-indexer's internal API
-(``POST /internal/v1/search-index/{call}``, body ``{"tenant": ..., "args": {...}}``,
-generated from :data:`SEARCH_INDEX_CALLS` exactly like the primary store's
-``STORE_CALLS``).
+holds a :class:`SearchIndex`, in practice a client proxy of the search-indexer's
+internal API derived from the Protocol (:data:`SEARCH_INDEX`, served at
+``POST /internal/v1/search-index/{call}``; see ``polyfhir_core.contracts.contract``).
 
 Every call is bound to one tenant: the index always filters by tenant.
 
@@ -24,9 +22,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
+from polyfhir_core.contracts.contract import Contract
 from polyfhir_core.resources import ResourceKey
+from polyfhir_core.tenancy import TenantContext
 
 
 class TextField(StrEnum):
@@ -123,48 +123,41 @@ class IndexStats:
 class SearchIndex(Protocol):
     """Everything the gateway may ask of a search secondary."""
 
-    async def search_text(self, tenant: str, request: TextSearch) -> TextHits:
-        """Matching ids with scores (current, non-deleted resources of ``tenant`` only)."""
+    async def search_text(self, ctx: TenantContext, request: TextSearch) -> TextHits:
+        """Matching ids with scores (current, non-deleted resources of the tenant only)."""
 
-    async def positions(self, tenant: str) -> dict[int, int]:
+    async def positions(self, ctx: TenantContext) -> dict[int, int]:
         """Per partition, the highest event position applied (see the module docstring)."""
 
     async def wait_applied(
-        self, tenant: str, versions: list[AppliedVersion], timeout_ms: int
+        self, ctx: TenantContext, versions: list[AppliedVersion], timeout_ms: int
     ) -> bool:
         """Wait until every version (or a newer one) is applied; ``False`` on timeout."""
 
-    async def wait_positions(self, tenant: str, positions: dict[int, int], timeout_ms: int) -> bool:
+    async def wait_positions(
+        self, ctx: TenantContext, positions: dict[int, int], timeout_ms: int
+    ) -> bool:
         """Wait until the applied position of each partition reaches ``positions``."""
 
-    async def versions(self, tenant: str, keys: list[ResourceKey]) -> list[IndexedVersion]:
+    async def versions(self, ctx: TenantContext, keys: list[ResourceKey]) -> list[IndexedVersion]:
         """What the index holds for ``keys`` (keys it holds nothing for are left out)."""
 
     async def scan(
-        self, tenant: str, after: ResourceKey | None, limit: int
+        self, ctx: TenantContext, after: ResourceKey | None, limit: int
     ) -> list[IndexedVersion]:
         """The tenant's index entries (tombstones too) in (type, id) order after ``after``."""
 
-    async def remove(self, tenant: str, keys: list[ResourceKey]) -> int:
+    async def remove(self, ctx: TenantContext, keys: list[ResourceKey]) -> int:
         """Drop entries the primary does not know at all (reconcile); returns how many."""
 
-    async def drop_tenant(self, tenant: str) -> int:
+    async def drop_tenant(self, ctx: TenantContext) -> int:
         """Remove every entry of the tenant (before a rebuild); returns how many."""
 
-    async def stats(self, tenant: str) -> IndexStats: ...
+    async def stats(self, ctx: TenantContext) -> IndexStats: ...
 
     async def check_ready(self) -> None:
         """Raise ServiceUnavailable when the service or its engine cannot serve."""
 
 
-SEARCH_INDEX_CALLS: dict[str, tuple[dict[str, Any], Any]] = {
-    "search_text": ({"request": TextSearch}, TextHits),
-    "positions": ({}, dict[int, int]),
-    "wait_applied": ({"versions": list[AppliedVersion], "timeout_ms": int}, bool),
-    "wait_positions": ({"positions": dict[int, int], "timeout_ms": int}, bool),
-    "versions": ({"keys": list[ResourceKey]}, list[IndexedVersion]),
-    "scan": ({"after": ResourceKey | None, "limit": int}, list[IndexedVersion]),
-    "remove": ({"keys": list[ResourceKey]}, int),
-    "drop_tenant": ({}, int),
-    "stats": ({}, IndexStats),
-}
+SEARCH_INDEX = Contract[SearchIndex](SearchIndex, "/internal/v1/search-index", "search index")
+"""The search-index contract as remote calls (served by the search-indexer service)."""

@@ -40,7 +40,7 @@ def require_type(rtype: str) -> str:
 async def run_single(fc: FhirContext, entry: EntryRequest) -> EntryResponse:
     """Run one write; under SyncMode wait for the synchronous secondaries (warnings on lag)."""
     (response,) = await fc.store.process(fc.tenant, BundleKind.TRANSACTION, [entry])
-    warnings = await fc.pipeline.after_write(fc.tenant, [entry], [response])
+    warnings = await fc.pipeline.after_write(fc.tenant, [response])
     if warnings:
         response.outcome = with_warnings(response.outcome, warnings)
     return response

@@ -37,10 +37,10 @@ async def transaction_or_batch(fc: Ctx) -> Response:
     body = await read_body(fc.request, fc.settings.max_body_bytes)
     kind, entries = parse_bundle(body, fc.settings.max_bundle_entries)
     responses = await fc.store.process(fc.tenant, kind, entries)
-    warnings = await fc.pipeline.after_write(fc.tenant, entries, responses)
+    warnings = await fc.pipeline.after_write(fc.tenant, responses)
     if warnings:  # SyncMode: every written entry carries the lag warning
-        for entry, response in zip(entries, responses, strict=True):
-            if written_version(entry, response) is not None:
+        for response in responses:
+            if written_version(response) is not None:
                 response.outcome = with_warnings(response.outcome, warnings)
     return fhir_response(response_bundle(kind, entries, responses, fc.base, fc.prefer))
 

@@ -1,11 +1,18 @@
-"""SyncMode on writes: wait for the secondaries a write must reach before it returns.
+"""Waiting for a secondary: after a write (SyncMode) and before a read (read lag).
 
-Which secondaries: ``CompositeConfig.write_waits_for()`` (synchronous: every
-enabled secondary; hybrid: the search backend; asynchronous: none), limited to
-those the gateway has a client for. The wait is ``SearchIndex.wait_applied``
+**Writes** (:class:`WriteSync`). Which secondaries:
+``CompositeConfig.write_waits_for()`` (synchronous: every enabled secondary;
+hybrid: the search backend; asynchronous: none), limited to those the gateway
+has a client for. The wait is ``SearchIndex.wait_applied``
 for the versions the write produced, bounded by the backend's
 ``sync.timeout_ms``. On timeout (or an error) the write still stands: the
-backend is marked lagging and every affected entry gets a warning issue.
+backend is marked lagging and every affected entry gets a warning issue. The
+versions come from the primary as data (``EntryResponse.written``).
+
+**Reads** (:func:`is_fresh`). Unless a backend is written synchronously, a
+search uses it only once it has applied the tenant's last change, waiting up to
+``sync.max_read_lag_ms`` for it: the primary's ``positions`` for the tenant are
+compared with (or waited for on) the secondary's applied positions.
 """
 
 from __future__ import annotations
@@ -16,11 +23,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from polyfhir_core.config import BackendConfig, CompositeConfig
-from polyfhir_core.contracts.primary_store import EntryRequest, EntryResponse, Method
+from polyfhir_core.contracts.primary_store import EntryResponse, PrimaryStore
 from polyfhir_core.contracts.search_index import AppliedVersion, SearchIndex
 from polyfhir_core.errors import Issue
 from polyfhir_core.planning import BackendState
 from polyfhir_core.resources import Json
+from polyfhir_core.tenancy import TenantContext
 from polyfhir_gateway.pipeline.health import HealthMonitor
 from polyfhir_gateway.pipeline.metrics import SYNC_WAIT_TIMEOUTS
 
@@ -29,23 +37,13 @@ log = logging.getLogger(__name__)
 UNBOUNDED_WAIT_MS = 3_600_000
 """``sync.timeout_ms = null`` waits "without bound": one hour per call in practice."""
 
-_WRITES = frozenset({Method.POST, Method.PUT, Method.PATCH, Method.DELETE})
 
-
-def written_version(request: EntryRequest, response: EntryResponse) -> AppliedVersion | None:
-    """The version a successful write produced (from Location, or URL + ETag for a delete)."""
-    if request.method not in _WRITES or not response.ok:
+def written_version(response: EntryResponse) -> AppliedVersion | None:
+    """The version a successful write produced (``None``: the entry wrote nothing)."""
+    w = response.written
+    if w is None or not response.ok:
         return None
-    if response.location:
-        parts = response.location.split("/")
-        if len(parts) == 4 and parts[2] == "_history" and parts[3].isdigit():
-            return AppliedVersion(parts[0], parts[1], int(parts[3]))
-        return None
-    etag = (response.etag or "").removeprefix("W/").strip('"')
-    target = request.url.split("?", 1)[0].split("/")
-    if request.method is Method.DELETE and len(target) == 2 and etag.isdigit():
-        return AppliedVersion(target[0], target[1], int(etag))
-    return None  # nothing written (e.g. a delete of nothing) or a conditional delete
+    return AppliedVersion(w.resource_type, w.id, w.version)
 
 
 def sync_warning(backend: BackendConfig, timeout_ms: int | None, error: str | None) -> Issue:
@@ -92,24 +90,18 @@ class WriteSync:
     def active(self) -> bool:
         return bool(self.backends)
 
-    async def wait(
-        self, tenant: str, requests: Sequence[EntryRequest], responses: Sequence[EntryResponse]
-    ) -> list[Issue]:
+    async def wait(self, ctx: TenantContext, responses: Sequence[EntryResponse]) -> list[Issue]:
         """Wait for every synchronous backend; the warnings for backends that fell behind."""
         if not self.backends:
             return []
-        versions = [
-            v
-            for q, r in zip(requests, responses, strict=True)
-            if (v := written_version(q, r)) is not None
-        ]
+        versions = [v for r in responses if (v := written_version(r)) is not None]
         if not versions:
             return []
-        results = await asyncio.gather(*(self._one(b, tenant, versions) for b in self.backends))
+        results = await asyncio.gather(*(self._one(b, ctx, versions) for b in self.backends))
         return [issue for issue in results if issue is not None]
 
     async def _one(
-        self, backend: BackendConfig, tenant: str, versions: list[AppliedVersion]
+        self, backend: BackendConfig, ctx: TenantContext, versions: list[AppliedVersion]
     ) -> Issue | None:
         timeout_ms = self.config.sync_for(backend).timeout_ms
         if self.monitor is not None and self.monitor.state(backend.id) is BackendState.UNHEALTHY:
@@ -119,7 +111,7 @@ class WriteSync:
         try:
             # The call itself may hang (network): bound it a little above the server-side wait.
             async with asyncio.timeout(bound / 1000 + 1.0):
-                applied = await self.indexes[backend.id].wait_applied(tenant, versions, bound)
+                applied = await self.indexes[backend.id].wait_applied(ctx, versions, bound)
         except TimeoutError:
             applied = False
         except Exception as exc:  # timeout or transport error: the write still stands
@@ -128,5 +120,21 @@ class WriteSync:
             return None
         SYNC_WAIT_TIMEOUTS.labels(backend.id).inc()
         if self.monitor is not None:
-            self.monitor.mark_lagging(backend.id, tenant, versions)
+            self.monitor.mark_lagging(backend.id, ctx.tenant.value, versions)
         return sync_warning(backend, timeout_ms, error)
+
+
+async def is_fresh(
+    ctx: TenantContext, store: PrimaryStore, index: SearchIndex, max_lag_ms: int
+) -> bool:
+    """Has ``index`` applied the tenant's last change? Waits up to ``max_lag_ms`` for it
+    (0: answer at once)."""
+    positions = await store.positions(ctx)
+    if positions.pending > 0:
+        return False  # changes not even published yet: no secondary has them
+    if not positions.partitions:
+        return True
+    if max_lag_ms == 0:
+        applied = await index.positions(ctx)
+        return all(applied.get(p, -1) >= pos for p, pos in positions.partitions.items())
+    return await index.wait_positions(ctx, positions.partitions, max_lag_ms)

@@ -25,6 +25,7 @@ from typing import Any
 from polyfhir_core.config import BackendConfig, CompositeConfig
 from polyfhir_core.contracts.search_index import AppliedVersion, SearchIndex
 from polyfhir_core.planning import BackendState
+from polyfhir_core.tenancy import TenantContext
 from polyfhir_gateway.pipeline.metrics import set_backend_state
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ class HealthMonitor:
         for tenant, versions in list(track.pending.items()):
             try:
                 async with asyncio.timeout(timeout_ms / 1000):
-                    applied = await index.wait_applied(tenant, versions, 0)
+                    applied = await index.wait_applied(TenantContext.of(tenant), versions, 0)
             except Exception:  # still lagging as far as we can tell
                 log.debug("lag check of %s failed", track.backend.id, exc_info=True)
                 return

@@ -7,7 +7,8 @@
   sort, paging and includes. More hits than ``cost.max_shipped_ids`` are never
   shipped: the primary answers the full text itself.
 - Freshness: unless the backend is written synchronously, it is used only once
-  it has applied the tenant's last change (``sync.max_read_lag_ms``).
+  it has applied the tenant's last change (``sync.max_read_lag_ms``; the wait
+  lives beside the write waits in ``consistency.py``).
 
 The secondary call and the freshness check run concurrently under one
 deadline. Whatever goes wrong with the secondary — down, slow, erroring,
@@ -23,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from polyfhir_core.config import BackendConfig, CompositeConfig, QueryFeature
-from polyfhir_core.contracts.primary_store import EntryRequest, EntryResponse, Page, PrimaryStore
+from polyfhir_core.contracts.primary_store import EntryResponse, Page, PrimaryStore
 from polyfhir_core.contracts.search_index import SearchIndex, TextHits, TextSearch
 from polyfhir_core.errors import Issue, ServiceUnavailable
 from polyfhir_core.planning import (
@@ -44,7 +45,7 @@ from polyfhir_core.planning import (
 from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_core.search import SearchQuery
 from polyfhir_core.tenancy import TenantContext
-from polyfhir_gateway.pipeline.consistency import WriteSync
+from polyfhir_gateway.pipeline.consistency import WriteSync, is_fresh
 from polyfhir_gateway.pipeline.health import HealthMonitor
 from polyfhir_gateway.pipeline.metrics import FALLBACKS, ROUTE_DECISIONS
 
@@ -172,13 +173,12 @@ class QueryPipeline:
         check_lag = not sync.waits_for(backend.role) and sync.max_read_lag_ms is not None
         lag_ms = sync.max_read_lag_ms or 0
         deadline = (self._timeouts[backend.id] + (lag_ms if check_lag else 0)) / 1000
-        tenant = ctx.tenant.value
         try:
             async with asyncio.timeout(deadline):
                 # Freshness first, then the search: hits fetched while the index was
                 # still applying the tenant's last change could predate it.
-                fresh = await self._fresh(ctx, index, lag_ms) if check_lag else True
-                hits = await index.search_text(tenant, request) if fresh else TextHits((), 0)
+                fresh = await is_fresh(ctx, self.store, index, lag_ms) if check_lag else True
+                hits = await index.search_text(ctx, request) if fresh else TextHits((), 0)
         except TimeoutError:
             raise Fallback("timeout", f"no answer within {deadline * 1000:.0f} ms") from None
         except Exception as exc:  # the secondary failed: the primary answers
@@ -186,18 +186,6 @@ class QueryPipeline:
         if not fresh:
             raise Fallback("lagging", f"{backend.id} has not applied the tenant's last change")
         return hits
-
-    async def _fresh(self, ctx: TenantContext, index: SearchIndex, lag_ms: int) -> bool:
-        positions = await self.store.positions(ctx)
-        if positions.pending > 0:
-            return False  # changes not even published yet: no secondary has them
-        if not positions.partitions:
-            return True
-        tenant = ctx.tenant.value
-        if lag_ms == 0:
-            applied = await index.positions(tenant)
-            return all(applied.get(p, -1) >= pos for p, pos in positions.partitions.items())
-        return await index.wait_positions(tenant, positions.partitions, lag_ms)
 
     def _query_timeout_ms(self, backend: BackendConfig) -> int:
         configured = backend.options.get("query_timeout_ms")
@@ -208,13 +196,10 @@ class QueryPipeline:
     # -- writes ------------------------------------------------------------------------
 
     async def after_write(
-        self,
-        ctx: TenantContext,
-        requests: Sequence[EntryRequest],
-        responses: Sequence[EntryResponse],
+        self, ctx: TenantContext, responses: Sequence[EntryResponse]
     ) -> list[Issue]:
         """SyncMode: wait for the synchronous secondaries; warnings for those behind."""
-        return await self.writes.wait(ctx.tenant.value, requests, responses)
+        return await self.writes.wait(ctx, responses)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -222,8 +207,4 @@ class QueryPipeline:
         self.monitor.start()
 
     async def stop(self) -> None:
-        await self.monitor.stop()
-        for index in self.indexes.values():
-            close = getattr(index, "close", None)
-            if close is not None:
-                await close()
+        await self.monitor.stop()  # the clients belong to whoever built them (bootstrap)

@@ -52,7 +52,7 @@ class _Repairs:
     async def compare(self, page: list[ResourceVersion]) -> None:
         held = {
             (v.resource_type, v.id): v
-            for v in await self.index.versions(self.ctx.tenant.value, [r.key for r in page])
+            for v in await self.index.versions(self.ctx, [r.key for r in page])
         }
         for row in page:
             entry = held.get((row.resource_type, row.id))
@@ -74,7 +74,7 @@ class _Repairs:
         live = {r.key for r in await self.store.read_many(self.ctx, candidates)}
         gone = [key for key in candidates if key not in live]
         if gone:
-            self.job.progress.orphans += await self.index.remove(self.ctx.tenant.value, gone)
+            self.job.progress.orphans += await self.index.remove(self.ctx, gone)
 
     async def flush(self, *, force: bool = False) -> None:
         if self.republish and (force or len(self.republish) >= PAGE):
@@ -98,19 +98,18 @@ async def _pages(
 async def reconcile(
     ctx: TenantContext, store: PrimaryStore, index: SearchIndex, job: RepairJob
 ) -> None:
-    tenant = ctx.tenant.value
     repairs = _Repairs(ctx, store, index, job)
     async for rows in _pages(lambda after, n: store.list_versions(ctx, after, n)):
         await repairs.compare(rows)
     await repairs.flush(force=True)
-    async for entries in _pages(lambda after, n: index.scan(tenant, after, n)):
+    async for entries in _pages(lambda after, n: index.scan(ctx, after, n)):
         await repairs.remove_orphans(entries)
 
 
 async def rebuild(
     ctx: TenantContext, store: PrimaryStore, index: SearchIndex, job: RepairJob
 ) -> None:
-    job.progress.removed = await index.drop_tenant(ctx.tenant.value)
+    job.progress.removed = await index.drop_tenant(ctx)
     async for rows in _pages(lambda after, n: store.list_versions(ctx, after, n)):
         job.progress.compared += len(rows)
         live = [row.key for row in rows if not row.deleted]

@@ -1,42 +1,14 @@
-"""The primary-store service's internal HTTP API (microservice topology).
-
-One generic route serves every call of the store contract
-(:data:`polyfhir_core.contracts.primary_store.STORE_CALLS`); errors travel as OperationOutcome
-with their HTTP status, so the gateway re-raises exactly what the store raised.
-"""
+"""The primary-store service's internal HTTP API (microservice topology): the
+``PrimaryStore`` contract served from its Protocol (see ``polyfhir_core.contracts.contract``)."""
 
 from __future__ import annotations
 
-from typing import Any
+from fastapi import FastAPI
 
-import orjson
-from fastapi import FastAPI, Request, Response
-
-from polyfhir_core import wire
-from polyfhir_core.contracts.primary_store import STORE_CALLS, PrimaryStore
-from polyfhir_core.errors import FhirError
-from polyfhir_core.tenancy import TenantContext
-from polyfhir_servicekit.metrics import MetricsMiddleware
-from polyfhir_servicekit.probes import add_operational_routes
-
-_SCOPE = ("ctx", TenantContext)
-
-
-def _json(body: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+from polyfhir_core.contracts.primary_store import PRIMARY_STORE, PrimaryStore
+from polyfhir_servicekit.contract_server import serve
+from polyfhir_servicekit.internal_app import create_internal_app
 
 
 def create_app(store: PrimaryStore) -> FastAPI:
-    app = FastAPI(title="polyfhir primary-store", docs_url=None, redoc_url=None)
-
-    @app.post("/internal/v1/store/{name}")
-    async def call(name: str, request: Request) -> Response:
-        try:
-            raw = await request.body()
-            return _json(await wire.answer_call(STORE_CALLS, store, name, raw, _SCOPE))
-        except FhirError as exc:
-            return _json(exc.outcome(), exc.status)
-
-    add_operational_routes(app, store.check_ready)
-    app.add_middleware(MetricsMiddleware, service="primary-store", log_requests=False)
-    return app
+    return create_internal_app("primary-store", [serve(PRIMARY_STORE, store)], store.check_ready)

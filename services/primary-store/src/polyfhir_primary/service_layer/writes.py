@@ -16,7 +16,7 @@ from typing import Any
 import jsonpatch
 
 from polyfhir_bus.events import ChangeKind, ResourceChanged
-from polyfhir_core.contracts.primary_store import EntryResponse
+from polyfhir_core.contracts.primary_store import EntryResponse, ResourceVersion
 from polyfhir_core.errors import BadRequest, Gone, NotFound, PreconditionFailed, Unprocessable
 from polyfhir_core.indexing.custom import custom_definition, is_active
 from polyfhir_core.indexing.index_values import IndexValues
@@ -97,7 +97,13 @@ async def _write(
     stored = StoredResource(w.ctx.tenant, rtype, rid, version, w.now, False, content)
     await _save(w, stored, method, current.version if current is not None else None)
     created = current is None or current.deleted
-    return response_for(stored, 201 if created else 200), stored
+    response = response_for(stored, 201 if created else 200)
+    response.written = _version_of(stored)
+    return response, stored
+
+
+def _version_of(stored: StoredResource) -> ResourceVersion:
+    return ResourceVersion(stored.resource_type, stored.id, stored.version, stored.deleted)
 
 
 def _check_if_match(current: StoredResource | None, if_match: str | None) -> None:
@@ -176,7 +182,9 @@ async def delete(w: WriteContext, rtype: str, rid: str, if_match: str | None = N
     _check_if_match(current, if_match)
     stored = StoredResource(w.ctx.tenant, rtype, rid, current.version + 1, w.now, True, None)
     await _save(w, stored, "DELETE", current.version)
-    return EntryResponse(status=204, etag=stored.etag, last_modified=w.now), stored
+    response = EntryResponse(status=204, etag=stored.etag, last_modified=w.now)
+    response.written = _version_of(stored)
+    return response, stored
 
 
 async def conditional_delete(w: WriteContext, rtype: str, query: str) -> Written:

@@ -11,6 +11,7 @@ from polyfhir_core.contracts.search_index import (
 )
 from polyfhir_core.errors import BadRequest
 from polyfhir_core.resources import ResourceKey
+from polyfhir_core.tenancy import TenantContext
 from polyfhir_search.domain.queries import search_body
 from polyfhir_search.service_layer.freshness import Freshness
 from polyfhir_search.service_layer.ports import SearchEngine
@@ -30,48 +31,50 @@ def _capped(timeout_ms: int) -> int:
 
 
 class IndexService:
-    """Every call is bound to one tenant; the engine queries always filter by it."""
+    """Every call is bound to one tenant (``ctx``); the engine queries always filter by it."""
 
     def __init__(self, engine: SearchEngine, freshness: Freshness) -> None:
         self._engine = engine
         self._freshness = freshness
 
-    async def search_text(self, tenant: str, request: TextSearch) -> TextHits:
-        return await self._engine.search(search_body(tenant, request))
+    async def search_text(self, ctx: TenantContext, request: TextSearch) -> TextHits:
+        return await self._engine.search(search_body(ctx.tenant.value, request))
 
-    async def positions(self, tenant: str) -> dict[int, int]:
-        del tenant  # positions are per partition, shared by every tenant
+    async def positions(self, ctx: TenantContext) -> dict[int, int]:
+        del ctx  # positions are per partition, shared by every tenant
         return await self._freshness.positions()
 
     async def wait_applied(
-        self, tenant: str, versions: list[AppliedVersion], timeout_ms: int
+        self, ctx: TenantContext, versions: list[AppliedVersion], timeout_ms: int
     ) -> bool:
         _bounded("versions", len(versions), MAX_KEYS)
-        return await self._freshness.wait_applied(tenant, versions, _capped(timeout_ms))
+        return await self._freshness.wait_applied(ctx.tenant.value, versions, _capped(timeout_ms))
 
-    async def wait_positions(self, tenant: str, positions: dict[int, int], timeout_ms: int) -> bool:
-        del tenant
+    async def wait_positions(
+        self, ctx: TenantContext, positions: dict[int, int], timeout_ms: int
+    ) -> bool:
+        del ctx
         return await self._freshness.wait_positions(positions, _capped(timeout_ms))
 
-    async def versions(self, tenant: str, keys: list[ResourceKey]) -> list[IndexedVersion]:
+    async def versions(self, ctx: TenantContext, keys: list[ResourceKey]) -> list[IndexedVersion]:
         _bounded("keys", len(keys), MAX_KEYS)
-        return await self._engine.versions(tenant, keys)
+        return await self._engine.versions(ctx.tenant.value, keys)
 
     async def scan(
-        self, tenant: str, after: ResourceKey | None, limit: int
+        self, ctx: TenantContext, after: ResourceKey | None, limit: int
     ) -> list[IndexedVersion]:
         _bounded("limit", limit, MAX_KEYS)
-        return await self._engine.scan(tenant, after, limit)
+        return await self._engine.scan(ctx.tenant.value, after, limit)
 
-    async def remove(self, tenant: str, keys: list[ResourceKey]) -> int:
+    async def remove(self, ctx: TenantContext, keys: list[ResourceKey]) -> int:
         _bounded("keys", len(keys), MAX_KEYS)
-        return await self._engine.delete(tenant, keys)
+        return await self._engine.delete(ctx.tenant.value, keys)
 
-    async def drop_tenant(self, tenant: str) -> int:
-        return await self._engine.delete_tenant(tenant)
+    async def drop_tenant(self, ctx: TenantContext) -> int:
+        return await self._engine.delete_tenant(ctx.tenant.value)
 
-    async def stats(self, tenant: str) -> IndexStats:
-        documents, tombstones = await self._engine.count(tenant)
+    async def stats(self, ctx: TenantContext) -> IndexStats:
+        documents, tombstones = await self._engine.count(ctx.tenant.value)
         return IndexStats(documents, tombstones, await self._freshness.positions())
 
     async def check_ready(self) -> None:
