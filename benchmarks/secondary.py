@@ -33,8 +33,9 @@ import httpx
 
 from _common import bucket_quantile_ms, database_urls, percentile, scrape, table
 from bulkload import bulk_load, templates, workers_for
-from polyfhir_clients.search import HttpSearchIndex
-from polyfhir_core.contracts.search_index import AppliedVersion
+from polyfhir_core.contracts.search_index import SEARCH_INDEX, AppliedVersion
+from polyfhir_core.tenancy import TenantContext
+from polyfhir_servicekit.contract_client import ServiceClients
 from polyfhir_testing.processes import free_port
 from polyfhir_testing.stack import LocalStack, Service
 from search import _facts
@@ -70,7 +71,8 @@ def _created_ids(answer: httpx.Response, bundle: int) -> list[str]:
 
 async def _steady(stack: LocalStack, args: argparse.Namespace) -> dict[str, Any]:
     """Open loop: a request every ``bundle / rate`` s (at most ``concurrency`` in flight)."""
-    index = HttpSearchIndex(stack.indexer.url)
+    clients = ServiceClients()
+    index = clients.connect(SEARCH_INDEX, stack.indexer.url)
     gate = asyncio.Semaphore(args.concurrency)
     requests_per_s = args.rate / max(args.bundle, 1)
     writes: list[float] = []
@@ -80,7 +82,7 @@ async def _steady(stack: LocalStack, args: argparse.Namespace) -> dict[str, Any]
     begin = time.perf_counter()
 
     async def lag_of(version: AppliedVersion, acknowledged: float) -> None:
-        if await index.wait_applied(TENANT, [version], 30_000):
+        if await index.wait_applied(TenantContext.of(TENANT), [version], 30_000):
             lags.append(time.perf_counter() - acknowledged)
             timeline.append((acknowledged - begin, lags[-1]))
 
@@ -109,7 +111,7 @@ async def _steady(stack: LocalStack, args: argparse.Namespace) -> dict[str, Any]
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - begin
     await asyncio.gather(*waits)
-    await index.close()
+    await clients.close()
     resources = total * max(args.bundle, 1)
     if args.timeline:
         print("second | lag samples | lag p50 ms | lag max ms")

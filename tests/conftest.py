@@ -18,7 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from polyfhir_clients.primary import HttpPrimaryStore
+from polyfhir_core.contracts.primary_store import PRIMARY_STORE
+from polyfhir_servicekit.contract_client import ServiceClients
 from polyfhir_testing.processes import free_port, spawn, stop, wait_http
 
 pytest_plugins = ["polyfhir_testing.pytest_plugin"]
@@ -95,9 +96,10 @@ async def _services(url: str, backend: str, logs: Path) -> AsyncIterator[Server]
     try:
         wait_http(f"http://127.0.0.1:{store_port}/readyz", store)
         wait_http(f"http://127.0.0.1:{gw_port}/readyz", gateway)
-        remote = HttpPrimaryStore(f"http://127.0.0.1:{store_port}")
+        clients = ServiceClients()
+        remote = clients.connect(PRIMARY_STORE, f"http://127.0.0.1:{store_port}")
         yield Server(backend, "services", f"http://127.0.0.1:{gw_port}", remote)
-        await remote.close()
+        await clients.close()
     finally:
         stop(gateway)
         stop(store)

@@ -15,6 +15,7 @@ from polyfhir_core.contracts.search_index import (
 )
 from polyfhir_core.errors import ServiceUnavailable
 from polyfhir_core.resources import ResourceKey
+from polyfhir_core.tenancy import TenantContext
 
 
 @dataclass
@@ -34,14 +35,14 @@ class FakeSearchIndex:
     def add(self, tenant: str, rtype: str, rid: str, text: str, version: int = 1) -> None:
         self.docs.setdefault(tenant, {})[ResourceKey(rtype, rid)] = (version, text.lower().split())
 
-    async def search_text(self, tenant: str, request: TextSearch) -> TextHits:
+    async def search_text(self, ctx: TenantContext, request: TextSearch) -> TextHits:
         self.requests.append(request)
         if self.hang:
             await asyncio.Event().wait()
         if self.failure is not None:
             raise self.failure
         hits = []
-        for key, (_, words) in self.docs.get(tenant, {}).items():
+        for key, (_, words) in self.docs.get(ctx.tenant.value, {}).items():
             if request.resource_types and key.resource_type not in request.resource_types:
                 continue
             score = _score(words, request)
@@ -50,35 +51,37 @@ class FakeSearchIndex:
         hits.sort(key=lambda h: (-h.score, h.resource_type, h.id))
         return TextHits(tuple(hits[: request.limit]), len(hits))
 
-    async def positions(self, tenant: str) -> dict[int, int]:
+    async def positions(self, ctx: TenantContext) -> dict[int, int]:
         return dict(self.applied_positions)
 
     async def wait_applied(
-        self, tenant: str, versions: list[AppliedVersion], timeout_ms: int
+        self, ctx: TenantContext, versions: list[AppliedVersion], timeout_ms: int
     ) -> bool:
-        self.waited.append((tenant, list(versions), timeout_ms))
+        self.waited.append((ctx.tenant.value, list(versions), timeout_ms))
         return self.applied
 
-    async def wait_positions(self, tenant: str, positions: dict[int, int], timeout_ms: int) -> bool:
+    async def wait_positions(
+        self, ctx: TenantContext, positions: dict[int, int], timeout_ms: int
+    ) -> bool:
         return all(self.applied_positions.get(p, -1) >= v for p, v in positions.items())
 
-    async def versions(self, tenant: str, keys: list[ResourceKey]) -> list[IndexedVersion]:
-        held = self.docs.get(tenant, {})
+    async def versions(self, ctx: TenantContext, keys: list[ResourceKey]) -> list[IndexedVersion]:
+        held = self.docs.get(ctx.tenant.value, {})
         return [IndexedVersion(k.resource_type, k.id, held[k][0]) for k in keys if k in held]
 
     async def scan(
-        self, tenant: str, after: ResourceKey | None, limit: int
+        self, ctx: TenantContext, after: ResourceKey | None, limit: int
     ) -> list[IndexedVersion]:
         return []
 
-    async def remove(self, tenant: str, keys: list[ResourceKey]) -> int:
+    async def remove(self, ctx: TenantContext, keys: list[ResourceKey]) -> int:
         return 0
 
-    async def drop_tenant(self, tenant: str) -> int:
-        return len(self.docs.pop(tenant, {}))
+    async def drop_tenant(self, ctx: TenantContext) -> int:
+        return len(self.docs.pop(ctx.tenant.value, {}))
 
-    async def stats(self, tenant: str) -> IndexStats:
-        return IndexStats(len(self.docs.get(tenant, {})), 0, dict(self.applied_positions))
+    async def stats(self, ctx: TenantContext) -> IndexStats:
+        return IndexStats(len(self.docs.get(ctx.tenant.value, {})), 0, dict(self.applied_positions))
 
     async def check_ready(self) -> None:
         if self.ready_error is not None:

@@ -13,9 +13,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from polyfhir_bus.events import POSITION_HEADER, RESOURCE_CHANGES_TOPIC, SCHEMA_HEADER, event_key
-from polyfhir_clients.search import HttpSearchIndex
-from polyfhir_core.contracts.search_index import IndexedVersion
+from polyfhir_core.contracts.search_index import SEARCH_INDEX, IndexedVersion
 from polyfhir_core.resources import ResourceKey
+from polyfhir_core.tenancy import TenantContext
+from polyfhir_servicekit.contract_client import contract_client
 from polyfhir_testing.stack import LocalStack
 from stack.conftest import eventually, fhir_client, ids, patient, route
 
@@ -163,11 +164,9 @@ def test_indexer_killed_mid_batch_catches_up_without_duplicates(
 
 
 async def _index_versions(stack: LocalStack, tenant: str, key: ResourceKey) -> list[IndexedVersion]:
-    index = HttpSearchIndex(stack.indexer.url)
-    try:
-        return await index.versions(tenant, [key])
-    finally:
-        await index.close()
+    async with httpx.AsyncClient() as http:
+        index = contract_client(SEARCH_INDEX, stack.indexer.url, http)
+        return await index.versions(TenantContext.of(tenant), [key])
 
 
 async def _produce(bootstrap: str, records: list[tuple[str, bytes]]) -> None:

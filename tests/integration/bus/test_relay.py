@@ -19,10 +19,17 @@ from polyfhir_bus.events import SCHEMA_VERSION, ChangeKind, ResourceChanged, eve
 from polyfhir_bus.kafka import KafkaPublisher
 from polyfhir_bus.partitioner import partition_for
 from polyfhir_bus.relay import OutboxRelay
-from polyfhir_clients.primary import HttpPrimaryStore
-from polyfhir_core.contracts.primary_store import BundleKind, EntryRequest, Method, TenantPositions
+from polyfhir_core.contracts.primary_store import (
+    PRIMARY_STORE,
+    BundleKind,
+    EntryRequest,
+    Method,
+    PrimaryStore,
+    TenantPositions,
+)
 from polyfhir_core.tenancy import TenantContext
 from polyfhir_primary.bootstrap import PrimaryStoreApp
+from polyfhir_servicekit.contract_client import ServiceClients
 from polyfhir_testing.engines import LocalKafka
 from polyfhir_testing.processes import free_port, spawn, stop, wait_http
 
@@ -180,7 +187,8 @@ async def test_the_primary_store_service_relays_when_given_a_broker(
     binary = str(Path(sys.executable).parent / "polyfhir-primary-store")
     proc = spawn([binary, "--port", str(port)], env, tmp_path / "primary.log")
     base = f"http://127.0.0.1:{port}"
-    store = HttpPrimaryStore(base)
+    clients = ServiceClients()
+    store = clients.connect(PRIMARY_STORE, base)
     try:
         wait_http(f"{base}/readyz", proc)
         ctx = TenantContext.of(tenant)
@@ -200,10 +208,10 @@ async def test_the_primary_store_service_relays_when_given_a_broker(
             metrics = (await client.get(f"{base}/metrics")).text
         assert "polyfhir_outbox_events_published_total 10.0" in metrics
     finally:
-        await store.close()
+        await clients.close()
         stop(proc)
 
 
-async def _published(store: HttpPrimaryStore, ctx: TenantContext) -> TenantPositions | None:
+async def _published(store: PrimaryStore, ctx: TenantContext) -> TenantPositions | None:
     positions = await store.positions(ctx)
     return positions if positions.pending == 0 and positions.partitions else None

@@ -15,6 +15,7 @@ import pytest
 from polyfhir_bus.consumer import Batch, Delivery
 from polyfhir_bus.events import ResourceChanged
 from polyfhir_core.registry import SearchParameterRegistry
+from polyfhir_core.tenancy import TenantContext
 from polyfhir_search.adapters.elasticsearch import ElasticsearchIndex
 from polyfhir_search.adapters.engine_index import EngineIndex
 from polyfhir_search.adapters.opensearch import OpenSearchIndex
@@ -43,6 +44,7 @@ class Harness:
     def __init__(self, engine: EngineIndex, tenant: str) -> None:
         self.engine = engine
         self.tenant = tenant
+        self.ctx = TenantContext.of(tenant)
         self.freshness = Freshness(engine, recheck_s=0.05)
         self.indexer = Indexer(engine, self.freshness, SearchParameterRegistry.default())
         self.service = IndexService(engine, self.freshness)

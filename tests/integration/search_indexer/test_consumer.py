@@ -22,6 +22,7 @@ from polyfhir_bus.events import (
 from polyfhir_bus.kafka import create_producer, ensure_topics
 from polyfhir_core.contracts.search_index import AppliedVersion, TextClause, TextField, TextSearch
 from polyfhir_core.errors import ServiceUnavailable
+from polyfhir_core.tenancy import TenantContext
 from polyfhir_search.bootstrap import CONSUMER_NAME, SearchIndexer, bootstrap
 from polyfhir_search.settings import SearchSettings
 from polyfhir_testing.engines import LocalKafka, LocalOpenSearch
@@ -106,7 +107,9 @@ async def start_indexer(
 
 async def _ids(indexer: SearchIndexer, tenant: str, word: str) -> list[str]:
     request = TextSearch(None, (TextClause(TextField.CONTENT, (word,)),))
-    return sorted(h.id for h in (await indexer.service.search_text(tenant, request)).hits)
+    return sorted(
+        h.id for h in (await indexer.service.search_text(TenantContext.of(tenant), request)).hits
+    )
 
 
 async def _read_dlq(bootstrap: str, topic: str, count: int) -> list[Any]:
@@ -135,12 +138,12 @@ async def test_events_become_searchable(
     await _send_event(send, ev.change(t, "b", 1, ev.narrative("influenza")), 1, 1)
     await _send_event(send, ev.change(t, "a", 2, ev.narrative("pneumonia")), 0, 2)
     await _send_event(send, ev.change(t, "b", 2, None), 1, 2)
-    assert await indexer.service.wait_positions(t, {0: 2, 1: 2}, WAIT_MS)
+    assert await indexer.service.wait_positions(TenantContext.of(t), {0: 2, 1: 2}, WAIT_MS)
     assert await _ids(indexer, t, "influenza") == []
     assert await _ids(indexer, t, "pneumonia") == ["a"]
     versions = [AppliedVersion("Condition", "a", 2), AppliedVersion("Condition", "b", 2)]
-    assert await indexer.service.wait_applied(t, versions, 0)
-    assert await indexer.service.positions(t) == {0: 2, 1: 2}
+    assert await indexer.service.wait_applied(TenantContext.of(t), versions, 0)
+    assert await indexer.service.positions(TenantContext.of(t)) == {0: 2, 1: 2}
 
 
 async def test_poison_records_are_dead_lettered_and_the_rest_applied(
@@ -154,7 +157,7 @@ async def test_poison_records_are_dead_lettered_and_the_rest_applied(
     await send(b"not json at all", f"{t}|Condition|x", 0, 2)
     await send(orjson.dumps(future), f"{t}|Condition|f", 0, 3)
     await _send_event(send, ev.change(t, "b", 1, ev.narrative("cholera")), 0, 4)
-    assert await indexer.service.wait_positions(t, {0: 4}, WAIT_MS)
+    assert await indexer.service.wait_positions(TenantContext.of(t), {0: 4}, WAIT_MS)
     assert await _ids(indexer, t, "cholera") == ["a", "b"]
     assert await _ids(indexer, t, "smallpox") == []
 
@@ -188,7 +191,7 @@ async def test_stopped_before_commit_catches_up_without_duplicates(
         await _send_event(
             send, ev.change(t, f"r{i}", 1, ev.narrative("typhoid")), i % 2, i // 2 + 1
         )
-    assert await first.service.wait_positions(t, {0: 3, 1: 3}, WAIT_MS)
+    assert await first.service.wait_positions(TenantContext.of(t), {0: 3, 1: 3}, WAIT_MS)
     await first.close()
     assert crashed
 
@@ -203,10 +206,10 @@ async def test_stopped_before_commit_catches_up_without_duplicates(
     assert second.consumer is not None
     second.consumer._handler = counting
     await _send_event(send, ev.change(t, "last", 1, ev.narrative("typhoid")), 0, 4)
-    assert await second.service.wait_positions(t, {0: 4}, WAIT_MS)
+    assert await second.service.wait_positions(TenantContext.of(t), {0: 4}, WAIT_MS)
     assert sum(seen) == 7  # the uncommitted six came again, plus the new one
     request = TextSearch(None, (TextClause(TextField.NARRATIVE, ("typhoid",)),))
-    hits = await second.service.search_text(t, request)
+    hits = await second.service.search_text(TenantContext.of(t), request)
     assert hits.total == 7
     assert sorted(h.id for h in hits.hits) == ["last", *(f"r{i}" for i in range(6))]
 
@@ -228,7 +231,9 @@ async def test_a_failing_engine_means_retry_not_loss(
     assert indexer.consumer is not None
     indexer.consumer._handler = flaky
     await _send_event(send, ev.change(t, "a", 1, ev.narrative("malaria")), 0, 1)
-    assert await indexer.service.wait_applied(t, [AppliedVersion("Condition", "a", 1)], WAIT_MS)
+    assert await indexer.service.wait_applied(
+        TenantContext.of(t), [AppliedVersion("Condition", "a", 1)], WAIT_MS
+    )
     assert len(failures) == 2
     assert await _ids(indexer, t, "malaria") == ["a"]
 
@@ -297,11 +302,11 @@ async def test_the_indexer_follows_a_broker_restart(
                     await producer.stop()
 
             await send_once(ev.change(t.tenant, "a", 1, ev.narrative("yellow fever")), 1)
-            assert await indexer.service.wait_positions(t.tenant, {0: 1}, WAIT_MS)
+            assert await indexer.service.wait_positions(TenantContext.of(t.tenant), {0: 1}, WAIT_MS)
             await asyncio.to_thread(broker.restart)
             await ensure_topics(broker.bootstrap, 2, [t.changes, t.dlq])  # as the relay does
             await send_once(ev.change(t.tenant, "b", 1, ev.narrative("yellow fever")), 2)
-            assert await indexer.service.wait_positions(t.tenant, {0: 2}, 60_000)
+            assert await indexer.service.wait_positions(TenantContext.of(t.tenant), {0: 2}, 60_000)
             assert await _ids(indexer, t.tenant, "fever") == ["a", "b"]
         finally:
             await indexer.close()

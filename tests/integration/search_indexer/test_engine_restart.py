@@ -26,23 +26,23 @@ async def test_an_engine_that_comes_back_empty_is_rebuilt_into(
         try:
             e1 = ev.change(h.tenant, "a", 1, ev.narrative("Patient was running"))
             await h.apply_at(ev.delivery(e1, 0, 4))
-            assert await h.service.positions(h.tenant) == {0: 4}
+            assert await h.service.positions(h.ctx) == {0: 4}
 
             await asyncio.to_thread(server.restart)
             await h.service.check_ready()  # re-creates the indices
-            assert await h.service.positions(h.tenant) == {}
-            assert not await h.service.wait_positions(h.tenant, {0: 4}, 0)
+            assert await h.service.positions(h.ctx) == {}
+            assert not await h.service.wait_positions(h.ctx, {0: 4}, 0)
             versions = [AppliedVersion("Condition", "a", 1)]
-            assert not await h.service.wait_applied(h.tenant, versions, 0)
+            assert not await h.service.wait_applied(h.ctx, versions, 0)
             request = TextSearch(None, (TextClause(TextField.NARRATIVE, ("runs",)),))
-            assert (await h.service.search_text(h.tenant, request)).total == 0
+            assert (await h.service.search_text(h.ctx, request)).total == 0
 
             # what comes next (a rebuild, new writes) is indexed with the English analysis
             e2 = ev.change(h.tenant, "b", 1, ev.narrative("Patient keeps running"))
             await h.apply_at(ev.delivery(e1, 0, 5), ev.delivery(e2, 1, 1))
-            hits = await h.service.search_text(h.tenant, request)
+            hits = await h.service.search_text(h.ctx, request)
             assert sorted(x.id for x in hits.hits) == ["a", "b"]
-            assert await h.service.wait_positions(h.tenant, {0: 5, 1: 1}, 0)
+            assert await h.service.wait_positions(h.ctx, {0: 5, 1: 1}, 0)
         finally:
             await engine.close()
 
@@ -56,9 +56,9 @@ async def test_reads_on_an_engine_that_lost_the_index_heal_it(
         h = ev.Harness(engine, ev.unique("tenant"))
         try:
             await asyncio.to_thread(server.restart)
-            assert await h.service.drop_tenant(h.tenant) == 0
-            assert await h.service.scan(h.tenant, None, 10) == []
-            stats = await h.service.stats(h.tenant)
+            assert await h.service.drop_tenant(h.ctx) == 0
+            assert await h.service.scan(h.ctx, None, 10) == []
+            stats = await h.service.stats(h.ctx)
             assert (stats.documents, stats.tombstones, stats.positions) == (0, 0, {})
         finally:
             await engine.close()

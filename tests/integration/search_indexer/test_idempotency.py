@@ -15,18 +15,19 @@ from polyfhir_core.contracts.search_index import (
     TextSearch,
 )
 from polyfhir_core.resources import ResourceKey
+from polyfhir_core.tenancy import TenantContext
 
 pytestmark = pytest.mark.integration
 
 
 async def _ids(harness: Any, word: str) -> list[str]:
     request = TextSearch(("Condition",), (TextClause(TextField.NARRATIVE, (word,)),))
-    return [h.id for h in (await harness.service.search_text(harness.tenant, request)).hits]
+    return [h.id for h in (await harness.service.search_text(harness.ctx, request)).hits]
 
 
 async def _held(harness: Any, rid: str) -> list[IndexedVersion]:
     held: list[IndexedVersion] = await harness.service.versions(
-        harness.tenant, [ResourceKey("Condition", rid)]
+        harness.ctx, [ResourceKey("Condition", rid)]
     )
     return held
 
@@ -63,7 +64,7 @@ async def test_a_tombstone_is_not_resurrected_by_an_older_update(harness: Any, e
     await harness.apply(ev.change(harness.tenant, "a", 2, ev.narrative("tetanus again")))
     assert await _ids(harness, "tetanus") == []
     assert await _held(harness, "a") == [IndexedVersion("Condition", "a", 3, deleted=True)]
-    stats = await harness.service.stats(harness.tenant)
+    stats = await harness.service.stats(harness.ctx)
     assert (stats.documents, stats.tombstones) == (0, 1)
     # a real re-create after the delete (a newer version) is searchable again
     await harness.apply(ev.change(harness.tenant, "a", 4, ev.narrative("tetanus back")))
@@ -77,41 +78,41 @@ async def test_a_delete_arriving_first_still_wins(harness: Any, ev: Any) -> None
 
 
 async def test_positions_only_rise(harness: Any, ev: Any) -> None:
-    assert await harness.service.positions(harness.tenant) == {}
+    assert await harness.service.positions(harness.ctx) == {}
     e = ev.change(harness.tenant, "a", 1, ev.narrative("x"))
     await harness.apply_at(ev.delivery(e, 0, 7), ev.delivery(e, 1, 3), ev.delivery(e, 0, 5))
-    assert await harness.service.positions(harness.tenant) == {0: 7, 1: 3}
+    assert await harness.service.positions(harness.ctx) == {0: 7, 1: 3}
     await harness.apply_at(ev.delivery(e, 0, 6), ev.delivery(e, 1, 4))
-    assert await harness.service.positions(harness.tenant) == {0: 7, 1: 4}
+    assert await harness.service.positions(harness.ctx) == {0: 7, 1: 4}
     # another replica over the same index sees them too (read from the engine)
     replica = ev.Harness(harness.engine, harness.tenant)
-    assert await replica.service.positions("any-tenant") == {0: 7, 1: 4}
-    assert (await replica.service.stats(harness.tenant)).positions == {0: 7, 1: 4}
+    assert await replica.service.positions(TenantContext.of("any-tenant")) == {0: 7, 1: 4}
+    assert (await replica.service.stats(harness.ctx)).positions == {0: 7, 1: 4}
 
 
 async def test_wait_positions(harness: Any, ev: Any) -> None:
     service = harness.service
-    assert await service.wait_positions(harness.tenant, {}, 0)
-    assert await service.wait_positions(harness.tenant, {0: 0, 3: 0}, 0)  # nothing published
-    assert not await service.wait_positions(harness.tenant, {0: 2}, 100)
+    assert await service.wait_positions(harness.ctx, {}, 0)
+    assert await service.wait_positions(harness.ctx, {0: 0, 3: 0}, 0)  # nothing published
+    assert not await service.wait_positions(harness.ctx, {0: 2}, 100)
     e = ev.change(harness.tenant, "a", 1, ev.narrative("x"))
-    waiter = asyncio.create_task(service.wait_positions(harness.tenant, {0: 2, 1: 1}, 10_000))
+    waiter = asyncio.create_task(service.wait_positions(harness.ctx, {0: 2, 1: 1}, 10_000))
     await harness.apply_at(ev.delivery(e, 0, 2))
     assert not waiter.done() or not waiter.result()  # partition 1 is still behind
     await harness.apply_at(ev.delivery(e, 1, 1))
     assert await waiter
-    assert await service.wait_positions(harness.tenant, {0: 1}, 0)
+    assert await service.wait_positions(harness.ctx, {0: 1}, 0)
 
 
 async def test_wait_applied(harness: Any, ev: Any) -> None:
     service = harness.service
     want = [AppliedVersion("Condition", "a", 2)]
-    assert not await service.wait_applied(harness.tenant, want, 100)
-    waiter = asyncio.create_task(service.wait_applied(harness.tenant, want, 10_000))
+    assert not await service.wait_applied(harness.ctx, want, 100)
+    waiter = asyncio.create_task(service.wait_applied(harness.ctx, want, 10_000))
     await harness.apply(ev.change(harness.tenant, "a", 1, ev.narrative("x")))
     await harness.apply(ev.change(harness.tenant, "a", 3, ev.narrative("x")))  # newer is fine
     assert await waiter
-    assert await service.wait_applied(harness.tenant, [], 0)
+    assert await service.wait_applied(harness.ctx, [], 0)
     # another tenant's copy does not count
     assert not await service.wait_applied(ev.unique("other"), want, 50)
 
@@ -119,12 +120,12 @@ async def test_wait_applied(harness: Any, ev: Any) -> None:
 async def test_a_replica_that_does_not_consume_sees_the_wait_end(harness: Any, ev: Any) -> None:
     replica = ev.Harness(harness.engine, harness.tenant)  # its own Freshness: never notified
     waiter = asyncio.create_task(
-        replica.service.wait_applied(harness.tenant, [AppliedVersion("Condition", "b", 1)], 10_000)
+        replica.service.wait_applied(harness.ctx, [AppliedVersion("Condition", "b", 1)], 10_000)
     )
     e = ev.change(harness.tenant, "b", 1, ev.narrative("x"))
     await harness.apply_at(ev.delivery(e, 0, 9))
     assert await waiter
-    assert await replica.service.wait_positions(harness.tenant, {0: 9}, 10_000)
+    assert await replica.service.wait_positions(harness.ctx, {0: 9}, 10_000)
 
 
 async def test_scan_remove_and_drop_tenant(harness: Any, ev: Any) -> None:
@@ -137,24 +138,29 @@ async def test_scan_remove_and_drop_tenant(harness: Any, ev: Any) -> None:
     )
     other = ev.unique("other")
     await harness.apply(ev.change(other, "a", 1, ev.narrative("x")))
-    everything = await harness.service.scan(t, None, 10)
+    everything = await harness.service.scan(TenantContext.of(t), None, 10)
     assert [(v.resource_type, v.id, v.version, v.deleted) for v in everything] == [
         ("Condition", "a", 2, True),
         ("Condition", "b", 1, False),
         ("Condition", "c", 1, False),
         ("Patient", "p", 1, False),
     ]
-    page = await harness.service.scan(t, ResourceKey("Condition", "a"), 2)
+    page = await harness.service.scan(TenantContext.of(t), ResourceKey("Condition", "a"), 2)
     assert [v.id for v in page] == ["b", "c"]
-    assert [v.id for v in await harness.service.scan(t, ResourceKey("Condition", "c"), 2)] == ["p"]
+    assert [
+        v.id
+        for v in await harness.service.scan(TenantContext.of(t), ResourceKey("Condition", "c"), 2)
+    ] == ["p"]
     removed = await harness.service.remove(
-        t, [ResourceKey("Condition", "b"), ResourceKey("Condition", "zz")]
+        TenantContext.of(t), [ResourceKey("Condition", "b"), ResourceKey("Condition", "zz")]
     )
     assert removed == 1
-    assert await harness.service.versions(t, [ResourceKey("Condition", "b")]) == []
-    assert await harness.service.drop_tenant(t) == 3
-    assert await harness.service.scan(t, None, 10) == []
-    assert [v.id for v in await harness.service.scan(other, None, 10)] == ["a"]
+    assert (
+        await harness.service.versions(TenantContext.of(t), [ResourceKey("Condition", "b")]) == []
+    )
+    assert await harness.service.drop_tenant(TenantContext.of(t)) == 3
+    assert await harness.service.scan(TenantContext.of(t), None, 10) == []
+    assert [v.id for v in await harness.service.scan(TenantContext.of(other), None, 10)] == ["a"]
 
 
 async def test_a_rebuild_writes_the_same_versions_back(harness: Any, ev: Any) -> None:
@@ -162,11 +168,11 @@ async def test_a_rebuild_writes_the_same_versions_back(harness: Any, ev: Any) ->
     again although the engine still remembers the deleted documents' versions."""
     current = [ev.change(harness.tenant, rid, 3, ev.narrative("scarlet fever")) for rid in "ab"]
     await harness.apply(*current)
-    assert await harness.service.drop_tenant(harness.tenant) == 2
+    assert await harness.service.drop_tenant(harness.ctx) == 2
     assert await _ids(harness, "fever") == []
     await harness.apply(*current)
     assert sorted(await _ids(harness, "fever")) == ["a", "b"]
-    assert await harness.service.remove(harness.tenant, [ResourceKey("Condition", "a")]) == 1
+    assert await harness.service.remove(harness.ctx, [ResourceKey("Condition", "a")]) == 1
     await harness.apply(current[0])
     await harness.apply(ev.change(harness.tenant, "a", 2, ev.narrative("older")))  # still refused
     assert sorted(await _ids(harness, "fever")) == ["a", "b"]

@@ -1,6 +1,6 @@
 """``polyfhir-search-indexer`` as its own process, configured only by ``POLYFHIR_*``
 variables, exactly as the stack runs it: events on Kafka become searchable through
-``HttpSearchIndex``."""
+the ``SearchIndex`` contract client."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ import pytest
 
 from polyfhir_bus.events import POSITION_HEADER
 from polyfhir_bus.kafka import create_producer, ensure_topics
-from polyfhir_clients.search import HttpSearchIndex
-from polyfhir_core.contracts.search_index import TextClause, TextField, TextSearch
+from polyfhir_core.contracts.search_index import SEARCH_INDEX, TextClause, TextField, TextSearch
+from polyfhir_core.tenancy import TenantContext
+from polyfhir_servicekit.contract_client import ServiceClients
 from polyfhir_testing.engines import LocalKafka, LocalOpenSearch
 from polyfhir_testing.processes import free_port, spawn, stop, wait_http
 
@@ -48,7 +49,8 @@ async def test_the_service_process_indexes_and_answers(
         "POLYFHIR_PORT": str(port),
     }
     proc = spawn(_command(), env, tmp_path / "search-indexer.log")
-    index = HttpSearchIndex(f"http://127.0.0.1:{port}")
+    clients = ServiceClients()
+    index = clients.connect(SEARCH_INDEX, f"http://127.0.0.1:{port}")
     producer = create_producer(kafka_broker.bootstrap)
     try:
         await asyncio.to_thread(wait_http, f"http://127.0.0.1:{port}/readyz", proc)
@@ -58,11 +60,13 @@ async def test_the_service_process_indexes_and_answers(
             topic, event.to_json(), key=event.key.encode(), partition=0,
             headers=[(POSITION_HEADER, b"1")],
         )  # fmt: skip
-        assert await index.wait_positions(tenant, {0: 1}, 30_000)
+        assert await index.wait_positions(TenantContext.of(tenant), {0: 1}, 30_000)
         request = TextSearch(("Condition",), (TextClause(TextField.NARRATIVE, ("sinus*",)),))
-        assert [h.id for h in (await index.search_text(tenant, request)).hits] == ["a"]
-        assert (await index.stats(tenant)).documents == 1
+        assert [
+            h.id for h in (await index.search_text(TenantContext.of(tenant), request)).hits
+        ] == ["a"]
+        assert (await index.stats(TenantContext.of(tenant))).documents == 1
     finally:
         await producer.stop()
-        await index.close()
+        await clients.close()
         await asyncio.to_thread(stop, proc)

@@ -13,6 +13,7 @@ import pytest
 
 from polyfhir_core.contracts.search_index import TextClause, TextField, TextSearch
 from polyfhir_core.errors import BadRequest
+from polyfhir_core.tenancy import TenantContext
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +48,7 @@ async def _found(
     tenant: str | None = None,
 ) -> set[str]:
     request = TextSearch(types, (TextClause(field, values, param),))
-    hits = await harness.service.search_text(tenant or harness.tenant, request)
+    hits = await harness.service.search_text(TenantContext.of(tenant or harness.tenant), request)
     assert hits.complete
     return {h.id for h in hits.hits}
 
@@ -93,7 +94,7 @@ async def test_values_are_alternatives_and_clauses_all_match(harness: Any, ev: A
             TextClause(TextField.CONTENT, ("paracetamol",)),
         ),
     )
-    hits = await harness.service.search_text(harness.tenant, both)
+    hits = await harness.service.search_text(harness.ctx, both)
     assert [h.id for h in hits.hits] == ["fever"]
 
 
@@ -152,7 +153,7 @@ async def test_search_stays_in_tenant(harness: Any, ev: Any) -> None:
     assert await _found(harness, "fever", tenant=other) == set()
     await _seed(harness, ev, tenant=other)
     assert await _found(harness, "fever", tenant=other) == {"fever"}
-    stats = await harness.service.stats(harness.tenant)
+    stats = await harness.service.stats(harness.ctx)
     assert stats.documents == 3
 
 
@@ -170,7 +171,7 @@ async def test_limit_keeps_the_total(harness: Any, ev: Any) -> None:
         *(ev.change(harness.tenant, f"c{i}", 1, ev.narrative("common cold")) for i in range(5))
     )
     request = TextSearch(("Condition",), (TextClause(TextField.NARRATIVE, ("cold",)),), limit=2)
-    hits = await harness.service.search_text(harness.tenant, request)
+    hits = await harness.service.search_text(harness.ctx, request)
     assert len(hits.hits) == 2
     assert hits.total == 5
     assert not hits.complete

@@ -9,9 +9,10 @@ import pytest
 
 from fakes.search_index import DOWN, FakeSearchIndex
 from polyfhir_core.config import parse_config
-from polyfhir_core.contracts.primary_store import EntryRequest, EntryResponse, Method
+from polyfhir_core.contracts.primary_store import EntryResponse, ResourceVersion
 from polyfhir_core.contracts.search_index import AppliedVersion
 from polyfhir_core.planning import BackendState
+from polyfhir_core.tenancy import TenantContext
 from polyfhir_gateway.pipeline import HealthMonitor, WriteSync, with_warnings, written_version
 from polyfhir_gateway.pipeline.consistency import sync_warning
 
@@ -20,6 +21,7 @@ pytestmark = pytest.mark.unit
 PRIMARY = {"id": "primary", "role": "primary", "kind": "sqlite", "url": "sqlite:///x.db"}
 SEARCH = {"id": "search", "role": "search", "kind": "opensearch", "url": "http://os:9200"}
 GRAPH = {"id": "graph", "role": "graph", "kind": "neo4j", "url": "neo4j://n:7687"}
+ACME = TenantContext.of("acme")
 
 
 def config(**top: Any):  # type: ignore[no-untyped-def]
@@ -71,39 +73,15 @@ async def test_only_backends_with_a_client_are_monitored() -> None:
     assert monitor.state("graph") is BackendState.HEALTHY  # not monitored: the router decides
 
 
-@pytest.mark.parametrize(
-    ("request_", "response", "expected"),
-    [
-        (
-            EntryRequest(Method.POST, "Patient"),
-            EntryResponse(201, location="Patient/a/_history/1"),
-            ("Patient", "a", 1),
-        ),
-        (
-            EntryRequest(Method.PUT, "Patient/a"),
-            EntryResponse(200, location="Patient/a/_history/4"),
-            ("Patient", "a", 4),
-        ),
-        (
-            EntryRequest(Method.DELETE, "Patient/a"),
-            EntryResponse(204, etag='W/"5"'),
-            ("Patient", "a", 5),
-        ),
-        (EntryRequest(Method.DELETE, "Patient/a"), EntryResponse(204), None),  # nothing deleted
-        (EntryRequest(Method.DELETE, "Patient?name=x"), EntryResponse(204, etag='W/"2"'), None),
-        (
-            EntryRequest(Method.GET, "Patient/a"),
-            EntryResponse(200, location="Patient/a/_history/1"),
-            None,
-        ),
-        (EntryRequest(Method.POST, "Patient"), EntryResponse(400), None),
-    ],
-)
-def test_written_version_comes_from_location_or_delete_etag(
-    request_: EntryRequest, response: EntryResponse, expected: tuple[str, str, int] | None
-) -> None:
-    found = written_version(request_, response)
-    assert (found and (found.resource_type, found.id, found.version)) == expected
+def test_the_written_version_is_what_the_primary_says_it_wrote() -> None:
+    created = EntryResponse(201, written=ResourceVersion("Patient", "a", 1))
+    deleted = EntryResponse(204, written=ResourceVersion("Patient", "a", 5, deleted=True))
+    assert written_version(created) == AppliedVersion("Patient", "a", 1)
+    assert written_version(deleted) == AppliedVersion("Patient", "a", 5)
+    assert written_version(EntryResponse(204)) is None  # a delete of nothing wrote nothing
+    assert written_version(EntryResponse(200, location="Patient/a/_history/1")) is None  # a read
+    failed = EntryResponse(400, written=ResourceVersion("Patient", "a", 1))
+    assert written_version(failed) is None
 
 
 @pytest.mark.parametrize(
@@ -130,23 +108,18 @@ async def test_a_timed_out_wait_warns_and_marks_lagging_and_an_unhealthy_backend
     )
     monitor = HealthMonitor(cfg, {"search": fake})
     sync = WriteSync(cfg, {"search": fake}, monitor)
-    request, response = (
-        EntryRequest(Method.POST, "Patient"),
-        EntryResponse(201, location="Patient/p/_history/1"),
-    )
-    (issue,) = await sync.wait("acme", [request], [response])
+    response = EntryResponse(201, written=ResourceVersion("Patient", "p", 1))
+    (issue,) = await sync.wait(ACME, [response])
     assert issue.severity == "warning"
     assert "within 250 ms" in issue.diagnostics
     assert monitor.state("search") is BackendState.LAGGING
     fake.ready_error = DOWN
     await monitor.check("search")
     calls = len(fake.waited)
-    (skipped,) = await sync.wait("acme", [request], [response])
+    (skipped,) = await sync.wait(ACME, [response])
     assert "unhealthy" in skipped.diagnostics
     assert len(fake.waited) == calls
-    assert (
-        await sync.wait("acme", [EntryRequest(Method.GET, "Patient/p")], [EntryResponse(200)]) == []
-    )
+    assert await sync.wait(ACME, [EntryResponse(200)]) == []  # a read wrote nothing
 
 
 def test_with_warnings_appends_to_an_existing_outcome() -> None:
