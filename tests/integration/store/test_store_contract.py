@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from polyfhir_core.contracts.primary_store import BundleKind, EntryRequest, Method
+from polyfhir_core.contracts.primary_store import (
+    BundleKind,
+    EntryRequest,
+    EntryResponse,
+    Method,
+    PrimaryStore,
+    ResourceVersion,
+)
 from polyfhir_core.errors import Gone, InvalidResource, NotFound
 from polyfhir_core.resources import ResourceKey
 from polyfhir_core.tenancy import TenantContext, TenantPermissions
@@ -57,3 +66,27 @@ async def test_permissions_are_enforced_by_the_store(server, tenant: str) -> Non
     limited = TenantContext.of(tenant, TenantPermissions(resource_types=frozenset({"Observation"})))
     [response] = await server.store.process(limited, BundleKind.BATCH, [_create("Patient", "p")])
     assert response.status == 403
+
+
+async def test_every_entry_that_wrote_says_which_version(server: Any, tenant: str) -> None:
+    ctx = TenantContext.of(tenant)
+    store: PrimaryStore = server.store
+
+    async def one(entry: EntryRequest) -> EntryResponse:
+        [response] = await store.process(ctx, BundleKind.TRANSACTION, [entry])
+        return response
+
+    patient = {"resourceType": "Patient", "identifier": [{"system": "s", "value": "w1"}]}
+    conditional = EntryRequest(Method.POST, "Patient", patient, if_none_exist="identifier=s|w1")
+    assert (await one(_create("Patient", "w"))).written == ResourceVersion("Patient", "w", 1)
+    posted = (await one(conditional)).written
+    assert posted is not None and posted.version == 1
+    matched = await one(conditional)  # matches the existing one: nothing written
+    assert (matched.status, matched.written) == (200, None)
+    assert (await one(EntryRequest(Method.GET, "Patient/w"))).written is None
+    assert (await one(_create("Patient", "w"))).written == ResourceVersion("Patient", "w", 2)
+    deleted = await one(EntryRequest(Method.DELETE, "Patient/w"))
+    assert deleted.written == ResourceVersion("Patient", "w", 3, deleted=True)
+    assert (await one(EntryRequest(Method.DELETE, "Patient/never"))).written is None
+    by_query = await one(EntryRequest(Method.DELETE, "Patient?identifier=s|w1"))
+    assert by_query.written == ResourceVersion("Patient", posted.id, 2, deleted=True)

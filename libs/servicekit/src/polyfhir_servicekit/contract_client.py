@@ -125,11 +125,9 @@ def contract_client(
 class ServiceClients:
     """The contract clients of one process, sharing one connection pool."""
 
-    def __init__(
-        self, timeout: float = DEFAULT_TIMEOUT_S, transport: httpx.AsyncBaseTransport | None = None
-    ) -> None:
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT_S) -> None:
         self._timeout = timeout
-        self.http = httpx.AsyncClient(timeout=timeout, transport=transport)
+        self.http = httpx.AsyncClient(timeout=timeout)
 
     def connect(self, contract: Contract[T], base_url: str) -> T:
         return contract_client(contract, base_url, self.http, self._timeout)
