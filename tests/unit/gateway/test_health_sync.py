@@ -14,7 +14,7 @@ from polyfhir_core.contracts.search_index import AppliedVersion
 from polyfhir_core.planning import BackendState
 from polyfhir_core.tenancy import TenantContext
 from polyfhir_gateway.pipeline import HealthMonitor, WriteSync, with_warnings, written_version
-from polyfhir_gateway.pipeline.consistency import sync_warning
+from polyfhir_gateway.pipeline.consistency import read_lag_bound, sync_warning
 
 pytestmark = pytest.mark.unit
 
@@ -140,3 +140,18 @@ def test_the_outcome_header_is_ascii_json_whatever_the_error_text() -> None:
     text = ascii_json(value)
     text.encode("ascii")
     assert orjson.loads(text) == value
+
+
+@pytest.mark.parametrize(
+    ("sync", "bound"),
+    [
+        ({"mode": "asynchronous"}, 1000),  # the default lag a read may wait
+        ({"mode": "asynchronous", "max_read_lag_ms": 0}, 0),
+        ({"mode": "asynchronous", "max_read_lag_ms": None}, None),  # stale reads accepted
+        ({"mode": "synchronous", "max_read_lag_ms": 500}, None),  # the writes waited already
+    ],
+)
+def test_how_long_a_read_waits_for_the_search_backend(sync: Any, bound: int | None) -> None:
+    cfg = config(sync=sync)
+    search = cfg.backend("search")
+    assert read_lag_bound(cfg.sync_for(search), search) == bound

@@ -9,10 +9,11 @@ for the versions the write produced, bounded by the backend's
 backend is marked lagging and every affected entry gets a warning issue. The
 versions come from the primary as data (``EntryResponse.written``).
 
-**Reads** (:func:`is_fresh`). Unless a backend is written synchronously, a
-search uses it only once it has applied the tenant's last change, waiting up to
-``sync.max_read_lag_ms`` for it: the primary's ``positions`` for the tenant are
-compared with (or waited for on) the secondary's applied positions.
+**Reads** (:func:`read_lag_bound`, :func:`is_fresh`). Unless a backend is
+written synchronously, a search uses it only once it has applied the tenant's
+last change, waiting up to ``sync.max_read_lag_ms`` for it: the primary's
+``positions`` for the tenant are compared with (or waited for on) the
+secondary's applied positions.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from polyfhir_core.config import BackendConfig, CompositeConfig
+from polyfhir_core.config import BackendConfig, CompositeConfig, SyncConfig
 from polyfhir_core.contracts.primary_store import EntryResponse, PrimaryStore
 from polyfhir_core.contracts.search_index import AppliedVersion, SearchIndex
 from polyfhir_core.errors import Issue
@@ -122,6 +123,15 @@ class WriteSync:
         if self.monitor is not None:
             self.monitor.mark_lagging(backend.id, ctx.tenant.value, versions)
         return sync_warning(backend, timeout_ms, error)
+
+
+def read_lag_bound(sync: SyncConfig, backend: BackendConfig) -> int | None:
+    """How long a read may wait for ``backend`` to apply the tenant's last change;
+    ``None``: freshness is not checked (the writes wait for the backend, or
+    ``max_read_lag_ms`` is null and stale reads are accepted)."""
+    if sync.waits_for(backend.role):
+        return None
+    return sync.max_read_lag_ms
 
 
 async def is_fresh(

@@ -45,7 +45,7 @@ from polyfhir_core.planning import (
 from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_core.search import SearchQuery
 from polyfhir_core.tenancy import TenantContext
-from polyfhir_gateway.pipeline.consistency import WriteSync, is_fresh
+from polyfhir_gateway.pipeline.consistency import WriteSync, is_fresh, read_lag_bound
 from polyfhir_gateway.pipeline.health import HealthMonitor
 from polyfhir_gateway.pipeline.metrics import FALLBACKS, ROUTE_DECISIONS
 
@@ -169,15 +169,13 @@ class QueryPipeline:
         index = self.indexes.get(backend.id)
         if index is None:
             raise Fallback("no_client", f"the gateway has no client for {backend.id}")
-        sync = self.tables.sync[backend.id]
-        check_lag = not sync.waits_for(backend.role) and sync.max_read_lag_ms is not None
-        lag_ms = sync.max_read_lag_ms or 0
-        deadline = (self._timeouts[backend.id] + (lag_ms if check_lag else 0)) / 1000
+        lag_ms = read_lag_bound(self.tables.sync[backend.id], backend)
+        deadline = (self._timeouts[backend.id] + (lag_ms or 0)) / 1000
         try:
             async with asyncio.timeout(deadline):
                 # Freshness first, then the search: hits fetched while the index was
                 # still applying the tenant's last change could predate it.
-                fresh = await is_fresh(ctx, self.store, index, lag_ms) if check_lag else True
+                fresh = lag_ms is None or await is_fresh(ctx, self.store, index, lag_ms)
                 hits = await index.search_text(ctx, request) if fresh else TextHits((), 0)
         except TimeoutError:
             raise Fallback("timeout", f"no answer within {deadline * 1000:.0f} ms") from None
