@@ -114,7 +114,7 @@ async def test_wait_applied(harness: Any, ev: Any) -> None:
     assert await waiter
     assert await service.wait_applied(harness.ctx, [], 0)
     # another tenant's copy does not count
-    assert not await service.wait_applied(ev.unique("other"), want, 50)
+    assert not await service.wait_applied(TenantContext.of(ev.unique("other")), want, 50)
 
 
 async def test_a_replica_that_does_not_consume_sees_the_wait_end(harness: Any, ev: Any) -> None:
