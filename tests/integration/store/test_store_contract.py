@@ -76,17 +76,20 @@ async def test_every_entry_that_wrote_says_which_version(server: Any, tenant: st
         [response] = await store.process(ctx, BundleKind.TRANSACTION, [entry])
         return response
 
-    patient = {"resourceType": "Patient", "identifier": [{"system": "s", "value": "w1"}]}
-    conditional = EntryRequest(Method.POST, "Patient", patient, if_none_exist="identifier=s|w1")
     assert (await one(_create("Patient", "w"))).written == ResourceVersion("Patient", "w", 1)
-    posted = (await one(conditional)).written
-    assert posted is not None and posted.version == 1
-    matched = await one(conditional)  # matches the existing one: nothing written
+    posted = await one(EntryRequest(Method.POST, "Patient", {"resourceType": "Patient"}))
+    assert posted.written is not None and posted.written.version == 1
+    assert posted.location == f"Patient/{posted.written.id}/_history/1"
+    exists = EntryRequest(
+        Method.POST, "Patient", {"resourceType": "Patient"}, if_none_exist="_id=w"
+    )
+    matched = await one(exists)  # matches Patient/w: nothing written
     assert (matched.status, matched.written) == (200, None)
     assert (await one(EntryRequest(Method.GET, "Patient/w"))).written is None
     assert (await one(_create("Patient", "w"))).written == ResourceVersion("Patient", "w", 2)
     deleted = await one(EntryRequest(Method.DELETE, "Patient/w"))
     assert deleted.written == ResourceVersion("Patient", "w", 3, deleted=True)
     assert (await one(EntryRequest(Method.DELETE, "Patient/never"))).written is None
-    by_query = await one(EntryRequest(Method.DELETE, "Patient?identifier=s|w1"))
-    assert by_query.written == ResourceVersion("Patient", posted.id, 2, deleted=True)
+    await one(_create("Patient", "c"))
+    by_query = await one(EntryRequest(Method.DELETE, "Patient?_id=c"))
+    assert by_query.written == ResourceVersion("Patient", "c", 2, deleted=True)
