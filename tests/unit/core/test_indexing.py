@@ -279,6 +279,20 @@ def test_patient_rows() -> None:
     assert ("general-practitioner", None, None, None) in refs
 
 
+def test_identifier_with_a_relative_system_keeps_its_system() -> None:
+    """``identifier=s|w1`` must find an Identifier whose system is the relative uri ``s``
+    (it was indexed as a ContactPoint, without its system); telecom stays a ContactPoint."""
+    patient = {
+        "resourceType": "Patient",
+        "identifier": [{"system": "s", "value": "w1"}, {"system": "phone", "value": "w2"}],
+        "telecom": [{"system": "phone", "value": "555", "use": "home", "rank": 1}],
+    }
+    tokens = {(t.param, t.system, t.code) for t in extract_index_values(patient, REGISTRY).tokens}
+    assert ("identifier", "s", "w1") in tokens
+    assert ("telecom", None, "555") in tokens
+    assert ("phone", None, "555") in tokens
+
+
 def test_quantity_and_range_rows() -> None:
     obs = {
         "resourceType": "Observation",

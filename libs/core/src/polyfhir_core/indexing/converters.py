@@ -73,13 +73,20 @@ def _only_text(value: dict[str, Any]) -> bool:
     return set(value) <= {"text", "id", "extension"} and "text" in value
 
 
+# ContactPoint.system is one of these codes; an Identifier's system is any other uri,
+# relative ones (``urn``-less, like ``s``) included.
+CONTACT_POINT_SYSTEMS = frozenset({"phone", "fax", "email", "pager", "url", "sms", "other"})
+
+
 def _is_identifier(value: dict[str, Any]) -> bool:
-    return "value" in value and ("type" in value or "assigner" in value or _is_url(value))
-
-
-def _is_url(value: dict[str, Any]) -> bool:
+    """An element of unknown type with ``value`` is an Identifier unless its shape or its
+    system code says ContactPoint."""
+    if "value" not in value or ("use" in value and "rank" in value):
+        return False
+    if "type" in value or "assigner" in value:
+        return True
     system = value.get("system")
-    return isinstance(system, str) and (":" in system)
+    return isinstance(system, str) and system not in CONTACT_POINT_SYSTEMS
 
 
 def _coding(param: str, coding: Any, out: IndexValues) -> None:
