@@ -16,10 +16,10 @@ from polyfhir_core.contracts.primary_store import (
     EntryResponse,
     HistoryQuery,
     Page,
-    ReindexJob,
     ResourceVersion,
     TenantPositions,
 )
+from polyfhir_core.jobs import Job, JobClaim, JobOutcome, JobProgress
 from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.search import SearchQuery
 from polyfhir_core.tenancy import TenantContext
@@ -63,14 +63,14 @@ class HttpPrimaryStore(InternalClient):
     async def history(self, ctx: TenantContext, query: HistoryQuery) -> Page:
         return await self._call("history", ctx, query=query)  # type: ignore[no-any-return]
 
-    async def reindex(self, ctx: TenantContext, resource_types: list[str] | None) -> ReindexJob:
-        return await self._call("reindex", ctx, resource_types=resource_types)  # type: ignore[no-any-return]
+    async def reindex(self, ctx: TenantContext, resource_types: list[str] | None) -> Job:
+        return await self._job("reindex", ctx, resource_types=resource_types)
 
-    async def reindex_status(self, ctx: TenantContext, job_id: str) -> ReindexJob:
-        return await self._call("reindex_status", ctx, job_id=job_id)  # type: ignore[no-any-return]
+    async def reindex_status(self, ctx: TenantContext, job_id: str) -> Job:
+        return await self._job("reindex_status", ctx, job_id=job_id)
 
-    async def reindex_cancel(self, ctx: TenantContext, job_id: str) -> ReindexJob:
-        return await self._call("reindex_cancel", ctx, job_id=job_id)  # type: ignore[no-any-return]
+    async def reindex_cancel(self, ctx: TenantContext, job_id: str) -> Job:
+        return await self._job("reindex_cancel", ctx, job_id=job_id)
 
     async def positions(self, ctx: TenantContext) -> TenantPositions:
         return await self._call("positions", ctx)  # type: ignore[no-any-return]
@@ -82,3 +82,36 @@ class HttpPrimaryStore(InternalClient):
 
     async def republish(self, ctx: TenantContext, keys: Sequence[ResourceKey]) -> int:
         return await self._call("republish", ctx, keys=list(keys))  # type: ignore[no-any-return]
+
+    async def _job(self, name: str, ctx: TenantContext, **args: Any) -> Job:
+        job = await self._call(name, ctx, **args)
+        if not isinstance(job, Job):
+            raise TypeError(f"{name}: the primary store answered {type(job).__name__}, not a Job")
+        return job
+
+    async def _jobs(self, name: str, ctx: TenantContext, **args: Any) -> list[Job]:
+        jobs = await self._call(name, ctx, **args)
+        if not isinstance(jobs, list) or not all(isinstance(j, Job) for j in jobs):
+            raise TypeError(f"{name}: the primary store did not answer a list of jobs")
+        return jobs
+
+    async def create_job(self, ctx: TenantContext, job: Job) -> Job:
+        return await self._job("create_job", ctx, job=job)
+
+    async def get_job(self, ctx: TenantContext, job_id: str) -> Job:
+        return await self._job("get_job", ctx, job_id=job_id)
+
+    async def list_jobs(self, ctx: TenantContext, kind: str | None, limit: int) -> list[Job]:
+        return await self._jobs("list_jobs", ctx, kind=kind, limit=limit)
+
+    async def save_job_progress(self, ctx: TenantContext, job_id: str, update: JobProgress) -> Job:
+        return await self._job("save_job_progress", ctx, job_id=job_id, update=update)
+
+    async def finish_job(self, ctx: TenantContext, job_id: str, outcome: JobOutcome) -> Job:
+        return await self._job("finish_job", ctx, job_id=job_id, outcome=outcome)
+
+    async def request_job_cancel(self, ctx: TenantContext, job_id: str) -> Job:
+        return await self._job("request_job_cancel", ctx, job_id=job_id)
+
+    async def claim_orphaned_jobs(self, ctx: TenantContext, claim: JobClaim) -> list[Job]:
+        return await self._jobs("claim_orphaned_jobs", ctx, claim=claim)

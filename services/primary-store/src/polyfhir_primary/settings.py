@@ -42,6 +42,15 @@ class PrimarySettings(BaseSettings):
     kafka_topic_partitions: int = Field(default=3, ge=1, description="when the relay creates it")
     relay_batch_size: int = Field(default=500, ge=1)
     relay_poll_ms: int = Field(default=1000, ge=10, description="fallback poll interval")
+    job_heartbeat_s: float = Field(
+        default=10.0, gt=0, description="how often a running job's heartbeat is saved"
+    )
+    job_stale_after_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="a running job whose heartbeat is older was left by a dead process: it is"
+        " resumed (resumable kinds) or marked failed; must exceed job_heartbeat_s",
+    )
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     port: int = 8081

@@ -20,6 +20,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
+from polyfhir_core.jobs import Job, JobClaim, JobOutcome, JobProgress, JobStore
 from polyfhir_core.resources import Json, ResourceKey, StoredResource
 from polyfhir_core.search import SearchQuery
 from polyfhir_core.tenancy import TenantContext
@@ -98,8 +99,12 @@ class HistoryQuery:
 
 
 @runtime_checkable
-class PrimaryStore(Protocol):
-    """Everything the gateway may ask of the authoritative store."""
+class PrimaryStore(JobStore, Protocol):
+    """Everything the gateway may ask of the authoritative store.
+
+    It keeps the durable jobs of every service (:class:`~polyfhir_core.jobs.JobStore`):
+    the gateway runs its repair jobs on records the primary holds.
+    """
 
     async def process(
         self, ctx: TenantContext, kind: BundleKind, entries: Sequence[EntryRequest]
@@ -126,11 +131,14 @@ class PrimaryStore(Protocol):
     async def history(self, ctx: TenantContext, query: HistoryQuery) -> Page:
         """Versions newest first; ``next_token`` continues a page."""
 
-    async def reindex(self, ctx: TenantContext, resource_types: list[str] | None) -> ReindexJob: ...
+    async def reindex(self, ctx: TenantContext, resource_types: list[str] | None) -> Job:
+        """Start a reindex job (kind ``reindex``, run by the primary store): every current
+        resource of the tenant (or of ``resource_types``) gets its index rows rebuilt."""
 
-    async def reindex_status(self, ctx: TenantContext, job_id: str) -> ReindexJob: ...
+    async def reindex_status(self, ctx: TenantContext, job_id: str) -> Job: ...
 
-    async def reindex_cancel(self, ctx: TenantContext, job_id: str) -> ReindexJob: ...
+    async def reindex_cancel(self, ctx: TenantContext, job_id: str) -> Job:
+        """Cancel a reindex: ended at once when this process runs it, else at its next batch."""
 
     async def positions(self, ctx: TenantContext) -> TenantPositions:
         """Where the tenant's last published change stands in the event stream."""
@@ -147,32 +155,6 @@ class PrimaryStore(Protocol):
 
     async def check_ready(self) -> None:
         """Raise when the store cannot serve requests."""
-
-
-# The store contract as remote calls: name -> (argument types, result type).
-# The primary-store service serves these at ``POST /internal/v1/store/{name}``
-# with body ``{"ctx": TenantContext, "args": {...}}``; polyfhir-clients calls them.
-class JobState(StrEnum):
-    RUNNING = "running"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True, slots=True)
-class ReindexJob:
-    """Progress of a reindex: every current resource of the tenant (or of
-    ``resource_types``) gets its index rows rebuilt with the tenant's registry."""
-
-    id: str
-    tenant: str
-    resource_types: list[str] | None
-    state: JobState
-    total: int
-    done: int
-    started: datetime
-    finished: datetime | None = None
-    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +185,9 @@ class ResourceVersion:
         return ResourceKey(self.resource_type, self.id)
 
 
+# The store contract as remote calls: name -> (argument types, result type).
+# The primary-store service serves these at ``POST /internal/v1/store/{name}``
+# with body ``{"ctx": TenantContext, "args": {...}}``; polyfhir-clients calls them.
 STORE_CALLS: dict[str, tuple[dict[str, Any], Any]] = {
     "process": ({"kind": BundleKind, "entries": list[EntryRequest]}, list[EntryResponse]),
     "read": ({"resource_type": str, "id": str}, StoredResource),
@@ -210,9 +195,16 @@ STORE_CALLS: dict[str, tuple[dict[str, Any], Any]] = {
     "read_many": ({"keys": list[ResourceKey]}, list[StoredResource]),
     "search": ({"query": SearchQuery}, Page),
     "history": ({"query": HistoryQuery}, Page),
-    "reindex": ({"resource_types": list[str] | None}, ReindexJob),
-    "reindex_status": ({"job_id": str}, ReindexJob),
-    "reindex_cancel": ({"job_id": str}, ReindexJob),
+    "reindex": ({"resource_types": list[str] | None}, Job),
+    "reindex_status": ({"job_id": str}, Job),
+    "reindex_cancel": ({"job_id": str}, Job),
+    "create_job": ({"job": Job}, Job),
+    "get_job": ({"job_id": str}, Job),
+    "list_jobs": ({"kind": str | None, "limit": int}, list[Job]),
+    "save_job_progress": ({"job_id": str, "update": JobProgress}, Job),
+    "finish_job": ({"job_id": str, "outcome": JobOutcome}, Job),
+    "request_job_cancel": ({"job_id": str}, Job),
+    "claim_orphaned_jobs": ({"claim": JobClaim}, list[Job]),
     "positions": ({}, TenantPositions),
     "list_versions": ({"after": ResourceKey | None, "limit": int}, list[ResourceVersion]),
     "republish": ({"keys": list[ResourceKey]}, int),
