@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
+from fakes.jobs import FakeJobStore
 from polyfhir_core.contracts.primary_store import ResourceVersion
 from polyfhir_core.contracts.search_index import IndexedVersion
+from polyfhir_core.jobs import Job
 from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.tenancy import TenantContext, TenantId
-from fakes.jobs import FakeJobStore
-from polyfhir_core.jobs import Job
 from polyfhir_gateway.repair import reconciler
 from polyfhir_gateway.repair.jobs import RepairJob, RepairKind
 from polyfhir_servicekit.jobs import JobRun
