@@ -128,7 +128,8 @@ async def _left_running(app: Any, tenant: str, kind: str, **fields: Any) -> Job:
     """A job as a killed process leaves it: running, with a heartbeat nobody beats."""
     long_ago = datetime.now(UTC) - timedelta(hours=1)
     job = _job(tenant, kind, long_ago, **fields)
-    return await app.database.jobs.create_job(TenantContext.of(tenant), job)  # type: ignore[no-any-return]
+    stored: Job = await app.database.jobs.create_job(TenantContext.of(tenant), job)
+    return stored
 
 
 async def test_a_reindex_left_running_resumes_from_its_checkpoint(
