@@ -20,7 +20,8 @@ async def _finished(gw: Gateway, path: str) -> dict[str, Any]:
             job: dict[str, Any] = (await c.get(path)).json()
         return None if job["state"] == "running" else job
 
-    return await eventually(ended, what=path)
+    job: dict[str, Any] = await eventually(ended, what=path)
+    return job
 
 
 async def test_a_reconcile_runs_as_a_durable_job_with_progress(primary: Any) -> None:
