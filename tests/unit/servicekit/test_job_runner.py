@@ -169,3 +169,25 @@ async def test_jobs_are_scoped_to_their_tenant() -> None:
     assert await runner.list_jobs(other) == []
     with pytest.raises(NotFound):
         await runner.get(other, job.id)
+
+
+async def test_the_sweep_beats_and_stops_jobs_cancelled_or_taken_over_elsewhere() -> None:
+    store, gate = FakeJobStore(), asyncio.Event()
+    work = Counting(gate)
+    runner = JobRunner(store, [work.kind()])
+    cancelled = await runner.submit(CTX, "count", {})
+    await work.saved_once.wait()
+    before = (await store.get_job(CTX, cancelled.id)).heartbeat
+    await runner.sweep()
+    beaten = await store.get_job(CTX, cancelled.id)
+    assert beaten.heartbeat is not None and before is not None and beaten.heartbeat >= before
+    await store.request_job_cancel(CTX, cancelled.id)  # asked on another replica
+    await runner.sweep()  # the body is still blocked in its batch: stopped by the sweep
+    assert (await runner.wait(CTX, cancelled.id)).state is JobState.CANCELLED
+    work.saved_once.clear()
+    taken = await runner.submit(CTX, "count", {})
+    await work.saved_once.wait()
+    store.jobs[taken.id] = replace(store.jobs[taken.id], owner="another-process")
+    await runner.sweep()
+    left = await runner.wait(CTX, taken.id)
+    assert (left.state, left.owner) == (JobState.RUNNING, "another-process")

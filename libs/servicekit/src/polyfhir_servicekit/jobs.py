@@ -253,6 +253,12 @@ class JobRunner:
         except Exception as exc:  # the store is gone too: the heartbeat goes stale instead
             log.warning("job %s: could not release it (%s)", run.job.id, exc)
 
+    async def sweep(self) -> None:
+        """One round of housekeeping (every ``heartbeat_s``): beat the heartbeat of this
+        process's jobs, stop those cancelled or taken over elsewhere, claim orphans."""
+        await self._beat()
+        await self.claim_orphans()
+
     async def _beat(self) -> None:
         for job_id, task in list(self._tasks.items()):
             ctx = TenantContext.of(self._tenant_of[job_id])
@@ -270,7 +276,6 @@ class JobRunner:
         while True:
             await asyncio.sleep(self.heartbeat_s)  # a periodic duty, not a wait for a condition
             try:
-                await self._beat()
-                await self.claim_orphans()
+                await self.sweep()
             except Exception as exc:  # the store may be briefly unreachable; try again
                 log.warning("job sweep failed: %s", exc)
