@@ -22,13 +22,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from polyfhir_core.errors import BadRequest
+from polyfhir_core.errors import BadRequest, Conflict
 from polyfhir_core.jobs import (
     INTERRUPTED,
     RELEASED,
     Job,
     JobClaim,
-    JobNotRunning,
     JobOutcome,
     JobProgress,
     JobState,
@@ -234,13 +233,16 @@ class JobRunner:
         except Exception as exc:  # a failed job says why; the service goes on
             log.exception("job %s (%s) failed", job.id, job.kind)
             outcome = JobOutcome(JobState.FAILED, self.clock(), f"{type(exc).__name__}: {exc}")
-        await self._finish(run.job, outcome)
+        try:
+            await self._finish(run.job, outcome)
+        except Exception as exc:  # the store is unreachable: the job's heartbeat goes stale
+            log.warning("job %s: could not record it %s: %s", job.id, outcome.state.value, exc)
 
     async def _finish(self, job: Job, outcome: JobOutcome) -> Job:
         ctx = TenantContext.of(job.tenant)
         try:
             return await self.store.finish_job(ctx, job.id, outcome)
-        except JobNotRunning:
+        except Conflict:  # JobNotRunning (over HTTP: its 409): it ended meanwhile
             return await self.store.get_job(ctx, job.id)
         finally:
             self._cancelling.discard(job.id)
@@ -261,6 +263,8 @@ class JobRunner:
 
     async def _beat(self) -> None:
         for job_id, task in list(self._tasks.items()):
+            if task.done():
+                continue
             ctx = TenantContext.of(self._tenant_of[job_id])
             job = await self.store.save_job_progress(
                 ctx, job_id, JobProgress(self.owner, self.clock())
