@@ -4,6 +4,7 @@ a stopped one left running."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -23,7 +24,7 @@ from polyfhir_core.jobs import (
 )
 from polyfhir_core.tenancy import TenantContext, TenantPermissions
 from polyfhir_gateway.repair.job_kinds import repair_kinds
-from polyfhir_servicekit.jobs import HOUSEKEEPING, JobRunner
+from polyfhir_servicekit.jobs import HOUSEKEEPING, JobKind, JobRun, JobRunner
 from support import eventually
 
 pytestmark = pytest.mark.integration
@@ -174,3 +175,51 @@ async def test_a_rebuild_left_running_is_shown_failed_by_the_next_gateway(
     job = await store.get_job(TenantContext.of(tenant), orphan.id)
     assert (job.state, job.error) == (JobState.FAILED, INTERRUPTED)
     assert job.finished is not None
+
+
+class Steps:
+    """A job kind of this test: six steps, saving its place after each; ``pause_after``
+    holds it in flight (as a long batch would) until its process stops."""
+
+    def __init__(self, name: str, pause_after: int | None = None) -> None:
+        self.name, self.pause_after = name, pause_after
+        self.ran: list[int] = []
+        self.paused = asyncio.Event()
+
+    async def body(self, run: JobRun) -> None:
+        for step in range(int((run.checkpoint or {}).get("next", 0)), 6):
+            self.ran.append(step)
+            await run.save(done=step + 1, total=6, checkpoint={"next": step + 1})
+            if step == self.pause_after:
+                self.paused.set()
+                await asyncio.Event().wait()  # until the process stops
+
+    def kind(self) -> JobKind:
+        return JobKind(self.name, self.body, resumable=True)
+
+
+async def test_a_job_stopped_with_its_process_is_resumed_by_the_next_one(
+    new_process: Any, database_url: str, tenant: str
+) -> None:
+    from polyfhir_primary.bootstrap import bootstrap
+    from polyfhir_primary.settings import PrimarySettings
+
+    ctx, name = TenantContext.of(tenant), f"steps-{tenant}"
+    first = Steps(name, pause_after=2)
+    old = JobRunner(new_process.database.jobs, [first.kind()])
+    job = await old.submit(ctx, name, {})
+    await first.paused.wait()
+    await old.close()  # the process stops with the job in flight
+    left = await new_process.database.jobs.get_job(ctx, job.id)
+    assert (left.state, left.done) == (JobState.RUNNING, 3)
+    restarted = await bootstrap(PrimarySettings(primary_url=database_url))
+    try:
+        second = Steps(name)
+        new = JobRunner(restarted.database.jobs, [second.kind()])
+        await new.start()
+        resumed = await new.wait(ctx, job.id)
+        await new.close()
+    finally:
+        await restarted.close()
+    assert (resumed.state, resumed.done, resumed.owner) == (JobState.COMPLETED, 6, new.owner)
+    assert (first.ran, second.ran) == ([0, 1, 2], [3, 4, 5])
