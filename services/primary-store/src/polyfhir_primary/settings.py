@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -54,3 +54,12 @@ class PrimarySettings(BaseSettings):
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     port: int = 8081
+
+    @model_validator(mode="after")
+    def _jobs_heartbeat_within_stale_limit(self) -> Self:
+        if self.job_stale_after_s <= self.job_heartbeat_s:
+            raise ValueError(
+                "POLYFHIR_JOB_STALE_AFTER_S must exceed POLYFHIR_JOB_HEARTBEAT_S"
+                " (else a live job looks abandoned)"
+            )
+        return self
