@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 
 from fakes.jobs import FakeJobStore
 from polyfhir_core.errors import BadRequest, NotFound
@@ -121,11 +122,18 @@ async def test_a_job_of_a_kind_that_cannot_resume_is_shown_failed_after_a_restar
     await store.create_job(CTX, orphan)
     work = Counting()
     runner = JobRunner(store, [work.kind(resumable=False)])
+    before = _taken_over("failed")
     await runner.start()
     await runner.close()
     failed = await store.get_job(CTX, "o1")
     assert (failed.state, failed.error) == (JobState.FAILED, INTERRUPTED)
     assert work.handled == []
+    assert _taken_over("failed") == before + 1  # an operator sees it in /metrics too
+
+
+def _taken_over(outcome: str) -> float:
+    labels = {"kind": "count", "outcome": outcome}
+    return REGISTRY.get_sample_value("polyfhir_jobs_taken_over_total", labels) or 0.0
 
 
 async def test_a_job_whose_process_still_beats_is_left_alone() -> None:

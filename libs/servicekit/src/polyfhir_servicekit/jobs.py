@@ -22,6 +22,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from prometheus_client import Counter, Gauge
+
 from polyfhir_core.errors import BadRequest, Conflict
 from polyfhir_core.jobs import (
     INTERRUPTED,
@@ -37,6 +39,15 @@ from polyfhir_core.jobs import (
 from polyfhir_core.tenancy import TenantContext
 
 log = logging.getLogger(__name__)
+JOBS_RUNNING = Gauge("polyfhir_jobs_running", "Jobs running in this process", ["kind"])
+JOBS_ENDED = Counter(
+    "polyfhir_jobs_ended_total", "Jobs this process ran to an end, by state", ["kind", "state"]
+)
+JOBS_TAKEN_OVER = Counter(
+    "polyfhir_jobs_taken_over_total",
+    "Jobs a stopped process left running, taken over here: resumed or failed",
+    ["kind", "outcome"],
+)
 
 # The identity under which a runner claims orphans: claims span every tenant.
 HOUSEKEEPING = TenantContext.of("polyfhir-jobs")
@@ -184,9 +195,11 @@ class JobRunner:
         for job in claimed:
             if self.kinds[job.kind].resumable:
                 log.info("job %s (%s): resumed after a restart", job.id, job.kind)
+                JOBS_TAKEN_OVER.labels(job.kind, "resumed").inc()
                 self._spawn(job)
             else:
                 log.warning("job %s (%s): %s, marked failed", job.id, job.kind, INTERRUPTED)
+                JOBS_TAKEN_OVER.labels(job.kind, "failed").inc()
                 await self._finish(job, JobOutcome(JobState.FAILED, now, INTERRUPTED))
         return claimed
 
@@ -205,11 +218,13 @@ class JobRunner:
     def _spawn(self, job: Job) -> None:
         task = asyncio.create_task(self._run(job), name=f"job-{job.kind}-{job.id}")
         self._tasks[job.id], self._tenant_of[job.id] = task, job.tenant
-        task.add_done_callback(lambda _: self._forget(job.id))
+        JOBS_RUNNING.labels(job.kind).inc()
+        task.add_done_callback(lambda _: self._forget(job))
 
-    def _forget(self, job_id: str) -> None:
-        self._tasks.pop(job_id, None)
-        self._tenant_of.pop(job_id, None)
+    def _forget(self, job: Job) -> None:
+        self._tasks.pop(job.id, None)
+        self._tenant_of.pop(job.id, None)
+        JOBS_RUNNING.labels(job.kind).dec()
 
     async def _run(self, job: Job) -> None:
         run = JobRun(self.store, job, self.owner, self.clock)
@@ -241,7 +256,9 @@ class JobRunner:
     async def _finish(self, job: Job, outcome: JobOutcome) -> Job:
         ctx = TenantContext.of(job.tenant)
         try:
-            return await self.store.finish_job(ctx, job.id, outcome)
+            ended = await self.store.finish_job(ctx, job.id, outcome)
+            JOBS_ENDED.labels(job.kind, outcome.state.value).inc()
+            return ended
         except Conflict:  # JobNotRunning (over HTTP: its 409): it ended meanwhile
             return await self.store.get_job(ctx, job.id)
         finally:
