@@ -15,10 +15,8 @@ from polyfhir_core.contracts.primary_store import (
     EntryRequest,
     EntryResponse,
     HistoryQuery,
-    JobState,
     Method,
     Page,
-    ReindexJob,
     ResourceVersion,
     TenantPositions,
 )
@@ -32,6 +30,7 @@ from polyfhir_core.contracts.search_index import (
     TextHits,
     TextSearch,
 )
+from polyfhir_core.jobs import Job, JobClaim, JobOutcome, JobProgress, JobState
 from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.search import SearchQuery
 from polyfhir_core.search.query import IncludeSpec, SearchParam, SortKey
@@ -52,6 +51,20 @@ READ_ONLY = TenantPermissions(
     operations=frozenset({Operation.READ, Operation.SEARCH}),
     resource_types=frozenset({"Patient"}),
     compartment="Patient/p-1",
+)
+
+JOB = Job(
+    "j-1",
+    "acme",
+    "reindex",
+    {"resource_types": ["Patient"]},
+    NOW,
+    total=10,
+    done=4,
+    counters={"indexed": 4},
+    checkpoint={"after": ["Patient", "p-1"]},
+    owner="primary-1",
+    heartbeat=NOW,
 )
 
 SAMPLES: dict[Any, Any] = {
@@ -91,7 +104,14 @@ SAMPLES: dict[Any, Any] = {
     HistoryQuery: HistoryQuery("Patient", "p-1", since=NOW, count=5, page_token="t"),
     Page: Page([STORED], total=1, next_token="n", included=[STORED], ignored=["_x"]),
     list[str] | None: ["Patient", "Observation"],
-    ReindexJob: ReindexJob("j-1", "acme", None, JobState.RUNNING, 10, 4, NOW),
+    Job: JOB,
+    list[Job]: [JOB, JOB],
+    str | None: "reindex",
+    JobProgress: JobProgress(
+        "gateway-1", NOW, done=5, counters={"repaired": 1}, checkpoint={"a": 1}
+    ),
+    JobOutcome: JobOutcome(JobState.FAILED, NOW, "interrupted by a restart"),
+    JobClaim: JobClaim("gateway-2", ["reconcile", "rebuild"], NOW, NOW),
     TenantPositions: TenantPositions({0: 7, 3: 1}, pending=2),
     list[ResourceVersion]: [ResourceVersion("Patient", "p-1", 3, deleted=True)],
     TextSearch: TextSearch(

@@ -6,8 +6,9 @@ import uuid
 
 import pytest
 
-from polyfhir_core.contracts.primary_store import BundleKind, EntryRequest, JobState, Method
+from polyfhir_core.contracts.primary_store import BundleKind, EntryRequest, Method
 from polyfhir_core.errors import Forbidden, NotFound
+from polyfhir_core.jobs import JobState
 from polyfhir_core.tenancy import TenantContext, TenantPermissions
 
 pytestmark = pytest.mark.integration
@@ -33,5 +34,5 @@ async def test_cancel_before_the_first_batch_and_scoping(store_app) -> None:  # 
             TenantContext.of(ctx.tenant.value, TenantPermissions.read_only()), None
         )
     done = await service.reindex(ctx, None)
-    finished = await service.reindexer.wait(ctx.tenant, done.id)
+    finished = await service.jobs.wait(ctx, done.id)
     assert (finished.state, finished.done, finished.total) == (JobState.COMPLETED, 5, 5)

@@ -7,16 +7,19 @@ tests/stack/test_repair.py.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
-from polyfhir_core.contracts.primary_store import ResourceVersion
-from polyfhir_core.contracts.search_index import IndexedVersion
+from fakes.jobs import FakeJobStore
+from polyfhir_core.contracts.primary_store import PrimaryStore, ResourceVersion
+from polyfhir_core.contracts.search_index import IndexedVersion, SearchIndex
+from polyfhir_core.jobs import Job
 from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.tenancy import TenantContext, TenantId
 from polyfhir_gateway.repair import reconciler
 from polyfhir_gateway.repair.jobs import RepairJob, RepairKind
+from polyfhir_servicekit.jobs import JobRun
 
 pytestmark = pytest.mark.unit
 
@@ -83,8 +86,21 @@ class FakeIndex:
 CTX = TenantContext(TenantId.parse("acme"))
 
 
-def job() -> RepairJob:
-    return RepairJob("j", "acme", "search", RepairKind.RECONCILE)
+def job(checkpoint: dict[str, Any] | None = None) -> RepairJob:
+    """A running repair whose saves go to an in-memory job store."""
+    now = datetime.now(UTC)
+    record = Job(
+        "j",
+        "acme",
+        RepairKind.RECONCILE.value,
+        {"backend": "search"},
+        now,
+        owner="me",
+        heartbeat=now,
+        checkpoint=checkpoint,
+    )
+    store = FakeJobStore({"j": record})
+    return RepairJob(JobRun(store, record, "me", lambda: datetime.now(UTC)))
 
 
 async def test_reconcile_republishes_missing_and_stale_and_removes_live_orphans() -> None:
@@ -143,3 +159,31 @@ async def test_rebuild_drops_then_republishes_every_live_resource() -> None:
     assert index.dropped
     assert store.republished == [ResourceKey("Patient", "a")]
     assert j.progress.removed == 1
+
+
+async def _reconcile(store: FakeStore, index: FakeIndex, job: RepairJob) -> None:
+    """The fakes hold the calls the reconciler makes, not the whole contracts."""
+    await reconciler.reconcile(CTX, cast(PrimaryStore, store), cast(SearchIndex, index), job)
+
+
+async def test_reconcile_saves_its_place_and_a_resumed_one_continues_after_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(reconciler, "PAGE", 3)
+    rows = [ResourceVersion("Patient", f"p{n:02d}", 1) for n in range(7)]
+    j = job()
+    await _reconcile(FakeStore(rows), FakeIndex([]), j)
+    assert j.run.job.checkpoint == {"phase": "primary", "after": ["Patient", "p06"]}
+    assert j.run.job.counters["missing"] == 7
+    # A reconcile interrupted after its first page resumes after p02: p03.. only.
+    store = FakeStore(rows)
+    resumed = job({"phase": "primary", "after": ["Patient", "p02"]})
+    await _reconcile(store, FakeIndex([]), resumed)
+    assert store.republished == [r.key for r in rows[3:]]
+    # One interrupted in its second pass skips the first and scans the index after the key.
+    index = FakeIndex([IndexedVersion("Patient", "a", 1), IndexedVersion("Patient", "z", 1)])
+    store = FakeStore(rows)
+    late = job({"phase": "index", "after": ["Patient", "a"]})
+    await _reconcile(store, index, late)
+    assert store.republished == []
+    assert index.removed == [ResourceKey("Patient", "z")]

@@ -19,8 +19,9 @@ from polyfhir_gateway.api import (
 )
 from polyfhir_gateway.api.errors import install_error_handlers
 from polyfhir_gateway.pipeline import QueryPipeline
-from polyfhir_gateway.repair.jobs import RepairJobs
+from polyfhir_gateway.repair.job_kinds import repair_kinds
 from polyfhir_gateway.settings import GatewaySettings
+from polyfhir_servicekit.jobs import JobRunner
 from polyfhir_servicekit.metrics import MetricsMiddleware
 from polyfhir_servicekit.probes import add_operational_routes
 
@@ -43,17 +44,24 @@ def create_app(
             max_count=settings.max_count,
         )
 
-    repairs = RepairJobs()
+    # Repair jobs run here; their records live in the primary store (durable).
+    jobs = JobRunner(
+        store,
+        repair_kinds(store, pipeline.indexes),
+        heartbeat_s=settings.job_heartbeat_s,
+        stale_after_s=settings.job_stale_after_s,
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if on_startup is not None:
             await on_startup()
         await pipeline.start()
+        await jobs.start()  # resumes (or marks failed) what a stopped gateway left running
         try:
             yield
         finally:
-            await repairs.close()
+            await jobs.close()
             await pipeline.stop()
             if on_shutdown is not None:
                 await on_shutdown()
@@ -68,7 +76,7 @@ def create_app(
     app.state.store = store
     app.state.settings = settings
     app.state.pipeline = pipeline
-    app.state.repairs = repairs
+    app.state.jobs = jobs
     install_error_handlers(app)
     app.include_router(routes_system.router)
     app.include_router(routes_type.router)

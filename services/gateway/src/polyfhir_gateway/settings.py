@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Self
+
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -26,6 +28,24 @@ class GatewaySettings(BaseSettings):
     default_count: int = Field(default=20, ge=1)
     max_count: int = Field(default=1000, ge=1)
     access_log: bool = True
+    job_heartbeat_s: float = Field(
+        default=10.0, gt=0, description="how often a running job's heartbeat is saved"
+    )
+    job_stale_after_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="a running job whose heartbeat is older was left by a dead process: it is"
+        " resumed (resumable kinds) or marked failed; must exceed job_heartbeat_s",
+    )
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     port: int = 8080
+
+    @model_validator(mode="after")
+    def _jobs_heartbeat_within_stale_limit(self) -> Self:
+        if self.job_stale_after_s <= self.job_heartbeat_s:
+            raise ValueError(
+                "POLYFHIR_JOB_STALE_AFTER_S must exceed POLYFHIR_JOB_HEARTBEAT_S"
+                " (else a live job looks abandoned)"
+            )
+        return self

@@ -68,6 +68,7 @@ class PrimaryStoreApp:
     relay: OutboxRelay | None = None
 
     async def close(self) -> None:
+        await self.service.jobs.close()  # running jobs stay running, released to the next process
         if self.relay is not None:
             await self.relay.stop()
         await self.database.close()
@@ -89,7 +90,10 @@ async def bootstrap(settings: PrimarySettings | None = None) -> PrimaryStoreApp:
             settings.default_total
             or ("estimate" if database.dialect == "postgresql" else "accurate"),
         ),
+        job_heartbeat_s=settings.job_heartbeat_s,
+        job_stale_after_s=settings.job_stale_after_s,
     )
+    await service.jobs.start()  # resumes the reindex jobs a stopped process left running
     relay = build_relay(settings, database)
     if relay is not None:
         relay.start()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -42,6 +42,24 @@ class PrimarySettings(BaseSettings):
     kafka_topic_partitions: int = Field(default=3, ge=1, description="when the relay creates it")
     relay_batch_size: int = Field(default=500, ge=1)
     relay_poll_ms: int = Field(default=1000, ge=10, description="fallback poll interval")
+    job_heartbeat_s: float = Field(
+        default=10.0, gt=0, description="how often a running job's heartbeat is saved"
+    )
+    job_stale_after_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="a running job whose heartbeat is older was left by a dead process: it is"
+        " resumed (resumable kinds) or marked failed; must exceed job_heartbeat_s",
+    )
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     port: int = 8081
+
+    @model_validator(mode="after")
+    def _jobs_heartbeat_within_stale_limit(self) -> Self:
+        if self.job_stale_after_s <= self.job_heartbeat_s:
+            raise ValueError(
+                "POLYFHIR_JOB_STALE_AFTER_S must exceed POLYFHIR_JOB_HEARTBEAT_S"
+                " (else a live job looks abandoned)"
+            )
+        return self

@@ -21,6 +21,7 @@ from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 from polyfhir_core.contracts.contract import Contract
+from polyfhir_core.jobs import Job, JobStore
 from polyfhir_core.resources import Json, ResourceKey, StoredResource
 from polyfhir_core.search import SearchQuery
 from polyfhir_core.tenancy import TenantContext
@@ -100,8 +101,12 @@ class HistoryQuery:
 
 
 @runtime_checkable
-class PrimaryStore(Protocol):
-    """Everything the gateway may ask of the authoritative store."""
+class PrimaryStore(JobStore, Protocol):
+    """Everything the gateway may ask of the authoritative store.
+
+    It keeps the durable jobs of every service (:class:`~polyfhir_core.jobs.JobStore`):
+    the gateway runs its repair jobs on records the primary holds.
+    """
 
     async def process(
         self, ctx: TenantContext, kind: BundleKind, entries: Sequence[EntryRequest]
@@ -128,11 +133,14 @@ class PrimaryStore(Protocol):
     async def history(self, ctx: TenantContext, query: HistoryQuery) -> Page:
         """Versions newest first; ``next_token`` continues a page."""
 
-    async def reindex(self, ctx: TenantContext, resource_types: list[str] | None) -> ReindexJob: ...
+    async def reindex(self, ctx: TenantContext, resource_types: list[str] | None) -> Job:
+        """Start a reindex job (kind ``reindex``, run by the primary store): every current
+        resource of the tenant (or of ``resource_types``) gets its index rows rebuilt."""
 
-    async def reindex_status(self, ctx: TenantContext, job_id: str) -> ReindexJob: ...
+    async def reindex_status(self, ctx: TenantContext, job_id: str) -> Job: ...
 
-    async def reindex_cancel(self, ctx: TenantContext, job_id: str) -> ReindexJob: ...
+    async def reindex_cancel(self, ctx: TenantContext, job_id: str) -> Job:
+        """Cancel a reindex: ended at once when this process runs it, else at its next batch."""
 
     async def positions(self, ctx: TenantContext) -> TenantPositions:
         """Where the tenant's last published change stands in the event stream."""
@@ -149,29 +157,6 @@ class PrimaryStore(Protocol):
 
     async def check_ready(self) -> None:
         """Raise when the store cannot serve requests."""
-
-
-class JobState(StrEnum):
-    RUNNING = "running"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True, slots=True)
-class ReindexJob:
-    """Progress of a reindex: every current resource of the tenant (or of
-    ``resource_types``) gets its index rows rebuilt with the tenant's registry."""
-
-    id: str
-    tenant: str
-    resource_types: list[str] | None
-    state: JobState
-    total: int
-    done: int
-    started: datetime
-    finished: datetime | None = None
-    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 POST   /admin/reindex            {"resourceTypes": ["Patient"]}  -> 202 + job
 GET    /admin/reindex/{job}      -> job (state, done, total)
 DELETE /admin/reindex/{job}      -> cancels between batches -> job
+GET    /admin/jobs[?kind=reindex&_count=N] -> the tenant's durable jobs (every kind), newest first
 GET    /admin/backends           -> every configured backend and its health state
 GET    /admin/explain[/{type}]?… -> the query plan of a search, without running it
 """
@@ -14,8 +15,8 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Response
 
-from polyfhir_core.contracts.primary_store import ReindexJob
 from polyfhir_core.errors import BadRequest
+from polyfhir_core.jobs import Job
 from polyfhir_core.resources import format_instant
 from polyfhir_core.search import parse_search
 from polyfhir_gateway.api.interactions import require_type
@@ -25,21 +26,33 @@ router = APIRouter(prefix="/admin")
 Ctx = Annotated[FhirContext, Depends(fhir_context)]
 
 
-def job_json(job: ReindexJob) -> dict[str, Any]:
-    return {
+MAX_JOBS_LISTED = 1000
+
+
+def job_json(job: Job) -> dict[str, Any]:
+    """Any durable job as the admin API shows it (a reindex also has ``resourceTypes``)."""
+    body: dict[str, Any] = {
         "id": job.id,
         "tenant": job.tenant,
-        "resourceTypes": job.resource_types,
+        "kind": job.kind,
         "state": job.state.value,
         "done": job.done,
         "total": job.total,
+        "counters": job.counters,
+        "params": job.params,
+        "checkpoint": job.checkpoint,
+        "cancelRequested": job.cancel_requested,
         "started": format_instant(job.started),
+        "heartbeat": format_instant(job.heartbeat) if job.heartbeat else None,
         "finished": format_instant(job.finished) if job.finished else None,
         "error": job.error,
     }
+    if job.kind == "reindex":
+        body["resourceTypes"] = job.params.get("resourceTypes")
+    return body
 
 
-def _response(job: ReindexJob, status: int = 200) -> Response:
+def _response(job: Job, status: int = 200) -> Response:
     return Response(
         orjson.dumps(job_json(job)),
         status_code=status,
@@ -76,6 +89,23 @@ async def cancel_reindex(job_id: str, fc: Ctx) -> Response:
 
 def _json(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def _listed_count(raw: str | None) -> int:
+    if raw is None:
+        return 100
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_JOBS_LISTED:
+        raise BadRequest(f"_count must be a whole number from 1 to {MAX_JOBS_LISTED}")
+    return int(raw)
+
+
+@router.get("/jobs")
+async def list_jobs(fc: Ctx) -> Response:
+    """The tenant's jobs of every kind (reindex, reconcile, rebuild), newest first."""
+    params = fc.request.query_params
+    limit = _listed_count(params.get("_count"))
+    jobs = await fc.store.list_jobs(fc.tenant, params.get("kind") or None, limit)
+    return _json({"jobs": [job_json(job) for job in jobs]})
 
 
 @router.get("/backends")

@@ -4,6 +4,9 @@ POST   /admin/backends/{backend}/reconcile    compare (type, id, version), repai
 POST   /admin/backends/{backend}/rebuild      drop the tenant's entries, republish all -> 202
 GET    /admin/backends/{backend}/jobs/{job}   progress (compared, missing, stale, orphans, ...)
 DELETE /admin/backends/{backend}/jobs/{job}   cancel
+
+Jobs are durable (the primary database keeps them): any gateway replica answers for
+them, and a restart resumes a reconcile or marks a rebuild failed (repair/jobs.py).
 """
 
 from __future__ import annotations
@@ -15,63 +18,65 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from polyfhir_core.contracts.search_index import SearchIndex
 from polyfhir_core.errors import NotFound
+from polyfhir_core.jobs import Job
 from polyfhir_gateway.context import FhirContext, fhir_context
-from polyfhir_gateway.repair import reconciler
-from polyfhir_gateway.repair.jobs import RepairJob, RepairJobs, RepairKind
+from polyfhir_gateway.repair.job_kinds import search_index
+from polyfhir_gateway.repair.jobs import RepairKind, repair_json
+from polyfhir_servicekit.jobs import JobRunner
 
 router = APIRouter(prefix="/admin/backends")
 Ctx = Annotated[FhirContext, Depends(fhir_context)]
+_REPAIRS = {kind.value for kind in RepairKind}
 
 
-def _jobs(request: Request) -> RepairJobs:
-    jobs: RepairJobs = request.app.state.repairs
-    return jobs
+def _runner(request: Request) -> JobRunner:
+    runner: JobRunner = request.app.state.jobs
+    return runner
 
 
 def _index(request: Request, backend: str) -> SearchIndex:
     indexes: dict[str, SearchIndex] = request.app.state.pipeline.indexes
-    if backend not in indexes:
-        known = ", ".join(sorted(indexes)) or "none configured"
-        raise NotFound(f"no search secondary {backend!r} to repair ({known})")
-    return indexes[backend]
+    return search_index(indexes, backend)
 
 
-def _response(job: RepairJob, status: int = 200) -> Response:
+def _response(job: Job, status: int = 200) -> Response:
     return Response(
-        orjson.dumps(job.to_json()),
+        orjson.dumps(repair_json(job)),
         status_code=status,
         media_type="application/json",
-        headers={"Content-Location": f"/admin/backends/{job.backend}/jobs/{job.id}"},
+        headers={"Content-Location": f"/admin/backends/{job.params.get('backend')}/jobs/{job.id}"},
     )
 
 
-def _start(fc: FhirContext, backend: str, kind: RepairKind) -> Response:
-    index = _index(fc.request, backend)
-    work = reconciler.reconcile if kind is RepairKind.RECONCILE else reconciler.rebuild
-    job = _jobs(fc.request).start(
-        fc.tenant.tenant.value,
-        backend,
-        kind,
-        lambda job: work(fc.tenant, fc.store, index, job),
-    )
+async def _start(fc: FhirContext, backend: str, kind: RepairKind) -> Response:
+    _index(fc.request, backend)  # 404 for a backend this gateway cannot repair
+    job = await _runner(fc.request).submit(fc.tenant, kind.value, {"backend": backend})
     return _response(job, 202)
+
+
+async def _repair_job(fc: FhirContext, backend: str, job_id: str) -> Job:
+    job = await _runner(fc.request).get(fc.tenant, job_id)
+    if job.kind not in _REPAIRS or job.params.get("backend") != backend:
+        raise NotFound(f"no repair job {job_id!r} of {backend!r} in this tenant")
+    return job
 
 
 @router.post("/{backend}/reconcile")
 async def start_reconcile(backend: str, fc: Ctx) -> Response:
-    return _start(fc, backend, RepairKind.RECONCILE)
+    return await _start(fc, backend, RepairKind.RECONCILE)
 
 
 @router.post("/{backend}/rebuild")
 async def start_rebuild(backend: str, fc: Ctx) -> Response:
-    return _start(fc, backend, RepairKind.REBUILD)
+    return await _start(fc, backend, RepairKind.REBUILD)
 
 
 @router.get("/{backend}/jobs/{job_id}")
 async def job_status(backend: str, job_id: str, fc: Ctx) -> Response:
-    return _response(_jobs(fc.request).get(fc.tenant.tenant.value, job_id))
+    return _response(await _repair_job(fc, backend, job_id))
 
 
 @router.delete("/{backend}/jobs/{job_id}")
 async def cancel_job(backend: str, job_id: str, fc: Ctx) -> Response:
-    return _response(await _jobs(fc.request).cancel(fc.tenant.tenant.value, job_id))
+    await _repair_job(fc, backend, job_id)
+    return _response(await _runner(fc.request).cancel(fc.tenant, job_id))

@@ -1,33 +1,26 @@
-"""Repair jobs: one background task per job, with progress and cancellation.
+"""Repair jobs of a search secondary (reconcile, rebuild) on the durable job runner.
 
-Jobs live in the gateway process that started them (``GET`` them on the same
-replica); a job is cheap to start again, since reconciling is idempotent.
+The job record lives in the primary database (polyfhir_core.jobs), so any gateway
+replica answers for it and a restart does not lose it. A reconcile saves its
+checkpoint (which pass, the last key compared) after every page and resumes from
+it after a restart; a rebuild is not resumable: a restart marks it ``failed``
+("interrupted by a restart") and the operator starts it again.
 """
 
 from __future__ import annotations
 
-import asyncio
-import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any
 
-from polyfhir_core.errors import NotFound
+from polyfhir_core.jobs import Job, JsonObject
 from polyfhir_core.resources import format_instant
+from polyfhir_servicekit.jobs import JobRun
 
 
 class RepairKind(StrEnum):
     RECONCILE = "reconcile"
     REBUILD = "rebuild"
-
-
-class RepairState(StrEnum):
-    RUNNING = "running"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-    FAILED = "failed"
 
 
 @dataclass
@@ -42,77 +35,43 @@ class RepairProgress:
     removed: int = 0  # entries dropped before a rebuild
     republished: int = 0
 
+    @classmethod
+    def of(cls, counters: dict[str, int]) -> RepairProgress:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in counters.items() if k in names})
 
-@dataclass
+
 class RepairJob:
-    id: str
-    tenant: str
-    backend: str
-    kind: RepairKind
-    state: RepairState = RepairState.RUNNING
-    progress: RepairProgress = field(default_factory=RepairProgress)
-    started: datetime = field(default_factory=lambda: datetime.now(UTC))
-    finished: datetime | None = None
-    error: str | None = None
+    """A running repair as the reconciler sees it: counters, checkpoint, ``save``."""
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "tenant": self.tenant,
-            "backend": self.backend,
-            "kind": self.kind.value,
-            "state": self.state.value,
-            "progress": vars(self.progress),
-            "started": format_instant(self.started),
-            "finished": format_instant(self.finished) if self.finished else None,
-            "error": self.error,
-        }
+    def __init__(self, run: JobRun) -> None:
+        self.run = run
+        self.progress = RepairProgress.of(run.job.counters)  # a resumed job counts on
+
+    @property
+    def checkpoint(self) -> JsonObject | None:
+        return self.run.checkpoint
+
+    async def save(self, checkpoint: JsonObject | None = None) -> None:
+        """Persist the counters (and where to resume); stops the job when it is cancelled."""
+        await self.run.save(
+            done=self.progress.compared, counters=vars(self.progress), checkpoint=checkpoint
+        )
 
 
-Work = Callable[[RepairJob], Awaitable[None]]
-
-
-class RepairJobs:
-    """Starts jobs as tasks, keeps them for status, cancels on request or shutdown."""
-
-    def __init__(self) -> None:
-        self._jobs: dict[str, RepairJob] = {}
-        self._tasks: dict[str, asyncio.Task[None]] = {}
-
-    def start(self, tenant: str, backend: str, kind: RepairKind, work: Work) -> RepairJob:
-        job = RepairJob(uuid.uuid4().hex[:16], tenant, backend, kind)
-        self._jobs[job.id] = job
-        self._tasks[job.id] = asyncio.create_task(self._run(job, work), name=f"repair-{job.id}")
-        return job
-
-    async def _run(self, job: RepairJob, work: Work) -> None:
-        try:
-            await work(job)
-            job.state = RepairState.COMPLETED
-        except asyncio.CancelledError:
-            job.state = RepairState.CANCELLED
-        except Exception as exc:  # a failed job reports why; the gateway goes on
-            job.state, job.error = RepairState.FAILED, f"{type(exc).__name__}: {exc}"
-        finally:
-            job.finished = datetime.now(UTC)
-            self._tasks.pop(job.id, None)
-
-    def get(self, tenant: str, job_id: str) -> RepairJob:
-        job = self._jobs.get(job_id)
-        if job is None or job.tenant != tenant:
-            raise NotFound(f"no repair job {job_id!r} in this tenant")
-        return job
-
-    async def cancel(self, tenant: str, job_id: str) -> RepairJob:
-        job = self.get(tenant, job_id)
-        task = self._tasks.get(job_id)
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        return job
-
-    async def close(self) -> None:
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+def repair_json(job: Job) -> dict[str, Any]:
+    """The admin API's view of a repair job (the fields of the in-memory jobs, and more)."""
+    return {
+        "id": job.id,
+        "tenant": job.tenant,
+        "backend": job.params.get("backend"),
+        "kind": job.kind,
+        "state": job.state.value,
+        "progress": vars(RepairProgress.of(job.counters)),
+        "started": format_instant(job.started),
+        "finished": format_instant(job.finished) if job.finished else None,
+        "error": job.error,
+        "cancelRequested": job.cancel_requested,
+        "checkpoint": job.checkpoint,
+        "heartbeat": format_instant(job.heartbeat) if job.heartbeat else None,
+    }

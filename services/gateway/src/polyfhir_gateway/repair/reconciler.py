@@ -15,12 +15,17 @@ on a collation):
    is ``remove``d, so a resource created during the walk survives.
 
 **Rebuild** drops the tenant's entries and republishes every current resource.
+
+Both run as durable jobs (``repair/jobs.py``) and save their counters after every
+page. Reconcile also saves a checkpoint (the pass and the last key of the page,
+whose repairs are applied before the save), from which a restarted reconcile
+continues.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from polyfhir_core.contracts.primary_store import PrimaryStore, ResourceVersion
 from polyfhir_core.contracts.search_index import IndexedVersion, SearchIndex
@@ -84,8 +89,8 @@ class _Repairs:
 
 async def _pages(
     fetch: Callable[[ResourceKey | None, int], Awaitable[list[T]]],
+    after: ResourceKey | None = None,
 ) -> AsyncIterator[list[T]]:
-    after: ResourceKey | None = None
     while True:
         page = await fetch(after, PAGE)
         if page:
@@ -95,15 +100,37 @@ async def _pages(
         after = ResourceKey(page[-1].resource_type, page[-1].id)
 
 
+PRIMARY_PASS, INDEX_PASS = "primary", "index"
+
+
+def _mark(phase: str, last: _Keyed) -> dict[str, Any]:
+    return {"phase": phase, "after": [last.resource_type, last.id]}
+
+
+def _resume(checkpoint: dict[str, Any] | None) -> tuple[str, ResourceKey | None]:
+    """(pass, key after which it continues) from a saved checkpoint."""
+    if not checkpoint:
+        return PRIMARY_PASS, None
+    after = checkpoint.get("after")
+    key = ResourceKey(str(after[0]), str(after[1])) if after else None
+    return str(checkpoint.get("phase", PRIMARY_PASS)), key
+
+
 async def reconcile(
     ctx: TenantContext, store: PrimaryStore, index: SearchIndex, job: RepairJob
 ) -> None:
     repairs = _Repairs(ctx, store, index, job)
-    async for rows in _pages(lambda after, n: store.list_versions(ctx, after, n)):
-        await repairs.compare(rows)
-    await repairs.flush(force=True)
-    async for entries in _pages(lambda after, n: index.scan(ctx, after, n)):
+    phase, after = _resume(job.checkpoint)
+    if phase == PRIMARY_PASS:
+        async for rows in _pages(lambda a, n: store.list_versions(ctx, a, n), after):
+            await repairs.compare(rows)
+            await repairs.flush(force=True)  # what the checkpoint passes is repaired
+            await job.save(_mark(PRIMARY_PASS, rows[-1]))
+        await repairs.flush(force=True)
+        after = None
+    async for entries in _pages(lambda a, n: index.scan(ctx, a, n), after):
         await repairs.remove_orphans(entries)
+        await job.save(_mark(INDEX_PASS, entries[-1]))
 
 
 async def rebuild(
@@ -115,3 +142,4 @@ async def rebuild(
         live = [row.key for row in rows if not row.deleted]
         if live:
             job.progress.republished += await store.republish(ctx, live)
+        await job.save()

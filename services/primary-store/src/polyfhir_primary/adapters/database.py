@@ -17,6 +17,7 @@ from polyfhir_bus.events import ResourceChanged
 from polyfhir_bus.relay import OutboxRecord
 from polyfhir_core.contracts.primary_store import HistoryQuery, ResourceVersion, TenantPositions
 from polyfhir_core.indexing.index_values import IndexValues
+from polyfhir_core.jobs import JobStore
 from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.search import IncludeSpec
 from polyfhir_core.tenancy import TenantId
@@ -108,6 +109,10 @@ class Session(Protocol):
 
 class Database(Protocol):
     dialect: str
+
+    @property
+    def jobs(self) -> JobStore:
+        """The durable jobs of every service (polyfhir_core.jobs), in this database."""
 
     def session(self, tenant: TenantId, *, write: bool) -> AbstractAsyncContextManager[Session]: ...
 

@@ -20,12 +20,12 @@ from polyfhir_core.contracts.primary_store import (
     EntryResponse,
     HistoryQuery,
     Page,
-    ReindexJob,
     ResourceVersion,
     TenantPositions,
 )
-from polyfhir_core.errors import BadRequest, Conflict, FhirError
+from polyfhir_core.errors import BadRequest, Conflict, FhirError, NotFound
 from polyfhir_core.indexing.index_values import IndexValues
+from polyfhir_core.jobs import Job, JobClaim, JobOutcome, JobProgress
 from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_core.resource_validation import is_resource_type
 from polyfhir_core.resources import Json, ResourceKey, StoredResource
@@ -36,7 +36,7 @@ from polyfhir_primary.metrics import STORAGE_LATENCY
 from polyfhir_primary.service_layer import change_stream, reads
 from polyfhir_primary.service_layer.bundles import run_transaction
 from polyfhir_primary.service_layer.registries import TenantRegistries, touches_search_parameters
-from polyfhir_primary.service_layer.reindex import Reindexer
+from polyfhir_primary.service_layer.reindex import REINDEX, Reindexer, reindex_params
 from polyfhir_primary.service_layer.search import (
     Limits,
     compile_search,
@@ -44,6 +44,7 @@ from polyfhir_primary.service_layer.search import (
     stored_includes,
 )
 from polyfhir_primary.service_layer.writes import WriteContext
+from polyfhir_servicekit.jobs import JobRunner
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +67,21 @@ class StoreService:
     clock: Callable[[], datetime] = utc_now_ms
     new_id: Callable[[], str] = new_uuid
     max_attempts: int = 5
+    job_heartbeat_s: float = 10.0
+    job_stale_after_s: float = 60.0
     registries: TenantRegistries = field(init=False)
     reindexer: Reindexer = field(init=False)
+    jobs: JobRunner = field(init=False)  # runs reindex jobs; started by bootstrap
 
     def __post_init__(self) -> None:
         self.registries = TenantRegistries(self.registry, self.db)
         self.reindexer = Reindexer(self.db, self.registries, self.indexer)
+        self.jobs = JobRunner(
+            self.db.jobs,
+            [self.reindexer.kind()],
+            heartbeat_s=self.job_heartbeat_s,
+            stale_after_s=self.job_stale_after_s,
+        )
 
     async def _find(
         self, session: Session, rtype: str, query: str, limit: int = 2
@@ -177,20 +187,57 @@ class StoreService:
             [r.stored for r in page], next_token=next_token, methods=[r.method for r in page]
         )
 
-    async def reindex(self, ctx: TenantContext, resource_types: list[str] | None) -> ReindexJob:
+    async def reindex(self, ctx: TenantContext, resource_types: list[str] | None) -> Job:
         ctx.permissions.require(Operation.REINDEX)
         for rtype in resource_types or ():
             if not is_resource_type(rtype):
                 raise BadRequest(f"reindex: unknown resource type {rtype!r}")
-        return await self.reindexer.start(ctx.tenant, resource_types or None)
+        total = await self.reindexer.count(ctx.tenant, resource_types or None)
+        return await self.jobs.submit(ctx, REINDEX, reindex_params(resource_types), total)
 
-    async def reindex_status(self, ctx: TenantContext, job_id: str) -> ReindexJob:
+    async def _reindex_job(self, ctx: TenantContext, job_id: str) -> Job:
         ctx.permissions.require(Operation.REINDEX)
-        return self.reindexer.status(ctx.tenant, job_id)
+        job = await self.jobs.get(ctx, job_id)
+        if job.kind != REINDEX:
+            raise NotFound(f"no reindex job {job_id!r} in this tenant")
+        return job
 
-    async def reindex_cancel(self, ctx: TenantContext, job_id: str) -> ReindexJob:
+    async def reindex_status(self, ctx: TenantContext, job_id: str) -> Job:
+        return await self._reindex_job(ctx, job_id)
+
+    async def reindex_cancel(self, ctx: TenantContext, job_id: str) -> Job:
+        await self._reindex_job(ctx, job_id)
+        return await self.jobs.cancel(ctx, job_id)
+
+    # -- the durable jobs of every service (JobStore); administration only ---------------
+
+    async def create_job(self, ctx: TenantContext, job: Job) -> Job:
         ctx.permissions.require(Operation.REINDEX)
-        return await self.reindexer.cancel(ctx.tenant, job_id)
+        return await self.db.jobs.create_job(ctx, job)
+
+    async def get_job(self, ctx: TenantContext, job_id: str) -> Job:
+        ctx.permissions.require(Operation.REINDEX)
+        return await self.db.jobs.get_job(ctx, job_id)
+
+    async def list_jobs(self, ctx: TenantContext, kind: str | None, limit: int) -> list[Job]:
+        ctx.permissions.require(Operation.REINDEX)
+        return await self.db.jobs.list_jobs(ctx, kind, limit)
+
+    async def save_job_progress(self, ctx: TenantContext, job_id: str, update: JobProgress) -> Job:
+        ctx.permissions.require(Operation.REINDEX)
+        return await self.db.jobs.save_job_progress(ctx, job_id, update)
+
+    async def finish_job(self, ctx: TenantContext, job_id: str, outcome: JobOutcome) -> Job:
+        ctx.permissions.require(Operation.REINDEX)
+        return await self.db.jobs.finish_job(ctx, job_id, outcome)
+
+    async def request_job_cancel(self, ctx: TenantContext, job_id: str) -> Job:
+        ctx.permissions.require(Operation.REINDEX)
+        return await self.db.jobs.request_job_cancel(ctx, job_id)
+
+    async def claim_orphaned_jobs(self, ctx: TenantContext, claim: JobClaim) -> list[Job]:
+        ctx.permissions.require(Operation.REINDEX)
+        return await self.db.jobs.claim_orphaned_jobs(ctx, claim)
 
     async def positions(self, ctx: TenantContext) -> TenantPositions:
         return await change_stream.positions(self.db, ctx)

@@ -25,6 +25,7 @@ from polyfhir_primary.adapters.database import HistoryRow, OutboxRow, TransientC
 from polyfhir_primary.adapters.sql import outbox
 from polyfhir_primary.adapters.sql.dialect import PLAIN_INSERTS, POSTGRES, numbered_placeholders
 from polyfhir_primary.adapters.sql.index_rows import INDEX_TABLES
+from polyfhir_primary.adapters.sql.jobs import SqlJobStore
 from polyfhir_primary.adapters.sql.migrations import CREATE_LEDGER, migrations_for
 from polyfhir_primary.adapters.sql.relay_claim import RelayClaim
 from polyfhir_primary.adapters.sql.session import (
@@ -143,6 +144,7 @@ class PostgresDatabase:
         self._pool: asyncpg.Pool | None = None
         self._statistics: Statistics | None = None
         self._relay_claim = RelayClaim(dsn)
+        self.jobs = SqlJobStore(self._job_transaction, POSTGRES)
 
     async def open(self) -> None:
         self._pool = await asyncpg.create_pool(
@@ -210,6 +212,12 @@ class PostgresDatabase:
             await session.flush()
         if session.saved and self._statistics is not None:
             self._statistics.wrote(session.saved)
+
+    @asynccontextmanager
+    async def _job_transaction(self) -> AsyncIterator[PgConn]:
+        """A short transaction of its own (the jobs table)."""
+        async with self.pool.acquire() as raw, raw.transaction():
+            yield PgConn(raw)
 
     async def history(self, tenant: TenantId, query: HistoryQuery) -> list[HistoryRow]:
         async with self.pool.acquire() as raw:

@@ -27,6 +27,7 @@ from polyfhir_primary.adapters.database import HistoryRow, OutboxRow, TransientC
 from polyfhir_primary.adapters.sql import outbox
 from polyfhir_primary.adapters.sql.dialect import SQLITE
 from polyfhir_primary.adapters.sql.file_claim import FileClaim
+from polyfhir_primary.adapters.sql.jobs import SqlJobStore
 from polyfhir_primary.adapters.sql.migrations import CREATE_LEDGER, migrations_for
 from polyfhir_primary.adapters.sql.priority_lock import PriorityLock
 from polyfhir_primary.adapters.sql.session import (
@@ -131,6 +132,7 @@ class SqliteDatabase:
         self._next_reader = 0
         self._after_commit: Callable[[], None] | None = None  # wakes the outbox relay
         self._relay_claim = FileClaim(None if uri else Path(f"{target}.relay-lock"))
+        self.jobs = SqlJobStore(self._job_transaction, SQLITE)
 
     async def open(self) -> None:
         await self._writer.open()
@@ -176,6 +178,18 @@ class SqliteDatabase:
             self._checkpoints.committed()
         if write and self._after_commit is not None:
             self._after_commit()
+
+    @asynccontextmanager
+    async def _job_transaction(self) -> AsyncIterator[SqliteConn]:
+        """A short write transaction of its own on the writer (the jobs table)."""
+        async with self._writer.lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._writer
+            except BaseException:
+                await self._writer.execute("ROLLBACK")
+                raise
+            await self._writer.execute("COMMIT")
 
     async def history(self, tenant: TenantId, query: HistoryQuery) -> list[HistoryRow]:
         conn = self._reader()

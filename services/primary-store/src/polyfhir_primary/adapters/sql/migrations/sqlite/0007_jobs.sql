@@ -1,0 +1,24 @@
+-- Durable jobs (reindex, reconcile/rebuild of a secondary, bulk export): see
+-- polyfhir_core.jobs. A job outlives the process that runs it: the record holds its
+-- progress, a resumable checkpoint and the owner's heartbeat.
+CREATE TABLE jobs (
+    id               TEXT PRIMARY KEY,
+    tenant           TEXT NOT NULL,
+    kind             TEXT NOT NULL,
+    params           TEXT NOT NULL,
+    state            TEXT NOT NULL,
+    total            INTEGER NOT NULL DEFAULT 0,
+    done             INTEGER NOT NULL DEFAULT 0,
+    counters         TEXT NOT NULL DEFAULT '{}',
+    checkpoint       TEXT,
+    started          TEXT NOT NULL,
+    finished         TEXT,
+    error            TEXT,
+    owner            TEXT,
+    heartbeat        TEXT,
+    cancel_requested INTEGER NOT NULL DEFAULT 0
+);
+-- A tenant's jobs, newest first (GET /admin/jobs).
+CREATE INDEX jobs_tenant_started ON jobs (tenant, started DESC);
+-- The runners' sweep: running jobs whose heartbeat went stale.
+CREATE INDEX jobs_running_heartbeat ON jobs (heartbeat) WHERE state = 'running';
