@@ -11,7 +11,7 @@ import pytest
 
 from polyfhir_bus.events import SCHEMA_VERSION, ChangeKind, ResourceChanged
 from polyfhir_bus.kafka import OutgoingRecord
-from polyfhir_bus.partitioner import partition_for
+from polyfhir_bus.kafka import key_partition
 from polyfhir_bus.relay import (
     OutboxRecord,
     OutboxRelay,
@@ -116,7 +116,7 @@ async def test_new_rows_get_gapless_positions_in_their_key_partition() -> None:
     for partition in range(3):
         sent = [r for r in publisher.sent if r.partition == partition]
         assert [r.position for r in sent] == list(range(1, len(sent) + 1))
-        assert all(partition_for(r.key, 3) == partition for r in sent)
+        assert all(key_partition(r.key, 3) == partition for r in sent)
     assert {r.schema for r in publisher.sent} == {SCHEMA_VERSION}
 
 
@@ -128,7 +128,7 @@ async def test_a_refused_record_blocks_marking_the_rest_of_its_partition_only() 
     relay = _relay(outbox, publisher)
     with pytest.raises(PublishFailed, match="not acknowledged"):
         await relay.publish_once()
-    bad = partition_for(next(iter(victim)), 3)
+    bad = key_partition(next(iter(victim)), 3)
     position = next(r.position for r in publisher.sent if r.key in victim)
     for r in outbox.rows.values():
         later_in_bad = r.partition == bad and (r.position or 0) >= position

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.partitioner import DefaultPartitioner
 
 from polyfhir_bus.events import (
     DEAD_LETTER_TOPIC,
@@ -25,6 +26,20 @@ from polyfhir_bus.events import (
 
 log = logging.getLogger(__name__)
 _TOPIC_EXISTS = 36
+
+
+def key_partition(key: str, partitions: int) -> int:
+    """The partition aiokafka's (and the Java client's) default partitioner picks for ``key``.
+
+    The relay picks each event's partition itself, before the send, because it gives the
+    event a position in that partition first; using the library's partitioner keeps the
+    topic laid out as any other Kafka producer would lay it out.
+    """
+    if partitions < 1:
+        msg = f"a topic has at least one partition, got {partitions}"
+        raise ValueError(msg)
+    everyone = list(range(partitions))
+    return int(DefaultPartitioner()(key.encode(), everyone, everyone))
 
 
 @dataclass(frozen=True, slots=True)

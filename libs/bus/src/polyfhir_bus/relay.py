@@ -33,8 +33,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from polyfhir_bus.events import SCHEMA_VERSION
-from polyfhir_bus.kafka import OutgoingRecord
-from polyfhir_bus.partitioner import partition_for
+from polyfhir_bus.kafka import OutgoingRecord, key_partition
 from polyfhir_core.config import RetryConfig
 
 log = logging.getLogger(__name__)
@@ -231,7 +230,7 @@ class OutboxRelay:
             return rows
         assert self._partitions is not None
         count = self._partitions
-        partitions = {r.seq: partition_for(r.key, count) for r in rows}
+        partitions = {r.seq: key_partition(r.key, count) for r in rows}
         positions = await self._source.assign_positions(partitions)
         placed = [  # a row missing from ``positions`` was numbered by someone else: skip it
             replace(r, partition=partitions[r.seq], position=positions[r.seq])
