@@ -15,10 +15,19 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import (
+    CorruptRecordException,
+    InvalidTimestampError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
 from aiokafka.partitioner import DefaultPartitioner
 
+from polyfhir_bus.codec import KAFKA_DEFAULT_MAX_MESSAGE_BYTES, EventEncodingError
 from polyfhir_bus.events import (
     DEAD_LETTER_TOPIC,
+    ENCODING_HEADER,
     POSITION_HEADER,
     RESOURCE_CHANGES_TOPIC,
     SCHEMA_HEADER,
@@ -26,6 +35,24 @@ from polyfhir_bus.events import (
 
 log = logging.getLogger(__name__)
 _TOPIC_EXISTS = 36
+
+# Refusals of one record that no retry can change: the record is too large or invalid
+# (the client's own size check raises MessageSizeTooLargeError too), or the outbox
+# payload is no event. Everything else (broker away, timeouts, leaders moving,
+# authorisation or topic configuration an operator can fix) is transient.
+PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    CorruptRecordException,  # also InvalidMessageError (the same error code)
+    InvalidTimestampError,
+    EventEncodingError,
+)
+
+
+def is_permanent(error: BaseException) -> bool:
+    """Whether the broker will refuse this record whatever happens (dead-letter it)."""
+    return isinstance(error, PERMANENT_ERRORS)
 
 
 def key_partition(key: str, partitions: int) -> int:
@@ -50,6 +77,9 @@ class ProducerSettings:
     max_batch_size: int = 1024 * 1024
     request_timeout_ms: int = 10_000
     client_id: str = "polyfhir-outbox-relay"
+    # the broker's message limit (message.max.bytes); the relay's EventSizing derives from
+    # the same setting, so every event it sends fits
+    max_request_size: int = KAFKA_DEFAULT_MAX_MESSAGE_BYTES
 
 
 def create_producer(bootstrap: str, settings: ProducerSettings | None = None) -> AIOKafkaProducer:
@@ -62,6 +92,7 @@ def create_producer(bootstrap: str, settings: ProducerSettings | None = None) ->
         enable_idempotence=False,
         linger_ms=s.linger_ms,
         max_batch_size=s.max_batch_size,
+        max_request_size=s.max_request_size,
         request_timeout_ms=s.request_timeout_ms,
     )
 
@@ -113,6 +144,7 @@ class OutgoingRecord:
     partition: int
     position: int
     schema: str
+    encoding: str | None = None  # polyfhir_bus.codec: "gzip" or None (plain JSON)
 
 
 class KafkaPublisher:
@@ -156,13 +188,16 @@ class KafkaPublisher:
             raise RuntimeError(msg)
         pending: list[asyncio.Future[object] | BaseException] = []
         for r in records:
-            if pending and isinstance(pending[-1], BaseException):
-                pending.append(pending[-1])  # the producer refused one: do not wait for each
+            last = pending[-1] if pending else None
+            if isinstance(last, BaseException) and not is_permanent(last):
+                pending.append(last)  # the producer is unusable: do not wait for each
                 continue
             headers = [
                 (POSITION_HEADER, str(r.position).encode()),
                 (SCHEMA_HEADER, r.schema.encode()),
             ]
+            if r.encoding is not None:
+                headers.append((ENCODING_HEADER, r.encoding.encode()))
             try:
                 pending.append(
                     await self._producer.send(

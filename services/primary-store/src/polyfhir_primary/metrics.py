@@ -27,6 +27,12 @@ RELAY_FAILURES = Counter(
     "Relay cycles that failed (broker or database unavailable); the relay retries",
 )
 
+OUTBOX_DEAD_LETTERED = Counter(
+    "polyfhir_outbox_dead_lettered_total",
+    "Outbox rows the broker refused for good (too large, invalid), set aside instead of"
+    " retried; list and retry them as docs/operations.md says",
+)
+
 
 class PrometheusRelayMetrics:
     """The outbox relay's metrics callbacks (polyfhir_bus.relay.RelayMetrics)."""
@@ -38,6 +44,9 @@ class PrometheusRelayMetrics:
 
     def failed(self) -> None:
         RELAY_FAILURES.inc()
+
+    def dead_lettered(self, rows: int) -> None:
+        OUTBOX_DEAD_LETTERED.inc(rows)
 
     def backlog(self, rows: int) -> None:
         OUTBOX_BACKLOG.set(rows)
