@@ -179,7 +179,9 @@ def test_prometheus_loads_the_alert_rules_and_they_watch_real_metrics(
     alerts = {r["alert"]: r for g in rules["groups"] for r in g["rules"]}
     dead = alerts["PolyfhirOutboxDeadLettered"]
     assert "polyfhir_outbox_dead_lettered_total" in dead["expr"]
-    assert metrics.OUTBOX_DEAD_LETTERED.describe()[0].name == "polyfhir_outbox_dead_lettered"
+    assert [m.name for m in metrics.OUTBOX_DEAD_LETTERED.describe()] == [
+        "polyfhir_outbox_dead_lettered"
+    ]
     helm = (repo_root / "helm/polyfhir/templates/prometheusrule.yaml").read_text()
     assert dead["expr"] in helm  # the chart renders the same rule
 
