@@ -16,8 +16,7 @@ from prometheus_client import REGISTRY
 
 from integration.bus.conftest import Record, StartStore, eventually, read_topic
 from polyfhir_bus.events import SCHEMA_VERSION, ChangeKind, ResourceChanged, event_key
-from polyfhir_bus.kafka import KafkaPublisher
-from polyfhir_bus.kafka import key_partition
+from polyfhir_bus.kafka import KafkaPublisher, key_partition
 from polyfhir_bus.relay import OutboxRelay
 from polyfhir_clients.primary import HttpPrimaryStore
 from polyfhir_core.contracts.primary_store import BundleKind, EntryRequest, Method, TenantPositions
