@@ -90,9 +90,10 @@ def encode_event(payload: bytes, sizing: EventSizing) -> WireValue:
     """The smallest-effort form of ``payload`` (an event's JSON) that fits ``sizing``."""
     if len(payload) <= sizing.compress_above:
         return WireValue(payload, None, schema_of(payload))
-    packed = gzip.compress(payload, compresslevel=6, mtime=0)
-    if len(packed) <= sizing.value_budget:
-        return WireValue(packed, GZIP, schema_of(payload))
+    if len(payload) <= MAX_DECODED_BYTES:  # a consumer inflates no more than that
+        packed = gzip.compress(payload, compresslevel=6, mtime=0)
+        if len(packed) <= sizing.value_budget:
+            return WireValue(packed, GZIP, schema_of(payload))
     try:
         ticket = ResourceChanged.from_json(payload).without_body()
     except UnsupportedEvent as exc:
