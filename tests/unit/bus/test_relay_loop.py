@@ -108,6 +108,7 @@ class Recorder:
         self.latencies: list[float] = []
         self.failures = 0
         self.dead = 0
+        self.forms: dict[str, int] = {}
         self.backlogs: list[int] = []
 
     def published(self, latencies: Sequence[float]) -> None:
@@ -118,6 +119,9 @@ class Recorder:
 
     def dead_lettered(self, rows: int) -> None:
         self.dead += rows
+
+    def sent_as(self, form: str) -> None:
+        self.forms[form] = self.forms.get(form, 0) + 1
 
     def backlog(self, rows: int) -> None:
         self.backlogs.append(rows)
@@ -259,8 +263,10 @@ async def test_events_are_sent_in_the_form_that_fits_the_broker() -> None:
     outbox, publisher = MemoryOutbox(), FlakyPublisher()
     outbox.add("small")
     outbox.add("large", name=[{"family": "x" * 1_100_000}])
-    relay = OutboxRelay(outbox, publisher, RelaySettings(sizing=EventSizing()), Recorder())
+    metrics = Recorder()
+    relay = OutboxRelay(outbox, publisher, RelaySettings(sizing=EventSizing()), metrics)
     assert await relay.publish_once() == 2
+    assert metrics.forms == {"plain": 1, "gzip": 1}
     forms = {r.key.split("|")[-1]: (r.encoding, len(r.value)) for r in publisher.sent}
     assert forms["small"][0] is None
     assert forms["large"][0] == GZIP

@@ -106,6 +106,9 @@ class RelayMetrics(Protocol):
     def dead_lettered(self, rows: int) -> None:
         """Rows refused for good by the broker, set aside."""
 
+    def sent_as(self, form: str) -> None:
+        """One event sent in ``form``: ``plain``, ``gzip`` or ``claim_check``."""
+
     def backlog(self, rows: int) -> None: ...
 
 
@@ -117,6 +120,9 @@ class NoMetrics:
         pass
 
     def dead_lettered(self, rows: int) -> None:
+        pass
+
+    def sent_as(self, form: str) -> None:
         pass
 
     def backlog(self, rows: int) -> None:
@@ -288,6 +294,7 @@ class OutboxRelay:
             wire = await asyncio.to_thread(encode_event, record.payload, sizing)
         else:
             wire = encode_event(record.payload, sizing)
+        self._metrics.sent_as("claim_check" if wire.claim_check else wire.encoding or "plain")
         return OutgoingRecord(
             key=record.key,
             value=wire.value,

@@ -33,6 +33,13 @@ OUTBOX_DEAD_LETTERED = Counter(
     " retried; list and retry them as docs/operations.md says",
 )
 
+EVENTS_SENT_AS = Counter(
+    "polyfhir_outbox_events_sent_total",
+    "Change events sent, by wire form: plain JSON, gzip, or claim_check (too large for the"
+    " broker even compressed: the indexers read the body from the primary)",
+    ["form"],
+)
+
 
 class PrometheusRelayMetrics:
     """The outbox relay's metrics callbacks (polyfhir_bus.relay.RelayMetrics)."""
@@ -47,6 +54,9 @@ class PrometheusRelayMetrics:
 
     def dead_lettered(self, rows: int) -> None:
         OUTBOX_DEAD_LETTERED.inc(rows)
+
+    def sent_as(self, form: str) -> None:
+        EVENTS_SENT_AS.labels(form).inc()
 
     def backlog(self, rows: int) -> None:
         OUTBOX_BACKLOG.set(rows)
