@@ -12,6 +12,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from integration.bus.conftest import StartStore, eventually, read_topic
+from polyfhir.outbox import list_dead_letters, retry_dead_letters
 from polyfhir_bus.codec import GZIP, EventSizing, decode_value
 from polyfhir_bus.events import CLAIM_CHECK_SCHEMA_VERSION, ResourceChanged
 from polyfhir_bus.kafka import KafkaPublisher, ProducerSettings
@@ -80,7 +81,12 @@ async def test_resources_larger_than_the_broker_limit_are_published_and_others_f
 
 
 async def test_a_row_the_broker_refuses_for_good_is_dead_lettered_and_the_next_rows_publish(
-    broker: LocalKafka, start_store: StartStore, tenant: str
+    broker: LocalKafka,
+    start_store: StartStore,
+    tenant: str,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     app = await start_store(broker.bootstrap)
     assert app.relay is not None
@@ -109,8 +115,14 @@ async def test_a_row_the_broker_refuses_for_good_is_dead_lettered_and_the_next_r
     published = {r.key.split("|")[-1] for r in await read_topic(broker.bootstrap, expected=2)}
     assert published == {"before", "after"}
 
-    # the operator retries it once the broker takes it: it is published with a new position
-    assert await app.database.retry_dead_lettered([dead.seq]) == 1
+    # the operator lists it and retries it (polyfhir outbox ...) once the broker takes it
+    monkeypatch.setenv("POLYFHIR_PRIMARY_URL", database_url)
+    assert await list_dead_letters() == 0
+    listed = capsys.readouterr().out
+    assert f"{dead.seq}\t" in listed and "Patient/refused/_history/1" in listed
+    assert "MessageSizeTooLargeError" in listed
+    assert await retry_dead_letters([dead.seq]) == 0
+    assert "1 row(s) pending again" in capsys.readouterr().out
     assert await app.database.outbox_backlog() == 1
     retry = OutboxRelay(app.database, KafkaPublisher(broker.bootstrap, 3))
     try:

@@ -212,14 +212,7 @@ class SqliteDatabase:
             return await fetch_pending_outbox(conn, limit)
 
     async def mark_published(self, seqs: Sequence[int]) -> None:
-        async with self._writer.lock.urgent():  # the relay: see priority_lock
-            await self._writer.execute("BEGIN IMMEDIATE")
-            try:
-                await mark_published(self._writer, SQLITE, seqs)
-            except BaseException:
-                await self._writer.execute("ROLLBACK")
-                raise
-            await self._writer.execute("COMMIT")
+        await self._write_outbox(lambda: mark_published(self._writer, SQLITE, seqs))
 
     # -- the outbox relay (polyfhir_bus.relay.OutboxSource) and freshness ------------------
 
@@ -234,15 +227,9 @@ class SqliteDatabase:
             return await outbox.fetch_positioned(conn, SQLITE, limit)
 
     async def assign_positions(self, partitions: Mapping[int, int]) -> dict[int, int]:
-        async with self._writer.lock.urgent():
-            await self._writer.execute("BEGIN IMMEDIATE")
-            try:
-                positions = await outbox.assign_positions(self._writer, SQLITE, partitions)
-            except BaseException:
-                await self._writer.execute("ROLLBACK")
-                raise
-            await self._writer.execute("COMMIT")
-            return positions
+        return await self._write_outbox(
+            lambda: outbox.assign_positions(self._writer, SQLITE, partitions)
+        )
 
     async def mark_dead_lettered(self, reasons: Mapping[int, str]) -> None:
         await self._write_outbox(lambda: outbox.mark_dead_lettered(self._writer, SQLITE, reasons))
@@ -259,7 +246,8 @@ class SqliteDatabase:
         return retried
 
     async def _write_outbox(self, change: Callable[[], Awaitable[T]]) -> T:
-        """One outbox change in its own transaction, ahead of queued writes (priority_lock)."""
+        """One change of the relay's in its own transaction, ahead of queued writes
+        (the relay's transactions are short: see priority_lock)."""
         async with self._writer.lock.urgent():
             await self._writer.execute("BEGIN IMMEDIATE")
             try:
