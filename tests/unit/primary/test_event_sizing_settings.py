@@ -7,6 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from polyfhir_bus.codec import EventSizing
+from polyfhir_bus.kafka import ProducerSettings
 from polyfhir_primary.settings import PrimarySettings
 
 
@@ -27,3 +28,10 @@ def test_a_limit_too_small_for_a_claim_check_is_refused() -> None:
 def test_a_compression_threshold_the_limit_cannot_hold_is_refused() -> None:
     with pytest.raises(ValidationError, match="POLYFHIR_KAFKA_MAX_MESSAGE_BYTES"):
         PrimarySettings(kafka_max_message_bytes=64 * 1024, relay_compress_above_bytes=100_000)
+
+
+@pytest.mark.parametrize("limit", [16 * 1024, 1024 * 1024, 8 * 1024 * 1024])
+def test_the_producer_never_builds_a_request_or_batch_above_the_limit(limit: int) -> None:
+    producer = ProducerSettings.for_broker(limit)
+    assert producer.max_request_size == limit
+    assert producer.max_batch_size <= limit

@@ -81,6 +81,16 @@ class ProducerSettings:
     # the same setting, so every event it sends fits
     max_request_size: int = KAFKA_DEFAULT_MAX_MESSAGE_BYTES
 
+    @classmethod
+    def for_broker(cls, max_message_bytes: int) -> ProducerSettings:
+        """Requests and batches within the broker's message limit: a batch of several
+        records must fit too, or the broker would refuse small records together (and the
+        relay would dead-letter them all)."""
+        return cls(
+            max_request_size=max_message_bytes,
+            max_batch_size=min(cls().max_batch_size, max_message_bytes),
+        )
+
 
 def create_producer(bootstrap: str, settings: ProducerSettings | None = None) -> AIOKafkaProducer:
     """A producer that waits for all replicas; not idempotent (see the module docstring)."""

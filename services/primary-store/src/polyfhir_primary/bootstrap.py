@@ -58,7 +58,7 @@ def build_relay(settings: PrimarySettings, database: Database) -> OutboxRelay | 
     publisher = KafkaPublisher(
         settings.kafka_bootstrap,
         settings.kafka_topic_partitions,
-        settings=ProducerSettings(max_request_size=sizing.max_message_bytes),
+        settings=ProducerSettings.for_broker(sizing.max_message_bytes),
     )
     relay_settings = RelaySettings(
         batch_size=settings.relay_batch_size,

@@ -35,8 +35,8 @@ OUTBOX_DEAD_LETTERED = Counter(
 
 EVENTS_SENT_AS = Counter(
     "polyfhir_outbox_events_sent_total",
-    "Change events sent, by wire form: plain JSON, gzip, or claim_check (too large for the"
-    " broker even compressed: the indexers read the body from the primary)",
+    "Change events sent (re-sends included), by wire form: plain JSON, gzip, or claim_check"
+    " (too large for the broker even compressed: the indexers read the body from the primary)",
     ["form"],
 )
 
