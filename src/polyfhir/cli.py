@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     again.add_argument("--url", default=f"http://127.0.0.1:{settings.port}")
     again.add_argument("--tenant", default=None, help="X-Tenant-ID (default tenant if absent)")
     again.add_argument("--type", action="append", default=[], dest="types")
+    _outbox_commands(sub)
     stack = sub.add_parser(
         "stack", help="run the whole local polyglot stack (engines + every service); Ctrl-C stops"
     )
@@ -99,6 +100,29 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(run_stack(args.port, args.data, args.primary_url, args.sync))
     elif args.command == "reindex":
         raise SystemExit(reindex(args.url, args.tenant, args.types))
+    elif args.command == "outbox":
+        raise SystemExit(asyncio.run(_run_outbox(args)))
+
+
+def _outbox_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    outbox = sub.add_parser(
+        "outbox", help="dead-lettered outbox rows of $POLYFHIR_PRIMARY_URL: list, retry"
+    )
+    actions = outbox.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("dead-letters", help="list them, oldest first, with the reason")
+    listing.add_argument("--limit", type=int, default=1000)
+    retry = actions.add_parser("retry", help="make them pending again (the relay sends them)")
+    which = retry.add_mutually_exclusive_group(required=True)
+    which.add_argument("--seq", type=int, action="append", dest="seqs", help="a row's seq")
+    which.add_argument("--all", action="store_true", help="every dead-lettered row")
+
+
+async def _run_outbox(args: argparse.Namespace) -> int:
+    from polyfhir.outbox import list_dead_letters, retry_dead_letters
+
+    if args.action == "dead-letters":
+        return await list_dead_letters(args.limit)
+    return await retry_dead_letters(None if args.all else args.seqs)
 
 
 if __name__ == "__main__":

@@ -90,6 +90,7 @@ def test_optional_resources_are_toggled_by_values(repo_root: Path) -> None:
     assert "$values.autoscaling.enabled" in templates["hpa.yaml"]
     assert "$values.pdb.enabled" in templates["pdb.yaml"]
     assert templates["servicemonitor.yaml"].startswith("{{- if .Values.serviceMonitor.enabled }}")
+    assert templates["prometheusrule.yaml"].startswith("{{- if .Values.prometheusRule.enabled }}")
     assert "if and .enabled $.Values.gateway.enabled" in templates["ingress.yaml"]
     assert "NOTES.txt" in templates
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiokafka import ConsumerRecord
 
+from polyfhir_bus.claim_check import VersionUnavailable
 from polyfhir_bus.consumer import Delivery
 from polyfhir_bus.events import ChangeKind, ResourceChanged
 
@@ -43,6 +44,27 @@ def delivery(event: ResourceChanged, partition: int = 0, position: int | None = 
         "test", partition, position or 0, 0, 0, event.key.encode(), value, None, 0, len(value), ()
     )
     return Delivery(event, partition, position or 0, position, record)
+
+
+class VersionsInMemory:
+    """A primary's versions for claim checks (polyfhir_bus.claim_check.ResourceVersions)."""
+
+    def __init__(self) -> None:
+        self.bodies: dict[str, dict[str, Any]] = {}
+        self.asked: list[str] = []
+        self.down = False
+
+    def keep(self, event: ResourceChanged) -> None:
+        assert event.resource is not None
+        self.bodies[event.version_ref] = event.resource
+
+    async def body_of(self, event: ResourceChanged) -> dict[str, Any]:
+        self.asked.append(event.version_ref)
+        if self.down:
+            raise ConnectionError("the primary is away")
+        if event.version_ref not in self.bodies:
+            raise VersionUnavailable(f"{event.version_ref}: no such version")
+        return self.bodies[event.version_ref]
 
 
 for _builder in (unique, change, narrative, delivery):

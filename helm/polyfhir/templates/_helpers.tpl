@@ -90,6 +90,8 @@ postgresql://{{ .user }}@{{ .host }}:{{ .port }}/{{ .database }}?sslmode={{ .ssl
   value: {{ .Values.kafka.bootstrap | quote }}
 - name: POLYFHIR_KAFKA_TOPIC_PARTITIONS
   value: {{ .Values.kafka.topicPartitions | quote }}
+- name: POLYFHIR_KAFKA_MAX_MESSAGE_BYTES
+  value: {{ .Values.kafka.maxMessageBytes | quote }}
 - name: POLYFHIR_RELAY_BATCH_SIZE
   value: {{ .Values.primaryStore.relay.batchSize | quote }}
 - name: POLYFHIR_RELAY_POLL_MS
@@ -103,6 +105,9 @@ postgresql://{{ .user }}@{{ .host }}:{{ .port }}/{{ .database }}?sslmode={{ .ssl
   value: {{ .Values.kafka.bootstrap | quote }}
 - name: POLYFHIR_KAFKA_TOPIC_PARTITIONS
   value: {{ .Values.kafka.topicPartitions | quote }}
+{{- /* claim checks: the body of an event too large for Kafka is read from the primary */}}
+- name: POLYFHIR_PRIMARY_STORE_URL
+  value: {{ printf "http://%s-primary-store:%v" (include "polyfhir.fullname" .) .Values.primaryStore.service.port | quote }}
 - name: POLYFHIR_SEARCH_ENGINE_KIND
   value: {{ .Values.search.kind | quote }}
 {{- if .Values.search.urlSecret.name }}

@@ -63,6 +63,13 @@ async def test_oversized_body_is_413(fhir: httpx.AsyncClient) -> None:
     assert _is_outcome(response)
 
 
+async def test_oversized_search_form_is_413(fhir: httpx.AsyncClient) -> None:
+    form = {"name": "x" * (300 * 1024)}
+    response = await fhir.post("/Patient/_search", data=form)
+    assert response.status_code == 413
+    assert _is_outcome(response)
+
+
 async def test_unsupported_media_types(fhir: httpx.AsyncClient) -> None:
     xml = await fhir.post(
         "/Patient", content=b"<Patient/>", headers={"content-type": "application/fhir+xml"}

@@ -14,7 +14,12 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from polyfhir_bus.events import POSITION_HEADER, RESOURCE_CHANGES_TOPIC, SCHEMA_HEADER
+from polyfhir_bus.events import (
+    ENCODING_HEADER,
+    POSITION_HEADER,
+    RESOURCE_CHANGES_TOPIC,
+    SCHEMA_HEADER,
+)
 from polyfhir_primary.bootstrap import PrimaryStoreApp, bootstrap
 from polyfhir_primary.settings import PrimarySettings
 from polyfhir_testing.engines import LocalKafka
@@ -83,6 +88,7 @@ class Record:
     value: bytes
     position: int
     schema: str
+    encoding: str | None = None  # the polyfhir-encoding header (gzip), None for plain JSON
 
 
 async def read_topic(bootstrap: str, expected: int, within: float = 60.0) -> list[Record]:
@@ -116,8 +122,13 @@ async def read_topic(bootstrap: str, expected: int, within: float = 60.0) -> lis
                             m.value,
                             int(headers[POSITION_HEADER]),
                             headers[SCHEMA_HEADER].decode(),
+                            _text(headers.get(ENCODING_HEADER)),
                         )
                     )
         return sorted(out, key=lambda r: (r.partition, r.offset))
     finally:
         await consumer.stop()
+
+
+def _text(header: bytes | None) -> str | None:
+    return None if header is None else header.decode()

@@ -16,8 +16,7 @@ from prometheus_client import REGISTRY
 
 from integration.bus.conftest import Record, StartStore, eventually, read_topic
 from polyfhir_bus.events import SCHEMA_VERSION, ChangeKind, ResourceChanged, event_key
-from polyfhir_bus.kafka import KafkaPublisher
-from polyfhir_bus.partitioner import partition_for
+from polyfhir_bus.kafka import KafkaPublisher, key_partition
 from polyfhir_bus.relay import OutboxRelay
 from polyfhir_core.contracts.primary_store import (
     PRIMARY_STORE,
@@ -89,7 +88,7 @@ async def test_committed_writes_reach_the_topic_in_commit_order(
     for r in records:
         event = ResourceChanged.from_json(r.value)
         assert r.key == event.key == event_key(tenant, event.resource_type, event.resource_id)
-        assert r.partition == partition_for(r.key, 3)
+        assert r.partition == key_partition(r.key, 3)
         assert r.schema == SCHEMA_VERSION
         versions[r.key].append(event.version)
         if event.resource_id == "p3" and event.version == 4:

@@ -8,8 +8,17 @@ from typing import Any
 import pytest
 from aiokafka import ConsumerRecord
 
-from polyfhir_bus.consumer import batch_positions, decode
-from polyfhir_bus.events import POSITION_HEADER, ChangeKind, ResourceChanged, UnsupportedEvent
+from fakes.events import VersionsInMemory
+from polyfhir_bus.claim_check import VersionUnavailable
+from polyfhir_bus.codec import GZIP, EventSizing, encode_event
+from polyfhir_bus.consumer import batch_positions, decode, redeem
+from polyfhir_bus.events import (
+    ENCODING_HEADER,
+    POSITION_HEADER,
+    ChangeKind,
+    ResourceChanged,
+    UnsupportedEvent,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -56,3 +65,42 @@ def test_batch_positions_count_every_record() -> None:
         _record(EVENT.to_json(), 2),
     )
     assert batch_positions(records) == {0: 5, 1: 2}
+
+
+def test_a_gzip_record_decodes_like_a_plain_one() -> None:
+    big = ResourceChanged(
+        "t1", "Patient", "p1", 2, ChangeKind.UPDATED, datetime(2026, 1, 1, tzinfo=UTC),
+        {"resourceType": "Patient", "id": "p1", "name": [{"family": "x" * 300_000}]},
+    )  # fmt: skip
+    wire = encode_event(big.to_json(), EventSizing())
+    assert wire.encoding == GZIP
+    record = ConsumerRecord(
+        "topic", 0, 7, 0, 0, b"k", wire.value, None, 1, 1, ((ENCODING_HEADER, b"gzip"),)
+    )
+    assert decode(record).event == big
+
+
+async def test_a_claim_check_is_redeemed_from_the_primary_before_the_handler_sees_it() -> None:
+    primary = VersionsInMemory()
+    primary.keep(EVENT)
+    ticket = decode(_record(EVENT.without_body().to_json()))
+    assert ticket.event.resource is None
+    redeemed = await redeem(ticket, primary)
+    assert redeemed.event == EVENT
+    assert primary.asked == ["Patient/p1/_history/2"]
+    plain = decode(_record(EVENT.to_json()))
+    assert await redeem(plain, primary) is plain  # whole events need no call
+    assert len(primary.asked) == 1
+
+
+async def test_a_claim_check_the_primary_cannot_redeem() -> None:
+    primary = VersionsInMemory()
+    ticket = decode(_record(EVENT.without_body().to_json()))
+    with pytest.raises(VersionUnavailable, match="no such version"):
+        await redeem(ticket, primary)  # dead-lettered by the consumer
+    with pytest.raises(UnsupportedEvent, match="no primary to read"):
+        await redeem(ticket, None)
+    primary.keep(EVENT)
+    primary.down = True
+    with pytest.raises(ConnectionError):  # transient: the batch is retried
+        await redeem(ticket, primary)

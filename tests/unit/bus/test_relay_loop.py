@@ -8,10 +8,11 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 import pytest
+from aiokafka.errors import KafkaTimeoutError, MessageSizeTooLargeError, RecordListTooLargeError
 
+from polyfhir_bus.codec import GZIP, EventEncodingError, EventSizing
 from polyfhir_bus.events import SCHEMA_VERSION, ChangeKind, ResourceChanged
-from polyfhir_bus.kafka import OutgoingRecord
-from polyfhir_bus.partitioner import partition_for
+from polyfhir_bus.kafka import OutgoingRecord, is_permanent, key_partition
 from polyfhir_bus.relay import (
     OutboxRecord,
     OutboxRelay,
@@ -28,15 +29,19 @@ class MemoryOutbox:
     def __init__(self) -> None:
         self.rows: dict[int, OutboxRecord] = {}
         self.published: set[int] = set()
+        self.dead: dict[int, str] = {}
         self.counters: dict[int, int] = {}
 
-    def add(self, rid: str, version: int = 1) -> None:
+    def add(self, rid: str, version: int = 1, **content: object) -> int:
         seq = len(self.rows) + 1
-        event = ResourceChanged("t", "Patient", rid, version, ChangeKind.CREATED, T0, {"id": rid})
+        body = {"id": rid, **content}
+        event = ResourceChanged("t", "Patient", rid, version, ChangeKind.CREATED, T0, body)
         self.rows[seq] = OutboxRecord(seq, event.key, event.to_json(), T0)
+        return seq
 
     def _pending(self) -> list[OutboxRecord]:
-        return [r for s, r in sorted(self.rows.items()) if s not in self.published]
+        done = self.published | set(self.dead)
+        return [r for s, r in sorted(self.rows.items()) if s not in done]
 
     async def outbox_unpositioned(self, limit: int) -> list[OutboxRecord]:
         return [r for r in self._pending() if r.position is None][:limit]
@@ -59,6 +64,9 @@ class MemoryOutbox:
     async def mark_published(self, seqs: Sequence[int]) -> None:
         self.published.update(seqs)
 
+    async def mark_dead_lettered(self, reasons: Mapping[int, str]) -> None:
+        self.dead.update(reasons)
+
     async def outbox_backlog(self) -> int:
         return len(self._pending())
 
@@ -70,18 +78,26 @@ class MemoryOutbox:
 
 
 class FlakyPublisher:
-    """Acknowledges everything except the records whose key is in ``refuse``."""
+    """Acknowledges everything except the records whose key is in ``refuse`` (for now) or
+    ``too_large`` (for good, as a broker refuses a record above its message limit)."""
 
     def __init__(self) -> None:
         self.sent: list[OutgoingRecord] = []
         self.refuse: set[str] = set()
+        self.too_large: set[str] = set()
 
     async def prepare(self) -> int:
         return 3
 
     async def publish(self, records: Sequence[OutgoingRecord]) -> list[BaseException | None]:
         self.sent.extend(records)
-        return [ConnectionError("down") if r.key in self.refuse else None for r in records]
+        return [self._outcome(r) for r in records]
+
+    def _outcome(self, record: OutgoingRecord) -> BaseException | None:
+        if record.key in self.too_large:
+            refused: BaseException = MessageSizeTooLargeError("larger than max.message.bytes")
+            return refused
+        return ConnectionError("down") if record.key in self.refuse else None
 
     async def close(self) -> None:
         pass
@@ -91,6 +107,8 @@ class Recorder:
     def __init__(self) -> None:
         self.latencies: list[float] = []
         self.failures = 0
+        self.dead = 0
+        self.forms: dict[str, int] = {}
         self.backlogs: list[int] = []
 
     def published(self, latencies: Sequence[float]) -> None:
@@ -98,6 +116,12 @@ class Recorder:
 
     def failed(self) -> None:
         self.failures += 1
+
+    def dead_lettered(self, rows: int) -> None:
+        self.dead += rows
+
+    def sent_as(self, form: str) -> None:
+        self.forms[form] = self.forms.get(form, 0) + 1
 
     def backlog(self, rows: int) -> None:
         self.backlogs.append(rows)
@@ -116,7 +140,7 @@ async def test_new_rows_get_gapless_positions_in_their_key_partition() -> None:
     for partition in range(3):
         sent = [r for r in publisher.sent if r.partition == partition]
         assert [r.position for r in sent] == list(range(1, len(sent) + 1))
-        assert all(partition_for(r.key, 3) == partition for r in sent)
+        assert all(key_partition(r.key, 3) == partition for r in sent)
     assert {r.schema for r in publisher.sent} == {SCHEMA_VERSION}
 
 
@@ -128,7 +152,7 @@ async def test_a_refused_record_blocks_marking_the_rest_of_its_partition_only() 
     relay = _relay(outbox, publisher)
     with pytest.raises(PublishFailed, match="not acknowledged"):
         await relay.publish_once()
-    bad = partition_for(next(iter(victim)), 3)
+    bad = key_partition(next(iter(victim)), 3)
     position = next(r.position for r in publisher.sent if r.key in victim)
     for r in outbox.rows.values():
         later_in_bad = r.partition == bad and (r.position or 0) >= position
@@ -180,3 +204,70 @@ async def test_the_loop_retries_after_failures_and_drains_the_backlog() -> None:
         await relay.stop()
     assert len(metrics.latencies) == 26
     assert metrics.backlogs[-1] == 0
+
+
+@pytest.mark.parametrize(
+    ("error", "permanent"),
+    [
+        (MessageSizeTooLargeError(), True),
+        (RecordListTooLargeError(), True),
+        (EventEncodingError("not an event"), True),
+        (KafkaTimeoutError(), False),
+        (ConnectionError("refused"), False),
+        (TimeoutError(), False),
+    ],
+)
+def test_broker_errors_are_classified(error: BaseException, permanent: bool) -> None:
+    assert is_permanent(error) is permanent
+
+
+async def test_a_permanently_refused_row_is_dead_lettered_and_the_rows_behind_it_flow() -> None:
+    outbox, publisher = MemoryOutbox(), FlakyPublisher()
+    seqs = [outbox.add(f"p{i}") for i in range(30)]
+    victim = outbox.rows[seqs[4]]
+    publisher.too_large = {victim.key}
+    metrics = Recorder()
+    relay = OutboxRelay(outbox, publisher, RelaySettings(batch_size=100), metrics)
+    assert await relay.publish_once() == 30  # no PublishFailed: nothing is left to retry
+    assert list(outbox.dead) == [victim.seq]
+    assert "MessageSizeTooLargeError" in outbox.dead[victim.seq]
+    assert outbox.published == set(seqs) - {victim.seq}
+    assert metrics.dead == 1
+    assert await outbox.outbox_backlog() == 0
+    outbox.add("next")
+    publisher.sent = []
+    assert await relay.publish_once() == 1  # the dead-lettered row is never sent again
+    assert [r.key for r in publisher.sent] == [outbox.rows[31].key]
+
+
+async def test_a_transient_failure_before_a_permanent_one_keeps_both_for_the_retry() -> None:
+    outbox, publisher = MemoryOutbox(), FlakyPublisher()
+    for i in range(40):
+        outbox.add(f"p{i}")
+    by_partition: dict[int, list[str]] = {}
+    for r in outbox.rows.values():
+        by_partition.setdefault(key_partition(r.key, 3), []).append(r.key)
+    first, second = by_partition[0][:2]
+    publisher.refuse, publisher.too_large = {first}, {second}
+    metrics = Recorder()
+    relay = OutboxRelay(outbox, publisher, RelaySettings(batch_size=100), metrics)
+    with pytest.raises(PublishFailed):
+        await relay.publish_once()
+    assert outbox.dead == {}  # decided only when its turn comes, after the transient one
+    publisher.refuse = set()
+    assert await relay.publish_once() > 0
+    assert [outbox.rows[s].key for s in outbox.dead] == [second]
+
+
+async def test_events_are_sent_in_the_form_that_fits_the_broker() -> None:
+    outbox, publisher = MemoryOutbox(), FlakyPublisher()
+    outbox.add("small")
+    outbox.add("large", name=[{"family": "x" * 1_100_000}])
+    metrics = Recorder()
+    relay = OutboxRelay(outbox, publisher, RelaySettings(sizing=EventSizing()), metrics)
+    assert await relay.publish_once() == 2
+    assert metrics.forms == {"plain": 1, "gzip": 1}
+    forms = {r.key.split("|")[-1]: (r.encoding, len(r.value)) for r in publisher.sent}
+    assert forms["small"][0] is None
+    assert forms["large"][0] == GZIP
+    assert forms["large"][1] < 1024 * 1024

@@ -11,10 +11,15 @@ Per batch:
    ``polyfhir-position`` header; a record that cannot be decoded
    (:class:`UnsupportedEvent`: not JSON, malformed, unknown major version) is
    sent to the dead-letter topic with the reason and the consumer's name;
-2. the handler gets the decoded deliveries (and the batch's positions) and
+   a gzip value (``polyfhir-encoding``) is inflated first;
+2. an event that left its body in the primary (a claim check, ``resource_ref``) gets
+   it back from :class:`~polyfhir_bus.claim_check.ResourceVersions` (``vread``), so
+   the handler only ever sees whole events; a version the primary does not have is
+   dead-lettered, a primary that cannot answer now fails the batch (retried);
+3. the handler gets the decoded deliveries (and the batch's positions) and
    returns the ones it refuses for good (:class:`Rejection`), which are
    dead-lettered the same way;
-3. the offsets are committed.
+4. the offsets are committed.
 
 Any exception from the handler (or from a dead-letter send) is transient: the
 consumer seeks back to the start of the batch, backs off (doubling, bounded)
@@ -27,7 +32,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aiokafka import ConsumerRecord
@@ -35,10 +40,13 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
+from polyfhir_bus.claim_check import ResourceVersions, VersionUnavailable
+from polyfhir_bus.codec import decode_value
 from polyfhir_bus.events import (
     DEAD_LETTER_TOPIC,
     DLQ_CONSUMER_HEADER,
     DLQ_REASON_HEADER,
+    ENCODING_HEADER,
     POSITION_HEADER,
     RESOURCE_CHANGES_TOPIC,
     ResourceChanged,
@@ -118,8 +126,26 @@ def decode(record: ConsumerRecord[Any, Any]) -> Delivery:
     value = record.value
     if not isinstance(value, bytes | str):
         raise UnsupportedEvent("the record has no value")
+    if isinstance(value, bytes):
+        value = decode_value(value, _header(record, ENCODING_HEADER))
     event = ResourceChanged.from_json(value)
     return Delivery(event, record.partition, record.offset, position_of(record), record)
+
+
+async def redeem(delivery: Delivery, versions: ResourceVersions | None) -> Delivery:
+    """A claim-checked delivery with its body read from the primary; others unchanged.
+
+    :class:`UnsupportedEvent` or :class:`VersionUnavailable` when it can never be
+    redeemed (dead-letter it); any other error when the primary cannot answer now.
+    """
+    event = delivery.event
+    if event.resource_ref is None:
+        return delivery
+    if versions is None:
+        msg = f"{event.resource_ref}: a claim check, and this consumer has no primary to read"
+        raise UnsupportedEvent(msg)
+    body = await versions.body_of(event)
+    return replace(delivery, event=event.with_body(body))
 
 
 def batch_positions(records: tuple[ConsumerRecord[Any, Any], ...]) -> dict[int, int]:
@@ -145,6 +171,7 @@ class BatchConsumer:
         options: ConsumerOptions | None = None,
         on_error: Callable[[BaseException], None] | None = None,
         on_dead_letter: Callable[[str], None] | None = None,
+        versions: ResourceVersions | None = None,
     ) -> None:
         self.options = options or ConsumerOptions()
         self.consumer_name = consumer_name
@@ -152,6 +179,7 @@ class BatchConsumer:
         self._handler = handler
         self._on_error = on_error
         self._on_dead_letter = on_dead_letter
+        self._versions = versions
         self._backoff = self.options.backoff_initial_s
         self._stopping = asyncio.Event()
         self.broker = KafkaBroker(
@@ -207,9 +235,11 @@ class BatchConsumer:
         deliveries: list[Delivery] = []
         for record in records:
             try:
-                deliveries.append(decode(record))
-            except UnsupportedEvent as exc:
+                delivery = await redeem(decode(record), self._versions)
+            except (UnsupportedEvent, VersionUnavailable) as exc:
                 await self.dead_letter(record, str(exc))
+            else:
+                deliveries.append(delivery)
         rejections = await self._handler(Batch(deliveries, batch_positions(records)))
         for rejection in rejections:
             await self.dead_letter(rejection.delivery.record, rejection.reason)

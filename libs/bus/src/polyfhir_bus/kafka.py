@@ -15,9 +15,19 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import (
+    CorruptRecordException,
+    InvalidTimestampError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
+from aiokafka.partitioner import DefaultPartitioner
 
+from polyfhir_bus.codec import KAFKA_DEFAULT_MAX_MESSAGE_BYTES, EventEncodingError
 from polyfhir_bus.events import (
     DEAD_LETTER_TOPIC,
+    ENCODING_HEADER,
     POSITION_HEADER,
     RESOURCE_CHANGES_TOPIC,
     SCHEMA_HEADER,
@@ -25,6 +35,38 @@ from polyfhir_bus.events import (
 
 log = logging.getLogger(__name__)
 _TOPIC_EXISTS = 36
+
+# Refusals of one record that no retry can change: the record is too large or invalid
+# (the client's own size check raises MessageSizeTooLargeError too), or the outbox
+# payload is no event. Everything else (broker away, timeouts, leaders moving,
+# authorisation or topic configuration an operator can fix) is transient.
+PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    CorruptRecordException,  # also InvalidMessageError (the same error code)
+    InvalidTimestampError,
+    EventEncodingError,
+)
+
+
+def is_permanent(error: BaseException) -> bool:
+    """Whether the broker will refuse this record whatever happens (dead-letter it)."""
+    return isinstance(error, PERMANENT_ERRORS)
+
+
+def key_partition(key: str, partitions: int) -> int:
+    """The partition aiokafka's (and the Java client's) default partitioner picks for ``key``.
+
+    The relay picks each event's partition itself, before the send, because it gives the
+    event a position in that partition first; using the library's partitioner keeps the
+    topic laid out as any other Kafka producer would lay it out.
+    """
+    if partitions < 1:
+        msg = f"a topic has at least one partition, got {partitions}"
+        raise ValueError(msg)
+    everyone = list(range(partitions))
+    return int(DefaultPartitioner()(key.encode(), everyone, everyone))
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +77,19 @@ class ProducerSettings:
     max_batch_size: int = 1024 * 1024
     request_timeout_ms: int = 10_000
     client_id: str = "polyfhir-outbox-relay"
+    # the broker's message limit (message.max.bytes); the relay's EventSizing derives from
+    # the same setting, so every event it sends fits
+    max_request_size: int = KAFKA_DEFAULT_MAX_MESSAGE_BYTES
+
+    @classmethod
+    def for_broker(cls, max_message_bytes: int) -> ProducerSettings:
+        """Requests and batches within the broker's message limit: a batch of several
+        records must fit too, or the broker would refuse small records together (and the
+        relay would dead-letter them all)."""
+        return cls(
+            max_request_size=max_message_bytes,
+            max_batch_size=min(cls().max_batch_size, max_message_bytes),
+        )
 
 
 def create_producer(bootstrap: str, settings: ProducerSettings | None = None) -> AIOKafkaProducer:
@@ -47,6 +102,7 @@ def create_producer(bootstrap: str, settings: ProducerSettings | None = None) ->
         enable_idempotence=False,
         linger_ms=s.linger_ms,
         max_batch_size=s.max_batch_size,
+        max_request_size=s.max_request_size,
         request_timeout_ms=s.request_timeout_ms,
     )
 
@@ -98,6 +154,7 @@ class OutgoingRecord:
     partition: int
     position: int
     schema: str
+    encoding: str | None = None  # polyfhir_bus.codec: "gzip" or None (plain JSON)
 
 
 class KafkaPublisher:
@@ -141,13 +198,16 @@ class KafkaPublisher:
             raise RuntimeError(msg)
         pending: list[asyncio.Future[object] | BaseException] = []
         for r in records:
-            if pending and isinstance(pending[-1], BaseException):
-                pending.append(pending[-1])  # the producer refused one: do not wait for each
+            last = pending[-1] if pending else None
+            if isinstance(last, BaseException) and not is_permanent(last):
+                pending.append(last)  # the producer is unusable: do not wait for each
                 continue
             headers = [
                 (POSITION_HEADER, str(r.position).encode()),
                 (SCHEMA_HEADER, r.schema.encode()),
             ]
+            if r.encoding is not None:
+                headers.append((ENCODING_HEADER, r.encoding.encode()))
             try:
                 pending.append(
                     await self._producer.send(

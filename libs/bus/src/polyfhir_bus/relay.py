@@ -10,12 +10,17 @@ Engine-agnostic: the primary database is an :class:`OutboxSource`, Kafka is a
    (Kafka's key partitioner) and the next gapless position of that partition,
    persisted in one transaction *before* anything is sent.
 3. Every row is sent with an explicit partition and the position/schema
-   headers; the relay awaits the acks and only then marks rows published — per
-   partition, the acknowledged prefix, so a position is never marked while an
-   earlier one of its partition still has to be re-sent.
+   headers, in the wire form that fits the broker (:mod:`polyfhir_bus.codec`:
+   plain, gzip or a claim check); the relay awaits the acks and only then marks
+   rows published — per partition, the acknowledged prefix, so a position is never
+   marked while an earlier one of its partition still has to be re-sent.
 
-Failures keep the rows (with their positions), back off and retry forever:
-delivery is at-least-once. The write path never waits for the relay; the
+A *permanent* refusal (:func:`polyfhir_bus.kafka.is_permanent`: the broker will
+refuse that record whatever happens, e.g. too large or invalid, or the payload is no
+event at all) dead-letters the row: it is marked with the reason, stays in the outbox
+for an operator, is counted, and no longer holds back the rows behind it. Every other
+failure is transient: the rows are kept (with their positions), the relay backs off
+and retries: delivery is at-least-once. The write path never waits for the relay; the
 backlog just grows while the broker is away and drains when it is back. While
 there is backlog the relay drains batch after batch; when there is none it
 sleeps until a commit wakes it (or the fallback poll interval passes).
@@ -32,9 +37,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
-from polyfhir_bus.events import SCHEMA_VERSION
-from polyfhir_bus.kafka import OutgoingRecord
-from polyfhir_bus.partitioner import partition_for
+from polyfhir_bus.codec import EventEncodingError, EventSizing, encode_event
+from polyfhir_bus.kafka import OutgoingRecord, is_permanent, key_partition
 from polyfhir_core.config import RetryConfig
 
 log = logging.getLogger(__name__)
@@ -68,7 +72,12 @@ class OutboxSource(Protocol):
 
     async def mark_published(self, seqs: Sequence[int]) -> None: ...
 
-    async def outbox_backlog(self) -> int: ...
+    async def mark_dead_lettered(self, reasons: Mapping[int, str]) -> None:
+        """Set rows (``seq -> reason``) aside for good: never sent again, not pending,
+        kept for an operator to inspect and retry."""
+
+    async def outbox_backlog(self) -> int:
+        """Rows neither published nor dead-lettered."""
 
     async def claim_relay(self, wake: Callable[[], None]) -> bool:
         """Whether this process may publish (one relay per database). While it may,
@@ -94,6 +103,12 @@ class RelayMetrics(Protocol):
 
     def failed(self) -> None: ...
 
+    def dead_lettered(self, rows: int) -> None:
+        """Rows refused for good by the broker, set aside."""
+
+    def sent_as(self, form: str) -> None:
+        """One event sent in ``form``: ``plain``, ``gzip`` or ``claim_check``."""
+
     def backlog(self, rows: int) -> None: ...
 
 
@@ -102,6 +117,12 @@ class NoMetrics:
         pass
 
     def failed(self) -> None:
+        pass
+
+    def dead_lettered(self, rows: int) -> None:
+        pass
+
+    def sent_as(self, form: str) -> None:
         pass
 
     def backlog(self, rows: int) -> None:
@@ -118,6 +139,7 @@ class RelaySettings:
     poll_interval: float = 1.0  # fallback when no wake-up arrives
     standby_interval: float = 2.0  # another relay holds the claim: ask again this often
     backlog_interval: float = 1.0  # refresh the backlog metric at most this often
+    sizing: EventSizing = field(default_factory=EventSizing)  # the broker's message limit
     retry: RetryConfig = field(
         default_factory=lambda: RetryConfig(initial_backoff_ms=100, max_backoff_ms=5_000)
     )
@@ -126,15 +148,34 @@ class RelaySettings:
 def acknowledged_prefix(
     records: Sequence[OutboxRecord], results: Sequence[BaseException | None]
 ) -> list[int]:
-    """Seqs to mark published: per partition, the acknowledged records before its first failure."""
+    """Seqs to mark published: per partition, the acknowledged records before its first
+    transient failure (a permanent one is dead-lettered and holds nothing back)."""
     broken: set[int | None] = set()
     done = []
     for record, error in zip(records, results, strict=True):
         if error is not None:
-            broken.add(record.partition)
+            if not is_permanent(error):
+                broken.add(record.partition)
         elif record.partition not in broken:
             done.append(record.seq)
     return done
+
+
+def permanently_refused(
+    records: Sequence[OutboxRecord], results: Sequence[BaseException | None]
+) -> dict[int, str]:
+    """``seq -> reason`` of the records the broker will never take, up to each
+    partition's first transient failure (what follows it is sent again anyway)."""
+    broken: set[int | None] = set()
+    refused: dict[int, str] = {}
+    for record, error in zip(records, results, strict=True):
+        if error is None or record.partition in broken:
+            continue
+        if is_permanent(error):
+            refused[record.seq] = f"{type(error).__name__}: {error}"[:1000]
+        else:
+            broken.add(record.partition)
+    return refused
 
 
 class OutboxRelay:
@@ -211,7 +252,8 @@ class OutboxRelay:
             rows = await self._position(await self._source.outbox_unpositioned(batch))
         if not rows:
             return 0
-        results = await self._publisher.publish([_outgoing(r) for r in rows])
+        results = await self._send(rows)
+        await self._dead_letter(rows, results)
         done = acknowledged_prefix(rows, results)
         if done:
             await self._source.mark_published(done)
@@ -220,18 +262,65 @@ class OutboxRelay:
             self._metrics.published(
                 [max(0.0, (now - r.created_at).total_seconds()) for r in rows if r.seq in ok]
             )
-        if len(done) < len(rows):
-            first = next(e for e in results if e is not None)
-            msg = f"{len(rows) - len(done)} of {len(rows)} events not acknowledged: {first!r}"
+        transient = [e for e in results if e is not None and not is_permanent(e)]
+        if transient:
+            msg = f"{len(transient)} of {len(rows)} events not acknowledged: {transient[0]!r}"
             raise PublishFailed(msg)
         return len(rows)
+
+    async def _send(self, rows: Sequence[OutboxRecord]) -> list[BaseException | None]:
+        """Encode every row for the wire and send those that could be; per row the outcome
+        (an encoding error is permanent: no broker will take a payload that is no event)."""
+        results: list[BaseException | None] = [None] * len(rows)
+        sendable: list[int] = []
+        outgoing: list[OutgoingRecord] = []
+        for i, row in enumerate(rows):
+            try:
+                outgoing.append(await self._outgoing(row))
+            except EventEncodingError as exc:
+                results[i] = exc
+            else:
+                sendable.append(i)
+        sent = await self._publisher.publish(outgoing) if outgoing else []
+        for i, result in zip(sendable, sent, strict=True):
+            results[i] = result
+        return results
+
+    async def _outgoing(self, record: OutboxRecord) -> OutgoingRecord:
+        assert record.partition is not None
+        assert record.position is not None
+        sizing = self._settings.sizing
+        if len(record.payload) > sizing.compress_above:  # compressing 1 MB takes milliseconds
+            wire = await asyncio.to_thread(encode_event, record.payload, sizing)
+        else:
+            wire = encode_event(record.payload, sizing)
+        self._metrics.sent_as("claim_check" if wire.claim_check else wire.encoding or "plain")
+        return OutgoingRecord(
+            key=record.key,
+            value=wire.value,
+            partition=record.partition,
+            position=record.position,
+            schema=wire.schema,
+            encoding=wire.encoding,
+        )
+
+    async def _dead_letter(
+        self, rows: Sequence[OutboxRecord], results: Sequence[BaseException | None]
+    ) -> None:
+        refused = permanently_refused(rows, results)
+        if not refused:
+            return
+        await self._source.mark_dead_lettered(refused)
+        self._metrics.dead_lettered(len(refused))
+        for seq, reason in refused.items():
+            log.error("outbox row %d dead-lettered: %s", seq, reason)
 
     async def _position(self, rows: list[OutboxRecord]) -> list[OutboxRecord]:
         if not rows:
             return rows
         assert self._partitions is not None
         count = self._partitions
-        partitions = {r.seq: partition_for(r.key, count) for r in rows}
+        partitions = {r.seq: key_partition(r.key, count) for r in rows}
         positions = await self._source.assign_positions(partitions)
         placed = [  # a row missing from ``positions`` was numbered by someone else: skip it
             replace(r, partition=partitions[r.seq], position=positions[r.seq])
@@ -265,26 +354,3 @@ class OutboxRelay:
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), seconds)
-
-
-def _outgoing(record: OutboxRecord) -> OutgoingRecord:
-    assert record.partition is not None
-    assert record.position is not None
-    return OutgoingRecord(
-        key=record.key,
-        value=record.payload,
-        partition=record.partition,
-        position=record.position,
-        schema=_schema_of(record.payload),
-    )
-
-
-def _schema_of(payload: bytes) -> str:
-    """The payload's schema_version without a full parse (the relay wrote it itself)."""
-    marker = b'"schema_version":"'
-    start = payload.find(marker)
-    if start < 0:
-        return SCHEMA_VERSION
-    start += len(marker)
-    end = payload.find(b'"', start)
-    return payload[start:end].decode("ascii", "replace") if end > 0 else SCHEMA_VERSION

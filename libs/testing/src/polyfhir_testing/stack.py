@@ -160,6 +160,7 @@ class LocalStack:
                 **common,
                 "POLYFHIR_SEARCH_ENGINE_URL": self.opensearch.url,
                 "POLYFHIR_SEARCH_ENGINE_KIND": "opensearch",
+                "POLYFHIR_PRIMARY_STORE_URL": self.primary.url,  # claim checks (vread)
             },
             logs,
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from polyfhir_bus.kafka import KafkaPublisher
+from polyfhir_bus.kafka import KafkaPublisher, ProducerSettings
 from polyfhir_bus.relay import OutboxRelay, RelaySettings
 from polyfhir_core.errors import FhirError
 from polyfhir_core.indexing import extract_index_values
@@ -54,9 +54,16 @@ def build_relay(settings: PrimarySettings, database: Database) -> OutboxRelay | 
     """The outbox relay when POLYFHIR_KAFKA_BOOTSTRAP is set (else the outbox accumulates)."""
     if not settings.kafka_bootstrap.strip():
         return None
-    publisher = KafkaPublisher(settings.kafka_bootstrap, settings.kafka_topic_partitions)
+    sizing = settings.event_sizing()  # one limit: the producer's and the relay's encoding
+    publisher = KafkaPublisher(
+        settings.kafka_bootstrap,
+        settings.kafka_topic_partitions,
+        settings=ProducerSettings.for_broker(sizing.max_message_bytes),
+    )
     relay_settings = RelaySettings(
-        batch_size=settings.relay_batch_size, poll_interval=settings.relay_poll_ms / 1000
+        batch_size=settings.relay_batch_size,
+        poll_interval=settings.relay_poll_ms / 1000,
+        sizing=sizing,
     )
     return OutboxRelay(database, publisher, relay_settings, PrometheusRelayMetrics())
 

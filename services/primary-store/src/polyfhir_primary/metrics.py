@@ -27,6 +27,19 @@ RELAY_FAILURES = Counter(
     "Relay cycles that failed (broker or database unavailable); the relay retries",
 )
 
+OUTBOX_DEAD_LETTERED = Counter(
+    "polyfhir_outbox_dead_lettered_total",
+    "Outbox rows the broker refused for good (too large, invalid), set aside instead of"
+    " retried; list and retry them as docs/operations.md says",
+)
+
+EVENTS_SENT_AS = Counter(
+    "polyfhir_outbox_events_sent_total",
+    "Change events sent (re-sends included), by wire form: plain JSON, gzip, or claim_check"
+    " (too large for the broker even compressed: the indexers read the body from the primary)",
+    ["form"],
+)
+
 
 class PrometheusRelayMetrics:
     """The outbox relay's metrics callbacks (polyfhir_bus.relay.RelayMetrics)."""
@@ -38,6 +51,12 @@ class PrometheusRelayMetrics:
 
     def failed(self) -> None:
         RELAY_FAILURES.inc()
+
+    def dead_lettered(self, rows: int) -> None:
+        OUTBOX_DEAD_LETTERED.inc(rows)
+
+    def sent_as(self, form: str) -> None:
+        EVENTS_SENT_AS.labels(form).inc()
 
     def backlog(self, rows: int) -> None:
         OUTBOX_BACKLOG.set(rows)

@@ -7,6 +7,8 @@ from typing import Literal, Self
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from polyfhir_bus.codec import KAFKA_DEFAULT_MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES, EventSizing
+
 
 class PrimarySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="POLYFHIR_", extra="ignore")
@@ -40,6 +42,19 @@ class PrimarySettings(BaseSettings):
         " just accumulates)",
     )
     kafka_topic_partitions: int = Field(default=3, ge=1, description="when the relay creates it")
+    kafka_max_message_bytes: int = Field(
+        default=KAFKA_DEFAULT_MAX_MESSAGE_BYTES,
+        ge=MIN_MESSAGE_BYTES,
+        description="the broker's message limit (Kafka message.max.bytes / the topic's"
+        " max.message.bytes); the producer's max request size and when an event is sent"
+        " compressed or as a claim check derive from it, so every event fits",
+    )
+    relay_compress_above_bytes: int | None = Field(
+        default=None,
+        ge=1,
+        description="events larger than this are sent gzip-compressed; unset: 64 KiB (or half"
+        " the message limit when that is smaller)",
+    )
     relay_batch_size: int = Field(default=500, ge=1)
     relay_poll_ms: int = Field(default=1000, ge=10, description="fallback poll interval")
     job_heartbeat_s: float = Field(
@@ -63,3 +78,18 @@ class PrimarySettings(BaseSettings):
                 " (else a live job looks abandoned)"
             )
         return self
+
+    @model_validator(mode="after")
+    def _sizing_is_consistent(self) -> Self:
+        """Refuse, at startup, a compression threshold the message limit cannot hold."""
+        try:
+            self.event_sizing()
+        except ValueError as exc:
+            msg = f"POLYFHIR_KAFKA_MAX_MESSAGE_BYTES / POLYFHIR_RELAY_COMPRESS_ABOVE_BYTES: {exc}"
+            raise ValueError(msg) from None
+        return self
+
+    def event_sizing(self) -> EventSizing:
+        if self.relay_compress_above_bytes is None:
+            return EventSizing.for_broker(self.kafka_max_message_bytes)
+        return EventSizing(self.kafka_max_message_bytes, self.relay_compress_above_bytes)

@@ -9,7 +9,9 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+from polyfhir_bus.claim_check import PrimaryStoreVersions
 from polyfhir_bus.consumer import BatchConsumer, ConsumerOptions
+from polyfhir_core.contracts.primary_store import PRIMARY_STORE, PrimaryStore
 from polyfhir_core.errors import ServiceUnavailable
 from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_search import metrics
@@ -20,6 +22,7 @@ from polyfhir_search.service_layer.freshness import Freshness
 from polyfhir_search.service_layer.index_service import IndexService
 from polyfhir_search.service_layer.indexer import Indexer
 from polyfhir_search.settings import SearchSettings
+from polyfhir_servicekit.contract_client import ServiceClients
 
 log = logging.getLogger(__name__)
 CONSUMER_NAME = "polyfhir-search-indexer"
@@ -35,10 +38,18 @@ def build_engine(settings: SearchSettings) -> EngineIndex:
     return OpenSearchIndex(settings.search_engine_url, settings.search_index_prefix)
 
 
-def build_consumer(settings: SearchSettings, indexer: Indexer) -> BatchConsumer | None:
-    """The change-stream consumer when POLYFHIR_KAFKA_BOOTSTRAP is set."""
+def build_consumer(
+    settings: SearchSettings, indexer: Indexer, primary: PrimaryStore | None
+) -> BatchConsumer | None:
+    """The change-stream consumer when POLYFHIR_KAFKA_BOOTSTRAP is set; claim checks
+    (events too large for the broker) are redeemed from ``primary``."""
     if not settings.kafka_bootstrap.strip():
         return None
+    if primary is None:
+        log.warning(
+            "POLYFHIR_PRIMARY_STORE_URL is unset: events of resources too large for the"
+            " broker (claim checks) will be dead-lettered instead of indexed"
+        )
     options = ConsumerOptions(
         topic=settings.resource_changes_topic,
         dead_letter_topic=settings.dead_letter_topic,
@@ -54,6 +65,7 @@ def build_consumer(settings: SearchSettings, indexer: Indexer) -> BatchConsumer 
         options=options,
         on_error=metrics.count_consumer_error,
         on_dead_letter=metrics.count_dead_letter,
+        versions=PrimaryStoreVersions(primary) if primary is not None else None,
     )
 
 
@@ -78,6 +90,7 @@ class SearchIndexer:
     service: IndexService
     indexer: Indexer
     consumer: BatchConsumer | None
+    clients: ServiceClients | None = None  # built here, closed here
 
     async def start(self) -> None:
         if self.consumer is not None:
@@ -88,13 +101,22 @@ class SearchIndexer:
             if self.consumer is not None:
                 await self.consumer.stop()
         finally:
-            await self.engine.close()
+            try:
+                await self.engine.close()
+            finally:
+                if self.clients is not None:
+                    await self.clients.close()
 
 
 async def bootstrap(
-    settings: SearchSettings, registry: SearchParameterRegistry | None = None
+    settings: SearchSettings,
+    registry: SearchParameterRegistry | None = None,
+    primary: PrimaryStore | None = None,
 ) -> SearchIndexer:
-    """Engine ready and indices created; call :meth:`SearchIndexer.start` to consume."""
+    """Engine ready and indices created; call :meth:`SearchIndexer.start` to consume.
+
+    ``primary`` (for claim checks) defaults to a client of POLYFHIR_PRIMARY_STORE_URL.
+    """
     engine = build_engine(settings)
     try:
         await ensure_index(engine, settings.startup_timeout_s)
@@ -103,5 +125,9 @@ async def bootstrap(
         raise
     freshness = Freshness(engine)
     indexer = Indexer(engine, freshness, registry or SearchParameterRegistry.default())
-    consumer = build_consumer(settings, indexer)
-    return SearchIndexer(engine, IndexService(engine, freshness), indexer, consumer)
+    clients = None
+    if primary is None and settings.primary_store_url:
+        clients = ServiceClients()
+        primary = clients.connect(PRIMARY_STORE, settings.primary_store_url)
+    consumer = build_consumer(settings, indexer, primary)
+    return SearchIndexer(engine, IndexService(engine, freshness), indexer, consumer, clients)

@@ -16,6 +16,12 @@ class SearchSettings(BaseSettings):
     kafka_bootstrap: str = Field(
         default="", description="host:port[,host:port]; empty: no consumer (query API only)"
     )
+    primary_store_url: str | None = Field(
+        default=None,
+        description="http://host:port of the primary-store service: the consumer reads the"
+        " body of an event too large for the broker (a claim check) from it with vread;"
+        " unset: such events are dead-lettered (a warning at startup)",
+    )
     search_engine_url: str = "http://127.0.0.1:9200"
     search_engine_kind: Literal["opensearch", "elasticsearch"] = "opensearch"
     search_compatibility_headers: bool = Field(

@@ -34,11 +34,14 @@ def check_accept(request: Request) -> None:
     raise NotAcceptable(f"cannot produce {accept!r}; this server speaks {FHIR_JSON}")
 
 
-async def read_body(request: Request, limit: int, *, allowed: set[str] | None = None) -> Any:
-    kind = media_type(request)
-    allowed = allowed or _JSON_TYPES
-    if kind and kind not in allowed:
-        raise UnsupportedMediaType(f"content type {kind!r} is not supported (use {FHIR_JSON})")
+async def read_bytes(request: Request, limit: int) -> bytes:
+    """The request body, or 413 (OperationOutcome) once it exceeds ``limit`` bytes.
+
+    The one place a body's size is checked (POLYFHIR_MAX_BODY_BYTES). Any accepted body
+    becomes a change event that fits the broker: the relay compresses large events or
+    sends them as claim checks (polyfhir_bus.codec), so this limit need not follow
+    the broker's.
+    """
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(
@@ -50,7 +53,15 @@ async def read_body(request: Request, limit: int, *, allowed: set[str] | None = 
         if size > limit:
             raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
         chunks.append(chunk)
-    raw = b"".join(chunks)
+    return b"".join(chunks)
+
+
+async def read_body(request: Request, limit: int, *, allowed: set[str] | None = None) -> Any:
+    kind = media_type(request)
+    allowed = allowed or _JSON_TYPES
+    if kind and kind not in allowed:
+        raise UnsupportedMediaType(f"content type {kind!r} is not supported (use {FHIR_JSON})")
+    raw = await read_bytes(request, limit)
     if not raw.strip():
         raise BadRequest("the request has no body")
     try:

@@ -22,7 +22,7 @@ from polyfhir_core.resource_validation import is_resource_type
 from polyfhir_core.resources import Json
 from polyfhir_core.search import SearchQuery, parse_search
 from polyfhir_gateway.api.bundles import history_bundle, searchset
-from polyfhir_gateway.api.fhir_json import fhir_response, http_date, media_type
+from polyfhir_gateway.api.fhir_json import fhir_response, http_date, media_type, read_bytes
 from polyfhir_gateway.context import FhirContext
 from polyfhir_gateway.pipeline import with_warnings
 
@@ -141,7 +141,7 @@ async def posted_search_pairs(fc: FhirContext) -> list[tuple[str, str]]:
     kind = media_type(fc.request)
     if kind and kind != _FORM:
         raise UnsupportedMediaType(f"POST _search takes {_FORM}, got {kind!r}")
-    raw = (await fc.request.body()).decode("utf-8", errors="replace")
+    raw = (await read_bytes(fc.request, fc.settings.max_body_bytes)).decode("utf-8", "replace")
     return list(fc.request.query_params.multi_items()) + parse_qsl(raw, keep_blank_values=True)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from polyfhir_bus.events import ResourceChanged
@@ -107,6 +108,20 @@ class Session(Protocol):
         """Replace the search index rows of the current version (reindex)."""
 
 
+@dataclass(frozen=True, slots=True)
+class DeadLetteredRow:
+    """An outbox row the broker refused for good, as an operator lists it."""
+
+    seq: int
+    tenant: str
+    resource_type: str
+    resource_id: str
+    version: int
+    payload_bytes: int
+    dead_lettered_at: datetime
+    reason: str
+
+
 class Database(Protocol):
     dialect: str
 
@@ -135,6 +150,14 @@ class Database(Protocol):
     async def outbox_positioned(self, limit: int) -> list[OutboxRecord]: ...
 
     async def assign_positions(self, partitions: Mapping[int, int]) -> dict[int, int]: ...
+
+    async def mark_dead_lettered(self, reasons: Mapping[int, str]) -> None: ...
+
+    async def dead_lettered_outbox(self, limit: int) -> list[DeadLetteredRow]:
+        """Rows the broker refused for good, oldest first (an operator's list)."""
+
+    async def retry_dead_lettered(self, seqs: Sequence[int] | None) -> int:
+        """Make those rows (all when None) pending again; how many were."""
 
     async def claim_relay(self, wake: Callable[[], None]) -> bool: ...
 

@@ -10,6 +10,7 @@ carries the same position).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from polyfhir_bus.events import event_key
@@ -17,18 +18,20 @@ from polyfhir_bus.relay import OutboxRecord
 from polyfhir_core.contracts.primary_store import ResourceVersion, TenantPositions
 from polyfhir_core.resources import ResourceKey
 from polyfhir_core.tenancy import TenantId
+from polyfhir_primary.adapters.database import DeadLetteredRow
 from polyfhir_primary.adapters.sql.dialect import Conn, Dialect
 
 _COLUMNS = "seq, tenant, res_type, res_id, payload, created_at, partition, position"
+# Pending: neither published nor dead-lettered (a dead-lettered row is set aside for good).
+PENDING = "published_at IS NULL AND dead_lettered_at IS NULL"
 _UNPOSITIONED = (
-    f"SELECT {_COLUMNS} FROM outbox WHERE published_at IS NULL AND position IS NULL"
-    " ORDER BY seq LIMIT ?"
+    f"SELECT {_COLUMNS} FROM outbox WHERE {PENDING} AND position IS NULL ORDER BY seq LIMIT ?"
 )
 _POSITIONED = (
-    f"SELECT {_COLUMNS} FROM outbox WHERE published_at IS NULL AND position IS NOT NULL"
+    f"SELECT {_COLUMNS} FROM outbox WHERE {PENDING} AND position IS NOT NULL"
     " ORDER BY partition, position LIMIT ?"
 )
-_BACKLOG = "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL"
+BACKLOG = f"SELECT COUNT(*) FROM outbox WHERE {PENDING}"
 
 
 def _record(row: Sequence[Any], d: Dialect) -> OutboxRecord:
@@ -52,7 +55,54 @@ async def fetch_positioned(conn: Conn, d: Dialect, limit: int) -> list[OutboxRec
 
 
 async def count_backlog(conn: Conn) -> int:
-    return int((await conn.fetch(_BACKLOG))[0][0])
+    return int((await conn.fetch(BACKLOG))[0][0])
+
+
+async def mark_dead_lettered(conn: Conn, d: Dialect, reasons: Mapping[int, str]) -> None:
+    """Set rows aside with their reasons (the broker refused them for good)."""
+    now = d.ts(datetime.now(UTC))
+    await conn.executemany(
+        "UPDATE outbox SET dead_lettered_at = ?, dead_letter_reason = ?"
+        " WHERE seq = ? AND published_at IS NULL",
+        [(now, reason, seq) for seq, reason in sorted(reasons.items())],
+    )
+
+
+async def list_dead_lettered(conn: Conn, d: Dialect, limit: int) -> list[DeadLetteredRow]:
+    """The dead-lettered rows, oldest first, for an operator."""
+    rows = await conn.fetch(
+        "SELECT seq, tenant, res_type, res_id, version, LENGTH(payload), dead_lettered_at,"
+        " dead_letter_reason FROM outbox WHERE dead_lettered_at IS NOT NULL ORDER BY seq LIMIT ?",
+        (limit,),
+    )
+    return [
+        DeadLetteredRow(
+            seq=int(r[0]),
+            tenant=r[1],
+            resource_type=r[2],
+            resource_id=r[3],
+            version=int(r[4]),
+            payload_bytes=int(r[5]),
+            dead_lettered_at=d.read_ts(r[6]),
+            reason=r[7] or "",
+        )
+        for r in rows
+    ]
+
+
+async def retry_dead_lettered(conn: Conn, seqs: Sequence[int] | None) -> int:
+    """Make dead-lettered rows (all when ``seqs`` is None) pending again. They lose their
+    position and are numbered afresh, so a secondary's freshness (positions) counts them."""
+    where = "dead_lettered_at IS NOT NULL"
+    args: list[Any] = []
+    if seqs is not None:
+        where += f" AND seq IN ({', '.join('?' for _ in seqs) or 'NULL'})"
+        args = list(seqs)
+    return await conn.execute(
+        "UPDATE outbox SET dead_lettered_at = NULL, dead_letter_reason = NULL,"
+        f" partition = NULL, position = NULL WHERE {where}",
+        args,
+    )
 
 
 async def assign_positions(conn: Conn, d: Dialect, partitions: Mapping[int, int]) -> dict[int, int]:
@@ -119,7 +169,7 @@ async def tenant_positions(conn: Conn, tenant: TenantId) -> TenantPositions:
     )
     found = {int(partition): int(position) for partition, position in rows if position is not None}
     pending = await conn.fetch(
-        "SELECT COUNT(*) FROM outbox WHERE tenant = ? AND published_at IS NULL", (tenant.value,)
+        f"SELECT COUNT(*) FROM outbox WHERE tenant = ? AND {PENDING}", (tenant.value,)
     )
     return TenantPositions(partitions=found, pending=int(pending[0][0]))
 

@@ -21,7 +21,12 @@ from polyfhir_bus.relay import OutboxRecord
 from polyfhir_core.contracts.primary_store import HistoryQuery, ResourceVersion, TenantPositions
 from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.tenancy import TenantId
-from polyfhir_primary.adapters.database import HistoryRow, OutboxRow, TransientConflict
+from polyfhir_primary.adapters.database import (
+    DeadLetteredRow,
+    HistoryRow,
+    OutboxRow,
+    TransientConflict,
+)
 from polyfhir_primary.adapters.sql import outbox
 from polyfhir_primary.adapters.sql.dialect import PLAIN_INSERTS, POSTGRES, numbered_placeholders
 from polyfhir_primary.adapters.sql.index_rows import INDEX_TABLES
@@ -231,7 +236,7 @@ class PostgresDatabase:
 
     async def outbox_backlog(self) -> int:
         async with self.pool.acquire() as raw:
-            return int(await raw.fetchval("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL"))
+            return await outbox.count_backlog(PgConn(raw))
 
     async def pending_outbox(self, limit: int) -> list[OutboxRow]:
         async with self.pool.acquire() as raw:
@@ -254,6 +259,21 @@ class PostgresDatabase:
     async def assign_positions(self, partitions: Mapping[int, int]) -> dict[int, int]:
         async with self.pool.acquire() as raw, raw.transaction():
             return await outbox.assign_positions(PgConn(raw), POSTGRES, partitions)
+
+    async def mark_dead_lettered(self, reasons: Mapping[int, str]) -> None:
+        async with self.pool.acquire() as raw, raw.transaction():
+            await outbox.mark_dead_lettered(PgConn(raw), POSTGRES, reasons)
+
+    async def dead_lettered_outbox(self, limit: int) -> list[DeadLetteredRow]:
+        async with self.pool.acquire() as raw:
+            return await outbox.list_dead_lettered(PgConn(raw), POSTGRES, limit)
+
+    async def retry_dead_lettered(self, seqs: Sequence[int] | None) -> int:
+        async with self.pool.acquire() as raw, raw.transaction():  # the NOTIFY trigger is on INSERT
+            retried = await outbox.retry_dead_lettered(PgConn(raw), seqs)
+            if retried:
+                await raw.execute("SELECT pg_notify('polyfhir_outbox', '')")
+            return retried
 
     async def claim_relay(self, wake: Callable[[], None]) -> bool:
         return await self._relay_claim.claim(wake)

@@ -297,7 +297,7 @@ async def fetch_many(
 
 _PENDING = (
     "SELECT seq, tenant, res_type, res_id, version, payload FROM outbox"
-    " WHERE published_at IS NULL ORDER BY seq LIMIT ?"
+    " WHERE published_at IS NULL AND dead_lettered_at IS NULL ORDER BY seq LIMIT ?"
 )
 
 

@@ -11,19 +11,24 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from polyfhir_bus.relay import OutboxRecord
 from polyfhir_core.contracts.primary_store import HistoryQuery, ResourceVersion, TenantPositions
 from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.tenancy import TenantId
-from polyfhir_primary.adapters.database import HistoryRow, OutboxRow, TransientConflict
+from polyfhir_primary.adapters.database import (
+    DeadLetteredRow,
+    HistoryRow,
+    OutboxRow,
+    TransientConflict,
+)
 from polyfhir_primary.adapters.sql import outbox
 from polyfhir_primary.adapters.sql.dialect import SQLITE
 from polyfhir_primary.adapters.sql.file_claim import FileClaim
@@ -110,6 +115,9 @@ class SqliteConn:
             await self._run(self._raw.close)
             self._raw = None
         self._executor.shutdown(wait=True)
+
+
+T = TypeVar("T")
 
 
 class SqliteDatabase:
@@ -210,8 +218,7 @@ class SqliteDatabase:
     async def outbox_backlog(self) -> int:
         conn = self._reader()
         async with conn.lock:
-            rows = await conn.fetch("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL")
-        return int(rows[0][0])
+            return await outbox.count_backlog(conn)
 
     async def pending_outbox(self, limit: int) -> list[OutboxRow]:
         conn = self._reader()
@@ -219,14 +226,7 @@ class SqliteDatabase:
             return await fetch_pending_outbox(conn, limit)
 
     async def mark_published(self, seqs: Sequence[int]) -> None:
-        async with self._writer.lock.urgent():  # the relay: see priority_lock
-            await self._writer.execute("BEGIN IMMEDIATE")
-            try:
-                await mark_published(self._writer, SQLITE, seqs)
-            except BaseException:
-                await self._writer.execute("ROLLBACK")
-                raise
-            await self._writer.execute("COMMIT")
+        await self._write_outbox(lambda: mark_published(self._writer, SQLITE, seqs))
 
     # -- the outbox relay (polyfhir_bus.relay.OutboxSource) and freshness ------------------
 
@@ -241,15 +241,36 @@ class SqliteDatabase:
             return await outbox.fetch_positioned(conn, SQLITE, limit)
 
     async def assign_positions(self, partitions: Mapping[int, int]) -> dict[int, int]:
+        return await self._write_outbox(
+            lambda: outbox.assign_positions(self._writer, SQLITE, partitions)
+        )
+
+    async def mark_dead_lettered(self, reasons: Mapping[int, str]) -> None:
+        await self._write_outbox(lambda: outbox.mark_dead_lettered(self._writer, SQLITE, reasons))
+
+    async def dead_lettered_outbox(self, limit: int) -> list[DeadLetteredRow]:
+        conn = self._reader()
+        async with conn.lock:
+            return await outbox.list_dead_lettered(conn, SQLITE, limit)
+
+    async def retry_dead_lettered(self, seqs: Sequence[int] | None) -> int:
+        retried = await self._write_outbox(lambda: outbox.retry_dead_lettered(self._writer, seqs))
+        if retried and self._after_commit is not None:
+            self._after_commit()
+        return retried
+
+    async def _write_outbox(self, change: Callable[[], Awaitable[T]]) -> T:
+        """One change of the relay's in its own transaction, ahead of queued writes
+        (the relay's transactions are short: see priority_lock)."""
         async with self._writer.lock.urgent():
             await self._writer.execute("BEGIN IMMEDIATE")
             try:
-                positions = await outbox.assign_positions(self._writer, SQLITE, partitions)
+                result = await change()
             except BaseException:
                 await self._writer.execute("ROLLBACK")
                 raise
             await self._writer.execute("COMMIT")
-            return positions
+            return result
 
     async def claim_relay(self, wake: Callable[[], None]) -> bool:
         """The holder of the file's relay lock publishes; commits wake it in-process."""
