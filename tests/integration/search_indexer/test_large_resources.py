@@ -94,7 +94,7 @@ async def write(app: PrimaryStoreApp, tenant: str, rid: str, text: str) -> None:
 
 async def found(indexer: SearchIndexer, tenant: str, word: str) -> list[str] | None:
     request = TextSearch(None, (TextClause(TextField.CONTENT, (word,)),))
-    hits = await indexer.service.search_text(tenant, request)
+    hits = await indexer.service.search_text(TenantContext.of(tenant), request)
     return sorted(h.id for h in hits.hits) or None
 
 
