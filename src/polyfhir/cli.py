@@ -16,6 +16,7 @@ import httpx
 
 from polyfhir_gateway.app import create_app
 from polyfhir_gateway.bootstrap import build_pipeline
+from polyfhir_gateway.security.dev_issuer import DevIssuer
 from polyfhir_gateway.settings import GatewaySettings
 from polyfhir_primary.bootstrap import bootstrap
 from polyfhir_primary.settings import PrimarySettings
@@ -35,9 +36,28 @@ async def run_standalone(host: str, port: int, config_file: str | None = None) -
         await primary.close()
 
 
-def reindex(base: str, tenant: str | None, types: list[str], *, wait: bool = True) -> int:
+def mint_token(
+    settings: GatewaySettings, tenant: str, scope: str, patient: str | None, expires_in: int
+) -> str:
+    """A token from the development issuer that ``POLYFHIR_AUTH=dev`` accepts
+    (the same ``POLYFHIR_AUTH_DEV_DIR`` key in this checkout)."""
+    issuer = DevIssuer(settings.auth_dev_dir, settings.auth_audience)
+    return issuer.mint(
+        tenant=tenant,
+        scope=scope,
+        patient=patient,
+        expires_in=expires_in,
+        tenant_claim=settings.auth_tenant_claim,
+    )
+
+
+def reindex(
+    base: str, tenant: str | None, types: list[str], *, wait: bool = True, token: str | None = None
+) -> int:
     """Start a reindex through the admin API and report progress until it ends."""
     headers = {"X-Tenant-ID": tenant} if tenant else {}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     with httpx.Client(base_url=base.rstrip("/"), headers=headers, timeout=30.0) as client:
         started = client.post("/admin/reindex", json={"resourceTypes": types or None})
         if started.status_code != 202:
@@ -76,6 +96,16 @@ def main(argv: list[str] | None = None) -> None:
     again.add_argument("--url", default=f"http://127.0.0.1:{settings.port}")
     again.add_argument("--tenant", default=None, help="X-Tenant-ID (default tenant if absent)")
     again.add_argument("--type", action="append", default=[], dest="types")
+    again.add_argument("--token", default=None, help="bearer token with the admin scope")
+    token = sub.add_parser(
+        "token", help="print a development token (for a server run with POLYFHIR_AUTH=dev)"
+    )
+    token.add_argument("--tenant", required=True)
+    token.add_argument("--scope", required=True, help='e.g. "system/*.cruds system/admin"')
+    token.add_argument("--patient", default=None, help="patient context for patient/ scopes")
+    token.add_argument(
+        "--expires-in", type=int, default=3600, help="seconds (negative: already expired)"
+    )
     stack = sub.add_parser(
         "stack", help="run the whole local polyglot stack (engines + every service); Ctrl-C stops"
     )
@@ -86,6 +116,9 @@ def main(argv: list[str] | None = None) -> None:
         "--sync", choices=["asynchronous", "synchronous", "hybrid"], default="hybrid"
     )
     args = parser.parse_args(argv)
+    if args.command == "token":
+        print(mint_token(settings, args.tenant, args.scope, args.patient, args.expires_in))
+        return
     configure_logging(settings.log_level)
     if args.command == "run":
         asyncio.run(run_standalone(args.host, args.port, args.config))
@@ -94,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
 
         raise SystemExit(run_stack(args.port, args.data, args.primary_url, args.sync))
     elif args.command == "reindex":
-        raise SystemExit(reindex(args.url, args.tenant, args.types))
+        raise SystemExit(reindex(args.url, args.tenant, args.types, token=args.token))
 
 
 if __name__ == "__main__":
