@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from polyfhir_core.errors import Forbidden
@@ -104,18 +104,22 @@ class Interaction:
 
 
 resources = st.builds(Resource, st.sampled_from(TYPES), st.booleans())
-scope_strings = st.one_of(
+_valid_scopes = st.builds(
+    lambda c, t, p: f"{c}/{t}.{p}",
+    st.sampled_from(["patient", "user", "system"]),
+    st.sampled_from(["Observation", "Patient", "*"]),
+    st.sampled_from(["read", "write", "*", "cruds", "rs", "cud", "r", "s", "cu", "d"]),
+)
+_odd_scopes = st.one_of(
     st.builds(
         lambda c, t, p: f"{c}/{t}.{p}",
         st.sampled_from(["patient", "user", "system"]),
         st.sampled_from([*TYPES, "*"]),
-        st.one_of(
-            st.sampled_from(["read", "write", "*", "cruds", "rs", "cud", "r", "s", "sr", "rr"]),
-            st.text("cruds", min_size=0, max_size=5),
-        ),
+        st.text("cruds", min_size=0, max_size=5),
     ),
     st.sampled_from(["openid", "launch/patient", "patient/Observation.rs?category=lab"]),
 )
+scope_strings = st.one_of(_valid_scopes, _valid_scopes, _valid_scopes, _odd_scopes)
 
 
 def _interactions() -> st.SearchStrategy[Interaction]:
@@ -245,10 +249,22 @@ def bundle_verdicts(verdicts: list[Any], transaction: bool) -> list[Any]:
 
 
 @settings(
-    max_examples=300,
+    max_examples=400,
     derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
+)
+@example(  # a user/ scope lifts the patient/ confinement for what it covers
+    scopes=["patient/Observation.rs", "user/Observation.r"],
+    patient=ME,
+    interactions=[Interaction("read", Resource("Observation", mine=False))],
+    transaction=False,
+)
+@example(
+    scopes=["user/Observation.r", "patient/Observation.rs"],
+    patient=ME,
+    interactions=[Interaction("search", Resource("Observation", mine=False), compartment=OTHER)],
+    transaction=True,
 )
 @given(
     scopes=st.lists(scope_strings, max_size=4),
