@@ -16,7 +16,7 @@ import httpx
 
 from polyfhir_gateway.app import create_app
 from polyfhir_gateway.bootstrap import build_pipeline
-from polyfhir_gateway.security.dev_issuer import DevIssuer
+from polyfhir_gateway.entrypoints.token import add_token_arguments, mint_token
 from polyfhir_gateway.settings import GatewaySettings
 from polyfhir_primary.bootstrap import bootstrap
 from polyfhir_primary.settings import PrimarySettings
@@ -34,21 +34,6 @@ async def run_standalone(host: str, port: int, config_file: str | None = None) -
         await serve_app(app, host, port)
     finally:
         await primary.close()
-
-
-def mint_token(
-    settings: GatewaySettings, tenant: str, scope: str, patient: str | None, expires_in: int
-) -> str:
-    """A token from the development issuer that ``POLYFHIR_AUTH=dev`` accepts
-    (the same ``POLYFHIR_AUTH_DEV_DIR`` key in this checkout)."""
-    issuer = DevIssuer(settings.auth_dev_dir, settings.auth_audience)
-    return issuer.mint(
-        tenant=tenant,
-        scope=scope,
-        patient=patient,
-        expires_in=expires_in,
-        tenant_claim=settings.auth_tenant_claim,
-    )
 
 
 def reindex(
@@ -100,12 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     token = sub.add_parser(
         "token", help="print a development token (for a server run with POLYFHIR_AUTH=dev)"
     )
-    token.add_argument("--tenant", required=True)
-    token.add_argument("--scope", required=True, help='e.g. "system/*.cruds system/admin"')
-    token.add_argument("--patient", default=None, help="patient context for patient/ scopes")
-    token.add_argument(
-        "--expires-in", type=int, default=3600, help="seconds (negative: already expired)"
-    )
+    add_token_arguments(token)
     stack = sub.add_parser(
         "stack", help="run the whole local polyglot stack (engines + every service); Ctrl-C stops"
     )

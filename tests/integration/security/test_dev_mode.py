@@ -1,0 +1,67 @@
+"""``POLYFHIR_AUTH=dev``: ``polyfhir token`` (run as a command, as a developer would)
+prints tokens that a server using the same dev-issuer directory accepts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def polyfhir_token(dev_dir: Path, *args: str) -> str:
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "polyfhir"), "token", *args],
+        env={"POLYFHIR_AUTH_DEV_DIR": str(dev_dir), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return done.stdout.strip()
+
+
+@pytest.fixture
+async def dev_app(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Path]]:
+    from polyfhir_gateway.app import create_app
+    from polyfhir_gateway.settings import GatewaySettings
+    from polyfhir_primary.bootstrap import bootstrap
+    from polyfhir_primary.settings import PrimarySettings
+
+    dev_dir = tmp_path / "dev-issuer"
+    polyfhir_token(dev_dir, "--tenant", "warmup", "--scope", "openid")  # creates the key
+    primary = await bootstrap(PrimarySettings(primary_url=f"sqlite:///{tmp_path}/dev.db"))
+    app = create_app(primary.service, GatewaySettings(auth="dev", auth_dev_dir=str(dev_dir)))
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://t/fhir") as client:
+            yield client, dev_dir
+    finally:
+        await primary.close()
+
+
+async def test_cli_tokens_are_accepted_in_dev_mode(
+    dev_app: tuple[httpx.AsyncClient, Path],
+) -> None:
+    client, dev_dir = dev_app
+    token = polyfhir_token(dev_dir, "--tenant", "devt", "--scope", "system/*.cruds")
+    auth = {"Authorization": f"Bearer {token}"}
+    created = await client.post("/Patient", json={"resourceType": "Patient"}, headers=auth)
+    assert created.status_code == 201
+    assert (await client.get("/Patient")).status_code == 401
+    expired = polyfhir_token(
+        dev_dir, "--tenant", "devt", "--scope", "system/*.cruds", "--expires-in", "-3600"
+    )
+    refused = await client.get("/Patient", headers={"Authorization": f"Bearer {expired}"})
+    assert refused.status_code == 401
+    assert "expired" in refused.headers["www-authenticate"]
+    confined = polyfhir_token(
+        dev_dir, "--tenant", "devt", "--scope", "patient/*.rs", "--patient", "nobody"
+    )
+    page = await client.get("/Patient", headers={"Authorization": f"Bearer {confined}"})
+    assert page.json()["total"] == 0  # the patient compartment of "nobody" is empty
