@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -17,13 +18,13 @@ def _tenant() -> str:
     return f"sec{uuid.uuid4().hex[:10]}"
 
 
-def _assert_challenge(response: object, error: str | None = "invalid_token") -> None:
-    assert response.status_code == 401  # type: ignore[attr-defined]
-    challenge = response.headers["www-authenticate"]  # type: ignore[attr-defined]
+def _assert_challenge(response: httpx.Response, error: str | None = "invalid_token") -> None:
+    assert response.status_code == 401
+    challenge = response.headers["www-authenticate"]
     assert challenge.startswith("Bearer ")
     if error:
         assert f'error="{error}"' in challenge
-    assert response.json()["resourceType"] == "OperationOutcome"  # type: ignore[attr-defined]
+    assert response.json()["resourceType"] == "OperationOutcome"
 
 
 async def test_valid_token_reads_and_writes(server: SecureServer) -> None:

@@ -65,3 +65,30 @@ async def test_cli_tokens_are_accepted_in_dev_mode(
     )
     page = await client.get("/Patient", headers={"Authorization": f"Bearer {confined}"})
     assert page.json()["total"] == 0  # the patient compartment of "nobody" is empty
+
+
+async def test_every_access_leaves_an_audit_line_without_content(
+    dev_app: tuple[httpx.AsyncClient, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    client, dev_dir = dev_app
+    token = polyfhir_token(dev_dir, "--tenant", "audited", "--scope", "user/Patient.cr")
+    auth = {"Authorization": f"Bearer {token}"}
+    secret = "Secretname"
+    with caplog.at_level("INFO", logger="polyfhir.audit"):
+        body = {"resourceType": "Patient", "name": [{"family": secret}]}
+        rid = (await client.post("/Patient", json=body, headers=auth)).json()["id"]
+        await client.get(f"/Patient/{rid}", headers=auth)
+        await client.get("/Patient", headers=auth)  # no search scope: 403
+        await client.get("/Patient")  # no token: 401
+    lines = [r for r in caplog.records if r.name == "polyfhir.audit"]
+    fields = ("interaction", "resource_type", "ids", "outcome")
+    seen = [tuple(getattr(r, f) for f in fields) for r in lines]
+    assert seen == [
+        ("create", "Patient", [], 201),
+        ("read", "Patient", [rid], 200),
+        ("search-type", "Patient", [], 403),
+        ("search-type", "Patient", [], 401),
+    ]
+    assert [getattr(r, "tenant", None) for r in lines] == ["audited"] * 3 + [None]
+    assert all(getattr(r, "client_id", None) == "polyfhir-cli" for r in lines[:3])
+    assert all(secret not in str(r.__dict__) for r in lines)

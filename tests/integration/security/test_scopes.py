@@ -62,7 +62,10 @@ async def world(server: SecureServer) -> AsyncIterator[World]:
 def _client(
     server: SecureServer, world: World, scope: str, patient: str | None = None
 ) -> httpx.AsyncClient:
-    return server.client(token=server.issuer.token(world.tenant, scope, patient=patient))
+    client: httpx.AsyncClient = server.client(
+        token=server.issuer.token(world.tenant, scope, patient=patient)
+    )
+    return client
 
 
 def _ids(bundle: httpx.Response) -> set[str]:
