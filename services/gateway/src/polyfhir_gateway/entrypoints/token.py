@@ -1,5 +1,6 @@
-"""``python -m polyfhir_gateway.entrypoints.token`` (and ``polyfhir token``): print a development token that
-a gateway run with ``POLYFHIR_AUTH=dev`` and the same ``POLYFHIR_AUTH_DEV_DIR`` accepts."""
+"""Print a development token that a gateway run with ``POLYFHIR_AUTH=dev`` and the
+same ``POLYFHIR_AUTH_DEV_DIR`` accepts: ``polyfhir token`` in a checkout,
+``python -m polyfhir_gateway.entrypoints.token`` in the gateway's image."""
 
 from __future__ import annotations
 
@@ -32,7 +33,9 @@ def add_token_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m polyfhir_gateway.entrypoints.token", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m polyfhir_gateway.entrypoints.token", description=__doc__
+    )
     add_token_arguments(parser)
     args = parser.parse_args(argv)
     settings = GatewaySettings()
