@@ -43,7 +43,7 @@ from polyfhir_core.planning import (
 )
 from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_core.search import SearchQuery
-from polyfhir_core.tenancy import TenantContext
+from polyfhir_core.tenancy import Operation, TenantContext
 from polyfhir_gateway.pipeline.consistency import WriteSync
 from polyfhir_gateway.pipeline.health import HealthMonitor
 from polyfhir_gateway.pipeline.metrics import FALLBACKS, ROUTE_DECISIONS
@@ -101,9 +101,12 @@ class QueryPipeline:
     # -- searching ---------------------------------------------------------------------
 
     async def search(self, ctx: TenantContext, query: SearchQuery) -> SearchResult:
+        # the search scope before a secondary sees the query; a patient-confined caller
+        # is served by the primary, which confines it (docs/security.md)
+        ctx.permissions.require(Operation.SEARCH, query.resource_type)
         plan = self.plan(query)
         text = plan.decision(QueryFeature.FULL_TEXT)
-        if text is None or not text.secondary:
+        if text is None or not text.secondary or _confined(ctx, query):
             return self._served(plan, await self.store.search(ctx, query), (plan.primary,))
         if text.reason is RouteReason.NO_FALLBACK:
             raise ServiceUnavailable(f"full text cannot be served: {text.detail}")
@@ -227,3 +230,12 @@ class QueryPipeline:
             close = getattr(index, "close", None)
             if close is not None:
                 await close()
+
+
+def _confined(ctx: TenantContext, query: SearchQuery) -> bool:
+    """Does a compartment confine this caller's search (``patient/`` scopes)?"""
+    permissions = ctx.permissions
+    if query.resource_type is None:
+        grants = permissions.grants or ()
+        return permissions.compartment is not None or any(g.compartment for g in grants)
+    return permissions.confinement(Operation.SEARCH, query.resource_type) is not None
