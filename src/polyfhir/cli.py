@@ -17,6 +17,7 @@ import httpx
 from polyfhir_gateway.app import create_app
 from polyfhir_gateway.bootstrap import build_pipeline
 from polyfhir_gateway.entrypoints.token import add_token_arguments, mint_token
+from polyfhir_gateway.security.bootstrap import announce_auth
 from polyfhir_gateway.settings import GatewaySettings
 from polyfhir_primary.bootstrap import bootstrap
 from polyfhir_primary.settings import PrimarySettings
@@ -25,8 +26,9 @@ from polyfhir_servicekit.serve import serve_app
 
 
 async def run_standalone(host: str, port: int, config_file: str | None = None) -> None:
-    primary = await bootstrap(PrimarySettings())
     settings = GatewaySettings()
+    announce_auth(settings)  # the first log line: is the API open?
+    primary = await bootstrap(PrimarySettings())
     if config_file is not None:
         settings = settings.model_copy(update={"config_file": config_file})
     app = create_app(primary.service, settings, pipeline=build_pipeline(primary.service, settings))

@@ -13,6 +13,7 @@ from polyfhir_core.contracts.search_index import SearchIndex
 from polyfhir_core.errors import FhirError
 from polyfhir_gateway.app import create_app
 from polyfhir_gateway.pipeline import QueryPipeline
+from polyfhir_gateway.security.bootstrap import announce_auth
 from polyfhir_gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ def build_pipeline(store: PrimaryStore, settings: GatewaySettings) -> QueryPipel
 
 
 def build_remote_app(settings: GatewaySettings) -> FastAPI:
+    announce_auth(settings)
     if not settings.primary_store_url:
         raise ConfigurationError(
             "POLYFHIR_PRIMARY_STORE_URL is required for a standalone gateway "

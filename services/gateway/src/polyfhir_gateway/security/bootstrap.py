@@ -22,20 +22,32 @@ def issuer_of(settings: GatewaySettings) -> str | None:
     return DEV_ISSUER if settings.auth == "dev" else settings.auth_issuer
 
 
-def build_verifier(settings: GatewaySettings) -> TokenVerifier | None:
-    """None when tokens are off: the first log line then says the API is open."""
+def announce_auth(settings: GatewaySettings) -> None:
+    """The entrypoints' first log line: whether and how the API is protected."""
     if settings.auth == "off":
         log.warning(
             "POLYFHIR_AUTH=off: the API is OPEN - no tokens are checked and any caller "
             "may claim any tenant with the %s header; for local development only",
             settings.tenant_header,
         )
+    elif settings.auth == "dev":
+        log.warning(
+            "POLYFHIR_AUTH=dev: tokens required, trusting the development issuer in %s "
+            "(mint with `polyfhir token`); not for production",
+            settings.auth_dev_dir,
+        )
+    else:
+        log.info("POLYFHIR_AUTH=jwks: tokens from %s are required", settings.auth_issuer)
+
+
+def build_verifier(settings: GatewaySettings) -> TokenVerifier | None:
+    """None when tokens are off."""
+    if settings.auth == "off":
         return None
     keys: KeySource
     if settings.auth == "dev":
         issuer = DevIssuer(settings.auth_dev_dir, settings.auth_audience)
         keys, audience = StaticKeys(issuer.jwks()), issuer.audience
-        log.warning("POLYFHIR_AUTH=dev: trusting the development issuer in %s", issuer.directory)
     else:
         if settings.auth_jwks_url:
             keys = RemoteKeys(settings.auth_jwks_url, settings.auth_jwks_cache_seconds)
@@ -50,7 +62,6 @@ def build_verifier(settings: GatewaySettings) -> TokenVerifier | None:
                 "POLYFHIR_AUTH=jwks needs POLYFHIR_AUTH_ISSUER and POLYFHIR_AUTH_AUDIENCE"
             )
         audience = settings.auth_audience
-        log.info("tokens from %s are required", settings.auth_issuer)
     return TokenVerifier(
         keys,
         issuer_of(settings),
