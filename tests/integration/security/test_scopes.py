@@ -189,3 +189,21 @@ async def test_bundles_check_every_entry(server: SecureServer, world: World) -> 
     async with server.client(world.tenant) as admin:
         made = await admin.get("/Observation", params={"code": "1111-1"})
         assert len(_ids(made)) == 2  # one per batch; the refused transaction wrote nothing
+
+
+async def test_conditional_interactions_are_searches(server: SecureServer, world: World) -> None:
+    probe = {"If-None-Exist": f"subject=Patient/{world.p2}"}
+    async with _client(server, world, "user/Observation.c") as create_only:
+        refused = await create_only.post("/Observation", json=_observation(world.p1), headers=probe)
+        assert refused.status_code == 403
+        assert (
+            await create_only.post("/Observation", json=_observation(world.p1))
+        ).status_code == 201
+    async with _client(server, world, "user/Observation.cs") as searcher:
+        matched = await searcher.post("/Observation", json=_observation(world.p2), headers=probe)
+        assert matched.status_code == 200  # p2's observation exists: nothing created
+    async with _client(server, world, "patient/Observation.cs", patient=world.p1) as confined:
+        # p2's observation is outside the compartment: no match, so a new one for p1
+        made = await confined.post("/Observation", json=_observation(world.p1), headers=probe)
+        assert made.status_code == 201
+        assert made.json()["subject"]["reference"] == f"Patient/{world.p1}"

@@ -82,8 +82,9 @@ class StoreService:
         limit: int = 2,
         permissions: TenantPermissions | None = None,
     ) -> list[StoredResource]:
-        """Matches of a conditional interaction or a GET entry; with ``permissions``,
-        confined to the caller's compartment and refused when a chain leaves its scope."""
+        """Matches of a conditional interaction or a GET entry; with ``permissions``, it
+        needs the search scope, is confined to the caller's compartment and refused when
+        a chain leaves the scope."""
         parsed = parse_search(rtype, parse_qsl(query, keep_blank_values=True))
         if permissions is not None:
             parsed = access.confine_search(permissions, parsed)
@@ -92,9 +93,9 @@ class StoreService:
         require_all_applied(compiled, f"conditional {rtype}?{query}")
         if not compiled.applied:
             raise BadRequest(f"conditional {rtype}?{query} has no search criteria")
-        if permissions is not None:
+        if permissions is not None:  # a conditional interaction is a search (docs/security.md)
             traversed = access.traversed_types(compiled.plan.criteria)
-            access.require_searchable(permissions, (), traversed)
+            access.require_searchable(permissions, (rtype,), traversed)
         found, _ = await session.search(compiled.plan)
         return found
 
