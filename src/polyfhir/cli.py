@@ -33,7 +33,8 @@ async def run_standalone(host: str, port: int, config_file: str | None = None) -
         settings = settings.model_copy(update={"config_file": config_file})
     app = create_app(primary.service, settings, pipeline=build_pipeline(primary.service, settings))
     try:
-        await serve_app(app, host, port)
+        admin = settings.admin_port
+        await serve_app(app, host, port, (admin,) if admin not in (None, port) else ())
     finally:
         await primary.close()
 

@@ -21,6 +21,7 @@ from polyfhir_gateway.api.errors import install_error_handlers
 from polyfhir_gateway.pipeline import QueryPipeline
 from polyfhir_gateway.repair.jobs import RepairJobs
 from polyfhir_gateway.security import smart_configuration
+from polyfhir_gateway.security.admin_port import AdminPortSplit
 from polyfhir_gateway.security.audit import AuditMiddleware
 from polyfhir_gateway.security.bootstrap import build_verifier
 from polyfhir_gateway.security.caller import require_admin
@@ -85,5 +86,7 @@ def create_app(
     app.include_router(routes_repair.router, dependencies=admin)
     add_operational_routes(app, store.check_ready)
     app.add_middleware(AuditMiddleware)
+    if settings.admin_port is not None:
+        app.add_middleware(AdminPortSplit, admin_port=settings.admin_port)
     app.add_middleware(MetricsMiddleware, service="gateway", log_requests=settings.access_log)
     return app

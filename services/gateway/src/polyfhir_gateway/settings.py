@@ -58,3 +58,9 @@ class GatewaySettings(BaseSettings):
     auth_token_url: str | None = Field(
         default=None, description="the issuer's token endpoint (smart-configuration)"
     )
+    admin_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="serve /admin and /metrics on this internal port only (unset: the main port)",
+    )
