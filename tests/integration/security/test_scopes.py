@@ -207,3 +207,16 @@ async def test_conditional_interactions_are_searches(server: SecureServer, world
         made = await confined.post("/Observation", json=_observation(world.p1), headers=probe)
         assert made.status_code == 201
         assert made.json()["subject"]["reference"] == f"Patient/{world.p1}"
+
+
+async def test_a_confined_caller_does_not_learn_of_other_patients_deletions(
+    server: SecureServer, world: World
+) -> None:
+    async with server.client(world.tenant) as admin:
+        assert (await admin.delete(f"/Observation/{world.obs2}")).status_code == 204
+        assert (await admin.delete(f"/Observation/{world.obs1}")).status_code == 204
+    async with _client(server, world, "patient/*.rs", patient=world.p1) as app:
+        assert (await app.get(f"/Observation/{world.obs1}")).status_code == 410  # mine
+        assert (await app.get(f"/Observation/{world.obs2}")).status_code == 404
+        assert (await app.get(f"/Observation/{world.obs2}/_history/2")).status_code == 404
+        assert (await app.get(f"/Observation/{world.obs1}/_history/2")).status_code == 410

@@ -25,7 +25,7 @@ from polyfhir_core.contracts.primary_store import (
     ResourceVersion,
     TenantPositions,
 )
-from polyfhir_core.errors import BadRequest, Conflict, FhirError, NotFound
+from polyfhir_core.errors import BadRequest, Conflict, FhirError, Gone, NotFound
 from polyfhir_core.indexing.index_values import IndexValues
 from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_core.resource_validation import is_resource_type
@@ -164,7 +164,11 @@ class StoreService:
     async def read(self, ctx: TenantContext, resource_type: str, id: str) -> StoredResource:
         ctx.permissions.require(Operation.READ, resource_type)
         async with self.db.session(ctx.tenant, write=False) as session:
-            stored = await reads.read_current(session, resource_type, id)
+            try:
+                stored = await reads.read_current(session, resource_type, id)
+            except Gone:
+                await self._deleted_visible(ctx, Operation.READ, session, resource_type, id)
+                raise
             return await self._visible(ctx, Operation.READ, stored, session)
 
     async def vread(
@@ -172,8 +176,29 @@ class StoreService:
     ) -> StoredResource:
         ctx.permissions.require(Operation.VREAD, resource_type)
         async with self.db.session(ctx.tenant, write=False) as session:
-            stored = await reads.read_version(session, resource_type, id, version)
+            try:
+                stored = await reads.read_version(session, resource_type, id, version)
+            except Gone:
+                await self._deleted_visible(ctx, Operation.VREAD, session, resource_type, id)
+                raise
             return await self._visible(ctx, Operation.VREAD, stored, session)
+
+    async def _deleted_visible(
+        self, ctx: TenantContext, op: Operation, session: Session, rtype: str, rid: str
+    ) -> None:
+        """A confined caller learns of a deletion only when the last version with content
+        was in its compartment; otherwise NotFound (the 410 would reveal the id)."""
+        if ctx.permissions.confinement(op, rtype) is None:
+            return
+        current = await session.current(rtype, rid)
+        version = current.version - 1 if current is not None else 0
+        while version > 0:
+            before = await session.version(rtype, rid, version)
+            if before is not None and before.content is not None:
+                await self._visible(ctx, op, before, session)
+                return
+            version -= 1
+        raise NotFound(f"{rtype}/{rid} not found")
 
     async def read_many(
         self, ctx: TenantContext, keys: Sequence[ResourceKey]
