@@ -80,6 +80,8 @@ async def test_every_access_leaves_an_audit_line_without_content(
         await client.get(f"/Patient/{rid}", headers=auth)
         await client.get("/Patient", headers=auth)  # no search scope: 403
         await client.get("/Patient")  # no token: 401
+        searcher = polyfhir_token(dev_dir, "--tenant", "audited", "--scope", "user/Patient.s")
+        await client.get("/Patient", headers={"Authorization": f"Bearer {searcher}"})
     lines = [r for r in caplog.records if r.name == "polyfhir.audit"]
     fields = ("interaction", "resource_type", "ids", "outcome")
     seen = [tuple(getattr(r, f) for f in fields) for r in lines]
@@ -88,7 +90,12 @@ async def test_every_access_leaves_an_audit_line_without_content(
         ("read", "Patient", [rid], 200),
         ("search-type", "Patient", [], 403),
         ("search-type", "Patient", [], 401),
+        ("search-type", "Patient", [], 200),
     ]
-    assert [getattr(r, "tenant", None) for r in lines] == ["audited"] * 3 + [None]
+    assert [getattr(r, "tenant", None) for r in lines] == ["audited"] * 3 + [None, "audited"]
     assert all(getattr(r, "client_id", None) == "polyfhir-cli" for r in lines[:3])
     assert all(secret not in str(r.__dict__) for r in lines)
+    returned = [getattr(r, "returned", None) for r in lines]
+    assert returned[0] == [f"Patient/{rid}"]  # what the create wrote
+    assert returned[2:4] == [[], []]  # refused: nothing returned
+    assert returned[4] == [f"Patient/{rid}"]  # the search's page

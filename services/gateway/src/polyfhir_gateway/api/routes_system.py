@@ -14,6 +14,7 @@ from polyfhir_gateway.api.history_params import history_query
 from polyfhir_gateway.api.interactions import history_response, search_response
 from polyfhir_gateway.context import FhirContext, fhir_context
 from polyfhir_gateway.pipeline import with_warnings, written_version
+from polyfhir_gateway.security.audit import note_entries
 from polyfhir_gateway.security.smart_configuration import with_security
 from polyfhir_gateway.settings import GatewaySettings
 
@@ -43,6 +44,7 @@ async def transaction_or_batch(fc: Ctx) -> Response:
     body = await read_body(fc.request, fc.settings.max_body_bytes)
     kind, entries = parse_bundle(body, fc.settings.max_bundle_entries)
     responses = await fc.store.process(fc.tenant, kind, entries)
+    note_entries(fc.request, [r.location for r in responses])
     warnings = await fc.pipeline.after_write(fc.tenant, entries, responses)
     if warnings:  # SyncMode: every written entry carries the lag warning
         for entry, response in zip(entries, responses, strict=True):

@@ -6,10 +6,13 @@ Never the resource's content, the query's values or the token."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
+from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from polyfhir_core.resources import StoredResource
 from polyfhir_gateway.security.caller import Caller
 
 audit_log = logging.getLogger("polyfhir.audit")
@@ -48,15 +51,29 @@ def interaction_of(method: str, path: str, query: str) -> tuple[str, str | None,
     return kinds.get(method, method), rtype, rid
 
 
+def note_returned(request: Request, resources: Iterable[StoredResource]) -> None:
+    """Name what a search or history page returned in the request's audit line."""
+    request.state.audit_returned = [f"{r.resource_type}/{r.id}" for r in resources]
+
+
+def note_entries(request: Request, locations: Iterable[str | None]) -> None:
+    """Name what each entry of a bundle touched (``Type/id``; None for an entry without)."""
+    request.state.audit_returned = [
+        "/".join(loc.split("/")[:2]) if loc else None for loc in locations
+    ]
+
+
 def audit_record(scope: Scope, status: int) -> dict[str, Any]:
     method, path = scope["method"], scope["path"]
     interaction, rtype, rid = interaction_of(method, path, scope.get("query_string", b"").decode())
-    caller: Caller | None = scope.get("state", {}).get("caller")
+    state = scope.get("state", {})
+    caller: Caller | None = state.get("caller")
     return {
         "interaction": interaction,
         "method": method,
         "resource_type": rtype,
         "ids": [rid] if rid else [],
+        "returned": state.get("audit_returned", []),
         "outcome": status,
         "tenant": str(caller.tenant) if caller else None,
         "subject": caller.subject if caller else None,
