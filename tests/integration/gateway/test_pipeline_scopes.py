@@ -36,4 +36,6 @@ async def test_full_text_respects_scopes_before_the_secondary(primary: Any) -> N
     result = await gw.pipeline.search(confined, query)
     assert result.route == ("primary",)
     assert [r.id for r in result.page.resources] == [mine]
-    assert len(gw.fake.requests) == before  # neither reached the search secondary
+    search_only = TenantContext.of(gw.tenant, permissions_from_scopes(["user/Patient.s"], None))
+    assert len((await gw.pipeline.search(search_only, query)).page.resources) == 2
+    assert len(gw.fake.requests) == before  # none reached the search secondary

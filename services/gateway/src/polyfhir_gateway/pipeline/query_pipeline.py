@@ -101,12 +101,12 @@ class QueryPipeline:
     # -- searching ---------------------------------------------------------------------
 
     async def search(self, ctx: TenantContext, query: SearchQuery) -> SearchResult:
-        # the search scope before a secondary sees the query; a patient-confined caller
-        # is served by the primary, which confines it (docs/security.md)
+        # the search scope before a secondary sees the query; some scoped callers are
+        # served by the primary alone (docs/security.md)
         ctx.permissions.require(Operation.SEARCH, query.resource_type)
         plan = self.plan(query)
         text = plan.decision(QueryFeature.FULL_TEXT)
-        if text is None or not text.secondary or _confined(ctx, query):
+        if text is None or not text.secondary or _primary_only(ctx, query):
             return self._served(plan, await self.store.search(ctx, query), (plan.primary,))
         if text.reason is RouteReason.NO_FALLBACK:
             raise ServiceUnavailable(f"full text cannot be served: {text.detail}")
@@ -232,10 +232,15 @@ class QueryPipeline:
                 await close()
 
 
-def _confined(ctx: TenantContext, query: SearchQuery) -> bool:
-    """Does a compartment confine this caller's search (``patient/`` scopes)?"""
+def _primary_only(ctx: TenantContext, query: SearchQuery) -> bool:
+    """Must the primary answer this caller's search? When a compartment confines it
+    (``patient/`` scopes: the secondary knows no compartments), when it may search but
+    not read the type (the secondary's ids are fetched by a read), or at system level."""
     permissions = ctx.permissions
-    if query.resource_type is None:
-        grants = permissions.grants or ()
-        return permissions.compartment is not None or any(g.compartment for g in grants)
-    return permissions.confinement(Operation.SEARCH, query.resource_type) is not None
+    if permissions.grants is None and permissions.compartment is None:
+        return False
+    rtype = query.resource_type
+    if rtype is None:
+        return True
+    confined = permissions.confinement(Operation.SEARCH, rtype) is not None
+    return confined or not permissions.allows(Operation.READ, rtype)

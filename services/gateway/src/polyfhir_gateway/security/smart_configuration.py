@@ -60,7 +60,7 @@ def smart_configuration(settings: GatewaySettings) -> dict[str, Any]:
         doc["authorization_endpoint"] = endpoints["authorize"]
     if "token" in endpoints:
         doc["token_endpoint"] = endpoints["token"]
-    return {k: v for k, v in doc.items() if v is not None}
+    return {k: v for k, v in doc.items() if v not in (None, "")}
 
 
 def security_block(settings: GatewaySettings) -> dict[str, Any] | None:
