@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -14,7 +15,7 @@ from polyfhir_core.errors import Forbidden
 from polyfhir_core.tenancy import Operation
 from polyfhir_gateway.security.audit import interaction_of
 from polyfhir_gateway.security.caller import caller_from_claims
-from polyfhir_gateway.security.keys import StaticKeys
+from polyfhir_gateway.security.keys import KeyNotFound, RemoteKeys, StaticKeys
 from polyfhir_gateway.security.tokens import BearerChallenge, TokenVerifier, bearer_token
 from polyfhir_gateway.settings import GatewaySettings
 
@@ -119,3 +120,42 @@ def test_audit_names_the_interaction(
     method: str, path: str, query: str, expected: tuple[str, str | None, str | None]
 ) -> None:
     assert interaction_of(method, path, query) == expected
+
+
+def _jwks_of(*kids: str) -> dict[str, Any]:
+    jwk = ECAlgorithm.to_jwk(KEY.public_key(), as_dict=True)
+    return {"keys": [{**jwk, "kid": kid, "alg": "ES256"} for kid in kids]}
+
+
+async def test_remote_keys_are_cached_and_refetched_for_an_unknown_kid() -> None:
+    published = ["k1"]
+    fetches: list[str] = []
+
+    def issuer(request: httpx.Request) -> httpx.Response:
+        fetches.append(str(request.url))
+        return httpx.Response(200, json=_jwks_of(*published))
+
+    keys = RemoteKeys(
+        "https://issuer.example/jwks", cooldown_seconds=3600, transport=httpx.MockTransport(issuer)
+    )
+    assert (await keys.key_for("k1")).key_id == "k1"
+    assert (await keys.key_for("k1")).key_id == "k1"
+    assert len(fetches) == 1  # cached
+    published.append("k2")  # rotation: the issuer publishes a new key
+    assert (await keys.key_for("k2")).key_id == "k2"
+    assert len(fetches) == 2  # one refetch for the unknown kid
+    with pytest.raises(KeyNotFound):
+        await keys.key_for("forged")
+    with pytest.raises(KeyNotFound):
+        await keys.key_for("forged-again")
+    assert len(fetches) == 2  # within the cooldown, unknown kids force no more fetches
+
+
+async def test_an_unreachable_issuer_is_a_401_not_a_500() -> None:
+    def down(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(503)
+
+    keys = RemoteKeys("https://issuer.example/jwks", transport=httpx.MockTransport(down))
+    verifier = TokenVerifier(keys, ISS, AUD, ("ES256",))
+    with pytest.raises(BearerChallenge):
+        await verifier.verify(_token())

@@ -64,8 +64,15 @@ class StaticKeys:
 class RemoteKeys:
     """The issuer's JWKS URL, cached and refreshed on an unknown ``kid``."""
 
-    def __init__(self, url: str, cache_seconds: float = 300, cooldown_seconds: float = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        cache_seconds: float = 300,
+        cooldown_seconds: float = 10,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.url = url
+        self.transport = transport  # tests hand in httpx.MockTransport
         self.cache_seconds = cache_seconds
         self.cooldown_seconds = cooldown_seconds
         self._keys: PyJWKSet | None = None
@@ -75,7 +82,7 @@ class RemoteKeys:
 
     async def _fetch(self) -> None:
         try:
-            async with httpx.AsyncClient(timeout=10.0) as client:
+            async with httpx.AsyncClient(timeout=10.0, transport=self.transport) as client:
                 response = await client.get(self.url)
                 response.raise_for_status()
         except httpx.HTTPError as exc:
