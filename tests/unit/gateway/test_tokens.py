@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 import jwt
+import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
@@ -14,7 +16,9 @@ from jwt.algorithms import ECAlgorithm
 from polyfhir_core.errors import Forbidden
 from polyfhir_core.tenancy import Operation
 from polyfhir_gateway.security.audit import interaction_of
+from polyfhir_gateway.security.bootstrap import SecurityConfigurationError, build_verifier
 from polyfhir_gateway.security.caller import caller_from_claims
+from polyfhir_gateway.security.dev_issuer import DevIssuer
 from polyfhir_gateway.security.keys import KeyNotFound, RemoteKeys, StaticKeys
 from polyfhir_gateway.security.tokens import BearerChallenge, TokenVerifier, bearer_token
 from polyfhir_gateway.settings import GatewaySettings
@@ -159,3 +163,29 @@ async def test_an_unreachable_issuer_is_a_401_not_a_500() -> None:
     verifier = TokenVerifier(keys, ISS, AUD, ("ES256",))
     with pytest.raises(BearerChallenge):
         await verifier.verify(_token())
+
+
+async def test_jwks_mode_from_a_file_and_its_required_settings(tmp_path: Path) -> None:
+    jwks_file = tmp_path / "jwks.json"
+    jwks_file.write_bytes(orjson.dumps(_jwks()))
+    settings = GatewaySettings(
+        auth="jwks", auth_issuer=ISS, auth_audience=AUD, auth_jwks_file=str(jwks_file)
+    )
+    verifier = build_verifier(settings)
+    assert verifier is not None
+    assert (await verifier.verify(_token()))["sub"] == "u1"
+    assert build_verifier(GatewaySettings(auth="off")) is None
+    for missing in ({"auth_issuer": None}, {"auth_audience": None}, {"auth_jwks_file": None}):
+        with pytest.raises(SecurityConfigurationError):
+            build_verifier(settings.model_copy(update=missing))
+
+
+def test_dev_issuer_keeps_its_key(tmp_path: Path) -> None:
+    first = DevIssuer(tmp_path / "dev")
+    again = DevIssuer(tmp_path / "dev")
+    assert first.kid == again.kid
+    assert (tmp_path / "dev" / "issuer-key.pem").stat().st_mode & 0o777 == 0o600
+    token = first.mint(tenant="acme", scope="system/*.rs", patient="p1", expires_in=-5)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims["patient"] == "p1"
+    assert claims["exp"] < time.time()
