@@ -16,6 +16,8 @@ import httpx
 
 from polyfhir_gateway.app import create_app
 from polyfhir_gateway.bootstrap import build_pipeline
+from polyfhir_gateway.entrypoints.token import add_token_arguments, mint_token
+from polyfhir_gateway.security.bootstrap import announce_auth
 from polyfhir_gateway.settings import GatewaySettings
 from polyfhir_primary.bootstrap import bootstrap
 from polyfhir_primary.settings import PrimarySettings
@@ -25,23 +27,29 @@ from polyfhir_servicekit.serve import serve_app
 
 
 async def run_standalone(host: str, port: int, config_file: str | None = None) -> None:
-    primary = await bootstrap(PrimarySettings())
     settings = GatewaySettings()
+    announce_auth(settings)  # the first log line: is the API open?
+    primary = await bootstrap(PrimarySettings())
     if config_file is not None:
         settings = settings.model_copy(update={"config_file": config_file})
     clients = ServiceClients()  # the secondaries' services, if the config names any
     pipeline = build_pipeline(primary.service, settings, clients)
     app = create_app(primary.service, settings, pipeline=pipeline)
     try:
-        await serve_app(app, host, port)
+        admin = settings.admin_port
+        await serve_app(app, host, port, (admin,) if admin not in (None, port) else ())
     finally:
         await clients.close()
         await primary.close()
 
 
-def reindex(base: str, tenant: str | None, types: list[str], *, wait: bool = True) -> int:
+def reindex(
+    base: str, tenant: str | None, types: list[str], *, wait: bool = True, token: str | None = None
+) -> int:
     """Start a reindex through the admin API and report progress until it ends."""
     headers = {"X-Tenant-ID": tenant} if tenant else {}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     with httpx.Client(base_url=base.rstrip("/"), headers=headers, timeout=30.0) as client:
         started = client.post("/admin/reindex", json={"resourceTypes": types or None})
         if started.status_code != 202:
@@ -80,6 +88,11 @@ def main(argv: list[str] | None = None) -> None:
     again.add_argument("--url", default=f"http://127.0.0.1:{settings.port}")
     again.add_argument("--tenant", default=None, help="X-Tenant-ID (default tenant if absent)")
     again.add_argument("--type", action="append", default=[], dest="types")
+    again.add_argument("--token", default=None, help="bearer token with the admin scope")
+    token = sub.add_parser(
+        "token", help="print a development token (for a server run with POLYFHIR_AUTH=dev)"
+    )
+    add_token_arguments(token)
     _outbox_commands(sub)
     stack = sub.add_parser(
         "stack", help="run the whole local polyglot stack (engines + every service); Ctrl-C stops"
@@ -91,6 +104,9 @@ def main(argv: list[str] | None = None) -> None:
         "--sync", choices=["asynchronous", "synchronous", "hybrid"], default="hybrid"
     )
     args = parser.parse_args(argv)
+    if args.command == "token":
+        print(mint_token(settings, args.tenant, args.scope, args.patient, args.expires_in))
+        return
     configure_logging(settings.log_level)
     if args.command == "run":
         asyncio.run(run_standalone(args.host, args.port, args.config))
@@ -99,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
 
         raise SystemExit(run_stack(args.port, args.data, args.primary_url, args.sync))
     elif args.command == "reindex":
-        raise SystemExit(reindex(args.url, args.tenant, args.types))
+        raise SystemExit(reindex(args.url, args.tenant, args.types, token=args.token))
     elif args.command == "outbox":
         raise SystemExit(asyncio.run(_run_outbox(args)))
 

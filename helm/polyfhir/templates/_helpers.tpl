@@ -136,4 +136,31 @@ postgresql://{{ .user }}@{{ .host }}:{{ .port }}/{{ .database }}?sslmode={{ .ssl
   value: {{ printf "http://%s-primary-store:%v" (include "polyfhir.fullname" .) .Values.primaryStore.service.port | quote }}
 - name: POLYFHIR_CONFIG_FILE
   value: /etc/polyfhir/config.yaml
+{{- with .Values.gateway.auth }}
+- name: POLYFHIR_AUTH
+  value: {{ .mode | quote }}
+- name: POLYFHIR_AUTH_TENANT_CLAIM
+  value: {{ .tenantClaim | quote }}
+- name: POLYFHIR_AUTH_ADMIN_SCOPE
+  value: {{ .adminScope | quote }}
+{{- if eq .mode "jwks" }}
+- name: POLYFHIR_AUTH_ISSUER
+  value: {{ required "gateway.auth.issuer is required with auth.mode=jwks" .issuer | quote }}
+- name: POLYFHIR_AUTH_AUDIENCE
+  value: {{ required "gateway.auth.audience is required with auth.mode=jwks" .audience | quote }}
+- name: POLYFHIR_AUTH_JWKS_URL
+  value: {{ required "gateway.auth.jwksUrl is required with auth.mode=jwks" .jwksUrl | quote }}
+{{- else }}
+- name: POLYFHIR_AUTH_DEV_DIR
+  value: /tmp/dev-issuer
+{{- end }}
+{{- with .authorizeUrl }}
+- name: POLYFHIR_AUTH_AUTHORIZE_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- with .tokenUrl }}
+- name: POLYFHIR_AUTH_TOKEN_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
 {{- end }}

@@ -96,6 +96,13 @@ class NotSupported(FhirError):
     code = "not-supported"
 
 
+class Unauthorized(FhirError):
+    """No valid credentials: the gateway answers with ``WWW-Authenticate: Bearer``."""
+
+    status = 401
+    code = "login"
+
+
 class Forbidden(FhirError):
     status = 403
     code = "forbidden"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Callable, Coroutine
+import socket
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Protocol
 
 import uvicorn
@@ -16,10 +17,32 @@ class ServiceSettings(Protocol):
     log_level: str
 
 
-async def serve_app(app: Any, host: str, port: int) -> None:
-    """Serve an ASGI app until it is stopped (SIGINT/SIGTERM); logs go through ours."""
+async def serve_app(app: Any, host: str, port: int, extra_ports: Sequence[int] = ()) -> None:
+    """Serve an ASGI app until it is stopped (SIGINT/SIGTERM); logs go through ours.
+
+    ``extra_ports``: the same app also listens there (one server, one event loop); the
+    app tells the ports apart by ``scope["server"]`` (the gateway's internal admin port).
+    """
     config = uvicorn.Config(app, host=host, port=port, access_log=False, log_config=None)
-    await uvicorn.Server(config).serve()
+    server = uvicorn.Server(config)
+    if not extra_ports:
+        await server.serve()
+        return
+    sockets = [_bound(host, p) for p in (port, *extra_ports)]
+    try:
+        await server.serve(sockets=sockets)
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _bound(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
 
 
 def run_service(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from polyfhir_core.config import default_config
 from polyfhir_core.contracts.primary_store import PrimaryStore
@@ -20,6 +20,11 @@ from polyfhir_gateway.api import (
 from polyfhir_gateway.api.errors import install_error_handlers
 from polyfhir_gateway.pipeline import QueryPipeline
 from polyfhir_gateway.repair.job_kinds import repair_kinds
+from polyfhir_gateway.security import smart_configuration
+from polyfhir_gateway.security.admin_port import AdminPortSplit
+from polyfhir_gateway.security.audit import AuditMiddleware
+from polyfhir_gateway.security.bootstrap import build_verifier
+from polyfhir_gateway.security.caller import require_admin
 from polyfhir_gateway.settings import GatewaySettings
 from polyfhir_servicekit.jobs import JobRunner
 from polyfhir_servicekit.metrics import MetricsMiddleware
@@ -77,13 +82,19 @@ def create_app(
     app.state.settings = settings
     app.state.pipeline = pipeline
     app.state.jobs = jobs
+    app.state.token_verifier = build_verifier(settings)
     install_error_handlers(app)
+    app.include_router(smart_configuration.router)  # before /fhir/{rtype}/{rid}
     app.include_router(routes_system.router)
     app.include_router(routes_type.router)
     app.include_router(routes_instance.router)
-    app.include_router(routes_admin.router)
-    app.include_router(routes_advisor.router)
-    app.include_router(routes_repair.router)
+    admin = [Depends(require_admin)]
+    app.include_router(routes_admin.router, dependencies=admin)
+    app.include_router(routes_advisor.router, dependencies=admin)
+    app.include_router(routes_repair.router, dependencies=admin)
     add_operational_routes(app, store.check_ready)
+    app.add_middleware(AuditMiddleware)
+    if settings.admin_port is not None:
+        app.add_middleware(AdminPortSplit, admin_port=settings.admin_port)
     app.add_middleware(MetricsMiddleware, service="gateway", log_requests=settings.access_log)
     return app

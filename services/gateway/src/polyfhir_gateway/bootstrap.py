@@ -12,6 +12,7 @@ from polyfhir_core.contracts.search_index import SEARCH_INDEX, SearchIndex
 from polyfhir_core.errors import FhirError
 from polyfhir_gateway.app import create_app
 from polyfhir_gateway.pipeline import QueryPipeline
+from polyfhir_gateway.security.bootstrap import announce_auth
 from polyfhir_gateway.settings import GatewaySettings
 from polyfhir_servicekit.contract_client import ServiceClients
 
@@ -65,6 +66,7 @@ def build_pipeline(
 
 
 def build_remote_app(settings: GatewaySettings) -> FastAPI:
+    announce_auth(settings)
     if not settings.primary_store_url:
         raise ConfigurationError(
             "POLYFHIR_PRIMARY_STORE_URL is required for a standalone gateway "

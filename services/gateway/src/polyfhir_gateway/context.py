@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from polyfhir_core.contracts.primary_store import PrimaryStore
-from polyfhir_core.tenancy import TenantContext, TenantId
+from polyfhir_core.tenancy import TenantContext
 from polyfhir_gateway.api.fhir_json import check_accept
 from polyfhir_gateway.api.prefer import Prefer
 from polyfhir_gateway.pipeline import QueryPipeline
+from polyfhir_gateway.security.caller import resolve_caller
 from polyfhir_gateway.settings import GatewaySettings
 
 
@@ -29,12 +30,15 @@ async def fhir_context(request: Request) -> FhirContext:
     """FastAPI dependency: resolve everything a FHIR interaction needs.
 
     ``async`` although nothing here waits: FastAPI runs a plain ``def`` dependency
-    in its thread pool, one thread hop on every request."""
+    in its thread pool, one thread hop on every request.
+
+    The caller (token, or the header when tokens are off) decides the tenant and
+    the permissions every store call carries (docs/security.md)."""
     settings: GatewaySettings = request.app.state.settings
     check_accept(request)
-    raw_tenant = request.headers.get(settings.tenant_header) or settings.default_tenant
+    caller = await resolve_caller(request)
     tenant = TenantContext(
-        TenantId.parse(raw_tenant), request_id=request.headers.get("x-request-id", "")
+        caller.tenant, caller.permissions, request_id=request.headers.get("x-request-id", "")
     )
     base = settings.base_url or f"{str(request.base_url).rstrip('/')}/fhir"
     return FhirContext(

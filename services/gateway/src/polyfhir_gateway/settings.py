@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,6 +40,39 @@ class GatewaySettings(BaseSettings):
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     port: int = 8080
+
+    # -- security (docs/security.md) ---------------------------------------------------
+    auth: Literal["off", "dev", "jwks"] = Field(
+        default="off",
+        description="off: no tokens, tenant from the header (local development only); "
+        "dev: tokens from the development issuer (`polyfhir token`); jwks: a real issuer",
+    )
+    auth_issuer: str | None = Field(default=None, description="expected `iss` (jwks mode)")
+    auth_audience: str | None = Field(
+        default=None, description="expected `aud`; unset: the FHIR base URL is not checked"
+    )
+    auth_jwks_url: str | None = Field(default=None, description="the issuer's JWKS (jwks mode)")
+    auth_jwks_file: str | None = Field(default=None, description="a JWKS file instead of a URL")
+    auth_jwks_cache_seconds: int = Field(default=300, ge=0)
+    auth_algorithms: list[str] = Field(default=["RS256", "ES256", "RS384", "ES384", "PS256"])
+    auth_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    auth_tenant_claim: str = Field(default="tenant", description="the claim naming the tenant")
+    auth_admin_scope: str = Field(default="system/admin", description="grants /admin/*")
+    auth_dev_dir: str = Field(
+        default="./data/dev-issuer", description="where dev mode keeps its issuer key"
+    )
+    auth_authorize_url: str | None = Field(
+        default=None, description="the issuer's authorization endpoint (smart-configuration)"
+    )
+    auth_token_url: str | None = Field(
+        default=None, description="the issuer's token endpoint (smart-configuration)"
+    )
+    admin_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="serve /admin and /metrics on this internal port only (unset: the main port)",
+    )
 
     @model_validator(mode="after")
     def _jobs_heartbeat_within_stale_limit(self) -> Self:

@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from polyfhir_core.errors import FhirError, Issue, operation_outcome
 from polyfhir_gateway.api.fhir_json import fhir_response
+from polyfhir_gateway.security.tokens import BearerChallenge
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,10 @@ def outcome_response(status: int, code: str, message: str) -> Response:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(FhirError)
     async def fhir_error(_: Request, exc: FhirError) -> Response:
-        return fhir_response(exc.outcome(), exc.status)
+        response = fhir_response(exc.outcome(), exc.status)
+        if isinstance(exc, BearerChallenge):
+            response.headers["WWW-Authenticate"] = exc.challenge()
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(_: Request, exc: RequestValidationError) -> Response:

@@ -25,6 +25,7 @@ from polyfhir_gateway.api.bundles import history_bundle, searchset
 from polyfhir_gateway.api.fhir_json import fhir_response, http_date, media_type, read_bytes
 from polyfhir_gateway.context import FhirContext
 from polyfhir_gateway.pipeline import with_warnings
+from polyfhir_gateway.security.audit import note_entries, note_returned
 
 ROUTE_HEADER = "X-Polyfhir-Route"
 FALLBACK_HEADER = "X-Polyfhir-Fallback"
@@ -40,6 +41,7 @@ def require_type(rtype: str) -> str:
 async def run_single(fc: FhirContext, entry: EntryRequest) -> EntryResponse:
     """Run one write; under SyncMode wait for the synchronous secondaries (warnings on lag)."""
     (response,) = await fc.store.process(fc.tenant, BundleKind.TRANSACTION, [entry])
+    note_entries(fc.request, [response.location])
     warnings = await fc.pipeline.after_write(fc.tenant, [response])
     if warnings:
         response.outcome = with_warnings(response.outcome, warnings)
@@ -156,6 +158,7 @@ async def search_response(
         query = replace(query, compartment=compartment)
     result = await fc.pipeline.search(fc.tenant, query)
     page = result.page
+    note_returned(fc.request, [*page.resources, *page.included])
     if page.ignored and fc.prefer.handling == "strict":
         raise NotSupported(f"unknown or unsupported search parameter(s): {', '.join(page.ignored)}")
     path = rtype or ""
@@ -172,6 +175,7 @@ async def search_response(
 
 async def history_response(fc: FhirContext, path: str, query: HistoryQuery) -> Response:
     page = await fc.store.history(fc.tenant, query)
+    note_returned(fc.request, page.resources)
     pairs = [(k, v) for k, v in fc.request.query_params.multi_items() if k != "_page"]
     links = {"self": _link(fc.base, path, list(fc.request.query_params.multi_items()))}
     if page.next_token is not None:

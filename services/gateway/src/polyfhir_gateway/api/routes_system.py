@@ -5,15 +5,18 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from polyfhir_gateway.api.bundles import parse_bundle, response_bundle
 from polyfhir_gateway.api.capability import capability_statement
-from polyfhir_gateway.api.fhir_json import fhir_response, read_body
+from polyfhir_gateway.api.fhir_json import check_accept, fhir_response, read_body
 from polyfhir_gateway.api.history_params import history_query
 from polyfhir_gateway.api.interactions import history_response, search_response
 from polyfhir_gateway.context import FhirContext, fhir_context
 from polyfhir_gateway.pipeline import with_warnings, written_version
+from polyfhir_gateway.security.audit import note_entries
+from polyfhir_gateway.security.smart_configuration import with_security
+from polyfhir_gateway.settings import GatewaySettings
 
 router = APIRouter(prefix="/fhir")
 Ctx = Annotated[FhirContext, Depends(fhir_context)]
@@ -27,8 +30,12 @@ def _version() -> str:
 
 
 @router.get("/metadata")
-async def metadata(fc: Ctx) -> Response:
-    return fhir_response(capability_statement(fc.base, _version()))
+async def metadata(request: Request) -> Response:
+    """Public (no token): describes the server and its issuer."""
+    settings: GatewaySettings = request.app.state.settings
+    check_accept(request)
+    base = (settings.base_url or f"{str(request.base_url).rstrip('/')}/fhir").rstrip("/")
+    return fhir_response(with_security(capability_statement(base, _version()), settings))
 
 
 @router.post("")
@@ -37,6 +44,7 @@ async def transaction_or_batch(fc: Ctx) -> Response:
     body = await read_body(fc.request, fc.settings.max_body_bytes)
     kind, entries = parse_bundle(body, fc.settings.max_bundle_entries)
     responses = await fc.store.process(fc.tenant, kind, entries)
+    note_entries(fc.request, [r.location for r in responses])
     warnings = await fc.pipeline.after_write(fc.tenant, responses)
     if warnings:  # SyncMode: every written entry carries the lag warning
         for response in responses:

@@ -7,12 +7,20 @@ from polyfhir_gateway.settings import GatewaySettings
 from polyfhir_servicekit.serve import run_service, serve_app
 
 
+def _admin_ports(settings: GatewaySettings, port: int) -> tuple[int, ...]:
+    if settings.admin_port is None or settings.admin_port == port:
+        return ()
+    return (settings.admin_port,)
+
+
 def main(argv: list[str] | None = None) -> None:
     settings = GatewaySettings()
     run_service(
         "polyfhir-gateway",
         settings,
-        lambda host, port: serve_app(build_remote_app(settings), host, port),
+        lambda host, port: serve_app(
+            build_remote_app(settings), host, port, _admin_ports(settings, port)
+        ),
         argv,
     )
 

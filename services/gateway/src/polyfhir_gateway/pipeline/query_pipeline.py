@@ -44,7 +44,7 @@ from polyfhir_core.planning import (
 )
 from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_core.search import SearchQuery
-from polyfhir_core.tenancy import TenantContext
+from polyfhir_core.tenancy import Operation, TenantContext
 from polyfhir_gateway.pipeline.consistency import WriteSync, is_fresh, read_lag_bound
 from polyfhir_gateway.pipeline.health import HealthMonitor
 from polyfhir_gateway.pipeline.metrics import FALLBACKS, ROUTE_DECISIONS
@@ -102,9 +102,12 @@ class QueryPipeline:
     # -- searching ---------------------------------------------------------------------
 
     async def search(self, ctx: TenantContext, query: SearchQuery) -> SearchResult:
+        # the search scope before a secondary sees the query; some scoped callers are
+        # served by the primary alone (docs/security.md)
+        ctx.permissions.require(Operation.SEARCH, query.resource_type)
         plan = self.plan(query)
         text = plan.decision(QueryFeature.FULL_TEXT)
-        if text is None or not text.secondary:
+        if text is None or not text.secondary or _primary_only(ctx, query):
             return self._served(plan, await self.store.search(ctx, query), (plan.primary,))
         if text.reason is RouteReason.NO_FALLBACK:
             raise ServiceUnavailable(f"full text cannot be served: {text.detail}")
@@ -206,3 +209,17 @@ class QueryPipeline:
 
     async def stop(self) -> None:
         await self.monitor.stop()  # the clients belong to whoever built them (bootstrap)
+
+
+def _primary_only(ctx: TenantContext, query: SearchQuery) -> bool:
+    """Must the primary answer this caller's search? When a compartment confines it
+    (``patient/`` scopes: the secondary knows no compartments), when it may search but
+    not read the type (the secondary's ids are fetched by a read), or at system level."""
+    permissions = ctx.permissions
+    if permissions.grants is None and permissions.compartment is None:
+        return False
+    rtype = query.resource_type
+    if rtype is None:
+        return True
+    confined = permissions.confinement(Operation.SEARCH, rtype) is not None
+    return confined or not permissions.allows(Operation.READ, rtype)

@@ -39,10 +39,10 @@ async def read_entry(w: WriteContext, target: Target) -> EntryResponse:
     if target.id is not None:
         w.ctx.permissions.require(Operation.READ, rtype)
         if target.version is not None:
-            return response_for(
-                await read_version(w.session, rtype, target.id, target.version), 200
-            )
-        return response_for(await read_current(w.session, rtype, target.id), 200)
+            stored = await read_version(w.session, rtype, target.id, target.version)
+        else:
+            stored = await read_current(w.session, rtype, target.id)
+        return response_for(w.require_visible(Operation.READ, stored), 200)
     w.ctx.permissions.require(Operation.SEARCH, rtype)
     found = await w.find(w.session, rtype, urlencode(target.query or ()), limit=100)
     bundle = {

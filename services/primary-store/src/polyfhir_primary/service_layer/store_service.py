@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from urllib.parse import parse_qsl
 
 from polyfhir_core.contracts.primary_store import (
@@ -23,17 +24,17 @@ from polyfhir_core.contracts.primary_store import (
     ResourceVersion,
     TenantPositions,
 )
-from polyfhir_core.errors import BadRequest, Conflict, FhirError, NotFound
+from polyfhir_core.errors import BadRequest, Conflict, FhirError, Gone, NotFound
 from polyfhir_core.indexing.index_values import IndexValues
 from polyfhir_core.jobs import Job, JobClaim, JobOutcome, JobProgress
 from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_core.resource_validation import is_resource_type
 from polyfhir_core.resources import Json, ResourceKey, StoredResource
 from polyfhir_core.search import SearchQuery, parse_search
-from polyfhir_core.tenancy import Operation, TenantContext
+from polyfhir_core.tenancy import Operation, TenantContext, TenantPermissions
 from polyfhir_primary.adapters.database import Database, Session, TransientConflict
 from polyfhir_primary.metrics import STORAGE_LATENCY
-from polyfhir_primary.service_layer import change_stream, reads
+from polyfhir_primary.service_layer import access, change_stream, reads
 from polyfhir_primary.service_layer.bundles import run_transaction
 from polyfhir_primary.service_layer.registries import TenantRegistries, touches_search_parameters
 from polyfhir_primary.service_layer.reindex import REINDEX, Reindexer, reindex_params
@@ -84,14 +85,27 @@ class StoreService:
         )
 
     async def _find(
-        self, session: Session, rtype: str, query: str, limit: int = 2
+        self,
+        session: Session,
+        rtype: str,
+        query: str,
+        limit: int = 2,
+        permissions: TenantPermissions | None = None,
     ) -> list[StoredResource]:
+        """Matches of a conditional interaction or a GET entry; with ``permissions``, it
+        needs the search scope, is confined to the caller's compartment and refused when
+        a chain leaves the scope."""
         parsed = parse_search(rtype, parse_qsl(query, keep_blank_values=True))
+        if permissions is not None:
+            parsed = access.confine_search(permissions, parsed)
         registry = await self.registries.get(session.tenant, session)
         compiled = compile_search(parsed, registry, Limits(limit, limit))
         require_all_applied(compiled, f"conditional {rtype}?{query}")
         if not compiled.applied:
             raise BadRequest(f"conditional {rtype}?{query} has no search criteria")
+        if permissions is not None:  # a conditional interaction is a search (docs/security.md)
+            traversed = access.traversed_types(compiled.plan.criteria)
+            access.require_searchable(permissions, (rtype,), traversed)
         found, _ = await session.search(compiled.plan)
         return found
 
@@ -109,7 +123,15 @@ class StoreService:
                     ) -> IndexValues:
                         return self.indexer(resource, registry)
 
-                    w = WriteContext(session, ctx, self.clock(), self.new_id, index, self._find)
+                    w = WriteContext(
+                        session,
+                        ctx,
+                        self.clock(),
+                        self.new_id,
+                        index,
+                        partial(self._find, permissions=ctx.permissions),
+                        registry,
+                    )
                     responses = await run_transaction(w, entries)
                 if definitions_change:
                     self.registries.invalidate(ctx.tenant)
@@ -135,37 +157,100 @@ class StoreService:
         finally:
             STORAGE_LATENCY.labels(operation=kind.value).observe(time.perf_counter() - started)
 
+    def _index(self, registry: SearchParameterRegistry) -> access.Indexer:
+        return lambda content: self.indexer(content, registry)
+
+    async def _visible(
+        self, ctx: TenantContext, op: Operation, stored: StoredResource, session: Session
+    ) -> StoredResource:
+        """``stored``, or NotFound when the caller's compartment does not hold it."""
+        if ctx.permissions.confinement(op, stored.resource_type) is None:
+            return stored
+        registry = await self.registries.get(ctx.tenant, session)
+        if not access.visible(ctx.permissions, op, stored, registry, self._index(registry)):
+            raise NotFound(f"{stored.resource_type}/{stored.id} not found")
+        return stored
+
     async def read(self, ctx: TenantContext, resource_type: str, id: str) -> StoredResource:
         ctx.permissions.require(Operation.READ, resource_type)
         async with self.db.session(ctx.tenant, write=False) as session:
-            return await reads.read_current(session, resource_type, id)
+            try:
+                stored = await reads.read_current(session, resource_type, id)
+            except Gone:
+                await self._deleted_visible(ctx, Operation.READ, session, resource_type, id)
+                raise
+            return await self._visible(ctx, Operation.READ, stored, session)
 
     async def vread(
         self, ctx: TenantContext, resource_type: str, id: str, version: int
     ) -> StoredResource:
         ctx.permissions.require(Operation.VREAD, resource_type)
         async with self.db.session(ctx.tenant, write=False) as session:
-            return await reads.read_version(session, resource_type, id, version)
+            try:
+                stored = await reads.read_version(session, resource_type, id, version)
+            except Gone:
+                await self._deleted_visible(ctx, Operation.VREAD, session, resource_type, id)
+                raise
+            return await self._visible(ctx, Operation.VREAD, stored, session)
+
+    async def _deleted_visible(
+        self, ctx: TenantContext, op: Operation, session: Session, rtype: str, rid: str
+    ) -> None:
+        """A confined caller learns of a deletion only when the last version with content
+        was in its compartment; otherwise NotFound (the 410 would reveal the id)."""
+        if ctx.permissions.confinement(op, rtype) is None:
+            return
+        current = await session.current(rtype, rid)
+        version = current.version - 1 if current is not None else 0
+        while version > 0:
+            before = await session.version(rtype, rid, version)
+            if before is not None and before.content is not None:
+                await self._visible(ctx, op, before, session)
+                return
+            version -= 1
+        raise NotFound(f"{rtype}/{rid} not found")
 
     async def read_many(
         self, ctx: TenantContext, keys: Sequence[ResourceKey]
     ) -> list[StoredResource]:
         for rtype in {k.resource_type for k in keys}:
             ctx.permissions.require(Operation.READ, rtype)
-        return await self.db.read_many(ctx.tenant, keys)
+        found = await self.db.read_many(ctx.tenant, keys)
+        return await self._only_visible(ctx, Operation.READ, found)
+
+    async def _only_visible(
+        self, ctx: TenantContext, op: Operation, found: list[StoredResource]
+    ) -> list[StoredResource]:
+        shows = await self._shows(ctx, op)
+        return [s for s in found if shows(s)]
+
+    async def _shows(self, ctx: TenantContext, op: Operation) -> Callable[[StoredResource], bool]:
+        """Whether the caller may see a resource through ``op`` (scopes and compartment)."""
+        if ctx.permissions.grants is None and ctx.permissions.compartment is None:
+            return lambda _: True
+        async with self.db.session(ctx.tenant, write=False) as session:
+            registry = await self.registries.get(ctx.tenant, session)
+        index = self._index(registry)
+        return lambda s: access.visible(ctx.permissions, op, s, registry, index)
 
     async def search(self, ctx: TenantContext, query: SearchQuery) -> Page:
         ctx.permissions.require(Operation.SEARCH, query.resource_type)
+        query = access.confine_search(ctx.permissions, query)
         async with self.db.session(ctx.tenant, write=False) as session:
             registry = await self.registries.get(ctx.tenant, session)
             compiled = compile_search(query, registry, self.limits)
-            found, total = await session.search(compiled.plan)
+            plan = compiled.plan
+            traversed = access.traversed_types(plan.criteria)
+            access.require_searchable(ctx.permissions, plan.resource_types or (None,), traversed)
+            found, total = await session.search(plan)
             included: list[StoredResource] = []
             if query.includes and query.summary != "count":
                 depth = self.limits.max_chain_depth
                 specs = stored_includes(query.includes, registry)
                 included = await session.included(found, specs, depth, self.limits.max_count)
-        plan = compiled.plan
+                included = access.only_visible(
+                    ctx.permissions, Operation.READ, included, registry, self._index(registry)
+                )
         more = (total is not None and plan.offset + len(found) < total) or (
             total is None and len(found) == plan.limit
         )
@@ -179,12 +264,15 @@ class StoreService:
         )
 
     async def history(self, ctx: TenantContext, query: HistoryQuery) -> Page:
-        ctx.permissions.require(Operation.HISTORY, query.resource_type)
+        op = Operation.HISTORY if query.id is None else Operation.HISTORY_INSTANCE
+        ctx.permissions.require(op, query.resource_type)
         rows = await self.db.history(ctx.tenant, query)
         page = rows[: query.count]
         next_token = str(page[-1].seq) if len(rows) > query.count else None
+        shows = await self._shows(ctx, op)
+        shown = [r for r in page if shows(r.stored)]
         return Page(
-            [r.stored for r in page], next_token=next_token, methods=[r.method for r in page]
+            [r.stored for r in shown], next_token=next_token, methods=[r.method for r in shown]
         )
 
     async def reindex(self, ctx: TenantContext, resource_types: list[str] | None) -> Job:

@@ -20,10 +20,12 @@ from polyfhir_core.contracts.primary_store import EntryResponse, ResourceVersion
 from polyfhir_core.errors import BadRequest, Gone, NotFound, PreconditionFailed, Unprocessable
 from polyfhir_core.indexing.custom import custom_definition, is_active
 from polyfhir_core.indexing.index_values import IndexValues
+from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_core.resource_validation import validate_resource
 from polyfhir_core.resources import Json, StoredResource, format_instant, parse_etag
 from polyfhir_core.tenancy import Operation, TenantContext
 from polyfhir_primary.adapters.database import Session, VersionRecord
+from polyfhir_primary.service_layer.access import require_write_inside, visible
 
 Written = tuple[EntryResponse, StoredResource | None]
 Finder = Callable[..., Awaitable[list[StoredResource]]]
@@ -45,6 +47,20 @@ class WriteContext:
     new_id: Callable[[], str]
     index: Callable[[Json], IndexValues]
     find: Finder  # (session, type, query string, limit=2) -> matches
+    registry: SearchParameterRegistry | None = None  # for compartment checks of confined callers
+
+    def require_inside(self, operation: Operation, stored: StoredResource | None) -> None:
+        """A confined caller's write must find and leave the resource in its compartment."""
+        if self.registry is not None:
+            require_write_inside(self.ctx.permissions, operation, stored, self.registry, self.index)
+
+    def require_visible(self, operation: Operation, stored: StoredResource) -> StoredResource:
+        """``stored``, or NotFound when a confined caller's compartment does not hold it."""
+        if self.registry is not None and not visible(
+            self.ctx.permissions, operation, stored, self.registry, self.index
+        ):
+            raise NotFound(f"{stored.resource_type}/{stored.id} not found")
+        return stored
 
 
 def stamp(resource: Json, rid: str, version: int, now: datetime) -> Json:
@@ -92,9 +108,13 @@ async def _write(
     current: StoredResource | None,
     method: str,
 ) -> Written:
+    operation = _WRITE_OPERATIONS[method]
+    if current is not None and not current.deleted:
+        w.require_inside(operation, current)
     version = current.version + 1 if current is not None else 1
     content = stamp(resource, rid, version, w.now)
     stored = StoredResource(w.ctx.tenant, rtype, rid, version, w.now, False, content)
+    w.require_inside(operation, stored)
     await _save(w, stored, method, current.version if current is not None else None)
     created = current is None or current.deleted
     response = response_for(stored, 201 if created else 200)
@@ -104,6 +124,9 @@ async def _write(
 
 def _version_of(stored: StoredResource) -> ResourceVersion:
     return ResourceVersion(stored.resource_type, stored.id, stored.version, stored.deleted)
+
+
+_WRITE_OPERATIONS = {"POST": Operation.CREATE, "PUT": Operation.UPDATE, "PATCH": Operation.PATCH}
 
 
 def _check_if_match(current: StoredResource | None, if_match: str | None) -> None:
@@ -180,6 +203,7 @@ async def delete(w: WriteContext, rtype: str, rid: str, if_match: str | None = N
             raise PreconditionFailed(f"If-Match {if_match}: {rtype}/{rid} does not exist")
         return EntryResponse(status=204), None
     _check_if_match(current, if_match)
+    w.require_inside(Operation.DELETE, current)
     stored = StoredResource(w.ctx.tenant, rtype, rid, current.version + 1, w.now, True, None)
     await _save(w, stored, "DELETE", current.version)
     response = EntryResponse(status=204, etag=stored.etag, last_modified=w.now)

@@ -1,0 +1,1 @@
+"""Authentication (bearer tokens), the caller, SMART configuration and the audit log."""
