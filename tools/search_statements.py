@@ -21,13 +21,11 @@ from urllib.parse import parse_qsl
 
 from polyfhir_core.errors import FhirError
 from polyfhir_core.registry import SearchParameterRegistry
-from polyfhir_core.search import parse_search
-from polyfhir_primary.adapters.sql.dialect import POSTGRES, SQLITE
-from polyfhir_primary.adapters.sql.includes import _statement as include_statement
-from polyfhir_primary.adapters.sql.search import search_statements
-from polyfhir_primary.service_layer.search import Limits, compile_search, stored_includes
-
-DIALECTS = {"sqlite": SQLITE, "postgresql": POSTGRES}
+from polyfhir_core.search import SearchQuery, parse_search
+from polyfhir_primary.adapters.sql.dialects import DIALECTS
+from polyfhir_primary.adapters.sql.includes import include_statement
+from polyfhir_primary.search import Limits, compile_search, stored_includes
+from polyfhir_primary.search.sql import search_statements
 
 TENANT = "tenant-a"
 
@@ -218,7 +216,7 @@ CORPUS: tuple[tuple[str, str] | tuple[str, str, str], ...] = (
 )
 
 
-def _query(entry: tuple[str, ...]):  # type: ignore[no-untyped-def]
+def _query(entry: tuple[str, ...]) -> SearchQuery:
     rtype, qs = entry[0] or None, entry[1]
     query = parse_search(rtype, parse_qsl(qs, keep_blank_values=True))
     if len(entry) > 2:

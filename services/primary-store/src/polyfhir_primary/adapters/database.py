@@ -20,7 +20,7 @@ from polyfhir_core.indexing.index_values import IndexValues
 from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.search import IncludeSpec
 from polyfhir_core.tenancy import TenantId
-from polyfhir_primary.domain.search_plan import SearchPlan
+from polyfhir_primary.search.plan import SearchPlan
 
 
 class TransientConflict(Exception):

@@ -23,7 +23,8 @@ from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.tenancy import TenantId
 from polyfhir_primary.adapters.database import HistoryRow, OutboxRow, TransientConflict
 from polyfhir_primary.adapters.sql import outbox
-from polyfhir_primary.adapters.sql.dialect import PLAIN_INSERTS, POSTGRES, numbered_placeholders
+from polyfhir_primary.adapters.sql.dialect import PLAIN_INSERTS, numbered_placeholders
+from polyfhir_primary.adapters.sql.dialects.postgres import POSTGRES
 from polyfhir_primary.adapters.sql.index_rows import INDEX_TABLES
 from polyfhir_primary.adapters.sql.migrations import CREATE_LEDGER, migrations_for
 from polyfhir_primary.adapters.sql.relay_claim import RelayClaim

@@ -25,7 +25,7 @@ from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.tenancy import TenantId
 from polyfhir_primary.adapters.database import HistoryRow, OutboxRow, TransientConflict
 from polyfhir_primary.adapters.sql import outbox
-from polyfhir_primary.adapters.sql.dialect import SQLITE
+from polyfhir_primary.adapters.sql.dialects.sqlite import SQLITE
 from polyfhir_primary.adapters.sql.file_claim import FileClaim
 from polyfhir_primary.adapters.sql.migrations import CREATE_LEDGER, migrations_for
 from polyfhir_primary.adapters.sql.priority_lock import PriorityLock
