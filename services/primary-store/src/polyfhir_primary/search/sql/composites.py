@@ -6,7 +6,7 @@ that share owner and ``elem``, so a systolic code and a diastolic value from
 two different components of one Observation do not match together. A
 composite of the resource itself (``root``) needs no ``elem``, and reads a
 component from another parameter's rows where they are the same
-(``code-value-quantity$0`` is ``code``; ``composite.component_rows``).
+(``code-value-quantity$0`` is ``code``; ``polyfhir_core.indexing.composite_params.component_rows``).
 """
 
 from __future__ import annotations

@@ -19,5 +19,5 @@ def fulltext_sql(b: Builder, c: FullTextClause, alias: str) -> Sql:
 
 def in_place(alias: str, c: FullTextClause) -> Sql:
     """``c`` tested on a document row ``alias`` itself (PostgreSQL), for a search that
-    reads documents rather than finding them by word (``builder._walks``)."""
+    reads documents rather than finding them by word (``walk.fulltext_walks``)."""
     return f"{alias}.{c.column} @@ to_tsquery('english', ?)", [tsquery(c.query)]

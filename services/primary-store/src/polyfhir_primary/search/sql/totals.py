@@ -4,7 +4,7 @@ An accurate total of a broad search visits every matching row, which on a
 large tenant costs far more than the page itself. With ``_total=estimate``
 the store counts at most ``ESTIMATE_CAP + 1`` rows (cheap: the count stops
 there; for the first pages the count comes with the page, see
-``builder.SearchStatements.small``). Up to the cap the number is exact; above
+``statements.SearchStatements.small``). Up to the cap the number is exact; above
 it PostgreSQL reports its planner's row estimate for the search (never less
 than the cap + 1),
 and SQLite, which has no such estimate, reports ``ESTIMATE_CAP + 1`` — "more
