@@ -93,7 +93,7 @@ class _FromIndexRows:
 
 
 def _from_index_rows(
-    plan: SearchPlan, d: Dialect, tenant: str, matched_ids: Sql | None, walked: bool
+    plan: SearchPlan, d: Dialect, tenant: str, matched_ids: Sql | None, chained: bool, walked: bool
 ) -> _FromIndexRows:
     types = plan.criteria.resource_types
     if matched_ids is None or plan.sort != DEFAULT_SORT or types is None:
@@ -102,7 +102,7 @@ def _from_index_rows(
     tail = [plan.limit, plan.offset, tenant, types[0], d.flag(False)]
     page = index_page(matched_ids, tail) if d.pages_from_index_rows else None
     counted_page = counted_index_page(matched_ids, "", tail) if counting and walked else None
-    if counting and _chained(plan) and plan.limit > 0 and plan.offset + plan.limit <= CHAIN_CAP:
+    if counting and chained and plan.limit > 0 and plan.offset + plan.limit <= CHAIN_CAP:
         small = counted_index_page(matched_ids, f" LIMIT {CHAIN_CAP + 1}", tail)
         return _FromIndexRows(page, counted_page, small, CHAIN_CAP)
     return _FromIndexRows(page, counted_page)
@@ -126,7 +126,7 @@ def search_statements(tenant: str, plan: SearchPlan, d: Dialect) -> SearchStatem
     wanted = plan.sort == DEFAULT_SORT or (counting and (chained or d.counts_from_index_rows))
     matched_ids = membership_ids(builder, plan.criteria, "r") if wanted else None
     walk, walk_count = fulltext_walks(builder, plan, order)
-    indexed = _from_index_rows(plan, d, tenant, matched_ids, walk is not None)
+    indexed = _from_index_rows(plan, d, tenant, matched_ids, chained, walk is not None)
     page = indexed.page or order.page(where[0], where[1], plan.limit, plan.offset)
     small, small_cap = indexed.small, indexed.small_cap
     ids = matched_ids if chained and counting and small is None else None
