@@ -30,7 +30,8 @@ from _common import table
 from bulkload import templates
 from polyfhir_core.indexing import extract_index_values
 from polyfhir_core.registry import SearchParameterRegistry
-from polyfhir_primary.adapters.sql.dialect import POSTGRES, SQLITE, Dialect
+from polyfhir_primary.adapters.sql.dialect import Dialect
+from polyfhir_primary.adapters.sql.dialects import POSTGRES, SQLITE
 from polyfhir_primary.adapters.sql.index_rows import index_rows
 
 OWNER = ("default", "Observation", "0")

@@ -26,7 +26,7 @@ from polyfhir_core.resources import Json, StoredResource
 from polyfhir_core.search import SearchQuery
 from polyfhir_core.smart_scopes import permissions_from_scopes
 from polyfhir_core.tenancy import Operation, TenantId, TenantPermissions
-from polyfhir_primary.domain.search_plan import Criteria, HasClause, ReferenceClause
+from polyfhir_primary.search.plan import Criteria, HasClause, ReferenceClause
 from polyfhir_primary.service_layer import access
 
 pytestmark = pytest.mark.unit

@@ -14,7 +14,7 @@ from polyfhir_primary.adapters.database import Database
 from polyfhir_primary.adapters.sql.postgres import PostgresDatabase
 from polyfhir_primary.adapters.sql.sqlite import SqliteDatabase
 from polyfhir_primary.metrics import PrometheusRelayMetrics
-from polyfhir_primary.service_layer.search import Limits
+from polyfhir_primary.search import Limits
 from polyfhir_primary.service_layer.store_service import StoreService
 from polyfhir_primary.settings import PrimarySettings
 

@@ -22,7 +22,7 @@ from polyfhir_core.jobs import JobStore
 from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.search import IncludeSpec
 from polyfhir_core.tenancy import TenantId
-from polyfhir_primary.domain.search_plan import SearchPlan
+from polyfhir_primary.search.plan import SearchPlan
 
 
 class TransientConflict(Exception):

@@ -31,7 +31,7 @@ from polyfhir_core.registry.compartments import compartment_params
 from polyfhir_core.resources import Json, StoredResource
 from polyfhir_core.search import SearchQuery
 from polyfhir_core.tenancy import Operation, TenantPermissions
-from polyfhir_primary.domain.search_plan import Criteria, HasClause, ReferenceClause
+from polyfhir_primary.search.plan import Criteria, HasClause, ReferenceClause
 
 Indexer = Callable[[Json], IndexValues]
 

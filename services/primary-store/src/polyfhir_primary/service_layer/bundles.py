@@ -21,7 +21,7 @@ from polyfhir_primary.domain.entries import (
     parse_target,
     processing_order,
 )
-from polyfhir_primary.domain.references import is_conditional_reference, rewrite_references
+from polyfhir_primary.domain.reference_rewriting import is_conditional_reference, rewrite_references
 from polyfhir_primary.service_layer import reads, writes
 from polyfhir_primary.service_layer.writes import WriteContext
 
@@ -105,7 +105,7 @@ async def _rewrite(w: WriteContext, p: Prepared, refs: dict[str, str]) -> None:
 
 
 def _conditional_refs(resource: Json) -> list[str]:
-    from polyfhir_primary.domain.references import iter_references
+    from polyfhir_primary.domain.reference_rewriting import iter_references
 
     return [
         r["reference"]

@@ -34,16 +34,16 @@ from polyfhir_core.search import SearchQuery, parse_search
 from polyfhir_core.tenancy import Operation, TenantContext, TenantPermissions
 from polyfhir_primary.adapters.database import Database, Session, TransientConflict
 from polyfhir_primary.metrics import STORAGE_LATENCY
-from polyfhir_primary.service_layer import access, change_stream, reads
-from polyfhir_primary.service_layer.bundles import run_transaction
-from polyfhir_primary.service_layer.registries import TenantRegistries, touches_search_parameters
-from polyfhir_primary.service_layer.reindex import REINDEX, Reindexer, reindex_params
-from polyfhir_primary.service_layer.search import (
+from polyfhir_primary.search import (
     Limits,
     compile_search,
     require_all_applied,
     stored_includes,
 )
+from polyfhir_primary.service_layer import access, change_stream, reads
+from polyfhir_primary.service_layer.bundles import run_transaction
+from polyfhir_primary.service_layer.registries import TenantRegistries, touches_search_parameters
+from polyfhir_primary.service_layer.reindex import REINDEX, Reindexer, reindex_params
 from polyfhir_primary.service_layer.writes import WriteContext
 from polyfhir_servicekit.jobs import JobRunner
 

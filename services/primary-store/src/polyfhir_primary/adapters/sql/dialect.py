@@ -1,12 +1,16 @@
-"""What differs between SQL engines, in one small object per engine."""
+"""What differs between SQL engines: the ``Dialect`` every engine implements, and ``Conn``."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+if TYPE_CHECKING:
+    from polyfhir_primary.adapters.sql.pending import Owner, Phase
+    from polyfhir_primary.search.plan import Clause, FullTextClause
 
 
 class Conn(Protocol):
@@ -23,11 +27,26 @@ class Conn(Protocol):
         """``executemany`` each ``(sql, rows)`` in order, as few trips to the engine as it can."""
 
 
-@dataclass(frozen=True, slots=True)
-class Dialect:
-    name: str
-    timestamps_as_text: bool
-    for_update: str
+class Dialect(ABC):
+    """What differs between SQL engines, as one object per engine
+    (``dialects/sqlite.py``, ``dialects/postgres.py``): the SQL shared by both asks
+    it rather than testing the engine's name."""
+
+    name: ClassVar[str]
+    timestamps_as_text: ClassVar[bool]
+    for_update: ClassVar[str]  # appended to a read that locks the row for the write after it
+
+    # How a search finds its matches (docs/search.md, "Statements per search").
+    # Every clause but the driving one probes the rows the driver found (SQLite
+    # materialises every ``IN`` list; PostgreSQL's planner orders memberships itself).
+    probes_other_clauses: ClassVar[bool]
+    # Counts (and a chain's matches) from index rows rather than a resources row per match.
+    counts_from_index_rows: ClassVar[bool]
+    # The default-order page's ids from index rows (PostgreSQL; SQLite reads its
+    # resources in that order already and keeps the general page statement).
+    pages_from_index_rows: ClassVar[bool]
+    # The first full-text page by walking the type's documents in id order.
+    walks_fulltext: ClassVar[bool]
 
     def ts(self, value: datetime) -> Any:
         if self.timestamps_as_text:
@@ -42,9 +61,30 @@ class Dialect:
     def flag(self, value: bool) -> Any:
         return int(value) if self.timestamps_as_text else value
 
+    @abstractmethod
+    def driving_clause(self, clauses: Sequence[Clause]) -> int | None:
+        """The clause whose rows drive a search (the others probe them), or None
+        when every clause is a membership the engine orders itself."""
 
-SQLITE = Dialect("sqlite", timestamps_as_text=True, for_update="")
-POSTGRES = Dialect("postgresql", timestamps_as_text=False, for_update=" FOR UPDATE")
+    @abstractmethod
+    def fulltext_membership(self, f: str, words: FullTextClause) -> tuple[str, str, list[Any]]:
+        """``(table, condition, args)``: the engine's full-text rows (alias ``f``)
+        that contain ``words``."""
+
+    @abstractmethod
+    async def planner_estimate(self, conn: Conn, select: str, args: Sequence[Any]) -> int | None:
+        """The planner's row estimate for ``select``; None where the engine has none."""
+
+    @abstractmethod
+    def document_writes(
+        self, owner: Owner, narrative: str | None, content: str | None, *, previous: int | None
+    ) -> list[tuple[Phase, str, tuple[Any, ...]]]:
+        """Statements replacing the owner's full-text documents (``content=None``: a
+        delete removes them); ``previous``: the earlier version, if any."""
+
+    @abstractmethod
+    async def lock_condition(self, conn: Conn, key: str) -> None:
+        """Serialise conditional writes on ``key`` until the transaction ends."""
 
 
 # Plain ``INSERT ... VALUES`` statements by their text: an engine may send many rows

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from polyfhir_core.search.fulltext import Term, TextQuery
-from polyfhir_primary.adapters.sql.dialect import Dialect
 from polyfhir_primary.adapters.sql.pending import OWNER_WHERE, Owner, Phase
 
 _PG_UPSERT = (
@@ -28,22 +27,22 @@ _FTS_ADD = (
 )
 
 
-def document_writes(
-    d: Dialect,
-    owner: Owner,
-    narrative: str | None,
-    content: str | None,
-    *,
-    previous: int | None,
-) -> list[tuple[Phase, str, tuple[Any, ...]]]:
-    """Statements replacing the owner's documents; ``content=None`` (a delete) removes them.
+Writes = list[tuple[Phase, str, tuple[Any, ...]]]
 
-    ``previous``: the earlier version, if any (its documents are cleared)."""
-    if d.name == "postgresql":
-        if content is None:
-            return [(Phase.WRITE, f"DELETE FROM fulltext WHERE {OWNER_WHERE}", owner)]
-        return [(Phase.WRITE, _PG_UPSERT, (*owner, narrative or "", content))]
-    out: list[tuple[Phase, str, tuple[Any, ...]]] = []
+
+def postgres_document_writes(owner: Owner, narrative: str | None, content: str | None) -> Writes:
+    """One tsvector row per owner, upserted (``content=None``: a delete removes it)."""
+    if content is None:
+        return [(Phase.WRITE, f"DELETE FROM fulltext WHERE {OWNER_WHERE}", owner)]
+    return [(Phase.WRITE, _PG_UPSERT, (*owner, narrative or "", content))]
+
+
+def sqlite_document_writes(
+    owner: Owner, narrative: str | None, content: str | None, *, previous: int | None
+) -> Writes:
+    """The owner's FTS5 row cleared (when there was an earlier version) and written again
+    through its ``fulltext_docs`` row (``content=None``: a delete removes both)."""
+    out: Writes = []
     if previous is not None:
         out.append((Phase.CLEAR, _FTS_CLEAR, owner))
     if content is None:

@@ -18,7 +18,9 @@ from polyfhir_primary.adapters.sql.rows import decode_row
 _COLUMNS = "r.res_type, r.res_id, r.version, r.last_updated, r.deleted, r.content"
 
 
-def _statement(spec: IncludeSpec, ids: list[str], d: Dialect, tenant: str) -> tuple[str, list[Any]]:
+def include_statement(
+    spec: IncludeSpec, ids: list[str], d: Dialect, tenant: str
+) -> tuple[str, list[Any]]:
     marks = ", ".join("?" for _ in ids)
     args: list[Any] = [tenant, spec.source_type]
     if spec.reverse:
@@ -54,13 +56,13 @@ async def _one(
         out: list[StoredResource] = []
         for rtype, ids in by_type.items():
             typed = IncludeSpec(spec.source_type, spec.param, rtype, True, spec.iterate)
-            sql, args = _statement(typed, ids, d, tenant.value)
+            sql, args = include_statement(typed, ids, d, tenant.value)
             out += [decode_row(tenant, row, d) for row in await conn.fetch(sql, args)]
         return out
     ids = [s.id for s in base if s.resource_type == spec.source_type]
     if not ids:
         return []
-    sql, args = _statement(spec, ids, d, tenant.value)
+    sql, args = include_statement(spec, ids, d, tenant.value)
     return [decode_row(tenant, row, d) for row in await conn.fetch(sql, args)]
 
 

@@ -28,7 +28,8 @@ from polyfhir_primary.adapters.database import (
     TransientConflict,
 )
 from polyfhir_primary.adapters.sql import outbox
-from polyfhir_primary.adapters.sql.dialect import PLAIN_INSERTS, POSTGRES, numbered_placeholders
+from polyfhir_primary.adapters.sql.dialect import PLAIN_INSERTS, numbered_placeholders
+from polyfhir_primary.adapters.sql.dialects.postgres import POSTGRES
 from polyfhir_primary.adapters.sql.index_rows import INDEX_TABLES
 from polyfhir_primary.adapters.sql.jobs import SqlJobStore
 from polyfhir_primary.adapters.sql.migrations import CREATE_LEDGER, migrations_for

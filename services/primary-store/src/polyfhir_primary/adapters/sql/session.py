@@ -22,16 +22,19 @@ from polyfhir_primary.adapters.database import (
     VersionRecord,
 )
 from polyfhir_primary.adapters.sql.dialect import Conn, Dialect, plain_insert
-from polyfhir_primary.adapters.sql.fulltext import document_writes
 from polyfhir_primary.adapters.sql.includes import fetch_included
 from polyfhir_primary.adapters.sql.index_rows import INDEX_TABLES, index_rows, insert_sql
 from polyfhir_primary.adapters.sql.pending import OWNER_WHERE, Owner, PendingWrites, Phase
 from polyfhir_primary.adapters.sql.rows import decode_row
-from polyfhir_primary.adapters.sql.search import RESOURCE_COLUMNS, search_statements
-from polyfhir_primary.adapters.sql.search.builder import SearchStatements
-from polyfhir_primary.adapters.sql.search.total import ESTIMATE_CAP, estimate_beyond_cap
 from polyfhir_primary.adapters.sql.terminology import write_terminology
-from polyfhir_primary.domain.search_plan import SearchPlan
+from polyfhir_primary.search.plan import SearchPlan
+from polyfhir_primary.search.sql import (
+    ESTIMATE_CAP,
+    RESOURCE_COLUMNS,
+    SearchStatements,
+    estimate_beyond_cap,
+    search_statements,
+)
 
 _CURRENT = (
     f"SELECT {RESOURCE_COLUMNS} FROM resources r"
@@ -107,11 +110,11 @@ class SqlSession:
         if s.resource_type in ("CodeSystem", "ValueSet"):
             await write_terminology(self.conn, d, owner, s.content)
         if s.content is not None:
-            docs = document_writes(
-                d, owner, narrative_text(s.content), content_text(s.content), previous=previous
+            docs = d.document_writes(
+                owner, narrative_text(s.content), content_text(s.content), previous=previous
             )
         else:  # a delete: the documents of the earlier version go
-            docs = document_writes(d, owner, None, None, previous=previous)
+            docs = d.document_writes(owner, None, None, previous=previous)
         for phase, sql, row in docs:
             self.pending.add(owner, phase, sql, [row])
         await self.enqueue(record.event)
@@ -243,9 +246,8 @@ class SqlSession:
         )
 
     async def lock_condition(self, resource_type: str, condition: str) -> None:
-        if self.dialect.name == "postgresql":
-            key = f"{self.tenant.value}|{resource_type}|{condition}"
-            await self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (key,))
+        key = f"{self.tenant.value}|{resource_type}|{condition}"
+        await self.dialect.lock_condition(self.conn, key)
 
 
 async def fetch_history(

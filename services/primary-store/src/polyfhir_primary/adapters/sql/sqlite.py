@@ -30,7 +30,7 @@ from polyfhir_primary.adapters.database import (
     TransientConflict,
 )
 from polyfhir_primary.adapters.sql import outbox
-from polyfhir_primary.adapters.sql.dialect import SQLITE
+from polyfhir_primary.adapters.sql.dialects.sqlite import SQLITE
 from polyfhir_primary.adapters.sql.file_claim import FileClaim
 from polyfhir_primary.adapters.sql.jobs import SqlJobStore
 from polyfhir_primary.adapters.sql.migrations import CREATE_LEDGER, migrations_for

@@ -6,15 +6,7 @@ from typing import Any
 
 from polyfhir_core.search.dates import DateRange
 from polyfhir_primary.adapters.sql.dialect import Dialect
-from polyfhir_primary.adapters.sql.search.fragments import (
-    Builder,
-    Sql,
-    any_of,
-    exists,
-    like_escape,
-    starts_with,
-)
-from polyfhir_primary.domain.search_plan import (
+from polyfhir_primary.search.plan import (
     ANY,
     DateClause,
     IdClause,
@@ -24,6 +16,15 @@ from polyfhir_primary.domain.search_plan import (
     TokenMatch,
     UriClause,
 )
+from polyfhir_primary.search.sql.fragments import (
+    Builder,
+    Sql,
+    any_of,
+    exists,
+    like_escape,
+    starts_with,
+)
+from polyfhir_primary.search.sql.schema import INDEX_TABLES
 
 
 def date_condition(prefix: str, low: str, high: str, rng: DateRange, d: Dialect) -> Sql:
@@ -111,4 +112,4 @@ def uri_sql(b: Builder, c: UriClause, alias: str) -> Sql:
 def missing_sql(b: Builder, c: MissingClause, alias: str) -> Sql:
     x = b.alias("m")
     rows: Sql = (f"{x}.target_type = ?", [c.target_type]) if c.target_type else ("1 = 1", [])
-    return exists(b, c.table, x, alias, c.param, rows, negate=c.missing)
+    return exists(b, INDEX_TABLES[c.kind], x, alias, c.param, rows, negate=c.missing)

@@ -1,6 +1,6 @@
 """Compile FHIR searches into SearchPlans the SQL layer runs (search.html semantics)."""
 
-from polyfhir_primary.service_layer.search.compiler import (
+from polyfhir_primary.search.compile import (
     CompiledSearch,
     Limits,
     compile_search,

@@ -1,7 +1,8 @@
 """A search compiled against what the primary store can answer (pure).
 
-The service layer turns a :class:`~polyfhir_core.search.SearchQuery` into a
-:class:`SearchPlan`; the SQL layer turns the plan into one statement. Every
+``compile`` turns a :class:`~polyfhir_core.search.SearchQuery` into a
+:class:`SearchPlan`; ``sql`` turns the plan into statements. A plan names
+parameters and their types, never tables or columns (``sql/schema.py`` maps them). Every
 clause is ANDed; the alternatives inside a clause are ORed. Chains and
 ``_has`` nest a :class:`Criteria` that is evaluated against the referenced
 (or referring) resource.
@@ -12,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from polyfhir_core.registry import SearchParamType
 from polyfhir_core.search.dates import DateRange
 from polyfhir_core.search.fulltext import TextQuery
 
@@ -131,7 +133,7 @@ class FullTextClause:
 
 @dataclass(frozen=True, slots=True)
 class MissingClause:
-    table: str  # the index table of the parameter's type
+    kind: SearchParamType  # the parameter's type: its rows are of that type
     param: Params
     missing: bool
     target_type: str | None = None  # only rows referencing this type count (``Storage``)
@@ -155,11 +157,12 @@ ComponentClause = TokenClause | NumberClause | DateClause | StringClause
 class CompositeClause:
     """``a$b`` (OR over ``alternatives``): one element of the resource (the rows with one
     ``elem``) matches every component clause; component clause ``n`` is on its
-    ``param`` (``<param>$<n>``, or another parameter's rows) in ``tables[n]``. With
-    ``root`` the element is the resource itself: any rows of the resource will do."""
+    ``param`` (``<param>$<n>``, or another parameter's rows), whose type is
+    ``kinds[n]``. With ``root`` the element is the resource itself: any rows of
+    the resource will do."""
 
     param: str
-    tables: tuple[str, ...]
+    kinds: tuple[SearchParamType, ...]
     alternatives: tuple[tuple[ComponentClause, ...], ...]
     root: bool = False
 
@@ -191,17 +194,18 @@ class Criteria:
 
 @dataclass(frozen=True, slots=True)
 class SortField:
-    """A resource column, or (with ``param``) a column of that parameter's index rows:
-    ascending sorts by the lowest value, descending by the highest; missing last."""
+    """A field of the resource itself (``_type``, ``_id``, ``_lastUpdated``), or (with
+    ``param``, whose rows are of type ``kind``) that parameter's values: ascending
+    sorts by the lowest value, descending by the highest; missing last."""
 
-    column: str
+    name: str  # the resource field, or the searched parameter's code
     descending: bool = False
     param: Params | None = None
-    table: str | None = None
+    kind: SearchParamType | None = None
     target_type: str | None = None  # only rows referencing this type (``Storage``)
 
 
-DEFAULT_SORT = (SortField("res_type"), SortField("res_id"))
+DEFAULT_SORT = (SortField("_type"), SortField("_id"))
 
 
 @dataclass(frozen=True, slots=True)

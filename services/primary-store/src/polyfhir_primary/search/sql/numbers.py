@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from polyfhir_primary.adapters.sql.search.fragments import Builder, Sql, any_of, exists
-from polyfhir_primary.domain.search_plan import NumberClause, NumberMatch
+from polyfhir_primary.search.plan import NumberClause, NumberMatch
+from polyfhir_primary.search.sql.fragments import Builder, Sql, any_of, exists
 
 
 def _compare(x: str, m: NumberMatch) -> Sql:

@@ -1,4 +1,5 @@
-"""Reference clauses, chains (``subject.name=x``) and reverse chains (``_has``).
+"""SQL of reference clauses, chains (``subject.name=x``), reverse chains (``_has``)
+and compartments (their plan: ``search/chains.py``).
 
 A chain is a membership test on the reference rows whose *target* is among the
 resources matching the chained criteria; ``_has`` the other way round. Every
@@ -10,27 +11,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from polyfhir_primary.adapters.sql.search.fragments import (
+from polyfhir_primary.search.plan import (
+    CompartmentClause,
+    Criteria,
+    HasClause,
+    ReferenceClause,
+    ReferenceMatch,
+)
+from polyfhir_primary.search.sql.fragments import (
     Builder,
     Sql,
     any_of,
     exists,
     type_filter,
 )
-from polyfhir_primary.domain.search_plan import (
-    Clause,
-    CompartmentClause,
-    Criteria,
-    DateClause,
-    FullTextClause,
-    HasClause,
-    NumberClause,
-    ReferenceClause,
-    ReferenceMatch,
-    StringClause,
-    TokenClause,
-    UriClause,
-)
+from polyfhir_primary.search.sql.memberships import index_select
 
 
 def _match(x: str, m: ReferenceMatch) -> Sql:
@@ -41,69 +36,6 @@ def _match(x: str, m: ReferenceMatch) -> Sql:
         parts.append(f"{x}.target_type = ?")
         args.append(m.target_type)
     return "(" + " AND ".join(parts) + ")", args
-
-
-# Clauses that are a plain membership of index rows (``t.res_id IN (SELECT x.res_id
-# FROM idx_… x …)``). Index rows and documents exist for live resources only (a
-# delete clears them, see ``session.save``), so the rows alone say which resources match.
-_MEMBERSHIPS = (
-    TokenClause,
-    StringClause,
-    UriClause,
-    NumberClause,
-    DateClause,
-    ReferenceClause,
-    FullTextClause,
-)
-
-
-def is_membership(c: Clause) -> bool:
-    """Whether ``c`` is a plain membership of index rows (see ``_MEMBERSHIPS``)."""
-    if isinstance(c, TokenClause) and c.negate:
-        return False
-    if isinstance(c, DateClause) and c.param is None:  # _lastUpdated: a resources column
-        return False
-    return isinstance(c, _MEMBERSHIPS)
-
-
-def _index_select(b: Builder, types: tuple[str, ...] | None, c: Clause, t: str) -> Sql | None:
-    """The subquery of a membership clause ``c`` on resources of ``types``:
-    ``SELECT x.res_id …`` for one type, ``SELECT x.res_type, x.res_id …`` otherwise,
-    as ``member_of`` writes it (``t.res_id IN (S)``); None for any other clause."""
-    if not is_membership(c):
-        return None
-    sql, args = b.sole_clause(Criteria(types, (c,)), t)
-    lhs = f"{t}.res_id" if types is not None and len(types) == 1 else f"({t}.res_type, {t}.res_id)"
-    head = f"{lhs} IN ("
-    if not (sql.startswith(head) and sql.endswith(")")):
-        return None
-    inner = sql[len(head) : -1]
-    return (inner, args) if inner.count("(") == inner.count(")") else None
-
-
-def membership_ids(b: Builder, criteria: Criteria, t: str) -> Sql | None:
-    """``SELECT DISTINCT res_id`` of the live resources (one type) that satisfy
-    ``criteria``, from index rows alone, when every clause is a membership: the
-    driving clause's rows (``Builder.driver``), tested for the others in the
-    dialect's form (``Builder.tests``: PostgreSQL's planner turns memberships into
-    semi-joins and picks the order; SQLite materialises every ``IN`` list, so there
-    each candidate is probed)."""
-    types = criteria.resource_types
-    if types is None or len(types) != 1 or not criteria.clauses:
-        return None
-    if not all(is_membership(c) for c in criteria.clauses):
-        return None
-    driver = b.driver(criteria.clauses)
-    rows = _index_select(b, types, criteria.clauses[driver], t)
-    if rows is None:
-        return None
-    others = tuple(c for n, c in enumerate(criteria.clauses) if n != driver)
-    tests, tests_args = b.tests(Criteria(types, others), "m")
-    return (
-        f"SELECT DISTINCT m.res_id FROM (SELECT x.res_id, ? AS res_type FROM ({rows[0]}) x) m"
-        f" WHERE {tests}",
-        [types[0], *rows[1], *tests_args],
-    )
 
 
 def matching_select(b: Builder, criteria: Criteria, t: str, with_type: bool) -> Sql:
@@ -117,7 +49,7 @@ def matching_select(b: Builder, criteria: Criteria, t: str, with_type: bool) -> 
     types = criteria.resource_types
     one_type = types is not None and len(types) == 1
     if len(criteria.clauses) == 1 and one_type != with_type:
-        select = _index_select(b, types, criteria.clauses[0], t)
+        select = index_select(b, types, criteria.clauses[0], t)
         if select is not None:
             return select
     cols = f"{t}.res_type, {t}.res_id" if with_type else f"{t}.res_id"

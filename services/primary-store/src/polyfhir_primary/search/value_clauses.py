@@ -10,7 +10,8 @@ from polyfhir_core.search import SearchParam, normalize, split_unescaped, unesca
 from polyfhir_core.search.capabilities import IDENTIFIER_SUFFIX, OF_TYPE_SUFFIX
 from polyfhir_core.search.dates import require_date_range, split_prefix
 from polyfhir_core.search.fulltext import parse_text_query
-from polyfhir_primary.domain.search_plan import (
+from polyfhir_primary.domain.terminology import canonical
+from polyfhir_primary.search.plan import (
     ANY,
     DateClause,
     FullTextClause,
@@ -23,7 +24,6 @@ from polyfhir_primary.domain.search_plan import (
     TokenMatch,
     UriClause,
 )
-from polyfhir_primary.domain.terminology import canonical
 
 
 def token_match(value: str) -> TokenMatch:

@@ -12,36 +12,38 @@ from dataclasses import dataclass, replace
 
 from polyfhir_core.errors import BadRequest, NotFound, NotSupported
 from polyfhir_core.indexing.composite_params import component_param, component_rows, component_types
-from polyfhir_core.registry import SearchParameterRegistry, SearchParamType, Storage
+from polyfhir_core.registry import SearchParamDef, SearchParameterRegistry, SearchParamType, Storage
 from polyfhir_core.registry.compartments import compartment_params, compartment_types
 from polyfhir_core.resource_validation import is_resource_type
 from polyfhir_core.resources import check_id
 from polyfhir_core.search import IncludeSpec, SearchParam, SearchQuery, split_values
 from polyfhir_core.search.capabilities import SUPPORTED_MODIFIERS
 from polyfhir_core.search.query import TotalMode
-from polyfhir_primary.domain.search_plan import (
+from polyfhir_primary.search import value_clauses as values
+from polyfhir_primary.search.chains import chain_clause, has_clause, restricted_rows
+from polyfhir_primary.search.plan import (
     Clause,
     CompartmentClause,
     CompositeClause,
-    Criteria,
-    HasClause,
     IdClause,
     MissingClause,
     ReferenceClause,
     SearchPlan,
 )
-from polyfhir_primary.service_layer.search import values
-from polyfhir_primary.service_layer.search.sorting import sort_fields
+from polyfhir_primary.search.sorting import sort_fields
 
-_TABLES = {
-    SearchParamType.TOKEN: "idx_token",
-    SearchParamType.STRING: "idx_string",
-    SearchParamType.DATE: "idx_date",
-    SearchParamType.NUMBER: "idx_number",
-    SearchParamType.QUANTITY: "idx_quantity",
-    SearchParamType.REFERENCE: "idx_reference",
-    SearchParamType.URI: "idx_uri",
-}
+# Parameter types with index rows of their own (``:missing`` reads them).
+_INDEXED = frozenset(
+    {
+        SearchParamType.TOKEN,
+        SearchParamType.STRING,
+        SearchParamType.DATE,
+        SearchParamType.NUMBER,
+        SearchParamType.QUANTITY,
+        SearchParamType.REFERENCE,
+        SearchParamType.URI,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +68,7 @@ class _Compiler:
     ) -> None:
         self.registry, self.limits, self.base_url = registry, limits, base_url
 
-    def definition(self, rtype: str | None, code: str):  # type: ignore[no-untyped-def]
+    def definition(self, rtype: str | None, code: str) -> SearchParamDef | None:
         return self.registry.get(rtype or "Resource", code)
 
     def clause(self, rtype: str | None, p: SearchParam, depth: int = 0) -> Clause | None:
@@ -77,9 +79,9 @@ class _Compiler:
         if any(v == "" for v in p.values):
             raise BadRequest(f"search parameter {p.raw_name} has an empty value")
         if p.name == "_has":
-            return self.has(rtype, p, depth)
+            return has_clause(self, rtype, p, depth)
         if "." in p.raw_name:
-            return self.chain(rtype, p, depth)
+            return chain_clause(self, rtype, p, depth)
         if p.name == "_id" and p.modifier in (None, "not"):
             return IdClause(tuple(check_id(v) for v in p.values), negate=p.modifier == "not")
         if p.name == "_lastUpdated" and p.modifier is None:
@@ -104,7 +106,9 @@ class _Compiler:
             return values.of_type_clause(p)
         return replace(_SIMPLE[definition.type](p), param=rows.param)
 
-    def composite(self, rtype: str | None, definition, p: SearchParam) -> Clause | None:  # type: ignore[no-untyped-def]
+    def composite(
+        self, rtype: str | None, definition: SearchParamDef, p: SearchParam
+    ) -> Clause | None:
         types = component_types(definition, self.registry)
         if types is None or p.modifier is not None:
             return None
@@ -125,16 +129,15 @@ class _Compiler:
                     for n, (kind, part) in enumerate(zip(types, parts, strict=True))
                 )
             )
-        tables = tuple(_TABLES[kind] for kind in types)
         root = shared is not None
-        return CompositeClause(p.name, tables, tuple(alternatives), root)  # type: ignore[arg-type]
+        return CompositeClause(p.name, tuple(types), tuple(alternatives), root)  # type: ignore[arg-type]
 
     def missing(self, kind: SearchParamType, p: SearchParam, rows: Storage) -> Clause | None:
-        if kind not in _TABLES:
+        if kind not in _INDEXED:
             return None
         if len(p.values) != 1 or p.values[0] not in ("true", "false"):
             raise BadRequest(f"{p.raw_name} takes true or false")
-        return MissingClause(_TABLES[kind], rows.param, p.values[0] == "true", rows.target_type)
+        return MissingClause(kind, rows.param, p.values[0] == "true", rows.target_type)
 
     def reference(self, p: SearchParam, rows: Storage) -> Clause | None:
         if p.modifier == "identifier":
@@ -142,47 +145,10 @@ class _Compiler:
         type_modifier = p.modifier if p.modifier and is_resource_type(p.modifier) else None
         if p.modifier is not None and type_modifier is None:
             return None
-        param, restricted = _restricted(p, rows, type_modifier)
+        param, restricted = restricted_rows(p, rows, type_modifier)
         matches = tuple(values.reference_match(v, type_modifier, self.base_url) for v in p.values)
         targets = (type_modifier,) if type_modifier else restricted
         return ReferenceClause(param, matches, targets)
-
-    def chain(self, rtype: str | None, p: SearchParam, depth: int) -> Clause | None:
-        head, _, rest = p.raw_name.partition(".")
-        ref_code, _, type_modifier = head.partition(":")
-        definition = self.definition(rtype, ref_code)
-        if definition is None or definition.type != SearchParamType.REFERENCE:
-            return None
-        rows = self.registry.rows(rtype, ref_code)
-        ref_code, restricted = _restricted(p, rows, type_modifier or None)
-        targets = (type_modifier,) if type_modifier else restricted or tuple(definition.targets)
-        inner_name, _, inner_modifier = rest.partition(":")
-        inner = SearchParam(inner_name, p.values, inner_modifier or None)
-        first = inner_name.split(".")[0]
-        usable = tuple(t for t in targets if first.startswith("_") or self.registry.get(t, first))
-        if not usable:
-            return None
-        clause = self.clause(usable[0], inner, depth + 1)
-        if clause is None:
-            return None
-        return ReferenceClause(ref_code, (), usable, Criteria(usable, (clause,)))
-
-    def has(self, rtype: str | None, p: SearchParam, depth: int) -> Clause | None:
-        parts = (p.modifier or "").split(":", 2)
-        if len(parts) != 3 or not is_resource_type(parts[0]):
-            raise BadRequest(f"{p.raw_name}: expected _has:Type:reference-param:param")
-        source, ref_code, rest = parts
-        definition = self.registry.get(source, ref_code)
-        if definition is None or definition.type != SearchParamType.REFERENCE:
-            raise BadRequest(f"{p.raw_name}: {source}.{ref_code} is not a reference parameter")
-        name, _, modifier = (
-            rest.partition(":") if not rest.startswith("_has:") else ("_has", "", rest[5:])
-        )
-        inner = self.clause(source, SearchParam(name, p.values, modifier or None), depth + 1)
-        if inner is None:
-            return None
-        rows = self.registry.rows(source, ref_code)  # a reference: never a union
-        return HasClause(source, rows.params[0], Criteria((source,), (inner,)), rows.target_type)
 
 
 _SIMPLE = {
@@ -211,18 +177,6 @@ def _compartment(query: SearchQuery, registry: SearchParameterRegistry) -> Compa
             read += rows.params
     unique = tuple(dict.fromkeys(read))
     return CompartmentClause(unique, ctype, check_id(cid), include_self=rtype == ctype)
-
-
-def _restricted(
-    p: SearchParam, rows: Storage, type_modifier: str | None
-) -> tuple[str, tuple[str, ...]]:
-    """The reference parameter whose rows ``p`` reads, and the target types they must
-    have: ``patient`` reads ``subject``'s rows that reference a Patient."""
-    if rows.target_type is None:
-        return rows.params[0], ()  # a reference is never a union: its own rows
-    if type_modifier is not None and type_modifier != rows.target_type:
-        raise BadRequest(f"{p.raw_name}: the parameter references {rows.target_type} only")
-    return rows.params[0], (rows.target_type,)
 
 
 def _types(query: SearchQuery, params: list[SearchParam]) -> tuple[str, ...] | None:

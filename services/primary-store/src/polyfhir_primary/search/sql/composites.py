@@ -6,24 +6,14 @@ that share owner and ``elem``, so a systolic code and a diastolic value from
 two different components of one Observation do not match together. A
 composite of the resource itself (``root``) needs no ``elem``, and reads a
 component from another parameter's rows where they are the same
-(``code-value-quantity$0`` is ``code``; ``composite.component_rows``).
+(``code-value-quantity$0`` is ``code``; ``polyfhir_core.indexing.composite_params.component_rows``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from polyfhir_primary.adapters.sql.search.fragments import (
-    Builder,
-    Sql,
-    any_of,
-    member_of,
-    starts_with,
-    type_filter,
-)
-from polyfhir_primary.adapters.sql.search.numbers import number_condition
-from polyfhir_primary.adapters.sql.search.scalar import date_condition, token_match_sql
-from polyfhir_primary.domain.search_plan import (
+from polyfhir_primary.search.plan import (
     ComponentClause,
     CompositeClause,
     DateClause,
@@ -31,6 +21,17 @@ from polyfhir_primary.domain.search_plan import (
     StringClause,
     TokenClause,
 )
+from polyfhir_primary.search.sql.fragments import (
+    Builder,
+    Sql,
+    any_of,
+    member_of,
+    starts_with,
+    type_filter,
+)
+from polyfhir_primary.search.sql.numbers import number_condition
+from polyfhir_primary.search.sql.scalar import date_condition, token_match_sql
+from polyfhir_primary.search.sql.schema import INDEX_TABLES
 
 
 def _condition(b: Builder, part: ComponentClause, x: str) -> Sql:
@@ -57,7 +58,8 @@ def _alternative(
     type_sql, type_args = type_filter(f"{first}.res_type", types)
     where = [f"{first}.tenant = ?{type_sql} AND {first}.param = ?"]
     where_args: list[Any] = [b.tenant, *type_args, parts[0].param]
-    for x, table, part in zip(xs, c.tables, parts, strict=True):
+    tables = [INDEX_TABLES[kind] for kind in c.kinds]
+    for x, table, part in zip(xs, tables, parts, strict=True):
         if x != first:
             joins.append(
                 f" JOIN {table} {x} ON {x}.tenant = {first}.tenant"
@@ -68,7 +70,7 @@ def _alternative(
         sql, args = _condition(b, part, x)
         where.append(sql)
         where_args += args
-    source = f"{c.tables[0]} {first}{''.join(joins)}"
+    source = f"{tables[0]} {first}{''.join(joins)}"
     condition = (" AND ".join(where), [*join_args, *where_args])
     return member_of(types, alias, first, source, condition, False, b.probe)
 

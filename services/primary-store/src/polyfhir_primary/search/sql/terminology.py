@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from polyfhir_primary.adapters.sql.search.fragments import Builder, Sql, any_of, exists
-from polyfhir_primary.domain.search_plan import TerminologyClause, TokenMatch
+from polyfhir_primary.search.plan import TerminologyClause, TokenMatch
+from polyfhir_primary.search.sql.fragments import Builder, Sql, any_of, exists
 
 _OPS = ("v.op = 'concept' AND v.code = {x}.code", "v.op = 'all'")
 

@@ -1,0 +1,51 @@
+"""What differs between SQLite and PostgreSQL in a search, asked of each engine's Dialect."""
+
+from __future__ import annotations
+
+from polyfhir_core.search.dates import require_date_range
+from polyfhir_core.search.fulltext import parse_text_query
+from polyfhir_primary.adapters.sql.dialects import POSTGRES, SQLITE
+from polyfhir_primary.search.plan import (
+    ANY,
+    DateClause,
+    FullTextClause,
+    TokenClause,
+    TokenMatch,
+)
+
+DATE = DateClause("date", (("ge", require_date_range("2020", "date")),))
+CODE = TokenClause("code", (TokenMatch(ANY, "8867-4"),))
+IDENTIFIER = TokenClause("identifier", (TokenMatch("http://mrn", "A1"),))
+
+
+def test_sqlite_drives_by_the_most_selective_clause() -> None:
+    assert SQLITE.driving_clause((DATE, CODE)) == 1  # a code before a date range
+    assert SQLITE.driving_clause((DATE, CODE, IDENTIFIER)) == 2  # an identifier before both
+    assert SQLITE.driving_clause((CODE,)) is None  # one clause: nothing to probe
+    assert SQLITE.probes_other_clauses
+
+
+def test_postgres_leaves_the_order_to_its_planner() -> None:
+    assert POSTGRES.driving_clause((DATE, CODE, IDENTIFIER)) is None
+    assert not POSTGRES.probes_other_clauses
+
+
+def test_each_engine_matches_words_in_its_own_full_text_rows() -> None:
+    words = FullTextClause("narrative", parse_text_query("heart"))
+    assert POSTGRES.fulltext_membership("f1", words) == (
+        "fulltext",
+        "f1.narrative @@ to_tsquery('english', ?)",
+        ["('heart')"],
+    )
+    table, condition, args = SQLITE.fulltext_membership("f1", words)
+    assert (table, condition) == (
+        "fulltext_docs",
+        "f1.docid IN (SELECT rowid FROM fts_resources WHERE fts_resources MATCH ?)",
+    )
+    assert args == ['{narrative} : (("heart"))']
+
+
+def test_statement_shapes_each_engine_chooses() -> None:
+    assert (SQLITE.counts_from_index_rows, POSTGRES.counts_from_index_rows) == (True, False)
+    assert (SQLITE.pages_from_index_rows, POSTGRES.pages_from_index_rows) == (False, True)
+    assert (SQLITE.walks_fulltext, POSTGRES.walks_fulltext) == (False, True)
