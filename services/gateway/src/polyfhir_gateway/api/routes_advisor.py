@@ -43,9 +43,11 @@ async def _body(fc: FhirContext) -> Any:
     if len(raw) > _MAX_BODY:
         raise BadRequest(f"advisor requests are limited to {_MAX_BODY} bytes")
     try:
-        return orjson.loads(raw)
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"the body is not JSON: {exc}") from exc
+    check_json_depth(body)
+    return body
 
 
 def _object(body: Any) -> dict[str, Any]:
