@@ -96,6 +96,10 @@ class NotSupported(FhirError):
     code = "not-supported"
 
 
+class QueryTooComplex(NotSupported):
+    """The engine refuses the statement a search compiles to (nesting, size): not retryable."""
+
+
 class Forbidden(FhirError):
     status = 403
     code = "forbidden"

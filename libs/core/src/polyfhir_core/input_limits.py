@@ -29,9 +29,7 @@ _DIGITS = re.compile(r"[0-9]{1,19}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
-def parse_bounded_int(
-    name: str, raw: str, *, minimum: int = 0, maximum: int = MAX_INT64
-) -> int:
+def parse_bounded_int(name: str, raw: str, *, minimum: int = 0, maximum: int = MAX_INT64) -> int:
     """``raw`` as an integer in ``[minimum, maximum]``, else BadRequest naming ``name``."""
     text = raw.strip()
     if not _DIGITS.fullmatch(text):

@@ -14,6 +14,7 @@ from typing import Literal
 
 from polyfhir_core.errors import BadRequest
 from polyfhir_core.input_limits import MAX_INT32, check_search_text, parse_bounded_int
+from polyfhir_core.search.nesting import check_nesting
 
 TotalMode = Literal["none", "estimate", "accurate"]
 Handling = Literal["lenient", "strict"]
@@ -179,6 +180,7 @@ def parse_search(resource_type: str | None, pairs: Iterable[tuple[str, str]]) ->
         elif name in {"_format", "_pretty"} or name in CONTROL_PARAMETERS:
             continue
         else:
+            check_nesting(key)
             params.append(SearchParam(name, split_values(value), modifier or None))
     return SearchQuery(
         resource_type=resource_type,

@@ -23,6 +23,7 @@ from fastapi import APIRouter, Depends, Response
 
 from polyfhir_core.config import CompositeConfig, ConfigError, QueryFeature, parse_config
 from polyfhir_core.errors import BadRequest, Issue
+from polyfhir_core.input_limits import check_json_depth
 from polyfhir_core.planning import BackendState
 from polyfhir_core.planning.advisor import (
     WorkloadQuery,
