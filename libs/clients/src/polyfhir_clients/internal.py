@@ -3,7 +3,8 @@
 A service serves its contract at ``POST <base><prefix>/{call}`` with a JSON body;
 results are decoded with ``polyfhir_core.wire`` into the contract's types. A
 transport failure is ``ServiceUnavailable``; an OperationOutcome answer is
-re-raised as the same ``FhirError`` subclass the service raised.
+re-raised as the same ``FhirError`` subclass the service raised (a 500 stays a
+500: a bug is never reported as a transient 503).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import httpx
 import orjson
 
 from polyfhir_core import wire
-from polyfhir_core.errors import FhirError, ServiceUnavailable
+from polyfhir_core.errors import FhirError, Issue, ServiceUnavailable, operation_outcome
+
+_TRANSIENT_STATUSES = frozenset({502, 503, 504})
 
 
 class InternalClient:
@@ -51,8 +54,17 @@ class InternalClient:
         if response.status_code >= 400:
             if isinstance(data, dict) and data.get("resourceType") == "OperationOutcome":
                 raise FhirError.from_outcome(response.status_code, data)
-            raise ServiceUnavailable(f"{self._service} answered {response.status_code}")
+            raise self._bare_error(response.status_code)
         return wire.load(result_type, data)
+
+    def _bare_error(self, status: int) -> FhirError:
+        """An error answer without an OperationOutcome: only a gateway-ish 502/503/504 is
+        transient; anything else is a bug and stays a 500, never a 503 telling clients
+        to retry it."""
+        if status in _TRANSIENT_STATUSES:
+            return ServiceUnavailable(f"{self._service} answered {status}")
+        message = f"{self._service} answered {status} without an OperationOutcome (a bug)"
+        return FhirError.from_outcome(500, operation_outcome([Issue("exception", message)]))
 
     async def check_ready(self) -> None:
         try:

@@ -9,6 +9,8 @@ from typing import Any, Protocol
 
 import uvicorn
 
+from polyfhir_servicekit.http_protocol import OutcomeHttpToolsProtocol
+
 
 class ServiceSettings(Protocol):
     host: str
@@ -17,8 +19,18 @@ class ServiceSettings(Protocol):
 
 
 async def serve_app(app: Any, host: str, port: int) -> None:
-    """Serve an ASGI app until it is stopped (SIGINT/SIGTERM); logs go through ours."""
-    config = uvicorn.Config(app, host=host, port=port, access_log=False, log_config=None)
+    """Serve an ASGI app until it is stopped (SIGINT/SIGTERM); logs go through ours.
+
+    Requests uvicorn's parser rejects are answered with an OperationOutcome
+    (:mod:`polyfhir_servicekit.http_protocol`)."""
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        access_log=False,
+        log_config=None,
+        http=OutcomeHttpToolsProtocol,
+    )
     await uvicorn.Server(config).serve()
 
 

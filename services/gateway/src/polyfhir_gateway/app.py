@@ -21,6 +21,7 @@ from polyfhir_gateway.api.errors import install_error_handlers
 from polyfhir_gateway.pipeline import QueryPipeline
 from polyfhir_gateway.repair.jobs import RepairJobs
 from polyfhir_gateway.settings import GatewaySettings
+from polyfhir_servicekit.errors import UnhandledErrorMiddleware
 from polyfhir_servicekit.metrics import MetricsMiddleware
 from polyfhir_servicekit.probes import add_operational_routes
 
@@ -77,5 +78,6 @@ def create_app(
     app.include_router(routes_advisor.router)
     app.include_router(routes_repair.router)
     add_operational_routes(app, store.check_ready)
+    app.add_middleware(UnhandledErrorMiddleware)  # inside metrics: a 500 is counted
     app.add_middleware(MetricsMiddleware, service="gateway", log_requests=settings.access_log)
     return app

@@ -16,6 +16,7 @@ from polyfhir_core import wire
 from polyfhir_core.contracts.primary_store import STORE_CALLS, PrimaryStore
 from polyfhir_core.errors import FhirError
 from polyfhir_core.tenancy import TenantContext
+from polyfhir_servicekit.errors import UnhandledErrorMiddleware
 from polyfhir_servicekit.metrics import MetricsMiddleware
 from polyfhir_servicekit.probes import add_operational_routes
 
@@ -38,5 +39,6 @@ def create_app(store: PrimaryStore) -> FastAPI:
             return _json(exc.outcome(), exc.status)
 
     add_operational_routes(app, store.check_ready)
+    app.add_middleware(UnhandledErrorMiddleware)  # inside metrics: a 500 is counted
     app.add_middleware(MetricsMiddleware, service="primary-store", log_requests=False)
     return app

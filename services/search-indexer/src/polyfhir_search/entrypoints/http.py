@@ -17,6 +17,7 @@ from pydantic import StringConstraints
 from polyfhir_core import wire
 from polyfhir_core.contracts.search_index import SEARCH_INDEX_CALLS, SearchIndex
 from polyfhir_core.errors import FhirError
+from polyfhir_servicekit.errors import UnhandledErrorMiddleware
 from polyfhir_servicekit.metrics import MetricsMiddleware
 from polyfhir_servicekit.probes import add_operational_routes
 
@@ -40,5 +41,6 @@ def create_app(index: SearchIndex) -> FastAPI:
             return _json(exc.outcome(), exc.status)
 
     add_operational_routes(app, index.check_ready)
+    app.add_middleware(UnhandledErrorMiddleware)  # inside metrics: a 500 is counted
     app.add_middleware(MetricsMiddleware, service="search-indexer", log_requests=False)
     return app
