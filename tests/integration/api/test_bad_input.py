@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 import pytest
+
 from conftest import Server
 
 pytestmark = pytest.mark.integration
