@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -23,11 +24,11 @@ pytestmark = pytest.mark.integration
 HUGE = "99999999999999999999"  # beyond 64 bits
 
 
-def _outcome(response: httpx.Response, status: int) -> dict[str, object]:
+def _outcome(response: httpx.Response, status: int) -> dict[str, Any]:
     assert response.status_code == status, response.text
-    body = response.json()
+    body: dict[str, Any] = response.json()
     assert body["resourceType"] == "OperationOutcome"
-    return body  # type: ignore[no-any-return]
+    return body
 
 
 def _nested(depth: int) -> bytes:
@@ -114,7 +115,7 @@ async def test_searches_nesting_too_deep_are_400_not_supported(
     fhir: httpx.AsyncClient, query: str
 ) -> None:
     body = _outcome(await fhir.get(f"/Observation?{query}"), 400)
-    assert body["issue"][0]["code"] == "not-supported"  # type: ignore[index]
+    assert body["issue"][0]["code"] == "not-supported"
 
 
 async def test_chained_terminology_within_the_bound_still_answers(fhir: httpx.AsyncClient) -> None:
@@ -130,7 +131,7 @@ async def test_control_characters_in_a_resource_are_400_naming_where(
 ) -> None:
     body = {"resourceType": "Patient", "name": [{"family": "a\u0000b", "given": ["ok\tfine"]}]}
     outcome = _outcome(await fhir.post("/Patient", json=body), 400)
-    issue = outcome["issue"][0]  # type: ignore[index]
+    issue = outcome["issue"][0]
     assert issue["expression"] == ["Patient.name[0].family"]
     _outcome(await fhir.put("/Patient/nul", json={**body, "id": "nul"}), 400)
     escape = {"resourceType": "Patient", "name": [{"text": "bell\u0007"}]}

@@ -50,16 +50,16 @@ def has_control_character(text: str) -> bool:
 
 
 def check_json_depth(value: Any, limit: int = MAX_JSON_DEPTH) -> None:
-    """Raise BadRequest if ``value`` nests deeper than ``limit`` (walked without recursion)."""
+    """Raise BadRequest if ``value`` nests objects/arrays deeper than ``limit`` (no recursion)."""
+    if not isinstance(value, (dict, list)):
+        return
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
         if depth > limit:
             raise BadRequest(f"the JSON body nests deeper than {limit} levels")
-        if isinstance(node, dict):
-            stack.extend((child, depth + 1) for child in node.values())
-        elif isinstance(node, list):
-            stack.extend((child, depth + 1) for child in node)
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
 
 
 def _paths(resource: dict[str, Any], root: str) -> Iterable[tuple[str, str]]:
