@@ -18,12 +18,11 @@ class ServiceSettings(Protocol):
     log_level: str
 
 
-async def serve_app(app: Any, host: str, port: int) -> None:
-    """Serve an ASGI app until it is stopped (SIGINT/SIGTERM); logs go through ours.
-
-    Requests uvicorn's parser rejects are answered with an OperationOutcome
+def server_config(app: Any, host: str, port: int) -> uvicorn.Config:
+    """How every service is served: our logging, no access log, and requests uvicorn's
+    parser rejects answered with an OperationOutcome
     (:mod:`polyfhir_servicekit.http_protocol`)."""
-    config = uvicorn.Config(
+    return uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -31,7 +30,11 @@ async def serve_app(app: Any, host: str, port: int) -> None:
         log_config=None,
         http=OutcomeHttpToolsProtocol,
     )
-    await uvicorn.Server(config).serve()
+
+
+async def serve_app(app: Any, host: str, port: int) -> None:
+    """Serve an ASGI app until it is stopped (SIGINT/SIGTERM); logs go through ours."""
+    await uvicorn.Server(server_config(app, host, port)).serve()
 
 
 def run_service(
