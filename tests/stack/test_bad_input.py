@@ -63,9 +63,7 @@ def test_chained_terminology_too_deep_is_400_not_a_transient_503(
         assert "retry-after" not in answer.headers
 
 
-def test_bad_bodies_are_400_and_the_connection_stays_usable(
-    stack: LocalStack, tenant: str
-) -> None:
+def test_bad_bodies_are_400_and_the_connection_stays_usable(stack: LocalStack, tenant: str) -> None:
     with fhir_client(stack, tenant) as fhir:  # one keep-alive connection for every request
         headers = {"content-type": "application/fhir+json"}
         _outcome(fhir.post("/Patient", content=NESTED, headers=headers), 400)
