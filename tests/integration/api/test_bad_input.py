@@ -108,7 +108,8 @@ async def test_if_match_beyond_the_version_range_is_400(fhir: httpx.AsyncClient)
         "subject.organization.partof.partof.identifier:below=x",
         "subject.organization.partof.partof.identifier:not-in=x",
         "_has:Observation:has-member:_has:Observation:has-member:code:in=x",
-        "subject:Patient.organization.partof.partof.partof.name=x",
+        "_has:Observation:has-member:_has:Observation:has-member:_has:Observation:has-member"
+        ":_has:Observation:has-member:code=x",
     ],
 )
 async def test_searches_nesting_too_deep_are_400_not_supported(
@@ -116,6 +117,12 @@ async def test_searches_nesting_too_deep_are_400_not_supported(
 ) -> None:
     body = _outcome(await fhir.get(f"/Observation?{query}"), 400)
     assert body["issue"][0]["code"] == "not-supported"
+
+
+async def test_a_chain_beyond_the_configured_depth_is_400(fhir: httpx.AsyncClient) -> None:
+    _outcome(
+        await fhir.get("/Observation?subject:Patient.organization.partof.partof.partof.name=x"), 400
+    )
 
 
 async def test_chained_terminology_within_the_bound_still_answers(fhir: httpx.AsyncClient) -> None:

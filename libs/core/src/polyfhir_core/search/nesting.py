@@ -9,15 +9,16 @@ closure (one level). SQLite parses a statement with a fixed-size parser stack
 ``Observation?subject.organization.identifier:in=x`` (two links + membership)
 failed with "parser stack overflow" and a 500. PostgreSQL parses it, but the
 same query must mean the same on every backend, so the bound lives here, in
-the search model: a parameter may nest at most :data:`MAX_NESTING` levels,
-counting a link as one and a terminology modifier as its extra levels; beyond
-that it is a 400 ``not-supported`` naming the parameter. That admits every
-chain of up to four links, ``:below``/``:above`` after up to three and
-``:in``/``:not-in`` after one. A ``_has`` link nests deeper than a chain link
-(a reverse join per level), so at most :data:`MAX_HAS` of the links may be
-``_has``. These bounds cover the shapes measured against SQLite 3.40; any
-other statement SQLite (or PostgreSQL) refuses as too complex is mapped by the
-store to the same 400 (``QueryTooComplex``), never a 500.
+the search model: a parameter ending in a terminology modifier may nest at most
+:data:`MAX_NESTING` levels, counting a link as one and the modifier as its
+extra levels (``:in``/``:not-in`` after one link, ``:below``/``:above`` after
+up to three), and at most :data:`MAX_HAS` links may be ``_has`` (a reverse
+join nests deeper than a chain link; four overflow SQLite). Beyond that it is
+a 400 ``not-supported`` naming the parameter. Plain chains are bounded by the
+primary store's ``POLYFHIR_MAX_CHAIN_DEPTH`` (4 by default; SQLite parses up
+to 6). These bounds cover the shapes measured against SQLite 3.40; any other
+statement SQLite (or PostgreSQL) refuses as too complex is mapped by the store
+to the same 400 (``QueryTooComplex``), never a 500.
 """
 
 from __future__ import annotations
@@ -41,14 +42,18 @@ def nesting(key: str) -> int:
 
 
 def check_nesting(key: str) -> None:
-    """Raise NotSupported if ``key`` nests deeper than :data:`MAX_NESTING`."""
+    """Raise NotSupported if ``key`` nests a terminology modifier deeper than
+    :data:`MAX_NESTING`, or ``_has`` deeper than :data:`MAX_HAS`."""
     if links(key) == 0:
         return
     if key.count("_has:") > MAX_HAS:
         raise NotSupported(f"{key}: _has is supported up to {MAX_HAS} levels deep")
     depth = nesting(key)
+    if depth == links(key):
+        return  # a plain chain: the store's own chain depth applies
     if depth > MAX_NESTING:
         raise NotSupported(
             f"{key}: nests {depth} levels through references (a chain or _has link counts 1, "
-            f":in/:not-in 3 more, :below/:above 1 more); at most {MAX_NESTING} are supported"
+            f":in/:not-in 3 more, :below/:above 1 more); at most {MAX_NESTING} are supported "
+            "with a terminology modifier"
         )
