@@ -144,12 +144,36 @@ async def test_an_error_arrives_as_the_same_type(
     assert raised.value.status == error.status
 
 
-async def test_a_crash_in_the_service_is_unavailable_at_the_caller(
+async def test_a_crash_in_the_service_is_a_500_at_the_caller_never_a_transient_503(
     store: PrimaryStore, recorder: Recorder
 ) -> None:
     recorder.error = RuntimeError("bug")
-    with pytest.raises(ServiceUnavailable, match="answered 500"):
+    with pytest.raises(FhirError) as raised:
         await store.read(ACME, "Patient", "x")
+    assert raised.value.status == 500
+    assert not isinstance(raised.value, ServiceUnavailable)
+
+
+def _answering(status: int, body: bytes, content_type: str = "text/plain") -> PrimaryStore:
+    def answer(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, content=body, headers={"content-type": content_type})
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    return contract_client(PRIMARY_STORE, "http://store", http)
+
+
+async def test_a_bare_500_is_a_500_not_a_transient_503() -> None:
+    with pytest.raises(FhirError) as raised:
+        await _answering(500, b"Internal Server Error").read(ACME, "Patient", "x")
+    assert raised.value.status == 500
+    assert not isinstance(raised.value, ServiceUnavailable)
+    assert raised.value.outcome()["issue"][0]["code"] == "exception"
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+async def test_gateway_statuses_without_an_outcome_are_transient(status: int) -> None:
+    with pytest.raises(ServiceUnavailable):
+        await _answering(status, b"").read(ACME, "Patient", "x")
 
 
 async def _outcome(response: httpx.Response, status: int) -> str:

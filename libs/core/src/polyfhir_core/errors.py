@@ -103,6 +103,10 @@ class Unauthorized(FhirError):
     code = "login"
 
 
+class QueryTooComplex(NotSupported):
+    """The engine refuses the statement a search compiles to (nesting, size): not retryable."""
+
+
 class Forbidden(FhirError):
     status = 403
     code = "forbidden"

@@ -15,6 +15,7 @@ from typing import Any
 import fhirkit
 
 from polyfhir_core.errors import InvalidResource, Issue
+from polyfhir_core.input_limits import check_resource_strings
 from polyfhir_core.resources import ID_PATTERN
 
 RESOURCE_TYPES: frozenset[str] = frozenset(fhirkit.RESOURCE_TYPES)
@@ -37,6 +38,7 @@ def validate_resource(resource: Any, expected_type: str | None = None) -> dict[s
         raise InvalidResource(
             f"resourceType {rtype!r} does not match the type in the URL {expected_type!r}"
         )
+    check_resource_strings(resource, rtype)
     rid = resource.get("id")
     issues: list[Issue] = []
     if rid is not None and (not isinstance(rid, str) or not ID_PATTERN.match(rid)):

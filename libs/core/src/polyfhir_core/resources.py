@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from polyfhir_core.errors import BadRequest
+from polyfhir_core.input_limits import MAX_INT32, parse_bounded_int
 from polyfhir_core.tenancy import TenantId
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
@@ -89,6 +90,6 @@ def parse_etag(value: str) -> int:
     if text.startswith("W/"):
         text = text[2:]
     text = text.strip('"')
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise BadRequest(f'invalid ETag / version {value!r}: expected W/"<integer>"')
-    return int(text)
+    return parse_bounded_int("ETag version", text, maximum=MAX_INT32)

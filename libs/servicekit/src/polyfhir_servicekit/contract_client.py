@@ -25,7 +25,7 @@ import orjson
 
 from polyfhir_core import wire
 from polyfhir_core.contracts.contract import WAIT_PARAMETER, Call, Contract
-from polyfhir_core.errors import FhirError, ServiceUnavailable
+from polyfhir_core.errors import FhirError, Issue, ServiceUnavailable, operation_outcome
 
 T = TypeVar("T")
 
@@ -82,6 +82,9 @@ class ContractClient:
             raise ServiceUnavailable(f"{service} not ready: {response.text}")
 
 
+_TRANSIENT_STATUSES = frozenset({502, 503, 504})
+
+
 def _error(service: str, response: httpx.Response) -> Exception:
     try:
         data = orjson.loads(response.content)
@@ -89,7 +92,12 @@ def _error(service: str, response: httpx.Response) -> Exception:
         data = None
     if isinstance(data, dict) and data.get("resourceType") == "OperationOutcome":
         return FhirError.from_outcome(response.status_code, data)
-    return ServiceUnavailable(f"{service} answered {response.status_code}")
+    if response.status_code in _TRANSIENT_STATUSES:
+        return ServiceUnavailable(f"{service} answered {response.status_code}")
+    # anything else without an OperationOutcome is a bug: it stays a 500, never a 503
+    # telling clients to retry it (docs/errors.md)
+    message = f"{service} answered {response.status_code} without an OperationOutcome (a bug)"
+    return FhirError.from_outcome(500, operation_outcome([Issue("exception", message)]))
 
 
 def _method(call: Call) -> Callable[..., Awaitable[Any]]:

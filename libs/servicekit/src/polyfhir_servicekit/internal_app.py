@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from fastapi import FastAPI
 
 from polyfhir_servicekit.contract_server import ServedContract, mount_contract
+from polyfhir_servicekit.errors import UnhandledErrorMiddleware
 from polyfhir_servicekit.metrics import MetricsMiddleware
 from polyfhir_servicekit.probes import add_operational_routes
 
@@ -22,5 +23,6 @@ def create_internal_app(
     for served in contracts:
         mount_contract(app, served)
     add_operational_routes(app, check_ready)
+    app.add_middleware(UnhandledErrorMiddleware)  # inside metrics: a 500 is counted
     app.add_middleware(MetricsMiddleware, service=service, log_requests=False)
     return app

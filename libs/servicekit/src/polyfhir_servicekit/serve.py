@@ -10,11 +10,27 @@ from typing import Any, Protocol
 
 import uvicorn
 
+from polyfhir_servicekit.http_protocol import OutcomeHttpToolsProtocol
+
 
 class ServiceSettings(Protocol):
     host: str
     port: int
     log_level: str
+
+
+def server_config(app: Any, host: str, port: int) -> uvicorn.Config:
+    """How every service is served: our logging, no access log, and requests uvicorn's
+    parser rejects answered with an OperationOutcome
+    (:mod:`polyfhir_servicekit.http_protocol`)."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        access_log=False,
+        log_config=None,
+        http=OutcomeHttpToolsProtocol,
+    )
 
 
 async def serve_app(app: Any, host: str, port: int, extra_ports: Sequence[int] = ()) -> None:
@@ -23,8 +39,7 @@ async def serve_app(app: Any, host: str, port: int, extra_ports: Sequence[int] =
     ``extra_ports``: the same app also listens there (one server, one event loop); the
     app tells the ports apart by ``scope["server"]`` (the gateway's internal admin port).
     """
-    config = uvicorn.Config(app, host=host, port=port, access_log=False, log_config=None)
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(server_config(app, host, port))
     if not extra_ports:
         await server.serve()
         return

@@ -26,6 +26,7 @@ from polyfhir_gateway.security.audit import AuditMiddleware
 from polyfhir_gateway.security.bootstrap import build_verifier
 from polyfhir_gateway.security.caller import require_admin
 from polyfhir_gateway.settings import GatewaySettings
+from polyfhir_servicekit.errors import UnhandledErrorMiddleware
 from polyfhir_servicekit.jobs import JobRunner
 from polyfhir_servicekit.metrics import MetricsMiddleware
 from polyfhir_servicekit.probes import add_operational_routes
@@ -96,5 +97,6 @@ def create_app(
     app.add_middleware(AuditMiddleware)
     if settings.admin_port is not None:
         app.add_middleware(AdminPortSplit, admin_port=settings.admin_port)
+    app.add_middleware(UnhandledErrorMiddleware)  # inside metrics: a 500 is counted
     app.add_middleware(MetricsMiddleware, service="gateway", log_requests=settings.access_log)
     return app

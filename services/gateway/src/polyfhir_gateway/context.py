@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from polyfhir_core.contracts.primary_store import PrimaryStore
+from polyfhir_core.errors import BadRequest
+from polyfhir_core.input_limits import has_control_character
 from polyfhir_core.tenancy import TenantContext
 from polyfhir_gateway.api.fhir_json import check_accept
 from polyfhir_gateway.api.prefer import Prefer
@@ -35,6 +37,9 @@ async def fhir_context(request: Request) -> FhirContext:
     The caller (token, or the header when tokens are off) decides the tenant and
     the permissions every store call carries (docs/security.md)."""
     settings: GatewaySettings = request.app.state.settings
+    if has_control_character(request.url.path) or has_control_character(request.scope["path"]):
+        # no id, type or job id has one; a NUL would reach the database (docs/errors.md)
+        raise BadRequest("the request path contains a control character")
     check_accept(request)
     caller = await resolve_caller(request)
     tenant = TenantContext(

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from polyfhir_core.errors import BadRequest
+from polyfhir_core.input_limits import MAX_INT32, check_search_text, parse_bounded_int
+from polyfhir_core.search.nesting import check_nesting
 
 TotalMode = Literal["none", "estimate", "accurate"]
 Handling = Literal["lenient", "strict"]
@@ -133,16 +135,6 @@ def split_unescaped(value: str, separator: str) -> list[str]:
     return [unescape(part) for part in split_values(value, separator)]
 
 
-def _int(name: str, raw: str, minimum: int = 0) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be an integer, got {raw!r}") from None
-    if value < minimum:
-        raise BadRequest(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
 def parse_search(resource_type: str | None, pairs: Iterable[tuple[str, str]]) -> SearchQuery:
     """Build a SearchQuery from decoded ``(key, value)`` pairs of a query string."""
     params: list[SearchParam] = []
@@ -151,13 +143,14 @@ def parse_search(resource_type: str | None, pairs: Iterable[tuple[str, str]]) ->
     elements: list[str] = []
     includes: list[IncludeSpec] = []
     for key, value in pairs:
+        check_search_text(key, value)
         name, _, modifier = key.partition(":")
         if not name:
             raise BadRequest(f"empty search parameter name in {key!r}")
         if name == "_count":
-            opts["count"] = _int("_count", value)
+            opts["count"] = parse_bounded_int("_count", value, maximum=MAX_INT32)
         elif name == "_offset":
-            opts["offset"] = _int("_offset", value)
+            opts["offset"] = parse_bounded_int("_offset", value, maximum=MAX_INT32)
         elif name == "_page":
             opts["page_token"] = value
         elif name == "_sort":
@@ -187,6 +180,7 @@ def parse_search(resource_type: str | None, pairs: Iterable[tuple[str, str]]) ->
         elif name in {"_format", "_pretty"} or name in CONTROL_PARAMETERS:
             continue
         else:
+            check_nesting(key)
             params.append(SearchParam(name, split_values(value), modifier or None))
     return SearchQuery(
         resource_type=resource_type,

@@ -18,6 +18,7 @@ from polyfhir_core.contracts.primary_store import (
     Page,
 )
 from polyfhir_core.errors import BadRequest, PayloadTooLarge
+from polyfhir_core.input_limits import check_json_depth
 from polyfhir_core.resources import Json, StoredResource, format_instant
 from polyfhir_gateway.api.prefer import Prefer
 
@@ -35,6 +36,7 @@ def _patch_ops(resource: Json | None, index: int) -> list[dict[str, Any]]:
         raise BadRequest(f"entry {index}: Binary.data is not a base64 JSON Patch: {exc}") from exc
     if not isinstance(ops, list):
         raise BadRequest(f"entry {index}: a JSON Patch is an array of operations")
+    check_json_depth(ops)
     return ops
 
 

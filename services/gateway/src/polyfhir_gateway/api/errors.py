@@ -1,8 +1,11 @@
-"""Every error leaves the gateway as an OperationOutcome with the right status."""
+"""Every error leaves the gateway as an OperationOutcome with the right status.
+
+Exceptions nothing here handles (bugs) are answered by
+:class:`polyfhir_servicekit.errors.UnhandledErrorMiddleware` with a 500
+OperationOutcome, on a connection that stays open.
+"""
 
 from __future__ import annotations
-
-import logging
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -11,8 +14,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from polyfhir_core.errors import FhirError, Issue, operation_outcome
 from polyfhir_gateway.api.fhir_json import fhir_response
 from polyfhir_gateway.security.tokens import BearerChallenge
-
-log = logging.getLogger(__name__)
 
 _HTTP_CODES = {404: "not-found", 405: "not-supported", 413: "too-costly", 415: "not-supported"}
 
@@ -42,8 +43,3 @@ def install_error_handlers(app: FastAPI) -> None:
         for key, value in (exc.headers or {}).items():
             response.headers[key] = value
         return response
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return outcome_response(500, "exception", "internal server error (this is a bug)")

@@ -10,6 +10,7 @@ import orjson
 from fastapi import Request, Response
 
 from polyfhir_core.errors import BadRequest, NotAcceptable, PayloadTooLarge, UnsupportedMediaType
+from polyfhir_core.input_limits import check_json_depth
 
 FHIR_JSON = "application/fhir+json"
 JSON_PATCH = "application/json-patch+json"
@@ -65,9 +66,11 @@ async def read_body(request: Request, limit: int, *, allowed: set[str] | None = 
     if not raw.strip():
         raise BadRequest("the request has no body")
     try:
-        return orjson.loads(raw)
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"malformed JSON: {exc}") from exc
+    check_json_depth(body)
+    return body
 
 
 def http_date(value: datetime) -> str:

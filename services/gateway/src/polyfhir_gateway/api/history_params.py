@@ -6,6 +6,7 @@ from fastapi import Request
 
 from polyfhir_core.contracts.primary_store import HistoryQuery
 from polyfhir_core.errors import BadRequest
+from polyfhir_core.input_limits import MAX_INT32, parse_bounded_int
 from polyfhir_core.resources import parse_instant
 from polyfhir_core.search.dates import require_date_range
 
@@ -21,10 +22,8 @@ def history_query(
         raise BadRequest(f"unknown history parameter(s): {', '.join(unknown)}")
     since = parse_instant(params["_since"]) if "_since" in params else None
     at = require_date_range(params["_at"], "_at").high if "_at" in params else None
-    raw_count = params.get("_count", "50")
-    if not raw_count.isdigit() or int(raw_count) < 1:
-        raise BadRequest(f"_count must be a positive integer, got {raw_count!r}")
+    count = parse_bounded_int("_count", params.get("_count", "50"), minimum=1, maximum=MAX_INT32)
     page = params.get("_page")
-    if page is not None and not page.isdigit():
-        raise BadRequest(f"invalid _page token {page!r}")
-    return HistoryQuery(rtype, rid, since, at, min(int(raw_count), max_count), page)
+    if page is not None:
+        page = str(parse_bounded_int("_page token", page))
+    return HistoryQuery(rtype, rid, since, at, min(count, max_count), page)

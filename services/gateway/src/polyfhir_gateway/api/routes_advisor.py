@@ -23,6 +23,7 @@ from fastapi import APIRouter, Depends, Response
 
 from polyfhir_core.config import CompositeConfig, ConfigError, QueryFeature, parse_config
 from polyfhir_core.errors import BadRequest, Issue
+from polyfhir_core.input_limits import check_json_depth
 from polyfhir_core.planning import BackendState
 from polyfhir_core.planning.advisor import (
     WorkloadQuery,
@@ -43,9 +44,11 @@ async def _body(fc: FhirContext) -> Any:
     if len(raw) > _MAX_BODY:
         raise BadRequest(f"advisor requests are limited to {_MAX_BODY} bytes")
     try:
-        return orjson.loads(raw)
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"the body is not JSON: {exc}") from exc
+    check_json_depth(body)
+    return body
 
 
 def _object(body: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Response
 
 from polyfhir_core.contracts.primary_store import EntryRequest, Method
 from polyfhir_core.errors import BadRequest
+from polyfhir_core.input_limits import MAX_INT32, parse_bounded_int
 from polyfhir_core.resources import check_id, parse_etag
 from polyfhir_gateway.api.fhir_json import JSON_PATCH, fhir_response, http_date, read_body
 from polyfhir_gateway.api.history_params import history_query
@@ -36,9 +37,8 @@ def _stored_response(fc: FhirContext, stored: object) -> Response:
 @router.get("/{rtype}/{rid}/_history/{vid}")
 async def vread(rtype: str, rid: str, vid: str, fc: Ctx) -> Response:
     require_type(rtype)
-    if not vid.isdigit():
-        raise BadRequest(f"version id must be an integer, got {vid!r}")
-    stored = await fc.store.vread(fc.tenant, rtype, check_id(rid), int(vid))
+    version = parse_bounded_int("version id", vid, maximum=MAX_INT32)
+    stored = await fc.store.vread(fc.tenant, rtype, check_id(rid), version)
     return _stored_response(fc, stored)
 
 

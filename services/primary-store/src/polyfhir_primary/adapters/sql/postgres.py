@@ -19,6 +19,7 @@ import asyncpg
 
 from polyfhir_bus.relay import OutboxRecord
 from polyfhir_core.contracts.primary_store import HistoryQuery, ResourceVersion, TenantPositions
+from polyfhir_core.errors import QueryTooComplex
 from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.tenancy import TenantId
 from polyfhir_primary.adapters.database import (
@@ -86,6 +87,8 @@ class PgConn:
             return list(await self.raw.fetch(numbered_placeholders(sql), *args))
         except _TRANSIENT as exc:
             raise TransientConflict(str(exc)) from exc
+        except asyncpg.exceptions.ProgramLimitExceededError as exc:  # class 54: too complex
+            raise QueryTooComplex(f"the search is too complex for PostgreSQL: {exc}") from exc
 
     async def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
         try:

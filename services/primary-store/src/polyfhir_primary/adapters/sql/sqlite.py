@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from polyfhir_bus.relay import OutboxRecord
 from polyfhir_core.contracts.primary_store import HistoryQuery, ResourceVersion, TenantPositions
+from polyfhir_core.errors import QueryTooComplex
 from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.tenancy import TenantId
 from polyfhir_primary.adapters.database import (
@@ -55,6 +56,24 @@ _PRAGMAS = (
 
 
 _DUPLICATE_KEY = ("SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE")
+# SQLite's answers to a statement beyond its compile-time limits (sqlite.org/limits.html):
+# the search asked for too much, a 400 the client must not retry, never a 500.
+_TOO_COMPLEX = (
+    "parser stack overflow",
+    "Expression tree is too large",
+    "too many SQL variables",
+    "at most 64 tables in a join",
+    "too many terms in compound SELECT",
+)
+
+
+def _run_statement(statement: Callable[[], Any]) -> Any:
+    try:
+        return statement()
+    except sqlite3.OperationalError as exc:
+        if str(exc).startswith(_TOO_COMPLEX):
+            raise QueryTooComplex(f"the search is too complex for SQLite: {exc}") from exc
+        raise
 
 
 class SqliteConn:
@@ -86,7 +105,10 @@ class SqliteConn:
         return self._raw
 
     async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[Sequence[Any]]:
-        return await self._run(lambda: self._db().execute(sql, args).fetchall())  # type: ignore[no-any-return]
+        rows: list[Sequence[Any]] = await self._run(
+            _run_statement, lambda: self._db().execute(sql, args).fetchall()
+        )
+        return rows
 
     async def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
         return await self._run(lambda: self._db().execute(sql, args).rowcount)  # type: ignore[no-any-return]
