@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from polyfhir_core.contracts.search_index import (
     AppliedVersion,
     IndexedVersion,
+    IndexState,
     IndexStats,
     TextHit,
     TextHits,
     TextSearch,
 )
-from polyfhir_core.errors import ServiceUnavailable
+from polyfhir_core.errors import IndexNotFresh, ServiceUnavailable
 from polyfhir_core.resources import ResourceKey
 
 
@@ -29,6 +30,10 @@ class FakeSearchIndex:
     applied: bool = True  # what wait_applied answers
     applied_positions: dict[int, int] = field(default_factory=dict)
     requests: list[TextSearch] = field(default_factory=list)
+    generation: str = "g1"
+    complete: bool = True  # False: the index cannot prove it holds everything
+    gaps: int = 0
+    completions: list[tuple[str, int]] = field(default_factory=list)  # mark_complete calls
     waited: list[tuple[str, list[AppliedVersion], int]] = field(default_factory=list)
 
     def add(self, tenant: str, rtype: str, rid: str, text: str, version: int = 1) -> None:
@@ -40,6 +45,8 @@ class FakeSearchIndex:
             await asyncio.Event().wait()
         if self.failure is not None:
             raise self.failure
+        if not self.complete:
+            raise IndexNotFresh("the search index is not complete")
         hits = []
         for key, (_, words) in self.docs.get(tenant, {}).items():
             if request.resource_types and key.resource_type not in request.resource_types:
@@ -79,6 +86,16 @@ class FakeSearchIndex:
 
     async def stats(self, tenant: str) -> IndexStats:
         return IndexStats(len(self.docs.get(tenant, {})), 0, dict(self.applied_positions))
+
+    async def index_state(self, tenant: str) -> IndexState:
+        return IndexState(self.generation, self.complete, self.gaps, dict(self.applied_positions))
+
+    async def mark_complete(self, tenant: str, generation: str, gaps: int) -> bool:
+        self.completions.append((generation, gaps))
+        if (generation, gaps) != (self.generation, self.gaps):
+            return False
+        self.complete = True
+        return True
 
     async def check_ready(self) -> None:
         if self.ready_error is not None:

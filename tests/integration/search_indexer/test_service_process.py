@@ -52,6 +52,9 @@ async def test_the_service_process_indexes_and_answers(
     producer = create_producer(kafka_broker.bootstrap)
     try:
         await asyncio.to_thread(wait_http, f"http://127.0.0.1:{port}/readyz", proc)
+        state = await index.index_state(tenant)  # a new index holds nothing yet: not complete
+        assert state.generation and not state.complete
+        assert await index.mark_complete(tenant, state.generation, state.gaps)
         await producer.start()
         event = ev.change(tenant, "a", 1, ev.narrative("Acute sinusitis"))
         await producer.send_and_wait(

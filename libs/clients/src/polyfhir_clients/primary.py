@@ -82,3 +82,7 @@ class HttpPrimaryStore(InternalClient):
 
     async def republish(self, ctx: TenantContext, keys: Sequence[ResourceKey]) -> int:
         return await self._call("republish", ctx, keys=list(keys))  # type: ignore[no-any-return]
+
+    async def tenants(self, ctx: TenantContext) -> list[str]:
+        found: list[str] = await self._call("tenants", ctx)
+        return found

@@ -12,6 +12,7 @@ from polyfhir_core.contracts.search_index import (
     SEARCH_INDEX_CALLS,
     AppliedVersion,
     IndexedVersion,
+    IndexState,
     IndexStats,
     TextHits,
     TextSearch,
@@ -68,3 +69,11 @@ class HttpSearchIndex(InternalClient):
 
     async def stats(self, tenant: str) -> IndexStats:
         return await self._call("stats", tenant)  # type: ignore[no-any-return]
+
+    async def index_state(self, tenant: str) -> IndexState:
+        state: IndexState = await self._call("index_state", tenant)
+        return state
+
+    async def mark_complete(self, tenant: str, generation: str, gaps: int) -> bool:
+        marked: bool = await self._call("mark_complete", tenant, generation=generation, gaps=gaps)
+        return marked

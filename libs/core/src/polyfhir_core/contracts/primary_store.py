@@ -145,6 +145,11 @@ class PrimaryStore(Protocol):
         """Put the current version of each key in the outbox again (a tombstone for a
         deleted one), so secondaries re-apply it; returns how many were queued."""
 
+    async def tenants(self, ctx: TenantContext) -> list[str]:
+        """Every tenant that holds resources (deleted ones too), in order: what an
+        automatic repair of a secondary walks. Administration: needs the reindex
+        permission in ``ctx``'s own tenant."""
+
     async def check_ready(self) -> None:
         """Raise when the store cannot serve requests."""
 
@@ -216,4 +221,5 @@ STORE_CALLS: dict[str, tuple[dict[str, Any], Any]] = {
     "positions": ({}, TenantPositions),
     "list_versions": ({"after": ResourceKey | None, "limit": int}, list[ResourceVersion]),
     "republish": ({"keys": list[ResourceKey]}, int),
+    "tenants": ({}, list[str]),
 }

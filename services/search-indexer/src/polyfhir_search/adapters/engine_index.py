@@ -5,19 +5,20 @@ the client library (and how it spells its calls and errors). Each engine module
 (``opensearch.py``, ``elasticsearch.py``) subclasses :class:`EngineIndex` and
 implements the handful of raw calls at the bottom.
 
-Two indices per prefix: ``<prefix>-resources`` (one document per resource, see
-``domain/documents.py``) and ``<prefix>-positions`` (one document per Kafka
-partition holding the highest applied position). The resource version, and the
-position, are the engine's external version, so a stale write is a 409 the
-engine refuses by itself — an older version never overwrites a newer one,
-whichever replica or redelivery sends it. Documents use ``external_gte``: the
-same version may be written again (it is the same content), because engines
-remember the version of a *deleted* document for a while (``gc_deletes``) and a
-rebuild (``drop_tenant``, then the primary republishes the current versions)
-must be able to write those versions back. Positions are written by a second bulk only after every
-document of the batch is in, so a recorded position never claims an event that
-is not applied. Writes use ``refresh=wait_for``: when a batch is acknowledged,
-searches see it.
+One index per prefix, ``<prefix>-resources``: one document per resource (see
+``domain/documents.py``) plus the index's bookkeeping kept with them
+(``domain/index_meta.py``: one document per Kafka partition holding the highest
+applied position, and the generation document saying whether the index is
+complete). The resource version, and the position, are the engine's external
+version, so a stale write is a 409 the engine refuses by itself: an older
+version never overwrites a newer one, whichever replica or redelivery sends it.
+Documents use ``external_gte``: the same version may be written again (it is
+the same content), because engines remember the version of a *deleted*
+document for a while (``gc_deletes``) and a rebuild (the primary republishes
+the current versions) must be able to write those versions back. Positions are
+written by a second bulk only after every document of the batch is in, so a
+recorded position never claims an event that is not applied. Writes use
+``refresh=wait_for``: when a batch is acknowledged, searches see it.
 """
 
 from __future__ import annotations
@@ -29,16 +30,26 @@ from typing import Any, TypeVar
 import orjson
 
 from polyfhir_bus.events import event_key
-from polyfhir_core.contracts.search_index import IndexedVersion, TextHit, TextHits
+from polyfhir_core.contracts.search_index import IndexedVersion, IndexState, TextHit, TextHits
 from polyfhir_core.errors import BadRequest, ServiceUnavailable
 from polyfhir_core.resources import ResourceKey
 from polyfhir_search.domain.documents import IndexDocument
-from polyfhir_search.domain.mapping import POSITION_MAPPINGS, RESOURCE_MAPPINGS, RESOURCE_SETTINGS
+from polyfhir_search.domain.index_meta import (
+    GENERATION_ID,
+    POSITIONS_QUERY,
+    GenerationDoc,
+    generation_write,
+    new_generation,
+    position_id,
+)
+from polyfhir_search.domain.mapping import RESOURCE_MAPPINGS, RESOURCE_SETTINGS
 from polyfhir_search.domain.queries import tenant_filter
 from polyfhir_search.service_layer.ports import ItemResult, Outcome
 
 T = TypeVar("T")
 _VERSION_FIELDS = ["type", "rid", "version", "deleted"]
+_GENERATION_FIELDS = ["generation", "complete", "gaps", "revision"]
+CAS_ATTEMPTS = 20
 MAX_PARTITIONS = 10_000
 DELETE_PAGE = 1000
 MAX_BULK_BYTES = 8 * 1024 * 1024  # engines refuse huge bulks (http.max_content_length)
@@ -96,20 +107,20 @@ class EngineIndex(ABC):
 
     def __init__(self, prefix: str) -> None:
         self.resources = f"{prefix}-resources"
-        self.positions_index = f"{prefix}-positions"
 
     async def ensure_index(self) -> None:
-        """Create the indices that are missing (at start, and whenever the engine lost them)."""
-        for index, settings, mappings in (
-            (self.resources, RESOURCE_SETTINGS, RESOURCE_MAPPINGS),
-            (self.positions_index, {}, POSITION_MAPPINGS),
-        ):
-            if not await self._exists(index):
-                try:
-                    await self._create(index, settings, mappings)
-                except BadRequest as exc:  # another replica created it in between: fine
-                    if "resource_already_exists" not in str(exc):
-                        raise
+        """Create the index when it is missing (at start, and whenever the engine lost it),
+        with a new generation that is not complete: it holds nothing yet."""
+        if await self._exists(self.resources):
+            return
+        try:
+            await self._create(self.resources, RESOURCE_SETTINGS, RESOURCE_MAPPINGS)
+        except BadRequest as exc:  # another replica created it in between: fine
+            if "resource_already_exists" not in str(exc):
+                raise
+            return
+        fresh = GenerationDoc(new_generation(), complete=False, gaps=0, revision=1)
+        await self._send(generation_write(self.resources, fresh))
 
     async def _send(self, operations: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """One bulk of ``operations`` (none: no request); one result per action."""
@@ -141,7 +152,7 @@ class EngineIndex(ABC):
     async def record_positions(self, positions: dict[int, int]) -> None:
         operations: list[dict[str, Any]] = []
         for partition, position in sorted(positions.items()):
-            meta: dict[str, Any] = {"_index": self.positions_index, "_id": str(partition)}
+            meta: dict[str, Any] = {"_index": self.resources, "_id": position_id(partition)}
             meta |= {"version": position, "version_type": "external"}
             operations += [{"index": meta}, {"partition": partition, "position": position}]
         for item in await self._send(operations):
@@ -150,10 +161,62 @@ class EngineIndex(ABC):
                 raise ServiceUnavailable(f"search engine refused a position write: {item}")
 
     async def positions(self) -> dict[int, int]:
-        body = {"query": {"match_all": {}}, "size": MAX_PARTITIONS}
-        found = await self._healing(lambda: self._search(self.positions_index, body))
+        body = {"query": POSITIONS_QUERY, "size": MAX_PARTITIONS}
+        found = await self._healing(lambda: self._search(self.resources, body))
         hits = found["hits"]["hits"]
         return {int(h["_source"]["partition"]): int(h["_source"]["position"]) for h in hits}
+
+    async def generation(self) -> GenerationDoc | None:
+        """The generation document, read in real time (None: the engine holds none)."""
+        docs = await self._healing(
+            lambda: self._mget(self.resources, [GENERATION_ID], _GENERATION_FIELDS)
+        )
+        found = [d for d in docs if d.get("found")]
+        return GenerationDoc.from_source(found[0]["_source"]) if found else None
+
+    async def state(self) -> IndexState:
+        doc = await self.generation()
+        if doc is None:
+            return IndexState("", False, 0, await self.positions())
+        return IndexState(doc.generation, doc.complete, doc.gaps, await self.positions())
+
+    async def record_gap(self) -> GenerationDoc:
+        """Events were lost: the index is not complete any more, until a repair."""
+
+        def gap(doc: GenerationDoc | None) -> GenerationDoc:
+            return doc.with_gap() if doc else GenerationDoc(new_generation(), False, 1, 1)
+
+        updated = await self._update_generation(gap)
+        assert updated is not None
+        return updated
+
+    async def mark_complete(self, generation: str, gaps: int) -> bool:
+        def complete(doc: GenerationDoc | None) -> GenerationDoc | None:
+            if doc is None:  # no generation document at all: this repair filled the index
+                return GenerationDoc(new_generation(), True, 0, 1) if generation == "" else None
+            if (doc.generation, doc.gaps) != (generation, gaps):
+                return None  # re-created, or another gap since the repair started
+            return doc if doc.complete else doc.completed()
+
+        return await self._update_generation(complete) is not None
+
+    async def _update_generation(
+        self, change: Callable[[GenerationDoc | None], GenerationDoc | None]
+    ) -> GenerationDoc | None:
+        """Compare-and-set of the generation document (its revision is the external
+        version: a concurrent update is a 409, and the change is computed again)."""
+        for _ in range(CAS_ATTEMPTS):
+            current = await self.generation()
+            wanted = change(current)
+            if wanted is None or wanted == current:
+                return wanted
+            item = (await self._send(generation_write(self.resources, wanted)))[0]
+            status = int(item.get("status", 500))
+            if status < 300:
+                return wanted
+            if status != 409:
+                raise ServiceUnavailable(f"search engine refused the generation document: {item}")
+        raise ServiceUnavailable("the generation document kept changing; try again")
 
     async def search(self, body: dict[str, Any]) -> TextHits:
         found = (await self._healing(lambda: self._search(self.resources, body)))["hits"]

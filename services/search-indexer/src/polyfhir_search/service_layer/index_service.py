@@ -5,12 +5,14 @@ from __future__ import annotations
 from polyfhir_core.contracts.search_index import (
     AppliedVersion,
     IndexedVersion,
+    IndexState,
     IndexStats,
     TextHits,
     TextSearch,
 )
-from polyfhir_core.errors import BadRequest
+from polyfhir_core.errors import BadRequest, IndexNotFresh
 from polyfhir_core.resources import ResourceKey
+from polyfhir_search import metrics
 from polyfhir_search.domain.queries import search_body
 from polyfhir_search.service_layer.freshness import Freshness
 from polyfhir_search.service_layer.ports import SearchEngine
@@ -37,6 +39,17 @@ class IndexService:
         self._freshness = freshness
 
     async def search_text(self, tenant: str, request: TextSearch) -> TextHits:
+        """Refused (IndexNotFresh) unless the index proves it is complete: an index
+        re-created empty, restored from an older snapshot or that saw lost events would
+        answer with too few hits, and say nothing about it."""
+        state = await self._engine.state()
+        if not state.complete:
+            metrics.INDEX_NOT_FRESH.inc()
+            why = "has no generation document" if not state.generation else "is not complete"
+            raise IndexNotFresh(
+                f"the search index {why} (re-created, restored or events lost since it was "
+                f"filled; {state.gaps} gap(s) seen): it is being rebuilt from the primary"
+            )
         return await self._engine.search(search_body(tenant, request))
 
     async def positions(self, tenant: str) -> dict[int, int]:
@@ -73,6 +86,14 @@ class IndexService:
     async def stats(self, tenant: str) -> IndexStats:
         documents, tombstones = await self._engine.count(tenant)
         return IndexStats(documents, tombstones, await self._freshness.positions())
+
+    async def index_state(self, tenant: str) -> IndexState:
+        del tenant  # the index is shared by every tenant
+        return await self._engine.state()
+
+    async def mark_complete(self, tenant: str, generation: str, gaps: int) -> bool:
+        del tenant
+        return await self._engine.mark_complete(generation, gaps)
 
     async def check_ready(self) -> None:
         await self._engine.ping()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-from polyfhir_core.contracts.search_index import IndexedVersion, TextHits
+from polyfhir_core.contracts.search_index import IndexedVersion, IndexState, TextHits
 from polyfhir_core.resources import ResourceKey
 from polyfhir_search.domain.documents import IndexDocument
 
@@ -40,6 +40,15 @@ class SearchEngine(Protocol):
         """Raise the stored applied position of each partition (never lowers one)."""
 
     async def positions(self) -> dict[int, int]: ...
+
+    async def state(self) -> IndexState:
+        """The generation document (read in real time) and the applied positions."""
+
+    async def record_gap(self) -> object:
+        """Events were lost (a position jumped): the index is not complete any more."""
+
+    async def mark_complete(self, generation: str, gaps: int) -> bool:
+        """Complete again, if still the same generation with the same number of gaps."""
 
     async def search(self, body: dict[str, Any]) -> TextHits: ...
 

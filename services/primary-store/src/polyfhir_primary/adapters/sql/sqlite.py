@@ -268,6 +268,11 @@ class SqliteDatabase:
         async with conn.lock:
             return await outbox.list_versions(conn, SQLITE, tenant, after, limit, resource_types)
 
+    async def tenants(self) -> list[str]:
+        conn = self._reader()
+        async with conn.lock:
+            return await outbox.tenants(conn)
+
     async def check(self) -> None:
         conn = self._reader()
         async with conn.lock:

@@ -1,0 +1,168 @@
+"""Automatic convergence: a search index that cannot prove it is complete is repaired
+from the primary, for every tenant, without a manual call.
+
+The index says whether it is complete (``SearchIndex.index_state``: a generation
+document kept in the engine with the documents; see docs/search-indexer.md). It
+stops being complete when it is (re)created empty (the engine restarted or lost
+it, someone deleted it), restored from a snapshot without a complete generation,
+or when the indexer sees the gapless positions jump (events lost by a broker
+that restarted empty). While it is not complete it refuses full-text searches and
+the gateway answers them from the primary (``X-Polyfhir-Fallback: search=not_fresh``).
+
+Every ``interval_s`` this loop asks each search secondary for its state; when
+not complete it reconciles every tenant the primary holds
+(``PrimaryStore.tenants``; reconcile republishes what is missing or older and
+removes orphans, so it refills an empty index and fills the holes of one that
+lost events), waits until each tenant's last published position is applied,
+then calls ``mark_complete`` with the generation and gap count it started from:
+a gap or a new generation that appeared meanwhile keeps the index incomplete
+and the next round repairs again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from polyfhir_core.contracts.primary_store import PrimaryStore
+from polyfhir_core.contracts.search_index import IndexState, SearchIndex
+from polyfhir_core.errors import ServiceUnavailable
+from polyfhir_core.tenancy import TenantContext
+from polyfhir_gateway.pipeline.metrics import INDEX_REPAIRS
+from polyfhir_gateway.repair import reconciler
+from polyfhir_gateway.repair.jobs import RepairJob, RepairKind
+
+log = logging.getLogger(__name__)
+
+ADMIN_TENANT = "default"  # the tenant the cross-tenant calls are made in (permission scope)
+PENDING_POLL_S = 0.2
+
+
+@dataclass
+class RepairStatus:
+    """What ``GET /admin/backends`` shows of the automatic repair of one backend."""
+
+    complete: bool | None = None  # None: not asked yet
+    generation: str | None = None
+    repairing: bool = False
+    tenants: int = 0
+    last_repair: datetime | None = None
+    last_outcome: str | None = None
+    last_error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "complete": self.complete,
+            "generation": self.generation,
+            "repairing": self.repairing,
+            "tenants": self.tenants,
+            "lastRepair": self.last_repair.isoformat() if self.last_repair else None,
+            "lastOutcome": self.last_outcome,
+            "lastError": self.last_error,
+        }
+
+
+class Convergence:
+    """Keeps every search secondary complete (one loop per backend)."""
+
+    def __init__(
+        self,
+        store: PrimaryStore,
+        indexes: Mapping[str, SearchIndex],
+        interval_s: float = 2.0,
+        catch_up_timeout_s: float = 120.0,
+    ) -> None:
+        self.store = store
+        self.indexes = dict(indexes)
+        self.interval_s = interval_s
+        self.catch_up_timeout_s = catch_up_timeout_s
+        self.status = {backend_id: RepairStatus() for backend_id in self.indexes}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._admin = TenantContext.of(ADMIN_TENANT)
+
+    async def converge(self, backend_id: str) -> bool:
+        """One round: True when the index is complete (already, or after this repair)."""
+        index, status = self.indexes[backend_id], self.status[backend_id]
+        state = await index.index_state(ADMIN_TENANT)
+        status.complete, status.generation = state.complete, state.generation
+        if state.complete:
+            return True
+        log.warning(
+            "search index %s is not complete (generation %r, %d gap(s)): repairing every tenant",
+            backend_id,
+            state.generation,
+            state.gaps,
+        )
+        status.repairing = True
+        try:
+            outcome = await self._repair(backend_id, index, state)
+        except Exception as exc:
+            status.last_outcome, status.last_error = "failed", str(exc) or type(exc).__name__
+            INDEX_REPAIRS.labels(backend_id, "failed").inc()
+            raise
+        finally:
+            status.repairing, status.last_repair = False, datetime.now(UTC)
+        status.last_outcome, status.last_error = outcome, None
+        status.complete = outcome == "complete"
+        INDEX_REPAIRS.labels(backend_id, outcome).inc()
+        log.info("search index %s repair: %s", backend_id, outcome)
+        return status.complete
+
+    async def _repair(self, backend_id: str, index: SearchIndex, state: IndexState) -> str:
+        tenants = await self.store.tenants(self._admin)
+        self.status[backend_id].tenants = len(tenants)
+        for tenant in tenants:
+            job = RepairJob(
+                f"auto-{uuid.uuid4().hex[:12]}", tenant, backend_id, RepairKind.RECONCILE
+            )
+            await reconciler.reconcile(TenantContext.of(tenant), self.store, index, job)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.catch_up_timeout_s
+        for tenant in tenants:
+            await self._caught_up(TenantContext.of(tenant), index, deadline)
+        if await index.mark_complete(ADMIN_TENANT, state.generation, state.gaps):
+            return "complete"
+        return "superseded"
+
+    async def _caught_up(self, ctx: TenantContext, index: SearchIndex, deadline: float) -> None:
+        """Wait until every change of the tenant (the republished ones too) is applied."""
+        loop = asyncio.get_running_loop()
+        while (positions := await self.store.positions(ctx)).pending > 0:
+            if loop.time() >= deadline:
+                raise ServiceUnavailable(f"tenant {ctx.tenant}: changes still unpublished")
+            await asyncio.sleep(PENDING_POLL_S)
+        remaining_ms = max(int((deadline - loop.time()) * 1000), 0)
+        tenant = ctx.tenant.value
+        if not await index.wait_positions(tenant, positions.partitions, remaining_ms):
+            raise ServiceUnavailable(f"tenant {tenant}: the index did not catch up in time")
+
+    # -- the periodic loop -------------------------------------------------------------
+
+    def start(self) -> None:
+        for backend_id in self.indexes:
+            self._tasks.append(asyncio.create_task(self._loop(backend_id)))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+    async def _loop(self, backend_id: str) -> None:
+        while True:
+            try:
+                await self.converge(backend_id)
+            except Exception as exc:  # the loop outlives a down backend or primary
+                error = str(exc) or type(exc).__name__
+                if error != self.status[backend_id].last_error:  # once per distinct error
+                    log.warning("convergence of %s: %s", backend_id, error)
+                self.status[backend_id].last_error = error
+            await asyncio.sleep(self.interval_s)
