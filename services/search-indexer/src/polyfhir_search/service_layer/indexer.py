@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 
 def lowest_positions(deliveries: list[Delivery]) -> dict[int, int]:
+    """From the deliveries alone (a batch built without ``first_positions``)."""
     lowest: dict[int, int] = {}
     for d in deliveries:
         if d.position is not None and d.position < lowest.get(d.partition, d.position + 1):
@@ -79,7 +80,7 @@ class Indexer:
         # FHIRPath extraction is CPU work (~1 ms a resource): off the event loop, so the
         # query API of this process keeps answering while a batch is prepared
         documents = await asyncio.to_thread(self._documents, latest)
-        await self._check_gap(deliveries)
+        await self._check_gap(batch.first_positions or lowest_positions(deliveries))
         results = await self._engine.apply(documents)
         positions = batch.positions
         await self._engine.record_positions(positions)
@@ -96,8 +97,7 @@ class Indexer:
             if r.outcome is Outcome.REJECTED
         ]
 
-    async def _check_gap(self, deliveries: list[Delivery]) -> None:
-        lowest = lowest_positions(deliveries)
+    async def _check_gap(self, lowest: dict[int, int]) -> None:
         if not lowest:
             return
         held = await self._engine.positions()
