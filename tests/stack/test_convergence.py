@@ -1,0 +1,127 @@
+"""Every secondary converges by itself after a fault (issue 12, items 2, 3 and 6).
+
+The stack as processes (``polyfhir_testing.stack.LocalStack``). No test here calls a
+repair: the search index proves whether it is complete, the gateway falls back to
+the primary while it is not, and the gateway's convergence loop repairs it. At the
+end a reconcile is run only to *measure* drift, which must be zero.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from polyfhir_testing.stack import LocalStack
+from stack.conftest import eventually, fhir_client, ids, patient, route
+
+pytestmark = pytest.mark.integration
+
+CONVERGED_S = 30.0  # issue 12: every secondary converges within 30 s of recovery
+
+
+class Writer(threading.Thread):
+    """Creates ``count`` patients one after another; remembers every acknowledged id."""
+
+    def __init__(self, stack: LocalStack, tenant: str, marker: str, count: int) -> None:
+        super().__init__(daemon=True)
+        self.stack, self.tenant, self.marker, self.count = stack, tenant, marker, count
+        self.acknowledged: list[str] = []
+        self.failures: list[str] = []
+
+    def run(self) -> None:
+        with fhir_client(self.stack, self.tenant) as fhir:
+            for n in range(self.count):
+                answer = fhir.post("/Patient", json=patient(self.marker, n))
+                if answer.status_code == 201:
+                    self.acknowledged.append(answer.json()["id"])
+                else:
+                    self.failures.append(f"{answer.status_code} {answer.text[:200]}")
+
+    def wait_for(self, acknowledged: int) -> None:
+        eventually(
+            lambda: len(self.acknowledged) >= acknowledged or not self.is_alive(),
+            what=f"{acknowledged} writes",
+        )
+
+
+def content_search(stack: LocalStack, tenant: str, marker: str) -> httpx.Response:
+    with fhir_client(stack, tenant) as fhir:
+        answer = fhir.get(
+            "/Patient", params={"_content": marker, "_count": 1000, "_total": "accurate"}
+        )
+    assert answer.status_code == 200, answer.text
+    return answer
+
+
+def served_by_search_with(
+    stack: LocalStack, tenant: str, marker: str, expected: set[str]
+) -> Callable[[], bool]:
+    def check() -> bool:
+        answer = content_search(stack, tenant, marker)
+        return "search" in route(answer) and set(ids(answer.json())) == expected
+
+    return check
+
+
+def drift(stack: LocalStack, tenant: str) -> dict[str, int]:
+    """Run a reconcile (to measure, not to repair) and return what it found."""
+    headers = {"X-Tenant-ID": tenant}
+    base = f"{stack.gateway.url}/admin/backends/search"
+    started = httpx.post(f"{base}/reconcile", headers=headers, timeout=30.0)
+    assert started.status_code == 202, started.text
+    job_url = f"{base}/jobs/{started.json()['id']}"
+
+    def finished() -> dict[str, Any] | None:
+        job: dict[str, Any] = httpx.get(job_url, headers=headers, timeout=30.0).json()
+        return job if job["state"] != "running" else None
+
+    job = eventually(finished, what="the reconcile job")
+    assert job["state"] == "completed", job
+    progress: dict[str, int] = job["progress"]
+    return {k: progress[k] for k in ("missing", "stale", "orphans")}
+
+
+def test_search_engine_restart_answers_from_the_primary_then_converges_by_itself(
+    fresh_stack: Callable[..., LocalStack], tenant: str, marker: str
+) -> None:
+    stack = fresh_stack("hybrid")
+    with fhir_client(stack, tenant) as fhir:
+        written = {fhir.post("/Patient", json=patient(marker, n)).json()["id"] for n in range(5)}
+    eventually(served_by_search_with(stack, tenant, marker, written), what="indexed")
+
+    stack.opensearch.stop()
+    stack.opensearch.start()  # memory only: it comes back empty
+    recovered = time.monotonic()
+    # Never "0 hits, served by search": the primary answers until the index is refilled.
+    while "search" not in route(answer := content_search(stack, tenant, marker)):
+        assert set(ids(answer.json())) == written, stack.logs()
+        assert answer.json()["total"] == len(written)
+        assert answer.headers.get("x-polyfhir-fallback", "").startswith("search=")
+    assert set(ids(answer.json())) == written
+    assert time.monotonic() - recovered < CONVERGED_S, "converged, but too late"
+    assert drift(stack, tenant) == {"missing": 0, "stale": 0, "orphans": 0}
+
+
+def test_broker_restart_mid_ingest_converges_without_a_manual_reconcile(
+    fresh_stack: Callable[..., LocalStack], tenant: str, marker: str
+) -> None:
+    stack = fresh_stack("asynchronous")
+    writer = Writer(stack, tenant, marker, 90)
+    writer.start()
+    writer.wait_for(30)
+    stack.kafka.stop()  # a memory-only broker: events not yet consumed are lost
+    stack.kafka.start()
+    writer.join(timeout=120)
+    assert not writer.failures
+    assert len(writer.acknowledged) == 90
+    eventually(
+        served_by_search_with(stack, tenant, marker, set(writer.acknowledged)),
+        timeout=CONVERGED_S,
+        what=f"every acknowledged write served by search\n{stack.logs()}",
+    )
+    assert drift(stack, tenant) == {"missing": 0, "stale": 0, "orphans": 0}
