@@ -86,3 +86,7 @@ class HttpPrimaryStore(InternalClient):
     async def tenants(self, ctx: TenantContext) -> list[str]:
         found: list[str] = await self._call("tenants", ctx)
         return found
+
+    async def stream_positions(self, ctx: TenantContext) -> TenantPositions:
+        found: TenantPositions = await self._call("stream_positions", ctx)
+        return found

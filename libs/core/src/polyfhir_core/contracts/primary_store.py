@@ -150,6 +150,13 @@ class PrimaryStore(Protocol):
         automatic repair of a secondary walks. Administration: needs the reindex
         permission in ``ctx``'s own tenant."""
 
+    async def stream_positions(self, ctx: TenantContext) -> TenantPositions:
+        """Where the whole change stream stands (every tenant): per partition the last
+        position the relay assigned, and how many changes are not published yet. With
+        nothing pending, a secondary whose applied positions stay below these misses
+        events it will never receive (a broker lost them). Administration: needs the
+        reindex permission."""
+
     async def check_ready(self) -> None:
         """Raise when the store cannot serve requests."""
 
@@ -222,4 +229,5 @@ STORE_CALLS: dict[str, tuple[dict[str, Any], Any]] = {
     "list_versions": ({"after": ResourceKey | None, "limit": int}, list[ResourceVersion]),
     "republish": ({"keys": list[ResourceKey]}, int),
     "tenants": ({}, list[str]),
+    "stream_positions": ({}, TenantPositions),
 }

@@ -17,6 +17,13 @@ lost events), waits until each tenant's last published position is applied,
 then calls ``mark_complete`` with the generation and gap count it started from:
 a gap or a new generation that appeared meanwhile keeps the index incomplete
 and the next round repairs again.
+
+A loss the index cannot see: events a broker lost when nothing came after them
+(no position jumps). The primary knows where the whole stream stands
+(``PrimaryStore.stream_positions``). When nothing is left to publish and the
+index's applied positions stay below those, unchanged over two rounds, the index
+will never receive what it misses: the same repair runs (the republished events
+carry new positions, so the index's positions pass the primary's again).
 """
 
 from __future__ import annotations
@@ -85,6 +92,7 @@ class Convergence:
         self.status = {backend_id: RepairStatus() for backend_id in self.indexes}
         self._tasks: list[asyncio.Task[None]] = []
         self._admin = TenantContext.of(ADMIN_TENANT)
+        self._stalled: dict[str, dict[int, int]] = {}  # positions seen behind, per backend
 
     async def converge(self, backend_id: str) -> bool:
         """One round: True when the index is complete (already, or after this repair)."""
@@ -92,13 +100,22 @@ class Convergence:
         state = await index.index_state(ADMIN_TENANT)
         status.complete, status.generation = state.complete, state.generation
         if state.complete:
-            return True
-        log.warning(
-            "search index %s is not complete (generation %r, %d gap(s)): repairing every tenant",
-            backend_id,
-            state.generation,
-            state.gaps,
-        )
+            if not await self._stalled_behind(backend_id, state):
+                return True
+            log.warning(
+                "search index %s is stuck behind the primary's stream at %s (events lost): "
+                "repairing every tenant",
+                backend_id,
+                state.positions,
+            )
+        else:
+            log.warning(
+                "search index %s is not complete (generation %r, %d gap(s)): "
+                "repairing every tenant",
+                backend_id,
+                state.generation,
+                state.gaps,
+            )
         status.repairing = True
         try:
             outcome = await self._repair(backend_id, index, state)
@@ -113,6 +130,22 @@ class Convergence:
         INDEX_REPAIRS.labels(backend_id, outcome).inc()
         log.info("search index %s repair: %s", backend_id, outcome)
         return status.complete
+
+    async def _stalled_behind(self, backend_id: str, state: IndexState) -> bool:
+        """Behind a stream with nothing left to publish, with the same positions as in the
+        previous round: the missing events will never arrive."""
+        stream = await self.store.stream_positions(self._admin)
+        behind = stream.pending == 0 and any(
+            state.positions.get(p, 0) < position for p, position in stream.partitions.items()
+        )
+        if not behind:
+            self._stalled.pop(backend_id, None)
+            return False
+        if self._stalled.get(backend_id) != state.positions:
+            self._stalled[backend_id] = dict(state.positions)  # look again next round
+            return False
+        del self._stalled[backend_id]
+        return True
 
     async def _repair(self, backend_id: str, index: SearchIndex, state: IndexState) -> str:
         tenants = await self.store.tenants(self._admin)

@@ -43,6 +43,12 @@ async def tenants(db: Database, ctx: TenantContext) -> list[str]:
     return await db.tenants()
 
 
+async def stream_positions(db: Database, ctx: TenantContext) -> TenantPositions:
+    """Where the whole stream stands (administration: positions of every tenant)."""
+    ctx.permissions.require(Operation.REINDEX)
+    return await db.stream_positions()
+
+
 def _event(stored: StoredResource) -> ResourceChanged:
     if stored.deleted:
         kind = ChangeKind.DELETED

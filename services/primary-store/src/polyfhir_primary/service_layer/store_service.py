@@ -206,5 +206,8 @@ class StoreService:
     async def tenants(self, ctx: TenantContext) -> list[str]:
         return await change_stream.tenants(self.db, ctx)
 
+    async def stream_positions(self, ctx: TenantContext) -> TenantPositions:
+        return await change_stream.stream_positions(self.db, ctx)
+
     async def check_ready(self) -> None:
         await self.db.check()

@@ -124,6 +124,13 @@ async def tenant_positions(conn: Conn, tenant: TenantId) -> TenantPositions:
     return TenantPositions(partitions=found, pending=int(pending[0][0]))
 
 
+async def stream_positions(conn: Conn) -> TenantPositions:
+    """Per partition the last assigned position, and every unpublished row (all tenants)."""
+    rows = await conn.fetch("SELECT partition, position FROM relay_positions", [])
+    found = {int(partition): int(position) for partition, position in rows if position}
+    return TenantPositions(partitions=found, pending=await count_backlog(conn))
+
+
 async def tenants(conn: Conn) -> list[str]:
     """Every tenant holding resources: a loose index scan of the primary key (one probe
     per tenant), not a scan of every resource."""

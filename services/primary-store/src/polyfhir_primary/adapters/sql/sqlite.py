@@ -273,6 +273,15 @@ class SqliteDatabase:
         async with conn.lock:
             return await outbox.tenants(conn)
 
+    async def stream_positions(self) -> TenantPositions:
+        conn = self._reader()
+        async with conn.lock:
+            await conn.execute("BEGIN")
+            try:
+                return await outbox.stream_positions(conn)
+            finally:
+                await conn.execute("COMMIT")
+
     async def check(self) -> None:
         conn = self._reader()
         async with conn.lock:
