@@ -34,6 +34,7 @@ class FakeSearchIndex:
     complete: bool = True  # False: the index cannot prove it holds everything
     gaps: int = 0
     completions: list[tuple[str, int]] = field(default_factory=list)  # mark_complete calls
+    building: str = ""  # the generation a zero-downtime rebuild is filling
     waited: list[tuple[str, list[AppliedVersion], int]] = field(default_factory=list)
 
     def add(self, tenant: str, rtype: str, rid: str, text: str, version: int = 1) -> None:
@@ -95,6 +96,16 @@ class FakeSearchIndex:
         if (generation, gaps) != (self.generation, self.gaps):
             return False
         self.complete = True
+        return True
+
+    async def begin_rebuild(self, tenant: str) -> IndexState:
+        self.building = self.building or f"{self.generation}+1"
+        return IndexState(self.building, False, 0, {})
+
+    async def finish_rebuild(self, tenant: str, generation: str, gaps: int) -> bool:
+        if generation != self.building or gaps != 0:
+            return False
+        self.generation, self.building, self.complete = generation, "", True
         return True
 
     async def check_ready(self) -> None:

@@ -77,3 +77,13 @@ class HttpSearchIndex(InternalClient):
     async def mark_complete(self, tenant: str, generation: str, gaps: int) -> bool:
         marked: bool = await self._call("mark_complete", tenant, generation=generation, gaps=gaps)
         return marked
+
+    async def begin_rebuild(self, tenant: str) -> IndexState:
+        state: IndexState = await self._call("begin_rebuild", tenant)
+        return state
+
+    async def finish_rebuild(self, tenant: str, generation: str, gaps: int) -> bool:
+        switched: bool = await self._call(
+            "finish_rebuild", tenant, generation=generation, gaps=gaps
+        )
+        return switched

@@ -190,6 +190,16 @@ class SearchIndex(Protocol):
         up: mark the index complete. ``False`` (nothing changed) when the index was
         re-created or saw another gap since."""
 
+    async def begin_rebuild(self, tenant: str) -> IndexState:
+        """Zero-downtime rebuild, step 1: a new generation that receives the live stream
+        (and what the caller republishes) while the current one keeps answering. Returns
+        its state; a rebuild already under way is resumed."""
+
+    async def finish_rebuild(self, tenant: str, generation: str, gaps: int) -> bool:
+        """Step 2, once every tenant was republished and applied: switch searches to the new
+        generation atomically and delete the old one. ``False`` (nothing switched) when it
+        is not that generation any more, saw a gap, or has not caught up."""
+
     async def check_ready(self) -> None:
         """Raise ServiceUnavailable when the service or its engine cannot serve."""
 
@@ -206,4 +216,6 @@ SEARCH_INDEX_CALLS: dict[str, tuple[dict[str, Any], Any]] = {
     "stats": ({}, IndexStats),
     "index_state": ({}, IndexState),
     "mark_complete": ({"generation": str, "gaps": int}, bool),
+    "begin_rebuild": ({}, IndexState),
+    "finish_rebuild": ({"generation": str, "gaps": int}, bool),
 }

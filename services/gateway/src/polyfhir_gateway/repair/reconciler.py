@@ -20,7 +20,7 @@ republishes every live resource (the indexer writes the same version again,
 primary does not hold live (the reconcile's second pass). It never drops the
 tenant's entries first, so a search during a rebuild counts every resource:
 the old document answers until its rewrite replaces it (issue 12: a rebuild
-that dropped first showed totals of 1000–2830 out of 3000 while it ran).
+that dropped first showed totals of 1000 to 2830 out of 3000 while it ran).
 """
 
 from __future__ import annotations

@@ -23,42 +23,21 @@ recorded position never claims an event that is not applied. Writes use
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
-
-import orjson
+from typing import Any
 
 from polyfhir_bus.events import event_key
-from polyfhir_core.contracts.search_index import IndexedVersion, IndexState, TextHit, TextHits
-from polyfhir_core.errors import BadRequest, ServiceUnavailable
+from polyfhir_core.contracts.search_index import IndexedVersion, TextHit, TextHits
+from polyfhir_core.errors import ServiceUnavailable
 from polyfhir_core.resources import ResourceKey
+from polyfhir_search.adapters.generations import IndexGenerations, IndexMissing, ndjson
 from polyfhir_search.domain.documents import IndexDocument
-from polyfhir_search.domain.index_meta import (
-    GENERATION_ID,
-    POSITIONS_QUERY,
-    GenerationDoc,
-    generation_write,
-    new_generation,
-    position_id,
-)
-from polyfhir_search.domain.mapping import RESOURCE_MAPPINGS, RESOURCE_SETTINGS
 from polyfhir_search.domain.queries import tenant_filter
 from polyfhir_search.service_layer.ports import ItemResult, Outcome
 
-T = TypeVar("T")
+__all__ = ["EngineIndex", "IndexMissing", "bulk_chunks", "ndjson"]
 _VERSION_FIELDS = ["type", "rid", "version", "deleted"]
-_GENERATION_FIELDS = ["generation", "complete", "gaps", "revision"]
-CAS_ATTEMPTS = 20
-MAX_PARTITIONS = 10_000
 DELETE_PAGE = 1000
 MAX_BULK_BYTES = 8 * 1024 * 1024  # engines refuse huge bulks (http.max_content_length)
-
-
-def ndjson(operations: list[dict[str, Any]]) -> bytes:
-    """A bulk body, serialised once with orjson (the clients' own JSON encoders cost
-    about a third of a small bulk's round trip)."""
-    return b"".join(orjson.dumps(op) + b"\n" for op in operations)
 
 
 def bulk_chunks(
@@ -83,10 +62,6 @@ def _indexed(source: dict[str, Any]) -> IndexedVersion:
     )
 
 
-class IndexMissing(ServiceUnavailable):
-    """The engine does not have our index (it restarted empty, or someone deleted it)."""
-
-
 def _item_result(document: IndexDocument, item: dict[str, Any]) -> ItemResult:
     status = int(item.get("status", 500))
     if status < 300:
@@ -102,121 +77,42 @@ def _item_result(document: IndexDocument, item: dict[str, Any]) -> ItemResult:
     return ItemResult(document, Outcome.REJECTED, f"{status}: {reason}")
 
 
-class EngineIndex(ABC):
+class EngineIndex(IndexGenerations):
     """A :class:`polyfhir_search.service_layer.ports.SearchEngine` over one client."""
 
-    def __init__(self, prefix: str) -> None:
-        self.resources = f"{prefix}-resources"
-
-    async def ensure_index(self) -> None:
-        """Create the index when it is missing (at start, and whenever the engine lost it),
-        with a new generation that is not complete: it holds nothing yet."""
-        if await self._exists(self.resources):
-            return
-        try:
-            await self._create(self.resources, RESOURCE_SETTINGS, RESOURCE_MAPPINGS)
-        except BadRequest as exc:  # another replica created it in between: fine
-            if "resource_already_exists" not in str(exc):
-                raise
-            return
-        fresh = GenerationDoc(new_generation(), complete=False, gaps=0, revision=1)
-        await self._send(generation_write(self.resources, fresh))
-
-    async def _send(self, operations: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """One bulk of ``operations`` (none: no request); one result per action."""
-        return await self._bulk(ndjson(operations)) if operations else []
-
-    async def _healing(self, call: Callable[[], Awaitable[T]]) -> T:
-        """Run ``call``; if the index is gone, re-create it and run ``call`` once more."""
-        try:
-            return await call()
-        except IndexMissing:
-            await self.ensure_index()
-            return await call()
-
-    async def apply(self, documents: list[IndexDocument]) -> list[ItemResult]:
+    async def apply_batch(
+        self, documents: list[IndexDocument], positions: dict[int, int]
+    ) -> list[ItemResult]:
+        """Documents, then positions, into the serving index and the generation being
+        built (if any; one that appears meanwhile gets the batch too). The results are
+        the serving index's."""
         # Before writing, make sure the index (with its analyzers) exists: an engine that
         # restarted empty would otherwise auto-create it with dynamic mappings.
         await self.ensure_index()
+        targets = await self.write_targets()
+        results: list[ItemResult] = []
+        for target in targets:
+            results = await self.apply(documents, target)
+        for target in targets:
+            await self.record_positions(positions, target)
+        if len(targets) == 1 and len(late := await self.write_targets()) > 1:
+            await self.apply(documents, late[0])
+            await self.record_positions(positions, late[0])
+        return results
+
+    async def apply(
+        self, documents: list[IndexDocument], target: str | None = None
+    ) -> list[ItemResult]:
         results: list[ItemResult] = []
         for chunk in bulk_chunks(documents):
             operations: list[dict[str, Any]] = []
             for doc in chunk:
-                meta: dict[str, Any] = {"_index": self.resources, "_id": doc.doc_id}
+                meta: dict[str, Any] = {"_index": target or self.resources, "_id": doc.doc_id}
                 meta |= {"version": doc.version, "version_type": "external_gte"}
                 operations += [{"index": meta}, doc.source()]
             items = await self._send(operations)
             results += [_item_result(doc, item) for doc, item in zip(chunk, items, strict=True)]
         return results
-
-    async def record_positions(self, positions: dict[int, int]) -> None:
-        operations: list[dict[str, Any]] = []
-        for partition, position in sorted(positions.items()):
-            meta: dict[str, Any] = {"_index": self.resources, "_id": position_id(partition)}
-            meta |= {"version": position, "version_type": "external"}
-            operations += [{"index": meta}, {"partition": partition, "position": position}]
-        for item in await self._send(operations):
-            status = int(item.get("status", 500))
-            if status >= 300 and status != 409:
-                raise ServiceUnavailable(f"search engine refused a position write: {item}")
-
-    async def positions(self) -> dict[int, int]:
-        body = {"query": POSITIONS_QUERY, "size": MAX_PARTITIONS}
-        found = await self._healing(lambda: self._search(self.resources, body))
-        hits = found["hits"]["hits"]
-        return {int(h["_source"]["partition"]): int(h["_source"]["position"]) for h in hits}
-
-    async def generation(self) -> GenerationDoc | None:
-        """The generation document, read in real time (None: the engine holds none)."""
-        docs = await self._healing(
-            lambda: self._mget(self.resources, [GENERATION_ID], _GENERATION_FIELDS)
-        )
-        found = [d for d in docs if d.get("found")]
-        return GenerationDoc.from_source(found[0]["_source"]) if found else None
-
-    async def state(self) -> IndexState:
-        doc = await self.generation()
-        if doc is None:
-            return IndexState("", False, 0, await self.positions())
-        return IndexState(doc.generation, doc.complete, doc.gaps, await self.positions())
-
-    async def record_gap(self) -> GenerationDoc:
-        """Events were lost: the index is not complete any more, until a repair."""
-
-        def gap(doc: GenerationDoc | None) -> GenerationDoc:
-            return doc.with_gap() if doc else GenerationDoc(new_generation(), False, 1, 1)
-
-        updated = await self._update_generation(gap)
-        assert updated is not None
-        return updated
-
-    async def mark_complete(self, generation: str, gaps: int) -> bool:
-        def complete(doc: GenerationDoc | None) -> GenerationDoc | None:
-            if doc is None:  # no generation document at all: this repair filled the index
-                return GenerationDoc(new_generation(), True, 0, 1) if generation == "" else None
-            if (doc.generation, doc.gaps) != (generation, gaps):
-                return None  # re-created, or another gap since the repair started
-            return doc if doc.complete else doc.completed()
-
-        return await self._update_generation(complete) is not None
-
-    async def _update_generation(
-        self, change: Callable[[GenerationDoc | None], GenerationDoc | None]
-    ) -> GenerationDoc | None:
-        """Compare-and-set of the generation document (its revision is the external
-        version: a concurrent update is a 409, and the change is computed again)."""
-        for _ in range(CAS_ATTEMPTS):
-            current = await self.generation()
-            wanted = change(current)
-            if wanted is None or wanted == current:
-                return wanted
-            item = (await self._send(generation_write(self.resources, wanted)))[0]
-            status = int(item.get("status", 500))
-            if status < 300:
-                return wanted
-            if status != 409:
-                raise ServiceUnavailable(f"search engine refused the generation document: {item}")
-        raise ServiceUnavailable("the generation document kept changing; try again")
 
     async def search(self, body: dict[str, Any]) -> TextHits:
         found = (await self._healing(lambda: self._search(self.resources, body)))["hits"]
@@ -285,33 +181,3 @@ class EngineIndex(ABC):
         if not await self._ping():
             raise ServiceUnavailable("search engine does not answer")
         await self.ensure_index()  # an engine that came back empty gets its indices again
-
-    # --- raw calls, one implementation per client -----------------------------
-
-    @abstractmethod
-    async def _exists(self, index: str) -> bool: ...
-
-    @abstractmethod
-    async def _create(self, index: str, settings: dict[str, Any], mappings: dict[str, Any]) -> None:
-        """Create the index (BadRequest naming resource_already_exists if it exists)."""
-
-    @abstractmethod
-    async def _bulk(self, body: bytes) -> list[dict[str, Any]]:
-        """Run a bulk (an NDJSON ``body``) with ``refresh=wait_for``; one result (the inner
-        item) per action."""
-
-    @abstractmethod
-    async def _search(self, index: str, body: dict[str, Any]) -> dict[str, Any]: ...
-
-    @abstractmethod
-    async def _mget(self, index: str, ids: list[str], source: list[str]) -> list[dict[str, Any]]:
-        """Realtime multi-get; one doc entry (with ``found``) per id."""
-
-    @abstractmethod
-    async def _count(self, index: str, query: dict[str, Any]) -> int: ...
-
-    @abstractmethod
-    async def _ping(self) -> bool: ...
-
-    @abstractmethod
-    async def close(self) -> None: ...

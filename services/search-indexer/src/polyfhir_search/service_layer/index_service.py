@@ -95,5 +95,13 @@ class IndexService:
         del tenant
         return await self._engine.mark_complete(generation, gaps)
 
+    async def begin_rebuild(self, tenant: str) -> IndexState:
+        del tenant
+        return await self._engine.begin_rebuild()
+
+    async def finish_rebuild(self, tenant: str, generation: str, gaps: int) -> bool:
+        del tenant
+        return await self._engine.finish_rebuild(generation, gaps)
+
     async def check_ready(self) -> None:
         await self._engine.ping()

@@ -81,9 +81,8 @@ class Indexer:
         # query API of this process keeps answering while a batch is prepared
         documents = await asyncio.to_thread(self._documents, latest)
         await self._check_gap(batch.first_positions or lowest_positions(deliveries))
-        results = await self._engine.apply(documents)
         positions = batch.positions
-        await self._engine.record_positions(positions)
+        results = await self._engine.apply_batch(documents, positions)
         await self._freshness.advance()
         metrics.BATCH_SIZE.observe(len(deliveries))
         metrics.APPLY_SECONDS.observe(time.perf_counter() - started)
