@@ -106,3 +106,29 @@ async def test_an_index_that_does_not_catch_up_stays_incomplete(primary: Any) ->
         await gw.pipeline.convergence.converge("search")
     assert not gw.fake.complete
     assert gw.pipeline.convergence.status["search"].last_outcome == "failed"
+
+
+async def test_an_index_rebuild_republishes_every_tenant_then_switches(primary: Any) -> None:
+    store = Republishing(primary)
+    gw = build(primary, store)
+    pid = await gw.patient("empyema")
+    gw.fake.applied_positions = {0: 3}
+    async with gw.client() as c:
+        started = await c.post("/admin/backends/search/rebuild-index")
+        assert started.status_code == 202, started.text
+        await gw.pipeline.convergence._rebuilds["search"]
+        listed = (await c.get("/admin/backends")).json()["backends"]
+    index = next(b for b in listed if b["id"] == "search")["index"]
+    assert (index["lastOutcome"], index["repairing"]) == ("rebuilt", False)
+    assert gw.fake.generation == "g1+1" and gw.fake.building == ""
+    assert ResourceKey("Patient", pid) in store.republished[gw.tenant]
+    answer = await gw.search("Patient", _text="empyema")
+    assert route(answer) == "search,primary"
+
+
+async def test_an_index_rebuild_of_an_unknown_backend_is_404(primary: Any) -> None:
+    gw = build(primary)
+    async with gw.client() as c:
+        answer = await c.post("/admin/backends/nope/rebuild-index")
+    assert answer.status_code == 404
+    assert answer.json()["resourceType"] == "OperationOutcome"

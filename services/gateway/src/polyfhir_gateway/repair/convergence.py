@@ -93,6 +93,7 @@ class Convergence:
         self._tasks: list[asyncio.Task[None]] = []
         self._admin = TenantContext.of(ADMIN_TENANT)
         self._stalled: dict[str, dict[int, int]] = {}  # positions seen behind, per backend
+        self._rebuilds: dict[str, asyncio.Task[None]] = {}
 
     async def converge(self, backend_id: str) -> bool:
         """One round: True when the index is complete (already, or after this repair)."""
@@ -130,6 +131,55 @@ class Convergence:
         INDEX_REPAIRS.labels(backend_id, outcome).inc()
         log.info("search index %s repair: %s", backend_id, outcome)
         return status.complete
+
+    async def rebuild_index(self, backend_id: str) -> bool:
+        """Zero-downtime rebuild of the whole index: a new generation receives the live
+        stream and every tenant's republished resources while the current one answers;
+        searches switch to it atomically once it has caught up. True when switched."""
+        index, status = self.indexes[backend_id], self.status[backend_id]
+        status.repairing = True
+        try:
+            building = await index.begin_rebuild(ADMIN_TENANT)
+            log.info(
+                "search index %s: rebuilding into generation %s", backend_id, building.generation
+            )
+            tenants = await self.store.tenants(self._admin)
+            status.tenants = len(tenants)
+            for tenant in tenants:
+                job = RepairJob(
+                    f"auto-{uuid.uuid4().hex[:12]}", tenant, backend_id, RepairKind.REBUILD
+                )
+                await reconciler.republish_all(TenantContext.of(tenant), self.store, job)
+            deadline = asyncio.get_running_loop().time() + self.catch_up_timeout_s
+            for tenant in tenants:
+                await self._caught_up(TenantContext.of(tenant), index, deadline)
+            switched = await index.finish_rebuild(ADMIN_TENANT, building.generation, building.gaps)
+        except Exception as exc:
+            status.last_outcome, status.last_error = "failed", str(exc) or type(exc).__name__
+            INDEX_REPAIRS.labels(backend_id, "rebuild_failed").inc()
+            raise
+        finally:
+            status.repairing, status.last_repair = False, datetime.now(UTC)
+        outcome = "rebuilt" if switched else "rebuild_superseded"
+        status.last_outcome, status.last_error = outcome, None
+        INDEX_REPAIRS.labels(backend_id, outcome).inc()
+        log.info("search index %s rebuild: %s", backend_id, outcome)
+        return switched
+
+    def start_rebuild(self, backend_id: str) -> RepairStatus:
+        """Run :meth:`rebuild_index` in the background (one at a time per backend)."""
+        status = self.status[backend_id]
+        running = self._rebuilds.get(backend_id)
+        if running is None or running.done():
+            self._rebuilds[backend_id] = asyncio.create_task(self._rebuild_quietly(backend_id))
+            status.repairing = True
+        return status
+
+    async def _rebuild_quietly(self, backend_id: str) -> None:
+        try:
+            await self.rebuild_index(backend_id)
+        except Exception as exc:  # reported in the status; the gateway goes on
+            log.warning("search index %s rebuild failed: %s", backend_id, exc)
 
     async def _stalled_behind(self, backend_id: str, state: IndexState) -> bool:
         """Behind a stream with nothing left to publish, with the same positions as in the
@@ -182,6 +232,8 @@ class Convergence:
             self._tasks.append(asyncio.create_task(self._loop(backend_id)))
 
     async def stop(self) -> None:
+        self._tasks += self._rebuilds.values()
+        self._rebuilds.clear()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -113,15 +113,20 @@ async def reconcile(
         await repairs.remove_orphans(entries)
 
 
-async def rebuild(
-    ctx: TenantContext, store: PrimaryStore, index: SearchIndex, job: RepairJob
-) -> None:
-    tenant = ctx.tenant.value
+async def republish_all(ctx: TenantContext, store: PrimaryStore, job: RepairJob) -> None:
+    """Put every live resource of the tenant in the stream again."""
     async for rows in _pages(lambda after, n: store.list_versions(ctx, after, n)):
         job.progress.compared += len(rows)
         live = [row.key for row in rows if not row.deleted]
         if live:
             job.progress.republished += await store.republish(ctx, live)
+
+
+async def rebuild(
+    ctx: TenantContext, store: PrimaryStore, index: SearchIndex, job: RepairJob
+) -> None:
+    tenant = ctx.tenant.value
+    await republish_all(ctx, store, job)
     repairs = _Repairs(ctx, store, index, job)
     async for entries in _pages(lambda after, n: index.scan(tenant, after, n)):
         await repairs.remove_orphans(entries)
