@@ -138,6 +138,11 @@ class IndexGenerations(ABC):
         found = [d for d in docs if d.get("found")]
         return GenerationDoc.from_source(found[0]["_source"]) if found else None
 
+    async def is_complete(self) -> bool:
+        """The serving generation is complete (one realtime read: asked on every search)."""
+        doc = await self.generation()
+        return doc is not None and doc.complete
+
     async def state(self, target: str | None = None) -> IndexState:
         doc = await self.generation(target)
         positions = await self.positions(target)

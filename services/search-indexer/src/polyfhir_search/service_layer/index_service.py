@@ -42,13 +42,11 @@ class IndexService:
         """Refused (IndexNotFresh) unless the index proves it is complete: an index
         re-created empty, restored from an older snapshot or that saw lost events would
         answer with too few hits, and say nothing about it."""
-        state = await self._engine.state()
-        if not state.complete:
+        if not await self._engine.is_complete():
             metrics.INDEX_NOT_FRESH.inc()
-            why = "has no generation document" if not state.generation else "is not complete"
             raise IndexNotFresh(
-                f"the search index {why} (re-created, restored or events lost since it was "
-                f"filled; {state.gaps} gap(s) seen): it is being rebuilt from the primary"
+                "the search index is not complete (re-created, restored, or events lost "
+                "since it was filled): it is being repaired from the primary"
             )
         return await self._engine.search(search_body(tenant, request))
 

@@ -42,6 +42,9 @@ class SearchEngine(Protocol):
 
     async def positions(self) -> dict[int, int]: ...
 
+    async def is_complete(self) -> bool:
+        """The serving generation proves it holds everything (asked on every search)."""
+
     async def state(self) -> IndexState:
         """The generation document (read in real time) and the applied positions."""
 
