@@ -201,3 +201,41 @@ def test_a_rebuild_never_shows_partial_totals(
     for _ in range(3):
         answer = content_search(stack, tenant, marker)
         assert (answer.json()["total"], route(answer)) == (count, ["search", "primary"])
+
+
+def test_an_index_rebuild_switches_generations_without_partial_totals(
+    fresh_stack: Callable[..., LocalStack], tenant: str, marker: str
+) -> None:
+    stack = fresh_stack("hybrid")
+    count = 300
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"resource": patient(marker, n), "request": {"method": "POST", "url": "Patient"}}
+            for n in range(count)
+        ],
+    }
+    with fhir_client(stack, tenant) as fhir:
+        assert fhir.post("/", json=bundle).status_code == 200
+    eventually(lambda: content_search(stack, tenant, marker).json()["total"] == count)
+
+    def index_status() -> dict[str, Any]:
+        listed = httpx.get(f"{stack.gateway.url}/admin/backends", timeout=30.0).json()
+        search: dict[str, Any] = next(b for b in listed["backends"] if b["id"] == "search")
+        status: dict[str, Any] = search["index"]
+        return status
+
+    before = index_status()["generation"]
+    started = httpx.post(f"{stack.gateway.url}/admin/backends/search/rebuild-index", timeout=30.0)
+    assert started.status_code == 202, started.text
+    totals: list[tuple[int, str]] = []
+    while (status := index_status())["repairing"]:
+        answer = content_search(stack, tenant, marker)
+        totals.append((answer.json()["total"], ",".join(route(answer))))
+    assert status["lastOutcome"] == "rebuilt", (status, stack.logs())
+    assert {total for total, _ in totals} <= {count}, totals
+    eventually(lambda: index_status()["generation"] != before, what="the new generation serving")
+    answer = content_search(stack, tenant, marker)
+    assert (answer.json()["total"], route(answer)) == (count, ["search", "primary"])
+    assert drift(stack, tenant) == {"missing": 0, "stale": 0, "orphans": 0}
