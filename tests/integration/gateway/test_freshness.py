@@ -132,3 +132,32 @@ async def test_an_index_rebuild_of_an_unknown_backend_is_404(primary: Any) -> No
         answer = await c.post("/admin/backends/nope/rebuild-index")
     assert answer.status_code == 404
     assert answer.json()["resourceType"] == "OperationOutcome"
+
+
+class Streamed(Republishing):
+    """... whose whole stream stands at ``stream`` with nothing left to publish."""
+
+    def __init__(self, store: Any, stream: dict[int, int]) -> None:
+        super().__init__(store)
+        self.stream = stream
+
+    async def stream_positions(self, ctx: Any) -> TenantPositions:
+        return TenantPositions(dict(self.stream), pending=0)
+
+
+async def test_an_index_stuck_behind_the_stream_is_repaired(primary: Any) -> None:
+    """Events a broker lost with nothing after them: no gap to see, but the index stays
+    below where the primary's stream stands."""
+    store = Streamed(primary, {0: 10})
+    gw = build(primary, store)
+    await gw.patient("empyema", index=False)
+    gw.fake.applied_positions = {0: 3}
+    convergence = gw.pipeline.convergence
+
+    assert await convergence.converge("search")  # behind: look again next round
+    gw.fake.applied_positions = {0: 4}  # it moved: still catching up, not stuck
+    assert await convergence.converge("search")
+    assert store.republished == {}
+    assert await convergence.converge("search")  # the same positions twice: stuck
+    assert gw.tenant in store.republished
+    assert convergence.status["search"].last_outcome == "complete"
