@@ -23,6 +23,7 @@ from polyfhir_core.contracts.primary_store import (
 from polyfhir_core.contracts.search_index import (
     AppliedVersion,
     IndexedVersion,
+    IndexState,
     IndexStats,
     TextClause,
     TextField,
@@ -122,4 +123,6 @@ SAMPLES: dict[Any, Any] = {
     list[AppliedVersion]: [AppliedVersion("Patient", "p-1", 3)],
     list[IndexedVersion]: [IndexedVersion("Patient", "p-1", 3, deleted=True)],
     IndexStats: IndexStats(10, 2, {0: 5}),
+    IndexState: IndexState("g-2", False, 1, {0: 5, 1: 2}),
+    list[str]: ["acme", "acme/research"],
 }

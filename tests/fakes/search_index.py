@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from polyfhir_core.contracts.search_index import (
     AppliedVersion,
     IndexedVersion,
+    IndexState,
     IndexStats,
     TextHit,
     TextHits,
     TextSearch,
 )
-from polyfhir_core.errors import ServiceUnavailable
+from polyfhir_core.errors import IndexNotFresh, ServiceUnavailable
 from polyfhir_core.resources import ResourceKey
 from polyfhir_core.tenancy import TenantContext
 
@@ -30,6 +31,11 @@ class FakeSearchIndex:
     applied: bool = True  # what wait_applied answers
     applied_positions: dict[int, int] = field(default_factory=dict)
     requests: list[TextSearch] = field(default_factory=list)
+    generation: str = "g1"
+    complete: bool = True  # False: the index cannot prove it holds everything
+    gaps: int = 0
+    completions: list[tuple[str, int]] = field(default_factory=list)  # mark_complete calls
+    building: str = ""  # the generation a zero-downtime rebuild is filling
     waited: list[tuple[str, list[AppliedVersion], int]] = field(default_factory=list)
 
     def add(self, tenant: str, rtype: str, rid: str, text: str, version: int = 1) -> None:
@@ -41,6 +47,8 @@ class FakeSearchIndex:
             await asyncio.Event().wait()
         if self.failure is not None:
             raise self.failure
+        if not self.complete:
+            raise IndexNotFresh("the search index is not complete")
         hits = []
         for key, (_, words) in self.docs.get(ctx.tenant.value, {}).items():
             if request.resource_types and key.resource_type not in request.resource_types:
@@ -82,6 +90,26 @@ class FakeSearchIndex:
 
     async def stats(self, ctx: TenantContext) -> IndexStats:
         return IndexStats(len(self.docs.get(ctx.tenant.value, {})), 0, dict(self.applied_positions))
+
+    async def index_state(self, ctx: TenantContext) -> IndexState:
+        return IndexState(self.generation, self.complete, self.gaps, dict(self.applied_positions))
+
+    async def mark_complete(self, ctx: TenantContext, generation: str, gaps: int) -> bool:
+        self.completions.append((generation, gaps))
+        if (generation, gaps) != (self.generation, self.gaps):
+            return False
+        self.complete = True
+        return True
+
+    async def begin_rebuild(self, ctx: TenantContext) -> IndexState:
+        self.building = self.building or f"{self.generation}+1"
+        return IndexState(self.building, False, 0, {})
+
+    async def finish_rebuild(self, ctx: TenantContext, generation: str, gaps: int) -> bool:
+        if generation != self.building or gaps != 0:
+            return False
+        self.generation, self.building, self.complete = generation, "", True
+        return True
 
     async def check_ready(self) -> None:
         if self.ready_error is not None:

@@ -72,6 +72,9 @@ async def search(
         batch_max_wait_ms=20,
     )
     indexer = await indexer_bootstrap(settings, primary=primary.service)  # vread in-process
+    admin = TenantContext.of("admin")
+    state = await indexer.service.index_state(admin)  # a new index is complete: nothing missed
+    assert await indexer.service.mark_complete(admin, state.generation, state.gaps)
     await indexer.start()
     try:
         yield indexer

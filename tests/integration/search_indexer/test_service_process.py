@@ -36,6 +36,7 @@ async def test_the_service_process_indexes_and_answers(
     tmp_path: Path,
 ) -> None:
     topic, tenant, port = ev.unique("changes"), ev.unique("tenant"), free_port()
+    ctx = TenantContext.of(tenant)
     await ensure_topics(kafka_broker.bootstrap, 1, [topic])
     env = {
         "POLYFHIR_KAFKA_BOOTSTRAP": kafka_broker.bootstrap,
@@ -54,6 +55,9 @@ async def test_the_service_process_indexes_and_answers(
     producer = create_producer(kafka_broker.bootstrap)
     try:
         await asyncio.to_thread(wait_http, f"http://127.0.0.1:{port}/readyz", proc)
+        state = await index.index_state(ctx)  # a new index holds nothing yet: not complete
+        assert state.generation and not state.complete
+        assert await index.mark_complete(ctx, state.generation, state.gaps)
         await producer.start()
         event = ev.change(tenant, "a", 1, ev.narrative("Acute sinusitis"))
         await producer.send_and_wait(

@@ -102,3 +102,14 @@ async def test_rows_published_before_positions_existed_are_not_a_position(
     await store_app.database.mark_published(mine)
     positions = await store_app.service.positions(ctx)
     assert (positions.partitions, positions.pending) == ({}, 0)
+
+
+async def test_tenants_lists_every_tenant_holding_resources_once(server, tenant: str) -> None:  # type: ignore[no-untyped-def]
+    children = [f"{tenant}/b", f"{tenant}/a", tenant]
+    for name in children:
+        await _history(server.store, TenantContext.of(name))
+    found = await server.store.tenants(TenantContext.of(tenant))
+    assert [t for t in found if t == tenant or t.startswith(tenant + "/")] == sorted(children)
+    assert found == sorted(set(found))
+    with pytest.raises(Forbidden):  # cross-tenant administration
+        await server.store.tenants(TenantContext.of(tenant, TenantPermissions.read_only()))

@@ -149,16 +149,23 @@ async def test_reconcile_pages_through_more_than_one_page(monkeypatch: pytest.Mo
     assert store.republished == [r.key for r in rows[1::2]]
 
 
-async def test_rebuild_drops_then_republishes_every_live_resource() -> None:
+async def test_rebuild_rewrites_every_live_resource_in_place_and_removes_orphans() -> None:
     store = FakeStore(
         [ResourceVersion("Patient", "a", 1), ResourceVersion("Patient", "b", 2, deleted=True)]
     )
-    index = FakeIndex([IndexedVersion("Patient", "a", 1)])
+    index = FakeIndex(
+        [
+            IndexedVersion("Patient", "a", 1),
+            IndexedVersion("Patient", "b", 1),  # live in the index, deleted in the primary
+            IndexedVersion("Patient", "z", 1),  # unknown to the primary
+        ]
+    )
     j = job()
     await reconciler.rebuild(CTX, store, index, j)  # type: ignore[arg-type]
-    assert index.dropped
+    assert not index.dropped  # never emptied first: searches keep counting every resource
     assert store.republished == [ResourceKey("Patient", "a")]
-    assert j.progress.removed == 1
+    assert index.removed == [ResourceKey("Patient", "b"), ResourceKey("Patient", "z")]
+    assert j.progress.removed == 2
 
 
 async def _reconcile(store: FakeStore, index: FakeIndex, job: RepairJob) -> None:

@@ -23,6 +23,17 @@ class MemoryEngine:
         self.docs: dict[str, IndexDocument] = {}
         self.stored_positions: dict[int, int] = {}
         self.refuse = refuse
+        self.gaps = 0
+
+    async def apply_batch(
+        self, documents: list[IndexDocument], positions: dict[int, int]
+    ) -> list[ItemResult]:
+        results = await self.apply(documents)
+        await self.record_positions(positions)
+        return results
+
+    async def record_gap(self) -> None:
+        self.gaps += 1
 
     async def apply(self, documents: list[IndexDocument]) -> list[ItemResult]:
         results = []
@@ -70,3 +81,27 @@ async def test_only_the_newest_version_of_a_batch_is_written(ev: Any) -> None:
     assert engine.docs["t|Condition|a"].version == 5
     assert await indexer(Batch(batch[:1], {})) == []  # an old redelivery changes nothing
     assert engine.docs["t|Condition|a"].version == 5
+
+
+async def test_positions_that_jump_record_a_gap_and_nothing_else_does(ev: Any) -> None:
+    engine = MemoryEngine()
+    indexer, _ = _indexer(engine)
+
+    async def at(partition: int, *positions: int) -> None:
+        deliveries = [
+            ev.delivery(ev.change("t", f"r{n}", 1, ev.narrative("x")), partition, n)
+            for n in positions
+        ]
+        await indexer(Batch(deliveries, {partition: max(positions)}))
+
+    await at(0, 1, 2)
+    await at(1, 7)  # a partition this index never recorded starts its chain
+    await at(0, 2, 3)  # a redelivery overlapping the recorded position, then the next one
+    assert engine.gaps == 0
+    await at(0, 6)  # 4 and 5 never arrived
+    assert engine.gaps == 1
+    assert engine.stored_positions == {0: 6, 1: 7}
+    # a dead-lettered record (position 7) counts: the batch starts where expected
+    good = ev.delivery(ev.change("t", "g", 1, ev.narrative("x")), 0, 8)
+    await indexer(Batch([good], {0: 8}, first_positions={0: 7}))
+    assert engine.gaps == 1

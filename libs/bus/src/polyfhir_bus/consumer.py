@@ -32,7 +32,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiokafka import ConsumerRecord
@@ -81,10 +81,12 @@ class Rejection:
 class Batch:
     """The decoded deliveries of one poll, and the highest position header per partition
     over *every* record of it (dead-lettered ones included), so that an indexer can
-    record that it has handled them."""
+    record that it has handled them. ``first_positions``: the lowest, likewise, so an
+    indexer can tell that positions jumped (events lost before this batch)."""
 
     deliveries: list[Delivery]
     positions: dict[int, int]
+    first_positions: dict[int, int] = field(default_factory=dict)
 
 
 BatchHandler = Callable[[Batch], Awaitable[list[Rejection]]]
@@ -148,12 +150,18 @@ async def redeem(delivery: Delivery, versions: ResourceVersions | None) -> Deliv
     return replace(delivery, event=event.with_body(body))
 
 
-def batch_positions(records: tuple[ConsumerRecord[Any, Any], ...]) -> dict[int, int]:
+def batch_positions(
+    records: tuple[ConsumerRecord[Any, Any], ...], *, lowest: bool = False
+) -> dict[int, int]:
+    """Per partition the highest (``lowest``: the lowest) position header of ``records``."""
     positions: dict[int, int] = {}
     for record in records:
         with contextlib.suppress(UnsupportedEvent):
             position = position_of(record)
-            if position is not None and position > positions.get(record.partition, -1):
+            if position is None:
+                continue
+            held = positions.get(record.partition)
+            if held is None or (position < held if lowest else position > held):
                 positions[record.partition] = position
     return positions
 
@@ -240,7 +248,8 @@ class BatchConsumer:
                 await self.dead_letter(record, str(exc))
             else:
                 deliveries.append(delivery)
-        rejections = await self._handler(Batch(deliveries, batch_positions(records)))
+        batch = Batch(deliveries, batch_positions(records), batch_positions(records, lowest=True))
+        rejections = await self._handler(batch)
         for rejection in rejections:
             await self.dead_letter(rejection.delivery.record, rejection.reason)
 

@@ -164,6 +164,13 @@ class ServiceUnavailable(FhirError):
     code = "transient"
 
 
+class IndexNotFresh(ServiceUnavailable):
+    """A derived index cannot prove it holds everything (re-created empty, restored
+    from an older snapshot, or it saw lost events): the primary must answer."""
+
+    code = "incomplete"
+
+
 def _all_subclasses(root: type[FhirError]) -> list[type[FhirError]]:
     found = []
     for sub in root.__subclasses__():

@@ -29,6 +29,14 @@ APPLIED_POSITION = Gauge(
     "Highest event position applied, per partition",
     ["partition"],
 )
+POSITION_GAPS = Counter(
+    "polyfhir_search_position_gaps_total",
+    "Batches whose positions jumped past the next expected one (events lost on the way)",
+)
+INDEX_NOT_FRESH = Counter(
+    "polyfhir_search_not_fresh_refusals_total",
+    "Searches refused because the index cannot prove it is complete",
+)
 CONSUMER_ERRORS = Counter(
     "polyfhir_search_consumer_errors_total",
     "Batches that failed and will be retried, by error type",

@@ -155,6 +155,18 @@ class PrimaryStore(JobStore, Protocol):
         """Put the current version of each key in the outbox again (a tombstone for a
         deleted one), so secondaries re-apply it; returns how many were queued."""
 
+    async def tenants(self, ctx: TenantContext) -> list[str]:
+        """Every tenant that holds resources (deleted ones too), in order: what an
+        automatic repair of a secondary walks. Administration: needs the reindex
+        permission in ``ctx``'s own tenant."""
+
+    async def stream_positions(self, ctx: TenantContext) -> TenantPositions:
+        """Where the whole change stream stands (every tenant): per partition the last
+        position the relay assigned, and how many changes are not published yet. With
+        nothing pending, a secondary whose applied positions stay below these misses
+        events it will never receive (a broker lost them). Administration: needs the
+        reindex permission."""
+
     async def check_ready(self) -> None:
         """Raise when the store cannot serve requests."""
 

@@ -16,6 +16,17 @@ tenant and partition, the position of the tenant's last published change
 (:class:`polyfhir_core.contracts.primary_store.TenantPositions`). A secondary is fresh for a
 tenant when, for every partition, its applied position is at least the
 tenant's, and the tenant has no unpublished changes.
+
+Positions alone cannot show what an index *lost*: an index re-created empty
+(engine restart, deletion) or restored from an older snapshot, or a stream
+that lost events (a memory-only broker restarted), still records the highest
+positions it applies next. So the index also proves that it is **complete**
+(:class:`IndexState`): a generation document kept in the engine with the
+documents says whether this index was filled from the primary since it was
+created and has seen no gap in the gapless positions since. An index that is
+not complete refuses full-text searches with :class:`polyfhir_core.errors.IndexNotFresh`
+(the gateway falls back to the primary) until a repair of every tenant has
+caught up and called :meth:`SearchIndex.mark_complete`.
 """
 
 from __future__ import annotations
@@ -119,6 +130,24 @@ class IndexStats:
     positions: dict[int, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class IndexState:
+    """What the index proves about itself (kept in the engine, with the documents).
+
+    ``generation``: the id of this physical index, new whenever it is (re)created
+    ("" when the engine holds no generation document at all). ``complete``: filled
+    from the primary since it was created, with no gap in the positions since.
+    ``gaps``: how many gaps (lost events) it has seen; a repair passes the number it
+    started from to :meth:`SearchIndex.mark_complete`, so a gap found during the
+    repair keeps the index incomplete. ``positions``: the applied positions.
+    """
+
+    generation: str
+    complete: bool
+    gaps: int = 0
+    positions: dict[int, int] = field(default_factory=dict)
+
+
 @runtime_checkable
 class SearchIndex(Protocol):
     """Everything the gateway may ask of a search secondary."""
@@ -154,6 +183,24 @@ class SearchIndex(Protocol):
         """Remove every entry of the tenant (before a rebuild); returns how many."""
 
     async def stats(self, ctx: TenantContext) -> IndexStats: ...
+
+    async def index_state(self, ctx: TenantContext) -> IndexState:
+        """The index's own proof of completeness (shared by every tenant)."""
+
+    async def mark_complete(self, ctx: TenantContext, generation: str, gaps: int) -> bool:
+        """A repair of every tenant that started at (``generation``, ``gaps``) has caught
+        up: mark the index complete. ``False`` (nothing changed) when the index was
+        re-created or saw another gap since."""
+
+    async def begin_rebuild(self, ctx: TenantContext) -> IndexState:
+        """Zero-downtime rebuild, step 1: a new generation that receives the live stream
+        (and what the caller republishes) while the current one keeps answering. Returns
+        its state; a rebuild already under way is resumed."""
+
+    async def finish_rebuild(self, ctx: TenantContext, generation: str, gaps: int) -> bool:
+        """Step 2, once every tenant was republished and applied: switch searches to the new
+        generation atomically and delete the old one. ``False`` (nothing switched) when it
+        is not that generation any more, saw a gap, or has not caught up."""
 
     async def check_ready(self) -> None:
         """Raise ServiceUnavailable when the service or its engine cannot serve."""

@@ -130,6 +130,9 @@ async def backends(fc: Ctx) -> Response:
             entry.update(state=primary_state, lastError=error)
         elif backend.id in monitored:
             entry.update(monitored[backend.id])
+            repair = fc.pipeline.convergence.status.get(backend.id)
+            if repair is not None:  # the index's own completeness and its automatic repair
+                entry["index"] = repair.to_json()
         else:
             entry["state"] = "not_queried" if backend.enabled else "disabled"
         out.append(entry)

@@ -2,6 +2,7 @@
 
 POST   /admin/backends/{backend}/reconcile    compare (type, id, version), repair drift -> 202 + job
 POST   /admin/backends/{backend}/rebuild      drop the tenant's entries, republish all -> 202
+POST   /admin/backends/{backend}/rebuild-index  every tenant, into a new generation -> 202
 GET    /admin/backends/{backend}/jobs/{job}   progress (compared, missing, stale, orphans, ...)
 DELETE /admin/backends/{backend}/jobs/{job}   cancel
 
@@ -69,6 +70,15 @@ async def start_reconcile(backend: str, fc: Ctx) -> Response:
 @router.post("/{backend}/rebuild")
 async def start_rebuild(backend: str, fc: Ctx) -> Response:
     return await _start(fc, backend, RepairKind.REBUILD)
+
+
+@router.post("/{backend}/rebuild-index")
+async def start_index_rebuild(backend: str, fc: Ctx) -> Response:
+    """Zero-downtime rebuild of the whole index (every tenant); progress and outcome in
+    ``GET /admin/backends`` (``index``)."""
+    _index(fc.request, backend)
+    status = fc.pipeline.convergence.start_rebuild(backend)
+    return Response(orjson.dumps(status.to_json()), status_code=202, media_type="application/json")
 
 
 @router.get("/{backend}/jobs/{job_id}")

@@ -31,3 +31,11 @@ SYNC_WAIT_TIMEOUTS = Counter(
 def set_backend_state(backend: str, state: BackendState) -> None:
     for candidate in BackendState:
         BACKEND_STATE.labels(backend, candidate.value).set(1 if candidate is state else 0)
+
+
+INDEX_REPAIRS = Counter(
+    "polyfhir_gateway_index_repairs_total",
+    "Automatic repairs of an incomplete search index (every tenant), per outcome "
+    "(complete, superseded: a new gap or generation appeared meanwhile, failed)",
+    ["backend", "outcome"],
+)

@@ -8,7 +8,10 @@
   shipped: the primary answers the full text itself.
 - Freshness: unless the backend is written synchronously, it is used only once
   it has applied the tenant's last change (``sync.max_read_lag_ms``; the wait
-  lives beside the write waits in ``consistency.py``).
+  lives beside the write waits in ``consistency.py``). Whatever
+  the SyncMode, an index that cannot prove it is complete refuses the search
+  (``IndexNotFresh``): the primary answers (``not_fresh``) while
+  :class:`polyfhir_gateway.repair.convergence.Convergence` repairs it.
 
 The secondary call and the freshness check run concurrently under one
 deadline. Whatever goes wrong with the secondary — down, slow, erroring,
@@ -26,7 +29,7 @@ from dataclasses import dataclass
 from polyfhir_core.config import BackendConfig, CompositeConfig, QueryFeature
 from polyfhir_core.contracts.primary_store import EntryResponse, Page, PrimaryStore
 from polyfhir_core.contracts.search_index import SearchIndex, TextHits, TextSearch
-from polyfhir_core.errors import Issue, ServiceUnavailable
+from polyfhir_core.errors import IndexNotFresh, Issue, ServiceUnavailable
 from polyfhir_core.planning import (
     EXECUTABLE,
     ConfigTables,
@@ -48,6 +51,7 @@ from polyfhir_core.tenancy import Operation, TenantContext
 from polyfhir_gateway.pipeline.consistency import WriteSync, is_fresh, read_lag_bound
 from polyfhir_gateway.pipeline.health import HealthMonitor
 from polyfhir_gateway.pipeline.metrics import FALLBACKS, ROUTE_DECISIONS
+from polyfhir_gateway.repair.convergence import Convergence
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +96,7 @@ class QueryPipeline:
         self._timeouts = {b.id: self._query_timeout_ms(b) for b in config.secondaries}
         self.monitor = HealthMonitor(config, self.indexes)
         self.writes = WriteSync(config, self.indexes, self.monitor)
+        self.convergence = Convergence(store, self.indexes)
 
     # -- planning ----------------------------------------------------------------------
 
@@ -182,6 +187,8 @@ class QueryPipeline:
                 hits = await index.search_text(ctx, request) if fresh else TextHits((), 0)
         except TimeoutError:
             raise Fallback("timeout", f"no answer within {deadline * 1000:.0f} ms") from None
+        except IndexNotFresh as exc:  # emptied, re-created or lost events: being repaired
+            raise Fallback("not_fresh", str(exc)) from None
         except Exception as exc:  # the secondary failed: the primary answers
             raise Fallback("error", str(exc) or type(exc).__name__) from None
         if not fresh:
@@ -206,8 +213,10 @@ class QueryPipeline:
 
     async def start(self) -> None:
         self.monitor.start()
+        self.convergence.start()
 
     async def stop(self) -> None:
+        await self.convergence.stop()
         await self.monitor.stop()  # the clients belong to whoever built them (bootstrap)
 
 

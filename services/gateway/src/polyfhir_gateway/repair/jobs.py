@@ -42,18 +42,24 @@ class RepairProgress:
 
 
 class RepairJob:
-    """A running repair as the reconciler sees it: counters, checkpoint, ``save``."""
+    """A running repair as the reconciler sees it: counters, checkpoint, ``save``.
 
-    def __init__(self, run: JobRun) -> None:
+    ``run`` is the durable job it belongs to; ``None`` for a repair run inline by the
+    convergence loop (``repair/convergence.py``), which reports through its own status
+    and metrics and starts over rather than resuming."""
+
+    def __init__(self, run: JobRun | None) -> None:
         self.run = run
-        self.progress = RepairProgress.of(run.job.counters)  # a resumed job counts on
+        self.progress = RepairProgress.of(run.job.counters if run else {})  # resumed: counts on
 
     @property
     def checkpoint(self) -> JsonObject | None:
-        return self.run.checkpoint
+        return self.run.checkpoint if self.run else None
 
     async def save(self, checkpoint: JsonObject | None = None) -> None:
         """Persist the counters (and where to resume); stops the job when it is cancelled."""
+        if self.run is None:
+            return
         await self.run.save(
             done=self.progress.compared, counters=vars(self.progress), checkpoint=checkpoint
         )

@@ -37,6 +37,18 @@ async def list_versions(
     return await db.list_versions(ctx.tenant, after, limit, sorted(types) if types else None)
 
 
+async def tenants(db: Database, ctx: TenantContext) -> list[str]:
+    """Cross-tenant administration (an automatic repair walks every tenant)."""
+    ctx.permissions.require(Operation.REINDEX)
+    return await db.tenants()
+
+
+async def stream_positions(db: Database, ctx: TenantContext) -> TenantPositions:
+    """Where the whole stream stands (administration: positions of every tenant)."""
+    ctx.permissions.require(Operation.REINDEX)
+    return await db.stream_positions()
+
+
 def _event(stored: StoredResource) -> ResourceChanged:
     if stored.deleted:
         kind = ChangeKind.DELETED

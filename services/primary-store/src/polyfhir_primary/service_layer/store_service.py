@@ -338,5 +338,11 @@ class StoreService:
     async def republish(self, ctx: TenantContext, keys: Sequence[ResourceKey]) -> int:
         return await change_stream.republish(self.db, ctx, keys)
 
+    async def tenants(self, ctx: TenantContext) -> list[str]:
+        return await change_stream.tenants(self.db, ctx)
+
+    async def stream_positions(self, ctx: TenantContext) -> TenantPositions:
+        return await change_stream.stream_positions(self.db, ctx)
+
     async def check_ready(self) -> None:
         await self.db.check()

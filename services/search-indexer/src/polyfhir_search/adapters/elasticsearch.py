@@ -76,6 +76,24 @@ class ElasticsearchIndex(EngineIndex):
         async with _engine_errors():
             await self._client.indices.create(index=index, settings=settings, mappings=mappings)
 
+    async def _update_aliases(self, actions: list[dict[str, Any]]) -> None:
+        async with _engine_errors():
+            await self._client.indices.update_aliases(actions=actions)
+
+    async def _alias_indices(self, alias: str) -> list[str]:
+        try:
+            async with _engine_errors():
+                return sorted((await self._client.indices.get_alias(name=alias)).body)
+        except IndexMissing:
+            return []
+
+    async def _delete_index(self, index: str) -> None:
+        try:
+            async with _engine_errors():
+                await self._client.indices.delete(index=index)
+        except IndexMissing:
+            return
+
     async def _bulk(self, body: bytes) -> list[dict[str, Any]]:
         async with _engine_errors():
             # The NDJSON serializer passes an already serialised body through unchanged

@@ -5,49 +5,39 @@ the client library (and how it spells its calls and errors). Each engine module
 (``opensearch.py``, ``elasticsearch.py``) subclasses :class:`EngineIndex` and
 implements the handful of raw calls at the bottom.
 
-Two indices per prefix: ``<prefix>-resources`` (one document per resource, see
-``domain/documents.py``) and ``<prefix>-positions`` (one document per Kafka
-partition holding the highest applied position). The resource version, and the
-position, are the engine's external version, so a stale write is a 409 the
-engine refuses by itself — an older version never overwrites a newer one,
-whichever replica or redelivery sends it. Documents use ``external_gte``: the
-same version may be written again (it is the same content), because engines
-remember the version of a *deleted* document for a while (``gc_deletes``) and a
-rebuild (``drop_tenant``, then the primary republishes the current versions)
-must be able to write those versions back. Positions are written by a second bulk only after every
-document of the batch is in, so a recorded position never claims an event that
-is not applied. Writes use ``refresh=wait_for``: when a batch is acknowledged,
-searches see it.
+One index per prefix, ``<prefix>-resources``: one document per resource (see
+``domain/documents.py``) plus the index's bookkeeping kept with them
+(``domain/index_meta.py``: one document per Kafka partition holding the highest
+applied position, and the generation document saying whether the index is
+complete). The resource version, and the position, are the engine's external
+version, so a stale write is a 409 the engine refuses by itself: an older
+version never overwrites a newer one, whichever replica or redelivery sends it.
+Documents use ``external_gte``: the same version may be written again (it is
+the same content), because engines remember the version of a *deleted*
+document for a while (``gc_deletes``) and a rebuild (the primary republishes
+the current versions) must be able to write those versions back. Positions are
+written by a second bulk only after every document of the batch is in, so a
+recorded position never claims an event that is not applied. Writes use
+``refresh=wait_for``: when a batch is acknowledged, searches see it.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
-
-import orjson
+from typing import Any
 
 from polyfhir_bus.events import event_key
 from polyfhir_core.contracts.search_index import IndexedVersion, TextHit, TextHits
-from polyfhir_core.errors import BadRequest, ServiceUnavailable
+from polyfhir_core.errors import ServiceUnavailable
 from polyfhir_core.resources import ResourceKey
+from polyfhir_search.adapters.generations import IndexGenerations, IndexMissing, ndjson
 from polyfhir_search.domain.documents import IndexDocument
-from polyfhir_search.domain.mapping import POSITION_MAPPINGS, RESOURCE_MAPPINGS, RESOURCE_SETTINGS
 from polyfhir_search.domain.queries import tenant_filter
 from polyfhir_search.service_layer.ports import ItemResult, Outcome
 
-T = TypeVar("T")
+__all__ = ["EngineIndex", "IndexMissing", "bulk_chunks", "ndjson"]
 _VERSION_FIELDS = ["type", "rid", "version", "deleted"]
-MAX_PARTITIONS = 10_000
 DELETE_PAGE = 1000
 MAX_BULK_BYTES = 8 * 1024 * 1024  # engines refuse huge bulks (http.max_content_length)
-
-
-def ndjson(operations: list[dict[str, Any]]) -> bytes:
-    """A bulk body, serialised once with orjson (the clients' own JSON encoders cost
-    about a third of a small bulk's round trip)."""
-    return b"".join(orjson.dumps(op) + b"\n" for op in operations)
 
 
 def bulk_chunks(
@@ -72,10 +62,6 @@ def _indexed(source: dict[str, Any]) -> IndexedVersion:
     )
 
 
-class IndexMissing(ServiceUnavailable):
-    """The engine does not have our index (it restarted empty, or someone deleted it)."""
-
-
 def _item_result(document: IndexDocument, item: dict[str, Any]) -> ItemResult:
     status = int(item.get("status", 500))
     if status < 300:
@@ -91,69 +77,42 @@ def _item_result(document: IndexDocument, item: dict[str, Any]) -> ItemResult:
     return ItemResult(document, Outcome.REJECTED, f"{status}: {reason}")
 
 
-class EngineIndex(ABC):
+class EngineIndex(IndexGenerations):
     """A :class:`polyfhir_search.service_layer.ports.SearchEngine` over one client."""
 
-    def __init__(self, prefix: str) -> None:
-        self.resources = f"{prefix}-resources"
-        self.positions_index = f"{prefix}-positions"
-
-    async def ensure_index(self) -> None:
-        """Create the indices that are missing (at start, and whenever the engine lost them)."""
-        for index, settings, mappings in (
-            (self.resources, RESOURCE_SETTINGS, RESOURCE_MAPPINGS),
-            (self.positions_index, {}, POSITION_MAPPINGS),
-        ):
-            if not await self._exists(index):
-                try:
-                    await self._create(index, settings, mappings)
-                except BadRequest as exc:  # another replica created it in between: fine
-                    if "resource_already_exists" not in str(exc):
-                        raise
-
-    async def _send(self, operations: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """One bulk of ``operations`` (none: no request); one result per action."""
-        return await self._bulk(ndjson(operations)) if operations else []
-
-    async def _healing(self, call: Callable[[], Awaitable[T]]) -> T:
-        """Run ``call``; if the index is gone, re-create it and run ``call`` once more."""
-        try:
-            return await call()
-        except IndexMissing:
-            await self.ensure_index()
-            return await call()
-
-    async def apply(self, documents: list[IndexDocument]) -> list[ItemResult]:
+    async def apply_batch(
+        self, documents: list[IndexDocument], positions: dict[int, int]
+    ) -> list[ItemResult]:
+        """Documents, then positions, into the serving index and the generation being
+        built (if any; one that appears meanwhile gets the batch too). The results are
+        the serving index's."""
         # Before writing, make sure the index (with its analyzers) exists: an engine that
         # restarted empty would otherwise auto-create it with dynamic mappings.
         await self.ensure_index()
+        targets = await self.write_targets()
+        results: list[ItemResult] = []
+        for target in targets:
+            results = await self.apply(documents, target)
+        for target in targets:
+            await self.record_positions(positions, target)
+        if len(targets) == 1 and len(late := await self.write_targets()) > 1:
+            await self.apply(documents, late[0])
+            await self.record_positions(positions, late[0])
+        return results
+
+    async def apply(
+        self, documents: list[IndexDocument], target: str | None = None
+    ) -> list[ItemResult]:
         results: list[ItemResult] = []
         for chunk in bulk_chunks(documents):
             operations: list[dict[str, Any]] = []
             for doc in chunk:
-                meta: dict[str, Any] = {"_index": self.resources, "_id": doc.doc_id}
+                meta: dict[str, Any] = {"_index": target or self.resources, "_id": doc.doc_id}
                 meta |= {"version": doc.version, "version_type": "external_gte"}
                 operations += [{"index": meta}, doc.source()]
             items = await self._send(operations)
             results += [_item_result(doc, item) for doc, item in zip(chunk, items, strict=True)]
         return results
-
-    async def record_positions(self, positions: dict[int, int]) -> None:
-        operations: list[dict[str, Any]] = []
-        for partition, position in sorted(positions.items()):
-            meta: dict[str, Any] = {"_index": self.positions_index, "_id": str(partition)}
-            meta |= {"version": position, "version_type": "external"}
-            operations += [{"index": meta}, {"partition": partition, "position": position}]
-        for item in await self._send(operations):
-            status = int(item.get("status", 500))
-            if status >= 300 and status != 409:
-                raise ServiceUnavailable(f"search engine refused a position write: {item}")
-
-    async def positions(self) -> dict[int, int]:
-        body = {"query": {"match_all": {}}, "size": MAX_PARTITIONS}
-        found = await self._healing(lambda: self._search(self.positions_index, body))
-        hits = found["hits"]["hits"]
-        return {int(h["_source"]["partition"]): int(h["_source"]["position"]) for h in hits}
 
     async def search(self, body: dict[str, Any]) -> TextHits:
         found = (await self._healing(lambda: self._search(self.resources, body)))["hits"]
@@ -222,33 +181,3 @@ class EngineIndex(ABC):
         if not await self._ping():
             raise ServiceUnavailable("search engine does not answer")
         await self.ensure_index()  # an engine that came back empty gets its indices again
-
-    # --- raw calls, one implementation per client -----------------------------
-
-    @abstractmethod
-    async def _exists(self, index: str) -> bool: ...
-
-    @abstractmethod
-    async def _create(self, index: str, settings: dict[str, Any], mappings: dict[str, Any]) -> None:
-        """Create the index (BadRequest naming resource_already_exists if it exists)."""
-
-    @abstractmethod
-    async def _bulk(self, body: bytes) -> list[dict[str, Any]]:
-        """Run a bulk (an NDJSON ``body``) with ``refresh=wait_for``; one result (the inner
-        item) per action."""
-
-    @abstractmethod
-    async def _search(self, index: str, body: dict[str, Any]) -> dict[str, Any]: ...
-
-    @abstractmethod
-    async def _mget(self, index: str, ids: list[str], source: list[str]) -> list[dict[str, Any]]:
-        """Realtime multi-get; one doc entry (with ``found``) per id."""
-
-    @abstractmethod
-    async def _count(self, index: str, query: dict[str, Any]) -> int: ...
-
-    @abstractmethod
-    async def _ping(self) -> bool: ...
-
-    @abstractmethod
-    async def close(self) -> None: ...

@@ -40,6 +40,24 @@ class OpenSearchIndex(EngineIndex):
                 index=index, body={"settings": settings, "mappings": mappings}
             )
 
+    async def _update_aliases(self, actions: list[dict[str, Any]]) -> None:
+        async with _engine_errors():
+            await self._client.indices.update_aliases(body={"actions": actions})
+
+    async def _alias_indices(self, alias: str) -> list[str]:
+        try:
+            async with _engine_errors():
+                return sorted(await self._client.indices.get_alias(name=alias))
+        except IndexMissing:
+            return []
+
+    async def _delete_index(self, index: str) -> None:
+        try:
+            async with _engine_errors():
+                await self._client.indices.delete(index=index)
+        except IndexMissing:
+            return
+
     async def _bulk(self, body: bytes) -> list[dict[str, Any]]:
         async with _engine_errors():
             response = await self._client.bulk(body=body, refresh="wait_for")

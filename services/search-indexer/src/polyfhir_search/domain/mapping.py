@@ -65,9 +65,12 @@ RESOURCE_MAPPINGS: dict[str, Any] = {
         "content": _TEXT,
         TOKEN_TEXT: {"type": "object"},
         STRING: {"type": "object"},
+        # the index's own bookkeeping, kept with the documents (no tenant: never a hit)
+        "partition": {"type": "integer"},
+        "position": {"type": "long"},
+        "generation": {"type": "keyword"},
+        "complete": {"type": "boolean"},
+        "gaps": {"type": "long"},
+        "revision": {"type": "long"},
     },
-}
-
-POSITION_MAPPINGS: dict[str, Any] = {
-    "properties": {"partition": {"type": "integer"}, "position": {"type": "long"}},
 }

@@ -1,8 +1,9 @@
 """How far the index has applied the stream, and waiting for it to get further.
 
-The applied positions are what the engine stores (``<prefix>-positions``), not
-a copy in memory: an engine that restarted empty has applied nothing, and says
-so. Waiters block on an ``asyncio.Condition`` notified after every batch this
+The applied positions are what the engine stores with the documents (the
+``_position|<partition>`` documents of the serving generation), not a copy in
+memory: an engine that restarted empty has applied nothing, and says so.
+Waiters block on an ``asyncio.Condition`` notified after every batch this
 process applies, and re-check against the engine every ``recheck_s`` (the
 stored positions; realtime reads of resource versions), so a replica that does
 not consume the partition — or does not consume at all — answers correctly

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-from polyfhir_core.contracts.search_index import IndexedVersion, TextHits
+from polyfhir_core.contracts.search_index import IndexedVersion, IndexState, TextHits
 from polyfhir_core.resources import ResourceKey
 from polyfhir_search.domain.documents import IndexDocument
 
@@ -33,13 +33,32 @@ class SearchEngine(Protocol):
 
     async def ensure_index(self) -> None: ...
 
-    async def apply(self, documents: list[IndexDocument]) -> list[ItemResult]:
-        """Write documents guarded by their version; never lowers a held version."""
-
-    async def record_positions(self, positions: dict[int, int]) -> None:
-        """Raise the stored applied position of each partition (never lowers one)."""
+    async def apply_batch(
+        self, documents: list[IndexDocument], positions: dict[int, int]
+    ) -> list[ItemResult]:
+        """Write documents guarded by their version (never lowering a held one), then raise
+        the stored applied position of each partition, in the serving index and in the
+        generation being built, if any."""
 
     async def positions(self) -> dict[int, int]: ...
+
+    async def is_complete(self) -> bool:
+        """The serving generation proves it holds everything (asked on every search)."""
+
+    async def state(self) -> IndexState:
+        """The generation document (read in real time) and the applied positions."""
+
+    async def record_gap(self) -> None:
+        """Events were lost (a position jumped): the index is not complete any more."""
+
+    async def mark_complete(self, generation: str, gaps: int) -> bool:
+        """Complete again, if still the same generation with the same number of gaps."""
+
+    async def begin_rebuild(self) -> IndexState:
+        """A new generation behind the next alias (or the one already being built)."""
+
+    async def finish_rebuild(self, generation: str, gaps: int) -> bool:
+        """Move the read alias to the built generation once it has caught up."""
 
     async def search(self, body: dict[str, Any]) -> TextHits: ...
 

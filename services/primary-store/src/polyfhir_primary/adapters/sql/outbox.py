@@ -174,6 +174,28 @@ async def tenant_positions(conn: Conn, tenant: TenantId) -> TenantPositions:
     return TenantPositions(partitions=found, pending=int(pending[0][0]))
 
 
+async def stream_positions(conn: Conn) -> TenantPositions:
+    """Per partition the last assigned position, and every unpublished row (all tenants)."""
+    rows = await conn.fetch("SELECT partition, position FROM relay_positions", [])
+    found = {int(partition): int(position) for partition, position in rows if position}
+    return TenantPositions(partitions=found, pending=await count_backlog(conn))
+
+
+async def tenants(conn: Conn) -> list[str]:
+    """Every tenant holding resources: a loose index scan of the primary key (one probe
+    per tenant), not a scan of every resource."""
+    rows = await conn.fetch(
+        "WITH RECURSIVE t(tenant) AS ("
+        " SELECT MIN(tenant) FROM resources"
+        " UNION ALL"
+        " SELECT (SELECT MIN(r.tenant) FROM resources r WHERE r.tenant > t.tenant)"
+        " FROM t WHERE t.tenant IS NOT NULL)"
+        " SELECT tenant FROM t WHERE tenant IS NOT NULL",
+        [],
+    )
+    return [str(r[0]) for r in rows]
+
+
 async def list_versions(
     conn: Conn,
     d: Dialect,

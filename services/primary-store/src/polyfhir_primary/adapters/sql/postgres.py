@@ -301,6 +301,14 @@ class PostgresDatabase:
                 PgConn(raw), POSTGRES, tenant, after, limit, resource_types
             )
 
+    async def tenants(self) -> list[str]:
+        async with self.pool.acquire() as raw:
+            return await outbox.tenants(PgConn(raw))
+
+    async def stream_positions(self) -> TenantPositions:
+        async with self.pool.acquire() as raw, raw.transaction(readonly=True):
+            return await outbox.stream_positions(PgConn(raw))
+
     async def check(self) -> None:
         async with self.pool.acquire() as raw:
             await raw.fetchval("SELECT 1")

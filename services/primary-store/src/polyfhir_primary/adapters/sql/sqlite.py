@@ -325,6 +325,20 @@ class SqliteDatabase:
         async with conn.lock:
             return await outbox.list_versions(conn, SQLITE, tenant, after, limit, resource_types)
 
+    async def tenants(self) -> list[str]:
+        conn = self._reader()
+        async with conn.lock:
+            return await outbox.tenants(conn)
+
+    async def stream_positions(self) -> TenantPositions:
+        conn = self._reader()
+        async with conn.lock:
+            await conn.execute("BEGIN")
+            try:
+                return await outbox.stream_positions(conn)
+            finally:
+                await conn.execute("COMMIT")
+
     async def check(self) -> None:
         conn = self._reader()
         async with conn.lock:
