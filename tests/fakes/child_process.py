@@ -18,6 +18,9 @@ class FakeChild:
     def crash(self, exit_code: int = -9) -> None:
         self.running, self.exit_code = False, exit_code
 
+    def stop(self) -> None:
+        self.running = False
+
     def start(self) -> None:
         self.starts += 1
         if self.failing_starts > 0:

@@ -13,6 +13,11 @@ from polyfhir_engines.supervisor import Backoff, Supervisor
 POLICY = Backoff(initial_s=1.0, factor=2.0, maximum_s=8.0, stable_after_s=60.0, give_up_after=6)
 
 
+def supervise(children: list[FakeChild], policy: Backoff = POLICY) -> Supervisor:
+    """A supervisor that restarts in the calling thread, so each tick's effect is visible."""
+    return Supervisor(children, policy, launch=lambda restart: restart())
+
+
 def advance(supervisor: Supervisor, start: float, until: float, step: float = 0.25) -> None:
     now = start
     while now <= until:
@@ -22,7 +27,7 @@ def advance(supervisor: Supervisor, start: float, until: float, step: float = 0.
 
 def test_a_dead_child_is_restarted_after_the_first_delay_and_the_others_are_left_alone() -> None:
     indexer, gateway = FakeChild("search-indexer"), FakeChild("gateway")
-    supervisor = Supervisor([indexer, gateway], POLICY)
+    supervisor = supervise([indexer, gateway])
     supervisor.tick(0.0)
     indexer.crash()
     supervisor.tick(10.0)  # noticed: restart due at 11.0
@@ -35,7 +40,7 @@ def test_a_dead_child_is_restarted_after_the_first_delay_and_the_others_are_left
 
 def test_the_delay_doubles_per_failed_restart_and_is_capped() -> None:
     primary = FakeChild("primary-store", failing_starts=4)
-    supervisor = Supervisor([primary], POLICY)
+    supervisor = supervise([primary])
     primary.crash()
     restarted_at: list[float] = []
     now = 0.0
@@ -54,7 +59,7 @@ def test_the_delay_doubles_per_failed_restart_and_is_capped() -> None:
 
 def test_a_child_that_stays_up_starts_counting_from_one_again() -> None:
     broker = FakeChild("tansu")
-    supervisor = Supervisor([broker], POLICY)
+    supervisor = supervise([broker])
     for crash_at in (0.0, 100.0, 200.0):  # each crash after a stable run
         broker.crash()
         supervisor.tick(crash_at)
@@ -68,7 +73,7 @@ def test_a_child_that_stays_up_starts_counting_from_one_again() -> None:
 def test_it_gives_up_on_a_child_that_never_starts() -> None:
     engine = FakeChild("osmem", failing_starts=1000)
     other = FakeChild("gateway")
-    supervisor = Supervisor([engine, other], POLICY)
+    supervisor = supervise([engine, other])
     engine.crash()
     advance(supervisor, 0.0, 120.0)
     assert supervisor.gave_up == ["osmem"]
@@ -80,7 +85,7 @@ def test_it_gives_up_on_a_child_that_never_starts() -> None:
 
 def test_a_held_child_stays_down_until_released() -> None:
     broker = FakeChild("tansu")
-    supervisor = Supervisor([broker], POLICY)
+    supervisor = supervise([broker])
     with supervisor.holding("tansu"):
         broker.crash(exit_code=0)
         advance(supervisor, 0.0, 10.0)
@@ -91,7 +96,7 @@ def test_a_held_child_stays_down_until_released() -> None:
 
 def test_every_decision_is_one_structured_log_line(caplog: pytest.LogCaptureFixture) -> None:
     indexer = FakeChild("search-indexer")
-    supervisor = Supervisor([indexer], POLICY)
+    supervisor = supervise([indexer])
     indexer.crash(exit_code=-9)
     with caplog.at_level(logging.INFO, logger="polyfhir.supervisor"):
         advance(supervisor, 0.0, 1.0)

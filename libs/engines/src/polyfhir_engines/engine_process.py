@@ -67,6 +67,7 @@ class EngineProcess(ABC):
     def start(self) -> Self:
         if self.running:
             return self
+        self.stop()  # what is left of a crashed process (its stdin pipe)
         log = (
             (self.log_dir / f"{self.name}-{self.port}.log").open("ab")
             if self.log_dir is not None
@@ -88,16 +89,17 @@ class EngineProcess(ABC):
         return self
 
     def stop(self) -> None:
-        """Stop the engine (its data is gone: both engines are memory-only)."""
+        """Stop the engine (an in-memory engine's data is gone)."""
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
+        if proc is None:
             return
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
         if proc.stdin is not None:
             proc.stdin.close()
 

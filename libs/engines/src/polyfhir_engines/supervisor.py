@@ -14,7 +14,11 @@ Every decision is one structured log line (logger ``polyfhir.supervisor``):
 
 :meth:`Supervisor.tick` takes the time as an argument and does one round of
 decisions, so the policy is tested without processes or clocks;
-:meth:`Supervisor.run` calls it in a loop until told to stop.
+:meth:`Supervisor.run` calls it in a loop until told to stop. A restart waits
+until the child is ready, which can take a while (a service that waits for its
+engine), so each runs in a thread of its own (``launch``) and one slow child
+never delays another's restart; a child whose restart is under way is left
+alone until it has finished.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
@@ -49,6 +53,10 @@ class Child(Protocol):
         """Start the child and return once it is ready (raise if it cannot)."""
         ...
 
+    def stop(self) -> None:
+        """Stop the child (one that started but never became ready)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Backoff:
@@ -65,19 +73,33 @@ class Backoff:
         return float(min(self.maximum_s, self.initial_s * self.factor ** (attempt - 1)))
 
 
+Launch = Callable[[Callable[[], None]], object]
+
+
+def in_thread(restart: Callable[[], None]) -> threading.Thread:
+    """Run a restart in a daemon thread (the default ``launch``)."""
+    thread = threading.Thread(target=restart, name="restart", daemon=True)
+    thread.start()
+    return thread
+
+
 @dataclass
 class _Watch:
     attempt: int = 0
     due: float | None = None
     up_since: float | None = None
+    restarting: bool = False
 
 
 class Supervisor:
     """Restarts the children of a stack that die; see the module docstring."""
 
-    def __init__(self, children: Sequence[Child], backoff: Backoff | None = None) -> None:
+    def __init__(
+        self, children: Sequence[Child], backoff: Backoff | None = None, launch: Launch = in_thread
+    ) -> None:
         self.children = list(children)
         self.backoff = backoff or Backoff()
+        self.launch = launch
         self.gave_up: list[str] = []
         self._watches = {child.name: _Watch() for child in self.children}
         self._held: set[str] = set()
@@ -91,6 +113,8 @@ class Supervisor:
                     self._watch(child, self._watches[child.name], now)
 
     def _watch(self, child: Child, watch: _Watch, now: float) -> None:
+        if watch.restarting:
+            return
         if child.running:
             if watch.up_since is None:
                 watch.up_since = now
@@ -101,8 +125,8 @@ class Supervisor:
         if watch.due is None:
             self._schedule(child, watch, now)
         elif now >= watch.due:
-            watch.due = None
-            self._restart(child, watch)
+            watch.due, watch.restarting = None, True
+            self.launch(lambda: self._restart(child, watch))
 
     def _schedule(self, child: Child, watch: _Watch, now: float) -> None:
         watch.attempt += 1
@@ -123,11 +147,18 @@ class Supervisor:
                 "child restart failed",
                 extra={"child": child.name, "attempt": watch.attempt, "error": str(error)},
             )
-            return
-        log.warning(
-            "child restarted",
-            extra={"child": child.name, "attempt": watch.attempt, "pid": child.pid},
-        )
+            self._stop_unready(child)
+        else:
+            fields = {"child": child.name, "attempt": watch.attempt, "pid": child.pid}
+            log.warning("child restarted", extra=fields)
+        finally:
+            watch.restarting = False
+
+    @staticmethod
+    def _stop_unready(child: Child) -> None:
+        """A child that runs but never became ready is stopped, so it counts as down."""
+        if child.running:
+            child.stop()
 
     @contextmanager
     def holding(self, name: str) -> Iterator[None]:
