@@ -36,6 +36,7 @@ def test_a_dead_child_is_restarted_after_the_first_delay_and_the_others_are_left
     supervisor.tick(11.0)
     assert indexer.running
     assert (indexer.starts, gateway.starts) == (1, 0)
+    assert supervisor.restarts == {"search-indexer": 1}
 
 
 def test_the_delay_doubles_per_failed_restart_and_is_capped() -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -101,6 +102,7 @@ class Supervisor:
         self.backoff = backoff or Backoff()
         self.launch = launch
         self.gave_up: list[str] = []
+        self.restarts: Counter[str] = Counter()  # successful restarts per child
         self._watches = {child.name: _Watch() for child in self.children}
         self._held: set[str] = set()
         self._lock = threading.Lock()
@@ -149,6 +151,7 @@ class Supervisor:
             )
             self._stop_unready(child)
         else:
+            self.restarts[child.name] += 1
             fields = {"child": child.name, "attempt": watch.attempt, "pid": child.pid}
             log.warning("child restarted", extra=fields)
         finally:
