@@ -54,14 +54,16 @@ QUICK = Backoff(initial_s=0.2, maximum_s=2.0)
 @dataclass(eq=False)
 class Ingest(threading.Thread):
     """Creates patients and updates them (every third write), one at a time; bounded by
-    ``limit`` writes and ``deadline_s``. ``acknowledged`` maps (id, version) to the
-    family name written; refused or lost requests are only counted."""
+    ``limit`` acknowledged writes and ``deadline_s``. ``acknowledged`` maps (id, version)
+    to the family name written; refused or lost requests are only counted, and the next
+    attempt waits ``retry_s`` as a client backing off would."""
 
     stack: LocalStack
     tenant: str
     marker: str
     limit: int = 400
     deadline_s: float = 240.0
+    retry_s: float = 0.1
     acknowledged: dict[tuple[str, int], str] = field(default_factory=dict)
     unacknowledged: int = 0
     halt: threading.Event = field(default_factory=threading.Event)
@@ -71,13 +73,16 @@ class Ingest(threading.Thread):
 
     def run(self) -> None:
         ends = time.monotonic() + self.deadline_s
+        attempt = 0
         with fhir_client(self.stack, self.tenant) as fhir:
-            for n in range(self.limit):
-                if self.halt.is_set() or time.monotonic() > ends:
+            while len(self.acknowledged) < self.limit and time.monotonic() < ends:
+                if not self._write(fhir, attempt) and self.halt.wait(self.retry_s):
                     return
-                self._write(fhir, n)
+                if self.halt.is_set():
+                    return
+                attempt += 1
 
-    def _write(self, fhir: httpx.Client, n: int) -> None:
+    def _write(self, fhir: httpx.Client, n: int) -> bool:
         body = patient(self.marker, n)
         known = sorted({pid for pid, _ in self.acknowledged})
         try:
@@ -88,12 +93,13 @@ class Ingest(threading.Thread):
                 answer = fhir.post("/Patient", json=body)
         except httpx.TransportError:
             self.unacknowledged += 1
-            return
-        if answer.status_code in (200, 201):
-            meta = answer.json()["meta"]
-            self.acknowledged[(answer.json()["id"], int(meta["versionId"]))] = f"Family{n}"
-        else:
+            return False
+        if answer.status_code not in (200, 201):
             self.unacknowledged += 1
+            return False
+        meta = answer.json()["meta"]
+        self.acknowledged[(answer.json()["id"], int(meta["versionId"]))] = f"Family{n}"
+        return True
 
     def wait_for(self, count: int, what: str) -> None:
         eventually(lambda: len(self.acknowledged) >= count or not self.is_alive(), 120, what)
