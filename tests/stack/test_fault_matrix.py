@@ -53,16 +53,18 @@ QUICK = Backoff(initial_s=0.2, maximum_s=2.0)
 
 @dataclass(eq=False)
 class Ingest(threading.Thread):
-    """Creates patients and updates them (every third write), one at a time; bounded by
-    ``limit`` acknowledged writes and ``deadline_s``. ``acknowledged`` maps (id, version)
-    to the family name written; refused or lost requests are only counted, and the next
-    attempt waits ``retry_s`` as a client backing off would."""
+    """Creates patients and updates them (every third write), one at a time at a steady
+    pace (at most one per ``pace_s``); bounded by ``limit`` acknowledged writes and
+    ``deadline_s``. ``acknowledged`` maps (id, version) to the family name written;
+    refused or lost requests are only counted, and the next attempt waits ``retry_s``
+    as a client backing off would."""
 
     stack: LocalStack
     tenant: str
     marker: str
-    limit: int = 400
+    limit: int = 2000
     deadline_s: float = 240.0
+    pace_s: float = 0.05
     retry_s: float = 0.1
     acknowledged: dict[tuple[str, int], str] = field(default_factory=dict)
     unacknowledged: int = 0
@@ -76,9 +78,8 @@ class Ingest(threading.Thread):
         attempt = 0
         with fhir_client(self.stack, self.tenant) as fhir:
             while len(self.acknowledged) < self.limit and time.monotonic() < ends:
-                if not self._write(fhir, attempt) and self.halt.wait(self.retry_s):
-                    return
-                if self.halt.is_set():
+                pause = self.pace_s if self._write(fhir, attempt) else self.retry_s
+                if self.halt.wait(pause):  # the writer's own rate, not a wait for a result
                     return
                 attempt += 1
 

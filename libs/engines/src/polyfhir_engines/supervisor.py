@@ -106,6 +106,7 @@ class Supervisor:
         self._watches = {child.name: _Watch() for child in self.children}
         self._held: set[str] = set()
         self._lock = threading.Lock()
+        self._launched: list[threading.Thread] = []
 
     def tick(self, now: float) -> None:
         """One round: note the dead, restart those whose delay has passed."""
@@ -128,7 +129,9 @@ class Supervisor:
             self._schedule(child, watch, now)
         elif now >= watch.due:
             watch.due, watch.restarting = None, True
-            self.launch(lambda: self._restart(child, watch))
+            launched = self.launch(lambda: self._restart(child, watch))
+            if isinstance(launched, threading.Thread):
+                self._launched = [t for t in self._launched if t.is_alive()] + [launched]
 
     def _schedule(self, child: Child, watch: _Watch, now: float) -> None:
         watch.attempt += 1
@@ -177,12 +180,19 @@ class Supervisor:
                 self._watches[name].due = None
 
     def run(self, stopping: threading.Event, interval_s: float = 0.2) -> bool:
-        """Supervise until ``stopping`` is set (True) or it gives up on a child (False)."""
-        while not stopping.wait(interval_s):
-            self.tick(time.monotonic())
-            if self.gave_up:
-                return False
-        return True
+        """Supervise until ``stopping`` is set (True) or it gives up on a child (False).
+
+        Returns only once no restart is under way, so stopping the stack afterwards
+        cannot leave a child that a late restart started."""
+        try:
+            while not stopping.wait(interval_s):
+                self.tick(time.monotonic())
+                if self.gave_up:
+                    return False
+            return True
+        finally:
+            for thread in self._launched:
+                thread.join(timeout=120)  # a restart waits for readiness, bounded by its child
 
     @contextmanager
     def running_in_background(self, interval_s: float = 0.2) -> Iterator[Supervisor]:
