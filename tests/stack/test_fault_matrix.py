@@ -27,6 +27,7 @@ of each row.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import threading
@@ -103,8 +104,11 @@ class Ingest(threading.Thread):
         return True
 
     def wait_for(self, count: int, what: str) -> None:
-        eventually(lambda: len(self.acknowledged) >= count or not self.is_alive(), 120, what)
-        assert len(self.acknowledged) >= count, f"the writer stopped early at {what}"
+        with contextlib.suppress(AssertionError):  # reported below, with the stack's logs
+            eventually(lambda: len(self.acknowledged) >= count or not self.is_alive(), 120, what)
+        assert len(self.acknowledged) >= count, (
+            f"{len(self.acknowledged)} writes acknowledged at {what}: {self.stack.logs()}"
+        )
 
 
 def _kill(pid: int | None) -> None:

