@@ -175,6 +175,10 @@ class PostgresEngine(EngineProcess):
         fresh = not (self.pgdata / "PG_VERSION").exists()
         if fresh:
             self._initdb()
+        elif os.geteuid() == 0:
+            # Someone may have narrowed a parent since (pytest resets its base
+            # temporary directory to 0700 at every session's start).
+            _import_embedded().utils.ensure_prefix_permissions(self.pgdata)
         super().start()
         self._wait_accepting()
         if fresh:
