@@ -81,8 +81,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     stack.add_argument("--port", type=int, default=settings.port, help="gateway port")
     stack.add_argument("--data", default=None, help="keep the primary here (default: temporary)")
-    stack.add_argument("--primary-url", default=None, help="postgresql://... instead of SQLite")
-    stack.add_argument(
+    primary = stack.add_mutually_exclusive_group()
+    primary.add_argument("--primary-url", default=None, help="postgresql://... instead of SQLite")
+    primary.add_argument(
         "--postgres",
         action="store_true",
         help="run an embedded PostgreSQL (supervised like every child) for the primary",

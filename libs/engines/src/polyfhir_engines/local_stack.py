@@ -155,6 +155,8 @@ class LocalStack:
         logs = self.workdir / "logs"
         logs.mkdir(exist_ok=True)
         if self.embedded_postgres:
+            if self.primary_url:
+                raise ValueError("either a primary URL or the embedded PostgreSQL, not both")
             self.postgres = PostgresEngine(self.workdir, log_dir=logs)
             self.primary_url = self.postgres.url
         self.primary_url = self.primary_url or f"sqlite:///{self.workdir / 'polyfhir.db'}"
