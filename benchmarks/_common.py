@@ -17,8 +17,9 @@ from typing import Any
 
 import httpx
 
-from polyfhir_testing.postgres import LocalPostgres, postgres_from_env
-from polyfhir_testing.processes import free_port, wait_http
+from polyfhir_engines.postgres import LocalPostgres
+from polyfhir_engines.processes import free_port, wait_http
+from polyfhir_testing.postgres import postgres_from_env
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -25,9 +25,9 @@ from datetime import UTC, datetime
 from _common import percentile, table
 from polyfhir_bus.events import ChangeKind, ResourceChanged
 from polyfhir_core.registry import SearchParameterRegistry
+from polyfhir_engines.osmem import LocalOpenSearch
 from polyfhir_search.adapters.opensearch import OpenSearchIndex
 from polyfhir_search.domain.documents import IndexDocument, document_for, text_registry
-from polyfhir_testing.engines import LocalOpenSearch
 from secondary import _patient
 
 BLOCK = 1000

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from _common import bucket_quantile_ms, database_urls, fhir_server, load_bundles, scrape, table
-from polyfhir_testing.engines import LocalKafka
+from polyfhir_engines.tansu import LocalKafka
 
 
 def _bundles(resources: int, per_bundle: int) -> list[dict[str, Any]]:

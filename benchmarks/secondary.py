@@ -35,9 +35,9 @@ from _common import bucket_quantile_ms, database_urls, percentile, scrape, table
 from bulkload import bulk_load, templates, workers_for
 from polyfhir_core.contracts.search_index import SEARCH_INDEX, AppliedVersion
 from polyfhir_core.tenancy import TenantContext
+from polyfhir_engines.local_stack import LocalStack, Service
+from polyfhir_engines.processes import free_port
 from polyfhir_servicekit.contract_client import ServiceClients
-from polyfhir_testing.processes import free_port
-from polyfhir_testing.stack import LocalStack, Service
 from search import _facts
 
 TENANT = "default"

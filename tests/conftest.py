@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from polyfhir_core.contracts.primary_store import PRIMARY_STORE
+from polyfhir_engines.processes import free_port, spawn, stop, wait_http
 from polyfhir_servicekit.contract_client import ServiceClients
-from polyfhir_testing.processes import free_port, spawn, stop, wait_http
 
 pytest_plugins = ["polyfhir_testing.pytest_plugin"]
 

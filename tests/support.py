@@ -1,4 +1,4 @@
-"""Test helpers: waiting for a condition (servers: polyfhir_testing.processes)."""
+"""Test helpers: waiting for a condition (servers: polyfhir_engines.processes)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,18 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {within}s waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+def until(check: Callable[[], T | None], within: float = 30.0, what: str = "condition") -> T:
+    """:func:`eventually` for synchronous checks (tests that drive child processes)."""
+    deadline = time.monotonic() + within
+    while True:
+        result = check()
+        if result is not None and result is not False:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within}s waiting for {what}")
+        time.sleep(0.05)
 
 
 # A tenant's own SearchParameter used by the custom-parameter tests.

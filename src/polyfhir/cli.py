@@ -99,7 +99,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     stack.add_argument("--port", type=int, default=settings.port, help="gateway port")
     stack.add_argument("--data", default=None, help="keep the primary here (default: temporary)")
-    stack.add_argument("--primary-url", default=None, help="postgresql://... instead of SQLite")
+    primary = stack.add_mutually_exclusive_group()
+    primary.add_argument("--primary-url", default=None, help="postgresql://... instead of SQLite")
+    primary.add_argument(
+        "--postgres",
+        action="store_true",
+        help="run an embedded PostgreSQL (supervised like every child) for the primary",
+    )
     stack.add_argument(
         "--sync", choices=["asynchronous", "synchronous", "hybrid"], default="hybrid"
     )
@@ -111,9 +117,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "run":
         asyncio.run(run_standalone(args.host, args.port, args.config))
     elif args.command == "stack":
-        from polyfhir.stack import run_stack
+        from polyfhir.stack_command import run_stack
 
-        raise SystemExit(run_stack(args.port, args.data, args.primary_url, args.sync))
+        raise SystemExit(
+            run_stack(args.port, args.data, args.primary_url, args.sync, postgres=args.postgres)
+        )
     elif args.command == "reindex":
         raise SystemExit(reindex(args.url, args.tenant, args.types, token=args.token))
     elif args.command == "outbox":

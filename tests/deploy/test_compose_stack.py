@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from polyfhir_testing.processes import free_port
+from polyfhir_engines.processes import free_port
 from support import eventually
 
 pytestmark = [pytest.mark.compose, pytest.mark.timeout(3600)]  # builds three images

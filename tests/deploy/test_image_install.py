@@ -26,8 +26,9 @@ import httpx
 import pytest
 import yaml
 
-from polyfhir_testing.engines import LocalKafka, LocalOpenSearch
-from polyfhir_testing.processes import free_port, spawn, stop, wait_http
+from polyfhir_engines.osmem import LocalOpenSearch
+from polyfhir_engines.processes import free_port, spawn, stop, wait_http
+from polyfhir_engines.tansu import LocalKafka
 from support import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]  # builds three environments

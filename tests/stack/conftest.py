@@ -2,7 +2,7 @@
 
 Every test here talks to the gateway over HTTP exactly as a user would, while
 the primary-store (with its outbox relay), the search-indexer, the Tansu broker
-and osmem-server run as child processes (``polyfhir_testing.stack.LocalStack``).
+and osmem-server run as child processes (``polyfhir_engines.local_stack.LocalStack``).
 Failure tests stop, kill and restart those processes.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from polyfhir_testing.stack import LocalStack
+from polyfhir_engines.local_stack import LocalStack
 
 SYNC = {
     "asynchronous": {"mode": "asynchronous", "max_read_lag_ms": 2000},

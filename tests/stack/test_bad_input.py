@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from polyfhir_testing.stack import LocalStack
+from polyfhir_engines.local_stack import LocalStack
 from stack.conftest import fhir_client, make_stack
 
 pytestmark = pytest.mark.integration

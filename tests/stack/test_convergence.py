@@ -1,6 +1,6 @@
 """Every secondary converges by itself after a fault (issue 12, items 2, 3 and 6).
 
-The stack as processes (``polyfhir_testing.stack.LocalStack``). No test here calls a
+The stack as processes (``polyfhir_engines.local_stack.LocalStack``). No test here calls a
 repair: the search index proves whether it is complete, the gateway falls back to
 the primary while it is not, and the gateway's convergence loop repairs it. At the
 end a reconcile is run only to *measure* drift, which must be zero.
@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from polyfhir_testing.stack import LocalStack
+from polyfhir_engines.local_stack import LocalStack
 from stack.conftest import eventually, fhir_client, ids, patient, route
 
 pytestmark = pytest.mark.integration

@@ -16,8 +16,8 @@ from polyfhir_bus.events import POSITION_HEADER, RESOURCE_CHANGES_TOPIC, SCHEMA_
 from polyfhir_core.contracts.search_index import SEARCH_INDEX, IndexedVersion
 from polyfhir_core.resources import ResourceKey
 from polyfhir_core.tenancy import TenantContext
+from polyfhir_engines.local_stack import LocalStack
 from polyfhir_servicekit.contract_client import contract_client
-from polyfhir_testing.stack import LocalStack
 from stack.conftest import eventually, fhir_client, ids, patient, route
 
 pytestmark = pytest.mark.integration

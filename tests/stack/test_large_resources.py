@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from polyfhir_testing.stack import LocalStack
+from polyfhir_engines.local_stack import LocalStack
 from stack.conftest import eventually, fhir_client, ids, patient, route
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from polyfhir_testing.stack import LocalStack
+from polyfhir_engines.local_stack import LocalStack
 from stack.conftest import eventually, fhir_client, ids, make_stack, patient, route
 
 pytestmark = pytest.mark.integration

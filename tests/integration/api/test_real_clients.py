@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fhirpy import AsyncFHIRClient
 
-from polyfhir_testing.processes import free_port, spawn, stop, wait_http
+from polyfhir_engines.processes import free_port, spawn, stop, wait_http
 
 pytestmark = pytest.mark.integration
 

@@ -20,9 +20,9 @@ from polyfhir_bus.events import (
     RESOURCE_CHANGES_TOPIC,
     SCHEMA_HEADER,
 )
+from polyfhir_engines.tansu import LocalKafka
 from polyfhir_primary.bootstrap import PrimaryStoreApp, bootstrap
 from polyfhir_primary.settings import PrimarySettings
-from polyfhir_testing.engines import LocalKafka
 
 BACKENDS = ("sqlite", "postgresql")
 

@@ -19,9 +19,9 @@ from polyfhir_bus.kafka import KafkaPublisher, ProducerSettings
 from polyfhir_bus.relay import OutboxRelay, RelaySettings
 from polyfhir_core.contracts.primary_store import BundleKind, EntryRequest, Method
 from polyfhir_core.tenancy import TenantContext
+from polyfhir_engines.tansu import LocalKafka
 from polyfhir_primary.bootstrap import PrimaryStoreApp
 from polyfhir_primary.metrics import PrometheusRelayMetrics
-from polyfhir_testing.engines import LocalKafka
 
 pytestmark = pytest.mark.integration
 

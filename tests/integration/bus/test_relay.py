@@ -27,10 +27,10 @@ from polyfhir_core.contracts.primary_store import (
     TenantPositions,
 )
 from polyfhir_core.tenancy import TenantContext
+from polyfhir_engines.processes import free_port, spawn, stop, wait_http
+from polyfhir_engines.tansu import LocalKafka
 from polyfhir_primary.bootstrap import PrimaryStoreApp
 from polyfhir_servicekit.contract_client import ServiceClients
-from polyfhir_testing.engines import LocalKafka
-from polyfhir_testing.processes import free_port, spawn, stop, wait_http
 
 pytestmark = pytest.mark.integration
 

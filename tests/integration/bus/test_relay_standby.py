@@ -12,9 +12,9 @@ from integration.bus.conftest import eventually, read_topic
 from polyfhir_bus.events import ResourceChanged
 from polyfhir_core.contracts.primary_store import BundleKind, EntryRequest, Method
 from polyfhir_core.tenancy import TenantContext
+from polyfhir_engines.tansu import LocalKafka
 from polyfhir_primary.bootstrap import PrimaryStoreApp, bootstrap
 from polyfhir_primary.settings import PrimarySettings
-from polyfhir_testing.engines import LocalKafka
 
 pytestmark = pytest.mark.integration
 

@@ -23,9 +23,10 @@ from polyfhir_bus.kafka import create_producer, ensure_topics
 from polyfhir_core.contracts.search_index import AppliedVersion, TextClause, TextField, TextSearch
 from polyfhir_core.errors import ServiceUnavailable
 from polyfhir_core.tenancy import TenantContext
+from polyfhir_engines.osmem import LocalOpenSearch
+from polyfhir_engines.tansu import LocalKafka
 from polyfhir_search.bootstrap import CONSUMER_NAME, SearchIndexer, bootstrap
 from polyfhir_search.settings import SearchSettings
-from polyfhir_testing.engines import LocalKafka, LocalOpenSearch
 
 pytestmark = pytest.mark.integration
 WAIT_MS = 30_000

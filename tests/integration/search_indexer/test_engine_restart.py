@@ -20,7 +20,7 @@ import pytest
 
 from polyfhir_core.contracts.search_index import AppliedVersion, TextClause, TextField, TextSearch
 from polyfhir_core.errors import IndexNotFresh
-from polyfhir_testing.engines import LocalOpenSearch
+from polyfhir_engines.osmem import LocalOpenSearch
 
 pytestmark = pytest.mark.integration
 

@@ -22,9 +22,9 @@ from polyfhir_core.contracts.search_index import (
 from polyfhir_core.errors import BadRequest, ServiceUnavailable
 from polyfhir_core.resources import ResourceKey
 from polyfhir_core.tenancy import TenantContext
+from polyfhir_engines.processes import free_port
 from polyfhir_search.entrypoints.http import create_app
 from polyfhir_servicekit.contract_client import contract_client
-from polyfhir_testing.processes import free_port
 
 pytestmark = pytest.mark.integration
 

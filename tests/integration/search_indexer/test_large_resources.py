@@ -18,13 +18,14 @@ from polyfhir_bus.events import CLAIM_CHECK_SCHEMA_VERSION
 from polyfhir_core.contracts.primary_store import BundleKind, EntryRequest, Method
 from polyfhir_core.contracts.search_index import TextClause, TextField, TextSearch
 from polyfhir_core.tenancy import TenantContext
+from polyfhir_engines.osmem import LocalOpenSearch
+from polyfhir_engines.tansu import LocalKafka
 from polyfhir_primary.bootstrap import PrimaryStoreApp
 from polyfhir_primary.bootstrap import bootstrap as primary_bootstrap
 from polyfhir_primary.settings import PrimarySettings
 from polyfhir_search.bootstrap import SearchIndexer
 from polyfhir_search.bootstrap import bootstrap as indexer_bootstrap
 from polyfhir_search.settings import SearchSettings
-from polyfhir_testing.engines import LocalKafka, LocalOpenSearch
 from support import eventually
 
 pytestmark = pytest.mark.integration

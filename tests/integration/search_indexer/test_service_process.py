@@ -16,9 +16,10 @@ from polyfhir_bus.events import POSITION_HEADER
 from polyfhir_bus.kafka import create_producer, ensure_topics
 from polyfhir_core.contracts.search_index import SEARCH_INDEX, TextClause, TextField, TextSearch
 from polyfhir_core.tenancy import TenantContext
+from polyfhir_engines.osmem import LocalOpenSearch
+from polyfhir_engines.processes import free_port, spawn, stop, wait_http
+from polyfhir_engines.tansu import LocalKafka
 from polyfhir_servicekit.contract_client import ServiceClients
-from polyfhir_testing.engines import LocalKafka, LocalOpenSearch
-from polyfhir_testing.processes import free_port, spawn, stop, wait_http
 
 pytestmark = pytest.mark.integration
 

@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from polyfhir_core.contracts.primary_store import PRIMARY_STORE
+from polyfhir_engines.processes import free_port, spawn, stop, wait_http
 from polyfhir_servicekit.contract_client import ServiceClients
-from polyfhir_testing.processes import free_port, spawn, stop, wait_http
 
 ISSUER = "https://issuer.test.example"
 AUDIENCE = "https://fhir.test.example/fhir"

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from polyfhir_testing.processes import free_port, spawn, stop, wait_http
+from polyfhir_engines.processes import free_port, spawn, stop, wait_http
 
 pytestmark = pytest.mark.integration
 

@@ -17,10 +17,10 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from polyfhir_engines.processes import free_port
 from polyfhir_servicekit.errors import UnhandledErrorMiddleware
 from polyfhir_servicekit.metrics import MetricsMiddleware
 from polyfhir_servicekit.serve import server_config
-from polyfhir_testing.processes import free_port
 from support import eventually
 
 pytestmark = pytest.mark.integration

@@ -8,7 +8,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from polyfhir_testing.postgres import LocalPostgres
+from polyfhir_engines.postgres import LocalPostgres
 
 pytestmark = pytest.mark.integration
 

@@ -1,1 +1,3 @@
-"""Local engines (embedded PostgreSQL, ...) for tests, benchmarks and local runs."""
+"""Test tooling: pytest fixtures for the local engines, PostgreSQL by DSN, datasets.
+
+The launchers themselves are a runtime part of polyfhir: ``polyfhir_engines``."""

@@ -7,8 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from polyfhir_testing.engines import LocalKafka, LocalOpenSearch
-from polyfhir_testing.postgres import ExternalPostgres, LocalPostgres, postgres_from_env
+from polyfhir_engines.osmem import LocalOpenSearch
+from polyfhir_engines.postgres import LocalPostgres
+from polyfhir_engines.tansu import LocalKafka
+from polyfhir_testing.postgres import ExternalPostgres, postgres_from_env
 
 
 @pytest.fixture(scope="session")

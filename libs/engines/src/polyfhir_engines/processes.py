@@ -39,11 +39,15 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) ->
     raise RuntimeError(f"{url} did not answer within {timeout}s")
 
 
+def child_env(extra: dict[str, str]) -> dict[str, str]:
+    """A child's environment: ours, with ``extra`` on top."""
+    return {**os.environ, **extra}
+
+
 def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     """Start a server with its output in ``log`` (read it when a test fails)."""
-    full_env = {**os.environ, **env}  # a child's environment
     with log.open("wb") as handle:
-        proc = subprocess.Popen(args, env=full_env, stdout=handle, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(args, env=child_env(env), stdout=handle, stderr=subprocess.STDOUT)
     proc.log_path = log  # type: ignore[attr-defined]
     return proc
 

@@ -3,15 +3,17 @@
 ``LocalStack`` starts, each on a free (or given) port of 127.0.0.1:
 
 - the Kafka-protocol broker (Tansu) and the OpenSearch-compatible server (osmem);
-- ``polyfhir-primary-store`` (SQLite file by default, or any PostgreSQL URL) with
-  its outbox relay publishing to the broker;
+- with ``embedded_postgres=True``, PostgreSQL (``PostgresEngine``) for the primary;
+- ``polyfhir-primary-store`` (SQLite file by default, the embedded PostgreSQL, or
+  any PostgreSQL URL) with its outbox relay publishing to the broker;
 - ``polyfhir-search-indexer`` consuming the change events into osmem;
 - ``polyfhir-gateway`` on the public FHIR base, routing by a composite config
   written for this stack (the sync mode is a parameter).
 
-``make run-stack`` (``polyfhir stack``), the cross-service tests and the
-benchmarks all use it. Each service can be stopped, killed and started again
-on the same port, which is what the failure tests need.
+``make run-stack`` (``polyfhir stack``, which keeps ``children`` running with
+``supervisor.Supervisor``), the cross-service tests and the benchmarks all use
+it. Each child can be stopped, killed and started again on the same port,
+which is what the failure tests and the supervisor need.
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ from typing import Any, Self
 
 import orjson
 
-from polyfhir_testing.engines import LocalKafka, LocalOpenSearch
-from polyfhir_testing.processes import free_port, spawn, stop, wait_http
+from polyfhir_engines.engine_process import EngineProcess
+from polyfhir_engines.osmem import LocalOpenSearch
+from polyfhir_engines.postgres import PostgresEngine
+from polyfhir_engines.processes import free_port, spawn, stop, wait_http
+from polyfhir_engines.tansu import LocalKafka
 
 SEARCH_BACKEND_ID = "search"
 
@@ -86,6 +91,15 @@ class Service:
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    @property
+    def exit_code(self) -> int | None:
+        """How the process ended (negative: the signal that killed it), if it has."""
+        return self.proc.poll() if self.proc is not None else None
+
     def start(self, *, wait: bool = True) -> None:
         if self.running:
             return
@@ -99,9 +113,10 @@ class Service:
         if wait:
             self.wait_ready()
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        assert self.proc is not None
-        wait_http(f"{self.url}/livez", self.proc, timeout)
+    def wait_ready(self, timeout: float = 60.0, probe: str = "/livez") -> None:
+        if self.proc is None:
+            raise RuntimeError(f"{self.name} is not started")
+        wait_http(f"{self.url}{probe}", self.proc, timeout)
 
     def stop(self) -> None:
         """A clean stop (SIGTERM: the service finishes what it is doing)."""
@@ -127,6 +142,8 @@ class LocalStack:
     gateway_port: int | None = None
     partitions: int = 3
     extra_env: dict[str, str] = field(default_factory=dict)
+    embedded_postgres: bool = False
+    postgres: PostgresEngine | None = field(init=False, default=None)
     kafka: LocalKafka = field(init=False)
     opensearch: LocalOpenSearch = field(init=False)
     primary: Service = field(init=False)
@@ -137,6 +154,11 @@ class LocalStack:
         self.workdir.mkdir(parents=True, exist_ok=True)
         logs = self.workdir / "logs"
         logs.mkdir(exist_ok=True)
+        if self.embedded_postgres:
+            if self.primary_url:
+                raise ValueError("either a primary URL or the embedded PostgreSQL, not both")
+            self.postgres = PostgresEngine(self.workdir, log_dir=logs)
+            self.primary_url = self.postgres.url
         self.primary_url = self.primary_url or f"sqlite:///{self.workdir / 'polyfhir.db'}"
         self.kafka = LocalKafka(log_dir=logs)
         self.opensearch = LocalOpenSearch(log_dir=logs)
@@ -190,19 +212,29 @@ class LocalStack:
     def services(self) -> tuple[Service, ...]:
         return (self.primary, self.indexer, self.gateway)
 
+    @property
+    def engines(self) -> tuple[EngineProcess, ...]:
+        optional = (self.postgres,) if self.postgres is not None else ()
+        return (*optional, self.kafka, self.opensearch)
+
+    @property
+    def children(self) -> tuple[EngineProcess | Service, ...]:
+        """Every process of the stack, in start order (what a supervisor watches)."""
+        return (*self.engines, *self.services)
+
     def start(self) -> Self:
-        self.kafka.start()
-        self.opensearch.start()
+        for engine in self.engines:
+            engine.start()
         for service in self.services:
             service.start()
-        wait_http(f"{self.gateway.url}/readyz", self.gateway.proc, 60.0)  # type: ignore[arg-type]
+        self.gateway.wait_ready(probe="/readyz")
         return self
 
     def stop(self) -> None:
         for service in reversed(self.services):
             service.stop()
-        self.opensearch.stop()
-        self.kafka.stop()
+        for engine in reversed(self.engines):
+            engine.stop()
 
     def logs(self) -> str:
         """The tail of every service log: attach it to a failing test's message."""

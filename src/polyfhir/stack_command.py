@@ -1,10 +1,12 @@
 """``polyfhir stack`` (``make run-stack``): the whole local polyglot stack in one command.
 
 Starts the Tansu broker and osmem-server (both in memory), the primary-store
-(SQLite under the data directory unless ``--primary-url`` names PostgreSQL)
-with its outbox relay, the search-indexer and the gateway, each a child
-process, and serves the FHIR API on the same base URL as ``make run``.
-Ctrl-C stops everything.
+(SQLite under the data directory, an embedded PostgreSQL with ``--postgres``,
+or the server ``--primary-url`` names) with its outbox relay, the
+search-indexer and the gateway, each a child process, and serves the FHIR API
+on the same base URL as ``make run``. A child that dies is restarted with
+bounded backoff (``polyfhir_engines.supervisor``); each restart is one JSON
+log line. Ctrl-C stops everything.
 
 The engines keep nothing across runs, so the default data directory is a
 fresh temporary one. ``--data DIR`` keeps the primary between runs; after a
@@ -21,7 +23,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from polyfhir_testing.stack import LocalStack
+from polyfhir_engines.local_stack import LocalStack
+from polyfhir_engines.supervisor import Supervisor
 
 SYNC_MODES: dict[str, dict[str, Any]] = {
     "asynchronous": {"mode": "asynchronous"},
@@ -30,9 +33,17 @@ SYNC_MODES: dict[str, dict[str, Any]] = {
 }
 
 
-def run_stack(port: int, data: str | None, primary_url: str | None, sync: str) -> int:
+def run_stack(
+    port: int, data: str | None, primary_url: str | None, sync: str, *, postgres: bool = False
+) -> int:
     workdir = Path(data) if data else Path(tempfile.mkdtemp(prefix="polyfhir-stack-"))
-    stack = LocalStack(workdir, primary_url=primary_url, sync=SYNC_MODES[sync], gateway_port=port)
+    stack = LocalStack(
+        workdir,
+        primary_url=primary_url,
+        sync=SYNC_MODES[sync],
+        gateway_port=port,
+        embedded_postgres=postgres,
+    )
     stopping = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -52,10 +63,9 @@ def run_stack(port: int, data: str | None, primary_url: str | None, sync: str) -
             "Ctrl-C stops everything.",
             flush=True,
         )
-        while not stopping.wait(1.0):
-            for service in stack.services:
-                if not service.running:
-                    print(f"{service.name} exited; see {workdir / 'logs'}", flush=True)
-                    return 1
+        supervisor = Supervisor(stack.children)
+        if not supervisor.run(stopping):
+            print(f"{', '.join(supervisor.gave_up)} keeps exiting; see {workdir / 'logs'}")
+            return 1
     print("stopped", flush=True)
     return 0
