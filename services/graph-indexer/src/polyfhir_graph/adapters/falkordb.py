@@ -1,0 +1,62 @@
+"""FalkorDB (the local engine): the graph over the ``falkordb`` asyncio client.
+
+One FalkorDB graph (``GRAPH.QUERY <graph>``) holds every tenant; the tenant
+is a property on every node and in every statement (``adapters/cypher.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from falkordb.asyncio import FalkorDB
+from redis.asyncio import ConnectionPool
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from polyfhir_core.errors import ServiceUnavailable
+from polyfhir_graph.adapters.cypher import CypherGraph, Rows
+from polyfhir_graph.service_layer.ports import GraphRefused
+
+INDEXES = (
+    "CREATE INDEX FOR (n:Resource) ON (n.tenant, n.type, n.id)",
+    "CREATE INDEX FOR (p:Position) ON (p.graph, p.partition)",
+)
+
+
+class FalkorGraph(CypherGraph):
+    def __init__(self, url: str, graph: str) -> None:
+        super().__init__(graph)
+        # our own pool: a client built on a pool it was handed never disconnects it
+        self._pool = ConnectionPool.from_url(url, decode_responses=True)
+        self._db = FalkorDB(connection_pool=self._pool)
+        self._graph = self._db.select_graph(graph)
+
+    async def run(self, query: str, params: dict[str, Any]) -> Rows:
+        try:
+            result = await self._graph.query(query, params)
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise ServiceUnavailable(f"graph engine unreachable: {exc}") from exc
+        except ResponseError as exc:
+            raise GraphRefused(f"graph engine refused the statement: {exc}") from exc
+        except RedisError as exc:
+            raise ServiceUnavailable(f"graph engine failed: {exc}") from exc
+        return [list(row) for row in result.result_set]
+
+    async def ensure_schema(self) -> None:
+        for statement in INDEXES:
+            try:
+                await self.run(statement, {})
+            except GraphRefused as exc:
+                if "already indexed" not in str(exc):
+                    raise
+
+    async def ping(self) -> None:
+        try:
+            await self._db.connection.ping()
+        except (RedisError, OSError) as exc:
+            raise ServiceUnavailable(f"graph engine unreachable: {exc}") from exc
+
+    async def close(self) -> None:
+        await self._db.aclose()
+        await self._pool.disconnect()
