@@ -10,6 +10,16 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from polyfhir_core.contracts.graph_index import (
+    ChainStep,
+    ChainWalk,
+    CompartmentPage,
+    CompartmentRequest,
+    GraphHits,
+    GraphStats,
+    HasStep,
+    HasWalk,
+)
 from polyfhir_core.contracts.primary_store import (
     BundleKind,
     EntryRequest,
@@ -122,4 +132,17 @@ SAMPLES: dict[Any, Any] = {
     list[AppliedVersion]: [AppliedVersion("Patient", "p-1", 3)],
     list[IndexedVersion]: [IndexedVersion("Patient", "p-1", 3, deleted=True)],
     IndexStats: IndexStats(10, 2, {0: 5}),
+    ChainWalk: ChainWalk(
+        "Observation",
+        (ChainStep("subject", "Patient"), ChainStep("organization", "Organization")),
+        ("o-1", "o-2"),
+        limit=200,
+    ),
+    HasWalk: HasWalk("Patient", (HasStep("Observation", "subject"),), ("obs-1",), 10),
+    GraphHits: GraphHits(("p-1", "p-2"), complete=False),
+    CompartmentRequest: CompartmentRequest(
+        ("p-1",), ("Observation", "Encounter"), NOW, ResourceKey("Encounter", "e-1"), 50
+    ),
+    CompartmentPage: CompartmentPage((KEY, ResourceKey("Observation", "o-1")), complete=True),
+    GraphStats: GraphStats(10, 1, 25, {0: 5}),
 }

@@ -51,8 +51,9 @@ class Harness:
         self.tenant = tenant
         self.ctx = TenantContext.of(tenant)
         self.freshness = Freshness(store, recheck_s=0.05)
-        self.indexer = Indexer(store, self.freshness, SearchParameterRegistry.default())
-        self.service = GraphService(store, self.freshness)
+        registry = SearchParameterRegistry.default()
+        self.indexer = Indexer(store, self.freshness, registry)
+        self.service = GraphService(store, self.freshness, registry)
 
     async def apply(self, *events: ResourceChanged) -> None:
         assert await self.indexer(Batch([delivery(e) for e in events], {})) == []

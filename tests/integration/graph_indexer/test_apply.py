@@ -172,3 +172,15 @@ async def test_a_walk_cut_at_its_limit_says_so(harness: Any, gx: Any) -> None:
     )
     assert hits.ids == ("o0", "o1", "o2")
     assert not hits.complete
+
+
+async def test_a_parameter_stored_as_another_reads_its_edges(harness: Any, gx: Any) -> None:
+    """``patient`` of Observation is ``subject`` restricted to Patients: the same edges."""
+    h = harness
+    await h.apply(
+        h.put("Observation", "a", 1, subject=gx.ref("Patient/p1")),
+        h.put("Observation", "g", 1, subject=gx.ref("Group/p1")),
+    )
+    assert await chain(h, (ChainStep("patient", "Patient"),), "p1") == ["a"]
+    assert await chain(h, (ChainStep("subject", "Group"),), "p1") == ["g"]
+    assert await chain(h, (ChainStep("patient", "Group"),), "p1") == []

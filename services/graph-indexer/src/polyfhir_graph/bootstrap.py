@@ -103,7 +103,8 @@ async def bootstrap(
     except BaseException:
         await store.close()
         raise
+    registry = registry or SearchParameterRegistry.default()
     freshness = Freshness(store)
-    indexer = Indexer(store, freshness, registry or SearchParameterRegistry.default())
+    indexer = Indexer(store, freshness, registry)
     consumer = build_consumer(settings, indexer)
-    return GraphIndexer(store, GraphService(store, freshness), indexer, consumer)
+    return GraphIndexer(store, GraphService(store, freshness, registry), indexer, consumer)

@@ -92,18 +92,18 @@ COMPARTMENT = """
 MATCH (p:Resource {tenant: $tenant, type: 'Patient'})
 WHERE p.id IN $ids
 MATCH (s:Resource {tenant: $tenant})-[e:REF]->(p)
-WHERE s.type + '|' + e.param IN $links AND s.version > 0 AND s.deleted = false
+WHERE (s.type + '|' + e.param) IN $links AND s.version > 0 AND s.deleted = false
   AND ($since IS NULL OR s.last_updated >= $since)
   AND ($after_type IS NULL OR s.type > $after_type
        OR (s.type = $after_type AND s.id > $after_id))
-RETURN DISTINCT s.type, s.id
+RETURN DISTINCT s.type AS type, s.id AS id
 UNION
 MATCH (p:Resource {tenant: $tenant, type: 'Patient'})
 WHERE $with_patients AND p.id IN $ids AND p.version > 0 AND p.deleted = false
   AND ($since IS NULL OR p.last_updated >= $since)
   AND ($after_type IS NULL OR p.type > $after_type
        OR (p.type = $after_type AND p.id > $after_id))
-RETURN DISTINCT p.type, p.id
+RETURN DISTINCT p.type AS type, p.id AS id
 """
 
 
@@ -117,16 +117,17 @@ def walk_statement(path: GraphPath) -> tuple[str, dict[str, Any]]:
     """
     params: dict[str, Any] = {"anchor_type": path.anchor_type, "ids": list(path.anchor_ids)}
     pattern = ["(n0:Resource {tenant: $tenant, type: $anchor_type})"]
+    edges = []
     for i, hop in enumerate(path.hops, start=1):
-        params[f"param{i}"] = hop.param
+        params[f"params{i}"] = list(hop.params)
         params[f"type{i}"] = hop.to_type
-        edge = f"[:REF {{param: $param{i}}}]"
-        arrow = f"-{edge}->" if hop.along else f"<-{edge}-"
+        arrow = f"-[e{i}:REF]->" if hop.along else f"<-[e{i}:REF]-"
         pattern.append(f"{arrow}(n{i}:Resource {{tenant: $tenant, type: $type{i}}})")
+        edges.append(f"e{i}.param IN $params{i}")
     last = f"n{len(path.hops)}"
     query = (
         f"MATCH {''.join(pattern)}\n"
-        f"WHERE n0.id IN $ids AND {last}.deleted = false\n"
+        f"WHERE n0.id IN $ids AND {' AND '.join(edges)} AND {last}.deleted = false\n"
         f"RETURN DISTINCT {last}.id AS id ORDER BY id LIMIT $limit"
     )
     return query, params

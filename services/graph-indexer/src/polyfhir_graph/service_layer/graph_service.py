@@ -12,10 +12,11 @@ from polyfhir_core.contracts.graph_index import (
 )
 from polyfhir_core.contracts.search_index import AppliedVersion, IndexedVersion
 from polyfhir_core.errors import BadRequest
+from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_core.registry.compartments import compartment_members, compartment_params
 from polyfhir_core.resources import ResourceKey
 from polyfhir_core.tenancy import TenantContext
-from polyfhir_graph.domain.paths import chain_path, has_path
+from polyfhir_graph.domain.paths import chain_path, edge_params, has_path
 from polyfhir_graph.service_layer.freshness import Freshness
 from polyfhir_graph.service_layer.ports import CompartmentQuery, GraphStore
 
@@ -33,40 +34,54 @@ def _capped(timeout_ms: int) -> int:
     return min(max(timeout_ms, 0), MAX_WAIT_MS)
 
 
-def compartment_links(types: tuple[str, ...] | None) -> tuple[str, ...]:
-    """``Type|param`` for every reference putting a resource of ``types`` (``None``: of
-    any type) in the Patient compartment (the R4 CompartmentDefinition)."""
+def compartment_links(
+    types: tuple[str, ...] | None, registry: SearchParameterRegistry
+) -> tuple[str, ...]:
+    """``Type|edge`` for every reference putting a resource of ``types`` (``None``: of
+    any type) in the Patient compartment (the R4 CompartmentDefinition); a parameter
+    whose rows are another's (``Encounter.patient``: ``subject`` to a Patient) names
+    that one's edges."""
     members = types if types is not None else compartment_members("Patient")
     return tuple(
-        f"{rtype}|{param}"
-        for rtype in members
-        for param in compartment_params("Patient", rtype) or ()
+        sorted(
+            {
+                f"{rtype}|{edge}"
+                for rtype in members
+                for param in compartment_params("Patient", rtype) or ()
+                for edge in edge_params(registry, rtype, param, "Patient")
+            }
+        )
     )
 
 
 class GraphService:
     """Every call is bound to one tenant (``ctx``); every statement filters by it."""
 
-    def __init__(self, store: GraphStore, freshness: Freshness) -> None:
+    def __init__(
+        self, store: GraphStore, freshness: Freshness, registry: SearchParameterRegistry
+    ) -> None:
         self._store = store
         self._freshness = freshness
+        self._registry = registry
 
     async def chain_sources(self, ctx: TenantContext, walk: ChainWalk) -> GraphHits:
         _bounded("target_ids", len(walk.target_ids), MAX_KEYS)
         _bounded("limit", walk.limit, MAX_KEYS)
-        return await self._store.walk(ctx.tenant.value, chain_path(walk), walk.limit)
+        return await self._store.walk(
+            ctx.tenant.value, chain_path(walk, self._registry), walk.limit
+        )
 
     async def has_targets(self, ctx: TenantContext, walk: HasWalk) -> GraphHits:
         _bounded("source_ids", len(walk.source_ids), MAX_KEYS)
         _bounded("limit", walk.limit, MAX_KEYS)
-        return await self._store.walk(ctx.tenant.value, has_path(walk), walk.limit)
+        return await self._store.walk(ctx.tenant.value, has_path(walk, self._registry), walk.limit)
 
     async def compartment(self, ctx: TenantContext, request: CompartmentRequest) -> CompartmentPage:
         _bounded("patient_ids", len(request.patient_ids), MAX_KEYS)
         _bounded("limit", request.limit, MAX_KEYS)
         query = CompartmentQuery(
             patient_ids=request.patient_ids,
-            links=compartment_links(request.types),
+            links=compartment_links(request.types, self._registry),
             types=request.types,
             since=request.since,
             after=request.after,
