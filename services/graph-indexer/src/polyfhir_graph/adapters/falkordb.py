@@ -2,14 +2,19 @@
 
 One FalkorDB graph (``GRAPH.QUERY <graph>``) holds every tenant; the tenant
 is a property on every node and in every statement (``adapters/cypher.py``).
+
+``AsyncGraph`` is built on our own ``redis.asyncio`` client rather than through
+``falkordb.asyncio.FalkorDB``: that constructor probes for a cluster with a
+*synchronous* ``INFO`` call, which blocks the event loop and fails outright
+while the engine is still starting. One standalone server is what we run.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from falkordb.asyncio import FalkorDB
-from redis.asyncio import ConnectionPool
+from falkordb.asyncio.graph import AsyncGraph
+from redis.asyncio import ConnectionPool, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -29,8 +34,8 @@ class FalkorGraph(CypherGraph):
         super().__init__(graph)
         # our own pool: a client built on a pool it was handed never disconnects it
         self._pool = ConnectionPool.from_url(url, decode_responses=True)
-        self._db = FalkorDB(connection_pool=self._pool)
-        self._graph = self._db.select_graph(graph)
+        self._redis = Redis(connection_pool=self._pool)
+        self._graph = AsyncGraph(self._redis, graph)
 
     async def run(self, query: str, params: dict[str, Any]) -> Rows:
         try:
@@ -53,10 +58,10 @@ class FalkorGraph(CypherGraph):
 
     async def ping(self) -> None:
         try:
-            await self._db.connection.ping()
+            await self._redis.ping()
         except (RedisError, OSError) as exc:
             raise ServiceUnavailable(f"graph engine unreachable: {exc}") from exc
 
     async def close(self) -> None:
-        await self._db.aclose()
+        await self._redis.aclose()
         await self._pool.disconnect()
