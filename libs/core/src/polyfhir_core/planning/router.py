@@ -13,12 +13,17 @@ Order of reasoning for one part:
    chain/_has/_include:iterate -> graph, terminology -> terminology): the first
    enabled backend of that role with the capability. Other features (basic,
    include, sort) are the primary's.
-3. A secondary the gateway cannot query for that feature (today only full text
-   on a search backend is executable) leaves the part to the primary.
+3. A secondary the gateway cannot query for that feature (full text on a
+   search backend, chains and ``_has`` on a graph backend are executable)
+   leaves the part to the primary.
 4. An unhealthy or lagging secondary is replaced by the rule's fallback
    (the primary by default; a rule with ``fallback = null`` fails the search).
 5. An estimated candidate count above ``max_shipped_ids`` keeps the part on the
    primary unless the secondary answers the whole query by itself.
+6. The graph by its role (no rule naming it) takes a chain or ``_has`` part
+   only when one of its walks has at least ``GRAPH_MIN_DEPTH`` steps: a
+   one-level chain or ``_has`` is one indexed join on the primary, cheaper
+   than a terminal query, a walk and an ``_id``-restricted query.
 """
 
 from __future__ import annotations
@@ -50,9 +55,28 @@ NATURAL_ROLE: dict[QueryFeature, BackendRole] = {
 }
 
 EXECUTABLE: frozenset[tuple[BackendRole, QueryFeature]] = frozenset(
-    {(BackendRole.SEARCH, QueryFeature.FULL_TEXT)}
+    {
+        (BackendRole.SEARCH, QueryFeature.FULL_TEXT),
+        (BackendRole.GRAPH, QueryFeature.CHAIN),
+        (BackendRole.GRAPH, QueryFeature.HAS),
+    }
 )
 """(role, feature) pairs the gateway's executor can send to a secondary today."""
+
+GRAPH_MIN_DEPTH = 2
+"""Walks shorter than this stay on the primary unless a routing rule names the graph."""
+
+
+def walk_depth(part: QueryPart) -> int:
+    """The most reference steps a walk of the part takes on the graph: the ``_has`` levels
+    of a ``_has`` (a chain in its terminal is the primary's), the links of a chain."""
+    return max(
+        (
+            p.raw_name.count("_has:") if p.name == "_has" else p.raw_name.count(".")
+            for p in part.params
+        ),
+        default=0,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +168,12 @@ def _checked(
             f"gateway cannot query a {target.role.value} backend for it yet: the primary answers"
         )
         return _to_primary(part, primary, RouteReason.NOT_EXECUTABLE, detail, skipped, rule)
+    if rule is None and target.role is BackendRole.GRAPH and walk_depth(part) < GRAPH_MIN_DEPTH:
+        detail = (
+            f"a {part.feature.value} of one step is one join on the primary, cheaper than "
+            f"a walk on {target.id}"
+        )
+        return _to_primary(part, primary, RouteReason.PRIMARY_CHEAPER, detail, skipped)
     fallback = _fallback(config, primary, rule)
     state = ctx.state(target.id)
     if not state.usable:
@@ -283,6 +313,7 @@ def plan_query(analysis: QueryAnalysis, ctx: RoutingContext) -> QueryPlan:
                 f"{text.backend} ids restrict the primary (_id), which applies every other "
                 "filter, sort, paging and includes"
             )
+    strategy = _graph_strategy(analysis, decisions, strategy, primary, notes)
     notes += _primary_text_notes(analysis, decisions)
     notes += _freshness_notes(ctx.derived, decisions)
     fallbacks = {
@@ -291,6 +322,36 @@ def plan_query(analysis: QueryAnalysis, ctx: RoutingContext) -> QueryPlan:
         if d.secondary
     }
     return QueryPlan(analysis, tuple(decisions), strategy, primary.id, tuple(notes), fallbacks)
+
+
+WALKED = (QueryFeature.CHAIN, QueryFeature.HAS)
+
+
+def _graph_strategy(
+    analysis: QueryAnalysis,
+    decisions: list[RouteDecision],
+    strategy: MergeStrategy,
+    primary: BackendConfig,
+    notes: list[str],
+) -> MergeStrategy:
+    """Chains/_has on the graph: candidate ids restrict the primary, like full-text hits.
+    One secondary per search: with full text on the search backend, the primary walks."""
+    walked = [i for i, d in enumerate(decisions) if d.feature in WALKED and d.secondary]
+    if not walked:
+        return strategy
+    if strategy is not MergeStrategy.PRIMARY_ONLY:
+        for i in walked:
+            part = analysis.part(decisions[i].feature)
+            assert part is not None
+            detail = "the full text already uses a secondary: the primary answers the references"
+            decisions[i] = _to_primary(part, primary, RouteReason.ONE_SECONDARY, detail, [])
+        return strategy
+    notes.append(
+        "the primary evaluates each terminal filter, the graph walks the references back to "
+        "candidate ids (_id); the primary applies every other filter, sort, paging and includes"
+    )
+    restricted = analysis.id_restriction is not None
+    return MergeStrategy.INTERSECTION if restricted else MergeStrategy.PRIMARY_ENRICHED
 
 
 def _primary_text_notes(analysis: QueryAnalysis, decisions: list[RouteDecision]) -> list[str]:

@@ -1,4 +1,7 @@
-"""The executor: run a query plan against the primary and the search secondary, then merge.
+"""The executor: run a query plan against the primary and a secondary, then merge.
+
+- Chains and ``_has`` on the graph: see ``graph_walks.py`` (terminal filter on
+  the primary, walk on the graph, the rest on the primary by ``_id``).
 
 - SECONDARY_FILTERED (the search backend answers the whole query): a page of
   hits in score order, the resources read from the primary by id.
@@ -24,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from polyfhir_core.config import BackendConfig, CompositeConfig, QueryFeature
+from polyfhir_core.contracts.graph_index import GraphIndex
 from polyfhir_core.contracts.primary_store import EntryResponse, Page, PrimaryStore
 from polyfhir_core.contracts.search_index import SearchIndex, TextHits, TextSearch
 from polyfhir_core.errors import Issue, ServiceUnavailable
@@ -46,18 +50,14 @@ from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_core.search import SearchQuery
 from polyfhir_core.tenancy import TenantContext
 from polyfhir_gateway.pipeline.consistency import WriteSync, is_fresh, read_lag_bound
+from polyfhir_gateway.pipeline.fallback import Fallback
+from polyfhir_gateway.pipeline.graph_walks import GraphWalker
 from polyfhir_gateway.pipeline.health import HealthMonitor
 from polyfhir_gateway.pipeline.metrics import FALLBACKS, ROUTE_DECISIONS
+from polyfhir_gateway.pipeline.secondary import Secondary
 
 log = logging.getLogger(__name__)
-
-
-class Fallback(Exception):
-    """The secondary cannot be used for this search; ``reason`` is a metric label."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
+WALKED = (QueryFeature.CHAIN, QueryFeature.HAS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +79,7 @@ class QueryPipeline:
         config: CompositeConfig,
         indexes: Mapping[str, SearchIndex] | None = None,
         *,
+        graphs: Mapping[str, GraphIndex] | None = None,
         registry: SearchParameterRegistry | None = None,
         default_count: int = 20,
         max_count: int = 1000,
@@ -86,12 +87,17 @@ class QueryPipeline:
         self.store = store
         self.config = config
         self.indexes = dict(indexes or {})
+        self.graphs = dict(graphs or {})
         self.registry = registry or SearchParameterRegistry.default()
         self.default_count, self.max_count = default_count, max_count
         self.tables = ConfigTables.of(config)
         self._timeouts = {b.id: self._query_timeout_ms(b) for b in config.secondaries}
-        self.monitor = HealthMonitor(config, self.indexes)
-        self.writes = WriteSync(config, self.indexes, self.monitor)
+        secondaries: dict[str, Secondary] = {**self.indexes, **self.graphs}
+        self.monitor = HealthMonitor(config, secondaries)
+        self.writes = WriteSync(config, secondaries, self.monitor)
+        self.walker = GraphWalker(
+            store, config, self.graphs, self.tables, self.registry, self._timeouts
+        )
 
     # -- planning ----------------------------------------------------------------------
 
@@ -103,25 +109,33 @@ class QueryPipeline:
 
     async def search(self, ctx: TenantContext, query: SearchQuery) -> SearchResult:
         plan = self.plan(query)
+        walked = [d for d in plan.secondary_decisions if d.feature in WALKED]
         text = plan.decision(QueryFeature.FULL_TEXT)
-        if text is None or not text.secondary:
+        if walked:
+            lead = walked[0]
+        elif text is not None and text.secondary:
+            lead = text
+        else:
             return self._served(plan, await self.store.search(ctx, query), (plan.primary,))
-        if text.reason is RouteReason.NO_FALLBACK:
-            raise ServiceUnavailable(f"full text cannot be served: {text.detail}")
+        if lead.reason is RouteReason.NO_FALLBACK:
+            raise ServiceUnavailable(f"{lead.feature.value} cannot be served: {lead.detail}")
         try:
-            page = await self._with_secondary(ctx, query, plan, text)
+            if walked:
+                page = await self.walker.page(ctx, query, plan, walked)
+            else:
+                page = await self._with_secondary(ctx, query, plan, lead)
         except Fallback as fb:
-            if text.fallback is None:
+            if lead.fallback is None:
                 raise ServiceUnavailable(
-                    f"{text.backend}: {fb}; the routing rule has no fallback"
+                    f"{lead.backend}: {fb}; the routing rule has no fallback"
                 ) from None
-            FALLBACKS.labels(text.backend, fb.reason).inc()
+            FALLBACKS.labels(lead.backend, fb.reason).inc()
             log.info(
                 "search falls back to the primary",
-                extra={"backend": text.backend, "reason": str(fb)},
+                extra={"backend": lead.backend, "reason": str(fb)},
             )
             page = await self.store.search(ctx, query)
-            return self._served(plan, page, (plan.primary,), f"{text.backend}={fb.reason}")
+            return self._served(plan, page, (plan.primary,), f"{lead.backend}={fb.reason}")
         return self._served(plan, page, plan.backends)
 
     def _served(

@@ -1,0 +1,11 @@
+"""Why a secondary cannot be used for one search (the primary then answers)."""
+
+from __future__ import annotations
+
+
+class Fallback(Exception):
+    """The secondary cannot be used for this search; ``reason`` is a metric label."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
