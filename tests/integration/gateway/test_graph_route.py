@@ -1,0 +1,241 @@
+"""Chains and _has through the graph: the gateway over the in-process primary and the real
+graph-indexer service (FalkorDB child process, the GraphIndex contract over HTTP).
+
+The graph is fed with the change events of what the test wrote, exactly as the
+consumer would apply them. Every answer is the one the primary alone gives; what
+changes is who walked (``X-Polyfhir-Route``) and why not (``X-Polyfhir-Fallback``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from fakes.events import delivery
+from integration.gateway.harness import Positioned, ids, route
+from polyfhir_bus.consumer import Batch
+from polyfhir_bus.events import ChangeKind, ResourceChanged
+from polyfhir_core.config import parse_config
+from polyfhir_core.contracts.graph_index import GRAPH_INDEX
+from polyfhir_core.contracts.primary_store import TenantPositions
+from polyfhir_core.registry import SearchParameterRegistry
+from polyfhir_gateway.app import create_app
+from polyfhir_gateway.pipeline import QueryPipeline
+from polyfhir_gateway.settings import GatewaySettings
+from polyfhir_graph.adapters.falkordb import FalkorGraph
+from polyfhir_graph.entrypoints.http import create_app as create_graph_app
+from polyfhir_graph.service_layer.freshness import Freshness
+from polyfhir_graph.service_layer.graph_service import GraphService
+from polyfhir_graph.service_layer.indexer import Indexer
+from polyfhir_servicekit.contract_client import contract_client
+from polyfhir_testing.engines import LocalFalkorDB
+from polyfhir_testing.processes import free_port
+from polyfhir_testing.pytest_plugin import falkordb_server
+
+__all__ = ["falkordb_server"]
+pytestmark = pytest.mark.integration
+
+PRIMARY = {"id": "primary", "role": "primary", "kind": "sqlite", "url": "sqlite:///x.db"}
+FRESH = TenantPositions({}, pending=0)
+
+
+def graph_backend(service_url: str) -> dict[str, Any]:
+    return {
+        "id": "graph",
+        "role": "graph",
+        "kind": "falkordb",
+        "url": "redis://127.0.0.1:6379",
+        "options": {"service_url": service_url},
+    }
+
+
+@dataclass
+class Stack:
+    primary: Any
+    indexer: Indexer
+    http: httpx.AsyncClient  # the graph-indexer's internal API
+    tenant: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:12]}")
+    events: list[ResourceChanged] = field(default_factory=list)
+
+    def gateway(self, positions: TenantPositions = FRESH, **top: Any) -> httpx.AsyncClient:
+        graph = contract_client(GRAPH_INDEX, "http://graph", self.http)
+        config = parse_config({"backends": [PRIMARY, graph_backend("http://graph")], **top})
+        pipeline = QueryPipeline(
+            Positioned(self.primary, positions), config, {}, graphs={"graph": graph}
+        )
+        return self._client(pipeline)
+
+    def gateway_with_graph_down(self) -> httpx.AsyncClient:
+        down = f"http://127.0.0.1:{free_port()}"
+        http = httpx.AsyncClient()
+        graph = contract_client(GRAPH_INDEX, down, http, timeout=2.0)
+        config = parse_config({"backends": [PRIMARY, graph_backend(down)]})
+        pipeline = QueryPipeline(
+            Positioned(self.primary, FRESH), config, {}, graphs={"graph": graph}
+        )
+        return self._client(pipeline)
+
+    def _client(self, pipeline: QueryPipeline) -> httpx.AsyncClient:
+        app = create_app(self.primary, GatewaySettings(), pipeline=pipeline)
+        return httpx.AsyncClient(
+            base_url="http://testserver",
+            transport=httpx.ASGITransport(app=app),
+            headers={"accept": "application/fhir+json", "X-Tenant-ID": self.tenant},
+        )
+
+    async def create(self, body: dict[str, Any]) -> str:
+        async with self.gateway() as c:
+            created = await c.post(f"/fhir/{body['resourceType']}", json=body)
+        assert created.status_code == 201, created.text
+        resource = created.json()
+        self.events.append(
+            ResourceChanged(
+                self.tenant,
+                resource["resourceType"],
+                resource["id"],
+                int(resource["meta"]["versionId"]),
+                ChangeKind.CREATED,
+                datetime.fromisoformat(resource["meta"]["lastUpdated"]),
+                resource,
+            )
+        )
+        return str(resource["id"])
+
+    async def sync_graph(self) -> None:
+        """What the graph-indexer's consumer does with the change events."""
+        assert await self.indexer(Batch([delivery(e) for e in self.events], {})) == []
+
+
+@pytest.fixture
+async def stack(primary: Any, falkordb_server: LocalFalkorDB) -> AsyncIterator[Stack]:
+    store = FalkorGraph(falkordb_server.url, f"gw-{uuid.uuid4().hex[:10]}")
+    await store.ensure_schema()
+    registry = SearchParameterRegistry.default()
+    freshness = Freshness(store, recheck_s=0.05)
+    service = GraphService(store, freshness, registry)
+    transport = httpx.ASGITransport(app=create_graph_app(service))
+    async with httpx.AsyncClient(transport=transport, base_url="http://graph") as http:
+        yield Stack(primary, Indexer(store, freshness, registry), http)
+    await store.close()
+
+
+def ref(kind: str, rid: str) -> dict[str, str]:
+    return {"reference": f"{kind}/{rid}"}
+
+
+@pytest.fixture
+async def chart(stack: Stack) -> dict[str, str]:
+    """Two organizations, a patient of each, their observations and one report."""
+    s = stack
+    acme = await s.create({"resourceType": "Organization", "name": "Acme Health"})
+    other = await s.create({"resourceType": "Organization", "name": "Other Clinic"})
+    p1 = await s.create(
+        {"resourceType": "Patient", "managingOrganization": ref("Organization", acme)}
+    )
+    p2 = await s.create(
+        {"resourceType": "Patient", "managingOrganization": ref("Organization", other)}
+    )
+    obs = {"resourceType": "Observation", "code": {"text": "bp"}}
+    a = await s.create({**obs, "status": "final", "subject": ref("Patient", p1)})
+    b = await s.create({**obs, "status": "preliminary", "subject": ref("Patient", p1)})
+    c = await s.create({**obs, "status": "final", "subject": ref("Patient", p2)})
+    report = {"resourceType": "DiagnosticReport", "status": "final", "code": {"text": "panel"}}
+    await s.create({**report, "result": [ref("Observation", c)]})
+    await s.sync_graph()
+    return {"acme": acme, "p1": p1, "p2": p2, "a": a, "b": b, "c": c}
+
+
+CHAIN = {"subject:Patient.organization.name": "Acme", "status": "final"}
+NESTED_HAS = {"_has:Observation:subject:_has:DiagnosticReport:result:status": "final"}
+
+
+async def test_a_two_level_chain_is_walked_on_the_graph(
+    stack: Stack, chart: dict[str, str]
+) -> None:
+    async with stack.gateway() as c:
+        answer = await c.get("/fhir/Observation", params=CHAIN)
+    assert answer.status_code == 200, answer.text
+    assert ids(answer) == [chart["a"]]
+    assert route(answer) == "graph,primary"
+    assert "x-polyfhir-fallback" not in answer.headers
+
+
+async def test_nested_has_is_walked_on_the_graph(stack: Stack, chart: dict[str, str]) -> None:
+    async with stack.gateway() as c:
+        answer = await c.get("/fhir/Patient", params=NESTED_HAS)
+    assert ids(answer) == [chart["p2"]]
+    assert route(answer) == "graph,primary"
+
+
+async def test_a_one_step_chain_stays_on_the_primary(stack: Stack, chart: dict[str, str]) -> None:
+    async with stack.gateway() as c:
+        answer = await c.get("/fhir/Patient", params={"organization.name": "Acme"})
+    assert ids(answer) == [chart["p1"]]
+    assert route(answer) == "primary"
+
+
+async def test_no_terminal_match_is_an_empty_page(stack: Stack, chart: dict[str, str]) -> None:
+    async with stack.gateway() as c:
+        answer = await c.get(
+            "/fhir/Observation", params={**CHAIN, "subject:Patient.organization.name": "Nobody"}
+        )
+    assert answer.status_code == 200
+    assert ids(answer) == []
+    assert route(answer) == "graph,primary"
+
+
+async def test_a_graph_that_is_down_leaves_the_answer_to_the_primary(
+    stack: Stack, chart: dict[str, str]
+) -> None:
+    async with stack.gateway_with_graph_down() as c:
+        answer = await c.get("/fhir/Observation", params=CHAIN)
+    assert ids(answer) == [chart["a"]]
+    assert route(answer) == "primary"
+    assert answer.headers["x-polyfhir-fallback"] == "graph=error"
+
+
+async def test_a_stale_graph_leaves_the_answer_to_the_primary(
+    stack: Stack, chart: dict[str, str]
+) -> None:
+    behind = TenantPositions({0: 99}, pending=0)  # the graph has applied nothing on partition 0
+    async with stack.gateway(behind, sync={"max_read_lag_ms": 0}) as c:
+        answer = await c.get("/fhir/Observation", params=CHAIN)
+    assert ids(answer) == [chart["a"]]
+    assert answer.headers["x-polyfhir-fallback"] == "graph=lagging"
+
+
+async def test_a_reference_appears_once_the_graph_has_applied_it(
+    stack: Stack, chart: dict[str, str]
+) -> None:
+    """Lag unchecked (the positions say fresh): a new Observation is walked once applied."""
+    late = await stack.create(
+        {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"text": "bp"},
+            "subject": ref("Patient", chart["p1"]),
+        }
+    )
+    async with stack.gateway() as c:
+        before = await c.get("/fhir/Observation", params=CHAIN)
+        await stack.sync_graph()
+        after = await c.get("/fhir/Observation", params=CHAIN)
+    assert ids(before) == [chart["a"]]  # stale read accepted: positions say it is fresh
+    assert sorted(ids(after)) == sorted([chart["a"], late])
+
+
+async def test_explain_shows_the_split(stack: Stack) -> None:
+    async with stack.gateway() as c:
+        plan = (await c.get("/admin/explain/Observation", params=CHAIN)).json()
+    assert plan["strategy"] == "primary_enriched"
+    assert plan["backends"] == ["graph", "primary"]
+    chain = next(p for p in plan["parts"] if p["feature"] == "chain")
+    assert chain["route"]["backend"] == "graph"
+    assert chain["route"]["fallback"] == "primary"
+    assert any("graph walks" in note for note in plan["notes"])
