@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -25,6 +25,8 @@ from polyfhir_core.config import parse_config
 from polyfhir_core.contracts.graph_index import GRAPH_INDEX
 from polyfhir_core.contracts.primary_store import TenantPositions
 from polyfhir_core.registry import SearchParameterRegistry
+from polyfhir_core.resources import ResourceKey
+from polyfhir_core.tenancy import TenantContext
 from polyfhir_gateway.app import create_app
 from polyfhir_gateway.pipeline import QueryPipeline
 from polyfhir_gateway.settings import GatewaySettings
@@ -37,6 +39,7 @@ from polyfhir_servicekit.contract_client import contract_client
 from polyfhir_testing.engines import LocalFalkorDB
 from polyfhir_testing.processes import free_port
 from polyfhir_testing.pytest_plugin import falkordb_server
+from support import eventually
 
 __all__ = ["falkordb_server"]
 pytestmark = pytest.mark.integration
@@ -239,3 +242,35 @@ async def test_explain_shows_the_split(stack: Stack) -> None:
     assert chain["route"]["backend"] == "graph"
     assert chain["route"]["fallback"] == "primary"
     assert any("graph walks" in note for note in plan["notes"])
+
+
+async def test_reconcile_repairs_the_graph_from_the_primary(
+    stack: Stack, chart: dict[str, str]
+) -> None:
+    ghost = ResourceChanged(
+        stack.tenant,
+        "Observation",
+        "ghost",
+        1,
+        ChangeKind.CREATED,
+        datetime.now(UTC),
+        {"resourceType": "Observation", "id": "ghost", "subject": ref("Patient", chart["p1"])},
+    )
+    assert await stack.indexer(Batch([delivery(ghost)], {})) == []  # the primary never had it
+    await stack.create({"resourceType": "Patient"})  # and the graph never saw this one
+    async with stack.gateway() as c:
+        started = await c.post("/admin/backends/graph/reconcile")
+        assert started.status_code == 202, started.text
+        location = started.headers["content-location"]
+
+        async def ended() -> dict[str, Any] | None:
+            job: dict[str, Any] = (await c.get(location)).json()
+            return None if job["state"] == "running" else job
+
+        job = await eventually(ended, what=location)
+    assert job["state"] == "completed", job
+    assert (job["progress"]["orphans"], job["progress"]["missing"]) == (1, 1)
+    held = await contract_client(GRAPH_INDEX, "http://graph", stack.http).versions(
+        TenantContext.of(stack.tenant), [ResourceKey("Observation", "ghost")]
+    )
+    assert held == []

@@ -47,7 +47,7 @@ def create_app(
     # Repair jobs run here; their records live in the primary store (durable).
     jobs = JobRunner(
         store,
-        repair_kinds(store, pipeline.indexes),
+        repair_kinds(store, pipeline.repairable),
         heartbeat_s=settings.job_heartbeat_s,
         stale_after_s=settings.job_stale_after_s,
     )

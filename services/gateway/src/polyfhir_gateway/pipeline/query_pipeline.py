@@ -54,7 +54,7 @@ from polyfhir_gateway.pipeline.fallback import Fallback
 from polyfhir_gateway.pipeline.graph_walks import GraphWalker
 from polyfhir_gateway.pipeline.health import HealthMonitor
 from polyfhir_gateway.pipeline.metrics import FALLBACKS, ROUTE_DECISIONS
-from polyfhir_gateway.pipeline.secondary import Secondary
+from polyfhir_gateway.pipeline.secondary import Repairable, Secondary
 
 log = logging.getLogger(__name__)
 WALKED = (QueryFeature.CHAIN, QueryFeature.HAS)
@@ -95,6 +95,7 @@ class QueryPipeline:
         secondaries: dict[str, Secondary] = {**self.indexes, **self.graphs}
         self.monitor = HealthMonitor(config, secondaries)
         self.writes = WriteSync(config, secondaries, self.monitor)
+        self.repairable: dict[str, Repairable] = {**self.indexes, **self.graphs}
         self.walker = GraphWalker(
             store, config, self.graphs, self.tables, self.registry, self._timeouts
         )

@@ -1,14 +1,17 @@
-"""What the gateway's health checks and freshness waits need of any secondary.
+"""What the gateway needs of any secondary, whatever it answers.
 
 Both ``SearchIndex`` and ``GraphIndex`` (``polyfhir_core.contracts``) satisfy
-it: readiness, applied positions and the waits for positions and versions.
+these: :class:`Secondary` for health checks and freshness waits (readiness,
+applied positions, the waits for positions and versions), :class:`Repairable`
+for the reconcile and rebuild jobs (what it holds, and removing it).
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from polyfhir_core.contracts.search_index import AppliedVersion
+from polyfhir_core.contracts.search_index import AppliedVersion, IndexedVersion
+from polyfhir_core.resources import ResourceKey
 from polyfhir_core.tenancy import TenantContext
 
 
@@ -24,3 +27,17 @@ class Secondary(Protocol):
     ) -> bool: ...
 
     async def check_ready(self) -> None: ...
+
+
+class Repairable(Protocol):
+    async def versions(
+        self, ctx: TenantContext, keys: list[ResourceKey]
+    ) -> list[IndexedVersion]: ...
+
+    async def scan(
+        self, ctx: TenantContext, after: ResourceKey | None, limit: int
+    ) -> list[IndexedVersion]: ...
+
+    async def remove(self, ctx: TenantContext, keys: list[ResourceKey]) -> int: ...
+
+    async def drop_tenant(self, ctx: TenantContext) -> int: ...
