@@ -2,8 +2,9 @@
 
 Starts the Tansu broker and osmem-server (both in memory), the primary-store
 (SQLite under the data directory unless ``--primary-url`` names PostgreSQL)
-with its outbox relay, the search-indexer and the gateway, each a child
-process, and serves the FHIR API on the same base URL as ``make run``.
+with its outbox relay, the search-indexer, FalkorDB and the graph-indexer, and
+the gateway, each a child process, and serves the FHIR API on the same base
+URL as ``make run``.
 Ctrl-C stops everything.
 
 The engines keep nothing across runs, so the default data directory is a
@@ -32,7 +33,9 @@ SYNC_MODES: dict[str, dict[str, Any]] = {
 
 def run_stack(port: int, data: str | None, primary_url: str | None, sync: str) -> int:
     workdir = Path(data) if data else Path(tempfile.mkdtemp(prefix="polyfhir-stack-"))
-    stack = LocalStack(workdir, primary_url=primary_url, sync=SYNC_MODES[sync], gateway_port=port)
+    stack = LocalStack(
+        workdir, primary_url=primary_url, sync=SYNC_MODES[sync], gateway_port=port, graph=True
+    )
     stopping = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -48,6 +51,8 @@ def run_stack(port: int, data: str | None, primary_url: str | None, sync: str) -
             f"  search-indexer {stack.indexer.url}\n"
             f"  broker         {stack.kafka.bootstrap} (Tansu, memory)\n"
             f"  search engine  {stack.opensearch.url} (osmem, memory)\n"
+            f"  graph-indexer  {stack.graph_indexer.url if stack.graph_indexer else '-'}\n"
+            f"  graph engine   {stack.falkordb.url if stack.falkordb else '-'} (FalkorDB, memory)\n"
             f"  sync mode      {sync}; logs in {workdir / 'logs'}\n"
             "Ctrl-C stops everything.",
             flush=True,
