@@ -28,7 +28,10 @@ def test_chains_and_has_are_walked_on_the_graph_after_synchronous_writes(
 
         org = create({"resourceType": "Organization", "name": "Graphwick Clinic"})
         pat = create(
-            {"resourceType": "Patient", "managingOrganization": {"reference": f"Organization/{org}"}}
+            {
+                "resourceType": "Patient",
+                "managingOrganization": {"reference": f"Organization/{org}"},
+            }
         )
         obs = create(
             {
