@@ -274,3 +274,57 @@ async def test_reconcile_repairs_the_graph_from_the_primary(
         TenantContext.of(stack.tenant), [ResourceKey("Observation", "ghost")]
     )
     assert held == []
+
+
+# -- Patient/[id]/$everything ----------------------------------------------------------
+
+
+def entry_keys(response: httpx.Response) -> list[str]:
+    return [
+        f"{e['resource']['resourceType']}/{e['resource']['id']}"
+        for e in response.json().get("entry", [])
+    ]
+
+
+async def test_everything_is_walked_on_the_graph_and_pages_by_key(
+    stack: Stack, chart: dict[str, str]
+) -> None:
+    p1 = chart["p1"]
+    expected = sorted(
+        [f"Patient/{p1}", f"Observation/{chart['a']}", f"Observation/{chart['b']}"],
+        key=lambda k: tuple(k.split("/")),
+    )
+    async with stack.gateway() as c:
+        whole = await c.get(f"/fhir/Patient/{p1}/$everything")
+        first = await c.get(f"/fhir/Patient/{p1}/$everything", params={"_count": "2"})
+        next_url = next(link["url"] for link in first.json()["link"] if link["relation"] == "next")
+        rest = await c.get(next_url)
+        only = await c.get(f"/fhir/Patient/{p1}/$everything", params={"_type": "Observation"})
+    assert whole.status_code == 200, whole.text
+    assert entry_keys(whole) == expected
+    assert route(whole) == "graph,primary"
+    assert entry_keys(first) + entry_keys(rest) == expected
+    assert not any(link["relation"] == "next" for link in rest.json()["link"])
+    assert entry_keys(only) == [k for k in expected if k.startswith("Observation/")]
+
+
+async def test_everything_falls_back_to_the_primary_with_the_same_answer(
+    stack: Stack, chart: dict[str, str]
+) -> None:
+    p1 = chart["p1"]
+    async with stack.gateway() as c:
+        walked = await c.get(f"/fhir/Patient/{p1}/$everything")
+    async with stack.gateway_with_graph_down() as c:
+        fallen = await c.get(f"/fhir/Patient/{p1}/$everything")
+        first = await c.get(f"/fhir/Patient/{p1}/$everything", params={"_count": "2"})
+        next_url = next(link["url"] for link in first.json()["link"] if link["relation"] == "next")
+        rest = await c.get(next_url)
+        missing = await c.get("/fhir/Patient/nobody/$everything")
+        bad = await c.get(f"/fhir/Patient/{p1}/$everything", params={"_type": "Nope"})
+    assert fallen.status_code == 200, fallen.text
+    assert entry_keys(fallen) == entry_keys(walked)
+    assert route(fallen) == "primary"
+    assert fallen.headers["x-polyfhir-fallback"] == "graph=error"
+    assert entry_keys(first) + entry_keys(rest) == entry_keys(walked)
+    assert missing.status_code == 404
+    assert bad.status_code == 400

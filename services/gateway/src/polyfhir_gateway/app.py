@@ -12,6 +12,7 @@ from polyfhir_core.contracts.primary_store import PrimaryStore
 from polyfhir_gateway.api import (
     routes_admin,
     routes_advisor,
+    routes_everything,
     routes_instance,
     routes_repair,
     routes_system,
@@ -79,6 +80,7 @@ def create_app(
     app.state.jobs = jobs
     install_error_handlers(app)
     app.include_router(routes_system.router)
+    app.include_router(routes_everything.router)  # before the compartment search route
     app.include_router(routes_type.router)
     app.include_router(routes_instance.router)
     app.include_router(routes_admin.router)

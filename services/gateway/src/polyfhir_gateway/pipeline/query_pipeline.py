@@ -50,6 +50,7 @@ from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_core.search import SearchQuery
 from polyfhir_core.tenancy import TenantContext
 from polyfhir_gateway.pipeline.consistency import WriteSync, is_fresh, read_lag_bound
+from polyfhir_gateway.pipeline.everything import PatientEverything
 from polyfhir_gateway.pipeline.fallback import Fallback
 from polyfhir_gateway.pipeline.graph_walks import GraphWalker
 from polyfhir_gateway.pipeline.health import HealthMonitor
@@ -98,6 +99,9 @@ class QueryPipeline:
         self.repairable: dict[str, Repairable] = {**self.indexes, **self.graphs}
         self.walker = GraphWalker(
             store, config, self.graphs, self.tables, self.registry, self._timeouts
+        )
+        self.everything = PatientEverything(
+            store, config, self.graphs, self.monitor, self.tables, self._timeouts
         )
 
     # -- planning ----------------------------------------------------------------------
