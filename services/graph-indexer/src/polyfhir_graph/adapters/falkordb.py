@@ -15,6 +15,8 @@ from typing import Any
 
 from falkordb.asyncio.graph import AsyncGraph
 from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -23,6 +25,7 @@ from polyfhir_core.errors import ServiceUnavailable
 from polyfhir_graph.adapters.cypher import CypherGraph, Rows
 from polyfhir_graph.service_layer.ports import GraphRefused
 
+RETRIES = 2
 INDEXES = (
     "CREATE INDEX FOR (n:Resource) ON (n.tenant, n.type, n.id)",
     "CREATE INDEX FOR (p:Position) ON (p.graph, p.partition)",
@@ -32,8 +35,15 @@ INDEXES = (
 class FalkorGraph(CypherGraph):
     def __init__(self, url: str, graph: str) -> None:
         super().__init__(graph)
-        # our own pool: a client built on a pool it was handed never disconnects it
-        self._pool = ConnectionPool.from_url(url, decode_responses=True)
+        # our own pool: a client built on a pool it was handed never disconnects it.
+        # A connection the engine closed (a restart) is retried once on a new one;
+        # every statement is idempotent, so a retry after the engine ran it is harmless.
+        self._pool = ConnectionPool.from_url(
+            url,
+            decode_responses=True,
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), RETRIES),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        )
         self._redis = Redis(connection_pool=self._pool)
         self._graph = AsyncGraph(self._redis, graph)
 

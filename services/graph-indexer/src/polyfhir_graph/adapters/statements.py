@@ -8,7 +8,9 @@ from polyfhir_graph.domain.paths import GraphPath
 
 # Version guard: a node is (re)written only by a version at least the one it holds (an
 # equal one rewrites the same edges, which repairs a batch cut between its two
-# statements); its outgoing edges go, the new ones come with APPLY_EDGES.
+# statements); its outgoing edges go, the new ones come with APPLY_EDGES. Every
+# statement is idempotent (MERGE, never CREATE), so the client may retry one whose
+# connection broke after the engine ran it.
 APPLY_NODES = """
 UNWIND $rows AS row
 MERGE (n:Resource {tenant: row.tenant, type: row.type, id: row.id})
@@ -27,7 +29,7 @@ MATCH (s:Resource {tenant: row.tenant, type: row.type, id: row.id})
 WHERE s.version = row.version
 MERGE (t:Resource {tenant: row.tenant, type: row.target_type, id: row.target_id})
 ON CREATE SET t.version = 0, t.deleted = false
-CREATE (s)-[:REF {param: row.param}]->(t)
+MERGE (s)-[:REF {param: row.param}]->(t)
 """
 
 RECORD_POSITIONS = """
