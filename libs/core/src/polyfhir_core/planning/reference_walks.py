@@ -26,11 +26,26 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from polyfhir_core.contracts.graph_index import ChainStep, ChainWalk, HasStep, HasWalk
+from polyfhir_core.planning.analyzer import QueryPart
 from polyfhir_core.registry import SearchParameterRegistry, SearchParamType
 from polyfhir_core.search import SearchParam, SearchQuery
 from polyfhir_core.search.query import unescape
 
 MAX_STEPS = 8
+GRAPH_MIN_DEPTH = 2
+"""Walks shorter than this stay on the primary unless a routing rule names the graph."""
+
+
+def walk_depth(part: QueryPart) -> int:
+    """The most reference steps a walk of the part takes on the graph: the ``_has`` levels
+    of a ``_has`` (a chain in its terminal is the primary's), the links of a chain."""
+    return max(
+        (
+            p.raw_name.count("_has:") if p.name == "_has" else p.raw_name.count(".")
+            for p in part.params
+        ),
+        default=0,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,6 @@ from polyfhir_core.config.composite_config import CompositeConfig
 from polyfhir_core.config.roles import BackendRole
 from polyfhir_core.config.routing import QueryFeature, RoutingRule
 from polyfhir_core.config.sync_mode import SyncConfig
-from polyfhir_core.contracts.search_index import TextField
 from polyfhir_core.planning.analyzer import QueryAnalysis, QueryPart
 from polyfhir_core.planning.plan import (
     BackendState,
@@ -45,6 +44,8 @@ from polyfhir_core.planning.plan import (
     RouteDecision,
     RouteReason,
 )
+from polyfhir_core.planning.plan_notes import freshness_notes, primary_text_notes
+from polyfhir_core.planning.reference_walks import GRAPH_MIN_DEPTH, walk_depth
 
 NATURAL_ROLE: dict[QueryFeature, BackendRole] = {
     QueryFeature.FULL_TEXT: BackendRole.SEARCH,
@@ -62,21 +63,6 @@ EXECUTABLE: frozenset[tuple[BackendRole, QueryFeature]] = frozenset(
     }
 )
 """(role, feature) pairs the gateway's executor can send to a secondary today."""
-
-GRAPH_MIN_DEPTH = 2
-"""Walks shorter than this stay on the primary unless a routing rule names the graph."""
-
-
-def walk_depth(part: QueryPart) -> int:
-    """The most reference steps a walk of the part takes on the graph: the ``_has`` levels
-    of a ``_has`` (a chain in its terminal is the primary's), the links of a chain."""
-    return max(
-        (
-            p.raw_name.count("_has:") if p.name == "_has" else p.raw_name.count(".")
-            for p in part.params
-        ),
-        default=0,
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,8 +300,8 @@ def plan_query(analysis: QueryAnalysis, ctx: RoutingContext) -> QueryPlan:
                 "filter, sort, paging and includes"
             )
     strategy = _graph_strategy(analysis, decisions, strategy, primary, notes)
-    notes += _primary_text_notes(analysis, decisions)
-    notes += _freshness_notes(ctx.derived, decisions)
+    notes += primary_text_notes(analysis, decisions)
+    notes += freshness_notes(ctx.derived, decisions)
     fallbacks = {
         d.backend: (f"falls back to {d.fallback}" if d.fallback else "fails the search (503)")
         for d in decisions
@@ -352,35 +338,3 @@ def _graph_strategy(
     )
     restricted = analysis.id_restriction is not None
     return MergeStrategy.INTERSECTION if restricted else MergeStrategy.PRIMARY_ENRICHED
-
-
-def _primary_text_notes(analysis: QueryAnalysis, decisions: list[RouteDecision]) -> list[str]:
-    text = next((d for d in decisions if d.feature is QueryFeature.FULL_TEXT), None)
-    if text is None or text.secondary:
-        return []
-    if any(c.field is TextField.STRING for c in analysis.text_clauses):
-        return [
-            "the primary has no :text on string parameters: such parameters are ignored "
-            "(Prefer: handling=lenient) or rejected (strict) when the primary answers"
-        ]
-    return []
-
-
-def _freshness_notes(tables: ConfigTables, decisions: list[RouteDecision]) -> list[str]:
-    notes = []
-    for d in decisions:
-        if not d.secondary or d.reason is RouteReason.NO_FALLBACK:
-            continue
-        sync = tables.sync[d.backend]
-        if sync.waits_for(d.role):
-            notes.append(f"{d.backend} is written synchronously: read-your-writes")
-        elif sync.max_read_lag_ms is None:
-            notes.append(
-                f"{d.backend}: lag not checked (max_read_lag_ms unset), reads may be stale"
-            )
-        else:
-            notes.append(
-                f"{d.backend}: used only if it has applied the tenant's last change "
-                f"(waits up to {sync.max_read_lag_ms} ms, else the primary answers)"
-            )
-    return notes
