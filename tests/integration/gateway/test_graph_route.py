@@ -328,3 +328,27 @@ async def test_everything_falls_back_to_the_primary_with_the_same_answer(
     assert entry_keys(first) + entry_keys(rest) == entry_keys(walked)
     assert missing.status_code == 404
     assert bad.status_code == 400
+
+
+async def test_everything_for_a_page_of_patients(stack: Stack, chart: dict[str, str]) -> None:
+    async with stack.gateway() as c:
+        first = await c.get("/fhir/Patient/$everything", params={"_count": "1"})
+        next_url = next(link["url"] for link in first.json()["link"] if link["relation"] == "next")
+        second = await c.get(next_url)
+        both = await c.get("/fhir/Patient/$everything", params={"_type": "Patient,Observation"})
+    assert first.status_code == 200, first.text
+    assert route(first) == "graph,primary"
+    by_patient = {
+        chart["p1"]: {
+            f"Patient/{chart['p1']}",
+            f"Observation/{chart['a']}",
+            f"Observation/{chart['b']}",
+        },
+        chart["p2"]: {f"Patient/{chart['p2']}", f"Observation/{chart['c']}"},
+    }
+    pages = [set(entry_keys(first)), set(entry_keys(second))]
+    assert pages in (
+        [by_patient[chart["p1"]], by_patient[chart["p2"]]],
+        [by_patient[chart["p2"]], by_patient[chart["p1"]]],
+    )
+    assert set(entry_keys(both)) == by_patient[chart["p1"]] | by_patient[chart["p2"]]

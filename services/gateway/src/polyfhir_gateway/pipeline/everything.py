@@ -1,4 +1,7 @@
-"""``Patient/[id]/$everything``: the patient compartment, walked on the graph when one serves.
+"""``$everything``: patients' compartments, walked on the graph when one serves.
+
+``Patient/[id]/$everything`` asks for one patient, ``Patient/$everything`` for
+a page of patients (the route pages the patients on the primary).
 
 The graph answers the compartment's keys in (type, id) order
 (``GraphIndex.compartment``: the patient, and every live resource linked to it
@@ -34,7 +37,7 @@ PAGE_OF_IDS = 1000
 
 @dataclass(frozen=True, slots=True)
 class EverythingRequest:
-    patient_id: str
+    patient_ids: tuple[str, ...]
     types: tuple[str, ...] | None
     since: datetime | None
     after: ResourceKey | None
@@ -67,7 +70,7 @@ class PatientEverything:
         self.monitor, self.tables, self.timeouts_ms = monitor, tables, dict(timeouts_ms)
 
     async def page(self, ctx: TenantContext, request: EverythingRequest) -> EverythingPage:
-        await self.store.read(ctx, "Patient", request.patient_id)  # 404 for an unknown patient
+        """A page of the compartments' resources in key order (the patients must exist)."""
         primary = self.config.primary.id
         backend = next(
             (b for b in self.tables.secondaries if b.id in self.graphs and b.enabled), None
@@ -97,7 +100,7 @@ class PatientEverything:
         lag_ms = read_lag_bound(self.tables.sync[backend_id], backend)
         deadline = (self.timeouts_ms[backend_id] + (lag_ms or 0)) / 1000
         asked = CompartmentRequest(
-            (request.patient_id,), request.types, request.since, request.after, request.count
+            request.patient_ids, request.types, request.since, request.after, request.count
         )
         page: CompartmentPage | None = None
         try:
@@ -123,7 +126,8 @@ class PatientEverything:
         for rtype in dict.fromkeys(members):
             if compartment_params("Patient", rtype) is None:
                 continue  # not in the compartment: nothing of it belongs
-            found.update(await self._member_keys(ctx, rtype, request.patient_id, since))
+            for patient_id in request.patient_ids:
+                found.update(await self._member_keys(ctx, rtype, patient_id, since))
         after = _order(request.after) if request.after is not None else ("", "")
         keys = sorted((k for k in found if _order(k) > after), key=_order)
         return CompartmentPage(tuple(keys[: request.count]), len(keys) <= request.count)
