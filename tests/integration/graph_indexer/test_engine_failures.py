@@ -10,6 +10,7 @@ import pytest
 from polyfhir_bus.consumer import Batch
 from polyfhir_core.errors import ServiceUnavailable
 from polyfhir_graph.adapters.falkordb import FalkorGraph
+from polyfhir_graph.service_layer.ports import GraphRefused
 from polyfhir_testing.engines import LocalFalkorDB
 from polyfhir_testing.processes import free_port
 
@@ -47,3 +48,10 @@ async def test_a_restarted_engine_reports_no_positions_until_it_applies_again(
             assert (await h.service.stats(h.ctx)).resources == 1
         finally:
             await store.close()
+
+
+async def test_a_statement_the_engine_refuses_is_a_refusal_not_an_outage(
+    graph_store: Any,
+) -> None:
+    with pytest.raises(GraphRefused):
+        await graph_store.run("MATCH (n:Resource RETURN n", {})

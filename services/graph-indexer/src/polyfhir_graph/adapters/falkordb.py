@@ -26,6 +26,8 @@ from polyfhir_graph.adapters.cypher import CypherGraph, Rows
 from polyfhir_graph.service_layer.ports import GraphRefused
 
 RETRIES = 2
+TRANSIENT = ("timed out", "timeout", "loading", "busy", "oom", "max number of clients", "noauth")
+"""Error replies about the engine's state, not the statement: retried, never dead-lettered."""
 INDEXES = (
     "CREATE INDEX FOR (n:Resource) ON (n.tenant, n.type, n.id)",
     "CREATE INDEX FOR (p:Position) ON (p.graph, p.partition)",
@@ -53,6 +55,8 @@ class FalkorGraph(CypherGraph):
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             raise ServiceUnavailable(f"graph engine unreachable: {exc}") from exc
         except ResponseError as exc:
+            if any(marker in str(exc).lower() for marker in TRANSIENT):
+                raise ServiceUnavailable(f"graph engine busy: {exc}") from exc
             raise GraphRefused(f"graph engine refused the statement: {exc}") from exc
         except RedisError as exc:
             raise ServiceUnavailable(f"graph engine failed: {exc}") from exc

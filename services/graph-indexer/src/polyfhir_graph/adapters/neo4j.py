@@ -17,6 +17,9 @@ from polyfhir_core.errors import ServiceUnavailable
 from polyfhir_graph.adapters.cypher import CypherGraph, Rows
 from polyfhir_graph.service_layer.ports import GraphRefused
 
+REFUSALS = ("Neo.ClientError.Statement.", "Neo.ClientError.Schema.")
+"""Error codes that are about the statement and its data (dead-letter the record)."""
+
 SCHEMA = (
     "CREATE INDEX polyfhir_resource_key IF NOT EXISTS FOR (n:Resource) ON (n.tenant, n.type, n.id)",
     "CREATE INDEX polyfhir_resource_tenant IF NOT EXISTS FOR (n:Resource) ON (n.tenant)",
@@ -40,6 +43,9 @@ class Neo4jGraph(CypherGraph):
         except Neo4jUnavailable as exc:
             raise ServiceUnavailable(f"graph engine unreachable: {exc}") from exc
         except ClientError as exc:
+            if not (exc.code or "").startswith(REFUSALS):
+                # authentication, a missing database, ...: the deployment, not the record
+                raise ServiceUnavailable(f"graph engine refused us: {exc}") from exc
             raise GraphRefused(f"graph engine refused the statement: {exc}") from exc
         except (Neo4jError, DriverError, OSError) as exc:
             raise ServiceUnavailable(f"graph engine failed: {exc}") from exc
