@@ -18,7 +18,8 @@ import httpx
 import pytest
 
 from fakes.events import delivery
-from integration.gateway.harness import Positioned, ids, route
+from fakes.search_index import FakeSearchIndex
+from integration.gateway.harness import SEARCH, Positioned, ids, route
 from polyfhir_bus.consumer import Batch
 from polyfhir_bus.events import ChangeKind, ResourceChanged
 from polyfhir_core.config import parse_config
@@ -66,11 +67,15 @@ class Stack:
     tenant: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:12]}")
     events: list[ResourceChanged] = field(default_factory=list)
 
-    def gateway(self, positions: TenantPositions = FRESH, **top: Any) -> httpx.AsyncClient:
+    def gateway(
+        self, positions: TenantPositions = FRESH, search: FakeSearchIndex | None = None, **top: Any
+    ) -> httpx.AsyncClient:
         graph = contract_client(GRAPH_INDEX, "http://graph", self.http)
-        config = parse_config({"backends": [PRIMARY, graph_backend("http://graph")], **top})
+        backends = [PRIMARY, graph_backend("http://graph"), *([SEARCH] if search else [])]
+        config = parse_config({"backends": backends, **top})
+        indexes = {"search": search} if search else {}
         pipeline = QueryPipeline(
-            Positioned(self.primary, positions), config, {}, graphs={"graph": graph}
+            Positioned(self.primary, positions), config, indexes, graphs={"graph": graph}
         )
         return self._client(pipeline)
 
@@ -352,3 +357,20 @@ async def test_everything_for_a_page_of_patients(stack: Stack, chart: dict[str, 
         [by_patient[chart["p2"]], by_patient[chart["p1"]]],
     )
     assert set(entry_keys(both)) == by_patient[chart["p1"]] | by_patient[chart["p2"]]
+
+
+async def test_full_text_and_a_walk_narrow_the_primary_together(
+    stack: Stack, chart: dict[str, str]
+) -> None:
+    """Text hits from the search backend, candidates from the graph: intersected."""
+    search = FakeSearchIndex()
+    for key in ("a", "b", "c"):  # c matches the text but belongs to the other organization
+        search.add(stack.tenant, "Observation", chart[key], "hypertension")
+    params = {"_text": "hypertension", "subject:Patient.organization.name": "Acme"}
+    async with stack.gateway(search=search) as c:
+        answer = await c.get("/fhir/Observation", params=params)
+        final = await c.get("/fhir/Observation", params={**params, "status": "final"})
+    assert answer.status_code == 200, answer.text
+    assert sorted(ids(answer)) == sorted([chart["a"], chart["b"]])
+    assert route(answer) == "graph,search,primary"
+    assert ids(final) == [chart["a"]]

@@ -226,13 +226,20 @@ def test_without_a_rule_deeper_walks_go_to_the_graph() -> None:
     assert with_id.strategy is MergeStrategy.INTERSECTION
 
 
-def test_with_full_text_on_the_search_backend_the_primary_walks() -> None:
+def test_full_text_on_the_search_backend_and_a_walk_on_the_graph_combine() -> None:
     result = plan(
         "Observation", "_text=x&subject:Patient.organization.name=y", config(SEARCH, GRAPH)
     )
     chain = result.decision(QueryFeature.CHAIN)
-    assert chain is not None and chain.reason is RouteReason.ONE_SECONDARY
-    assert result.backends == ("search", "primary")
+    text = result.decision(QueryFeature.FULL_TEXT)
+    assert chain is not None and (chain.backend, chain.reason) == (
+        "graph",
+        RouteReason.ROLE_DEFAULT,
+    )
+    assert text is not None and text.backend == "search"
+    assert result.strategy is MergeStrategy.PRIMARY_ENRICHED
+    assert result.backends == ("graph", "search", "primary")
+    assert any("intersected" in note for note in result.notes)
 
 
 def test_an_unhealthy_graph_leaves_walks_to_the_primary() -> None:

@@ -44,7 +44,6 @@ class RouteReason(StrEnum):
     NO_FALLBACK = "no_fallback"  # target unavailable and the rule names no fallback
     SYSTEM_SEARCH = "system_search"  # ids cannot be shipped across types with other filters
     PRIMARY_CHEAPER = "primary_cheaper"  # a one-step walk: one join on the primary
-    ONE_SECONDARY = "one_secondary"  # another part already uses a secondary
 
 
 class MergeStrategy(StrEnum):

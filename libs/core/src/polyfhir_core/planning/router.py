@@ -299,7 +299,7 @@ def plan_query(analysis: QueryAnalysis, ctx: RoutingContext) -> QueryPlan:
                 f"{text.backend} ids restrict the primary (_id), which applies every other "
                 "filter, sort, paging and includes"
             )
-    strategy = _graph_strategy(analysis, decisions, strategy, primary, notes)
+    strategy = _graph_strategy(analysis, decisions, strategy, notes)
     notes += primary_text_notes(analysis, decisions)
     notes += freshness_notes(ctx.derived, decisions)
     fallbacks = {
@@ -317,24 +317,19 @@ def _graph_strategy(
     analysis: QueryAnalysis,
     decisions: list[RouteDecision],
     strategy: MergeStrategy,
-    primary: BackendConfig,
     notes: list[str],
 ) -> MergeStrategy:
     """Chains/_has on the graph: candidate ids restrict the primary, like full-text hits.
-    One secondary per search: with full text on the search backend, the primary walks."""
-    walked = [i for i, d in enumerate(decisions) if d.feature in WALKED and d.secondary]
+    With full text on the search backend too, both id sets restrict it (intersected)."""
+    walked = [d for d in decisions if d.feature in WALKED and d.secondary]
     if not walked:
-        return strategy
-    if strategy is not MergeStrategy.PRIMARY_ONLY:
-        for i in walked:
-            part = analysis.part(decisions[i].feature)
-            assert part is not None
-            detail = "the full text already uses a secondary: the primary answers the references"
-            decisions[i] = _to_primary(part, primary, RouteReason.ONE_SECONDARY, detail, [])
         return strategy
     notes.append(
         "the primary evaluates each terminal filter, the graph walks the references back to "
         "candidate ids (_id); the primary applies every other filter, sort, paging and includes"
     )
+    if strategy is not MergeStrategy.PRIMARY_ONLY:
+        notes.append("the full-text hits and the walks' candidates are intersected")
+        return strategy
     restricted = analysis.id_restriction is not None
     return MergeStrategy.INTERSECTION if restricted else MergeStrategy.PRIMARY_ENRICHED

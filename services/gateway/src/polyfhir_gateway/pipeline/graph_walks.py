@@ -56,12 +56,16 @@ class GraphWalker:
         backend = self.config.backend(walked[0].backend)
         graph = self.graphs.get(backend.id)
         if graph is None:
-            raise Fallback("no_client", f"the gateway has no client for {backend.id}")
+            raise Fallback(
+                "no_client", f"the gateway has no client for {backend.id}", backend=backend.id
+            )
         parts = [plan.analysis.part(d.feature) for d in walked]
         params = tuple(p for part in parts if part is not None for p in part.params)
         walks = reference_walks(query.resource_type, params, self.registry)
         if walks is None:
-            raise Fallback("not_walkable", "a reference step has no single target type")
+            raise Fallback(
+                "not_walkable", "a reference step has no single target type", backend=backend.id
+            )
         candidates: set[str] | None = None
         for walk in walks:
             found = await self._candidates(ctx, query.resource_type or "", walk, graph, backend)
@@ -82,13 +86,19 @@ class GraphWalker:
         cap = self.config.cost.max_shipped_ids
         terminal = await self.store.search(ctx, walk.terminal_query(cap))
         if terminal.next_token is not None:
-            raise Fallback("over_id_cap", f"the terminal filter matches more than {cap} ids")
+            raise Fallback(
+                "over_id_cap",
+                f"the terminal filter matches more than {cap} ids",
+                backend=backend.id,
+            )
         anchors = tuple(r.id for r in terminal.resources)
         if not anchors:
             return set()
         hits = await self._walk(ctx, graph, backend, walk.walk(rtype, anchors, cap))
         if not hits.complete:
-            raise Fallback("over_id_cap", f"the walk reaches more than {cap} ids")
+            raise Fallback(
+                "over_id_cap", f"the walk reaches more than {cap} ids", backend=backend.id
+            )
         return set(hits.ids)
 
     async def _walk(
@@ -111,9 +121,15 @@ class GraphWalker:
                     else:
                         hits = await graph.has_targets(ctx, request)
         except TimeoutError:
-            raise Fallback("timeout", f"no answer within {deadline * 1000:.0f} ms") from None
+            raise Fallback(
+                "timeout", f"no answer within {deadline * 1000:.0f} ms", backend=backend.id
+            ) from None
         except Exception as exc:  # the graph failed: the primary answers
-            raise Fallback("error", str(exc) or type(exc).__name__) from None
+            raise Fallback("error", str(exc) or type(exc).__name__, backend=backend.id) from None
         if hits is None:
-            raise Fallback("lagging", f"{backend.id} has not applied the tenant's last change")
+            raise Fallback(
+                "lagging",
+                f"{backend.id} has not applied the tenant's last change",
+                backend=backend.id,
+            )
         return hits

@@ -116,20 +116,17 @@ class QueryPipeline:
         plan = self.plan(query)
         walked = [d for d in plan.secondary_decisions if d.feature in WALKED]
         text = plan.decision(QueryFeature.FULL_TEXT)
-        if walked:
-            lead = walked[0]
-        elif text is not None and text.secondary:
-            lead = text
-        else:
+        text = text if text is not None and text.secondary else None
+        leads = [d for d in (text, *walked[:1]) if d is not None]
+        if not leads:
             return self._served(plan, await self.store.search(ctx, query), (plan.primary,))
-        if lead.reason is RouteReason.NO_FALLBACK:
-            raise ServiceUnavailable(f"{lead.feature.value} cannot be served: {lead.detail}")
+        for lead in leads:
+            if lead.reason is RouteReason.NO_FALLBACK:
+                raise ServiceUnavailable(f"{lead.feature.value} cannot be served: {lead.detail}")
         try:
-            if walked:
-                page = await self.walker.page(ctx, query, plan, walked)
-            else:
-                page = await self._with_secondary(ctx, query, plan, lead)
+            page = await self._with_secondaries(ctx, query, plan, text, walked)
         except Fallback as fb:
+            lead = next((d for d in leads if d.backend == fb.backend), leads[0])
             if lead.fallback is None:
                 raise ServiceUnavailable(
                     f"{lead.backend}: {fb}; the routing rule has no fallback"
@@ -142,6 +139,25 @@ class QueryPipeline:
             page = await self.store.search(ctx, query)
             return self._served(plan, page, (plan.primary,), f"{lead.backend}={fb.reason}")
         return self._served(plan, page, plan.backends)
+
+    async def _with_secondaries(
+        self,
+        ctx: TenantContext,
+        query: SearchQuery,
+        plan: QueryPlan,
+        text: RouteDecision | None,
+        walked: list[RouteDecision],
+    ) -> Page:
+        """Full text, walks, or both: the text hits narrow the query the walks then narrow."""
+        if not walked:
+            assert text is not None
+            return await self._with_secondary(ctx, query, plan, text)
+        if text is not None:
+            ids = await self._text_ids(ctx, plan, text)
+            if not ids:
+                return Page([], total=0)
+            query = primary_enriched(plan.analysis, ids)
+        return await self.walker.page(ctx, query, plan, walked)
 
     def _served(
         self, plan: QueryPlan, page: Page, route: tuple[str, ...], fallback: str | None = None
@@ -173,6 +189,17 @@ class QueryPipeline:
         if not ids:
             return Page([], total=0)
         return await self.store.search(ctx, primary_enriched(plan.analysis, ids))
+
+    async def _text_ids(
+        self, ctx: TenantContext, plan: QueryPlan, text: RouteDecision
+    ) -> list[str]:
+        """Every hit's id (∩ the query's ``_id``) for a text part combined with walks."""
+        cap = self.config.cost.max_shipped_ids
+        request = TextSearch(plan.analysis.resource_types, plan.analysis.text_clauses, cap)
+        hits = await self._hits(ctx, self.config.backend(text.backend), request)
+        if not hits.complete:
+            raise Fallback("over_id_cap", f"{hits.total} matches exceed max_shipped_ids ({cap})")
+        return enriched_ids(plan.analysis, hits)
 
     async def _filtered_page(
         self, ctx: TenantContext, hits: TextHits, offset: int, count: int
