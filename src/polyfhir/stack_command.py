@@ -3,10 +3,10 @@
 Starts the Tansu broker and osmem-server (both in memory), the primary-store
 (SQLite under the data directory, an embedded PostgreSQL with ``--postgres``,
 or the server ``--primary-url`` names) with its outbox relay, the
-search-indexer and the gateway, each a child process, and serves the FHIR API
-on the same base URL as ``make run``. A child that dies is restarted with
-bounded backoff (``polyfhir_engines.supervisor``); each restart is one JSON
-log line. Ctrl-C stops everything.
+search-indexer, FalkorDB and the graph-indexer, and the gateway, each a child
+process, and serves the FHIR API on the same base URL as ``make run``. A child
+that dies is restarted with bounded backoff (``polyfhir_engines.supervisor``);
+each restart is one JSON log line. Ctrl-C stops everything.
 
 The engines keep nothing across runs, so the default data directory is a
 fresh temporary one. ``--data DIR`` keeps the primary between runs; after a
@@ -43,6 +43,7 @@ def run_stack(
         sync=SYNC_MODES[sync],
         gateway_port=port,
         embedded_postgres=postgres,
+        graph=True,
     )
     stopping = threading.Event()
 
@@ -59,6 +60,8 @@ def run_stack(
             f"  search-indexer {stack.indexer.url}\n"
             f"  broker         {stack.kafka.bootstrap} (Tansu, memory)\n"
             f"  search engine  {stack.opensearch.url} (osmem, memory)\n"
+            f"  graph-indexer  {stack.graph_indexer.url if stack.graph_indexer else '-'}\n"
+            f"  graph engine   {stack.falkordb.url if stack.falkordb else '-'} (FalkorDB, memory)\n"
             f"  sync mode      {sync}; logs in {workdir / 'logs'}\n"
             "Ctrl-C stops everything.",
             flush=True,

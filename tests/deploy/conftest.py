@@ -174,7 +174,13 @@ class MetricInfo:
 
 def _metric_modules() -> list[str]:
     modules = ["polyfhir_servicekit.metrics"]
-    for package in ("polyfhir_gateway", "polyfhir_primary", "polyfhir_search", "polyfhir_bus"):
+    for package in (
+        "polyfhir_gateway",
+        "polyfhir_primary",
+        "polyfhir_search",
+        "polyfhir_graph",
+        "polyfhir_bus",
+    ):
         root = importlib.import_module(package)
         found = pkgutil.walk_packages(root.__path__, prefix=f"{package}.")
         modules.extend(info.name for info in found if info.name.rsplit(".", 1)[-1] == "metrics")

@@ -66,7 +66,7 @@ def test_every_polyfhir_variable_is_a_setting_of_its_service(
     compose_services: Services, compose_polyfhir: dict[str, Any], env_of: EnvOf
 ) -> None:
     deployed = {package.directory.name for package in compose_polyfhir.values()}
-    assert deployed == {"gateway", "primary-store", "search-indexer"}
+    assert deployed == {"gateway", "primary-store", "search-indexer", "graph-indexer"}
     for name, package in compose_polyfhir.items():
         variables = {v for v in env_of(compose_services[name]) if v.startswith("POLYFHIR_")}
         unknown = variables - package.env_names
@@ -122,7 +122,11 @@ def test_the_compose_composite_config_is_the_documented_layout(repo_root: Path) 
     config = load_config(repo_root / "deploy/config/compose.yaml", env={})
     assert list(config.warnings()) == []
     layout = {b.id: (b.role.value, b.kind.value) for b in config.backends if b.enabled}
-    assert layout == {"primary": ("primary", "postgresql"), "search": ("search", "opensearch")}
+    assert layout == {
+        "primary": ("primary", "postgresql"),
+        "search": ("search", "opensearch"),
+        "graph": ("graph", "neo4j"),
+    }
     # hybrid: a write returns once the search index has it (read-your-writes for _text)
     assert [b.id for b in config.write_waits_for()] == ["search"]
 

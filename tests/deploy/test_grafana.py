@@ -50,6 +50,8 @@ def test_dashboard_names_only_registered_metrics(
         "polyfhir_outbox_events_published_total",
         "polyfhir_search_events_total",
         "polyfhir_search_sync_lag_seconds",
+        "polyfhir_graph_events_total",
+        "polyfhir_graph_sync_lag_seconds",
         "polyfhir_gateway_route_decisions_total",
         "polyfhir_gateway_backend_state",
     ):

@@ -26,6 +26,7 @@ import httpx
 import pytest
 import yaml
 
+from polyfhir_engines.falkordb import LocalFalkorDB
 from polyfhir_engines.osmem import LocalOpenSearch
 from polyfhir_engines.processes import free_port, spawn, stop, wait_http
 from polyfhir_engines.tansu import LocalKafka
@@ -118,16 +119,19 @@ def stack(
     repo_root: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
-    """gateway + primary-store + search-indexer from the image environments; the FHIR base."""
+    """gateway + primary-store + search- and graph-indexer from the image environments;
+    the FHIR base."""
     workdir = tmp_path_factory.mktemp("image-stack")
     kafka = LocalKafka(log_dir=workdir).start()
     opensearch = LocalOpenSearch(log_dir=workdir).start()
+    falkordb = LocalFalkorDB(log_dir=workdir).start()
     ports = {name: free_port() for name in services}
     url = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     config = yaml.safe_load((repo_root / "deploy/config/compose.yaml").read_text())
-    primary, search = config["backends"]
+    primary, search, graph = config["backends"]
     primary.update(kind="sqlite", url=f"sqlite:///{workdir}/polyfhir.db")
     search.update(url=opensearch.url, options={"service_url": url["search-indexer"]})
+    graph.update(kind="falkordb", url=falkordb.url, options={"service_url": url["graph-indexer"]})
     config["health"].update(check_interval_ms=500, timeout_ms=400)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     env = {
@@ -140,6 +144,12 @@ def stack(
             "POLYFHIR_SEARCH_ENGINE_URL": opensearch.url,
             "POLYFHIR_CONSUMER_GROUP": f"image-{uuid.uuid4().hex[:8]}",
         },
+        "graph-indexer": {
+            "POLYFHIR_KAFKA_BOOTSTRAP": kafka.bootstrap,
+            "POLYFHIR_GRAPH_ENGINE_KIND": "falkordb",
+            "POLYFHIR_GRAPH_ENGINE_URL": falkordb.url,
+            "POLYFHIR_CONSUMER_GROUP": f"image-{uuid.uuid4().hex[:8]}",
+        },
         "gateway": {
             "POLYFHIR_PRIMARY_STORE_URL": url["primary-store"],
             "POLYFHIR_CONFIG_FILE": str(workdir / "config.yaml"),
@@ -147,7 +157,7 @@ def stack(
     }
     procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        for name in ("primary-store", "search-indexer", "gateway"):  # start side by side
+        for name in ("primary-store", "search-indexer", "graph-indexer", "gateway"):
             script = image_environments[name] / "bin" / services[name].script
             port = {"POLYFHIR_HOST": "127.0.0.1", "POLYFHIR_PORT": str(ports[name])}
             procs[name] = spawn([str(script)], {**env[name], **port}, workdir / f"{name}.log")
@@ -159,6 +169,7 @@ def stack(
             stop(proc)
         kafka.stop()
         opensearch.stop()
+        falkordb.stop()
 
 
 async def test_services_from_the_images_serve_fhir_and_full_text(stack: str) -> None:
@@ -181,3 +192,43 @@ async def test_services_from_the_images_serve_fhir_and_full_text(stack: str) -> 
         response = await eventually(served_by_search, within=30.0, what="_content via search")
         ids = [entry["resource"]["id"] for entry in response.json()["entry"]]
         assert ids == [created.json()["id"]]
+
+
+async def test_the_graph_indexer_image_walks_chains(stack: str) -> None:
+    name = f"Org{uuid.uuid4().hex[:8]}"
+    headers = {
+        "X-Tenant-ID": f"image-{uuid.uuid4().hex[:8]}",
+        "content-type": "application/fhir+json",
+    }
+    async with httpx.AsyncClient(base_url=stack, headers=headers, timeout=30.0) as client:
+
+        async def create(body: dict[str, Any]) -> str:
+            created = await client.post(f"/{body['resourceType']}", json=body)
+            assert created.status_code == 201, created.text
+            return str(created.json()["id"])
+
+        org = await create({"resourceType": "Organization", "name": name})
+        pat = await create(
+            {
+                "resourceType": "Patient",
+                "managingOrganization": {"reference": f"Organization/{org}"},
+            }
+        )
+        obs = await create(
+            {
+                "resourceType": "Observation",
+                "status": "final",
+                "code": {"text": "t"},
+                "subject": {"reference": f"Patient/{pat}"},
+            }
+        )
+
+        async def walked_by_graph() -> httpx.Response | None:
+            response = await client.get(
+                "/Observation", params={"subject:Patient.organization.name": name}
+            )
+            route = response.headers["X-Polyfhir-Route"].split(",")
+            return response if "graph" in route and response.json().get("entry") else None
+
+        response = await eventually(walked_by_graph, within=30.0, what="a chain via the graph")
+        assert [e["resource"]["id"] for e in response.json()["entry"]] == [obs]

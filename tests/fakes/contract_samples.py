@@ -10,6 +10,16 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from polyfhir_core.contracts.graph_index import (
+    ChainStep,
+    ChainWalk,
+    CompartmentPage,
+    CompartmentRequest,
+    GraphHits,
+    GraphStats,
+    HasStep,
+    HasWalk,
+)
 from polyfhir_core.contracts.primary_store import (
     BundleKind,
     EntryRequest,
@@ -125,4 +135,17 @@ SAMPLES: dict[Any, Any] = {
     IndexStats: IndexStats(10, 2, {0: 5}),
     IndexState: IndexState("g-2", False, 1, {0: 5, 1: 2}),
     list[str]: ["acme", "acme/research"],
+    ChainWalk: ChainWalk(
+        "Observation",
+        (ChainStep("subject", "Patient"), ChainStep("organization", "Organization")),
+        ("o-1", "o-2"),
+        limit=200,
+    ),
+    HasWalk: HasWalk("Patient", (HasStep("Observation", "subject"),), ("obs-1",), 10),
+    GraphHits: GraphHits(("p-1", "p-2"), complete=False),
+    CompartmentRequest: CompartmentRequest(
+        ("p-1",), ("Observation", "Encounter"), NOW, ResourceKey("Encounter", "e-1"), 50
+    ),
+    CompartmentPage: CompartmentPage((KEY, ResourceKey("Observation", "o-1")), complete=True),
+    GraphStats: GraphStats(10, 1, 25, {0: 5}),
 }

@@ -21,6 +21,7 @@
 gateway: gateway
 primary-store: primaryStore
 search-indexer: searchIndexer
+graph-indexer: graphIndexer
 {{- end }}
 
 {{- define "polyfhir.labels" -}}
@@ -128,6 +129,37 @@ postgresql://{{ .user }}@{{ .host }}:{{ .port }}/{{ .database }}?sslmode={{ .ssl
   value: {{ .Values.searchIndexer.batchSize | quote }}
 - name: POLYFHIR_BATCH_MAX_WAIT_MS
   value: {{ .Values.searchIndexer.batchMaxWaitMs | quote }}
+{{- end }}
+
+{{/* Environment of the graph-indexer. */}}
+{{- define "polyfhir.env.graph-indexer" -}}
+- name: POLYFHIR_KAFKA_BOOTSTRAP
+  value: {{ .Values.kafka.bootstrap | quote }}
+- name: POLYFHIR_KAFKA_TOPIC_PARTITIONS
+  value: {{ .Values.kafka.topicPartitions | quote }}
+- name: POLYFHIR_GRAPH_ENGINE_KIND
+  value: {{ .Values.graph.kind | quote }}
+- name: POLYFHIR_GRAPH_ENGINE_URL
+  value: {{ .Values.graph.url | quote }}
+- name: POLYFHIR_GRAPH_NAME
+  value: {{ .Values.graph.graphName | quote }}
+- name: POLYFHIR_NEO4J_USER
+  value: {{ .Values.graph.user | quote }}
+{{- if .Values.graph.passwordSecret.name }}
+- name: POLYFHIR_NEO4J_PASSWORD
+  valueFrom:
+    secretKeyRef: {name: {{ .Values.graph.passwordSecret.name | quote }}, key: {{ .Values.graph.passwordSecret.key | quote }}}
+{{- end }}
+{{- if .Values.graph.database }}
+- name: POLYFHIR_NEO4J_DATABASE
+  value: {{ .Values.graph.database | quote }}
+{{- end }}
+- name: POLYFHIR_CONSUMER_GROUP
+  value: {{ .Values.graphIndexer.consumerGroup | quote }}
+- name: POLYFHIR_BATCH_SIZE
+  value: {{ .Values.graphIndexer.batchSize | quote }}
+- name: POLYFHIR_BATCH_MAX_WAIT_MS
+  value: {{ .Values.graphIndexer.batchMaxWaitMs | quote }}
 {{- end }}
 
 {{/* Environment of the gateway. */}}

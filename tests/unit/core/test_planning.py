@@ -190,13 +190,67 @@ def test_rules_are_matched_by_type_and_parameter_and_can_pin_the_primary() -> No
     assert (pat.backend, pat.rule) == ("search", "any")
 
 
-def test_graph_features_stay_on_the_primary_until_the_gateway_can_query_a_graph() -> None:
+def test_a_rule_sends_even_a_one_step_chain_to_the_graph() -> None:
     rule = {"name": "chains", "match": {"features": ["chain"]}, "target": "graph"}
     result = plan("Observation", "subject.name=x", config(GRAPH, routing=[rule]))
     chain = result.decision(QueryFeature.CHAIN)
     assert chain is not None
-    assert (chain.backend, chain.reason) == ("primary", RouteReason.NOT_EXECUTABLE)
-    assert "graph" in chain.detail
+    assert (chain.backend, chain.reason, chain.fallback) == ("graph", RouteReason.RULE, "primary")
+    assert result.strategy is MergeStrategy.PRIMARY_ENRICHED
+    assert result.backends == ("graph", "primary")
+
+
+def test_without_a_rule_a_one_step_walk_is_the_primary_s() -> None:
+    cfg = config(GRAPH)
+    for query, feature in (
+        ("subject:Patient.name=x", QueryFeature.CHAIN),
+        ("_has:Observation:subject:code=x", QueryFeature.HAS),
+    ):
+        decision = plan("Patient" if "_has" in query else "Observation", query, cfg).decision(
+            feature
+        )
+        assert decision is not None
+        assert (decision.backend, decision.reason) == ("primary", RouteReason.PRIMARY_CHEAPER)
+
+
+def test_without_a_rule_deeper_walks_go_to_the_graph() -> None:
+    cfg = config(GRAPH)
+    chain = plan("Observation", "subject:Patient.organization.name=x&status=final", cfg)
+    nested = plan("Patient", "_has:Observation:subject:_has:AuditEvent:entity:type=x", cfg)
+    for result, feature in ((chain, QueryFeature.CHAIN), (nested, QueryFeature.HAS)):
+        decision = result.decision(feature)
+        assert decision is not None
+        assert (decision.backend, decision.reason) == ("graph", RouteReason.ROLE_DEFAULT)
+    assert chain.strategy is MergeStrategy.PRIMARY_ENRICHED
+    with_id = plan("Observation", "subject:Patient.organization.name=x&_id=a,b", cfg)
+    assert with_id.strategy is MergeStrategy.INTERSECTION
+
+
+def test_full_text_on_the_search_backend_and_a_walk_on_the_graph_combine() -> None:
+    result = plan(
+        "Observation", "_text=x&subject:Patient.organization.name=y", config(SEARCH, GRAPH)
+    )
+    chain = result.decision(QueryFeature.CHAIN)
+    text = result.decision(QueryFeature.FULL_TEXT)
+    assert chain is not None and (chain.backend, chain.reason) == (
+        "graph",
+        RouteReason.ROLE_DEFAULT,
+    )
+    assert text is not None and text.backend == "search"
+    assert result.strategy is MergeStrategy.PRIMARY_ENRICHED
+    assert result.backends == ("graph", "search", "primary")
+    assert any("intersected" in note for note in result.notes)
+
+
+def test_an_unhealthy_graph_leaves_walks_to_the_primary() -> None:
+    result = plan(
+        "Observation",
+        "subject:Patient.organization.name=x",
+        config(GRAPH),
+        states={"graph": BackendState.UNHEALTHY},
+    )
+    chain = result.decision(QueryFeature.CHAIN)
+    assert chain is not None and (chain.backend, chain.reason) == ("primary", RouteReason.UNHEALTHY)
 
 
 def test_estimates_above_the_id_cap_keep_mixed_queries_on_the_primary() -> None:

@@ -9,6 +9,7 @@ from typing import Protocol
 import pytest
 
 from polyfhir_core.contracts.contract import Contract, derive_calls
+from polyfhir_core.contracts.graph_index import GRAPH_INDEX, GraphIndex
 from polyfhir_core.contracts.primary_store import (
     PRIMARY_STORE,
     EntryRequest,
@@ -28,7 +29,8 @@ def _async_methods(protocol: type) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    ("contract", "protocol"), [(PRIMARY_STORE, PrimaryStore), (SEARCH_INDEX, SearchIndex)]
+    ("contract", "protocol"),
+    [(PRIMARY_STORE, PrimaryStore), (SEARCH_INDEX, SearchIndex), (GRAPH_INDEX, GraphIndex)],
 )
 def test_every_async_method_but_the_probe_is_a_call(
     contract: Contract[object], protocol: type

@@ -12,6 +12,7 @@ import pytest
 
 from fakes.contract_samples import SAMPLES
 from polyfhir_core.contracts.contract import Call, Contract
+from polyfhir_core.contracts.graph_index import GRAPH_INDEX
 from polyfhir_core.contracts.primary_store import PRIMARY_STORE, PrimaryStore
 from polyfhir_core.contracts.search_index import SEARCH_INDEX, SearchIndex
 from polyfhir_core.errors import (
@@ -55,7 +56,7 @@ class Recorder:
 
 
 def _every_call() -> Iterator[tuple[Contract[Any], Call]]:
-    for contract in (PRIMARY_STORE, SEARCH_INDEX):
+    for contract in (PRIMARY_STORE, SEARCH_INDEX, GRAPH_INDEX):
         for call in contract.calls.values():
             yield contract, call
 
@@ -67,7 +68,11 @@ def recorder() -> Recorder:
 
 @pytest.fixture
 async def http(recorder: Recorder) -> AsyncIterator[httpx.AsyncClient]:
-    served = [ServedContract(PRIMARY_STORE, recorder), ServedContract(SEARCH_INDEX, recorder)]
+    served = [
+        ServedContract(PRIMARY_STORE, recorder),
+        ServedContract(SEARCH_INDEX, recorder),
+        ServedContract(GRAPH_INDEX, recorder),
+    ]
     app = create_internal_app("test-service", served, recorder.check_ready)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:

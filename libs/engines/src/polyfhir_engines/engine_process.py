@@ -4,7 +4,7 @@
 clients configured with its address reconnect after a restart; ``pid`` and
 ``exit_code`` let a supervisor notice a crash. Use one as a context manager or
 call :meth:`close`. The engines: ``tansu.LocalKafka``, ``osmem.LocalOpenSearch``,
-``postgres.PostgresEngine``.
+``postgres.PostgresEngine``, ``falkordb.LocalFalkorDB``.
 """
 
 from __future__ import annotations

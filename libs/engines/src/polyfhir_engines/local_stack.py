@@ -7,6 +7,8 @@
 - ``polyfhir-primary-store`` (SQLite file by default, the embedded PostgreSQL, or
   any PostgreSQL URL) with its outbox relay publishing to the broker;
 - ``polyfhir-search-indexer`` consuming the change events into osmem;
+- with ``graph=True`` (``make run-stack``): FalkorDB and ``polyfhir-graph-indexer``
+  consuming the same events into the reference graph (its own consumer group);
 - ``polyfhir-gateway`` on the public FHIR base, routing by a composite config
   written for this stack (the sync mode is a parameter).
 
@@ -29,12 +31,25 @@ from typing import Any, Self
 import orjson
 
 from polyfhir_engines.engine_process import EngineProcess
+from polyfhir_engines.falkordb import LocalFalkorDB
 from polyfhir_engines.osmem import LocalOpenSearch
 from polyfhir_engines.postgres import PostgresEngine
 from polyfhir_engines.processes import free_port, spawn, stop, wait_http
 from polyfhir_engines.tansu import LocalKafka
 
 SEARCH_BACKEND_ID = "search"
+GRAPH_BACKEND_ID = "graph"
+
+
+def graph_backend(engine_url: str, indexer_url: str) -> dict[str, Any]:
+    """The graph secondary of the local stack (FalkorDB behind the graph-indexer)."""
+    return {
+        "id": GRAPH_BACKEND_ID,
+        "role": "graph",
+        "kind": "falkordb",
+        "url": engine_url,
+        "options": {"service_url": indexer_url},
+    }
 
 
 def composite_config(
@@ -149,6 +164,9 @@ class LocalStack:
     primary: Service = field(init=False)
     indexer: Service = field(init=False)
     gateway: Service = field(init=False)
+    graph: bool = False  # FalkorDB + graph-indexer too
+    falkordb: LocalFalkorDB | None = field(init=False, default=None)
+    graph_indexer: Service | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -190,6 +208,8 @@ class LocalStack:
         config = composite_config(
             self.primary_url, self.opensearch.url, self.indexer.url, self.sync
         )
+        if self.graph:
+            self._add_graph(common, logs, config)
         config_file.write_bytes(orjson.dumps(config, option=orjson.OPT_INDENT_2))
         self.gateway = Service(
             "gateway",
@@ -203,6 +223,22 @@ class LocalStack:
             logs,
         )
 
+    def _add_graph(self, common: dict[str, str], logs: Path, config: dict[str, Any]) -> None:
+        self.falkordb = LocalFalkorDB(log_dir=logs)
+        self.graph_indexer = Service(
+            "graph-indexer",
+            "polyfhir-graph-indexer",
+            free_port(),
+            {
+                **common,
+                "POLYFHIR_GRAPH_ENGINE_KIND": "falkordb",
+                "POLYFHIR_GRAPH_ENGINE_URL": self.falkordb.url,
+                "POLYFHIR_KAFKA_TOPIC_PARTITIONS": str(self.partitions),
+            },
+            logs,
+        )
+        config["backends"].append(graph_backend(self.falkordb.url, self.graph_indexer.url))
+
     @property
     def base_url(self) -> str:
         """The public FHIR base."""
@@ -210,7 +246,8 @@ class LocalStack:
 
     @property
     def services(self) -> tuple[Service, ...]:
-        return (self.primary, self.indexer, self.gateway)
+        graph = () if self.graph_indexer is None else (self.graph_indexer,)
+        return (self.primary, self.indexer, *graph, self.gateway)
 
     @property
     def engines(self) -> tuple[EngineProcess, ...]:

@@ -1,4 +1,5 @@
-"""pytest plugin: local engines (``postgres_server``, ``kafka_broker``, ``opensearch_server``),
+"""pytest plugin: local engines (``postgres_server``, ``kafka_broker``, ``opensearch_server``,
+``falkordb_server``),
 started on first use, stopped at session end."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from polyfhir_engines.falkordb import LocalFalkorDB
 from polyfhir_engines.osmem import LocalOpenSearch
 from polyfhir_engines.postgres import LocalPostgres
 from polyfhir_engines.tansu import LocalKafka
@@ -40,4 +42,11 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafk
 def opensearch_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalOpenSearch]:
     """An osmem-server for the session; tests use unique index prefixes."""
     with LocalOpenSearch(log_dir=tmp_path_factory.mktemp("osmem")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def falkordb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFalkorDB]:
+    """A FalkorDB server for the session; tests use unique graph names and tenants."""
+    with LocalFalkorDB(log_dir=tmp_path_factory.mktemp("falkordb")) as server:
         yield server

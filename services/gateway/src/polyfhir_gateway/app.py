@@ -12,6 +12,7 @@ from polyfhir_core.contracts.primary_store import PrimaryStore
 from polyfhir_gateway.api import (
     routes_admin,
     routes_advisor,
+    routes_everything,
     routes_instance,
     routes_repair,
     routes_system,
@@ -53,7 +54,7 @@ def create_app(
     # Repair jobs run here; their records live in the primary store (durable).
     jobs = JobRunner(
         store,
-        repair_kinds(store, pipeline.indexes),
+        repair_kinds(store, pipeline.repairable),
         heartbeat_s=settings.job_heartbeat_s,
         stale_after_s=settings.job_stale_after_s,
     )
@@ -87,6 +88,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(smart_configuration.router)  # before /fhir/{rtype}/{rid}
     app.include_router(routes_system.router)
+    app.include_router(routes_everything.router)  # before the compartment search route
     app.include_router(routes_type.router)
     app.include_router(routes_instance.router)
     admin = [Depends(require_admin)]

@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI
 
 from polyfhir_core.config import BackendRole, CompositeConfig, default_config, load_config
+from polyfhir_core.contracts.graph_index import GRAPH_INDEX, GraphIndex
 from polyfhir_core.contracts.primary_store import PRIMARY_STORE, PrimaryStore
 from polyfhir_core.contracts.search_index import SEARCH_INDEX, SearchIndex
 from polyfhir_core.errors import FhirError
@@ -50,16 +51,37 @@ def search_indexes(config: CompositeConfig, clients: ServiceClients) -> dict[str
     return indexes
 
 
+def graph_indexes(config: CompositeConfig, clients: ServiceClients) -> dict[str, GraphIndex]:
+    """A client of the graph-indexer service (``options.service_url``) per graph backend.
+
+    A graph backend without a service URL gets no client (``/admin/backends`` shows
+    it ``not_queried``): the router may still choose it, and each such search falls
+    back to the primary with the reason ``no_client``.
+    """
+    graphs: dict[str, GraphIndex] = {}
+    for backend in config.secondaries:
+        if backend.role is not BackendRole.GRAPH:
+            continue
+        url = backend.options.get("service_url")
+        if not isinstance(url, str) or not url:
+            log.warning("backend %s: no options.service_url, the primary walks", backend.id)
+            continue
+        graphs[backend.id] = clients.connect(GRAPH_INDEX, url)
+    return graphs
+
+
 def build_pipeline(
     store: PrimaryStore, settings: GatewaySettings, clients: ServiceClients
 ) -> QueryPipeline:
     """The query pipeline; its secondaries' clients come from ``clients`` (closed by the caller)."""
     config = load_composite(settings)
     indexes = search_indexes(config, clients) if config.secondaries else {}
+    graphs = graph_indexes(config, clients) if config.secondaries else {}
     return QueryPipeline(
         store,
         config,
         indexes,
+        graphs=graphs,
         default_count=settings.default_count,
         max_count=settings.max_count,
     )

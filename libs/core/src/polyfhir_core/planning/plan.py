@@ -43,6 +43,7 @@ class RouteReason(StrEnum):
     OVER_ID_CAP = "over_id_cap"  # estimated candidates above cost.max_shipped_ids
     NO_FALLBACK = "no_fallback"  # target unavailable and the rule names no fallback
     SYSTEM_SEARCH = "system_search"  # ids cannot be shipped across types with other filters
+    PRIMARY_CHEAPER = "primary_cheaper"  # a one-step walk: one join on the primary
 
 
 class MergeStrategy(StrEnum):

@@ -13,12 +13,17 @@ Order of reasoning for one part:
    chain/_has/_include:iterate -> graph, terminology -> terminology): the first
    enabled backend of that role with the capability. Other features (basic,
    include, sort) are the primary's.
-3. A secondary the gateway cannot query for that feature (today only full text
-   on a search backend is executable) leaves the part to the primary.
+3. A secondary the gateway cannot query for that feature (full text on a
+   search backend, chains and ``_has`` on a graph backend are executable)
+   leaves the part to the primary.
 4. An unhealthy or lagging secondary is replaced by the rule's fallback
    (the primary by default; a rule with ``fallback = null`` fails the search).
 5. An estimated candidate count above ``max_shipped_ids`` keeps the part on the
    primary unless the secondary answers the whole query by itself.
+6. The graph by its role (no rule naming it) takes a chain or ``_has`` part
+   only when one of its walks has at least ``GRAPH_MIN_DEPTH`` steps: a
+   one-level chain or ``_has`` is one indexed join on the primary, cheaper
+   than a terminal query, a walk and an ``_id``-restricted query.
 """
 
 from __future__ import annotations
@@ -31,7 +36,6 @@ from polyfhir_core.config.composite_config import CompositeConfig
 from polyfhir_core.config.roles import BackendRole
 from polyfhir_core.config.routing import QueryFeature, RoutingRule
 from polyfhir_core.config.sync_mode import SyncConfig
-from polyfhir_core.contracts.search_index import TextField
 from polyfhir_core.planning.analyzer import QueryAnalysis, QueryPart
 from polyfhir_core.planning.plan import (
     BackendState,
@@ -40,6 +44,8 @@ from polyfhir_core.planning.plan import (
     RouteDecision,
     RouteReason,
 )
+from polyfhir_core.planning.plan_notes import freshness_notes, primary_text_notes
+from polyfhir_core.planning.reference_walks import GRAPH_MIN_DEPTH, walk_depth
 
 NATURAL_ROLE: dict[QueryFeature, BackendRole] = {
     QueryFeature.FULL_TEXT: BackendRole.SEARCH,
@@ -50,7 +56,11 @@ NATURAL_ROLE: dict[QueryFeature, BackendRole] = {
 }
 
 EXECUTABLE: frozenset[tuple[BackendRole, QueryFeature]] = frozenset(
-    {(BackendRole.SEARCH, QueryFeature.FULL_TEXT)}
+    {
+        (BackendRole.SEARCH, QueryFeature.FULL_TEXT),
+        (BackendRole.GRAPH, QueryFeature.CHAIN),
+        (BackendRole.GRAPH, QueryFeature.HAS),
+    }
 )
 """(role, feature) pairs the gateway's executor can send to a secondary today."""
 
@@ -144,6 +154,12 @@ def _checked(
             f"gateway cannot query a {target.role.value} backend for it yet: the primary answers"
         )
         return _to_primary(part, primary, RouteReason.NOT_EXECUTABLE, detail, skipped, rule)
+    if rule is None and target.role is BackendRole.GRAPH and walk_depth(part) < GRAPH_MIN_DEPTH:
+        detail = (
+            f"a {part.feature.value} of one step is one join on the primary, cheaper than "
+            f"a walk on {target.id}"
+        )
+        return _to_primary(part, primary, RouteReason.PRIMARY_CHEAPER, detail, skipped)
     fallback = _fallback(config, primary, rule)
     state = ctx.state(target.id)
     if not state.usable:
@@ -283,8 +299,9 @@ def plan_query(analysis: QueryAnalysis, ctx: RoutingContext) -> QueryPlan:
                 f"{text.backend} ids restrict the primary (_id), which applies every other "
                 "filter, sort, paging and includes"
             )
-    notes += _primary_text_notes(analysis, decisions)
-    notes += _freshness_notes(ctx.derived, decisions)
+    strategy = _graph_strategy(analysis, decisions, strategy, notes)
+    notes += primary_text_notes(analysis, decisions)
+    notes += freshness_notes(ctx.derived, decisions)
     fallbacks = {
         d.backend: (f"falls back to {d.fallback}" if d.fallback else "fails the search (503)")
         for d in decisions
@@ -293,33 +310,26 @@ def plan_query(analysis: QueryAnalysis, ctx: RoutingContext) -> QueryPlan:
     return QueryPlan(analysis, tuple(decisions), strategy, primary.id, tuple(notes), fallbacks)
 
 
-def _primary_text_notes(analysis: QueryAnalysis, decisions: list[RouteDecision]) -> list[str]:
-    text = next((d for d in decisions if d.feature is QueryFeature.FULL_TEXT), None)
-    if text is None or text.secondary:
-        return []
-    if any(c.field is TextField.STRING for c in analysis.text_clauses):
-        return [
-            "the primary has no :text on string parameters: such parameters are ignored "
-            "(Prefer: handling=lenient) or rejected (strict) when the primary answers"
-        ]
-    return []
+WALKED = (QueryFeature.CHAIN, QueryFeature.HAS)
 
 
-def _freshness_notes(tables: ConfigTables, decisions: list[RouteDecision]) -> list[str]:
-    notes = []
-    for d in decisions:
-        if not d.secondary or d.reason is RouteReason.NO_FALLBACK:
-            continue
-        sync = tables.sync[d.backend]
-        if sync.waits_for(d.role):
-            notes.append(f"{d.backend} is written synchronously: read-your-writes")
-        elif sync.max_read_lag_ms is None:
-            notes.append(
-                f"{d.backend}: lag not checked (max_read_lag_ms unset), reads may be stale"
-            )
-        else:
-            notes.append(
-                f"{d.backend}: used only if it has applied the tenant's last change "
-                f"(waits up to {sync.max_read_lag_ms} ms, else the primary answers)"
-            )
-    return notes
+def _graph_strategy(
+    analysis: QueryAnalysis,
+    decisions: list[RouteDecision],
+    strategy: MergeStrategy,
+    notes: list[str],
+) -> MergeStrategy:
+    """Chains/_has on the graph: candidate ids restrict the primary, like full-text hits.
+    With full text on the search backend too, both id sets restrict it (intersected)."""
+    walked = [d for d in decisions if d.feature in WALKED and d.secondary]
+    if not walked:
+        return strategy
+    notes.append(
+        "the primary evaluates each terminal filter, the graph walks the references back to "
+        "candidate ids (_id); the primary applies every other filter, sort, paging and includes"
+    )
+    if strategy is not MergeStrategy.PRIMARY_ONLY:
+        notes.append("the full-text hits and the walks' candidates are intersected")
+        return strategy
+    restricted = analysis.id_restriction is not None
+    return MergeStrategy.INTERSECTION if restricted else MergeStrategy.PRIMARY_ENRICHED

@@ -34,3 +34,8 @@ def compartment_params(compartment_type: str, resource_type: str) -> tuple[str, 
     if params is None and resource_type != compartment_type:
         return None
     return tuple(params or ())
+
+
+def compartment_members(compartment_type: str) -> tuple[str, ...]:
+    """Every resource type with a link into the compartment, in name order."""
+    return tuple(sorted(_table().get(compartment_type, {})))

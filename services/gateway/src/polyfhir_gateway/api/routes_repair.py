@@ -17,10 +17,10 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
 
-from polyfhir_core.contracts.search_index import SearchIndex
 from polyfhir_core.errors import NotFound
 from polyfhir_core.jobs import Job
 from polyfhir_gateway.context import FhirContext, fhir_context
+from polyfhir_gateway.pipeline.secondary import Repairable
 from polyfhir_gateway.repair.job_kinds import search_index
 from polyfhir_gateway.repair.jobs import RepairKind, repair_json
 from polyfhir_servicekit.jobs import JobRunner
@@ -35,8 +35,8 @@ def _runner(request: Request) -> JobRunner:
     return runner
 
 
-def _index(request: Request, backend: str) -> SearchIndex:
-    indexes: dict[str, SearchIndex] = request.app.state.pipeline.indexes
+def _index(request: Request, backend: str) -> Repairable:
+    indexes: dict[str, Repairable] = request.app.state.pipeline.repairable
     return search_index(indexes, backend)
 
 

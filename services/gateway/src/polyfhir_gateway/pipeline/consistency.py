@@ -25,13 +25,14 @@ from typing import Any
 
 from polyfhir_core.config import BackendConfig, CompositeConfig, SyncConfig
 from polyfhir_core.contracts.primary_store import EntryResponse, PrimaryStore
-from polyfhir_core.contracts.search_index import AppliedVersion, SearchIndex
+from polyfhir_core.contracts.search_index import AppliedVersion
 from polyfhir_core.errors import Issue
 from polyfhir_core.planning import BackendState
 from polyfhir_core.resources import Json
 from polyfhir_core.tenancy import TenantContext
 from polyfhir_gateway.pipeline.health import HealthMonitor
 from polyfhir_gateway.pipeline.metrics import SYNC_WAIT_TIMEOUTS
+from polyfhir_gateway.pipeline.secondary import Secondary
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class WriteSync:
     def __init__(
         self,
         config: CompositeConfig,
-        indexes: Mapping[str, SearchIndex],
+        indexes: Mapping[str, Secondary],
         monitor: HealthMonitor | None,
     ) -> None:
         self.config = config
@@ -135,7 +136,7 @@ def read_lag_bound(sync: SyncConfig, backend: BackendConfig) -> int | None:
 
 
 async def is_fresh(
-    ctx: TenantContext, store: PrimaryStore, index: SearchIndex, max_lag_ms: int
+    ctx: TenantContext, store: PrimaryStore, index: Secondary, max_lag_ms: int
 ) -> bool:
     """Has ``index`` applied the tenant's last change? Waits up to ``max_lag_ms`` for it
     (0: answer at once)."""

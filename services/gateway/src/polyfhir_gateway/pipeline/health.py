@@ -23,10 +23,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from polyfhir_core.config import BackendConfig, CompositeConfig
-from polyfhir_core.contracts.search_index import AppliedVersion, SearchIndex
+from polyfhir_core.contracts.search_index import AppliedVersion
 from polyfhir_core.planning import BackendState
 from polyfhir_core.tenancy import TenantContext
 from polyfhir_gateway.pipeline.metrics import set_backend_state
+from polyfhir_gateway.pipeline.secondary import Secondary
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class _Track:
 class HealthMonitor:
     """Tracks every enabled secondary that has a client in ``indexes``."""
 
-    def __init__(self, config: CompositeConfig, indexes: Mapping[str, SearchIndex]) -> None:
+    def __init__(self, config: CompositeConfig, indexes: Mapping[str, Secondary]) -> None:
         self.config = config
         self.indexes = dict(indexes)
         self._tracks = {b.id: _Track(b) for b in config.secondaries if b.id in self.indexes}
@@ -104,7 +105,7 @@ class HealthMonitor:
             await self.check(backend_id)
         return self.snapshot()
 
-    async def _clear_caught_up(self, track: _Track, index: SearchIndex, timeout_ms: int) -> None:
+    async def _clear_caught_up(self, track: _Track, index: Secondary, timeout_ms: int) -> None:
         for tenant, versions in list(track.pending.items()):
             try:
                 async with asyncio.timeout(timeout_ms / 1000):

@@ -1,4 +1,7 @@
-"""The executor: run a query plan against the primary and the search secondary, then merge.
+"""The executor: run a query plan against the primary and a secondary, then merge.
+
+- Chains and ``_has`` on the graph: see ``graph_walks.py`` (terminal filter on
+  the primary, walk on the graph, the rest on the primary by ``_id``).
 
 - SECONDARY_FILTERED (the search backend answers the whole query): a page of
   hits in score order, the resources read from the primary by id.
@@ -27,6 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from polyfhir_core.config import BackendConfig, CompositeConfig, QueryFeature
+from polyfhir_core.contracts.graph_index import GraphIndex
 from polyfhir_core.contracts.primary_store import EntryResponse, Page, PrimaryStore
 from polyfhir_core.contracts.search_index import SearchIndex, TextHits, TextSearch
 from polyfhir_core.errors import IndexNotFresh, Issue, ServiceUnavailable
@@ -49,19 +53,16 @@ from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_core.search import SearchQuery
 from polyfhir_core.tenancy import Operation, TenantContext
 from polyfhir_gateway.pipeline.consistency import WriteSync, is_fresh, read_lag_bound
+from polyfhir_gateway.pipeline.everything import PatientEverything
+from polyfhir_gateway.pipeline.fallback import Fallback
+from polyfhir_gateway.pipeline.graph_walks import GraphWalker
 from polyfhir_gateway.pipeline.health import HealthMonitor
 from polyfhir_gateway.pipeline.metrics import FALLBACKS, ROUTE_DECISIONS
+from polyfhir_gateway.pipeline.secondary import Repairable, Secondary
 from polyfhir_gateway.repair.convergence import Convergence
 
 log = logging.getLogger(__name__)
-
-
-class Fallback(Exception):
-    """The secondary cannot be used for this search; ``reason`` is a metric label."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
+WALKED = (QueryFeature.CHAIN, QueryFeature.HAS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,7 @@ class QueryPipeline:
         config: CompositeConfig,
         indexes: Mapping[str, SearchIndex] | None = None,
         *,
+        graphs: Mapping[str, GraphIndex] | None = None,
         registry: SearchParameterRegistry | None = None,
         default_count: int = 20,
         max_count: int = 1000,
@@ -90,12 +92,21 @@ class QueryPipeline:
         self.store = store
         self.config = config
         self.indexes = dict(indexes or {})
+        self.graphs = dict(graphs or {})
         self.registry = registry or SearchParameterRegistry.default()
         self.default_count, self.max_count = default_count, max_count
         self.tables = ConfigTables.of(config)
         self._timeouts = {b.id: self._query_timeout_ms(b) for b in config.secondaries}
-        self.monitor = HealthMonitor(config, self.indexes)
-        self.writes = WriteSync(config, self.indexes, self.monitor)
+        secondaries: dict[str, Secondary] = {**self.indexes, **self.graphs}
+        self.monitor = HealthMonitor(config, secondaries)
+        self.writes = WriteSync(config, secondaries, self.monitor)
+        self.repairable: dict[str, Repairable] = {**self.indexes, **self.graphs}
+        self.walker = GraphWalker(
+            store, config, self.graphs, self.tables, self.registry, self._timeouts
+        )
+        self.everything = PatientEverything(
+            store, config, self.graphs, self.monitor, self.tables, self._timeouts
+        )
         self.convergence = Convergence(store, self.indexes)
 
     # -- planning ----------------------------------------------------------------------
@@ -111,26 +122,50 @@ class QueryPipeline:
         # served by the primary alone (docs/security.md)
         ctx.permissions.require(Operation.SEARCH, query.resource_type)
         plan = self.plan(query)
+        walked = [d for d in plan.secondary_decisions if d.feature in WALKED]
         text = plan.decision(QueryFeature.FULL_TEXT)
-        if text is None or not text.secondary or _primary_only(ctx, query):
+        text = text if text is not None and text.secondary else None
+        leads = [d for d in (text, *walked[:1]) if d is not None]
+        if not leads or _primary_only(ctx, query, walked=bool(walked)):
             return self._served(plan, await self.store.search(ctx, query), (plan.primary,))
-        if text.reason is RouteReason.NO_FALLBACK:
-            raise ServiceUnavailable(f"full text cannot be served: {text.detail}")
+        for lead in leads:
+            if lead.reason is RouteReason.NO_FALLBACK:
+                raise ServiceUnavailable(f"{lead.feature.value} cannot be served: {lead.detail}")
         try:
-            page = await self._with_secondary(ctx, query, plan, text)
+            page = await self._with_secondaries(ctx, query, plan, text, walked)
         except Fallback as fb:
-            if text.fallback is None:
+            lead = next((d for d in leads if d.backend == fb.backend), leads[0])
+            if lead.fallback is None:
                 raise ServiceUnavailable(
-                    f"{text.backend}: {fb}; the routing rule has no fallback"
+                    f"{lead.backend}: {fb}; the routing rule has no fallback"
                 ) from None
-            FALLBACKS.labels(text.backend, fb.reason).inc()
+            FALLBACKS.labels(lead.backend, fb.reason).inc()
             log.info(
                 "search falls back to the primary",
-                extra={"backend": text.backend, "reason": str(fb)},
+                extra={"backend": lead.backend, "reason": str(fb)},
             )
             page = await self.store.search(ctx, query)
-            return self._served(plan, page, (plan.primary,), f"{text.backend}={fb.reason}")
+            return self._served(plan, page, (plan.primary,), f"{lead.backend}={fb.reason}")
         return self._served(plan, page, plan.backends)
+
+    async def _with_secondaries(
+        self,
+        ctx: TenantContext,
+        query: SearchQuery,
+        plan: QueryPlan,
+        text: RouteDecision | None,
+        walked: list[RouteDecision],
+    ) -> Page:
+        """Full text, walks, or both: the text hits narrow the query the walks then narrow."""
+        if not walked:
+            assert text is not None
+            return await self._with_secondary(ctx, query, plan, text)
+        if text is not None:
+            ids = await self._text_ids(ctx, plan, text)
+            if not ids:
+                return Page([], total=0)
+            query = primary_enriched(plan.analysis, ids)
+        return await self.walker.page(ctx, query, plan, walked)
 
     def _served(
         self, plan: QueryPlan, page: Page, route: tuple[str, ...], fallback: str | None = None
@@ -162,6 +197,17 @@ class QueryPipeline:
         if not ids:
             return Page([], total=0)
         return await self.store.search(ctx, primary_enriched(plan.analysis, ids))
+
+    async def _text_ids(
+        self, ctx: TenantContext, plan: QueryPlan, text: RouteDecision
+    ) -> list[str]:
+        """Every hit's id (∩ the query's ``_id``) for a text part combined with walks."""
+        cap = self.config.cost.max_shipped_ids
+        request = TextSearch(plan.analysis.resource_types, plan.analysis.text_clauses, cap)
+        hits = await self._hits(ctx, self.config.backend(text.backend), request)
+        if not hits.complete:
+            raise Fallback("over_id_cap", f"{hits.total} matches exceed max_shipped_ids ({cap})")
+        return enriched_ids(plan.analysis, hits)
 
     async def _filtered_page(
         self, ctx: TenantContext, hits: TextHits, offset: int, count: int
@@ -220,13 +266,17 @@ class QueryPipeline:
         await self.monitor.stop()  # the clients belong to whoever built them (bootstrap)
 
 
-def _primary_only(ctx: TenantContext, query: SearchQuery) -> bool:
+def _primary_only(ctx: TenantContext, query: SearchQuery, *, walked: bool = False) -> bool:
     """Must the primary answer this caller's search? When a compartment confines it
     (``patient/`` scopes: the secondary knows no compartments), when it may search but
-    not read the type (the secondary's ids are fetched by a read), or at system level."""
+    not read the type (the secondary's ids are fetched by a read), at system level, or
+    when a chain or ``_has`` would be walked on the graph for a scoped caller (the
+    primary checks the scope of every type a chain traverses; the graph does not)."""
     permissions = ctx.permissions
     if permissions.grants is None and permissions.compartment is None:
         return False
+    if walked:
+        return True
     rtype = query.resource_type
     if rtype is None:
         return True

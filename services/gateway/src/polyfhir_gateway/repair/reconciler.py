@@ -34,9 +34,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from polyfhir_core.contracts.primary_store import PrimaryStore, ResourceVersion
-from polyfhir_core.contracts.search_index import IndexedVersion, SearchIndex
+from polyfhir_core.contracts.search_index import IndexedVersion
 from polyfhir_core.resources import ResourceKey
 from polyfhir_core.tenancy import TenantContext
+from polyfhir_gateway.pipeline.secondary import Repairable
 from polyfhir_gateway.repair.jobs import RepairJob
 
 PAGE = 500
@@ -56,7 +57,7 @@ T = TypeVar("T", bound=_Keyed)
 class _Repairs:
     """Collects repairs and applies them in batches."""
 
-    def __init__(self, ctx: TenantContext, store: PrimaryStore, index: SearchIndex, job: RepairJob):
+    def __init__(self, ctx: TenantContext, store: PrimaryStore, index: Repairable, job: RepairJob):
         self.ctx, self.store, self.index, self.job = ctx, store, index, job
         self.republish: list[ResourceKey] = []
 
@@ -123,7 +124,7 @@ def _resume(checkpoint: dict[str, Any] | None) -> tuple[str, ResourceKey | None]
 
 
 async def reconcile(
-    ctx: TenantContext, store: PrimaryStore, index: SearchIndex, job: RepairJob
+    ctx: TenantContext, store: PrimaryStore, index: Repairable, job: RepairJob
 ) -> None:
     repairs = _Repairs(ctx, store, index, job)
     phase, after = _resume(job.checkpoint)
@@ -150,7 +151,7 @@ async def republish_all(ctx: TenantContext, store: PrimaryStore, job: RepairJob)
 
 
 async def rebuild(
-    ctx: TenantContext, store: PrimaryStore, index: SearchIndex, job: RepairJob
+    ctx: TenantContext, store: PrimaryStore, index: Repairable, job: RepairJob
 ) -> None:
     await republish_all(ctx, store, job)
     repairs = _Repairs(ctx, store, index, job)

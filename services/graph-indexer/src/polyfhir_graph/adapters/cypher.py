@@ -1,0 +1,183 @@
+"""The graph in openCypher, shared by the FalkorDB and Neo4j adapters.
+
+Schema: ``(:Resource {tenant, type, id, version, deleted, last_updated})`` and
+``(:Resource)-[:REF {param}]->(:Resource)``, indexed on (tenant, type, id);
+``(:Position {graph, partition, position})`` for the applied positions. A
+reference to a resource the graph has not seen yet creates a *placeholder*
+node (version 0) that the edge can point at; placeholders are invisible to
+``versions``/``scan``/``count`` and become real when their resource arrives.
+
+Every statement carries the tenant on every node it matches, so a walk cannot
+cross tenants even through a shared id. Writes are batched with ``UNWIND``.
+A dialect adapter supplies only :meth:`CypherGraph.run` (and the schema
+statements its engine wants).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from polyfhir_core.contracts.graph_index import CompartmentPage, GraphHits
+from polyfhir_core.contracts.search_index import IndexedVersion
+from polyfhir_core.resources import ResourceKey
+from polyfhir_graph.adapters.statements import (
+    APPLY_EDGES,
+    APPLY_NODES,
+    COMPARTMENT,
+    COUNT_EDGES,
+    COUNT_NODES,
+    DELETE_TENANT,
+    POSITIONS,
+    PRUNE_PLACEHOLDERS,
+    RECORD_POSITIONS,
+    RESET_NODES,
+    SCAN,
+    VERSIONS,
+    walk_statement,
+)
+from polyfhir_graph.domain.paths import GraphPath
+from polyfhir_graph.domain.records import GraphRecord
+from polyfhir_graph.service_layer.ports import CompartmentQuery, ItemResult, Outcome
+
+Rows = list[list[Any]]
+
+
+def _epoch_ms(record: GraphRecord) -> int:
+    return int(record.last_updated.timestamp() * 1000)
+
+
+def _node_rows(records: list[GraphRecord]) -> list[dict[str, Any]]:
+    return [
+        {
+            "tenant": r.tenant,
+            "type": r.resource_type,
+            "id": r.resource_id,
+            "version": r.version,
+            "deleted": r.deleted,
+            "last_updated": _epoch_ms(r),
+        }
+        for r in records
+    ]
+
+
+def _edge_rows(records: list[GraphRecord]) -> list[dict[str, Any]]:
+    return [
+        {
+            "tenant": r.tenant,
+            "type": r.resource_type,
+            "id": r.resource_id,
+            "version": r.version,
+            "param": ref.param,
+            "target_type": ref.target_type,
+            "target_id": ref.target_id,
+        }
+        for r in records
+        for ref in r.references
+    ]
+
+
+def _indexed(rows: Rows) -> list[IndexedVersion]:
+    return [IndexedVersion(row[0], row[1], int(row[2]), bool(row[3])) for row in rows]
+
+
+class CypherGraph(ABC):
+    """:class:`polyfhir_graph.service_layer.ports.GraphStore` over any openCypher engine."""
+
+    def __init__(self, graph: str) -> None:
+        self.graph = graph
+
+    @abstractmethod
+    async def run(self, query: str, params: dict[str, Any]) -> Rows:
+        """Run one statement; the rows of its result as lists."""
+
+    @abstractmethod
+    async def ensure_schema(self) -> None:
+        """Create the indexes (idempotent)."""
+
+    @abstractmethod
+    async def ping(self) -> None: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    async def apply(self, records: list[GraphRecord]) -> list[ItemResult]:
+        if not records:
+            return []
+        written = await self.run(APPLY_NODES, {"rows": _node_rows(records)})
+        applied_ids = {(row[0], row[1], row[2]) for row in written}
+        applied = [r for r in records if (r.tenant, r.resource_type, r.resource_id) in applied_ids]
+        edges = _edge_rows(applied)
+        if edges:
+            await self.run(APPLY_EDGES, {"rows": edges})
+        return [ItemResult(r, Outcome.APPLIED if r in applied else Outcome.STALE) for r in records]
+
+    async def record_positions(self, positions: dict[int, int]) -> None:
+        if positions:
+            rows = [{"partition": p, "position": n} for p, n in positions.items()]
+            await self.run(RECORD_POSITIONS, {"graph": self.graph, "rows": rows})
+
+    async def positions(self) -> dict[int, int]:
+        rows = await self.run(POSITIONS, {"graph": self.graph})
+        return {int(row[0]): int(row[1]) for row in rows}
+
+    async def walk(self, tenant: str, path: GraphPath, limit: int) -> GraphHits:
+        query, params = walk_statement(path)
+        rows = await self.run(query, {**params, "tenant": tenant, "limit": limit + 1})
+        ids = tuple(str(row[0]) for row in rows)
+        return GraphHits(ids[:limit], len(ids) <= limit)
+
+    async def compartment(self, tenant: str, query: CompartmentQuery) -> CompartmentPage:
+        after = query.after
+        params: dict[str, Any] = {
+            "tenant": tenant,
+            "ids": list(query.patient_ids),
+            "links": list(query.links),
+            "with_patients": query.types is None or "Patient" in query.types,
+            "since": None if query.since is None else int(query.since.timestamp() * 1000),
+            "after_type": None if after is None else after.resource_type,
+            "after_id": None if after is None else after.id,
+        }
+        rows = await self.run(COMPARTMENT, params)
+        keys = sorted({ResourceKey(str(row[0]), str(row[1])) for row in rows}, key=_order)
+        return CompartmentPage(tuple(keys[: query.limit]), len(keys) <= query.limit)
+
+    async def versions(self, tenant: str, keys: list[ResourceKey]) -> list[IndexedVersion]:
+        if not keys:
+            return []
+        rows = [{"type": k.resource_type, "id": k.id} for k in keys]
+        return _indexed(await self.run(VERSIONS, {"tenant": tenant, "keys": rows}))
+
+    async def scan(
+        self, tenant: str, after: ResourceKey | None, limit: int
+    ) -> list[IndexedVersion]:
+        params: dict[str, Any] = {
+            "tenant": tenant,
+            "after_type": "" if after is None else after.resource_type,
+            "after_id": "" if after is None else after.id,
+            "limit": limit,
+        }
+        return _indexed(await self.run(SCAN, params))
+
+    async def delete(self, tenant: str, keys: list[ResourceKey]) -> int:
+        if not keys:
+            return 0
+        rows = [{"type": k.resource_type, "id": k.id} for k in keys]
+        reset = await self.run(RESET_NODES, {"tenant": tenant, "keys": rows})
+        await self.run(PRUNE_PLACEHOLDERS, {"tenant": tenant})
+        return int(reset[0][0]) if reset else 0
+
+    async def delete_tenant(self, tenant: str) -> int:
+        live, tombstones, _ = await self.count(tenant)
+        await self.run(DELETE_TENANT, {"tenant": tenant})
+        return live + tombstones
+
+    async def count(self, tenant: str) -> tuple[int, int, int]:
+        nodes = await self.run(COUNT_NODES, {"tenant": tenant})
+        edges = await self.run(COUNT_EDGES, {"tenant": tenant})
+        live, tombstones = (int(v or 0) for v in nodes[0]) if nodes else (0, 0)
+        return live, tombstones, int(edges[0][0] or 0) if edges else 0
+
+
+def _order(key: ResourceKey) -> tuple[str, str]:
+    return key.resource_type, key.id

@@ -1,0 +1,81 @@
+"""FalkorDB (the local engine): the graph over the ``falkordb`` asyncio client.
+
+One FalkorDB graph (``GRAPH.QUERY <graph>``) holds every tenant; the tenant
+is a property on every node and in every statement (``adapters/cypher.py``).
+
+``AsyncGraph`` is built on our own ``redis.asyncio`` client rather than through
+``falkordb.asyncio.FalkorDB``: that constructor probes for a cluster with a
+*synchronous* ``INFO`` call, which blocks the event loop and fails outright
+while the engine is still starting. One standalone server is what we run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from falkordb.asyncio.graph import AsyncGraph
+from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from polyfhir_core.errors import ServiceUnavailable
+from polyfhir_graph.adapters.cypher import CypherGraph, Rows
+from polyfhir_graph.service_layer.ports import GraphRefused
+
+RETRIES = 2
+TRANSIENT = ("timed out", "timeout", "loading", "busy", "oom", "max number of clients", "noauth")
+"""Error replies about the engine's state, not the statement: retried, never dead-lettered."""
+INDEXES = (
+    "CREATE INDEX FOR (n:Resource) ON (n.tenant, n.type, n.id)",
+    "CREATE INDEX FOR (p:Position) ON (p.graph, p.partition)",
+)
+
+
+class FalkorGraph(CypherGraph):
+    def __init__(self, url: str, graph: str) -> None:
+        super().__init__(graph)
+        # our own pool: a client built on a pool it was handed never disconnects it.
+        # A connection the engine closed (a restart) is retried once on a new one;
+        # every statement is idempotent, so a retry after the engine ran it is harmless.
+        self._pool = ConnectionPool.from_url(
+            url,
+            decode_responses=True,
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), RETRIES),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        )
+        self._redis = Redis(connection_pool=self._pool)
+        self._graph = AsyncGraph(self._redis, graph)
+
+    async def run(self, query: str, params: dict[str, Any]) -> Rows:
+        try:
+            result = await self._graph.query(query, params)
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise ServiceUnavailable(f"graph engine unreachable: {exc}") from exc
+        except ResponseError as exc:
+            if any(marker in str(exc).lower() for marker in TRANSIENT):
+                raise ServiceUnavailable(f"graph engine busy: {exc}") from exc
+            raise GraphRefused(f"graph engine refused the statement: {exc}") from exc
+        except RedisError as exc:
+            raise ServiceUnavailable(f"graph engine failed: {exc}") from exc
+        return [list(row) for row in result.result_set]
+
+    async def ensure_schema(self) -> None:
+        for statement in INDEXES:
+            try:
+                await self.run(statement, {})
+            except GraphRefused as exc:
+                if "already indexed" not in str(exc):
+                    raise
+
+    async def ping(self) -> None:
+        try:
+            await self._redis.ping()
+        except (RedisError, OSError) as exc:
+            raise ServiceUnavailable(f"graph engine unreachable: {exc}") from exc
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+        await self._pool.disconnect()

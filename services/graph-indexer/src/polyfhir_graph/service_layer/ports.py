@@ -1,0 +1,83 @@
+"""What the service layer needs from a graph engine (implemented in ``adapters/``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from polyfhir_core.contracts.graph_index import CompartmentPage, GraphHits
+from polyfhir_core.contracts.search_index import IndexedVersion
+from polyfhir_core.resources import ResourceKey
+from polyfhir_graph.domain.paths import GraphPath
+from polyfhir_graph.domain.records import GraphRecord
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    STALE = "stale"  # the graph holds a newer version (an equal one is rewritten: same edges)
+    REJECTED = "rejected"  # the engine refuses this record for good (dead-lettered)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    record: GraphRecord
+    outcome: Outcome
+    reason: str | None = None
+
+
+class GraphRefused(Exception):
+    """The engine refused a write for a reason retrying will not fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompartmentQuery:
+    """Resources whose ``Type|param`` edge (one of ``links``) reaches one of the patients."""
+
+    patient_ids: tuple[str, ...]
+    links: tuple[str, ...]
+    types: tuple[str, ...] | None
+    since: datetime | None
+    after: ResourceKey | None
+    limit: int
+
+
+class GraphStore(Protocol):
+    """One reference graph (nodes, edges and per-partition applied positions) in one engine.
+
+    Every statement names the tenant: a walk never leaves it. Transient failures
+    (engine unreachable) raise :class:`polyfhir_core.errors.ServiceUnavailable`;
+    a refused write raises :class:`GraphRefused`.
+    """
+
+    async def ensure_schema(self) -> None: ...
+
+    async def apply(self, records: list[GraphRecord]) -> list[ItemResult]:
+        """Write nodes and replace their edges, guarded by version; never lowers one."""
+
+    async def record_positions(self, positions: dict[int, int]) -> None:
+        """Raise the stored applied position of each partition (never lowers one)."""
+
+    async def positions(self) -> dict[int, int]: ...
+
+    async def walk(self, tenant: str, path: GraphPath, limit: int) -> GraphHits: ...
+
+    async def compartment(self, tenant: str, query: CompartmentQuery) -> CompartmentPage: ...
+
+    async def versions(self, tenant: str, keys: list[ResourceKey]) -> list[IndexedVersion]: ...
+
+    async def scan(
+        self, tenant: str, after: ResourceKey | None, limit: int
+    ) -> list[IndexedVersion]: ...
+
+    async def delete(self, tenant: str, keys: list[ResourceKey]) -> int: ...
+
+    async def delete_tenant(self, tenant: str) -> int: ...
+
+    async def count(self, tenant: str) -> tuple[int, int, int]:
+        """(live resources, tombstones, references) of the tenant."""
+
+    async def ping(self) -> None: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,376 @@
+"""Chains and _has through the graph: the gateway over the in-process primary and the real
+graph-indexer service (FalkorDB child process, the GraphIndex contract over HTTP).
+
+The graph is fed with the change events of what the test wrote, exactly as the
+consumer would apply them. Every answer is the one the primary alone gives; what
+changes is who walked (``X-Polyfhir-Route``) and why not (``X-Polyfhir-Fallback``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from fakes.events import delivery
+from fakes.search_index import FakeSearchIndex
+from integration.gateway.harness import SEARCH, Positioned, ids, route
+from polyfhir_bus.consumer import Batch
+from polyfhir_bus.events import ChangeKind, ResourceChanged
+from polyfhir_core.config import parse_config
+from polyfhir_core.contracts.graph_index import GRAPH_INDEX
+from polyfhir_core.contracts.primary_store import TenantPositions
+from polyfhir_core.registry import SearchParameterRegistry
+from polyfhir_core.resources import ResourceKey
+from polyfhir_core.tenancy import TenantContext
+from polyfhir_engines.falkordb import LocalFalkorDB
+from polyfhir_engines.processes import free_port
+from polyfhir_gateway.app import create_app
+from polyfhir_gateway.pipeline import QueryPipeline
+from polyfhir_gateway.settings import GatewaySettings
+from polyfhir_graph.adapters.falkordb import FalkorGraph
+from polyfhir_graph.entrypoints.http import create_app as create_graph_app
+from polyfhir_graph.service_layer.freshness import Freshness
+from polyfhir_graph.service_layer.graph_service import GraphService
+from polyfhir_graph.service_layer.indexer import Indexer
+from polyfhir_servicekit.contract_client import contract_client
+from polyfhir_testing.pytest_plugin import falkordb_server
+from support import eventually
+
+__all__ = ["falkordb_server"]
+pytestmark = pytest.mark.integration
+
+PRIMARY = {"id": "primary", "role": "primary", "kind": "sqlite", "url": "sqlite:///x.db"}
+FRESH = TenantPositions({}, pending=0)
+
+
+def graph_backend(service_url: str) -> dict[str, Any]:
+    return {
+        "id": "graph",
+        "role": "graph",
+        "kind": "falkordb",
+        "url": "redis://127.0.0.1:6379",
+        "options": {"service_url": service_url},
+    }
+
+
+@dataclass
+class Stack:
+    primary: Any
+    indexer: Indexer
+    http: httpx.AsyncClient  # the graph-indexer's internal API
+    tenant: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:12]}")
+    events: list[ResourceChanged] = field(default_factory=list)
+
+    def gateway(
+        self, positions: TenantPositions = FRESH, search: FakeSearchIndex | None = None, **top: Any
+    ) -> httpx.AsyncClient:
+        graph = contract_client(GRAPH_INDEX, "http://graph", self.http)
+        backends = [PRIMARY, graph_backend("http://graph"), *([SEARCH] if search else [])]
+        config = parse_config({"backends": backends, **top})
+        indexes = {"search": search} if search else {}
+        pipeline = QueryPipeline(
+            Positioned(self.primary, positions), config, indexes, graphs={"graph": graph}
+        )
+        return self._client(pipeline)
+
+    def gateway_with_graph_down(self) -> httpx.AsyncClient:
+        down = f"http://127.0.0.1:{free_port()}"
+        http = httpx.AsyncClient()
+        graph = contract_client(GRAPH_INDEX, down, http, timeout=2.0)
+        config = parse_config({"backends": [PRIMARY, graph_backend(down)]})
+        pipeline = QueryPipeline(
+            Positioned(self.primary, FRESH), config, {}, graphs={"graph": graph}
+        )
+        return self._client(pipeline)
+
+    def _client(self, pipeline: QueryPipeline) -> httpx.AsyncClient:
+        app = create_app(self.primary, GatewaySettings(), pipeline=pipeline)
+        return httpx.AsyncClient(
+            base_url="http://testserver",
+            transport=httpx.ASGITransport(app=app),
+            headers={"accept": "application/fhir+json", "X-Tenant-ID": self.tenant},
+        )
+
+    async def create(self, body: dict[str, Any]) -> str:
+        async with self.gateway() as c:
+            created = await c.post(f"/fhir/{body['resourceType']}", json=body)
+        assert created.status_code == 201, created.text
+        resource = created.json()
+        self.events.append(
+            ResourceChanged(
+                self.tenant,
+                resource["resourceType"],
+                resource["id"],
+                int(resource["meta"]["versionId"]),
+                ChangeKind.CREATED,
+                datetime.fromisoformat(resource["meta"]["lastUpdated"]),
+                resource,
+            )
+        )
+        return str(resource["id"])
+
+    async def sync_graph(self) -> None:
+        """What the graph-indexer's consumer does with the change events."""
+        assert await self.indexer(Batch([delivery(e) for e in self.events], {})) == []
+
+
+@pytest.fixture
+async def stack(primary: Any, falkordb_server: LocalFalkorDB) -> AsyncIterator[Stack]:
+    store = FalkorGraph(falkordb_server.url, f"gw-{uuid.uuid4().hex[:10]}")
+    await store.ensure_schema()
+    registry = SearchParameterRegistry.default()
+    freshness = Freshness(store, recheck_s=0.05)
+    service = GraphService(store, freshness, registry)
+    transport = httpx.ASGITransport(app=create_graph_app(service))
+    async with httpx.AsyncClient(transport=transport, base_url="http://graph") as http:
+        yield Stack(primary, Indexer(store, freshness, registry), http)
+    await store.close()
+
+
+def ref(kind: str, rid: str) -> dict[str, str]:
+    return {"reference": f"{kind}/{rid}"}
+
+
+@pytest.fixture
+async def chart(stack: Stack) -> dict[str, str]:
+    """Two organizations, a patient of each, their observations and one report."""
+    s = stack
+    acme = await s.create({"resourceType": "Organization", "name": "Acme Health"})
+    other = await s.create({"resourceType": "Organization", "name": "Other Clinic"})
+    p1 = await s.create(
+        {"resourceType": "Patient", "managingOrganization": ref("Organization", acme)}
+    )
+    p2 = await s.create(
+        {"resourceType": "Patient", "managingOrganization": ref("Organization", other)}
+    )
+    obs = {"resourceType": "Observation", "code": {"text": "bp"}}
+    a = await s.create({**obs, "status": "final", "subject": ref("Patient", p1)})
+    b = await s.create({**obs, "status": "preliminary", "subject": ref("Patient", p1)})
+    c = await s.create({**obs, "status": "final", "subject": ref("Patient", p2)})
+    report = {"resourceType": "DiagnosticReport", "status": "final", "code": {"text": "panel"}}
+    await s.create({**report, "result": [ref("Observation", c)]})
+    await s.sync_graph()
+    return {"acme": acme, "p1": p1, "p2": p2, "a": a, "b": b, "c": c}
+
+
+CHAIN = {"subject:Patient.organization.name": "Acme", "status": "final"}
+NESTED_HAS = {"_has:Observation:subject:_has:DiagnosticReport:result:status": "final"}
+
+
+async def test_a_two_level_chain_is_walked_on_the_graph(
+    stack: Stack, chart: dict[str, str]
+) -> None:
+    async with stack.gateway() as c:
+        answer = await c.get("/fhir/Observation", params=CHAIN)
+    assert answer.status_code == 200, answer.text
+    assert ids(answer) == [chart["a"]]
+    assert route(answer) == "graph,primary"
+    assert "x-polyfhir-fallback" not in answer.headers
+
+
+async def test_nested_has_is_walked_on_the_graph(stack: Stack, chart: dict[str, str]) -> None:
+    async with stack.gateway() as c:
+        answer = await c.get("/fhir/Patient", params=NESTED_HAS)
+    assert ids(answer) == [chart["p2"]]
+    assert route(answer) == "graph,primary"
+
+
+async def test_a_one_step_chain_stays_on_the_primary(stack: Stack, chart: dict[str, str]) -> None:
+    async with stack.gateway() as c:
+        answer = await c.get("/fhir/Patient", params={"organization.name": "Acme"})
+    assert ids(answer) == [chart["p1"]]
+    assert route(answer) == "primary"
+
+
+async def test_no_terminal_match_is_an_empty_page(stack: Stack, chart: dict[str, str]) -> None:
+    async with stack.gateway() as c:
+        answer = await c.get(
+            "/fhir/Observation", params={**CHAIN, "subject:Patient.organization.name": "Nobody"}
+        )
+    assert answer.status_code == 200
+    assert ids(answer) == []
+    assert route(answer) == "graph,primary"
+
+
+async def test_a_graph_that_is_down_leaves_the_answer_to_the_primary(
+    stack: Stack, chart: dict[str, str]
+) -> None:
+    async with stack.gateway_with_graph_down() as c:
+        answer = await c.get("/fhir/Observation", params=CHAIN)
+    assert ids(answer) == [chart["a"]]
+    assert route(answer) == "primary"
+    assert answer.headers["x-polyfhir-fallback"] == "graph=error"
+
+
+async def test_a_stale_graph_leaves_the_answer_to_the_primary(
+    stack: Stack, chart: dict[str, str]
+) -> None:
+    behind = TenantPositions({0: 99}, pending=0)  # the graph has applied nothing on partition 0
+    async with stack.gateway(behind, sync={"max_read_lag_ms": 0}) as c:
+        answer = await c.get("/fhir/Observation", params=CHAIN)
+    assert ids(answer) == [chart["a"]]
+    assert answer.headers["x-polyfhir-fallback"] == "graph=lagging"
+
+
+async def test_a_reference_appears_once_the_graph_has_applied_it(
+    stack: Stack, chart: dict[str, str]
+) -> None:
+    """Lag unchecked (the positions say fresh): a new Observation is walked once applied."""
+    late = await stack.create(
+        {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"text": "bp"},
+            "subject": ref("Patient", chart["p1"]),
+        }
+    )
+    async with stack.gateway() as c:
+        before = await c.get("/fhir/Observation", params=CHAIN)
+        await stack.sync_graph()
+        after = await c.get("/fhir/Observation", params=CHAIN)
+    assert ids(before) == [chart["a"]]  # stale read accepted: positions say it is fresh
+    assert sorted(ids(after)) == sorted([chart["a"], late])
+
+
+async def test_explain_shows_the_split(stack: Stack) -> None:
+    async with stack.gateway() as c:
+        plan = (await c.get("/admin/explain/Observation", params=CHAIN)).json()
+    assert plan["strategy"] == "primary_enriched"
+    assert plan["backends"] == ["graph", "primary"]
+    chain = next(p for p in plan["parts"] if p["feature"] == "chain")
+    assert chain["route"]["backend"] == "graph"
+    assert chain["route"]["fallback"] == "primary"
+    assert any("graph walks" in note for note in plan["notes"])
+
+
+async def test_reconcile_repairs_the_graph_from_the_primary(
+    stack: Stack, chart: dict[str, str]
+) -> None:
+    ghost = ResourceChanged(
+        stack.tenant,
+        "Observation",
+        "ghost",
+        1,
+        ChangeKind.CREATED,
+        datetime.now(UTC),
+        {"resourceType": "Observation", "id": "ghost", "subject": ref("Patient", chart["p1"])},
+    )
+    assert await stack.indexer(Batch([delivery(ghost)], {})) == []  # the primary never had it
+    await stack.create({"resourceType": "Patient"})  # and the graph never saw this one
+    async with stack.gateway() as c:
+        started = await c.post("/admin/backends/graph/reconcile")
+        assert started.status_code == 202, started.text
+        location = started.headers["content-location"]
+
+        async def ended() -> dict[str, Any] | None:
+            job: dict[str, Any] = (await c.get(location)).json()
+            return None if job["state"] == "running" else job
+
+        job = await eventually(ended, what=location)
+    assert job["state"] == "completed", job
+    assert (job["progress"]["orphans"], job["progress"]["missing"]) == (1, 1)
+    held = await contract_client(GRAPH_INDEX, "http://graph", stack.http).versions(
+        TenantContext.of(stack.tenant), [ResourceKey("Observation", "ghost")]
+    )
+    assert held == []
+
+
+# -- Patient/[id]/$everything ----------------------------------------------------------
+
+
+def entry_keys(response: httpx.Response) -> list[str]:
+    return [
+        f"{e['resource']['resourceType']}/{e['resource']['id']}"
+        for e in response.json().get("entry", [])
+    ]
+
+
+async def test_everything_is_walked_on_the_graph_and_pages_by_key(
+    stack: Stack, chart: dict[str, str]
+) -> None:
+    p1 = chart["p1"]
+    expected = sorted(
+        [f"Patient/{p1}", f"Observation/{chart['a']}", f"Observation/{chart['b']}"],
+        key=lambda k: tuple(k.split("/")),
+    )
+    async with stack.gateway() as c:
+        whole = await c.get(f"/fhir/Patient/{p1}/$everything")
+        first = await c.get(f"/fhir/Patient/{p1}/$everything", params={"_count": "2"})
+        next_url = next(link["url"] for link in first.json()["link"] if link["relation"] == "next")
+        rest = await c.get(next_url)
+        only = await c.get(f"/fhir/Patient/{p1}/$everything", params={"_type": "Observation"})
+    assert whole.status_code == 200, whole.text
+    assert entry_keys(whole) == expected
+    assert route(whole) == "graph,primary"
+    assert entry_keys(first) + entry_keys(rest) == expected
+    assert not any(link["relation"] == "next" for link in rest.json()["link"])
+    assert entry_keys(only) == [k for k in expected if k.startswith("Observation/")]
+
+
+async def test_everything_falls_back_to_the_primary_with_the_same_answer(
+    stack: Stack, chart: dict[str, str]
+) -> None:
+    p1 = chart["p1"]
+    async with stack.gateway() as c:
+        walked = await c.get(f"/fhir/Patient/{p1}/$everything")
+    async with stack.gateway_with_graph_down() as c:
+        fallen = await c.get(f"/fhir/Patient/{p1}/$everything")
+        first = await c.get(f"/fhir/Patient/{p1}/$everything", params={"_count": "2"})
+        next_url = next(link["url"] for link in first.json()["link"] if link["relation"] == "next")
+        rest = await c.get(next_url)
+        missing = await c.get("/fhir/Patient/nobody/$everything")
+        bad = await c.get(f"/fhir/Patient/{p1}/$everything", params={"_type": "Nope"})
+    assert fallen.status_code == 200, fallen.text
+    assert entry_keys(fallen) == entry_keys(walked)
+    assert route(fallen) == "primary"
+    assert fallen.headers["x-polyfhir-fallback"] == "graph=error"
+    assert entry_keys(first) + entry_keys(rest) == entry_keys(walked)
+    assert missing.status_code == 404
+    assert bad.status_code == 400
+
+
+async def test_everything_for_a_page_of_patients(stack: Stack, chart: dict[str, str]) -> None:
+    async with stack.gateway() as c:
+        first = await c.get("/fhir/Patient/$everything", params={"_count": "1"})
+        next_url = next(link["url"] for link in first.json()["link"] if link["relation"] == "next")
+        second = await c.get(next_url)
+        both = await c.get("/fhir/Patient/$everything", params={"_type": "Patient,Observation"})
+    assert first.status_code == 200, first.text
+    assert route(first) == "graph,primary"
+    by_patient = {
+        chart["p1"]: {
+            f"Patient/{chart['p1']}",
+            f"Observation/{chart['a']}",
+            f"Observation/{chart['b']}",
+        },
+        chart["p2"]: {f"Patient/{chart['p2']}", f"Observation/{chart['c']}"},
+    }
+    pages = [set(entry_keys(first)), set(entry_keys(second))]
+    assert pages in (
+        [by_patient[chart["p1"]], by_patient[chart["p2"]]],
+        [by_patient[chart["p2"]], by_patient[chart["p1"]]],
+    )
+    assert set(entry_keys(both)) == by_patient[chart["p1"]] | by_patient[chart["p2"]]
+
+
+async def test_full_text_and_a_walk_narrow_the_primary_together(
+    stack: Stack, chart: dict[str, str]
+) -> None:
+    """Text hits from the search backend, candidates from the graph: intersected."""
+    search = FakeSearchIndex()
+    for key in ("a", "b", "c"):  # c matches the text but belongs to the other organization
+        search.add(stack.tenant, "Observation", chart[key], "hypertension")
+    params = {"_text": "hypertension", "subject:Patient.organization.name": "Acme"}
+    async with stack.gateway(search=search) as c:
+        answer = await c.get("/fhir/Observation", params=params)
+        final = await c.get("/fhir/Observation", params={**params, "status": "final"})
+    assert answer.status_code == 200, answer.text
+    assert sorted(ids(answer)) == sorted([chart["a"], chart["b"]])
+    assert route(answer) == "graph,search,primary"
+    assert ids(final) == [chart["a"]]
