@@ -85,7 +85,8 @@ def workspace_members() -> list[Path]:
 
 @pytest.fixture(scope="session")
 def compose() -> dict[str, Any]:
-    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return loaded
 
 
 @pytest.fixture(scope="session")
@@ -133,7 +134,8 @@ def compose_polyfhir(
 
 @pytest.fixture(scope="session")
 def values() -> dict[str, Any]:
-    return yaml.safe_load((CHART / "values.yaml").read_text())
+    loaded: dict[str, Any] = yaml.safe_load((CHART / "values.yaml").read_text())
+    return loaded
 
 
 def helm_define(name: str) -> str:
@@ -195,7 +197,7 @@ def registered_metrics() -> dict[str, MetricInfo]:
         for value in vars(importlib.import_module(module_name)).values():
             if not isinstance(value, MetricWrapperBase):
                 continue
-            info = MetricInfo(value._name, value._type, tuple(value._labelnames))
+            info = MetricInfo(value._name, str(value._type), tuple(value._labelnames))
             suffixes = {
                 "counter": ("_total",),
                 "gauge": ("",),

@@ -98,7 +98,7 @@ def _mounted_config(gateway: dict[str, Any], env_of: EnvOf, repo_root: Path) -> 
     for volume in gateway["volumes"]:
         source, mounted, *_ = volume.split(":")
         if mounted == target:
-            return repo_root / source
+            return Path(repo_root / source)
     raise AssertionError(f"nothing is mounted at {target}")
 
 

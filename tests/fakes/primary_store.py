@@ -347,6 +347,13 @@ class FakeDatabase:
         ]
         return found[:limit]
 
+    async def tenants(self) -> list[str]:
+        return sorted({owner[0] for owner in self.state.versions})
+
+    async def stream_positions(self) -> TenantPositions:
+        """Per partition the last assigned position, and every unpublished row."""
+        return TenantPositions(dict(self._positions), len(self._unpublished()))
+
     async def check(self) -> None:
         return None
 

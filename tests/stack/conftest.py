@@ -76,7 +76,7 @@ def patient(marker: str, n: int = 0) -> dict[str, Any]:
 
 
 def route(response: httpx.Response) -> list[str]:
-    return response.headers.get("x-polyfhir-route", "").split(",")
+    return str(response.headers.get("x-polyfhir-route", "")).split(",")
 
 
 def ids(bundle: dict[str, Any]) -> list[str]:

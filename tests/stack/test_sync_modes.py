@@ -45,7 +45,7 @@ def test_a_write_is_found_by_full_text_in_every_mode(
 
 def _waits_for_search(stack: LocalStack) -> bool:
     mode = stack.sync["mode"]
-    return (mode["kind"] if isinstance(mode, dict) else mode) != "asynchronous"
+    return bool((mode["kind"] if isinstance(mode, dict) else mode) != "asynchronous")
 
 
 def test_read_your_writes(stack: LocalStack, tenant: str, marker: str) -> None:

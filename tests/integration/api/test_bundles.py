@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 
 import httpx
 import orjson
@@ -18,7 +19,7 @@ def tx(*entries: dict[str, object], kind: str = "transaction") -> dict[str, obje
 
 
 def post(
-    resource: dict[str, object], full_url: str | None = None, **request: str
+    resource: Mapping[str, object], full_url: str | None = None, **request: str
 ) -> dict[str, object]:
     entry: dict[str, object] = {
         "resource": resource,

@@ -9,11 +9,11 @@ pytestmark = pytest.mark.integration
 
 
 def _is_outcome(response: httpx.Response) -> bool:
-    return response.json().get("resourceType") == "OperationOutcome"
+    return bool(response.json().get("resourceType") == "OperationOutcome")
 
 
 async def _nothing_stored(fhir: httpx.AsyncClient) -> bool:
-    return (await fhir.get("/_history")).json()["entry"] == []
+    return bool((await fhir.get("/_history")).json()["entry"] == [])
 
 
 @pytest.mark.parametrize(

@@ -107,7 +107,7 @@ async def seeded(fhir: httpx.AsyncClient) -> httpx.AsyncClient:
 async def test_composite_semantics(seeded: httpx.AsyncClient) -> None:
     strict = {"Prefer": "handling=strict"}
     for name, query, expected in CASES:
-        response = await seeded.get("/Observation", params=query, headers=strict)
+        response = await seeded.get("/Observation", params=tuple(query), headers=strict)
         assert response.status_code == 200, (name, response.text)
         found = sorted(e["resource"]["id"] for e in response.json().get("entry", []))
         assert found == expected, name

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import httpx
 import pytest
+
+from conftest import Server
 
 pytestmark = pytest.mark.integration
 
@@ -12,7 +16,7 @@ def tx(*entries: dict[str, object]) -> dict[str, object]:
     return {"resourceType": "Bundle", "type": "transaction", "entry": list(entries)}
 
 
-def put(resource: dict[str, object]) -> dict[str, object]:
+def put(resource: Mapping[str, object]) -> dict[str, object]:
     return {
         "resource": resource,
         "request": {"method": "PUT", "url": f"{resource['resourceType']}/{resource['id']}"},
@@ -128,8 +132,8 @@ async def test_include_and_revinclude(fhir: httpx.AsyncClient) -> None:
 
 
 async def test_chains_and_includes_never_cross_tenants(
-    server, fhir: httpx.AsyncClient, tenant: str
-) -> None:  # type: ignore[no-untyped-def]
+    server: Server, fhir: httpx.AsyncClient, tenant: str
+) -> None:
     await _seed(fhir)
     async with server.client(tenant + "-b") as other:
         await other.put(

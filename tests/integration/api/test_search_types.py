@@ -6,6 +6,7 @@ names the rule it checks. Runs over every backend and topology.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -61,7 +62,7 @@ def _obs(oid: str, code: dict[str, Any], **extra: Any) -> dict[str, Any]:
 
 
 SYSTOLIC = {"coding": [{"system": LOINC, "code": "8480-6", "display": "Systolic blood pressure"}]}
-OBSERVATIONS = [
+OBSERVATIONS: list[dict[str, Any]] = [
     _obs(
         "o1",
         SYSTOLIC,
@@ -86,7 +87,7 @@ OBSERVATIONS = [
     ),
     _obs("o4", SYSTOLIC, valueString="n/a", subject={"identifier": {"system": MRN, "value": "Z9"}}),
 ]
-OTHERS = [
+OTHERS: list[dict[str, Any]] = [
     {
         "resourceType": "RiskAssessment",
         "id": "r1",
@@ -131,10 +132,10 @@ async def seeded(fhir: httpx.AsyncClient) -> httpx.AsyncClient:
 
 
 async def ids(
-    fhir: httpx.AsyncClient, path: str, query: list[tuple[str, str]] | dict[str, str]
+    fhir: httpx.AsyncClient, path: str, query: Sequence[tuple[str, str]] | Mapping[str, str]
 ) -> list[str]:
     """Matched ids in the order the server returned them."""
-    response = await fhir.get(path, params=query)
+    response = await fhir.get(path, params=query if isinstance(query, Mapping) else tuple(query))
     assert response.status_code == 200, response.text
     bundle = response.json()
     return [e["resource"]["id"] for e in bundle.get("entry", []) if e["search"]["mode"] == "match"]

@@ -101,7 +101,8 @@ async def read_topic(bootstrap: str, expected: int, within: float = 60.0) -> lis
 
         async def known_partitions() -> set[int] | None:
             await consumer.topics()  # refreshes metadata (all topics: creates nothing)
-            return consumer.partitions_for_topic(RESOURCE_CHANGES_TOPIC)
+            found: set[int] | None = consumer.partitions_for_topic(RESOURCE_CHANGES_TOPIC)
+            return found
 
         partitions = await eventually(known_partitions, "topic metadata")
         consumer.assign([TopicPartition(RESOURCE_CHANGES_TOPIC, p) for p in sorted(partitions)])

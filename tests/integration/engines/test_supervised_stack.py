@@ -4,6 +4,7 @@ port, and the FHIR API stays up meanwhile."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import subprocess
@@ -17,7 +18,8 @@ import httpx
 import orjson
 import pytest
 
-from polyfhir_engines.local_stack import LocalStack
+from polyfhir_engines.engine_process import EngineProcess
+from polyfhir_engines.local_stack import LocalStack, Service
 from polyfhir_engines.postgres import PostgresEngine
 from polyfhir_engines.processes import free_port, stop
 from polyfhir_engines.supervisor import Backoff, Supervisor
@@ -26,6 +28,10 @@ from support import until
 pytestmark = pytest.mark.integration
 
 QUICK = Backoff(initial_s=0.2, maximum_s=2.0)
+
+
+def _restarted(child: EngineProcess | Service, before: int | None) -> bool:
+    return bool(child.running and child.pid != before)
 
 
 def crash(pid: int | None) -> None:
@@ -62,7 +68,7 @@ def test_a_killed_service_and_a_killed_engine_come_back_while_the_api_answers(
             # the gateway and the primary do not depend on it: a write is acknowledged
             assert fhir.post("/Patient", json=patient("Crashed")).status_code == 201
             until(
-                lambda child=child, before=before: child.running and child.pid != before,
+                functools.partial(_restarted, child, before),
                 within=60,
                 what=f"{child.name} restarted",
             )

@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import Server
 from polyfhir_bus.events import ChangeKind, ResourceChanged
-from polyfhir_core.contracts.primary_store import BundleKind, EntryRequest, Method, ResourceVersion
+from polyfhir_core.contracts.primary_store import (
+    BundleKind,
+    EntryRequest,
+    Method,
+    PrimaryStore,
+    ResourceVersion,
+)
 from polyfhir_core.errors import BadRequest, Forbidden
 from polyfhir_core.resources import ResourceKey
 from polyfhir_core.tenancy import TenantContext, TenantPermissions
+from polyfhir_primary.bootstrap import PrimaryStoreApp
 
 pytestmark = pytest.mark.integration
 
@@ -18,7 +26,7 @@ def _put(rtype: str, rid: str, **fields: object) -> EntryRequest:
     return EntryRequest(Method.PUT, f"{rtype}/{rid}", {"resourceType": rtype, "id": rid, **fields})
 
 
-async def _history(store, ctx: TenantContext) -> None:  # type: ignore[no-untyped-def]
+async def _history(store: PrimaryStore, ctx: TenantContext) -> None:
     """Patient a (2 versions), b (deleted), c; Observation x: six committed changes."""
     observation = _put("Observation", "x", status="final", code={"text": "t"})
     entries = [_put("Patient", "a"), _put("Patient", "b"), _put("Patient", "c"), observation]
@@ -28,8 +36,8 @@ async def _history(store, ctx: TenantContext) -> None:  # type: ignore[no-untype
 
 
 async def test_list_versions_pages_in_type_and_id_order_with_deleted_ones(
-    server, tenant: str
-) -> None:  # type: ignore[no-untyped-def]
+    server: Server, tenant: str
+) -> None:
     ctx = TenantContext.of(tenant)
     await _history(server.store, ctx)
     first = await server.store.list_versions(ctx, None, 2)
@@ -54,8 +62,8 @@ async def test_list_versions_pages_in_type_and_id_order_with_deleted_ones(
 
 
 async def test_positions_count_unpublished_changes_and_republish_queues_more(
-    server, tenant: str
-) -> None:  # type: ignore[no-untyped-def]
+    server: Server, tenant: str
+) -> None:
     ctx = TenantContext.of(tenant)
     assert (await server.store.positions(ctx)).pending == 0
     await _history(server.store, ctx)
@@ -72,8 +80,8 @@ async def test_positions_count_unpublished_changes_and_republish_queues_more(
 
 
 async def test_republish_queues_the_current_version_and_a_tombstone_for_a_delete(
-    store_app, tenant: str
-) -> None:  # type: ignore[no-untyped-def]
+    store_app: PrimaryStoreApp, tenant: str
+) -> None:
     ctx = TenantContext.of(tenant)
     await _history(store_app.service, ctx)
     keys = [ResourceKey("Patient", "b"), ResourceKey("Patient", "a")]
@@ -92,8 +100,8 @@ async def test_republish_queues_the_current_version_and_a_tombstone_for_a_delete
 
 
 async def test_rows_published_before_positions_existed_are_not_a_position(
-    store_app, tenant: str
-) -> None:  # type: ignore[no-untyped-def]
+    store_app: PrimaryStoreApp, tenant: str
+) -> None:
     """Rows marked published without a position (written before migration 0004) count as
     published, and the tenant's positions come only from rows that have one."""
     ctx = TenantContext.of(tenant)
@@ -104,7 +112,9 @@ async def test_rows_published_before_positions_existed_are_not_a_position(
     assert (positions.partitions, positions.pending) == ({}, 0)
 
 
-async def test_tenants_lists_every_tenant_holding_resources_once(server, tenant: str) -> None:  # type: ignore[no-untyped-def]
+async def test_tenants_lists_every_tenant_holding_resources_once(
+    server: Server, tenant: str
+) -> None:
     children = [f"{tenant}/b", f"{tenant}/a", tenant]
     for name in children:
         await _history(server.store, TenantContext.of(name))

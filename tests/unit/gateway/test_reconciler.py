@@ -180,6 +180,7 @@ async def test_reconcile_saves_its_place_and_a_resumed_one_continues_after_it(
     rows = [ResourceVersion("Patient", f"p{n:02d}", 1) for n in range(7)]
     j = job()
     await _reconcile(FakeStore(rows), FakeIndex([]), j)
+    assert j.run is not None
     assert j.run.job.checkpoint == {"phase": "primary", "after": ["Patient", "p06"]}
     assert j.run.job.counters["missing"] == 7
     # A reconcile interrupted after its first page resumes after p02: p03.. only.
