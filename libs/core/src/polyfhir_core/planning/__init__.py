@@ -4,6 +4,7 @@ No I/O: the gateway's executor runs a :class:`QueryPlan`; the admin API shows it
 """
 
 from polyfhir_core.planning.analyzer import QueryAnalysis, QueryPart, analyze, classify
+from polyfhir_core.planning.config_tables import ConfigTables
 from polyfhir_core.planning.merger import (
     HitsPage,
     enriched_ids,
@@ -23,7 +24,6 @@ from polyfhir_core.planning.plan import (
 from polyfhir_core.planning.router import (
     EXECUTABLE,
     NATURAL_ROLE,
-    ConfigTables,
     RoutingContext,
     plan_query,
 )

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from polyfhir_core.config.routing import QueryFeature
 from polyfhir_core.contracts.search_index import TextField
 from polyfhir_core.planning.analyzer import QueryAnalysis
+from polyfhir_core.planning.config_tables import ConfigTables
 from polyfhir_core.planning.plan import RouteDecision, RouteReason
-
-if TYPE_CHECKING:
-    from polyfhir_core.planning.router import ConfigTables
 
 
 def primary_text_notes(analysis: QueryAnalysis, decisions: list[RouteDecision]) -> list[str]:

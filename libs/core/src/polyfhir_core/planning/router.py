@@ -35,8 +35,8 @@ from polyfhir_core.config.backends import BackendConfig
 from polyfhir_core.config.composite_config import CompositeConfig
 from polyfhir_core.config.roles import BackendRole
 from polyfhir_core.config.routing import QueryFeature, RoutingRule
-from polyfhir_core.config.sync_mode import SyncConfig
 from polyfhir_core.planning.analyzer import QueryAnalysis, QueryPart
+from polyfhir_core.planning.config_tables import ConfigTables
 from polyfhir_core.planning.plan import (
     BackendState,
     MergeStrategy,
@@ -63,21 +63,6 @@ EXECUTABLE: frozenset[tuple[BackendRole, QueryFeature]] = frozenset(
     }
 )
 """(role, feature) pairs the gateway's executor can send to a secondary today."""
-
-
-@dataclass(frozen=True, slots=True)
-class ConfigTables:
-    """Lookups derived from a configuration once (the router runs on every search)."""
-
-    primary: BackendConfig
-    secondaries: tuple[BackendConfig, ...]
-    sync: Mapping[str, SyncConfig]
-
-    @classmethod
-    def of(cls, config: CompositeConfig) -> ConfigTables:
-        secondaries = config.secondaries
-        sync = {b.id: config.sync_for(b) for b in secondaries}
-        return cls(config.primary, secondaries, sync)
 
 
 @dataclass(frozen=True, slots=True)
