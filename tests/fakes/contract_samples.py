@@ -18,6 +18,8 @@ from polyfhir_core.contracts.primary_store import (
     Method,
     Page,
     ResourceVersion,
+    SnapshotPage,
+    SnapshotQuery,
     TenantPositions,
 )
 from polyfhir_core.contracts.search_index import (
@@ -122,4 +124,6 @@ SAMPLES: dict[Any, Any] = {
     list[AppliedVersion]: [AppliedVersion("Patient", "p-1", 3)],
     list[IndexedVersion]: [IndexedVersion("Patient", "p-1", 3, deleted=True)],
     IndexStats: IndexStats(10, 2, {0: 5}),
+    SnapshotQuery: SnapshotQuery("Patient", NOW, since=NOW, after_id="p-0", ids=["p-1"], limit=9),
+    SnapshotPage: SnapshotPage([STORED], next_after="p-1"),
 }

@@ -21,6 +21,8 @@ from polyfhir_core.contracts.primary_store import (
     HistoryQuery,
     Page,
     ResourceVersion,
+    SnapshotPage,
+    SnapshotQuery,
     TenantPositions,
 )
 from polyfhir_core.errors import BadRequest, Conflict, FhirError, NotFound
@@ -249,6 +251,13 @@ class StoreService:
 
     async def republish(self, ctx: TenantContext, keys: Sequence[ResourceKey]) -> int:
         return await change_stream.republish(self.db, ctx, keys)
+
+    async def snapshot(self, ctx: TenantContext, query: SnapshotQuery) -> SnapshotPage:
+        ctx.permissions.require(Operation.READ, query.resource_type)
+        if not is_resource_type(query.resource_type):
+            raise BadRequest(f"unknown resource type {query.resource_type!r}")
+        async with self.db.session(ctx.tenant, write=False) as session:
+            return await session.snapshot(query)
 
     async def check_ready(self) -> None:
         await self.db.check()

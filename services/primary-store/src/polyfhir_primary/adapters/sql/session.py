@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from polyfhir_bus.events import ResourceChanged
-from polyfhir_core.contracts.primary_store import HistoryQuery
+from polyfhir_core.contracts.primary_store import HistoryQuery, SnapshotPage, SnapshotQuery
 from polyfhir_core.indexing.index_values import IndexValues
 from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.search import IncludeSpec
@@ -28,6 +28,7 @@ from polyfhir_primary.adapters.sql.index_rows import INDEX_TABLES, index_rows, i
 from polyfhir_primary.adapters.sql.pending import OWNER_WHERE, Owner, PendingWrites, Phase
 from polyfhir_primary.adapters.sql.rows import decode_row
 from polyfhir_primary.adapters.sql.search import RESOURCE_COLUMNS, search_statements
+from polyfhir_primary.adapters.sql.snapshot import fetch_snapshot
 from polyfhir_primary.adapters.sql.search.builder import SearchStatements
 from polyfhir_primary.adapters.sql.search.total import ESTIMATE_CAP, estimate_beyond_cap
 from polyfhir_primary.adapters.sql.terminology import write_terminology
@@ -173,6 +174,10 @@ class SqlSession:
             [*args, limit],
         )
         return [decode_row(self.tenant, row, self.dialect) for row in rows]
+
+    async def snapshot(self, query: SnapshotQuery) -> SnapshotPage:
+        await self.flush()
+        return await fetch_snapshot(self.conn, self.dialect, self.tenant, query)
 
     async def count_current(self, resource_types: Sequence[str] | None) -> int:
         await self.flush()
