@@ -60,14 +60,16 @@ class Server:
         )
 
 
-async def _inprocess(url: str, backend: str) -> AsyncIterator[Server]:
+async def _inprocess(url: str, backend: str, bulk_dir: Path) -> AsyncIterator[Server]:
     from polyfhir_gateway.app import create_app
     from polyfhir_gateway.settings import GatewaySettings
     from polyfhir_primary.bootstrap import bootstrap
     from polyfhir_primary.settings import PrimarySettings
 
     primary = await bootstrap(PrimarySettings(primary_url=url))
-    settings = GatewaySettings(max_body_bytes=256 * 1024, max_bundle_entries=200)
+    settings = GatewaySettings(
+        max_body_bytes=256 * 1024, max_bundle_entries=200, bulk_output_dir=str(bulk_dir)
+    )
     app = create_app(primary.service, settings)
     try:
         transport = httpx.ASGITransport(app=app)
@@ -90,6 +92,7 @@ async def _services(url: str, backend: str, logs: Path) -> AsyncIterator[Server]
             "POLYFHIR_PRIMARY_STORE_URL": f"http://127.0.0.1:{store_port}",
             "POLYFHIR_MAX_BODY_BYTES": str(256 * 1024),
             "POLYFHIR_MAX_BUNDLE_ENTRIES": "200",
+            "POLYFHIR_BULK_OUTPUT_DIR": str(logs / "bulk"),
         },
         logs / f"gateway-{backend}.log",
     )
@@ -116,7 +119,7 @@ async def server(
     backend, topology = request.param
     url = request.getfixturevalue("sqlite_url" if backend == "sqlite" else "postgres_url")
     if topology == "inprocess":
-        async for s in _inprocess(url, backend):
+        async for s in _inprocess(url, backend, tmp_path_factory.mktemp("bulk")):
             yield s
     else:
         async for s in _services(url, backend, tmp_path_factory.mktemp("logs")):

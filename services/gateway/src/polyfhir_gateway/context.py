@@ -25,6 +25,15 @@ class FhirContext:
     pipeline: QueryPipeline
 
 
+def request_tenant(request: Request) -> TenantContext:
+    """The caller's tenant (the ``X-Tenant-ID`` header while tokens are off)."""
+    settings: GatewaySettings = request.app.state.settings
+    raw_tenant = request.headers.get(settings.tenant_header) or settings.default_tenant
+    return TenantContext(
+        TenantId.parse(raw_tenant), request_id=request.headers.get("x-request-id", "")
+    )
+
+
 async def fhir_context(request: Request) -> FhirContext:
     """FastAPI dependency: resolve everything a FHIR interaction needs.
 
@@ -32,10 +41,7 @@ async def fhir_context(request: Request) -> FhirContext:
     in its thread pool, one thread hop on every request."""
     settings: GatewaySettings = request.app.state.settings
     check_accept(request)
-    raw_tenant = request.headers.get(settings.tenant_header) or settings.default_tenant
-    tenant = TenantContext(
-        TenantId.parse(raw_tenant), request_id=request.headers.get("x-request-id", "")
-    )
+    tenant = request_tenant(request)
     base = settings.base_url or f"{str(request.base_url).rstrip('/')}/fhir"
     return FhirContext(
         request.app.state.store,

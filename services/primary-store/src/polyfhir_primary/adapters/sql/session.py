@@ -28,9 +28,9 @@ from polyfhir_primary.adapters.sql.index_rows import INDEX_TABLES, index_rows, i
 from polyfhir_primary.adapters.sql.pending import OWNER_WHERE, Owner, PendingWrites, Phase
 from polyfhir_primary.adapters.sql.rows import decode_row
 from polyfhir_primary.adapters.sql.search import RESOURCE_COLUMNS, search_statements
-from polyfhir_primary.adapters.sql.snapshot import fetch_snapshot
 from polyfhir_primary.adapters.sql.search.builder import SearchStatements
 from polyfhir_primary.adapters.sql.search.total import ESTIMATE_CAP, estimate_beyond_cap
+from polyfhir_primary.adapters.sql.snapshot import fetch_snapshot
 from polyfhir_primary.adapters.sql.terminology import write_terminology
 from polyfhir_primary.domain.search_plan import SearchPlan
 

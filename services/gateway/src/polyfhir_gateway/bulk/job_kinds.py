@@ -1,0 +1,38 @@
+"""The gateway's bulk job kinds and their storage, built from the settings."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from polyfhir_core.contracts.primary_store import PrimaryStore
+from polyfhir_gateway.bulk.export_job import EXPORT, Exporter
+from polyfhir_gateway.bulk.exports import BulkJobs
+from polyfhir_gateway.bulk.ndjson_files import FileLimits
+from polyfhir_gateway.bulk.storage import BulkStorage, LocalStorage
+from polyfhir_gateway.settings import GatewaySettings
+from polyfhir_servicekit.jobs import JobKind, JobRun, JobRunner
+
+
+def bulk_storage(settings: GatewaySettings) -> BulkStorage:
+    return LocalStorage(Path(settings.bulk_output_dir))
+
+
+def bulk_kinds(
+    store: PrimaryStore, storage: BulkStorage, settings: GatewaySettings
+) -> list[JobKind]:
+    limits = FileLimits(settings.bulk_file_max_resources, settings.bulk_file_max_bytes)
+
+    async def export(run: JobRun) -> None:
+        await Exporter(run, store, storage, limits, settings.bulk_page_size).export()
+
+    return [JobKind(EXPORT, export, resumable=True)]
+
+
+def bulk_jobs(runner: JobRunner, storage: BulkStorage, settings: GatewaySettings) -> BulkJobs:
+    return BulkJobs(
+        runner,
+        storage,
+        settings.bulk_max_jobs_per_tenant,
+        timedelta(seconds=settings.bulk_expire_after_s),
+    )
