@@ -228,3 +228,15 @@ async def test_cancel_removes_the_job_and_its_files(fhir: httpx.AsyncClient) -> 
     assert (await fhir.delete(status_url)).status_code == 202
     assert (await fhir.get(status_url)).status_code == 404
     assert (await fhir.get(body["output"][0]["url"])).status_code == 404
+
+
+async def test_capability_statement_declares_bulk_data(fhir: httpx.AsyncClient) -> None:
+    cs = (await fhir.get("/metadata")).json()
+    assert "http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data" in cs["instantiates"]
+    rest = cs["rest"][0]
+    system = {o["definition"] for o in rest["operation"]}
+    assert "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export" in system
+    by_type = {r["type"]: r for r in rest["resource"]}
+    for rtype, name in (("Patient", "patient-export"), ("Group", "group-export")):
+        definitions = {o["definition"] for o in by_type[rtype]["operation"]}
+        assert f"http://hl7.org/fhir/uv/bulkdata/OperationDefinition/{name}" in definitions
