@@ -179,9 +179,7 @@ async def test_patient_export_is_the_patient_compartment(fhir: httpx.AsyncClient
     assert ids(one["Patient"]) == {"a"} and ids(one["Observation"]) == {"oa"}
 
 
-async def test_group_export_follows_active_members(
-    server: Any, fhir: httpx.AsyncClient
-) -> None:
+async def test_group_export_follows_active_members(server: Any, fhir: httpx.AsyncClient) -> None:
     other_tenant = f"t{uuid.uuid4().hex[:12]}"
     async with server.client(other_tenant) as other:
         await put(other, {"resourceType": "Patient", "id": "theirs"})
