@@ -15,6 +15,7 @@ from polyfhir_gateway.api import (
     routes_admin,
     routes_advisor,
     routes_bulk,
+    routes_import,
     routes_instance,
     routes_repair,
     routes_system,
@@ -103,7 +104,8 @@ def create_app(
     app.state.jobs = jobs
     app.state.bulk = bulk
     install_error_handlers(app)
-    app.include_router(routes_bulk.router)  # before the type/instance patterns it resembles
+    app.include_router(routes_bulk.router)  # before the type/instance patterns they resemble
+    app.include_router(routes_import.router)
     app.include_router(routes_system.router)
     app.include_router(routes_type.router)
     app.include_router(routes_instance.router)

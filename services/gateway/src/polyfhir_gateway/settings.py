@@ -66,6 +66,9 @@ class GatewaySettings(BaseSettings):
     bulk_expire_after_s: float = Field(
         default=24 * 3600.0, gt=0, description="a finished export's files are removed then"
     )
+    bulk_import_batch: int = Field(
+        default=200, ge=1, le=5000, description="$import lines written per transaction"
+    )
     bulk_import_dir: str | None = Field(
         default=None, description="file:// inputs of $import must lie under this folder"
     )

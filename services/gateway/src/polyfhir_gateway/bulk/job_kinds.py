@@ -8,6 +8,7 @@ from pathlib import Path
 from polyfhir_core.contracts.primary_store import PrimaryStore
 from polyfhir_gateway.bulk.export_job import EXPORT, Exporter
 from polyfhir_gateway.bulk.exports import BulkJobs
+from polyfhir_gateway.bulk.import_job import IMPORT, Importer
 from polyfhir_gateway.bulk.ndjson_files import FileLimits
 from polyfhir_gateway.bulk.storage import BulkStorage, LocalStorage
 from polyfhir_gateway.settings import GatewaySettings
@@ -26,7 +27,11 @@ def bulk_kinds(
     async def export(run: JobRun) -> None:
         await Exporter(run, store, storage, limits, settings.bulk_page_size).export()
 
-    return [JobKind(EXPORT, export, resumable=True)]
+    async def import_(run: JobRun) -> None:
+        batch = settings.bulk_import_batch
+        await Importer(run, store, storage, limits, batch, settings.bulk_import_dir).import_all()
+
+    return [JobKind(EXPORT, export, resumable=True), JobKind(IMPORT, import_, resumable=True)]
 
 
 def bulk_jobs(runner: JobRunner, storage: BulkStorage, settings: GatewaySettings) -> BulkJobs:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from polyfhir_core.errors import NotFound
+from polyfhir_core.errors import BadRequest, NotFound
 
 CHUNK = 256 * 1024
 
@@ -40,6 +40,9 @@ class BulkStorage(Protocol):
 
     async def download_url(self, key: str) -> str | None:
         """A direct URL for the file (S3 presigned), or None: served by the gateway."""
+
+    def read_url(self, url: str) -> AsyncIterator[bytes]:
+        """The lines of an ``s3://bucket/key`` input of ``$import`` (S3 storage only)."""
 
 
 def check_key(key: str) -> str:
@@ -104,3 +107,6 @@ class LocalStorage:
 
     async def download_url(self, key: str) -> str | None:
         return None
+
+    def read_url(self, url: str) -> AsyncIterator[bytes]:
+        raise BadRequest(f"{url}: s3:// inputs need the S3 bulk storage")
