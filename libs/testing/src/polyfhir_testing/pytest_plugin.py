@@ -1,4 +1,5 @@
-"""pytest plugin: local engines (``postgres_server``, ``kafka_broker``, ``opensearch_server``),
+"""pytest plugin: local engines (``postgres_server``, ``kafka_broker``, ``opensearch_server``,
+``s3_server``),
 started on first use, stopped at session end."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import pytest
 
 from polyfhir_testing.engines import LocalKafka, LocalOpenSearch
 from polyfhir_testing.postgres import ExternalPostgres, LocalPostgres, postgres_from_env
+from polyfhir_testing.s3 import LocalS3
 
 
 @pytest.fixture(scope="session")
@@ -38,4 +40,11 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafk
 def opensearch_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalOpenSearch]:
     """An osmem-server for the session; tests use unique index prefixes."""
     with LocalOpenSearch(log_dir=tmp_path_factory.mktemp("osmem")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalS3]:
+    """moto's S3 server for the session; tests create buckets of unique names."""
+    with LocalS3(tmp_path_factory.mktemp("s3")) as server:
         yield server

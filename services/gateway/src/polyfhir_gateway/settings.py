@@ -52,6 +52,11 @@ class GatewaySettings(BaseSettings):
     bulk_s3_access_key_id: str | None = None
     bulk_s3_secret_access_key: SecretStr | None = None
     bulk_s3_prefix: str = "polyfhir-bulk"
+    bulk_s3_presign_s: int | None = Field(
+        default=None,
+        ge=60,
+        description="hand out presigned URLs valid this long; unset: files stream via the gateway",
+    )
     bulk_file_max_resources: int = Field(
         default=100_000, ge=1, description="an NDJSON file closes after this many resources"
     )
@@ -75,6 +80,12 @@ class GatewaySettings(BaseSettings):
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     port: int = 8080
+
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self) -> Self:
+        if self.bulk_storage == "s3" and not self.bulk_s3_bucket:
+            raise ValueError("POLYFHIR_BULK_STORAGE=s3 needs POLYFHIR_BULK_S3_BUCKET")
+        return self
 
     @model_validator(mode="after")
     def _jobs_heartbeat_within_stale_limit(self) -> Self:

@@ -114,7 +114,7 @@ async def export_status(job_id: str, fc: Ctx) -> Response:
     manifest = {
         "transactionTime": params["transaction_time"],
         "request": params["request"],
-        "requiresAccessToken": fc.settings.bulk_storage == "local",
+        "requiresAccessToken": fc.settings.bulk_s3_presign_s is None,
         "output": await jobs.file_urls(job, done.output, fc.base),
         "deleted": await jobs.file_urls(job, done.deleted, fc.base),
         "error": await jobs.file_urls(job, done.error, fc.base),

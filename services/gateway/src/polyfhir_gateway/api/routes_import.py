@@ -60,7 +60,7 @@ async def import_status(job_id: str, fc: Ctx) -> Response:
     manifest = {
         "transactionTime": job.params["transaction_time"],
         "request": request.request,
-        "requiresAccessToken": fc.settings.bulk_storage == "local",
+        "requiresAccessToken": fc.settings.bulk_s3_presign_s is None,
         "output": [
             {"type": item.type, "inputUrl": item.url, "count": count}
             for item, count in zip(request.inputs, done.imported, strict=False)
