@@ -86,10 +86,11 @@ class Exporter:
             await self._begin()
         types = self.request.types
         while self.checkpoint.type_index < len(types):
-            await self._export_type(types[self.checkpoint.type_index])
+            wrote = await self._export_type(types[self.checkpoint.type_index])
             self.checkpoint.type_index += 1
             self.checkpoint.after_id = None
-            await self.save(checkpoint=True)
+            if wrote:  # an empty type is cheap to look at again after a restart
+                await self.save(checkpoint=True)
         await store_result(self.storage, self.run.job.id, vars(self.checkpoint))
 
     async def _begin(self) -> None:
@@ -131,7 +132,8 @@ class Exporter:
                 errors.add(_outcome_line("warning", f"Patient/{missing} not found"))
         return found
 
-    async def _export_type(self, rtype: str) -> None:
+    async def _export_type(self, rtype: str) -> bool:
+        """Export one type; whether it read anything (then the progress was saved)."""
         job_id = self.run.job.id
         output = NdjsonFiles(self.storage, job_id, rtype, "", self.limits,
                              _next_number(self.checkpoint.output, rtype))  # fmt: skip
@@ -147,6 +149,8 @@ class Exporter:
                     self._write(stored, output, deleted)
                     if output.full or deleted.full:
                         await self._close(output, deleted, stored.id)
+                if not page.resources and after is None and page.next_after is None:
+                    return False  # no resource of this type in the snapshot
                 await output.flush()
                 await deleted.flush()
                 await self.save(checkpoint=False)  # heartbeat, progress, cancellation
@@ -154,6 +158,7 @@ class Exporter:
                     break
                 after = page.next_after
             await self._close(output, deleted, None)
+            return True
         except BaseException:
             output.discard()
             deleted.discard()
