@@ -97,6 +97,11 @@ class BulkJobs:
 
 
 def progress(job: Job) -> str:
+    """``X-Progress``: resources so far, and how far through the types (or inputs)."""
+    if job.kind == "import":
+        inputs = len(job.params.get("inputs") or []) or 1
+        at = min(int((job.checkpoint or {}).get("input_index", 0)), inputs)
+        return f"{job.done} resources written, {at} of {inputs} inputs done"
     types = len(job.params.get("types") or []) or 1
     at = min(int((job.checkpoint or {}).get("type_index", 0)), types)
     return f"{job.done} resources, {at} of {types} types done"
