@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -89,3 +90,15 @@ def test_group_members_at_an_instant() -> None:
         ]
     }
     assert group_patients(group, NOW) == ["a"]
+
+
+async def test_the_sweep_removes_job_folders_past_the_expiry(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path)
+    jobs = BulkJobs(JobRunner(FakeJobStore(), []), storage, 2, timedelta(hours=1))
+    for name in ("old", "new"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "Patient-1.ndjson").write_bytes(b"{}\n")
+    hours_ago = (datetime.now(UTC) - timedelta(hours=2)).timestamp()
+    os.utime(tmp_path / "old", (hours_ago, hours_ago))
+    assert await jobs.sweep_expired() == 1
+    assert sorted(os.listdir(tmp_path)) == [".spool", "new"]
