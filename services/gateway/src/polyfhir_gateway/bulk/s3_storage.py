@@ -35,6 +35,7 @@ class S3Storage:
         self.client, self.bucket, self.prefix = client, bucket, prefix.strip("/")
         self.spool, self.presign_s = spool, presign_s
         self.spool.mkdir(parents=True, exist_ok=True)
+        self._bucket_checked = False
 
     @classmethod
     def connect(
@@ -61,10 +62,23 @@ class S3Storage:
     def _object(self, key: str) -> str:
         return f"{self.prefix}/{check_key(key)}" if self.prefix else check_key(key)
 
+    def _ensure_bucket(self) -> None:
+        """Create the bucket on first use when it does not exist (MinIO in compose)."""
+        if self._bucket_checked:
+            return
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket"):
+                raise
+            self.client.create_bucket(Bucket=self.bucket)
+        self._bucket_checked = True
+
     async def store(self, key: str, source: Path) -> None:
         name = self._object(key)
 
         def upload() -> None:
+            self._ensure_bucket()
             self.client.upload_file(str(source), self.bucket, name)
             source.unlink(missing_ok=True)
 
