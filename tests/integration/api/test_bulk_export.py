@@ -50,6 +50,7 @@ async def test_kick_off_needs_respond_async(fhir: httpx.AsyncClient) -> None:
         {"_outputFormat": "text/csv"},
         {"_since": "yesterday"},
         {"_typeFilter": "Observation"},
+        {"_typeFilter": "Observation?no-such-parameter=1"},
         {"organizeOutputBy": "Patient"},
         {"patient": "Patient/x"},  # system level takes no patient
     ],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
@@ -16,6 +17,7 @@ from fastapi.responses import StreamingResponse
 from polyfhir_core.errors import BadRequest, Issue, operation_outcome
 from polyfhir_core.jobs import Job, JobState
 from polyfhir_core.resources import check_id
+from polyfhir_core.search import parse_search
 from polyfhir_gateway.api.fhir_json import fhir_response, http_date, read_body
 from polyfhir_gateway.bulk.export_job import EXPORT, ExportCheckpoint
 from polyfhir_gateway.bulk.export_request import (
@@ -53,6 +55,20 @@ async def kickoff_pairs(fc: FhirContext) -> list[tuple[str, str]]:
     return [(k, v) for k, v in fc.request.query_params.multi_items() if k != "_format"]
 
 
+async def check_type_filters(fc: FhirContext, filters: dict[str, list[str]]) -> None:
+    """A ``_typeFilter`` the primary cannot answer in full is a 400 now, not a failed job."""
+    for rtype, queries in filters.items():
+        for query in queries:
+            pairs = [*parse_qsl(query, keep_blank_values=True), ("_count", "1")]
+            page = await fc.store.search(
+                fc.tenant, parse_search(rtype, [*pairs, ("_total", "none")])
+            )
+            if page.ignored:
+                raise BadRequest(
+                    f"_typeFilter {rtype}?{query}: unsupported parameters {page.ignored}"
+                )
+
+
 async def kick_off(fc: FhirContext, level: ExportLevel, group_id: str | None = None) -> Response:
     require_async(fc)
     pairs = await kickoff_pairs(fc)
@@ -66,6 +82,7 @@ async def kick_off(fc: FhirContext, level: ExportLevel, group_id: str | None = N
         strict=fc.prefer.handling == "strict",
         group_id=group_id,
     )
+    await check_type_filters(fc, export.type_filters)
     try:
         job = await bulk_jobs(fc.request).start(fc.tenant, EXPORT, export.params())
     except TooManyJobs as exc:
