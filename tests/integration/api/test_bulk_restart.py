@@ -86,6 +86,42 @@ async def test_an_export_left_running_resumes_from_its_last_file(
     assert list(storage.spool.iterdir()) == []
 
 
-async def _now(store: Any, ctx: TenantContext) -> Any:
-    read = await store.read(ctx, "Patient", "p6")
+async def _now(store: Any, ctx: TenantContext, last: str = "p6") -> Any:
+    read = await store.read(ctx, "Patient", last)
     return read.last_updated
+
+
+async def test_cancelling_a_running_export_stops_it_and_removes_its_files(
+    store_app: Any, tmp_path: Path
+) -> None:
+    from datetime import timedelta
+
+    from polyfhir_core.errors import NotFound
+    from polyfhir_gateway.bulk.exports import BulkJobs
+
+    store, tenant = store_app.service, f"t{uuid.uuid4().hex[:12]}"
+    ctx = TenantContext.of(tenant)
+    entries = [
+        EntryRequest(Method.PUT, f"Patient/c{n}", {"resourceType": "Patient", "id": f"c{n}"})
+        for n in range(5)
+    ]
+    await store.process(ctx, BundleKind.TRANSACTION, entries)
+    settings = GatewaySettings(
+        bulk_output_dir=str(tmp_path), bulk_file_max_resources=2, bulk_page_size=3
+    )
+    stalling = StallingStorage(tmp_path)
+    runner = JobRunner(store, bulk_kinds(store, stalling, settings))
+    bulk = BulkJobs(runner, stalling, 2, timedelta(hours=1))
+    export = read_export_request(
+        [("_type", "Patient")], ExportLevel.SYSTEM, request="r", now=await _now(store, ctx, "c4"),
+        strict=True,
+    )  # fmt: skip
+    job = await bulk.start(ctx, EXPORT, export.params())
+    await stalling.stalled.wait()  # one file stored, the second in flight
+    assert (tmp_path / job.id).is_dir()
+    cancelled = await bulk.cancel(ctx, EXPORT, job.id)
+    assert cancelled.state is JobState.CANCELLED
+    assert not (tmp_path / job.id).exists()
+    with pytest.raises(NotFound):
+        await bulk.status(ctx, EXPORT, job.id)
+    await runner.close()
