@@ -77,6 +77,10 @@ class Session(Protocol):
         self, resource_type: str, resource_id: str, version: int
     ) -> StoredResource | None: ...
 
+    async def prefetch_current(self, keys: Sequence[ResourceKey]) -> None:
+        """Read (and lock) the current rows of ``keys`` at once; ``current`` hands each
+        out once (a transaction of many writes makes one round trip, not one each)."""
+
     async def save(self, record: VersionRecord, previous: int | None) -> None:
         """Insert (previous None) or replace the current version; raise TransientConflict
         when the row changed under us."""
