@@ -133,6 +133,8 @@ postgresql://{{ .user }}@{{ .host }}:{{ .port }}/{{ .database }}?sslmode={{ .ssl
   value: /etc/polyfhir/config.yaml
 - name: POLYFHIR_BULK_STORAGE
   value: {{ .Values.bulk.storage | quote }}
+- name: POLYFHIR_BULK_OUTPUT_DIR
+  value: /tmp/polyfhir-bulk
 {{- if eq .Values.bulk.storage "s3" }}
 {{- with .Values.bulk.s3 }}
 - name: POLYFHIR_BULK_S3_BUCKET

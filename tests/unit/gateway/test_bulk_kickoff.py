@@ -101,4 +101,4 @@ async def test_the_sweep_removes_job_folders_past_the_expiry(tmp_path: Path) -> 
     hours_ago = (datetime.now(UTC) - timedelta(hours=2)).timestamp()
     os.utime(tmp_path / "old", (hours_ago, hours_ago))
     assert await jobs.sweep_expired() == 1
-    assert sorted(os.listdir(tmp_path)) == [".spool", "new"]
+    assert sorted(os.listdir(tmp_path)) == ["new"]

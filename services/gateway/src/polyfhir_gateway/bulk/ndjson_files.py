@@ -68,6 +68,7 @@ class NdjsonFiles:
         spool = self.spool
 
         def append() -> None:
+            spool.parent.mkdir(parents=True, exist_ok=True)
             with spool.open("ab") as handle:
                 handle.write(data)
 
@@ -104,5 +105,10 @@ RESULT = "result.json"
 
 async def store_result(storage: BulkStorage, job_id: str, result: dict[str, Any]) -> None:
     spool = storage.spool / f"{job_id}-{uuid.uuid4().hex}.part"
-    await asyncio.to_thread(spool.write_bytes, orjson.dumps(result))
+
+    def write() -> None:
+        spool.parent.mkdir(parents=True, exist_ok=True)
+        spool.write_bytes(orjson.dumps(result))
+
+    await asyncio.to_thread(write)
     await storage.store(f"{job_id}/{RESULT}", spool)

@@ -33,8 +33,7 @@ class S3Storage:
         presign_s: int | None = None,
     ) -> None:
         self.client, self.bucket, self.prefix = client, bucket, prefix.strip("/")
-        self.spool, self.presign_s = spool, presign_s
-        self.spool.mkdir(parents=True, exist_ok=True)
+        self.spool, self.presign_s = spool, presign_s  # the spool is made on first use
         self._bucket_checked = False
 
     @classmethod

@@ -57,8 +57,8 @@ class LocalStorage:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.spool = root / ".spool"
-        self.spool.mkdir(parents=True, exist_ok=True)
+        self.spool = root / ".spool"  # made on first use: a gateway never bulk-exporting
+        # may run on a read-only file system
 
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)
@@ -94,6 +94,8 @@ class LocalStorage:
     async def remove_older_than(self, cutoff: datetime) -> int:
         def sweep() -> int:
             removed = 0
+            if not self.root.is_dir():
+                return 0
             for folder in self.root.iterdir():
                 if folder.name.startswith(".") or not folder.is_dir():
                     continue
