@@ -69,7 +69,8 @@ class Exporter:
     def __post_init__(self) -> None:
         self.request = ExportRequest.of(self.run.job.params)
         self.checkpoint = ExportCheckpoint.of(self.run.checkpoint)
-        self.exported = self.run.job.done
+        # what the stored files hold (lines of a spool dropped on a restart are not counted)
+        self.exported = sum(int(f["count"]) for f in self.checkpoint.output)
 
     @property
     def ctx(self) -> TenantContext:
@@ -94,8 +95,7 @@ class Exporter:
         await store_result(self.storage, self.run.job.id, vars(self.checkpoint))
 
     async def _begin(self) -> None:
-        errors = NdjsonFiles(self.storage, self.run.job.id, "OperationOutcome", "-error",
-                             self.limits, 1)  # fmt: skip
+        errors = self._files("OperationOutcome", "-error", self.checkpoint.error)
         for warning in self.request.warnings:
             errors.add(_outcome_line("information", warning))
         patients = self.request.patients
@@ -134,16 +134,13 @@ class Exporter:
 
     async def _export_type(self, rtype: str) -> bool:
         """Export one type; whether it read anything (then the progress was saved)."""
-        job_id = self.run.job.id
-        output = NdjsonFiles(self.storage, job_id, rtype, "", self.limits,
-                             _next_number(self.checkpoint.output, rtype))  # fmt: skip
-        deleted = NdjsonFiles(self.storage, job_id, "Bundle", f"-{rtype}-deleted", self.limits,
-                              _next_number(self.checkpoint.deleted, "Bundle", rtype))  # fmt: skip
+        output = self._files(rtype, "", self.checkpoint.output)
+        deleted = self._files("Bundle", f"-{rtype}-deleted", self.checkpoint.deleted)
         after = self.checkpoint.after_id
         try:
             while True:
-                query = SnapshotQuery(rtype, self.request.as_of, self.request.since, after,
-                                      limit=self.page_size)  # fmt: skip
+                as_of, since = self.request.as_of, self.request.since
+                query = SnapshotQuery(rtype, as_of, since, after, limit=self.page_size)
                 page = await self.store.snapshot(self.ctx, query)
                 for stored in await self._selected(rtype, page.resources):
                     self._write(stored, output, deleted)
@@ -163,6 +160,12 @@ class Exporter:
             output.discard()
             deleted.discard()
             raise
+
+    def _files(self, rtype: str, suffix: str, stored: list[dict[str, Any]]) -> NdjsonFiles:
+        """A stream of files numbered on from those of it already stored."""
+        prefix = f"{rtype}{suffix}-"
+        first = 1 + sum(1 for f in stored if f["name"].startswith(prefix))
+        return NdjsonFiles(self.storage, self.run.job.id, rtype, suffix, self.limits, first)
 
     def _write(self, stored: StoredResource, output: NdjsonFiles, deleted: NdjsonFiles) -> None:
         if stored.deleted or stored.content is None:
@@ -218,12 +221,6 @@ class Exporter:
         return found
 
 
-def _next_number(files: list[dict[str, Any]], rtype: str, deleted_of: str = "") -> int:
-    suffix = f"-{deleted_of}-deleted" if deleted_of else ""
-    prefix = f"{rtype}{suffix}-"
-    return 1 + sum(1 for f in files if f["name"].startswith(prefix))
-
-
 def _deletion(stored: StoredResource) -> dict[str, Any]:
     """A deleted resource as the IG lists it: a transaction Bundle with a DELETE entry."""
     return {
@@ -242,7 +239,6 @@ def _deletion(stored: StoredResource) -> dict[str, Any]:
 
 
 def _outcome_line(severity: str, message: str) -> bytes:
-    outcome = operation_outcome([Issue(code="informational" if severity == "information"
-                                       else "not-found", diagnostics=message,
-                                       severity=severity)])  # fmt: skip
-    return orjson.dumps(outcome)
+    code = "informational" if severity == "information" else "not-found"
+    issue = Issue(code=code, diagnostics=message, severity=severity)
+    return orjson.dumps(operation_outcome([issue]))
