@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import threading
 import uuid
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +97,33 @@ async def test_import_refuses_inputs_outside_the_allowed_folder(
     assert ftp.status_code == 400
     no_async = await fhir.post("/$import", json=parameters(("Patient", url)))
     assert no_async.status_code == 400
+
+
+@pytest.fixture
+def http_folder(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """``tmp_path`` served over HTTP (a plain static server on a free port)."""
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield tmp_path, f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
+async def test_import_reads_http_inputs(
+    fhir: httpx.AsyncClient, http_folder: tuple[Path, str]
+) -> None:
+    folder, base = http_folder
+    observations = [
+        {"resourceType": "Observation", "id": f"h{n}", "status": "final", "code": {"text": "x"}}
+        for n in range(3)
+    ]
+    name = Path(ndjson_file(folder, observations)).name
+    manifest = await run_import(fhir, parameters(("Observation", f"{base}/{name}")))
+    assert manifest["output"][0]["count"] == 3
+    assert manifest["error"] == []
+    assert (await fhir.get("/Observation/h1")).status_code == 200
