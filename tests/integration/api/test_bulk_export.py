@@ -239,3 +239,27 @@ async def test_capability_statement_declares_bulk_data(fhir: httpx.AsyncClient) 
     for rtype, name in (("Patient", "patient-export"), ("Group", "group-export")):
         definitions = {o["definition"] for o in by_type[rtype]["operation"]}
         assert f"http://hl7.org/fhir/uv/bulkdata/OperationDefinition/{name}" in definitions
+
+
+async def test_patient_export_since_lists_only_the_patients_deletions(
+    fhir: httpx.AsyncClient,
+) -> None:
+    await put(fhir, {"resourceType": "Patient", "id": "a"})
+    await put(fhir, {"resourceType": "Patient", "id": "b"})
+    first = await put(fhir, observation("oa", "a"))
+    await put(fhir, observation("ob", "b"))
+    for oid in ("oa", "ob"):
+        assert (await fhir.delete(f"/Observation/{oid}")).status_code in (200, 204)
+    parameters = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "patient", "valueReference": {"reference": "Patient/a"}},
+            {"name": "_since", "valueInstant": first["meta"]["lastUpdated"]},
+        ],
+    }
+    response = await fhir.post("/Patient/$export", json=parameters, headers=ASYNC)
+    assert response.status_code == 202, response.text
+    body = await manifest(fhir, response.headers["content-location"])
+    deleted = await exported(fhir, body, "deleted")
+    urls = [e["request"]["url"] for b in deleted.get("Bundle", []) for e in b["entry"]]
+    assert urls == ["Observation/oa"]

@@ -198,14 +198,24 @@ class Exporter:
     async def _selected(self, rtype: str, page: list[StoredResource]) -> list[StoredResource]:
         kept = page
         if self.request.level is not ExportLevel.SYSTEM or self.checkpoint.patients is not None:
-            patients = self.checkpoint.patients
-            kept = [r for r in kept if r.content is None or in_compartment(r.content, patients)]
+            kept = [r for r in kept if await self._in_compartment(r)]
         filters = self.request.type_filters.get(rtype)
         if filters:
             live = [r.id for r in kept if not r.deleted]
             matching = await self._matching(rtype, filters, live) if live else set()
             kept = [r for r in kept if r.deleted or r.id in matching]
         return kept
+
+    async def _in_compartment(self, stored: StoredResource) -> bool:
+        """In the exported patients' compartment; a deletion is judged by the version it
+        deleted (only a ``_since`` export lists deletions)."""
+        content = stored.content
+        if stored.deleted:
+            if self.request.since is None or stored.version < 2:
+                return False
+            rtype, previous = stored.resource_type, stored.version - 1
+            content = (await self.store.vread(self.ctx, rtype, stored.id, previous)).content
+        return content is not None and in_compartment(content, self.checkpoint.patients)
 
     async def _matching(self, rtype: str, filters: list[str], ids: list[str]) -> set[str]:
         """The ids among ``ids`` that match any of the ``_typeFilter`` queries of ``rtype``
