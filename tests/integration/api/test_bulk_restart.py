@@ -86,7 +86,11 @@ async def test_an_export_left_running_resumes_from_its_last_file(
     assert list(storage.spool.iterdir()) == []
 
 
-async def _now(store: Any, ctx: TenantContext, last: str = "p6") -> Any:
+async def _now(store: Any, ctx: TenantContext, last: str | None = "p6") -> Any:
+    if last is None:
+        from datetime import UTC, datetime
+
+        return datetime.now(UTC)
     read = await store.read(ctx, "Patient", last)
     return read.last_updated
 
@@ -125,3 +129,62 @@ async def test_cancelling_a_running_export_stops_it_and_removes_its_files(
     with pytest.raises(NotFound):
         await bulk.status(ctx, EXPORT, job.id)
     await runner.close()
+
+
+class StallingStore:
+    """The store, except that its third ``process`` call hangs until its process stops."""
+
+    def __init__(self, store: Any) -> None:
+        self.store, self.calls = store, 0
+        self.stalled = asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    async def process(self, ctx: TenantContext, kind: BundleKind, entries: Any) -> Any:
+        self.calls += 1
+        if self.calls == 3:
+            self.stalled.set()
+            await asyncio.Event().wait()
+        return await self.store.process(ctx, kind, entries)
+
+
+async def test_an_import_left_running_resumes_after_its_last_batch(
+    store_app: Any, tmp_path: Path
+) -> None:
+    from polyfhir_gateway.bulk.import_job import IMPORT
+    from polyfhir_gateway.bulk.import_request import ImportInput, ImportRequest
+
+    store, tenant = store_app.service, f"t{uuid.uuid4().hex[:12]}"
+    ctx = TenantContext.of(tenant)
+    lines = [orjson.dumps({"resourceType": "Patient", "id": f"i{n}"}) for n in range(7)]
+    lines.insert(1, b"not json")
+    source = tmp_path / "in.ndjson"
+    source.write_bytes(b"\n".join(lines))
+    settings = GatewaySettings(
+        bulk_output_dir=str(tmp_path / "out"), bulk_import_dir=str(tmp_path), bulk_import_batch=2
+    )
+    storage = LocalStorage(tmp_path / "out")
+    request = ImportRequest(
+        "r", await _now(store, ctx, None), [ImportInput("Patient", source.as_uri())]
+    )
+    stalling = StallingStore(store)
+    first = JobRunner(store, bulk_kinds(stalling, storage, settings))
+    job = await first.submit(ctx, IMPORT, request.params())
+    await stalling.stalled.wait()
+    await first.close()  # stopped in the middle of its third batch
+
+    second = JobRunner(store, bulk_kinds(store, storage, settings))
+    await second.start()
+    done = await second.wait(ctx, job.id)
+    await second.close()
+    assert done.state is JobState.COMPLETED, done.error
+    assert (done.checkpoint["imported"], done.checkpoint["errors"]) == ([7], 1)
+    errors = [
+        line
+        for f in done.checkpoint["error"]
+        for line in (tmp_path / "out" / job.id / f["name"]).read_bytes().splitlines()
+    ]
+    assert len(errors) == 1 and b"line 2" in errors[0]
+    for n in range(7):
+        assert (await store.read(ctx, "Patient", f"i{n}")).version == 1  # written once
