@@ -49,28 +49,25 @@ UCUM = "http://unitsofmeasure.org"
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 
 
-def resources(count: int) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for n in range(count):
-        if n % 11 == 0:
-            out.append({"resourceType": "Patient", "id": f"p{n}", "gender": "female"})
-        else:
-            patient = f"p{n - n % 11}"
-            out.append({
-                "resourceType": "Observation", "id": f"o{n}", "status": "final",
-                "code": {"coding": [{"system": "http://loinc.org", "code": f"{n % 50}-1"}]},
-                "subject": {"reference": f"Patient/{patient}"},
-                "valueQuantity": {"value": n % 200, "unit": "mg", "system": UCUM, "code": "mg"},
-            })  # fmt: skip
-    return out
+def synthetic(n: int) -> dict[str, Any]:
+    if n % 11 == 0:
+        return {"resourceType": "Patient", "id": f"p{n}", "gender": "female"}
+    return {
+        "resourceType": "Observation",
+        "id": f"o{n}",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": f"{n % 50}-1"}]},
+        "subject": {"reference": f"Patient/p{n - n % 11}"},
+        "valueQuantity": {"value": n % 200, "unit": "mg", "system": UCUM, "code": "mg"},
+    }
 
 
 async def load(store: StoreService, ctx: TenantContext, count: int) -> None:
-    items = resources(count)
-    for start in range(0, len(items), PAGE):
+    """``count`` resources in transactions of ``PAGE``, generated as they go."""
+    for start in range(0, count, PAGE):
         entries = [
             EntryRequest(Method.PUT, f"{r['resourceType']}/{r['id']}", r)
-            for r in items[start : start + PAGE]
+            for r in map(synthetic, range(start, min(start + PAGE, count)))
         ]
         await store.process(ctx, BundleKind.TRANSACTION, entries)
 
@@ -93,7 +90,7 @@ async def run_job(runner: JobRunner, ctx: TenantContext, kind: str, params: Any)
     return done
 
 
-async def measure(url: str, count: int, workdir: Path) -> dict[str, Any]:
+async def measure(url: str, count: int, workdir: Path, imports: bool = True) -> dict[str, Any]:
     db = await open_database(PrimarySettings(primary_url=url))
     store = StoreService(db, extract_index_values, _registry())
     source, target = TenantContext.of("bench-source"), TenantContext.of("bench-import")
@@ -116,10 +113,12 @@ async def measure(url: str, count: int, workdir: Path) -> dict[str, Any]:
     inputs = [
         ImportInput(f["type"], (workdir / "out" / job.id / f["name"]).as_uri()) for f in files
     ]
-    request = ImportRequest("bench", _now(), inputs)
-    started = time.perf_counter()
-    await run_job(runner, target, IMPORT, request.params())
-    imported = time.perf_counter() - started
+    imported = None
+    if imports:
+        request = ImportRequest("bench", _now(), inputs)
+        started = time.perf_counter()
+        await run_job(runner, target, IMPORT, request.params())
+        imported = time.perf_counter() - started
     await runner.close()
     await db.close()
     copy_rate = await raw_copy(url, workdir, files, job.id) if url.startswith("postgres") else None
@@ -127,7 +126,7 @@ async def measure(url: str, count: int, workdir: Path) -> dict[str, Any]:
         "load/s": count / loaded,
         "export/s": job.done / exported,
         "rss_growth_mib": (peak[0] - base) / 2**20,
-        "import/s": count / imported,
+        "import/s": count / imported if imported else None,
         "copy/s": copy_rate,
     }
 
@@ -165,17 +164,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--resources", type=int, default=100_000)
+    parser.add_argument("--no-import", action="store_true", help="measure the export only")
     args = parser.parse_args()
     backends = args.backends.split(",")
     rows = []
     with database_urls(backends) as urls:
         for backend, url in urls.items():
             with tempfile.TemporaryDirectory(prefix="polyfhir-bulk-") as tmp:
-                result = asyncio.run(measure(url, args.resources, Path(tmp)))
+                result = asyncio.run(
+                    measure(url, args.resources, Path(tmp), imports=not args.no_import)
+                )
             copy = result["copy/s"]
             rows.append([
                 backend, args.resources, result["load/s"], result["export/s"],
-                result["rss_growth_mib"], result["import/s"],
+                result["rss_growth_mib"], result["import/s"] or "—",
                 "—" if copy is None else copy,
             ])  # fmt: skip
     print(table(
