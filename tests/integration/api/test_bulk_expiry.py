@@ -39,3 +39,33 @@ async def test_expired_exports_are_gone(store_app: Any, tmp_path: Path) -> None:
         assert (await fhir.get(body["output"][0]["url"])).status_code == 404
         assert not job_folder.exists()
     await app.state.jobs.close()
+
+
+async def test_a_tenant_at_its_limit_gets_429_with_retry_after(
+    store_app: Any, tmp_path: Path
+) -> None:
+    import asyncio
+
+    from polyfhir_servicekit.jobs import JobKind, JobRun
+
+    settings = GatewaySettings(bulk_output_dir=str(tmp_path), bulk_max_jobs_per_tenant=1)
+    app = create_app(store_app.service, settings)
+    release = asyncio.Event()
+
+    async def held(run: JobRun) -> None:  # an export that runs until released
+        await release.wait()
+
+    app.state.jobs.kinds["export"] = JobKind("export", held)
+    headers = {"X-Tenant-ID": f"t{uuid.uuid4().hex[:12]}"}
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver/fhir", headers=headers
+    ) as fhir:
+        status_url = await kick_off(fhir, "/$export")
+        refused = await fhir.get("/$export", headers={"prefer": "respond-async"})
+        assert refused.status_code == 429
+        assert refused.headers["retry-after"] == str(settings.bulk_retry_after_s)
+        assert refused.json()["resourceType"] == "OperationOutcome"
+        running = await fhir.get(status_url)
+        assert running.status_code == 202 and running.headers["x-progress"]
+        release.set()
+    await app.state.jobs.close()
