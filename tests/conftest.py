@@ -60,14 +60,21 @@ class Server:
         )
 
 
-async def _inprocess(url: str, backend: str) -> AsyncIterator[Server]:
+async def _inprocess(
+    url: str, backend: str, bulk_dir: Path, imports: Path
+) -> AsyncIterator[Server]:
     from polyfhir_gateway.app import create_app
     from polyfhir_gateway.settings import GatewaySettings
     from polyfhir_primary.bootstrap import bootstrap
     from polyfhir_primary.settings import PrimarySettings
 
     primary = await bootstrap(PrimarySettings(primary_url=url))
-    settings = GatewaySettings(max_body_bytes=256 * 1024, max_bundle_entries=200)
+    settings = GatewaySettings(
+        max_body_bytes=256 * 1024,
+        max_bundle_entries=200,
+        bulk_output_dir=str(bulk_dir),
+        bulk_import_dir=str(imports),
+    )
     app = create_app(primary.service, settings)
     try:
         transport = httpx.ASGITransport(app=app)
@@ -76,7 +83,7 @@ async def _inprocess(url: str, backend: str) -> AsyncIterator[Server]:
         await primary.close()
 
 
-async def _services(url: str, backend: str, logs: Path) -> AsyncIterator[Server]:
+async def _services(url: str, backend: str, logs: Path, imports: Path) -> AsyncIterator[Server]:
     store_port, gw_port = free_port(), free_port()
     bin_dir = Path(sys.executable).parent
     store = spawn(
@@ -90,6 +97,8 @@ async def _services(url: str, backend: str, logs: Path) -> AsyncIterator[Server]
             "POLYFHIR_PRIMARY_STORE_URL": f"http://127.0.0.1:{store_port}",
             "POLYFHIR_MAX_BODY_BYTES": str(256 * 1024),
             "POLYFHIR_MAX_BUNDLE_ENTRIES": "200",
+            "POLYFHIR_BULK_OUTPUT_DIR": str(logs / "bulk"),
+            "POLYFHIR_BULK_IMPORT_DIR": str(imports),
         },
         logs / f"gateway-{backend}.log",
     )
@@ -105,6 +114,12 @@ async def _services(url: str, backend: str, logs: Path) -> AsyncIterator[Server]
         stop(store)
 
 
+@pytest.fixture(scope="session")
+def bulk_import_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder every test server's ``$import`` may read ``file://`` inputs from."""
+    return tmp_path_factory.mktemp("bulk-imports")
+
+
 @pytest.fixture(
     scope="session",
     params=[(b, t) for t in TOPOLOGIES for b in BACKENDS],
@@ -115,11 +130,12 @@ async def server(
 ) -> AsyncIterator[Server]:
     backend, topology = request.param
     url = request.getfixturevalue("sqlite_url" if backend == "sqlite" else "postgres_url")
+    imports = request.getfixturevalue("bulk_import_dir")
     if topology == "inprocess":
-        async for s in _inprocess(url, backend):
+        async for s in _inprocess(url, backend, tmp_path_factory.mktemp("bulk"), imports):
             yield s
     else:
-        async for s in _services(url, backend, tmp_path_factory.mktemp("logs")):
+        async for s in _services(url, backend, tmp_path_factory.mktemp("logs"), imports):
             yield s
 
 

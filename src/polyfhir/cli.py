@@ -11,9 +11,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from pathlib import Path
+from typing import Any
 
 import httpx
 
+from polyfhir import bulk_cli
 from polyfhir_gateway.app import create_app
 from polyfhir_gateway.bootstrap import build_pipeline
 from polyfhir_gateway.entrypoints.token import add_token_arguments, mint_token
@@ -68,6 +71,26 @@ def reindex(
         return 0 if job["state"] in ("completed", "running") else 1
 
 
+def _bulk_parsers(sub: Any, port: int) -> None:
+    export = sub.add_parser(
+        "export", help="$export a tenant into a folder (progress; Ctrl-C cancels)"
+    )
+    export.add_argument("--url", default=f"http://127.0.0.1:{port}/fhir", help="FHIR base")
+    export.add_argument("--tenant", default=None, help="X-Tenant-ID (default tenant if absent)")
+    export.add_argument("--type", dest="types", default=None, help="_type (comma-separated)")
+    export.add_argument("--since", default=None, help="_since (an instant)")
+    export.add_argument("--group", default=None, help="export Group/<id> (its members)")
+    export.add_argument("--patients", action="store_true", help="Patient-level export")
+    export.add_argument("--out", default="export", help="folder for the NDJSON files")
+    load = sub.add_parser("import", help="$import NDJSON files, folders or URLs (progress)")
+    load.add_argument("sources", nargs="+", metavar="FILE|DIR|URL")
+    load.add_argument("--url", default=f"http://127.0.0.1:{port}/fhir", help="FHIR base")
+    load.add_argument("--tenant", default=None, help="X-Tenant-ID (default tenant if absent)")
+    load.add_argument(
+        "--type", default=None, help="resource type (default: each file's first line)"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     settings = GatewaySettings()
     parser = argparse.ArgumentParser(
@@ -109,6 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     stack.add_argument(
         "--sync", choices=["asynchronous", "synchronous", "hybrid"], default="hybrid"
     )
+    _bulk_parsers(sub, settings.port)
     args = parser.parse_args(argv)
     if args.command == "token":
         print(mint_token(settings, args.tenant, args.scope, args.patient, args.expires_in))
@@ -124,6 +148,14 @@ def main(argv: list[str] | None = None) -> None:
         )
     elif args.command == "reindex":
         raise SystemExit(reindex(args.url, args.tenant, args.types, token=args.token))
+    elif args.command == "export":
+        params = {k: v for k, v in (("_type", args.types), ("_since", args.since)) if v}
+        path = f"/Group/{args.group}/$export" if args.group else "/$export"
+        path = "/Patient/$export" if args.patients else path
+        raise SystemExit(bulk_cli.export(args.url, args.tenant, path, params, Path(args.out)))
+    elif args.command == "import":
+        inputs = bulk_cli.import_inputs(args.sources, args.type)
+        raise SystemExit(bulk_cli.import_(args.url, args.tenant, inputs))
     elif args.command == "outbox":
         raise SystemExit(asyncio.run(_run_outbox(args)))
 

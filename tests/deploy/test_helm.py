@@ -129,6 +129,17 @@ def test_secrets_are_referenced_never_inlined(
     assert "postgresql://{{ .user }}@{{ .host }}" in helm_template("polyfhir.postgresqlUrl")
 
 
+def test_bulk_s3_credentials_come_from_a_secret(
+    values: dict[str, Any], helm_template: Callable[[str], str]
+) -> None:
+    assert values["bulk"]["storage"] == "local"
+    secret = values["bulk"]["s3"]["credentialsSecret"]
+    assert set(secret) == {"name", "accessKeyIdKey", "secretAccessKeyKey"}
+    gateway = helm_template("polyfhir.env.gateway")
+    for variable in ("POLYFHIR_BULK_S3_ACCESS_KEY_ID", "POLYFHIR_BULK_S3_SECRET_ACCESS_KEY"):
+        assert f"name: {variable}\n  valueFrom:\n    secretKeyRef:" in gateway
+
+
 def _values_schema(repo_root: Path) -> jsonschema.protocols.Validator:
     schema = orjson.loads((repo_root / "helm/polyfhir/values.schema.json").read_bytes())
     return jsonschema.Draft7Validator(schema)

@@ -28,6 +28,8 @@ from polyfhir_core.contracts.primary_store import (
     Method,
     Page,
     ResourceVersion,
+    SnapshotPage,
+    SnapshotQuery,
     TenantPositions,
 )
 from polyfhir_core.contracts.search_index import (
@@ -148,4 +150,6 @@ SAMPLES: dict[Any, Any] = {
     ),
     CompartmentPage: CompartmentPage((KEY, ResourceKey("Observation", "o-1")), complete=True),
     GraphStats: GraphStats(10, 1, 25, {0: 5}),
+    SnapshotQuery: SnapshotQuery("Patient", NOW, since=NOW, after_id="p-0", ids=["p-1"], limit=9),
+    SnapshotPage: SnapshotPage([STORED], next_after="p-1"),
 }

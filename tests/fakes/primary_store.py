@@ -23,7 +23,13 @@ from fakes.jobs import FakeJobStore
 from fakes.plan_matcher import matches
 from polyfhir_bus.events import ResourceChanged
 from polyfhir_bus.relay import OutboxRecord
-from polyfhir_core.contracts.primary_store import HistoryQuery, ResourceVersion, TenantPositions
+from polyfhir_core.contracts.primary_store import (
+    HistoryQuery,
+    ResourceVersion,
+    SnapshotPage,
+    SnapshotQuery,
+    TenantPositions,
+)
 from polyfhir_core.indexing.index_values import IndexValues, ReferenceValue
 from polyfhir_core.jobs import JobStore
 from polyfhir_core.resources import ResourceKey, StoredResource
@@ -92,6 +98,27 @@ class FakeSession:
         self, resource_type: str, resource_id: str, *, lock: bool = False
     ) -> StoredResource | None:
         return self.state.current(self._owner(resource_type, resource_id))
+
+    async def prefetch_current(self, keys: Sequence[ResourceKey]) -> None:
+        """In memory every ``current`` is one lookup already: nothing to batch."""
+
+    async def snapshot(self, query: SnapshotQuery) -> SnapshotPage:
+        """The versions current at ``as_of`` (tombstones included), in id order."""
+        found: list[StoredResource] = []
+        for owner, rows in sorted(self.state.versions.items()):
+            tenant, rtype, rid = owner
+            if (tenant, rtype) != (self.tenant.value, query.resource_type):
+                continue
+            if (query.after_id is not None and rid <= query.after_id) or (
+                query.ids is not None and rid not in query.ids
+            ):
+                continue
+            then = [r.stored for r in rows if r.stored.last_updated <= query.as_of]
+            if then and (query.since is None or then[-1].last_updated > query.since):
+                found.append(then[-1])
+        page = found[: query.limit]
+        more = len(found) > query.limit
+        return SnapshotPage(page, page[-1].id if more and page else None)
 
     async def version(
         self, resource_type: str, resource_id: str, version: int

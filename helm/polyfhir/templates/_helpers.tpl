@@ -195,4 +195,38 @@ postgresql://{{ .user }}@{{ .host }}:{{ .port }}/{{ .database }}?sslmode={{ .ssl
   value: {{ . | quote }}
 {{- end }}
 {{- end }}
+- name: POLYFHIR_BULK_STORAGE
+  value: {{ .Values.bulk.storage | quote }}
+- name: POLYFHIR_BULK_OUTPUT_DIR
+  value: /tmp/polyfhir-bulk
+{{- if eq .Values.bulk.storage "s3" }}
+{{- with .Values.bulk.s3 }}
+- name: POLYFHIR_BULK_S3_BUCKET
+  value: {{ .bucket | quote }}
+- name: POLYFHIR_BULK_S3_REGION
+  value: {{ .region | quote }}
+- name: POLYFHIR_BULK_S3_PREFIX
+  value: {{ .prefix | quote }}
+{{- if .endpointUrl }}
+- name: POLYFHIR_BULK_S3_ENDPOINT_URL
+  value: {{ .endpointUrl | quote }}
+{{- end }}
+{{- if .presignSeconds }}
+- name: POLYFHIR_BULK_S3_PRESIGN_S
+  value: {{ .presignSeconds | quote }}
+{{- end }}
+{{- if .credentialsSecret.name }}
+- name: POLYFHIR_BULK_S3_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ .credentialsSecret.name | quote }}
+      key: {{ .credentialsSecret.accessKeyIdKey | quote }}
+- name: POLYFHIR_BULK_S3_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .credentialsSecret.name | quote }}
+      key: {{ .credentialsSecret.secretAccessKeyKey | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}

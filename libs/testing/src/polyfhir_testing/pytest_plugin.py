@@ -1,5 +1,5 @@
 """pytest plugin: local engines (``postgres_server``, ``kafka_broker``, ``opensearch_server``,
-``falkordb_server``),
+``falkordb_server``, ``s3_server``),
 started on first use, stopped at session end."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from polyfhir_engines.osmem import LocalOpenSearch
 from polyfhir_engines.postgres import LocalPostgres
 from polyfhir_engines.tansu import LocalKafka
 from polyfhir_testing.postgres import ExternalPostgres, postgres_from_env
+from polyfhir_testing.s3 import LocalS3
 
 
 @pytest.fixture(scope="session")
@@ -49,4 +50,11 @@ def opensearch_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loca
 def falkordb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFalkorDB]:
     """A FalkorDB server for the session; tests use unique graph names and tenants."""
     with LocalFalkorDB(log_dir=tmp_path_factory.mktemp("falkordb")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalS3]:
+    """moto's S3 server for the session; tests create buckets of unique names."""
+    with LocalS3(tmp_path_factory.mktemp("s3")) as server:
         yield server

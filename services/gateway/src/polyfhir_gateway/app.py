@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -12,13 +14,17 @@ from polyfhir_core.contracts.primary_store import PrimaryStore
 from polyfhir_gateway.api import (
     routes_admin,
     routes_advisor,
+    routes_bulk,
     routes_everything,
+    routes_import,
     routes_instance,
     routes_repair,
     routes_system,
     routes_type,
 )
 from polyfhir_gateway.api.errors import install_error_handlers
+from polyfhir_gateway.bulk.exports import BulkJobs
+from polyfhir_gateway.bulk.job_kinds import bulk_jobs, bulk_kinds, bulk_storage
 from polyfhir_gateway.pipeline import QueryPipeline
 from polyfhir_gateway.repair.job_kinds import repair_kinds
 from polyfhir_gateway.security import smart_configuration
@@ -33,6 +39,19 @@ from polyfhir_servicekit.metrics import MetricsMiddleware
 from polyfhir_servicekit.probes import add_operational_routes
 
 Lifecycle = Callable[[], Awaitable[None]]
+log = logging.getLogger(__name__)
+
+
+async def _expire_bulk_files(bulk: BulkJobs, every_s: float) -> None:
+    """Remove the files of bulk jobs finished longer ago than the expiry (periodic duty)."""
+    while True:
+        try:
+            removed = await bulk.sweep_expired()
+            if removed:
+                log.info("bulk: removed the files of %d expired jobs", removed)
+        except Exception as exc:  # a full disk or S3 outage must not stop the gateway
+            log.warning("bulk: expiry sweep failed: %s", exc)
+        await asyncio.sleep(every_s)
 
 
 def create_app(
@@ -51,13 +70,16 @@ def create_app(
             max_count=settings.max_count,
         )
 
-    # Repair jobs run here; their records live in the primary store (durable).
+    # Repair and bulk jobs run here; their records live in the primary store (durable).
+    storage = bulk_storage(settings)
     jobs = JobRunner(
         store,
-        repair_kinds(store, pipeline.repairable),
+        [*repair_kinds(store, pipeline.repairable), *bulk_kinds(store, storage, settings)],
         heartbeat_s=settings.job_heartbeat_s,
         stale_after_s=settings.job_stale_after_s,
     )
+
+    bulk = bulk_jobs(jobs, storage, settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -65,9 +87,12 @@ def create_app(
             await on_startup()
         await pipeline.start()
         await jobs.start()  # resumes (or marks failed) what a stopped gateway left running
+        expiry = asyncio.create_task(_expire_bulk_files(bulk, settings.job_heartbeat_s))
         try:
             yield
         finally:
+            expiry.cancel()
+            await asyncio.gather(expiry, return_exceptions=True)
             await jobs.close()
             await pipeline.stop()
             if on_shutdown is not None:
@@ -85,8 +110,11 @@ def create_app(
     app.state.pipeline = pipeline
     app.state.jobs = jobs
     app.state.token_verifier = build_verifier(settings)
+    app.state.bulk = bulk
     install_error_handlers(app)
     app.include_router(smart_configuration.router)  # before /fhir/{rtype}/{rid}
+    app.include_router(routes_bulk.router)  # before the type/instance patterns they resemble
+    app.include_router(routes_import.router)
     app.include_router(routes_system.router)
     app.include_router(routes_everything.router)  # before the compartment search route
     app.include_router(routes_type.router)

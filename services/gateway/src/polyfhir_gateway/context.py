@@ -28,6 +28,15 @@ class FhirContext:
     pipeline: QueryPipeline
 
 
+async def request_tenant(request: Request) -> TenantContext:
+    """The caller's tenant and permissions: from the token when tokens are on, from
+    the ``X-Tenant-ID`` header while they are off (docs/security.md)."""
+    caller = await resolve_caller(request)
+    return TenantContext(
+        caller.tenant, caller.permissions, request_id=request.headers.get("x-request-id", "")
+    )
+
+
 async def fhir_context(request: Request) -> FhirContext:
     """FastAPI dependency: resolve everything a FHIR interaction needs.
 
@@ -41,10 +50,7 @@ async def fhir_context(request: Request) -> FhirContext:
         # no id, type or job id has one; a NUL would reach the database (docs/errors.md)
         raise BadRequest("the request path contains a control character")
     check_accept(request)
-    caller = await resolve_caller(request)
-    tenant = TenantContext(
-        caller.tenant, caller.permissions, request_id=request.headers.get("x-request-id", "")
-    )
+    tenant = await request_tenant(request)
     base = settings.base_url or f"{str(request.base_url).rstrip('/')}/fhir"
     return FhirContext(
         request.app.state.store,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -36,6 +36,46 @@ class GatewaySettings(BaseSettings):
         gt=0,
         description="a running job whose heartbeat is older was left by a dead process: it is"
         " resumed (resumable kinds) or marked failed; must exceed job_heartbeat_s",
+    )
+    bulk_output_dir: str = Field(
+        default="data/bulk",
+        description="where $export files are kept (bulk_storage=local), one folder per job",
+    )
+    bulk_storage: Literal["local", "s3"] = Field(
+        default="local", description="where $export files go: a local folder or an S3 bucket"
+    )
+    bulk_s3_bucket: str | None = None
+    bulk_s3_endpoint_url: str | None = Field(
+        default=None, description="an S3-compatible endpoint (MinIO, SeaweedFS); unset: AWS"
+    )
+    bulk_s3_region: str = "us-east-1"
+    bulk_s3_access_key_id: str | None = None
+    bulk_s3_secret_access_key: SecretStr | None = None
+    bulk_s3_prefix: str = "polyfhir-bulk"
+    bulk_s3_presign_s: int | None = Field(
+        default=None,
+        ge=60,
+        description="hand out presigned URLs valid this long; unset: files stream via the gateway",
+    )
+    bulk_file_max_resources: int = Field(
+        default=100_000, ge=1, description="an NDJSON file closes after this many resources"
+    )
+    bulk_file_max_bytes: int = Field(
+        default=256 * 1024 * 1024, ge=1024, description="... or after this many bytes"
+    )
+    bulk_page_size: int = Field(default=1000, ge=1, le=5000)
+    bulk_max_jobs_per_tenant: int = Field(
+        default=2, ge=1, description="running $export/$import jobs per tenant; more get 429"
+    )
+    bulk_retry_after_s: int = Field(default=5, ge=1)
+    bulk_expire_after_s: float = Field(
+        default=24 * 3600.0, gt=0, description="a finished export's files are removed then"
+    )
+    bulk_import_batch: int = Field(
+        default=200, ge=1, le=5000, description="$import lines written per transaction"
+    )
+    bulk_import_dir: str | None = Field(
+        default=None, description="file:// inputs of $import must lie under this folder"
     )
     log_level: str = "INFO"
     host: str = "127.0.0.1"
@@ -73,6 +113,12 @@ class GatewaySettings(BaseSettings):
         le=65535,
         description="serve /admin and /metrics on this internal port only (unset: the main port)",
     )
+
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self) -> Self:
+        if self.bulk_storage == "s3" and not self.bulk_s3_bucket:
+            raise ValueError("POLYFHIR_BULK_STORAGE=s3 needs POLYFHIR_BULK_S3_BUCKET")
+        return self
 
     @model_validator(mode="after")
     def _jobs_heartbeat_within_stale_limit(self) -> Self:

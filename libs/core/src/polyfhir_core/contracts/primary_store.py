@@ -167,6 +167,11 @@ class PrimaryStore(JobStore, Protocol):
         events it will never receive (a broker lost them). Administration: needs the
         reindex permission."""
 
+    async def snapshot(self, ctx: TenantContext, query: SnapshotQuery) -> SnapshotPage:
+        """One keyset page of ``query.resource_type`` as it stood at ``query.as_of``:
+        per resource the version current then (a delete as a tombstone), in id order
+        (bulk export reads a consistent snapshot with it)."""
+
     async def check_ready(self) -> None:
         """Raise when the store cannot serve requests."""
 
@@ -197,6 +202,29 @@ class ResourceVersion:
     @property
     def key(self) -> ResourceKey:
         return ResourceKey(self.resource_type, self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotQuery:
+    """A page of one type as of an instant: versions written after ``as_of`` are
+    invisible (a resource created after it is absent, one changed after it shows the
+    version it had); ``since``: only versions written after it; ``ids``: only these."""
+
+    resource_type: str
+    as_of: datetime
+    since: datetime | None = None
+    after_id: str | None = None
+    ids: list[str] | None = None
+    limit: int = 1000
+
+
+@dataclass(slots=True)
+class SnapshotPage:
+    """``resources``: the versions current at ``as_of`` (``deleted`` ones are tombstones
+    without content); ``next_after``: the keyset to ask for the next page (None: the end)."""
+
+    resources: list[StoredResource]
+    next_after: str | None = None
 
 
 PRIMARY_STORE = Contract[PrimaryStore](PrimaryStore, "/internal/v1/store", "primary store")

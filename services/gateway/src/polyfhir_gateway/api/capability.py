@@ -52,6 +52,22 @@ def _params(registry: SearchParameterRegistry, rtype: str) -> list[Json]:
     return out
 
 
+BULK_DATA = "http://hl7.org/fhir/uv/bulkdata"
+_BULK_OPERATIONS = {  # the Bulk Data Access IG v2.0.0's OperationDefinitions, by level
+    None: {"name": "export", "definition": f"{BULK_DATA}/OperationDefinition/export"},
+    "Patient": {
+        "name": "export",
+        "definition": f"{BULK_DATA}/OperationDefinition/patient-export",
+    },
+    "Group": {"name": "export", "definition": f"{BULK_DATA}/OperationDefinition/group-export"},
+}
+
+
+def _with_operations(resource: Json) -> Json:
+    operation = _BULK_OPERATIONS.get(resource["type"])
+    return {**resource, "operation": [operation]} if operation else resource
+
+
 @cache
 def capability_statement(base: str, software_version: str) -> Json:
     registry = SearchParameterRegistry.default()
@@ -74,6 +90,7 @@ def capability_statement(base: str, software_version: str) -> Json:
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
+        "instantiates": [f"{BULK_DATA}/CapabilityStatement/bulk-data"],
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "kind": "instance",
         "software": {"name": "polyfhir", "version": software_version},
@@ -84,7 +101,7 @@ def capability_statement(base: str, software_version: str) -> Json:
         "rest": [
             {
                 "mode": "server",
-                "resource": resources,
+                "resource": [_with_operations(r) for r in resources],
                 "interaction": [
                     {"code": "transaction"},
                     {"code": "batch"},
@@ -92,6 +109,7 @@ def capability_statement(base: str, software_version: str) -> Json:
                     {"code": "search-system"},
                 ],
                 "searchParam": _COMMON,
+                "operation": [_BULK_OPERATIONS[None]],
             }
         ],
     }

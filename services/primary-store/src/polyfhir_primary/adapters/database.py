@@ -16,7 +16,13 @@ from typing import Protocol
 
 from polyfhir_bus.events import ResourceChanged
 from polyfhir_bus.relay import OutboxRecord
-from polyfhir_core.contracts.primary_store import HistoryQuery, ResourceVersion, TenantPositions
+from polyfhir_core.contracts.primary_store import (
+    HistoryQuery,
+    ResourceVersion,
+    SnapshotPage,
+    SnapshotQuery,
+    TenantPositions,
+)
 from polyfhir_core.indexing.index_values import IndexValues
 from polyfhir_core.jobs import JobStore
 from polyfhir_core.resources import ResourceKey, StoredResource
@@ -72,6 +78,10 @@ class Session(Protocol):
         self, resource_type: str, resource_id: str, version: int
     ) -> StoredResource | None: ...
 
+    async def prefetch_current(self, keys: Sequence[ResourceKey]) -> None:
+        """Read (and lock) the current rows of ``keys`` at once; ``current`` hands each
+        out once (a transaction of many writes makes one round trip, not one each)."""
+
     async def save(self, record: VersionRecord, previous: int | None) -> None:
         """Insert (previous None) or replace the current version; raise TransientConflict
         when the row changed under us."""
@@ -99,6 +109,9 @@ class Session(Protocol):
         """Current, not deleted resources in (type, id) order, after the key ``after``."""
 
     async def count_current(self, resource_types: Sequence[str] | None) -> int: ...
+
+    async def snapshot(self, query: SnapshotQuery) -> SnapshotPage:
+        """One page of a type as of an instant (see ``sql/snapshot.py``)."""
 
     async def type_generation(self, resource_type: str) -> tuple[int, int]:
         """(number of versions, highest version sequence) written for ``resource_type``:

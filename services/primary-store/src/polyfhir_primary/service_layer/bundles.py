@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from polyfhir_core.contracts.primary_store import EntryRequest, EntryResponse, Method
 from polyfhir_core.errors import BadRequest, FhirError, NotSupported, PreconditionFailed
-from polyfhir_core.resources import Json
+from polyfhir_core.resources import Json, ResourceKey
 from polyfhir_primary.domain.entries import (
     Target,
     check_method_target,
@@ -164,12 +164,26 @@ def _check_overlap(prepared: list[Prepared]) -> None:
         seen.add(key)
 
 
+def _written_keys(prepared: list[Prepared]) -> list[ResourceKey]:
+    """The existing resources the entries update, patch or delete (each once: overlap
+    was checked), read together before the entries run."""
+    return [
+        ResourceKey(p.target.resource_type, p.rid)
+        for p in prepared
+        if p.entry.method in (Method.PUT, Method.PATCH, Method.DELETE)
+        and p.matched is None
+        and p.rid is not None
+        and p.target.resource_type is not None
+    ]
+
+
 async def run_transaction(w: WriteContext, entries: list[EntryRequest]) -> list[EntryResponse]:
     prepared = _prepare(entries)
     refs: dict[str, str] = {}
     for p in prepared:
         await _resolve_identity(w, p, refs)
     _check_overlap(prepared)
+    await w.session.prefetch_current(_written_keys(prepared))
     for p in prepared:
         await _rewrite(w, p, refs)
     responses: list[EntryResponse | None] = [None] * len(prepared)

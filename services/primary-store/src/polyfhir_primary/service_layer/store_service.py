@@ -22,9 +22,11 @@ from polyfhir_core.contracts.primary_store import (
     HistoryQuery,
     Page,
     ResourceVersion,
+    SnapshotPage,
+    SnapshotQuery,
     TenantPositions,
 )
-from polyfhir_core.errors import BadRequest, Conflict, FhirError, Gone, NotFound
+from polyfhir_core.errors import BadRequest, Conflict, FhirError, Forbidden, Gone, NotFound
 from polyfhir_core.indexing.index_values import IndexValues
 from polyfhir_core.jobs import Job, JobClaim, JobOutcome, JobProgress
 from polyfhir_core.registry import SearchParameterRegistry
@@ -343,6 +345,16 @@ class StoreService:
 
     async def stream_positions(self, ctx: TenantContext) -> TenantPositions:
         return await change_stream.stream_positions(self.db, ctx)
+
+    async def snapshot(self, ctx: TenantContext, query: SnapshotQuery) -> SnapshotPage:
+        ctx.permissions.require(Operation.READ, query.resource_type)
+        if ctx.permissions.confinement(Operation.READ, query.resource_type) is not None:
+            # a snapshot is the whole type: never for a caller confined to a compartment
+            raise Forbidden("bulk export is not available to a compartment-confined caller")
+        if not is_resource_type(query.resource_type):
+            raise BadRequest(f"unknown resource type {query.resource_type!r}")
+        async with self.db.session(ctx.tenant, write=False) as session:
+            return await session.snapshot(query)
 
     async def check_ready(self) -> None:
         await self.db.check()

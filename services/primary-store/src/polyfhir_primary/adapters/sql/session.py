@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from polyfhir_bus.events import ResourceChanged
-from polyfhir_core.contracts.primary_store import HistoryQuery
+from polyfhir_core.contracts.primary_store import HistoryQuery, SnapshotPage, SnapshotQuery
 from polyfhir_core.indexing.index_values import IndexValues
 from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.search import IncludeSpec
@@ -26,6 +26,7 @@ from polyfhir_primary.adapters.sql.includes import fetch_included
 from polyfhir_primary.adapters.sql.index_rows import INDEX_TABLES, index_rows, insert_sql
 from polyfhir_primary.adapters.sql.pending import OWNER_WHERE, Owner, PendingWrites, Phase
 from polyfhir_primary.adapters.sql.rows import decode_row
+from polyfhir_primary.adapters.sql.snapshot import fetch_snapshot
 from polyfhir_primary.adapters.sql.terminology import write_terminology
 from polyfhir_primary.search.plan import SearchPlan
 from polyfhir_primary.search.sql import (
@@ -70,14 +71,39 @@ class SqlSession:
         self.tenant = tenant
         self.saved = 0  # versions written in this transaction (statistics upkeep)
         self.pending = PendingWrites()
+        self.prefetched: dict[tuple[str, str], StoredResource | None] = {}
 
     async def current(
         self, resource_type: str, resource_id: str, *, lock: bool = False
     ) -> StoredResource | None:
+        key = (resource_type, resource_id)
+        if key in self.prefetched:  # read (and locked) by prefetch_current, used once
+            return self.prefetched.pop(key)
         await self.flush()
         sql = _CURRENT + (self.dialect.for_update if lock else "")
         rows = await self.conn.fetch(sql, (self.tenant.value, resource_type, resource_id))
         return decode_row(self.tenant, rows[0], self.dialect) if rows else None
+
+    async def prefetch_current(self, keys: Sequence[ResourceKey]) -> None:
+        """Read and lock the current rows of ``keys`` in one statement per type and 500
+        ids, for the entries of one transaction about to write them (an import batch:
+        no round trip per entry). Each is handed out once by :meth:`current`."""
+        await self.flush()
+        by_type: dict[str, list[str]] = {}
+        for key in keys:
+            by_type.setdefault(key.resource_type, []).append(key.id)
+        for rtype, ids in by_type.items():
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ", ".join("?" for _ in chunk)
+                sql = (
+                    f"SELECT {RESOURCE_COLUMNS} FROM resources r WHERE r.tenant = ?"
+                    f" AND r.res_type = ? AND r.res_id IN ({marks}) ORDER BY r.res_id"
+                ) + self.dialect.for_update
+                rows = await self.conn.fetch(sql, [self.tenant.value, rtype, *chunk])
+                found = {row[1]: decode_row(self.tenant, row, self.dialect) for row in rows}
+                for rid in chunk:
+                    self.prefetched[(rtype, rid)] = found.get(rid)
 
     async def version(
         self, resource_type: str, resource_id: str, version: int
@@ -176,6 +202,10 @@ class SqlSession:
             [*args, limit],
         )
         return [decode_row(self.tenant, row, self.dialect) for row in rows]
+
+    async def snapshot(self, query: SnapshotQuery) -> SnapshotPage:
+        await self.flush()
+        return await fetch_snapshot(self.conn, self.dialect, self.tenant, query)
 
     async def count_current(self, resource_types: Sequence[str] | None) -> int:
         await self.flush()

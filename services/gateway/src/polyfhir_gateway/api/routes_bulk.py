@@ -1,0 +1,160 @@
+"""Bulk Data Access IG v2.0.0: ``$export`` kick-off (system, Patient, Group), status,
+manifest, cancellation and the files; ``$import`` (routes_import.py).
+
+Every bulk route is in this module (and routes_import.py), so one guard (SMART scopes)
+covers them. The status and file URLs check the job's tenant like any read.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import StreamingResponse
+
+from polyfhir_core.errors import BadRequest, Issue, operation_outcome
+from polyfhir_core.jobs import Job, JobState
+from polyfhir_core.resources import check_id
+from polyfhir_core.search import parse_search
+from polyfhir_core.tenancy import Operation
+from polyfhir_gateway.api.fhir_json import fhir_response, http_date, read_body
+from polyfhir_gateway.bulk.access import bulk_caller, export_within_scopes
+from polyfhir_gateway.bulk.export_job import EXPORT, ExportCheckpoint
+from polyfhir_gateway.bulk.export_request import (
+    ExportLevel,
+    parameters_pairs,
+    read_export_request,
+)
+from polyfhir_gateway.bulk.exports import BulkJobs, TooManyJobs, progress
+from polyfhir_gateway.context import FhirContext, fhir_context, request_tenant
+
+router = APIRouter(prefix="/fhir")
+Ctx = Annotated[FhirContext, Depends(fhir_context)]
+NDJSON = "application/fhir+ndjson"
+
+
+def bulk_jobs(request: Request) -> BulkJobs:
+    jobs: BulkJobs = request.app.state.bulk
+    return jobs
+
+
+def require_async(fc: FhirContext) -> None:
+    """The IG's kick-off rule: ``Prefer: respond-async`` is required."""
+    items = {
+        item.strip().lower()
+        for header in fc.request.headers.getlist("prefer")
+        for item in header.split(",")
+    }
+    if "respond-async" not in items:
+        raise BadRequest("a bulk kick-off needs the header Prefer: respond-async")
+
+
+async def kickoff_pairs(fc: FhirContext) -> list[tuple[str, str]]:
+    if fc.request.method == "POST":
+        return parameters_pairs(await read_body(fc.request, fc.settings.max_body_bytes))
+    return [(k, v) for k, v in fc.request.query_params.multi_items() if k != "_format"]
+
+
+async def check_type_filters(fc: FhirContext, filters: dict[str, list[str]]) -> None:
+    """A ``_typeFilter`` the primary cannot answer in full is a 400 now, not a failed job."""
+    for rtype, queries in filters.items():
+        for query in queries:
+            pairs = [*parse_qsl(query, keep_blank_values=True), ("_count", "1")]
+            page = await fc.store.search(
+                fc.tenant, parse_search(rtype, [*pairs, ("_total", "none")])
+            )
+            if page.ignored:
+                raise BadRequest(
+                    f"_typeFilter {rtype}?{query}: unsupported parameters {page.ignored}"
+                )
+
+
+async def kick_off(fc: FhirContext, level: ExportLevel, group_id: str | None = None) -> Response:
+    require_async(fc)
+    pairs = await kickoff_pairs(fc)
+    if group_id is not None:
+        await fc.store.read(fc.tenant, "Group", check_id(group_id))  # 404 / 410 now, not later
+    export = read_export_request(
+        pairs,
+        level,
+        request=str(fc.request.url),
+        now=datetime.now(UTC),
+        strict=fc.prefer.handling == "strict",
+        group_id=group_id,
+    )
+    explicit = any(name == "_type" for name, _ in pairs)
+    export = export_within_scopes(fc.tenant.permissions, export, explicit)
+    await check_type_filters(fc, export.type_filters)
+    try:
+        job = await bulk_jobs(fc.request).start(
+            bulk_caller(fc.tenant, Operation.READ), EXPORT, export.params()
+        )
+    except TooManyJobs as exc:
+        retry = str(fc.settings.bulk_retry_after_s)
+        return fhir_response(exc.outcome(), exc.status, {"retry-after": retry})
+    status_url = f"{fc.base}/$export-status/{job.id}"
+    return fhir_response(None, 202, {"content-location": status_url})
+
+
+@router.api_route("/$export", methods=["GET", "POST"])
+async def export_system(fc: Ctx) -> Response:
+    return await kick_off(fc, ExportLevel.SYSTEM)
+
+
+@router.api_route("/Patient/$export", methods=["GET", "POST"])
+async def export_patients(fc: Ctx) -> Response:
+    return await kick_off(fc, ExportLevel.PATIENT)
+
+
+@router.api_route("/Group/{group_id}/$export", methods=["GET", "POST"])
+async def export_group(group_id: str, fc: Ctx) -> Response:
+    return await kick_off(fc, ExportLevel.GROUP, group_id)
+
+
+def running_response(job: Job, retry_after: int) -> Response:
+    headers = {"x-progress": progress(job), "retry-after": str(retry_after)}
+    return Response(status_code=202, headers=headers)
+
+
+def failed_response(job: Job) -> Response:
+    issue = Issue(code="exception", diagnostics=f"the export failed: {job.error}")
+    return fhir_response(operation_outcome([issue]), 500)
+
+
+@router.get("/$export-status/{job_id}")
+async def export_status(job_id: str, fc: Ctx) -> Response:
+    jobs = bulk_jobs(fc.request)
+    status = await jobs.status(bulk_caller(fc.tenant, Operation.READ), EXPORT, job_id)
+    job = status.job
+    if job.state is JobState.RUNNING:
+        return running_response(job, fc.settings.bulk_retry_after_s)
+    if job.state is JobState.FAILED:
+        return failed_response(job)
+    done = ExportCheckpoint.of(job.checkpoint)
+    params = job.params
+    manifest = {
+        "transactionTime": params["transaction_time"],
+        "request": params["request"],
+        "requiresAccessToken": fc.settings.bulk_s3_presign_s is None,
+        "output": await jobs.file_urls(job, done.output, fc.base),
+        "deleted": await jobs.file_urls(job, done.deleted, fc.base),
+        "error": await jobs.file_urls(job, done.error, fc.base),
+    }
+    headers = {"expires": http_date(status.expires)} if status.expires else {}
+    return fhir_response(manifest, 200, headers)
+
+
+@router.delete("/$export-status/{job_id}")
+async def export_cancel(job_id: str, fc: Ctx) -> Response:
+    await bulk_jobs(fc.request).cancel(bulk_caller(fc.tenant, Operation.READ), EXPORT, job_id)
+    return Response(status_code=202)
+
+
+@router.get("/$bulk-file/{job_id}/{name}")
+async def bulk_file(job_id: str, name: str, request: Request) -> Response:
+    """A job's file (NDJSON: not under the FHIR JSON ``Accept`` rule of the API)."""
+    ctx = bulk_caller(await request_tenant(request), Operation.READ)
+    chunks = await bulk_jobs(request).read_file(ctx, job_id, name)
+    return StreamingResponse(chunks, media_type=NDJSON)
