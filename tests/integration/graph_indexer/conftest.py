@@ -12,13 +12,13 @@ import pytest
 
 from polyfhir_bus.consumer import Batch, Delivery
 from polyfhir_bus.events import ResourceChanged
+from polyfhir_bus.indexing.freshness import Freshness
 from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_core.tenancy import TenantContext
 from polyfhir_engines.falkordb import LocalFalkorDB
 from polyfhir_graph.adapters.cypher import CypherGraph
 from polyfhir_graph.adapters.falkordb import FalkorGraph
 from polyfhir_graph.adapters.neo4j import Neo4jGraph
-from polyfhir_graph.service_layer.freshness import Freshness
 from polyfhir_graph.service_layer.graph_service import GraphService
 from polyfhir_graph.service_layer.indexer import Indexer
 from polyfhir_testing.neo4j import neo4j_from_env

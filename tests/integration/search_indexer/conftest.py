@@ -14,13 +14,13 @@ import pytest
 
 from polyfhir_bus.consumer import Batch, Delivery
 from polyfhir_bus.events import ResourceChanged
+from polyfhir_bus.indexing.freshness import Freshness
 from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_core.tenancy import TenantContext
 from polyfhir_engines.osmem import LocalOpenSearch
 from polyfhir_search.adapters.elasticsearch import ElasticsearchIndex
 from polyfhir_search.adapters.engine_index import EngineIndex
 from polyfhir_search.adapters.opensearch import OpenSearchIndex
-from polyfhir_search.service_layer.freshness import Freshness
 from polyfhir_search.service_layer.index_service import IndexService
 from polyfhir_search.service_layer.indexer import Indexer
 from polyfhir_testing.pytest_plugin import kafka_broker, opensearch_server

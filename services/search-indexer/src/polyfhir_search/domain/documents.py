@@ -113,13 +113,3 @@ def document_for(event: ResourceChanged, registry: SearchParameterRegistry) -> I
         deleted=event.kind is ChangeKind.DELETED,
         text=text,
     )
-
-
-def latest_per_resource(events: list[ResourceChanged]) -> list[ResourceChanged]:
-    """Keep one event per resource, the highest version (first seen on a tie)."""
-    best: dict[str, ResourceChanged] = {}
-    for event in events:
-        held = best.get(event.key)
-        if held is None or event.version > held.version:
-            best[event.key] = event
-    return list(best.values())
