@@ -3,25 +3,14 @@ indexer takes, in memory, for the kit's own unit tests."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
 from polyfhir_bus.events import ChangeKind, ResourceChanged
-from polyfhir_bus.indexing.batch import ItemResult, Outcome, VersionedBatchHandler
+from polyfhir_bus.indexing.batch import IndexedResource, ItemResult, Outcome, VersionedBatchHandler
 from polyfhir_bus.indexing.freshness import Freshness
 from polyfhir_bus.indexing.metrics import IndexerMetrics
 from polyfhir_core.contracts.search_index import IndexedVersion
 from polyfhir_core.resources import ResourceKey
 
-
-@dataclass(frozen=True)
-class Entry:
-    tenant: str
-    resource_type: str
-    resource_id: str
-    version: int
-    last_updated: datetime
-    deleted: bool
+Entry = IndexedResource  # what an event leaves in this index: its identity and version
 
 
 class MemoryIndex:

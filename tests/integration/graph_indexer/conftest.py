@@ -26,7 +26,7 @@ from polyfhir_testing.pytest_plugin import falkordb_server, kafka_broker
 
 __all__ = ["falkordb_server", "kafka_broker"]
 
-from fakes.events import change, delivery, unique
+from fakes.events import batch_at, change, delivery, unique
 
 NEO4J = neo4j_from_env()
 ENGINES = (
@@ -59,11 +59,7 @@ class Harness:
         assert await self.indexer(Batch([delivery(e) for e in events], {})) == []
 
     async def apply_at(self, *deliveries: Delivery) -> None:
-        positions: dict[int, int] = {}
-        for d in deliveries:
-            if d.position is not None:
-                positions[d.partition] = max(positions.get(d.partition, -1), d.position)
-        assert await self.indexer(Batch(list(deliveries), positions)) == []
+        assert await self.indexer(batch_at(*deliveries)) == []
 
     def put(self, rtype: str, rid: str, version: int, **body: Any) -> ResourceChanged:
         return change(self.tenant, rid, version, body, resource_type=rtype)

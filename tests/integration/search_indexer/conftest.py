@@ -27,7 +27,7 @@ from polyfhir_testing.pytest_plugin import kafka_broker, opensearch_server
 
 __all__ = ["kafka_broker", "opensearch_server"]
 
-from fakes.events import change, delivery, narrative, unique
+from fakes.events import batch_at, change, delivery, narrative, unique
 
 ENGINES = ("opensearch", "elasticsearch")
 
@@ -61,11 +61,7 @@ class Harness:
 
     async def apply_at(self, *deliveries: Delivery) -> None:
         """Apply deliveries with their partitions and positions."""
-        positions: dict[int, int] = {}
-        for d in deliveries:
-            if d.position is not None:
-                positions[d.partition] = max(positions.get(d.partition, -1), d.position)
-        assert await self.indexer(Batch(list(deliveries), positions)) == []
+        assert await self.indexer(batch_at(*deliveries)) == []
 
 
 @pytest.fixture(params=ENGINES)

@@ -60,6 +60,7 @@ class Background(Protocol):
 
 
 BackgroundT = TypeVar("BackgroundT", bound=Background)
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 
 
 async def serve_with_background(
@@ -105,12 +106,16 @@ def run_service(
 
 def run_background_service(
     prog: str,
-    settings: ServiceSettings,
-    build: Callable[[], Awaitable[BackgroundT]],
+    settings: SettingsT,
+    build: Callable[[SettingsT], Awaitable[BackgroundT]],
     app_of: Callable[[BackgroundT], Any],
     argv: list[str] | None = None,
 ) -> None:
-    """``prog [--host H] [--port P]`` for a service with background work (an indexer)."""
+    """``prog [--host H] [--port P]`` for a service with background work (an indexer):
+    ``build(settings)``, start it, serve ``app_of(it)``, close it."""
     run_service(
-        prog, settings, lambda host, port: serve_with_background(build, app_of, host, port), argv
+        prog,
+        settings,
+        lambda host, port: serve_with_background(lambda: build(settings), app_of, host, port),
+        argv,
     )

@@ -52,13 +52,9 @@ async def bootstrap(
 ) -> GraphIndexer:
     """Engine ready and indexes created; call :meth:`GraphIndexer.start` to consume."""
     store = build_store(settings)
-    try:
-        await indexing.wait_for_engine(
-            store.ensure_schema, settings.startup_timeout_s, "graph engine"
-        )
-    except BaseException:
-        await store.close()
-        raise
+    await indexing.prepare_engine(
+        store, store.ensure_schema, settings.startup_timeout_s, "graph engine"
+    )
     registry = registry or SearchParameterRegistry.default()
     freshness = Freshness(store)
     indexer = Indexer(store, freshness, registry)

@@ -82,13 +82,9 @@ async def bootstrap(
     ``primary`` (for claim checks) defaults to a client of POLYFHIR_PRIMARY_STORE_URL.
     """
     engine = build_engine(settings)
-    try:
-        await indexing.wait_for_engine(
-            engine.ensure_index, settings.startup_timeout_s, "search engine"
-        )
-    except BaseException:
-        await engine.close()
-        raise
+    await indexing.prepare_engine(
+        engine, engine.ensure_index, settings.startup_timeout_s, "search engine"
+    )
     freshness = Freshness(engine)
     indexer = Indexer(engine, freshness, registry or SearchParameterRegistry.default())
     clients = None

@@ -54,6 +54,24 @@ class IndexedItem(Protocol):
     def last_updated(self) -> datetime: ...
 
 
+@dataclass(frozen=True, slots=True)
+class IndexedResource:
+    """The identity and version every indexer's item carries (an :class:`IndexedItem`);
+    an indexer's domain item derives from it and adds what its engine stores."""
+
+    tenant: str
+    resource_type: str
+    resource_id: str
+    version: int
+    last_updated: datetime
+    deleted: bool
+
+    @property
+    def event_key(self) -> str:
+        """``tenant|type|id``: the event key, the id of the item in its engine."""
+        return event_key(self.tenant, self.resource_type, self.resource_id)
+
+
 ItemT = TypeVar("ItemT", bound=IndexedItem)
 
 

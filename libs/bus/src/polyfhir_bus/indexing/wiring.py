@@ -7,6 +7,7 @@ import asyncio
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from polyfhir_bus.claim_check import ResourceVersions
 from polyfhir_bus.consumer import BatchConsumer, BatchHandler, ConsumerOptions
@@ -48,22 +49,30 @@ def build_consumer(
     )
 
 
-async def wait_for_engine(
-    prepare: Callable[[], Awaitable[None]], timeout_s: float, engine_name: str
+class Closeable(Protocol):
+    async def close(self) -> None: ...
+
+
+async def prepare_engine(
+    engine: Closeable, prepare: Callable[[], Awaitable[None]], timeout_s: float, name: str
 ) -> None:
     """Run ``prepare`` (create indices, schema), retrying (bounded) while the engine is
-    still starting (``ServiceUnavailable``)."""
+    still starting (``ServiceUnavailable``); the engine is closed if it never gets ready."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
-    while True:
-        try:
-            await prepare()
-            return
-        except ServiceUnavailable as exc:
-            if loop.time() >= deadline:
-                raise
-            log.warning("%s not ready", engine_name, extra={"reason": str(exc)})
-            await asyncio.sleep(0.5)
+    try:
+        while True:
+            try:
+                await prepare()
+                return
+            except ServiceUnavailable as exc:
+                if loop.time() >= deadline:
+                    raise
+                log.warning("%s not ready", name, extra={"reason": str(exc)})
+                await asyncio.sleep(0.5)
+    except BaseException:
+        await engine.close()
+        raise
 
 
 class ConsumingIndexer(ABC):

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from polyfhir_graph.bootstrap import bootstrap
+from fastapi import FastAPI
+
+from polyfhir_graph.bootstrap import GraphIndexer, bootstrap
 from polyfhir_graph.entrypoints.http import create_app
 from polyfhir_graph.settings import GraphSettings
 from polyfhir_servicekit.serve import run_background_service
 
 
+def app_of(running: GraphIndexer) -> FastAPI:
+    return create_app(running.service)
+
+
 def main(argv: list[str] | None = None) -> None:
-    settings = GraphSettings()
-    run_background_service(
-        "polyfhir-graph-indexer",
-        settings,
-        lambda: bootstrap(settings),
-        lambda running: create_app(running.service),
-        argv,
-    )
+    run_background_service("polyfhir-graph-indexer", GraphSettings(), bootstrap, app_of, argv)
 
 
 if __name__ == "__main__":

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from polyfhir_search.bootstrap import bootstrap
+from fastapi import FastAPI
+
+from polyfhir_search.bootstrap import SearchIndexer, bootstrap
 from polyfhir_search.entrypoints.http import create_app
 from polyfhir_search.settings import SearchSettings
 from polyfhir_servicekit.serve import run_background_service
 
 
+def app_of(running: SearchIndexer) -> FastAPI:
+    return create_app(running.service)
+
+
 def main(argv: list[str] | None = None) -> None:
-    settings = SearchSettings()
-    run_background_service(
-        "polyfhir-search-indexer",
-        settings,
-        lambda: bootstrap(settings),
-        lambda running: create_app(running.service),
-        argv,
-    )
+    run_background_service("polyfhir-search-indexer", SearchSettings(), bootstrap, app_of, argv)
 
 
 if __name__ == "__main__":
