@@ -10,14 +10,17 @@ import pkgutil
 import re
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
 from prometheus_client.metrics import MetricWrapperBase
 from pydantic_settings import BaseSettings
+
+from polyfhir_bus.indexing.metrics import IndexerMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "polyfhir"
@@ -189,14 +192,23 @@ def _metric_modules() -> list[str]:
     return modules
 
 
+def _metric_objects(module: ModuleType) -> list[MetricWrapperBase]:
+    """The module's metrics, and those of an indexer's kit families (``IndexerMetrics``)."""
+    found: list[MetricWrapperBase] = []
+    for value in vars(module).values():
+        if isinstance(value, IndexerMetrics):
+            found.extend(getattr(value, f.name) for f in fields(value))
+        elif isinstance(value, MetricWrapperBase):
+            found.append(value)
+    return found
+
+
 @pytest.fixture(scope="session")
 def registered_metrics() -> dict[str, MetricInfo]:
     """Every sample name the services can expose (name_bucket, name_total, ...) -> its metric."""
     samples: dict[str, MetricInfo] = {}
     for module_name in _metric_modules():
-        for value in vars(importlib.import_module(module_name)).values():
-            if not isinstance(value, MetricWrapperBase):
-                continue
+        for value in _metric_objects(importlib.import_module(module_name)):
             info = MetricInfo(value._name, str(value._type), tuple(value._labelnames))
             suffixes = {
                 "counter": ("_total",),

@@ -9,7 +9,7 @@ from typing import Any
 from aiokafka import ConsumerRecord
 
 from polyfhir_bus.claim_check import VersionUnavailable
-from polyfhir_bus.consumer import Delivery
+from polyfhir_bus.consumer import Batch, Delivery
 from polyfhir_bus.events import ChangeKind, ResourceChanged
 
 
@@ -44,6 +44,15 @@ def delivery(event: ResourceChanged, partition: int = 0, position: int | None = 
         "test", partition, position or 0, 0, 0, event.key.encode(), value, None, 0, len(value), ()
     )
     return Delivery(event, partition, position or 0, position, record)
+
+
+def batch_at(*deliveries: Delivery) -> Batch:
+    """The deliveries as one batch, with the highest position per partition."""
+    positions: dict[int, int] = {}
+    for d in deliveries:
+        if d.position is not None:
+            positions[d.partition] = max(positions.get(d.partition, -1), d.position)
+    return Batch(list(deliveries), positions)
 
 
 class VersionsInMemory:

@@ -22,6 +22,7 @@ from fakes.search_index import FakeSearchIndex
 from integration.gateway.harness import SEARCH, Positioned, ids, route
 from polyfhir_bus.consumer import Batch
 from polyfhir_bus.events import ChangeKind, ResourceChanged
+from polyfhir_bus.indexing.freshness import Freshness
 from polyfhir_core.config import parse_config
 from polyfhir_core.contracts.graph_index import GRAPH_INDEX
 from polyfhir_core.contracts.primary_store import TenantPositions
@@ -35,7 +36,6 @@ from polyfhir_gateway.pipeline import QueryPipeline
 from polyfhir_gateway.settings import GatewaySettings
 from polyfhir_graph.adapters.falkordb import FalkorGraph
 from polyfhir_graph.entrypoints.http import create_app as create_graph_app
-from polyfhir_graph.service_layer.freshness import Freshness
 from polyfhir_graph.service_layer.graph_service import GraphService
 from polyfhir_graph.service_layer.indexer import Indexer
 from polyfhir_servicekit.contract_client import contract_client

@@ -12,13 +12,13 @@ import pytest
 
 from polyfhir_bus.consumer import Batch, Delivery
 from polyfhir_bus.events import ResourceChanged
+from polyfhir_bus.indexing.freshness import Freshness
 from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_core.tenancy import TenantContext
 from polyfhir_engines.falkordb import LocalFalkorDB
 from polyfhir_graph.adapters.cypher import CypherGraph
 from polyfhir_graph.adapters.falkordb import FalkorGraph
 from polyfhir_graph.adapters.neo4j import Neo4jGraph
-from polyfhir_graph.service_layer.freshness import Freshness
 from polyfhir_graph.service_layer.graph_service import GraphService
 from polyfhir_graph.service_layer.indexer import Indexer
 from polyfhir_testing.neo4j import neo4j_from_env
@@ -26,7 +26,7 @@ from polyfhir_testing.pytest_plugin import falkordb_server, kafka_broker
 
 __all__ = ["falkordb_server", "kafka_broker"]
 
-from fakes.events import change, delivery, unique
+from fakes.events import batch_at, change, delivery, unique
 
 NEO4J = neo4j_from_env()
 ENGINES = (
@@ -59,11 +59,7 @@ class Harness:
         assert await self.indexer(Batch([delivery(e) for e in events], {})) == []
 
     async def apply_at(self, *deliveries: Delivery) -> None:
-        positions: dict[int, int] = {}
-        for d in deliveries:
-            if d.position is not None:
-                positions[d.partition] = max(positions.get(d.partition, -1), d.position)
-        assert await self.indexer(Batch(list(deliveries), positions)) == []
+        assert await self.indexer(batch_at(*deliveries)) == []
 
     def put(self, rtype: str, rid: str, version: int, **body: Any) -> ResourceChanged:
         return change(self.tenant, rid, version, body, resource_type=rtype)

@@ -12,7 +12,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from polyfhir_bus.events import POSITION_HEADER
-from polyfhir_bus.kafka import create_producer, ensure_topics
+from polyfhir_bus.kafka import ensure_topics
 from polyfhir_core.contracts.graph_index import (
     GRAPH_INDEX,
     ChainStep,
@@ -60,16 +60,6 @@ async def test_an_engine_that_is_down_is_unavailable(gx: Any) -> None:
     )
     with pytest.raises(ServiceUnavailable):
         await bootstrap(settings)
-
-
-@pytest.fixture
-async def producer(kafka_broker: LocalKafka) -> AsyncIterator[AIOKafkaProducer]:
-    p = create_producer(kafka_broker.bootstrap)
-    await p.start()
-    try:
-        yield p
-    finally:
-        await p.stop()
 
 
 async def test_the_service_consumes_the_change_stream(

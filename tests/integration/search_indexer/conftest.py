@@ -14,20 +14,20 @@ import pytest
 
 from polyfhir_bus.consumer import Batch, Delivery
 from polyfhir_bus.events import ResourceChanged
+from polyfhir_bus.indexing.freshness import Freshness
 from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_core.tenancy import TenantContext
 from polyfhir_engines.osmem import LocalOpenSearch
 from polyfhir_search.adapters.elasticsearch import ElasticsearchIndex
 from polyfhir_search.adapters.engine_index import EngineIndex
 from polyfhir_search.adapters.opensearch import OpenSearchIndex
-from polyfhir_search.service_layer.freshness import Freshness
 from polyfhir_search.service_layer.index_service import IndexService
 from polyfhir_search.service_layer.indexer import Indexer
 from polyfhir_testing.pytest_plugin import kafka_broker, opensearch_server
 
 __all__ = ["kafka_broker", "opensearch_server"]
 
-from fakes.events import change, delivery, narrative, unique
+from fakes.events import batch_at, change, delivery, narrative, unique
 
 ENGINES = ("opensearch", "elasticsearch")
 
@@ -61,11 +61,7 @@ class Harness:
 
     async def apply_at(self, *deliveries: Delivery) -> None:
         """Apply deliveries with their partitions and positions."""
-        positions: dict[int, int] = {}
-        for d in deliveries:
-            if d.position is not None:
-                positions[d.partition] = max(positions.get(d.partition, -1), d.position)
-        assert await self.indexer(Batch(list(deliveries), positions)) == []
+        assert await self.indexer(batch_at(*deliveries)) == []
 
 
 @pytest.fixture(params=ENGINES)

@@ -48,16 +48,6 @@ async def topics(ev: Any, kafka_broker: LocalKafka) -> Topics:
     return t
 
 
-@pytest.fixture
-async def producer(kafka_broker: LocalKafka) -> AsyncIterator[AIOKafkaProducer]:
-    p = create_producer(kafka_broker.bootstrap)
-    await p.start()
-    try:
-        yield p
-    finally:
-        await p.stop()
-
-
 Send = Callable[..., Awaitable[None]]
 
 

@@ -8,10 +8,10 @@ import pytest
 
 from fakes.graph_store import MemoryGraph
 from polyfhir_bus.consumer import Batch
+from polyfhir_bus.indexing.freshness import Freshness
 from polyfhir_core.contracts.graph_index import ChainStep, ChainWalk
 from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_core.tenancy import TenantContext
-from polyfhir_graph.service_layer.freshness import Freshness
 from polyfhir_graph.service_layer.graph_service import GraphService, compartment_links
 from polyfhir_graph.service_layer.indexer import Indexer
 

@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 
 from polyfhir_bus.events import ChangeKind, ResourceChanged
+from polyfhir_bus.indexing.batch import latest_per_resource
 from polyfhir_core.contracts.search_index import TextClause, TextField, TextSearch
 from polyfhir_core.errors import BadRequest
 from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_search.adapters.engine_index import bulk_chunks
-from polyfhir_search.domain.documents import document_for, latest_per_resource, text_registry
+from polyfhir_search.domain.documents import document_for, text_registry
 from polyfhir_search.domain.queries import search_body
 
 pytestmark = pytest.mark.unit

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from polyfhir_bus.consumer import Batch
+from polyfhir_bus.indexing.freshness import Freshness
 from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_search.domain.documents import IndexDocument
-from polyfhir_search.service_layer.freshness import Freshness
 from polyfhir_search.service_layer.indexer import Indexer
 from polyfhir_search.service_layer.ports import ItemResult, Outcome
 

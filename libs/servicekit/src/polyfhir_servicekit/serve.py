@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import socket
-from collections.abc import Callable, Coroutine, Sequence
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, Protocol, TypeVar
 
 import uvicorn
 
@@ -51,6 +51,33 @@ async def serve_app(app: Any, host: str, port: int, extra_ports: Sequence[int] =
             sock.close()
 
 
+class Background(Protocol):
+    """A service's work beside its HTTP API (an indexer's change-stream consumer)."""
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+BackgroundT = TypeVar("BackgroundT", bound=Background)
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
+
+async def serve_with_background(
+    build: Callable[[], Awaitable[BackgroundT]],
+    app_of: Callable[[BackgroundT], Any],
+    host: str,
+    port: int,
+) -> None:
+    """Build, start the background work, serve its app until stopped, then close it."""
+    running = await build()
+    try:
+        await running.start()
+        await serve_app(app_of(running), host, port)
+    finally:
+        await running.close()
+
+
 def _bound(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -75,3 +102,20 @@ def run_service(
     args = parser.parse_args(argv)
     configure_logging(settings.log_level)
     asyncio.run(serve(args.host, args.port))
+
+
+def run_background_service(
+    prog: str,
+    settings: SettingsT,
+    build: Callable[[SettingsT], Awaitable[BackgroundT]],
+    app_of: Callable[[BackgroundT], Any],
+    argv: list[str] | None = None,
+) -> None:
+    """``prog [--host H] [--port P]`` for a service with background work (an indexer):
+    ``build(settings)``, start it, serve ``app_of(it)``, close it."""
+    run_service(
+        prog,
+        settings,
+        lambda host, port: serve_with_background(lambda: build(settings), app_of, host, port),
+        argv,
+    )

@@ -16,9 +16,9 @@ an older version arriving later cannot resurrect the resource or its edges.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
-from polyfhir_bus.events import ChangeKind, ResourceChanged, event_key
+from polyfhir_bus.events import ChangeKind, ResourceChanged
+from polyfhir_bus.indexing.batch import IndexedResource
 from polyfhir_core.indexing import extract_index_values
 from polyfhir_core.registry import SearchParameterRegistry, SearchParamType
 from polyfhir_core.resources import ResourceKey
@@ -34,20 +34,14 @@ class Reference:
 
 
 @dataclass(frozen=True, slots=True)
-class GraphRecord:
+class GraphRecord(IndexedResource):
     """The node (and its outgoing edges) one event leaves in the graph."""
 
-    tenant: str
-    resource_type: str
-    resource_id: str
-    version: int
-    last_updated: datetime
-    deleted: bool
     references: tuple[Reference, ...] = ()
 
     @property
     def record_id(self) -> str:
-        return event_key(self.tenant, self.resource_type, self.resource_id)
+        return self.event_key
 
     @property
     def key(self) -> ResourceKey:
@@ -89,13 +83,3 @@ def record_for(event: ResourceChanged, registry: SearchParameterRegistry) -> Gra
         deleted=deleted,
         references=references,
     )
-
-
-def latest_per_resource(events: list[ResourceChanged]) -> list[ResourceChanged]:
-    """Keep one event per resource, the highest version (first seen on a tie)."""
-    best: dict[str, ResourceChanged] = {}
-    for event in events:
-        held = best.get(event.key)
-        if held is None or event.version > held.version:
-            best[event.key] = event
-    return list(best.values())

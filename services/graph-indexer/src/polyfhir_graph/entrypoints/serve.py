@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-from polyfhir_graph.bootstrap import bootstrap
+from fastapi import FastAPI
+
+from polyfhir_graph.bootstrap import GraphIndexer, bootstrap
 from polyfhir_graph.entrypoints.http import create_app
 from polyfhir_graph.settings import GraphSettings
-from polyfhir_servicekit.serve import run_service, serve_app
+from polyfhir_servicekit.serve import run_background_service
 
 
-async def serve(settings: GraphSettings, host: str, port: int) -> None:
-    indexer = await bootstrap(settings)
-    try:
-        await indexer.start()
-        await serve_app(create_app(indexer.service), host, port)
-    finally:
-        await indexer.close()
+def app_of(running: GraphIndexer) -> FastAPI:
+    return create_app(running.service)
 
 
 def main(argv: list[str] | None = None) -> None:
-    settings = GraphSettings()
-    run_service("polyfhir-graph-indexer", settings, lambda h, p: serve(settings, h, p), argv)
+    run_background_service("polyfhir-graph-indexer", GraphSettings(), bootstrap, app_of, argv)
 
 
 if __name__ == "__main__":

@@ -4,27 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Protocol
 
+from polyfhir_bus.indexing import batch as indexing
+from polyfhir_bus.indexing.batch import Outcome
+from polyfhir_bus.indexing.queries import TenantIndex
 from polyfhir_core.contracts.graph_index import CompartmentPage, GraphHits
 from polyfhir_core.contracts.search_index import IndexedVersion
 from polyfhir_core.resources import ResourceKey
 from polyfhir_graph.domain.paths import GraphPath
 from polyfhir_graph.domain.records import GraphRecord
 
+__all__ = ["CompartmentQuery", "GraphRefused", "GraphStore", "ItemResult", "Outcome"]
 
-class Outcome(StrEnum):
-    APPLIED = "applied"
-    STALE = "stale"  # the graph holds a newer version (an equal one is rewritten: same edges)
-    REJECTED = "rejected"  # the engine refuses this record for good (dead-lettered)
-
-
-@dataclass(frozen=True, slots=True)
-class ItemResult:
-    record: GraphRecord
-    outcome: Outcome
-    reason: str | None = None
+ItemResult = indexing.ItemResult[GraphRecord]
 
 
 class GraphRefused(Exception):
@@ -43,7 +36,7 @@ class CompartmentQuery:
     limit: int
 
 
-class GraphStore(Protocol):
+class GraphStore(TenantIndex, Protocol):
     """One reference graph (nodes, edges and per-partition applied positions) in one engine.
 
     Every statement names the tenant: a walk never leaves it. Transient failures

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from polyfhir_bus.events import ChangeKind, ResourceChanged, event_key
+from polyfhir_bus.events import ChangeKind, ResourceChanged
+from polyfhir_bus.indexing.batch import IndexedResource
 from polyfhir_core.indexing import extract_index_values
 from polyfhir_core.registry import SearchParameterRegistry, SearchParamType
 from polyfhir_core.search.fulltext import content_text, narrative_text
@@ -33,20 +33,14 @@ PARAM_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
 
 @dataclass(frozen=True, slots=True)
-class IndexDocument:
+class IndexDocument(IndexedResource):
     """What the index holds for one resource after applying one event."""
 
-    tenant: str
-    resource_type: str
-    resource_id: str
-    version: int
-    last_updated: datetime
-    deleted: bool
     text: dict[str, Any] = field(default_factory=dict)  # narrative, content, token_text, string
 
     @property
     def doc_id(self) -> str:
-        return event_key(self.tenant, self.resource_type, self.resource_id)
+        return self.event_key
 
     def source(self) -> dict[str, Any]:
         return {
@@ -113,13 +107,3 @@ def document_for(event: ResourceChanged, registry: SearchParameterRegistry) -> I
         deleted=event.kind is ChangeKind.DELETED,
         text=text,
     )
-
-
-def latest_per_resource(events: list[ResourceChanged]) -> list[ResourceChanged]:
-    """Keep one event per resource, the highest version (first seen on a tie)."""
-    best: dict[str, ResourceChanged] = {}
-    for event in events:
-        held = best.get(event.key)
-        if held is None or event.version > held.version:
-            best[event.key] = event
-    return list(best.values())

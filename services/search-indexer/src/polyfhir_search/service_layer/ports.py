@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, Protocol
 
+from polyfhir_bus.indexing import batch as indexing
+from polyfhir_bus.indexing.batch import Outcome
+from polyfhir_bus.indexing.queries import TenantIndex
 from polyfhir_core.contracts.search_index import IndexedVersion, IndexState, TextHits
 from polyfhir_core.resources import ResourceKey
 from polyfhir_search.domain.documents import IndexDocument
 
+__all__ = ["ItemResult", "Outcome", "SearchEngine"]
 
-class Outcome(StrEnum):
-    APPLIED = "applied"
-    STALE = "stale"  # the index holds a newer version (an equal one is rewritten: same content)
-    REJECTED = "rejected"  # the engine refuses this document for good (dead-lettered)
+ItemResult = indexing.ItemResult[IndexDocument]
 
 
-@dataclass(frozen=True, slots=True)
-class ItemResult:
-    document: IndexDocument
-    outcome: Outcome
-    reason: str | None = None
-
-
-class SearchEngine(Protocol):
+class SearchEngine(TenantIndex, Protocol):
     """One derived index (documents plus per-partition applied positions) in one engine.
 
     Transient failures (engine unreachable, overloaded) raise

@@ -1,9 +1,8 @@
-"""How far the index has applied the stream, and waiting for it to get further.
+"""How far an index has applied the stream, and waiting for it to get further.
 
-The applied positions are what the engine stores with the documents (the
-``_position|<partition>`` documents of the serving generation), not a copy in
-memory: an engine that restarted empty has applied nothing, and says so.
-Waiters block on an ``asyncio.Condition`` notified after every batch this
+The applied positions are what the engine stores next to what it indexed, not
+a copy in memory: an engine that restarted empty has applied nothing, and says
+so. Waiters block on an ``asyncio.Condition`` notified after every batch this
 process applies, and re-check against the engine every ``recheck_s`` (the
 stored positions; realtime reads of resource versions), so a replica that does
 not consume the partition — or does not consume at all — answers correctly
@@ -15,10 +14,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
-from polyfhir_core.contracts.search_index import AppliedVersion
+from polyfhir_core.contracts.search_index import AppliedVersion, IndexedVersion
 from polyfhir_core.resources import ResourceKey
-from polyfhir_search.service_layer.ports import SearchEngine
+
+
+class AppliedState(Protocol):
+    """What the engine holds: per-partition positions and per-resource versions."""
+
+    async def positions(self) -> dict[int, int]: ...
+
+    async def versions(self, tenant: str, keys: list[ResourceKey]) -> list[IndexedVersion]: ...
 
 
 def reached(held: dict[int, int], wanted: dict[int, int]) -> bool:
@@ -27,7 +34,7 @@ def reached(held: dict[int, int], wanted: dict[int, int]) -> bool:
 
 
 class Freshness:
-    def __init__(self, engine: SearchEngine, recheck_s: float = 0.25) -> None:
+    def __init__(self, engine: AppliedState, recheck_s: float = 0.25) -> None:
         self._engine = engine
         self._recheck_s = recheck_s
         self._changed = asyncio.Condition()
