@@ -295,7 +295,8 @@ def fuzz_requests(draw: st.DrawFn) -> FuzzRequest:
     url = path + (f"?{query}" if query else "")
     headers = {"x-tenant-id": TENANT}
     for name in draw(st.lists(st.sampled_from(sorted(HEADER_CHOICES)), max_size=4, unique=True)):
-        headers[name] = draw(st.one_of(st.sampled_from(HEADER_CHOICES[name]), printable))
+        # a field value has no surrounding whitespace (RFC 9110 5.5): h11 refuses to send one
+        headers[name] = draw(st.one_of(st.sampled_from(HEADER_CHOICES[name]), printable)).strip()
     with_body = method not in ("GET", "HEAD") or draw(st.integers(0, 9)) == 0
     return FuzzRequest(method, url, headers, draw(bodies(rtype)) if with_body else b"")
 

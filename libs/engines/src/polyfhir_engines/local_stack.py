@@ -251,8 +251,9 @@ class LocalStack:
 
     @property
     def engines(self) -> tuple[EngineProcess, ...]:
-        optional = (self.postgres,) if self.postgres is not None else ()
-        return (*optional, self.kafka, self.opensearch)
+        postgres = (self.postgres,) if self.postgres is not None else ()
+        graph = (self.falkordb,) if self.falkordb is not None else ()
+        return (*postgres, self.kafka, self.opensearch, *graph)
 
     @property
     def children(self) -> tuple[EngineProcess | Service, ...]:
