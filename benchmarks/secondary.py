@@ -33,7 +33,8 @@ import httpx
 
 from _common import bucket_quantile_ms, database_urls, percentile, scrape, table
 from bulkload import bulk_load, templates, workers_for
-from polyfhir_core.contracts.search_index import SEARCH_INDEX, AppliedVersion
+from polyfhir_core.contracts.search_index import SEARCH_INDEX
+from polyfhir_core.contracts.secondary import AppliedVersion
 from polyfhir_core.tenancy import TenantContext
 from polyfhir_engines.local_stack import LocalStack, Service
 from polyfhir_engines.processes import free_port

@@ -33,8 +33,6 @@ from polyfhir_core.contracts.primary_store import (
     TenantPositions,
 )
 from polyfhir_core.contracts.search_index import (
-    AppliedVersion,
-    IndexedVersion,
     IndexState,
     IndexStats,
     TextClause,
@@ -43,6 +41,7 @@ from polyfhir_core.contracts.search_index import (
     TextHits,
     TextSearch,
 )
+from polyfhir_core.contracts.secondary import AppliedVersion, IndexedVersion
 from polyfhir_core.jobs import Job, JobClaim, JobOutcome, JobProgress, JobState
 from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.search import SearchQuery

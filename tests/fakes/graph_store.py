@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from polyfhir_core.contracts.graph_index import CompartmentPage, GraphHits
-from polyfhir_core.contracts.search_index import IndexedVersion
+from polyfhir_core.contracts.secondary import IndexedVersion
 from polyfhir_core.resources import ResourceKey
 from polyfhir_graph.domain.paths import GraphPath
 from polyfhir_graph.domain.records import GraphRecord

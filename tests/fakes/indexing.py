@@ -7,7 +7,7 @@ from polyfhir_bus.events import ChangeKind, ResourceChanged
 from polyfhir_bus.indexing.batch import IndexedResource, ItemResult, Outcome, VersionedBatchHandler
 from polyfhir_bus.indexing.freshness import Freshness
 from polyfhir_bus.indexing.metrics import IndexerMetrics
-from polyfhir_core.contracts.search_index import IndexedVersion
+from polyfhir_core.contracts.secondary import IndexedVersion
 from polyfhir_core.resources import ResourceKey
 
 Entry = IndexedResource  # what an event leaves in this index: its identity and version

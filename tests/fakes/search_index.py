@@ -6,14 +6,13 @@ import asyncio
 from dataclasses import dataclass, field
 
 from polyfhir_core.contracts.search_index import (
-    AppliedVersion,
-    IndexedVersion,
     IndexState,
     IndexStats,
     TextHit,
     TextHits,
     TextSearch,
 )
+from polyfhir_core.contracts.secondary import AppliedVersion, IndexedVersion
 from polyfhir_core.errors import IndexNotFresh, ServiceUnavailable
 from polyfhir_core.resources import ResourceKey
 from polyfhir_core.tenancy import TenantContext

@@ -13,7 +13,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from polyfhir_bus.events import POSITION_HEADER, RESOURCE_CHANGES_TOPIC, SCHEMA_HEADER, event_key
-from polyfhir_core.contracts.search_index import SEARCH_INDEX, IndexedVersion
+from polyfhir_core.contracts.search_index import SEARCH_INDEX
+from polyfhir_core.contracts.secondary import IndexedVersion
 from polyfhir_core.resources import ResourceKey
 from polyfhir_core.tenancy import TenantContext
 from polyfhir_engines.local_stack import LocalStack

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from polyfhir_core.contracts.graph_index import ChainStep, ChainWalk, HasStep, HasWalk
-from polyfhir_core.contracts.search_index import IndexedVersion
+from polyfhir_core.contracts.secondary import IndexedVersion
 from polyfhir_core.resources import ResourceKey
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from polyfhir_core.contracts.graph_index import ChainStep, ChainWalk
-from polyfhir_core.contracts.search_index import AppliedVersion, IndexedVersion
+from polyfhir_core.contracts.secondary import AppliedVersion, IndexedVersion
 from polyfhir_core.resources import ResourceKey
 
 pytestmark = pytest.mark.integration

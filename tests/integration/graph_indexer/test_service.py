@@ -19,7 +19,7 @@ from polyfhir_core.contracts.graph_index import (
     ChainWalk,
     GraphIndex,
 )
-from polyfhir_core.contracts.search_index import AppliedVersion
+from polyfhir_core.contracts.secondary import AppliedVersion
 from polyfhir_core.errors import BadRequest, ServiceUnavailable
 from polyfhir_core.tenancy import TenantContext
 from polyfhir_engines.falkordb import LocalFalkorDB

@@ -20,7 +20,8 @@ from polyfhir_bus.events import (
     ResourceChanged,
 )
 from polyfhir_bus.kafka import create_producer, ensure_topics
-from polyfhir_core.contracts.search_index import AppliedVersion, TextClause, TextField, TextSearch
+from polyfhir_core.contracts.search_index import TextClause, TextField, TextSearch
+from polyfhir_core.contracts.secondary import AppliedVersion
 from polyfhir_core.errors import ServiceUnavailable
 from polyfhir_core.tenancy import TenantContext
 from polyfhir_engines.osmem import LocalOpenSearch

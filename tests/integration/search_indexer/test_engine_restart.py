@@ -18,7 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from polyfhir_core.contracts.search_index import AppliedVersion, TextClause, TextField, TextSearch
+from polyfhir_core.contracts.search_index import TextClause, TextField, TextSearch
+from polyfhir_core.contracts.secondary import AppliedVersion
 from polyfhir_core.errors import IndexNotFresh
 from polyfhir_engines.osmem import LocalOpenSearch
 

@@ -12,13 +12,12 @@ import pytest
 
 from polyfhir_core.contracts.search_index import (
     SEARCH_INDEX,
-    AppliedVersion,
-    IndexedVersion,
     SearchIndex,
     TextClause,
     TextField,
     TextSearch,
 )
+from polyfhir_core.contracts.secondary import AppliedVersion, IndexedVersion
 from polyfhir_core.errors import BadRequest, ServiceUnavailable
 from polyfhir_core.resources import ResourceKey
 from polyfhir_core.tenancy import TenantContext

@@ -7,13 +7,8 @@ from typing import Any
 
 import pytest
 
-from polyfhir_core.contracts.search_index import (
-    AppliedVersion,
-    IndexedVersion,
-    TextClause,
-    TextField,
-    TextSearch,
-)
+from polyfhir_core.contracts.search_index import TextClause, TextField, TextSearch
+from polyfhir_core.contracts.secondary import AppliedVersion, IndexedVersion
 from polyfhir_core.resources import ResourceKey
 from polyfhir_core.tenancy import TenantContext
 

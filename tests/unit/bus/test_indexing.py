@@ -14,7 +14,7 @@ from polyfhir_bus.consumer import Batch
 from polyfhir_bus.indexing.freshness import Freshness
 from polyfhir_bus.indexing.metrics import IndexerMetrics
 from polyfhir_bus.indexing.queries import IndexQueries
-from polyfhir_core.contracts.search_index import AppliedVersion
+from polyfhir_core.contracts.secondary import AppliedVersion
 from polyfhir_core.errors import BadRequest
 from polyfhir_core.resources import ResourceKey
 from polyfhir_core.tenancy import TenantContext

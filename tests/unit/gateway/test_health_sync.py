@@ -10,7 +10,7 @@ import pytest
 from fakes.search_index import DOWN, FakeSearchIndex
 from polyfhir_core.config import parse_config
 from polyfhir_core.contracts.primary_store import EntryResponse, ResourceVersion
-from polyfhir_core.contracts.search_index import AppliedVersion
+from polyfhir_core.contracts.secondary import AppliedVersion
 from polyfhir_core.planning import BackendState
 from polyfhir_core.tenancy import TenantContext
 from polyfhir_gateway.pipeline import HealthMonitor, WriteSync, with_warnings, written_version

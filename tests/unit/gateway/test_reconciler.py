@@ -13,7 +13,8 @@ import pytest
 
 from fakes.jobs import FakeJobStore
 from polyfhir_core.contracts.primary_store import PrimaryStore, ResourceVersion
-from polyfhir_core.contracts.search_index import IndexedVersion, SearchIndex
+from polyfhir_core.contracts.search_index import SearchIndex
+from polyfhir_core.contracts.secondary import IndexedVersion
 from polyfhir_core.jobs import Job
 from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.tenancy import TenantContext, TenantId

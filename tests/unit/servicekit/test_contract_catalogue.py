@@ -16,7 +16,8 @@ from polyfhir_core.contracts.primary_store import (
     EntryResponse,
     PrimaryStore,
 )
-from polyfhir_core.contracts.search_index import SEARCH_INDEX, AppliedVersion, SearchIndex
+from polyfhir_core.contracts.search_index import SEARCH_INDEX, SearchIndex
+from polyfhir_core.contracts.secondary import AppliedVersion
 from polyfhir_core.tenancy import TenantContext
 
 

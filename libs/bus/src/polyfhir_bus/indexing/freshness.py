@@ -16,7 +16,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from polyfhir_core.contracts.search_index import AppliedVersion, IndexedVersion
+from polyfhir_core.contracts.secondary import AppliedVersion, IndexedVersion
 from polyfhir_core.resources import ResourceKey
 
 

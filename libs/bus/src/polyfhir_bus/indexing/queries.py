@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from polyfhir_bus.indexing.freshness import AppliedState, Freshness
-from polyfhir_core.contracts.search_index import AppliedVersion, IndexedVersion
+from polyfhir_core.contracts.secondary import AppliedVersion, IndexedVersion
 from polyfhir_core.errors import BadRequest
 from polyfhir_core.resources import ResourceKey
 from polyfhir_core.tenancy import TenantContext

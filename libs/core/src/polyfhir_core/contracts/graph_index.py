@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from polyfhir_core.contracts.contract import Contract
-from polyfhir_core.contracts.search_index import AppliedVersion, IndexedVersion
+from polyfhir_core.contracts.secondary import IndexedSecondary
 from polyfhir_core.resources import ResourceKey
 from polyfhir_core.tenancy import TenantContext
 
@@ -121,7 +121,7 @@ class GraphStats:
 
 
 @runtime_checkable
-class GraphIndex(Protocol):
+class GraphIndex(IndexedSecondary, Protocol):
     """Everything the gateway may ask of the graph secondary."""
 
     async def chain_sources(self, ctx: TenantContext, walk: ChainWalk) -> GraphHits:
@@ -133,37 +133,7 @@ class GraphIndex(Protocol):
     async def compartment(self, ctx: TenantContext, request: CompartmentRequest) -> CompartmentPage:
         """Keys of the patients' compartment (``$everything``)."""
 
-    async def positions(self, ctx: TenantContext) -> dict[int, int]:
-        """Per partition, the highest event position applied."""
-
-    async def wait_applied(
-        self, ctx: TenantContext, versions: list[AppliedVersion], timeout_ms: int
-    ) -> bool:
-        """Wait until every version (or a newer one) is applied; ``False`` on timeout."""
-
-    async def wait_positions(
-        self, ctx: TenantContext, positions: dict[int, int], timeout_ms: int
-    ) -> bool:
-        """Wait until the applied position of each partition reaches ``positions``."""
-
-    async def versions(self, ctx: TenantContext, keys: list[ResourceKey]) -> list[IndexedVersion]:
-        """What the graph holds for ``keys`` (keys it holds nothing for are left out)."""
-
-    async def scan(
-        self, ctx: TenantContext, after: ResourceKey | None, limit: int
-    ) -> list[IndexedVersion]:
-        """The tenant's nodes (tombstones too) in (type, id) order after ``after``."""
-
-    async def remove(self, ctx: TenantContext, keys: list[ResourceKey]) -> int:
-        """Drop nodes the primary does not know at all (reconcile); returns how many."""
-
-    async def drop_tenant(self, ctx: TenantContext) -> int:
-        """Remove every node and edge of the tenant (before a rebuild); returns how many nodes."""
-
     async def stats(self, ctx: TenantContext) -> GraphStats: ...
-
-    async def check_ready(self) -> None:
-        """Raise ServiceUnavailable when the service or its engine cannot serve."""
 
 
 GRAPH_INDEX = Contract[GraphIndex](GraphIndex, "/internal/v1/graph-index", "graph index")

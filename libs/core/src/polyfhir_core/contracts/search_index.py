@@ -36,6 +36,7 @@ from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from polyfhir_core.contracts.contract import Contract
+from polyfhir_core.contracts.secondary import IndexedSecondary
 from polyfhir_core.resources import ResourceKey
 from polyfhir_core.tenancy import TenantContext
 
@@ -103,25 +104,6 @@ class TextHits:
 
 
 @dataclass(frozen=True, slots=True)
-class AppliedVersion:
-    """A resource version the caller waits for (the result of a write)."""
-
-    resource_type: str
-    id: str
-    version: int
-
-
-@dataclass(frozen=True, slots=True)
-class IndexedVersion:
-    """What the index holds for one resource: its version, and whether it is a tombstone."""
-
-    resource_type: str
-    id: str
-    version: int
-    deleted: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class IndexStats:
     """How much the index holds for a tenant and how far it has applied the stream."""
 
@@ -149,38 +131,11 @@ class IndexState:
 
 
 @runtime_checkable
-class SearchIndex(Protocol):
+class SearchIndex(IndexedSecondary, Protocol):
     """Everything the gateway may ask of a search secondary."""
 
     async def search_text(self, ctx: TenantContext, request: TextSearch) -> TextHits:
         """Matching ids with scores (current, non-deleted resources of the tenant only)."""
-
-    async def positions(self, ctx: TenantContext) -> dict[int, int]:
-        """Per partition, the highest event position applied (see the module docstring)."""
-
-    async def wait_applied(
-        self, ctx: TenantContext, versions: list[AppliedVersion], timeout_ms: int
-    ) -> bool:
-        """Wait until every version (or a newer one) is applied; ``False`` on timeout."""
-
-    async def wait_positions(
-        self, ctx: TenantContext, positions: dict[int, int], timeout_ms: int
-    ) -> bool:
-        """Wait until the applied position of each partition reaches ``positions``."""
-
-    async def versions(self, ctx: TenantContext, keys: list[ResourceKey]) -> list[IndexedVersion]:
-        """What the index holds for ``keys`` (keys it holds nothing for are left out)."""
-
-    async def scan(
-        self, ctx: TenantContext, after: ResourceKey | None, limit: int
-    ) -> list[IndexedVersion]:
-        """The tenant's index entries (tombstones too) in (type, id) order after ``after``."""
-
-    async def remove(self, ctx: TenantContext, keys: list[ResourceKey]) -> int:
-        """Drop entries the primary does not know at all (reconcile); returns how many."""
-
-    async def drop_tenant(self, ctx: TenantContext) -> int:
-        """Remove every entry of the tenant (before a rebuild); returns how many."""
 
     async def stats(self, ctx: TenantContext) -> IndexStats: ...
 
@@ -201,9 +156,6 @@ class SearchIndex(Protocol):
         """Step 2, once every tenant was republished and applied: switch searches to the new
         generation atomically and delete the old one. ``False`` (nothing switched) when it
         is not that generation any more, saw a gap, or has not caught up."""
-
-    async def check_ready(self) -> None:
-        """Raise ServiceUnavailable when the service or its engine cannot serve."""
 
 
 SEARCH_INDEX = Contract[SearchIndex](SearchIndex, "/internal/v1/search-index", "search index")

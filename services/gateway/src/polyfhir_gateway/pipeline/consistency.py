@@ -25,7 +25,7 @@ from typing import Any
 
 from polyfhir_core.config import BackendConfig, CompositeConfig, SyncConfig
 from polyfhir_core.contracts.primary_store import EntryResponse, PrimaryStore
-from polyfhir_core.contracts.search_index import AppliedVersion
+from polyfhir_core.contracts.secondary import AppliedVersion
 from polyfhir_core.errors import Issue
 from polyfhir_core.planning import BackendState
 from polyfhir_core.resources import Json

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from polyfhir_core.config import BackendConfig, CompositeConfig
-from polyfhir_core.contracts.search_index import AppliedVersion
+from polyfhir_core.contracts.secondary import AppliedVersion
 from polyfhir_core.planning import BackendState
 from polyfhir_core.tenancy import TenantContext
 from polyfhir_gateway.pipeline.metrics import set_backend_state

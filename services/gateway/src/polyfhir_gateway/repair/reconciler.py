@@ -34,7 +34,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from polyfhir_core.contracts.primary_store import PrimaryStore, ResourceVersion
-from polyfhir_core.contracts.search_index import IndexedVersion
+from polyfhir_core.contracts.secondary import IndexedVersion
 from polyfhir_core.resources import ResourceKey
 from polyfhir_core.tenancy import TenantContext
 from polyfhir_gateway.pipeline.secondary import Repairable

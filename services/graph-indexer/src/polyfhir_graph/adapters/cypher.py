@@ -19,7 +19,7 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from polyfhir_core.contracts.graph_index import CompartmentPage, GraphHits
-from polyfhir_core.contracts.search_index import IndexedVersion
+from polyfhir_core.contracts.secondary import IndexedVersion
 from polyfhir_core.resources import ResourceKey
 from polyfhir_graph.adapters.statements import (
     APPLY_EDGES,

@@ -10,7 +10,7 @@ from polyfhir_bus.indexing import batch as indexing
 from polyfhir_bus.indexing.batch import Outcome
 from polyfhir_bus.indexing.queries import TenantIndex
 from polyfhir_core.contracts.graph_index import CompartmentPage, GraphHits
-from polyfhir_core.contracts.search_index import IndexedVersion
+from polyfhir_core.contracts.secondary import IndexedVersion
 from polyfhir_core.resources import ResourceKey
 from polyfhir_graph.domain.paths import GraphPath
 from polyfhir_graph.domain.records import GraphRecord

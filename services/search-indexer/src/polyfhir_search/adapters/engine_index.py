@@ -26,7 +26,8 @@ from __future__ import annotations
 from typing import Any
 
 from polyfhir_bus.events import event_key
-from polyfhir_core.contracts.search_index import IndexedVersion, TextHit, TextHits
+from polyfhir_core.contracts.search_index import TextHit, TextHits
+from polyfhir_core.contracts.secondary import IndexedVersion
 from polyfhir_core.errors import ServiceUnavailable
 from polyfhir_core.resources import ResourceKey
 from polyfhir_search.adapters.generations import IndexGenerations, IndexMissing, ndjson

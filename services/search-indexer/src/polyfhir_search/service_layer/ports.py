@@ -7,7 +7,8 @@ from typing import Any, Protocol
 from polyfhir_bus.indexing import batch as indexing
 from polyfhir_bus.indexing.batch import Outcome
 from polyfhir_bus.indexing.queries import TenantIndex
-from polyfhir_core.contracts.search_index import IndexedVersion, IndexState, TextHits
+from polyfhir_core.contracts.search_index import IndexState, TextHits
+from polyfhir_core.contracts.secondary import IndexedVersion
 from polyfhir_core.resources import ResourceKey
 from polyfhir_search.domain.documents import IndexDocument
 
