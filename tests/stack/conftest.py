@@ -8,6 +8,7 @@ Failure tests stop, kill and restart those processes.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -97,3 +98,28 @@ def eventually(check: Callable[[], Any], timeout: float = 60.0, what: str = "con
             return last
         time.sleep(0.1)
     raise AssertionError(f"{what} not reached within {timeout}s (last: {last!r})")
+
+
+class Writer(threading.Thread):
+    """Creates ``count`` patients one after another; remembers every acknowledged id."""
+
+    def __init__(self, stack: LocalStack, tenant: str, marker: str, count: int) -> None:
+        super().__init__(daemon=True)
+        self.stack, self.tenant, self.marker, self.count = stack, tenant, marker, count
+        self.acknowledged: list[str] = []
+        self.failures: list[str] = []
+
+    def run(self) -> None:
+        with fhir_client(self.stack, self.tenant) as fhir:
+            for n in range(self.count):
+                answer = fhir.post("/Patient", json=patient(self.marker, n))
+                if answer.status_code == 201:
+                    self.acknowledged.append(answer.json()["id"])
+                else:
+                    self.failures.append(f"{answer.status_code} {answer.text[:200]}")
+
+    def wait_for(self, acknowledged: int) -> None:
+        eventually(
+            lambda: len(self.acknowledged) >= acknowledged or not self.is_alive(),
+            what=f"{acknowledged} writes",
+        )

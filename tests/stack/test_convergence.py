@@ -8,7 +8,6 @@ end a reconcile is run only to *measure* drift, which must be zero.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,36 +16,11 @@ import httpx
 import pytest
 
 from polyfhir_engines.local_stack import LocalStack
-from stack.conftest import eventually, fhir_client, ids, patient, route
+from stack.conftest import Writer, eventually, fhir_client, ids, patient, route
 
 pytestmark = pytest.mark.integration
 
 CONVERGED_S = 30.0  # issue 12: every secondary converges within 30 s of recovery
-
-
-class Writer(threading.Thread):
-    """Creates ``count`` patients one after another; remembers every acknowledged id."""
-
-    def __init__(self, stack: LocalStack, tenant: str, marker: str, count: int) -> None:
-        super().__init__(daemon=True)
-        self.stack, self.tenant, self.marker, self.count = stack, tenant, marker, count
-        self.acknowledged: list[str] = []
-        self.failures: list[str] = []
-
-    def run(self) -> None:
-        with fhir_client(self.stack, self.tenant) as fhir:
-            for n in range(self.count):
-                answer = fhir.post("/Patient", json=patient(self.marker, n))
-                if answer.status_code == 201:
-                    self.acknowledged.append(answer.json()["id"])
-                else:
-                    self.failures.append(f"{answer.status_code} {answer.text[:200]}")
-
-    def wait_for(self, acknowledged: int) -> None:
-        eventually(
-            lambda: len(self.acknowledged) >= acknowledged or not self.is_alive(),
-            what=f"{acknowledged} writes",
-        )
 
 
 def content_search(stack: LocalStack, tenant: str, marker: str) -> httpx.Response:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -19,34 +18,9 @@ from polyfhir_core.resources import ResourceKey
 from polyfhir_core.tenancy import TenantContext
 from polyfhir_engines.local_stack import LocalStack
 from polyfhir_servicekit.contract_client import contract_client
-from stack.conftest import eventually, fhir_client, ids, patient, route
+from stack.conftest import Writer, eventually, fhir_client, ids, patient, route
 
 pytestmark = pytest.mark.integration
-
-
-class Writer(threading.Thread):
-    """Creates ``count`` patients one after another; remembers every acknowledged id."""
-
-    def __init__(self, stack: LocalStack, tenant: str, marker: str, count: int) -> None:
-        super().__init__(daemon=True)
-        self.stack, self.tenant, self.marker, self.count = stack, tenant, marker, count
-        self.acknowledged: list[str] = []
-        self.failures: list[str] = []
-
-    def run(self) -> None:
-        with fhir_client(self.stack, self.tenant) as fhir:
-            for n in range(self.count):
-                answer = fhir.post("/Patient", json=patient(self.marker, n))
-                if answer.status_code == 201:
-                    self.acknowledged.append(answer.json()["id"])
-                else:
-                    self.failures.append(f"{answer.status_code} {answer.text[:200]}")
-
-    def wait_for(self, acknowledged: int) -> None:
-        eventually(
-            lambda: len(self.acknowledged) >= acknowledged or not self.is_alive(),
-            what=f"{acknowledged} writes",
-        )
 
 
 def search_ids(stack: LocalStack, tenant: str, marker: str) -> tuple[list[str], list[str], int]:
