@@ -7,11 +7,13 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from polyfhir_core.indexing.index_values import IndexValues
+from polyfhir_core.indexing.index_values import IndexValues, TokenValue
+from polyfhir_core.search.strings import text_words
 from polyfhir_primary.adapters.sql.dialect import Dialect, plain_insert
 
 INDEX_TABLES = (
     "idx_token",
+    "idx_token_word",
     "idx_string",
     "idx_date",
     "idx_number",
@@ -23,6 +25,7 @@ INDEX_TABLES = (
 # ``elem`` (migration 0005) groups the component rows of one composite element; NULL otherwise.
 _COLUMNS = {
     "idx_token": ("param", "system", "code", "text", "elem"),
+    "idx_token_word": ("param", "word", "elem"),  # migration 0014/0009: token :text by word
     "idx_string": ("param", "value", "exact", "elem"),
     "idx_date": ("param", "low", "high", "elem"),
     "idx_number": ("param", "value", "low", "high", "elem"),
@@ -47,6 +50,14 @@ def _timestamps(dialect: Dialect) -> Callable[[datetime], Any]:
     return dialect.ts
 
 
+def _token_words(
+    tokens: list[TokenValue], owner: tuple[str, str, str], elem: int | None
+) -> list[tuple[Any, ...]]:
+    """One row per distinct (param, word) of the tokens' texts (displays repeat words)."""
+    words = dict.fromkeys((t.param, w) for t in tokens if t.text for w in text_words(t.text))
+    return [(*owner, param, word, elem) for param, word in words]
+
+
 def _add_rows(
     per_table: dict[str, list[tuple[Any, ...]]],
     values: IndexValues,
@@ -57,6 +68,7 @@ def _add_rows(
     per_table["idx_token"] += [
         (*owner, t.param, t.system, t.code, t.text, elem) for t in values.tokens
     ]
+    per_table["idx_token_word"] += _token_words(values.tokens, owner, elem)
     per_table["idx_string"] += [(*owner, s.param, s.value, s.exact, elem) for s in values.strings]
     per_table["idx_date"] += [(*owner, d.param, ts(d.low), ts(d.high), elem) for d in values.dates]
     per_table["idx_number"] += [

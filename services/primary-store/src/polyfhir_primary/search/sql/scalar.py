@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from polyfhir_core.search.dates import DateRange
+from polyfhir_core.search.strings import text_words
 from polyfhir_primary.adapters.sql.dialect import Dialect
 from polyfhir_primary.search.plan import (
     ANY,
@@ -75,14 +76,23 @@ def token_match_sql(x: str, m: TokenMatch) -> Sql:
     return "(" + " AND ".join(parts or ["1 = 1"]) + ")", args
 
 
+def token_text_sql(b: Builder, param: str | tuple[str, ...], value: str, alias: str) -> Sql:
+    """``:text``: every word of the value starts a word of the token's display/text
+    (a range probe per word on idx_token_word; migration 0014/0009)."""
+    words = text_words(value)
+    if not words:
+        return "1 = 0", []
+    probes = []
+    for word in words:
+        x = b.alias("w")
+        probes.append(exists(b, "idx_token_word", x, alias, param, starts_with(f"{x}.word", word)))
+    return "(" + " AND ".join(p[0] for p in probes) + ")", [a for p in probes for a in p[1]]
+
+
 def token_sql(b: Builder, c: TokenClause, alias: str) -> Sql:
-    x = b.alias("t")
     if c.text:
-        parts = [
-            (f"LOWER({x}.text) LIKE ? ESCAPE '\\'", [like_escape((m.code or "").lower()) + "%"])
-            for m in c.matches
-        ]
-        return exists(b, "idx_token", x, alias, c.param, any_of(parts))
+        return any_of([token_text_sql(b, c.param, m.code or "", alias) for m in c.matches])
+    x = b.alias("t")
     cond = any_of([token_match_sql(x, m) for m in c.matches])
     return exists(b, "idx_token", x, alias, c.param, cond, negate=c.negate)
 
