@@ -167,6 +167,13 @@ CASES: list[tuple[str, str, list[tuple[str, str]], list[str]]] = [
     ("token-contactpoint", "Patient", [("phone", "555-1000")], ["p1"]),
     ("token-text", "Observation", [("code:text", "systolic")], ["o1", "o2", "o4"]),
     ("token-text-concept", "Observation", [("code:text", "body")], ["o3"]),
+    # :text matches words anywhere in the display/text, each by prefix, in any order
+    ("token-text-inner-word", "Observation", [("code:text", "pressure")], ["o1", "o2", "o4"]),
+    ("token-text-inner-prefix", "Observation", [("code:text", "PRESS")], ["o1", "o2", "o4"]),
+    ("token-text-words", "Observation", [("code:text", "blood systolic")], ["o1", "o2", "o4"]),
+    ("token-text-word-missing", "Observation", [("code:text", "blood weight")], []),
+    ("token-text-mid-word", "Observation", [("code:text", "ystolic")], []),
+    ("token-text-or", "Observation", [("code:text", "weight,pressure")], ["o1", "o2", "o3", "o4"]),
     ("token-coding", "Observation", [("code", f"{LOINC}|8480-6")], ["o1", "o2", "o4"]),
     ("meta-tag", "Patient", [("_tag", "http://tags|vip")], ["p1"]),
     (

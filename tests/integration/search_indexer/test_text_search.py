@@ -136,6 +136,18 @@ async def test_token_and_string_text(harness: Any, ev: Any) -> None:
     ) == {"p1"}
 
 
+async def test_token_text_matches_words_anywhere_by_prefix(harness: Any, ev: Any) -> None:
+    diabetes = {"code": {"coding": [{"code": "44054006", "display": "Type 2 diabetes mellitus"}]}}
+    await harness.apply(
+        ev.change(harness.tenant, "t2", 1, diabetes),
+        ev.change(harness.tenant, "flu", 1, {"code": {"text": "Influenza"}}),
+    )
+    for query in ("diabetes", "DIAB", "mellitus type", "diabetes*"):
+        assert await _found(harness, query, field=TextField.TOKEN_TEXT, param="code") == {"t2"}
+    for query in ("abetes", "diabetes insipidus", "type -diab"):
+        assert await _found(harness, query, field=TextField.TOKEN_TEXT, param="code") == set()
+
+
 async def test_type_filter_and_system_search(harness: Any, ev: Any) -> None:
     await harness.apply(
         ev.change(harness.tenant, "c1", 1, ev.narrative("diabetes follow-up")),

@@ -36,20 +36,31 @@ def clause_field(clause: TextClause) -> str:
     return f"{group}.{clause.param}"
 
 
-def term_query(field: str, term: Term) -> dict[str, Any]:
+def _prefix_query(field: str, word: str) -> dict[str, Any]:
+    word = normalize(word)
+    return _any([{"prefix": {f"{field}.prefix": word}}, {"prefix": {field: word}}])
+
+
+def term_query(field: str, term: Term, *, words_by_prefix: bool = False) -> dict[str, Any]:
+    """``words_by_prefix`` (token ``:text``): a plain word also matches the words it
+    starts (``diab`` finds "Type 2 diabetes mellitus"), as on the primary store."""
     if term.prefix:
-        word = normalize(term.words[0])
-        return _any([{"prefix": {f"{field}.prefix": word}}, {"prefix": {field: word}}])
+        return _prefix_query(field, term.words[0])
     if len(term.words) > 1:
         return {"match_phrase": {field: " ".join(term.words)}}
-    return {"match": {field: {"query": term.words[0], "operator": "and"}}}
+    stem = {"match": {field: {"query": term.words[0], "operator": "and"}}}
+    if words_by_prefix:
+        return _any([stem, _prefix_query(field, term.words[0])])
+    return stem
 
 
 def value_query(field: str, value: str) -> dict[str, Any]:
+    by_prefix = field.startswith(f"{TOKEN_TEXT}.")
     groups = []
     for group in parse_text_query(value):
-        positive = [term_query(field, t) for t in group if not t.negate]
-        negative = [term_query(field, t) for t in group if t.negate]
+        terms = [(t.negate, term_query(field, t, words_by_prefix=by_prefix)) for t in group]
+        positive = [q for negate, q in terms if not negate]
+        negative = [q for negate, q in terms if negate]
         groups.append({"bool": {"must": positive, "must_not": negative}})
     return _any(groups)
 
