@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from starlette.middleware.gzip import GZipMiddleware
 
 from polyfhir_core.config import default_config
 from polyfhir_core.contracts.primary_store import PrimaryStore
@@ -127,6 +128,10 @@ def create_app(
     app.add_middleware(AuditMiddleware)
     if settings.admin_port is not None:
         app.add_middleware(AdminPortSplit, admin_port=settings.admin_port)
+    if settings.gzip_level > 0:
+        app.add_middleware(
+            GZipMiddleware, minimum_size=settings.gzip_min_bytes, compresslevel=settings.gzip_level
+        )
     app.add_middleware(UnhandledErrorMiddleware)  # inside metrics: a 500 is counted
     app.add_middleware(MetricsMiddleware, service="gateway", log_requests=settings.access_log)
     return app

@@ -77,6 +77,20 @@ class GatewaySettings(BaseSettings):
     bulk_import_dir: str | None = Field(
         default=None, description="file:// inputs of $import must lie under this folder"
     )
+    # -- response compression (docs/operations.md) ---------------------------------------
+    gzip_min_bytes: int = Field(
+        default=1024,
+        ge=0,
+        description="answers at least this large are gzip-compressed for clients that send "
+        "Accept-Encoding: gzip; smaller ones are sent as they are",
+    )
+    gzip_level: int = Field(
+        default=1,
+        ge=0,
+        le=9,
+        description="gzip compresslevel (1: fastest, most of the size gain for FHIR JSON; "
+        "0: never compress)",
+    )
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     port: int = 8080
