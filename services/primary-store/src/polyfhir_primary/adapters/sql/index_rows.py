@@ -50,12 +50,10 @@ def _timestamps(dialect: Dialect) -> Callable[[datetime], Any]:
     return dialect.ts
 
 
-def _token_words(
-    tokens: list[TokenValue], owner: tuple[str, str, str], elem: int | None
-) -> list[tuple[Any, ...]]:
+def _token_words(tokens: list[TokenValue], owner: tuple[str, str, str]) -> list[tuple[Any, ...]]:
     """One row per distinct (param, word) of the tokens' texts (displays repeat words)."""
     words = dict.fromkeys((t.param, w) for t in tokens if t.text for w in text_words(t.text))
-    return [(*owner, param, word, elem) for param, word in words]
+    return [(*owner, param, word, None) for param, word in words]
 
 
 def _add_rows(
@@ -68,7 +66,8 @@ def _add_rows(
     per_table["idx_token"] += [
         (*owner, t.param, t.system, t.code, t.text, elem) for t in values.tokens
     ]
-    per_table["idx_token_word"] += _token_words(values.tokens, owner, elem)
+    if elem is None:  # :text is on a token parameter, never on a composite's component
+        per_table["idx_token_word"] += _token_words(values.tokens, owner)
     per_table["idx_string"] += [(*owner, s.param, s.value, s.exact, elem) for s in values.strings]
     per_table["idx_date"] += [(*owner, d.param, ts(d.low), ts(d.high), elem) for d in values.dates]
     per_table["idx_number"] += [
