@@ -43,6 +43,32 @@ def test_a_write_is_found_by_full_text_in_every_mode(
         assert served.json()["entry"][0]["resource"]["name"][0]["given"] == [marker]
 
 
+def test_token_text_finds_a_word_inside_the_display_on_either_backend(
+    stack: LocalStack, tenant: str
+) -> None:
+    """``code:text`` matches any word of the display by prefix, whether the primary or
+    the search secondary answers (issue 18)."""
+    condition = {
+        "resourceType": "Condition",
+        "subject": {"reference": "Patient/nobody"},
+        "code": {"coding": [{"code": "44054006", "display": "Type 2 diabetes mellitus"}]},
+    }
+    with fhir_client(stack, tenant) as fhir:
+        created = fhir.post("/Condition", json=condition)
+        assert created.status_code == 201, created.text
+        cid = created.json()["id"]
+        for word in ("diabetes", "mellit"):
+            found = fhir.get("/Condition", params={"code:text": word})
+            assert found.status_code == 200, found.text
+            assert ids(found.json()) == [cid], (word, route(found))
+
+        def served_by_search() -> httpx.Response | None:
+            r = fhir.get("/Condition", params={"code:text": "diab"})
+            return r if "search" in route(r) and ids(r.json()) == [cid] else None
+
+        eventually(served_by_search, what="the search secondary matching a word of the display")
+
+
 def _waits_for_search(stack: LocalStack) -> bool:
     mode = stack.sync["mode"]
     return bool((mode["kind"] if isinstance(mode, dict) else mode) != "asynchronous")
