@@ -33,9 +33,9 @@ def test_each_token_text_gives_one_row_per_distinct_word_and_parameter() -> None
     )
     rows = dict(index_rows(values, OWNER, SQLITE))
     assert rows["idx_token_word"] == [
-        (*OWNER, "code", "type", None),
-        (*OWNER, "code", "2", None),
-        (*OWNER, "code", "diabetes", None),
-        (*OWNER, "code", "mellitus", None),
-        (*OWNER, "category", "problem", None),
+        (*OWNER, "code", "type"),
+        (*OWNER, "code", "2"),
+        (*OWNER, "code", "diabetes"),
+        (*OWNER, "code", "mellitus"),
+        (*OWNER, "category", "problem"),
     ]

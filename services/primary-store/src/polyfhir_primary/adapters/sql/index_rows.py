@@ -25,7 +25,7 @@ INDEX_TABLES = (
 # ``elem`` (migration 0005) groups the component rows of one composite element; NULL otherwise.
 _COLUMNS = {
     "idx_token": ("param", "system", "code", "text", "elem"),
-    "idx_token_word": ("param", "word", "elem"),  # migration 0014/0009: token :text by word
+    "idx_token_word": ("param", "word"),  # migration 0014/0009: token :text by word
     "idx_string": ("param", "value", "exact", "elem"),
     "idx_date": ("param", "low", "high", "elem"),
     "idx_number": ("param", "value", "low", "high", "elem"),
@@ -53,7 +53,7 @@ def _timestamps(dialect: Dialect) -> Callable[[datetime], Any]:
 def _token_words(tokens: list[TokenValue], owner: tuple[str, str, str]) -> list[tuple[Any, ...]]:
     """One row per distinct (param, word) of the tokens' texts (displays repeat words)."""
     words = dict.fromkeys((t.param, w) for t in tokens if t.text for w in text_words(t.text))
-    return [(*owner, param, word, None) for param, word in words]
+    return [(*owner, param, word) for param, word in words]
 
 
 def _add_rows(
