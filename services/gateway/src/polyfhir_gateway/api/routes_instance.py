@@ -10,6 +10,7 @@ from polyfhir_core.contracts.primary_store import EntryRequest, Method
 from polyfhir_core.errors import BadRequest
 from polyfhir_core.input_limits import MAX_INT32, parse_bounded_int
 from polyfhir_core.resources import check_id, parse_etag
+from polyfhir_gateway.api.conditional_read import is_not_modified
 from polyfhir_gateway.api.fhir_json import JSON_PATCH, fhir_response, http_date, read_body
 from polyfhir_gateway.api.history_params import history_query
 from polyfhir_gateway.api.interactions import (
@@ -70,9 +71,16 @@ async def compartment_search_post(ctype: str, cid: str, rtype: str, fc: Ctx) -> 
 async def read(rtype: str, rid: str, fc: Ctx) -> Response:
     require_type(rtype)
     stored = await fc.store.read(fc.tenant, rtype, check_id(rid))
-    none_match = fc.request.headers.get("if-none-match")
-    if none_match and none_match.strip() in (stored.etag, f'"{stored.version}"'):
-        return Response(status_code=304, headers={"ETag": stored.etag})
+    headers = fc.request.headers
+    if is_not_modified(
+        if_none_match=headers.get("if-none-match"),
+        if_modified_since=headers.get("if-modified-since"),
+        etag=stored.etag,
+        version=stored.version,
+        last_updated=stored.last_updated,
+    ):
+        not_modified = {"ETag": stored.etag, "Last-Modified": http_date(stored.last_updated)}
+        return Response(status_code=304, headers=not_modified)
     return _stored_response(fc, stored)
 
 
