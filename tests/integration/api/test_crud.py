@@ -101,7 +101,11 @@ async def test_json_patch_errors(fhir: httpx.AsyncClient) -> None:
     assert (
         await fhir.patch(f"/Patient/{rid}", content=orjson.dumps(change_id), headers=JSON_PATCH)
     ).status_code == 422
-    wrong_type = await fhir.patch(f"/Patient/{rid}", json=bad_path)
+    json_patch_as_plain_json = await fhir.patch(f"/Patient/{rid}", json=bad_path)
+    assert json_patch_as_plain_json.status_code == 400
+    wrong_type = await fhir.patch(
+        f"/Patient/{rid}", content=orjson.dumps(bad_path), headers={"content-type": "text/plain"}
+    )
     assert wrong_type.status_code == 415
     missing = await fhir.patch(
         "/Patient/missing", content=orjson.dumps(bad_path), headers=JSON_PATCH

@@ -13,7 +13,6 @@ from polyfhir_core.errors import BadRequest, NotAcceptable, PayloadTooLarge, Uns
 from polyfhir_core.input_limits import check_json_depth
 
 FHIR_JSON = "application/fhir+json"
-JSON_PATCH = "application/json-patch+json"
 _JSON_TYPES = {FHIR_JSON, "application/json", "application/json+fhir", "text/json"}
 _FORMATS = {"json", "application/json", FHIR_JSON, "application/json+fhir"}
 
