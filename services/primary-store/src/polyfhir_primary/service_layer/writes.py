@@ -7,7 +7,6 @@ nothing was written). Callers decide transaction boundaries.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
