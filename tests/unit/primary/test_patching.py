@@ -123,6 +123,8 @@ def test_fhirpath_delete_of_the_last_item_drops_the_array() -> None:
         operation("add", "Patient", name="active", value={"valueBoolean": False}),  # already set
         operation("insert", "Patient.identifier", index=5, value="x"),
         operation("move", "Patient.identifier", source=0, destination=9),
+        operation("replace", "Patient", value="x"),  # the resource itself
+        operation("delete", "Patient"),
     ],
 )
 def test_fhirpath_patch_that_cannot_apply_is_422(failing: dict[str, Any]) -> None:
@@ -139,6 +141,11 @@ def test_fhirpath_patch_that_cannot_apply_is_422(failing: dict[str, Any]) -> Non
         (fhirpath(operation("replace", "Patient.name[0]..family", value="x")).body, BadRequest),
         (fhirpath(operation("replace", "Patient.name.exists()", value="x")).body, NotSupported),
         (fhirpath(operation("insert", "Patient.identifier", value="x")).body, BadRequest),
+        (fhirpath(operation("replace", "Patient.active", value={})).body, BadRequest),
+        (
+            fhirpath(operation("insert", "Patient.identifier.first()", index=0, value="x")).body,
+            NotSupported,
+        ),
     ],
 )
 def test_malformed_fhirpath_patch_is_400(

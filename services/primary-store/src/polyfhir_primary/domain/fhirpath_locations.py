@@ -20,7 +20,7 @@ from fhirpathpy.models import models
 
 from polyfhir_core.errors import BadRequest, NotSupported
 
-_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+ELEMENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _NAME_INDEXED = re.compile(r"([A-Za-z][A-Za-z0-9_]*)\[(\d+)\]")
 _WHERE = re.compile(r"where\((.+)\)", re.DOTALL)
 
@@ -84,7 +84,7 @@ def _apply_step(current: list[Location], step: str) -> list[Location]:
         children = list(_children(current, indexed.group(1)))
         position = int(indexed.group(2))
         return children[position : position + 1]
-    if _NAME.fullmatch(step):
+    if ELEMENT_NAME.fullmatch(step):
         return list(_children(current, step))
     raise NotSupported(
         f"FHIRPath Patch paths may use element names, [n], first(), last() and where();"

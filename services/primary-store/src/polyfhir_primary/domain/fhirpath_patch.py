@@ -15,8 +15,14 @@ from typing import Any
 
 import fhirkit
 
-from polyfhir_core.errors import BadRequest, Unprocessable
-from polyfhir_primary.domain.fhirpath_locations import Location, locate, locate_steps, split_path
+from polyfhir_core.errors import BadRequest, NotSupported, Unprocessable
+from polyfhir_primary.domain.fhirpath_locations import (
+    ELEMENT_NAME,
+    Location,
+    locate,
+    locate_steps,
+    split_path,
+)
 
 OPERATION_TYPES = ("add", "insert", "delete", "replace", "move")
 
@@ -28,7 +34,7 @@ class Operation:
     parts: dict[str, Any]
 
     def needs(self, name: str) -> Any:
-        if name not in self.parts:
+        if self.parts.get(name) is None:
             raise BadRequest(f"FHIRPath Patch {self.type} at {self.path!r} needs a {name!r} part")
         return self.parts[name]
 
@@ -96,6 +102,8 @@ def _part_value(part: dict[str, Any]) -> Any:
 
 def _single(resource: dict[str, Any], operation: Operation) -> Location:
     found = locate(resource, operation.path)
+    if operation.type != "add" and any(not loc.keys for loc in found):
+        raise Unprocessable(f"FHIRPath Patch {operation.type} cannot apply to the resource itself")
     if len(found) != 1:
         many = "no element" if not found else f"{len(found)} elements"
         raise Unprocessable(
@@ -108,6 +116,10 @@ def _single(resource: dict[str, Any], operation: Operation) -> Location:
 def _list_at(resource: dict[str, Any], operation: Operation, *, create: bool) -> list[Any]:
     """The list a path ending in an element name denotes (``Patient.identifier``)."""
     *parent_steps, name = split_path(operation.path)
+    if not ELEMENT_NAME.fullmatch(name):
+        raise NotSupported(
+            f"FHIRPath Patch {operation.type}: the path must end in the list's element name"
+        )
     parents = locate_steps(resource, parent_steps)
     if len(parents) != 1 or not isinstance(parents[0].value, dict):
         raise Unprocessable(f"FHIRPath Patch {operation.type}: {operation.path!r} is not one list")
@@ -150,9 +162,7 @@ def _delete(resource: dict[str, Any], operation: Operation) -> None:
     found = locate(resource, operation.path)
     if not found:
         return  # "delete ... (if found)"
-    if len(found) > 1:
-        raise Unprocessable(f"FHIRPath Patch delete: {operation.path!r} selects several elements")
-    _remove(resource, found[0])
+    _remove(resource, _single(resource, operation))
 
 
 def _remove(resource: dict[str, Any], target: Location) -> None:
