@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl
 
 from polyfhir_core.errors import FhirError
 from polyfhir_core.registry import SearchParameterRegistry
-from polyfhir_core.search import SearchQuery, parse_search
+from polyfhir_core.search import IncludeSpec, SearchQuery, parse_search
 from polyfhir_primary.adapters.sql.dialects import DIALECTS
 from polyfhir_primary.adapters.sql.includes import include_statement
 from polyfhir_primary.search import Limits, compile_search, stored_includes
@@ -143,6 +143,8 @@ CORPUS: tuple[tuple[str, str] | tuple[str, str, str], ...] = (
     ("Observation", "_include=Observation:patient"),
     ("Observation", "_include=Observation:subject:Patient"),
     ("Observation", "_include=Observation:*"),
+    ("Observation", "_include=*"),
+    ("Patient", "_revinclude=*"),
     ("Patient", "_revinclude=Observation:subject"),
     ("Patient", "_revinclude=Observation:patient"),
     ("Patient", "_revinclude:iterate=Observation:subject&_include:iterate=Observation:performer"),
@@ -257,8 +259,19 @@ def render(registry: SearchParameterRegistry) -> Iterator[str]:
                 yield from _sql(f.name, getattr(statements, f.name))
             for spec in includes:
                 yield from _sql(
-                    f"include {spec}", include_statement(spec, ["a", "b"], dialect, TENANT)
+                    f"include {spec}",
+                    include_statement(_typed(spec, entry[0]), ["a", "b"], dialect, TENANT),
                 )
+
+
+def _typed(spec: IncludeSpec, match_type: str) -> IncludeSpec:
+    """``_include=*``/``_revinclude=*`` run once per matched type (sql/includes.py):
+    render them for the query's."""
+    if spec.is_bare_wildcard and spec.reverse:
+        return IncludeSpec("*", "*", match_type, True, spec.iterate)
+    if spec.is_bare_wildcard:
+        return IncludeSpec(match_type, "*", None, False, spec.iterate)
+    return spec
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ from polyfhir_core.contracts.graph_index import (
     HasStep,
     HasWalk,
 )
+from polyfhir_core.contracts.patch import Patch, PatchFormat
 from polyfhir_core.contracts.primary_store import (
     BundleKind,
     EntryRequest,
@@ -87,7 +88,11 @@ SAMPLES: dict[Any, Any] = {
     BundleKind: BundleKind.BATCH,
     Sequence[EntryRequest]: [
         EntryRequest(Method.PUT, "Patient/p-1", {"resourceType": "Patient"}, if_match='W/"2"'),
-        EntryRequest(Method.PATCH, "Patient/p-1", patch=[{"op": "remove", "path": "/active"}]),
+        EntryRequest(
+            Method.PATCH,
+            "Patient/p-1",
+            patch=Patch(PatchFormat.JSON_PATCH, [{"op": "remove", "path": "/active"}]),
+        ),
     ],
     list[EntryResponse]: [
         EntryResponse(

@@ -162,7 +162,7 @@ class FakeSession:
         seen = {m.key for m in matches}
         out: list[StoredResource] = []
         for spec in (s for s in specs if not s.reverse):
-            for m in (m for m in matches if m.resource_type == spec.source_type):
+            for m in (m for m in matches if spec.source_type in ("*", m.resource_type)):
                 for ref in self._references(m, spec):
                     target = self.state.current(
                         self._owner(ref.target_type or "", ref.target_id or "")

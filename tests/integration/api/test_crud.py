@@ -101,7 +101,11 @@ async def test_json_patch_errors(fhir: httpx.AsyncClient) -> None:
     assert (
         await fhir.patch(f"/Patient/{rid}", content=orjson.dumps(change_id), headers=JSON_PATCH)
     ).status_code == 422
-    wrong_type = await fhir.patch(f"/Patient/{rid}", json=bad_path)
+    json_patch_as_plain_json = await fhir.patch(f"/Patient/{rid}", json=bad_path)
+    assert json_patch_as_plain_json.status_code == 400
+    wrong_type = await fhir.patch(
+        f"/Patient/{rid}", content=orjson.dumps(bad_path), headers={"content-type": "text/plain"}
+    )
     assert wrong_type.status_code == 415
     missing = await fhir.patch(
         "/Patient/missing", content=orjson.dumps(bad_path), headers=JSON_PATCH
@@ -147,3 +151,30 @@ async def test_if_none_match_on_read_gives_304(fhir: httpx.AsyncClient) -> None:
     rid = (await create(fhir, patient())).json()["id"]
     response = await fhir.get(f"/Patient/{rid}", headers={"If-None-Match": 'W/"1"'})
     assert response.status_code == 304
+
+
+async def test_if_modified_since_on_read_gives_304_when_unchanged(fhir: httpx.AsyncClient) -> None:
+    created = await create(fhir, patient())
+    rid, last_modified = created.json()["id"], created.headers["last-modified"]
+    unchanged = await fhir.get(f"/Patient/{rid}", headers={"If-Modified-Since": last_modified})
+    assert unchanged.status_code == 304
+    assert unchanged.headers["etag"] == 'W/"1"'
+    assert unchanged.headers["last-modified"] == last_modified
+    older = "Mon, 01 Jan 2001 00:00:00 GMT"
+    changed = await fhir.get(f"/Patient/{rid}", headers={"If-Modified-Since": older})
+    assert changed.status_code == 200
+    assert changed.json()["id"] == rid
+
+
+@pytest.mark.parametrize(
+    ("accept", "status"),
+    [
+        ("application/fhir+json; fhirVersion=4.0", 200),
+        ("application/fhir+json; fhirVersion=3.0", 406),
+    ],
+)
+async def test_accept_with_fhir_version(fhir: httpx.AsyncClient, accept: str, status: int) -> None:
+    response = await fhir.get("/metadata", headers={"Accept": accept})
+    assert response.status_code == status
+    if status == 406:
+        assert response.json()["resourceType"] == "OperationOutcome"

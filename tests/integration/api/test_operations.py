@@ -37,6 +37,27 @@ async def test_capability_statement_describes_what_is_implemented(fhir: httpx.As
     assert "code-value-quantity" in claimed  # composites are answered, so claimed
 
 
+async def test_capability_statement_lists_includes_operations_and_formats(
+    fhir: httpx.AsyncClient,
+) -> None:
+    cs = (await fhir.get("/metadata")).json()
+    by_type = {r["type"]: r for r in cs["rest"][0]["resource"]}
+    patient, observation = by_type["Patient"], by_type["Observation"]
+    assert {"*", "Patient:*", "Patient:organization"} <= set(patient["searchInclude"])
+    assert {"*", "Observation:subject", "Encounter:subject"} <= set(patient["searchRevInclude"])
+    assert "Observation:patient" in observation["searchInclude"]
+    assert {o["name"] for o in patient["operation"]} == {"export", "everything"}
+    assert patient["conditionalRead"] == "full-support"
+    assert set(cs["patchFormat"]) == {
+        "application/json-patch+json",
+        "application/merge-patch+json",
+        "application/fhir+json",
+    }
+    # what the statement claims works: the listed includes are answered
+    listed = await fhir.get("/Patient", params={"_revinclude": patient["searchRevInclude"][1]})
+    assert listed.status_code == 200, listed.text
+
+
 async def test_probes_and_metrics(server, fhir: httpx.AsyncClient) -> None:  # type: ignore[no-untyped-def]
     await fhir.post("/Patient", json={"resourceType": "Patient"})
     async with httpx.AsyncClient(base_url=server.base_url, transport=server.transport) as ops:

@@ -45,6 +45,11 @@ async def test_fhirpy_crud_and_search(cli_server: str) -> None:
     fetched = await client.reference("Patient", patient.id).to_resource()
     assert fetched["gender"] == "female"
     assert fetched["meta"]["versionId"] == "2"
+    await fetched.patch(birthDate="1815-12-10")  # fhirpy sends a JSON Merge Patch
+    patched = await client.reference("Patient", patient.id).to_resource()
+    assert patched["birthDate"] == "1815-12-10"
+    assert patched["gender"] == "female"
+    assert patched["meta"]["versionId"] == "3"
     found = await client.resources("Patient").search(identifier="urn:test|ADA").fetch_all()
     assert [p.id for p in found] == [patient.id]
     await fetched.delete()  # type: ignore[no-untyped-call]  # fhirpy ships no annotation here

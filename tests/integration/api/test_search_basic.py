@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
@@ -74,6 +76,28 @@ async def test_paging_with_count(fhir: httpx.AsyncClient) -> None:
         pages += 1
     assert pages == 3
     assert sorted(seen) == sorted(ids)
+
+
+def _links(bundle: dict[str, Any]) -> dict[str, str]:
+    return {link["relation"]: link["url"] for link in bundle["link"]}
+
+
+async def test_first_previous_and_last_links_walk_the_pages(fhir: httpx.AsyncClient) -> None:
+    ids = await _seed(fhir, 5)
+    middle = (await fhir.get("/Patient", params={"_count": "2", "_offset": "2"})).json()
+    links = _links(middle)
+    assert set(links) == {"self", "first", "previous", "next", "last"}
+    first = (await fhir.get(links["first"])).json()
+    assert "previous" not in _links(first)
+    previous = (await fhir.get(links["previous"])).json()
+    assert [e["resource"]["id"] for e in previous["entry"]] == [
+        e["resource"]["id"] for e in first["entry"]
+    ]
+    last = (await fhir.get(links["last"])).json()
+    assert [e["resource"]["id"] for e in last["entry"]] == [sorted(ids)[-1]]
+    assert "next" not in _links(last)
+    uncounted = (await fhir.get("/Patient", params={"_count": "2", "_total": "none"})).json()
+    assert "last" not in _links(uncounted)
 
 
 async def test_without_sort_matches_come_in_id_order_and_updates_do_not_move_them(

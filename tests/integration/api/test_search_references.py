@@ -226,3 +226,26 @@ async def test_chain_totals_and_pages_agree(fhir: httpx.AsyncClient) -> None:
             for offset in ("0", "10", "40"):  # the last beyond every match
                 query = {**params, "_count": "5", "_offset": offset, "_total": total}
                 assert (await fhir.get("/Observation", params=query)).json()["total"] == expected
+
+
+async def test_bare_wildcard_include_and_revinclude(fhir: httpx.AsyncClient) -> None:
+    await _seed(fhir)
+    forward = await fhir.get("/Observation", params={"_id": "o1", "_include": "*"})
+    assert forward.status_code == 200, forward.text
+    entries = forward.json()["entry"]
+    assert sorted(e["resource"]["id"] for e in entries) == ["ann", "o1"]
+    iterate = await fhir.get(
+        "/Observation", params={"_id": "o1", "_include": "*", "_include:iterate": "*"}
+    )
+    assert sorted(e["resource"]["id"] for e in iterate.json()["entry"]) == [
+        "ann",
+        "gp1",
+        "o1",
+        "org1",
+    ]
+    reverse = await fhir.get("/Patient", params={"_id": "ann", "_revinclude": "*"})
+    assert reverse.status_code == 200, reverse.text
+    modes = sorted((e["search"]["mode"], e["resource"]["id"]) for e in reverse.json()["entry"])
+    assert modes == [("include", "o1"), ("include", "o3"), ("match", "ann")]
+    self_link = next(x["url"] for x in reverse.json()["link"] if x["relation"] == "self")
+    assert "_revinclude=%2A" in self_link

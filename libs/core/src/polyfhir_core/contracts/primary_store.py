@@ -18,9 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from polyfhir_core.contracts.contract import Contract
+from polyfhir_core.contracts.patch import Patch
 from polyfhir_core.jobs import Job, JobStore
 from polyfhir_core.resources import Json, ResourceKey, StoredResource
 from polyfhir_core.search import SearchQuery
@@ -47,7 +48,8 @@ class EntryRequest:
 
     ``url`` is relative to the FHIR base: ``Patient``, ``Patient/1``,
     ``Patient?identifier=x``, ``Patient/1/_history/2``.
-    ``patch`` carries JSON Patch operations for PATCH.
+    ``patch`` carries the patch document for PATCH (JSON Patch, JSON Merge Patch or
+    FHIRPath Patch).
     """
 
     method: Method
@@ -57,7 +59,7 @@ class EntryRequest:
     if_match: str | None = None
     if_none_exist: str | None = None
     if_none_match: str | None = None
-    patch: list[dict[str, Any]] | None = None
+    patch: Patch | None = None
 
 
 @dataclass(slots=True)

@@ -62,8 +62,7 @@ class QueryPart:
             key = ("_revinclude" if inc.reverse else "_include") + (
                 ":iterate" if inc.iterate else ""
             )
-            target = f":{inc.target_type}" if inc.target_type else ""
-            out.append(f"{key}={inc.source_type}:{inc.param}{target}")
+            out.append(f"{key}={inc.text}")
         if self.sort:
             out.append(
                 "_sort=" + ",".join(("-" if s.descending else "") + s.name for s in self.sort)

@@ -56,7 +56,10 @@ class SearchParam:
 
 @dataclass(frozen=True, slots=True)
 class IncludeSpec:
-    """``_include=Source:param[:Target]`` or ``_revinclude=...``; ``*`` = every reference."""
+    """``_include=Source:param[:Target]`` or ``_revinclude=...``; ``*`` = every reference.
+
+    A bare ``*`` (``_include=*``) has ``source_type`` and ``param`` ``*``: every
+    reference of any matched resource (or, reversed, to any of them)."""
 
     source_type: str
     param: str
@@ -64,8 +67,23 @@ class IncludeSpec:
     reverse: bool = False
     iterate: bool = False
 
+    @property
+    def is_bare_wildcard(self) -> bool:
+        """``_include=*`` / ``_revinclude=*``: every reference, from or to any type."""
+        return self.source_type == "*"
+
+    @property
+    def text(self) -> str:
+        """The value as written in a query string (``*``, ``Type:param[:Target]``)."""
+        if self.is_bare_wildcard:
+            return "*"
+        target = f":{self.target_type}" if self.target_type else ""
+        return f"{self.source_type}:{self.param}{target}"
+
     @classmethod
     def parse(cls, value: str, *, reverse: bool, iterate: bool) -> IncludeSpec:
+        if value == "*":
+            return cls("*", "*", None, reverse, iterate)
         parts = value.split(":")
         if len(parts) not in (2, 3) or not all(parts):
             what = "_revinclude" if reverse else "_include"

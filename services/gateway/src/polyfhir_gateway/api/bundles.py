@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from polyfhir_core.contracts.patch import Patch, PatchFormat
 from polyfhir_core.contracts.primary_store import (
     BundleKind,
     EntryRequest,
@@ -22,22 +23,31 @@ from polyfhir_core.input_limits import check_json_depth
 from polyfhir_core.resources import Json, StoredResource, format_instant
 from polyfhir_gateway.api.prefer import Prefer
 
+_BINARY_PATCH_TYPES = (PatchFormat.JSON_PATCH.value, PatchFormat.MERGE_PATCH.value)
 
-def _patch_ops(resource: Json | None, index: int) -> list[dict[str, Any]]:
+
+def _entry_patch(resource: Json | None, index: int) -> Patch:
+    """A PATCH entry's document: a Parameters resource (FHIRPath Patch), or a Binary
+    holding a JSON Patch or JSON Merge Patch (http.html#transaction)."""
+    if isinstance(resource, dict) and resource.get("resourceType") == "Parameters":
+        return Patch(PatchFormat.FHIRPATH_PATCH, resource)
     if not isinstance(resource, dict) or resource.get("resourceType") != "Binary":
-        raise BadRequest(f"entry {index}: PATCH needs a Binary resource holding a JSON Patch")
-    if resource.get("contentType") != "application/json-patch+json":
         raise BadRequest(
-            f"entry {index}: only JSON Patch (application/json-patch+json) is supported"
+            f"entry {index}: PATCH needs a Parameters resource (FHIRPath Patch) or a Binary"
+            " holding a JSON Patch or JSON Merge Patch"
         )
+    content_type = resource.get("contentType")
+    if content_type not in _BINARY_PATCH_TYPES:
+        raise BadRequest(f"entry {index}: Binary.contentType must be one of {_BINARY_PATCH_TYPES}")
     try:
-        ops = orjson.loads(base64.b64decode(resource.get("data", ""), validate=True))
+        body = orjson.loads(base64.b64decode(resource.get("data", ""), validate=True))
     except (binascii.Error, orjson.JSONDecodeError, ValueError) as exc:
-        raise BadRequest(f"entry {index}: Binary.data is not a base64 JSON Patch: {exc}") from exc
-    if not isinstance(ops, list):
-        raise BadRequest(f"entry {index}: a JSON Patch is an array of operations")
-    check_json_depth(ops)
-    return ops
+        raise BadRequest(f"entry {index}: Binary.data is not base64 JSON: {exc}") from exc
+    check_json_depth(body)
+    try:
+        return Patch.of(content_type, body)
+    except BadRequest as exc:
+        raise BadRequest(f"entry {index}: {exc}") from exc
 
 
 def _entry(index: int, raw: Any) -> EntryRequest:
@@ -54,7 +64,7 @@ def _entry(index: int, raw: Any) -> EntryRequest:
     resource = raw.get("resource")
     if resource is not None and not isinstance(resource, dict):
         raise BadRequest(f"entry {index}: resource must be an object")
-    patch = _patch_ops(resource, index) if method == "PATCH" else None
+    patch = _entry_patch(resource, index) if method == "PATCH" else None
     return EntryRequest(
         method=Method(method),
         url=url.lstrip("/"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import cache
 
+from polyfhir_core.contracts.patch import PatchFormat
 from polyfhir_core.indexing.composite_params import component_types
 from polyfhir_core.registry import SearchParameterRegistry, SearchParamType
 from polyfhir_core.resource_validation import RESOURCE_TYPES
@@ -63,14 +64,56 @@ _BULK_OPERATIONS = {  # the Bulk Data Access IG v2.0.0's OperationDefinitions, b
 }
 
 
+_EVERYTHING = {
+    "name": "everything",
+    "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
+}
+_TYPE_OPERATIONS: dict[str, list[Json]] = {  # $import: the IG publishes no OperationDefinition
+    "Patient": [_BULK_OPERATIONS["Patient"], _EVERYTHING],
+    "Group": [_BULK_OPERATIONS["Group"]],
+}
+
+
 def _with_operations(resource: Json) -> Json:
-    operation = _BULK_OPERATIONS.get(resource["type"])
-    return {**resource, "operation": [operation]} if operation else resource
+    operations = _TYPE_OPERATIONS.get(resource["type"])
+    return {**resource, "operation": operations} if operations else resource
+
+
+def _reference_params(
+    registry: SearchParameterRegistry,
+) -> dict[str, list[tuple[str, tuple[str, ...]]]]:
+    """Per source type: its reference parameters and the types each may point to."""
+    return {
+        rtype: [
+            (code, definition.targets or tuple(RESOURCE_TYPES))
+            for code, definition in sorted(registry.for_type(rtype).items())
+            if definition.type == SearchParamType.REFERENCE
+        ]
+        for rtype in sorted(RESOURCE_TYPES)
+    }
+
+
+def _includes(references: dict[str, list[tuple[str, tuple[str, ...]]]]) -> dict[str, Json]:
+    """``searchInclude``/``searchRevInclude`` per type: ``*``, ``Type:*`` and each parameter."""
+    revincludes: dict[str, list[str]] = {rtype: ["*"] for rtype in references}
+    for source, params in references.items():
+        for code, targets in params:
+            for target in targets:
+                if target in revincludes:
+                    revincludes[target].append(f"{source}:{code}")
+    return {
+        rtype: {
+            "searchInclude": ["*", f"{rtype}:*", *(f"{rtype}:{code}" for code, _ in params)],
+            "searchRevInclude": revincludes[rtype],
+        }
+        for rtype, params in references.items()
+    }
 
 
 @cache
 def capability_statement(base: str, software_version: str) -> Json:
     registry = SearchParameterRegistry.default()
+    includes = _includes(_reference_params(registry))
     resources = [
         {
             "type": rtype,
@@ -79,10 +122,11 @@ def capability_statement(base: str, software_version: str) -> Json:
             "readHistory": True,
             "updateCreate": True,
             "conditionalCreate": True,
-            "conditionalRead": "not-supported",
+            "conditionalRead": "full-support",
             "conditionalUpdate": True,
             "conditionalDelete": "single",
             "referencePolicy": ["literal", "logical", "local"],
+            **includes[rtype],
             "searchParam": _params(registry, rtype),
         }
         for rtype in sorted(RESOURCE_TYPES)
@@ -97,7 +141,7 @@ def capability_statement(base: str, software_version: str) -> Json:
         "implementation": {"description": "polyfhir FHIR R4 server", "url": base},
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json", "json"],
-        "patchFormat": ["application/json-patch+json"],
+        "patchFormat": [kind.value for kind in PatchFormat],
         "rest": [
             {
                 "mode": "server",

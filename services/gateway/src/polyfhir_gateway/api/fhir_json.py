@@ -13,7 +13,6 @@ from polyfhir_core.errors import BadRequest, NotAcceptable, PayloadTooLarge, Uns
 from polyfhir_core.input_limits import check_json_depth
 
 FHIR_JSON = "application/fhir+json"
-JSON_PATCH = "application/json-patch+json"
 _JSON_TYPES = {FHIR_JSON, "application/json", "application/json+fhir", "text/json"}
 _FORMATS = {"json", "application/json", FHIR_JSON, "application/json+fhir"}
 
@@ -29,10 +28,31 @@ def check_accept(request: Request) -> None:
     accept = request.headers.get("accept", "")
     if not accept:
         return
-    wanted = {part.split(";")[0].strip().lower() for part in accept.split(",")}
-    if wanted & (_JSON_TYPES | {"*/*", "application/*"}):
+    if any(acceptable_media_range(part) for part in accept.split(",")):
         return
-    raise NotAcceptable(f"cannot produce {accept!r}; this server speaks {FHIR_JSON}")
+    raise NotAcceptable(
+        f"cannot produce {accept!r}; this server speaks {FHIR_JSON} (fhirVersion=4.0)"
+    )
+
+
+def acceptable_media_range(media_range: str) -> bool:
+    """One ``Accept`` media range this server can answer: JSON, FHIR R4 if it names a version.
+
+    ``fhirVersion`` is the mime-type parameter of http.html#version: 4.0 (or 4.0.x) is R4;
+    any other version makes the range unacceptable.
+    """
+    kind, *params = (piece.strip() for piece in media_range.split(";"))
+    if kind.lower() not in _JSON_TYPES | {"*/*", "application/*"}:
+        return False
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "fhirversion" and not _is_r4(value.strip().strip('"')):
+            return False
+    return True
+
+
+def _is_r4(version: str) -> bool:
+    return version == "4.0" or version.startswith("4.0.")
 
 
 async def read_bytes(request: Request, limit: int) -> bytes:

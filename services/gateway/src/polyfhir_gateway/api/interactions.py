@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl
 
 import orjson
 from fastapi import Response
@@ -23,6 +23,7 @@ from polyfhir_core.resources import Json
 from polyfhir_core.search import SearchQuery, parse_search
 from polyfhir_gateway.api.bundles import history_bundle, searchset
 from polyfhir_gateway.api.fhir_json import fhir_response, http_date, media_type, read_bytes
+from polyfhir_gateway.api.search_links import link, paging_links
 from polyfhir_gateway.context import FhirContext
 from polyfhir_gateway.pipeline import with_warnings
 from polyfhir_gateway.security.audit import note_entries, note_returned
@@ -95,36 +96,9 @@ def entry_to_http(
     return fhir_response(r.resource, r.status, headers)
 
 
-def _link(base: str, path: str, pairs: list[tuple[str, str]]) -> str:
-    query = urlencode(pairs)
-    return f"{base}/{path}" + (f"?{query}" if query else "")
-
-
 def search_links(fc: FhirContext, path: str, query: SearchQuery, page: Page) -> dict[str, str]:
-    applied = [
-        (p.raw_name, ",".join(v.replace(",", "\\,") for v in p.values))
-        for p in query.params
-        if p.raw_name not in page.ignored
-    ]
     count = query.count if query.count is not None else fc.settings.default_count
-    extra = [("_count", str(min(count, fc.settings.max_count)))]
-    extra += [("_summary", query.summary)] if query.summary else []
-    extra += [("_elements", ",".join(query.elements))] if query.elements else []
-    extra += (
-        [("_sort", ",".join(("-" if s.descending else "") + s.name for s in query.sort))]
-        if query.sort
-        else []
-    )
-    links = {
-        "self": _link(
-            fc.base,
-            path,
-            applied + extra + ([("_offset", str(query.offset))] if query.offset else []),
-        )
-    }
-    if page.next_token is not None:
-        links["next"] = _link(fc.base, path, [*applied, *extra, ("_offset", page.next_token)])
-    return links
+    return paging_links(fc.base, path, query, page, min(count, fc.settings.max_count))
 
 
 def _projection(query: SearchQuery) -> Callable[[Json], Json] | None:
@@ -177,7 +151,7 @@ async def history_response(fc: FhirContext, path: str, query: HistoryQuery) -> R
     page = await fc.store.history(fc.tenant, query)
     note_returned(fc.request, page.resources)
     pairs = [(k, v) for k, v in fc.request.query_params.multi_items() if k != "_page"]
-    links = {"self": _link(fc.base, path, list(fc.request.query_params.multi_items()))}
+    links = {"self": link(fc.base, path, list(fc.request.query_params.multi_items()))}
     if page.next_token is not None:
-        links["next"] = _link(fc.base, path, [*pairs, ("_page", page.next_token)])
+        links["next"] = link(fc.base, path, [*pairs, ("_page", page.next_token)])
     return fhir_response(history_bundle(page, fc.base, links))

@@ -6,11 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
+from polyfhir_core.contracts.patch import PLAIN_JSON, Patch, PatchFormat
 from polyfhir_core.contracts.primary_store import EntryRequest, Method
 from polyfhir_core.errors import BadRequest
 from polyfhir_core.input_limits import MAX_INT32, parse_bounded_int
 from polyfhir_core.resources import check_id, parse_etag
-from polyfhir_gateway.api.fhir_json import JSON_PATCH, fhir_response, http_date, read_body
+from polyfhir_gateway.api.conditional_read import is_not_modified
+from polyfhir_gateway.api.fhir_json import fhir_response, http_date, media_type, read_body
 from polyfhir_gateway.api.history_params import history_query
 from polyfhir_gateway.api.interactions import (
     entry_to_http,
@@ -70,9 +72,16 @@ async def compartment_search_post(ctype: str, cid: str, rtype: str, fc: Ctx) -> 
 async def read(rtype: str, rid: str, fc: Ctx) -> Response:
     require_type(rtype)
     stored = await fc.store.read(fc.tenant, rtype, check_id(rid))
-    none_match = fc.request.headers.get("if-none-match")
-    if none_match and none_match.strip() in (stored.etag, f'"{stored.version}"'):
-        return Response(status_code=304, headers={"ETag": stored.etag})
+    headers = fc.request.headers
+    if is_not_modified(
+        if_none_match=headers.get("if-none-match"),
+        if_modified_since=headers.get("if-modified-since"),
+        etag=stored.etag,
+        version=stored.version,
+        last_updated=stored.last_updated,
+    ):
+        not_modified = {"ETag": stored.etag, "Last-Modified": http_date(stored.last_updated)}
+        return Response(status_code=304, headers=not_modified)
     return _stored_response(fc, stored)
 
 
@@ -91,16 +100,18 @@ async def update(rtype: str, rid: str, fc: Ctx) -> Response:
     return entry_to_http(fc, await run_single(fc, entry))
 
 
+_PATCH_MEDIA_TYPES = {kind.value for kind in PatchFormat} | {PLAIN_JSON}
+
+
 @router.patch("/{rtype}/{rid}")
 async def patch(rtype: str, rid: str, fc: Ctx) -> Response:
+    """JSON Patch, JSON Merge Patch, or FHIRPath Patch (a Parameters body); see Patch.of."""
     require_type(rtype)
-    ops = await read_body(fc.request, fc.settings.max_body_bytes, allowed={JSON_PATCH})
-    if not isinstance(ops, list):
-        raise BadRequest("a JSON Patch is an array of operations")
+    body = await read_body(fc.request, fc.settings.max_body_bytes, allowed=_PATCH_MEDIA_TYPES)
     entry = EntryRequest(
         Method.PATCH,
         f"{rtype}/{check_id(rid)}",
-        patch=ops,
+        patch=Patch.of(media_type(fc.request) or PatchFormat.JSON_PATCH.value, body),
         if_match=fc.request.headers.get("if-match"),
     )
     return entry_to_http(fc, await run_single(fc, entry))

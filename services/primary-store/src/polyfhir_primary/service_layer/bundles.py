@@ -134,7 +134,7 @@ async def _execute(w: WriteContext, p: Prepared) -> EntryResponse:
         return (await writes.update(w, rtype, p.rid, body, entry.if_match))[0]
     if entry.method == Method.PATCH:
         if entry.patch is None:
-            raise BadRequest(f"PATCH {entry.url!r} carries no JSON Patch")
+            raise BadRequest(f"PATCH {entry.url!r} carries no patch document")
         return (await writes.patch(w, rtype, p.rid, entry.patch, entry.if_match))[0]
     return (await writes.delete(w, rtype, p.rid, entry.if_match))[0]
 

@@ -7,15 +7,13 @@ nothing was written). Callers decide transaction boundaries.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import jsonpatch
-
 from polyfhir_bus.events import ChangeKind, ResourceChanged
+from polyfhir_core.contracts.patch import Patch
 from polyfhir_core.contracts.primary_store import EntryResponse, ResourceVersion
 from polyfhir_core.errors import BadRequest, Gone, NotFound, PreconditionFailed, Unprocessable
 from polyfhir_core.indexing.custom import custom_definition, is_active
@@ -25,6 +23,7 @@ from polyfhir_core.resource_validation import validate_resource
 from polyfhir_core.resources import Json, StoredResource, format_instant, parse_etag
 from polyfhir_core.tenancy import Operation, TenantContext
 from polyfhir_primary.adapters.database import Session, VersionRecord
+from polyfhir_primary.domain.patching import apply_patch
 from polyfhir_primary.service_layer.access import require_write_inside, visible
 
 Written = tuple[EntryResponse, StoredResource | None]
@@ -165,7 +164,7 @@ async def patch(
     w: WriteContext,
     rtype: str,
     rid: str,
-    operations: list[dict[str, Any]],
+    document: Patch,
     if_match: str | None = None,
 ) -> Written:
     w.ctx.permissions.require(Operation.PATCH, rtype)
@@ -176,15 +175,7 @@ async def patch(
         raise Gone(f"{rtype}/{rid} was deleted")
     _check_if_match(current, if_match)
     assert current.content is not None
-    try:
-        patched = jsonpatch.apply_patch(copy.deepcopy(current.content), operations)
-    except (
-        jsonpatch.JsonPatchException,
-        jsonpatch.JsonPointerException,
-        TypeError,
-        ValueError,
-    ) as exc:
-        raise Unprocessable(f"JSON Patch could not be applied: {exc}") from exc
+    patched = apply_patch(document, current.content)
     if (
         not isinstance(patched, dict)
         or patched.get("id") != rid

@@ -22,7 +22,7 @@ def include_statement(
     spec: IncludeSpec, ids: list[str], d: Dialect, tenant: str
 ) -> tuple[str, list[Any]]:
     marks = ", ".join("?" for _ in ids)
-    args: list[Any] = [tenant, spec.source_type]
+    args: list[Any] = [tenant]
     if spec.reverse:
         join = "r.res_type = x.res_type AND r.res_id = x.res_id"
         where = f"x.target_type = ? AND x.target_id IN ({marks})"
@@ -33,8 +33,11 @@ def include_statement(
         owner_type = None
     sql = (
         f"SELECT DISTINCT {_COLUMNS} FROM idx_reference x JOIN resources r"
-        f" ON r.tenant = x.tenant AND {join} WHERE x.tenant = ? AND x.res_type = ?"
+        f" ON r.tenant = x.tenant AND {join} WHERE x.tenant = ?"
     )
+    if not spec.is_bare_wildcard:  # _revinclude=* takes references from any type
+        sql += " AND x.res_type = ?"
+        args.append(spec.source_type)
     if spec.param != "*":
         sql += " AND x.param = ?"
         args.append(spec.param)
@@ -59,6 +62,12 @@ async def _one(
             sql, args = include_statement(typed, ids, d, tenant.value)
             out += [decode_row(tenant, row, d) for row in await conn.fetch(sql, args)]
         return out
+    if spec.is_bare_wildcard:  # _include=*: every reference of every matched type
+        types = dict.fromkeys(s.resource_type for s in base)
+        typed_specs = [IncludeSpec(rtype, "*", None, False, spec.iterate) for rtype in types]
+        return [
+            found for typed in typed_specs for found in await _one(conn, d, tenant, typed, base)
+        ]
     ids = [s.id for s in base if s.resource_type == spec.source_type]
     if not ids:
         return []
