@@ -138,13 +138,8 @@ def test_indexer_killed_mid_ingest_converges(
     assert drift(stack, tenant) == {"missing": 0, "stale": 0, "orphans": 0}
 
 
-def test_a_rebuild_never_shows_partial_totals(
-    fresh_stack: Callable[..., LocalStack], tenant: str, marker: str
-) -> None:
-    """Issue 12 item 3: a rebuild used to drop the tenant first (totals 1000-2830 of 3000
-    while it ran). It rewrites in place now: every total is the whole count."""
-    stack = fresh_stack("hybrid")
-    count = 300
+def _load_indexed(stack: LocalStack, tenant: str, marker: str, count: int) -> None:
+    """``count`` patients in one transaction, then wait until search counts them all."""
     bundle = {
         "resourceType": "Bundle",
         "type": "transaction",
@@ -156,6 +151,16 @@ def test_a_rebuild_never_shows_partial_totals(
     with fhir_client(stack, tenant) as fhir:
         assert fhir.post("/", json=bundle).status_code == 200
     eventually(lambda: content_search(stack, tenant, marker).json()["total"] == count)
+
+
+def test_a_rebuild_never_shows_partial_totals(
+    fresh_stack: Callable[..., LocalStack], tenant: str, marker: str
+) -> None:
+    """Issue 12 item 3: a rebuild used to drop the tenant first (totals 1000-2830 of 3000
+    while it ran). It rewrites in place now: every total is the whole count."""
+    stack = fresh_stack("hybrid")
+    count = 300
+    _load_indexed(stack, tenant, marker, count)
 
     headers = {"X-Tenant-ID": tenant}
     base = f"{stack.gateway.url}/admin/backends/search"
@@ -182,17 +187,7 @@ def test_an_index_rebuild_switches_generations_without_partial_totals(
 ) -> None:
     stack = fresh_stack("hybrid")
     count = 300
-    bundle = {
-        "resourceType": "Bundle",
-        "type": "transaction",
-        "entry": [
-            {"resource": patient(marker, n), "request": {"method": "POST", "url": "Patient"}}
-            for n in range(count)
-        ],
-    }
-    with fhir_client(stack, tenant) as fhir:
-        assert fhir.post("/", json=bundle).status_code == 200
-    eventually(lambda: content_search(stack, tenant, marker).json()["total"] == count)
+    _load_indexed(stack, tenant, marker, count)
 
     def index_status() -> dict[str, Any]:
         listed = httpx.get(f"{stack.gateway.url}/admin/backends", timeout=30.0).json()

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from polyfhir_engines.processes import free_port
+from polyfhir_engines.processes import ChildProcess, free_port
 
 
 def wait_tcp(port: int, proc: subprocess.Popen[bytes], what: str, timeout: float = 30.0) -> None:
@@ -35,7 +35,7 @@ def wait_tcp(port: int, proc: subprocess.Popen[bytes], what: str, timeout: float
     raise RuntimeError(f"{what} did not listen on {port} within {timeout}s")
 
 
-class EngineProcess(ABC):
+class EngineProcess(ChildProcess, ABC):
     name = "engine"
 
     def __init__(self, port: int | None = None, log_dir: Path | None = None) -> None:
@@ -50,19 +50,6 @@ class EngineProcess(ABC):
     def popen_options(self) -> dict[str, Any]:
         """Extra ``subprocess.Popen`` arguments (a user to run as, ...)."""
         return {}
-
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc is not None else None
-
-    @property
-    def exit_code(self) -> int | None:
-        """How the last process ended (negative: the signal that killed it), if it has."""
-        return self.proc.poll() if self.proc is not None else None
 
     def start(self) -> Self:
         if self.running:

@@ -34,7 +34,7 @@ from polyfhir_engines.engine_process import EngineProcess
 from polyfhir_engines.falkordb import LocalFalkorDB
 from polyfhir_engines.osmem import LocalOpenSearch
 from polyfhir_engines.postgres import PostgresEngine
-from polyfhir_engines.processes import free_port, spawn, stop, wait_http
+from polyfhir_engines.processes import ChildProcess, free_port, spawn, stop, wait_http
 from polyfhir_engines.tansu import LocalKafka
 
 SEARCH_BACKEND_ID = "search"
@@ -87,7 +87,7 @@ def composite_config(
 
 
 @dataclass
-class Service:
+class Service(ChildProcess):
     """One polyfhir service process, restartable on its port."""
 
     name: str
@@ -101,19 +101,6 @@ class Service:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc is not None else None
-
-    @property
-    def exit_code(self) -> int | None:
-        """How the process ended (negative: the signal that killed it), if it has."""
-        return self.proc.poll() if self.proc is not None else None
 
     def start(self, *, wait: bool = True) -> None:
         if self.running:

@@ -59,3 +59,23 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=5)
+
+
+class ChildProcess:
+    """What a supervisor reads of any child it started (an engine or a service):
+    ``proc`` is the running ``Popen`` or None."""
+
+    proc: subprocess.Popen[bytes] | None
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    @property
+    def exit_code(self) -> int | None:
+        """How the last process ended (negative: the signal that killed it), if it has."""
+        return self.proc.poll() if self.proc is not None else None
