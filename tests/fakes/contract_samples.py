@@ -43,6 +43,27 @@ from polyfhir_core.contracts.search_index import (
     TextSearch,
 )
 from polyfhir_core.contracts.secondary import AppliedVersion, IndexedVersion
+from polyfhir_core.contracts.terminology import (
+    CodeSet,
+    CodeSetKind,
+    CodeSetRequest,
+    Coding,
+    ConceptProperty,
+    Designation,
+    ExpandRequest,
+    Expansion,
+    ExpansionEntry,
+    LookupRequest,
+    LookupResult,
+    SubsumesRequest,
+    Subsumption,
+    TerminologyStats,
+    TranslateMatch,
+    TranslateRequest,
+    TranslateResult,
+    ValidateCodeRequest,
+    ValidateCodeResult,
+)
 from polyfhir_core.jobs import Job, JobClaim, JobOutcome, JobProgress, JobState
 from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.search import SearchQuery
@@ -59,6 +80,10 @@ STORED = StoredResource(
     NOW,
     False,
     {"resourceType": "Patient", "id": "p-1", "meta": {"versionId": "3"}, "active": True},
+)
+ICD = "http://hl7.org/fhir/sid/icd-10-cm"
+DESIGNATION = Designation(
+    "Diabète de type 2", "fr", Coding("http://snomed.info/sct", "900000000000013009")
 )
 READ_ONLY = TenantPermissions(
     operations=frozenset({Operation.READ, Operation.SEARCH}),
@@ -156,4 +181,53 @@ SAMPLES: dict[Any, Any] = {
     GraphStats: GraphStats(10, 1, 25, {0: 5}),
     SnapshotQuery: SnapshotQuery("Patient", NOW, since=NOW, after_id="p-0", ids=["p-1"], limit=9),
     SnapshotPage: SnapshotPage([STORED], next_after="p-1"),
+    LookupRequest: LookupRequest(ICD, "E11.9", "2024", ("parent", "child"), "de"),
+    LookupResult: LookupResult(
+        "ICD10CM",
+        "Type 2 diabetes mellitus without complications",
+        "2024",
+        designations=(DESIGNATION,),
+        properties=(ConceptProperty("parent", {"valueCode": "E11"}),),
+    ),
+    ValidateCodeRequest: ValidateCodeRequest(
+        (Coding(ICD, "E11.9", "Type 2 diabetes"),),
+        value_set_url="http://example.org/vs|1",
+        value_set={"resourceType": "ValueSet", "compose": {"include": [{"system": ICD}]}},
+    ),
+    ValidateCodeResult: ValidateCodeResult(False, "display differs", "Type 2 diabetes mellitus"),
+    SubsumesRequest: SubsumesRequest(ICD, "E11", "E11.9", "2024"),
+    Subsumption: Subsumption.SUBSUMES,
+    ExpandRequest: ExpandRequest(
+        value_set_id="vs-1",
+        filter="diab",
+        offset=10,
+        count=5,
+        active_only=True,
+        include_designations=True,
+    ),
+    Expansion: Expansion(
+        "http://example.org/vs",
+        "1",
+        "urn:uuid:5f0c",
+        NOW,
+        120,
+        10,
+        (ExpansionEntry(ICD, "E11.9", "Type 2 diabetes", designations=(DESIGNATION,)),),
+        (ConceptProperty("offset", {"valueInteger": 10}),),
+    ),
+    TranslateRequest: TranslateRequest(
+        ICD, "E11.9", concept_map_url="http://example.org/cm", reverse=True
+    ),
+    TranslateResult: TranslateResult(
+        True,
+        None,
+        (
+            TranslateMatch(
+                "equivalent", Coding("http://snomed.info/sct", "44054006"), "http://example.org/cm"
+            ),
+        ),
+    ),
+    CodeSetRequest: CodeSetRequest(CodeSetKind.BELOW, ICD, "E11", limit=500),
+    CodeSet: CodeSet(((ICD, "E11"), (ICD, "E11.9")), complete=True),
+    TerminologyStats: TerminologyStats(2, 3, 1, 95000, {0: 4}),
 }

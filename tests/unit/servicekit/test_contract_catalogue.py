@@ -18,6 +18,7 @@ from polyfhir_core.contracts.primary_store import (
 )
 from polyfhir_core.contracts.search_index import SEARCH_INDEX, SearchIndex
 from polyfhir_core.contracts.secondary import AppliedVersion
+from polyfhir_core.contracts.terminology import TERMINOLOGY_INDEX, TerminologyIndex
 from polyfhir_core.tenancy import TenantContext
 
 
@@ -31,7 +32,12 @@ def _async_methods(protocol: type) -> set[str]:
 
 @pytest.mark.parametrize(
     ("contract", "protocol"),
-    [(PRIMARY_STORE, PrimaryStore), (SEARCH_INDEX, SearchIndex), (GRAPH_INDEX, GraphIndex)],
+    [
+        (PRIMARY_STORE, PrimaryStore),
+        (SEARCH_INDEX, SearchIndex),
+        (GRAPH_INDEX, GraphIndex),
+        (TERMINOLOGY_INDEX, TerminologyIndex),
+    ],
 )
 def test_every_async_method_but_the_probe_is_a_call(
     contract: Contract[object], protocol: type

@@ -15,6 +15,7 @@ from polyfhir_core.contracts.contract import Call, Contract
 from polyfhir_core.contracts.graph_index import GRAPH_INDEX
 from polyfhir_core.contracts.primary_store import PRIMARY_STORE, PrimaryStore
 from polyfhir_core.contracts.search_index import SEARCH_INDEX, SearchIndex
+from polyfhir_core.contracts.terminology import TERMINOLOGY_INDEX
 from polyfhir_core.errors import (
     BadRequest,
     Conflict,
@@ -56,7 +57,7 @@ class Recorder:
 
 
 def _every_call() -> Iterator[tuple[Contract[Any], Call]]:
-    for contract in (PRIMARY_STORE, SEARCH_INDEX, GRAPH_INDEX):
+    for contract in (PRIMARY_STORE, SEARCH_INDEX, GRAPH_INDEX, TERMINOLOGY_INDEX):
         for call in contract.calls.values():
             yield contract, call
 
@@ -72,6 +73,7 @@ async def http(recorder: Recorder) -> AsyncIterator[httpx.AsyncClient]:
         ServedContract(PRIMARY_STORE, recorder),
         ServedContract(SEARCH_INDEX, recorder),
         ServedContract(GRAPH_INDEX, recorder),
+        ServedContract(TERMINOLOGY_INDEX, recorder),
     ]
     app = create_internal_app("test-service", served, recorder.check_ready)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
