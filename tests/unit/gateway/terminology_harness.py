@@ -141,6 +141,7 @@ def build_gateway(
     with_index: bool = True,
     backends: Sequence[dict[str, Any]] | None = None,
     positions: TenantPositions | None = None,
+    fallback: bool = False,
     **top: Any,
 ) -> TerminologyGateway:
     tenant = f"t{uuid.uuid4().hex[:10]}"
@@ -158,7 +159,10 @@ def build_gateway(
     config = parse_config({"backends": chosen, **top})
     terminology = {"terminology": index} if index is not None else {}
     primary: Any = store  # a PrimaryStore by delegation (__getattr__)
-    pipeline = QueryPipeline(primary, config, {}, terminology=terminology)
+    in_process = sample_index(tenant) if fallback else None
+    pipeline = QueryPipeline(
+        primary, config, {}, terminology=terminology, terminology_fallback=in_process
+    )
     settings = GatewaySettings(auth="off", bulk_output_dir=str(tmp_path / "bulk"))
     app = create_app(primary, settings, pipeline=pipeline)
     gateway = TerminologyGateway(store, index, pipeline, httpx.ASGITransport(app=app), tenant)

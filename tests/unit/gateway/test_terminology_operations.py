@@ -421,12 +421,36 @@ async def test_without_a_terminology_backend_the_operations_answer_503(tmp_path:
     assert lookup.status_code == 400  # bad input is reported before the backend is needed
 
 
-async def test_an_unhealthy_terminology_backend_answers_503(gw: TerminologyGateway) -> None:
+async def test_the_route_header_names_the_index_that_answered(tmp_path: Path) -> None:
+    configured = build_gateway(tmp_path)
+    answer = await get(configured, f"CodeSystem/$lookup?system={SYSTEM}&code=A")
+    assert answer.headers["x-polyfhir-route"] == "terminology"
+    in_process = build_gateway(tmp_path, with_index=False, backends=[PRIMARY], fallback=True)
+    answer = await get(in_process, f"CodeSystem/$lookup?system={SYSTEM}&code=A")
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["x-polyfhir-route"] == "terminology-fallback"
+
+
+async def _make_unhealthy(gw: TerminologyGateway) -> None:
     assert gw.index is not None
     gw.index.ready_error = ServiceUnavailable("down")
-    threshold = gw.pipeline.config.health_for(gw.pipeline.config.backend("terminology"))
-    for _ in range(threshold.failure_threshold):
+    health = gw.pipeline.config.health_for(gw.pipeline.config.backend("terminology"))
+    for _ in range(health.failure_threshold):
         await gw.pipeline.monitor.check("terminology")
+
+
+async def test_an_unhealthy_backend_leaves_the_operations_to_the_fallback_index(
+    tmp_path: Path,
+) -> None:
+    gw = build_gateway(tmp_path, fallback=True)
+    await _make_unhealthy(gw)
+    answer = await get(gw, f"ValueSet/$expand?url={VS}")
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["x-polyfhir-route"] == "terminology-fallback"
+
+
+async def test_an_unhealthy_terminology_backend_answers_503(gw: TerminologyGateway) -> None:
+    await _make_unhealthy(gw)
     answer = await get(gw, f"CodeSystem/$lookup?system={SYSTEM}&code=A")
     assert answer.status_code == 503
     assert "terminology" in answer.json()["issue"][0]["diagnostics"]

@@ -14,7 +14,7 @@ read ``$expand`` as an id.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 
@@ -23,6 +23,7 @@ from polyfhir_core.errors import BadRequest
 from polyfhir_core.resources import check_id
 from polyfhir_core.tenancy import Operation
 from polyfhir_gateway.api.fhir_json import fhir_response, read_body
+from polyfhir_gateway.api.interactions import ROUTE_HEADER
 from polyfhir_gateway.context import FhirContext, fhir_context
 from polyfhir_gateway.terminology import code_system_requests as cs
 from polyfhir_gateway.terminology import operation_results as results
@@ -33,6 +34,11 @@ from polyfhir_gateway.terminology.operation_input import OperationInput
 router = APIRouter(prefix="/fhir")
 Ctx = Annotated[FhirContext, Depends(fhir_context)]
 BOTH = ["GET", "POST"]
+
+
+def answered(body: dict[str, Any], route: str) -> Response:
+    """The operation's answer; ``X-Polyfhir-Route`` names the index that answered."""
+    return fhir_response(body, headers={ROUTE_HEADER: route})
 
 
 async def operation_input(
@@ -69,8 +75,10 @@ async def code_system_ref(fc: FhirContext, cid: str) -> CodeSystemRef:
 async def lookup(fc: Ctx) -> Response:
     names = (cs.LOOKUP_PARAMS, cs.LOOKUP_UNSUPPORTED)
     request = cs.lookup_request(await operation_input(fc, "CodeSystem", "lookup", names))
-    found = await fc.pipeline.terminology_ops.call(lambda index: index.lookup(fc.tenant, request))
-    return fhir_response(results.lookup_parameters(found))
+    found, route = await fc.pipeline.terminology_ops.call(
+        lambda index: index.lookup(fc.tenant, request)
+    )
+    return answered(results.lookup_parameters(found), route)
 
 
 async def _code_system_validate(fc: FhirContext, cid: str | None) -> Response:
@@ -78,10 +86,10 @@ async def _code_system_validate(fc: FhirContext, cid: str | None) -> Response:
     given = await operation_input(fc, "CodeSystem", "validate-code", names)
     instance = await code_system_ref(fc, cid) if cid is not None else None
     request = cs.code_system_validate_request(given, instance)
-    found = await fc.pipeline.terminology_ops.call(
+    found, route = await fc.pipeline.terminology_ops.call(
         lambda index: index.validate_code(fc.tenant, request)
     )
-    return fhir_response(results.validate_code_parameters(found))
+    return answered(results.validate_code_parameters(found), route)
 
 
 @router.api_route("/CodeSystem/$validate-code", methods=BOTH)
@@ -99,10 +107,10 @@ async def _subsumes(fc: FhirContext, cid: str | None) -> Response:
     given = await operation_input(fc, "CodeSystem", "subsumes", names)
     instance = await code_system_ref(fc, cid) if cid is not None else None
     request = cs.subsumes_request(given, instance)
-    outcome = await fc.pipeline.terminology_ops.call(
+    outcome, route = await fc.pipeline.terminology_ops.call(
         lambda index: index.subsumes(fc.tenant, request)
     )
-    return fhir_response(results.subsumes_parameters(outcome))
+    return answered(results.subsumes_parameters(outcome), route)
 
 
 @router.api_route("/CodeSystem/$subsumes", methods=BOTH)
@@ -119,10 +127,10 @@ async def _value_set_validate(fc: FhirContext, vid: str | None) -> Response:
     names = (vs.VS_VALIDATE_PARAMS, vs.VS_VALIDATE_UNSUPPORTED)
     given = await operation_input(fc, "ValueSet", "validate-code", names)
     request = vs.value_set_validate_request(given, check_id(vid) if vid is not None else None)
-    found = await fc.pipeline.terminology_ops.call(
+    found, route = await fc.pipeline.terminology_ops.call(
         lambda index: index.validate_code(fc.tenant, request)
     )
-    return fhir_response(results.validate_code_parameters(found))
+    return answered(results.validate_code_parameters(found), route)
 
 
 @router.api_route("/ValueSet/$validate-code", methods=BOTH)
@@ -140,10 +148,10 @@ async def _expand(fc: FhirContext, vid: str | None) -> Response:
     given = await operation_input(fc, "ValueSet", "expand", names)
     resource_id = check_id(vid) if vid is not None else None
     request = vs.expand_request(given, resource_id)
-    expansion = await fc.pipeline.terminology_ops.call(
+    expansion, route = await fc.pipeline.terminology_ops.call(
         lambda index: index.expand(fc.tenant, request)
     )
-    return fhir_response(results.expanded_value_set(expansion, request, resource_id))
+    return answered(results.expanded_value_set(expansion, request, resource_id), route)
 
 
 @router.api_route("/ValueSet/$expand", methods=BOTH)
@@ -161,10 +169,10 @@ async def _translate(fc: FhirContext, mid: str | None) -> Response:
     given = await operation_input(fc, "ConceptMap", "translate", names)
     requests = vs.translate_requests(given, check_id(mid) if mid is not None else None)
 
-    found = await fc.pipeline.terminology_ops.call(
+    found, route = await fc.pipeline.terminology_ops.call(
         lambda index: _translate_all(index, fc, requests)
     )
-    return fhir_response(results.translate_parameters(found))
+    return answered(results.translate_parameters(found), route)
 
 
 async def _translate_all(

@@ -22,6 +22,8 @@ from polyfhir_core.errors import NotSupported, QueryTooComplex, ServiceUnavailab
 from polyfhir_gateway.pipeline.health import HealthMonitor
 
 T = TypeVar("T")
+FALLBACK_ROUTE = "terminology-fallback"
+"""The route header's name for the in-process fallback index."""
 
 
 class ExpansionTooCostly(NotSupported):
@@ -29,6 +31,8 @@ class ExpansionTooCostly(NotSupported):
 
 
 class TerminologyOperations:
+    """``index``: the client of backend ``backend_id`` (both or neither)."""
+
     def __init__(
         self,
         index: TerminologyIndex | None,
@@ -44,29 +48,29 @@ class TerminologyOperations:
         """Is any index wired (the CapabilityStatement lists the operations then)?"""
         return self.index is not None or self.fallback is not None
 
-    def _index(self) -> TerminologyIndex:
-        if self.index is not None and self.backend_id is not None and self.monitor is not None:
-            state = self.monitor.state(self.backend_id)
-            if state.usable:
-                return self.index
+    def _index(self) -> tuple[TerminologyIndex, str]:
+        """The index to ask and its name for the route header."""
+        if self.index is not None and self.backend_id is not None:
+            state = self.monitor.state(self.backend_id) if self.monitor is not None else None
+            if state is None or state.usable:
+                return self.index, self.backend_id
             if self.fallback is None:
                 raise ServiceUnavailable(
                     f"the terminology backend {self.backend_id} is {state.value}: "
                     "the terminology operations cannot be answered"
                 )
-        elif self.index is not None:
-            return self.index
         if self.fallback is not None:
-            return self.fallback
+            return self.fallback, FALLBACK_ROUTE
         raise ServiceUnavailable(
             "no terminology backend is configured (a backend with role terminology and "
             "options.service_url, the terminology-indexer): the terminology operations "
             "cannot be answered"
         )
 
-    async def call(self, ask: Callable[[TerminologyIndex], Awaitable[T]]) -> T:
-        index = self._index()
+    async def call(self, ask: Callable[[TerminologyIndex], Awaitable[T]]) -> tuple[T, str]:
+        """``ask`` the usable index; its answer and the name of who answered."""
+        index, route = self._index()
         try:
-            return await ask(index)
+            return await ask(index), route
         except QueryTooComplex as exc:
             raise ExpansionTooCostly(str(exc)) from exc
