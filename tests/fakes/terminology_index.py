@@ -39,7 +39,7 @@ from polyfhir_core.contracts.terminology import (
     ValidateCodeRequest,
     ValidateCodeResult,
 )
-from polyfhir_core.errors import NotFound, NotSupported, QueryTooComplex
+from polyfhir_core.errors import Issue, NotFound, NotSupported, QueryTooComplex
 from polyfhir_core.resources import ResourceKey
 from polyfhir_core.tenancy import TenantContext
 
@@ -251,7 +251,9 @@ class FakeTerminologyIndex:
         if request.filter is not None:
             members = [(s, c) for s, c in members if _matches_filter(c, request.filter)]
         if request.count is None and len(members) > self.max_expansion:
-            raise QueryTooComplex(f"the expansion has {len(members)} codes, over the limit")
+            # the issue code survives the trip over the internal API (the class does not)
+            message = f"the expansion has {len(members)} codes, over the limit"
+            raise QueryTooComplex(message, [Issue(code="too-costly", diagnostics=message)])
         end = None if request.count is None else request.offset + request.count
         page = members[request.offset : end]
         contains = tuple(

@@ -19,7 +19,7 @@ from fakes.primary_store import FakeDatabase
 from fakes.terminology_index import Concept, FakeTerminologyIndex, Include, MapElement
 from polyfhir_core.config import parse_config
 from polyfhir_core.contracts.primary_store import Page, TenantPositions
-from polyfhir_core.contracts.terminology import Coding
+from polyfhir_core.contracts.terminology import TERMINOLOGY_INDEX, Coding, TerminologyIndex
 from polyfhir_core.indexing import extract_index_values
 from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_core.search import SearchQuery
@@ -29,6 +29,9 @@ from polyfhir_gateway.context import FhirContext, fhir_context
 from polyfhir_gateway.pipeline import QueryPipeline
 from polyfhir_gateway.settings import GatewaySettings
 from polyfhir_primary.service_layer.store_service import StoreService
+from polyfhir_servicekit.contract_client import contract_client
+from polyfhir_servicekit.contract_server import serve
+from polyfhir_servicekit.internal_app import create_internal_app
 
 NOW = datetime(2026, 12, 6, 12, tzinfo=UTC)
 SYSTEM = "http://example.org/fhir/CodeSystem/conditions"
@@ -93,6 +96,13 @@ def sample_index(tenant: str) -> FakeTerminologyIndex:
     return index
 
 
+def served(index: FakeTerminologyIndex) -> TerminologyIndex:
+    """A client of ``index`` served over the internal HTTP API, in memory (no socket)."""
+    app = create_internal_app("terminology", [serve(TERMINOLOGY_INDEX, index)], index.check_ready)
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app))
+    return contract_client(TERMINOLOGY_INDEX, "http://terminology", http)
+
+
 @dataclass
 class TerminologyGateway:
     store: RecordingStore
@@ -142,6 +152,7 @@ def build_gateway(
     backends: Sequence[dict[str, Any]] | None = None,
     positions: TenantPositions | None = None,
     fallback: bool = False,
+    over_the_wire: bool = False,
     **top: Any,
 ) -> TerminologyGateway:
     tenant = f"t{uuid.uuid4().hex[:10]}"
@@ -157,7 +168,9 @@ def build_gateway(
     index = sample_index(tenant) if with_index else None
     chosen = [PRIMARY, TERMINOLOGY] if backends is None else list(backends)
     config = parse_config({"backends": chosen, **top})
-    terminology = {"terminology": index} if index is not None else {}
+    terminology: dict[str, TerminologyIndex] = {}
+    if index is not None:
+        terminology["terminology"] = served(index) if over_the_wire else index
     primary: Any = store  # a PrimaryStore by delegation (__getattr__)
     in_process = sample_index(tenant) if fallback else None
     pipeline = QueryPipeline(
