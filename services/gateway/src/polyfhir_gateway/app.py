@@ -21,6 +21,7 @@ from polyfhir_gateway.api import (
     routes_instance,
     routes_repair,
     routes_system,
+    routes_terminology,
     routes_type,
 )
 from polyfhir_gateway.api.errors import install_error_handlers
@@ -118,6 +119,7 @@ def create_app(
     app.include_router(routes_import.router)
     app.include_router(routes_system.router)
     app.include_router(routes_everything.router)  # before the compartment search route
+    app.include_router(routes_terminology.router)  # before the type and instance routes
     app.include_router(routes_type.router)
     app.include_router(routes_instance.router)
     admin = [Depends(require_admin)]

@@ -21,6 +21,16 @@ def primary_text_notes(analysis: QueryAnalysis, decisions: list[RouteDecision]) 
     return []
 
 
+def terminology_notes(decisions: list[RouteDecision]) -> list[str]:
+    terms = next((d for d in decisions if d.feature is QueryFeature.TERMINOLOGY), None)
+    if terms is None or not terms.secondary:
+        return []
+    return [
+        f"{terms.backend} resolves :below/:above/:in/:not-in to codes; the primary filters "
+        "by them (one code list per system) and applies everything else"
+    ]
+
+
 def freshness_notes(tables: ConfigTables, decisions: list[RouteDecision]) -> list[str]:
     notes = []
     for d in decisions:

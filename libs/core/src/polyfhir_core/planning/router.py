@@ -14,7 +14,8 @@ Order of reasoning for one part:
    enabled backend of that role with the capability. Other features (basic,
    include, sort) are the primary's.
 3. A secondary the gateway cannot query for that feature (full text on a
-   search backend, chains and ``_has`` on a graph backend are executable)
+   search backend, chains and ``_has`` on a graph backend, the terminology
+   modifiers on a terminology backend are executable)
    leaves the part to the primary.
 4. An unhealthy or lagging secondary is replaced by the rule's fallback
    (the primary by default; a rule with ``fallback = null`` fails the search).
@@ -44,7 +45,11 @@ from polyfhir_core.planning.plan import (
     RouteDecision,
     RouteReason,
 )
-from polyfhir_core.planning.plan_notes import freshness_notes, primary_text_notes
+from polyfhir_core.planning.plan_notes import (
+    freshness_notes,
+    primary_text_notes,
+    terminology_notes,
+)
 from polyfhir_core.planning.reference_walks import GRAPH_MIN_DEPTH, walk_depth
 
 NATURAL_ROLE: dict[QueryFeature, BackendRole] = {
@@ -60,6 +65,7 @@ EXECUTABLE: frozenset[tuple[BackendRole, QueryFeature]] = frozenset(
         (BackendRole.SEARCH, QueryFeature.FULL_TEXT),
         (BackendRole.GRAPH, QueryFeature.CHAIN),
         (BackendRole.GRAPH, QueryFeature.HAS),
+        (BackendRole.TERMINOLOGY, QueryFeature.TERMINOLOGY),
     }
 )
 """(role, feature) pairs the gateway's executor can send to a secondary today."""
@@ -285,6 +291,7 @@ def plan_query(analysis: QueryAnalysis, ctx: RoutingContext) -> QueryPlan:
                 "filter, sort, paging and includes"
             )
     strategy = _graph_strategy(analysis, decisions, strategy, notes)
+    notes += terminology_notes(decisions)
     notes += primary_text_notes(analysis, decisions)
     notes += freshness_notes(ctx.derived, decisions)
     fallbacks = {

@@ -74,8 +74,30 @@ _TYPE_OPERATIONS: dict[str, list[Json]] = {  # $import: the IG publishes no Oper
 }
 
 
-def _with_operations(resource: Json) -> Json:
-    operations = _TYPE_OPERATIONS.get(resource["type"])
+def _core_operation(resource_type: str, name: str) -> Json:
+    definition = f"http://hl7.org/fhir/OperationDefinition/{resource_type}-{name}"
+    return {"name": name, "definition": definition}
+
+
+TERMINOLOGY_OPERATIONS: dict[str, list[Json]] = {  # listed when a terminology index is wired
+    "CodeSystem": [
+        _core_operation("CodeSystem", "lookup"),
+        _core_operation("CodeSystem", "validate-code"),
+        _core_operation("CodeSystem", "subsumes"),
+    ],
+    "ValueSet": [
+        _core_operation("ValueSet", "expand"),
+        _core_operation("ValueSet", "validate-code"),
+    ],
+    "ConceptMap": [_core_operation("ConceptMap", "translate")],
+}
+
+
+def _with_operations(resource: Json, terminology: bool) -> Json:
+    operations = [
+        *_TYPE_OPERATIONS.get(resource["type"], []),
+        *(TERMINOLOGY_OPERATIONS.get(resource["type"], []) if terminology else []),
+    ]
     return {**resource, "operation": operations} if operations else resource
 
 
@@ -111,7 +133,8 @@ def _includes(references: dict[str, list[tuple[str, tuple[str, ...]]]]) -> dict[
 
 
 @cache
-def capability_statement(base: str, software_version: str) -> Json:
+def capability_statement(base: str, software_version: str, *, terminology: bool = False) -> Json:
+    """``terminology``: list the terminology operations (a terminology index is wired)."""
     registry = SearchParameterRegistry.default()
     includes = _includes(_reference_params(registry))
     resources = [
@@ -145,7 +168,7 @@ def capability_statement(base: str, software_version: str) -> Json:
         "rest": [
             {
                 "mode": "server",
-                "resource": [_with_operations(r) for r in resources],
+                "resource": [_with_operations(r, terminology) for r in resources],
                 "interaction": [
                     {"code": "transaction"},
                     {"code": "batch"},

@@ -35,7 +35,9 @@ async def metadata(request: Request) -> Response:
     settings: GatewaySettings = request.app.state.settings
     check_accept(request)
     base = (settings.base_url or f"{str(request.base_url).rstrip('/')}/fhir").rstrip("/")
-    return fhir_response(with_security(capability_statement(base, _version()), settings))
+    terminology = request.app.state.pipeline.terminology_ops.available
+    statement = capability_statement(base, _version(), terminology=terminology)
+    return fhir_response(with_security(statement, settings))
 
 
 @router.post("")

@@ -27,12 +27,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from polyfhir_core.config import BackendConfig, CompositeConfig, QueryFeature
 from polyfhir_core.contracts.graph_index import GraphIndex
 from polyfhir_core.contracts.primary_store import EntryResponse, Page, PrimaryStore
 from polyfhir_core.contracts.search_index import SearchIndex, TextHits, TextSearch
+from polyfhir_core.contracts.terminology import TerminologyIndex
 from polyfhir_core.errors import IndexNotFresh, Issue, ServiceUnavailable
 from polyfhir_core.planning import (
     EXECUTABLE,
@@ -59,7 +60,9 @@ from polyfhir_gateway.pipeline.graph_walks import GraphWalker
 from polyfhir_gateway.pipeline.health import HealthMonitor
 from polyfhir_gateway.pipeline.metrics import FALLBACKS, ROUTE_DECISIONS
 from polyfhir_gateway.pipeline.secondary import Repairable, Secondary
+from polyfhir_gateway.pipeline.terminology_codes import TerminologyCodes
 from polyfhir_gateway.repair.convergence import Convergence
+from polyfhir_gateway.terminology.operations import TerminologyOperations
 
 log = logging.getLogger(__name__)
 WALKED = (QueryFeature.CHAIN, QueryFeature.HAS)
@@ -85,6 +88,8 @@ class QueryPipeline:
         indexes: Mapping[str, SearchIndex] | None = None,
         *,
         graphs: Mapping[str, GraphIndex] | None = None,
+        terminology: Mapping[str, TerminologyIndex] | None = None,
+        terminology_fallback: TerminologyIndex | None = None,
         registry: SearchParameterRegistry | None = None,
         default_count: int = 20,
         max_count: int = 1000,
@@ -93,11 +98,12 @@ class QueryPipeline:
         self.config = config
         self.indexes = dict(indexes or {})
         self.graphs = dict(graphs or {})
+        self.terminology = dict(terminology or {})
         self.registry = registry or SearchParameterRegistry.default()
         self.default_count, self.max_count = default_count, max_count
         self.tables = ConfigTables.of(config)
         self._timeouts = {b.id: self._query_timeout_ms(b) for b in config.secondaries}
-        secondaries: dict[str, Secondary] = {**self.indexes, **self.graphs}
+        secondaries: dict[str, Secondary] = {**self.indexes, **self.graphs, **self.terminology}
         self.monitor = HealthMonitor(config, secondaries)
         self.writes = WriteSync(config, secondaries, self.monitor)
         self.repairable: dict[str, Repairable] = {**self.indexes, **self.graphs}
@@ -108,6 +114,20 @@ class QueryPipeline:
             store, config, self.graphs, self.monitor, self.tables, self._timeouts
         )
         self.convergence = Convergence(store, self.indexes)
+        self.codes = TerminologyCodes(store, config, self.terminology, self.tables, self._timeouts)
+        self.terminology_ops = self._terminology_operations(terminology_fallback)
+
+    def _terminology_operations(self, fallback: TerminologyIndex | None) -> TerminologyOperations:
+        """The operations use the first enabled terminology backend with a client, else
+        ``fallback`` (an in-process index), else they answer 503."""
+        backend = next(
+            (b for b in self.tables.secondaries if b.id in self.terminology and b.enabled), None
+        )
+        if backend is None:
+            return TerminologyOperations(None, None, self.monitor, fallback)
+        return TerminologyOperations(
+            self.terminology[backend.id], backend.id, self.monitor, fallback
+        )
 
     # -- planning ----------------------------------------------------------------------
 
@@ -122,6 +142,38 @@ class QueryPipeline:
         # served by the primary alone (docs/security.md)
         ctx.permissions.require(Operation.SEARCH, query.resource_type)
         plan = self.plan(query)
+        terms = plan.decision(QueryFeature.TERMINOLOGY)
+        if terms is not None and terms.secondary:
+            return await self._with_codes(ctx, query, plan, terms)
+        return await self._planned(ctx, query, plan)
+
+    async def _with_codes(
+        self, ctx: TenantContext, query: SearchQuery, plan: QueryPlan, terms: RouteDecision
+    ) -> SearchResult:
+        """Terminology modifiers as code lists (``terminology_codes.py``), then the rest."""
+        if terms.reason is RouteReason.NO_FALLBACK:
+            raise ServiceUnavailable(f"terminology cannot be served: {terms.detail}")
+        try:
+            coded = await self.codes.rewrite(ctx, query, plan, terms)
+        except Fallback as fb:
+            if terms.fallback is None:
+                raise ServiceUnavailable(
+                    f"{terms.backend}: {fb}; the routing rule has no fallback"
+                ) from None
+            FALLBACKS.labels(terms.backend, fb.reason).inc()
+            log.info("terminology falls back to the primary's closure", extra={"reason": str(fb)})
+            result = await self._planned(ctx, query, plan)
+            fallback = ",".join(f for f in (f"{terms.backend}={fb.reason}", result.fallback) if f)
+            return replace(result, fallback=fallback)
+        if coded is None:  # an empty code set: nothing can match
+            return self._served(plan, Page([], total=0), (terms.backend, plan.primary))
+        result = await self._planned(ctx, coded, self.plan(coded))
+        ROUTE_DECISIONS.labels(terms.feature.value, terms.backend).inc()
+        return replace(result, route=(terms.backend, *result.route), plan=plan)
+
+    async def _planned(
+        self, ctx: TenantContext, query: SearchQuery, plan: QueryPlan
+    ) -> SearchResult:
         walked = [d for d in plan.secondary_decisions if d.feature in WALKED]
         text = plan.decision(QueryFeature.FULL_TEXT)
         text = text if text is not None and text.secondary else None

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+import orjson
+
 if TYPE_CHECKING:
     from polyfhir_primary.adapters.sql.pending import Owner, Phase
     from polyfhir_primary.search.plan import Clause, FullTextClause
@@ -60,6 +62,14 @@ class Dialect(ABC):
 
     def flag(self, value: bool) -> Any:
         return int(value) if self.timestamps_as_text else value
+
+    def one_of(self, column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
+        """``column`` equals one of ``values``, bound as ONE argument however many there
+        are: an ``OR`` of thousands of terms exceeds SQLite's expression depth (1000)
+        and makes PostgreSQL plan thousands of parameters. SQLite reads a JSON array."""
+        return f"{column} IN (SELECT value FROM json_each(?))", [
+            orjson.dumps(list(values)).decode()
+        ]
 
     @abstractmethod
     def driving_clause(self, clauses: Sequence[Clause]) -> int | None:

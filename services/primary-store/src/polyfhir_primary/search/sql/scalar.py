@@ -89,11 +89,32 @@ def token_text_sql(b: Builder, param: str | tuple[str, ...], value: str, alias: 
     return "(" + " AND ".join(p[0] for p in probes) + ")", [a for p in probes for a in p[1]]
 
 
+MANY_CODES = 16
+"""From this many ``system|code`` values on, a token compiles to one code list per
+system (``Dialect.one_of``) instead of an ``OR`` per value: the code sets the
+terminology secondary resolves ``:below``/``:in`` to run to thousands."""
+
+
+def code_lists_sql(b: Builder, x: str, matches: tuple[TokenMatch, ...]) -> Sql | None:
+    """``(system = ? AND code IN list) OR ...`` per system, when every match names both."""
+    by_system: dict[str, list[str]] = {}
+    for m in matches:
+        if m.system is None or m.system == ANY or m.code is None:
+            return None
+        by_system.setdefault(m.system, []).append(m.code)
+    parts: list[Sql] = []
+    for system, codes in by_system.items():
+        listed, args = b.dialect.one_of(f"{x}.code", codes)
+        parts.append((f"({x}.system = ? AND {listed})", [system, *args]))
+    return any_of(parts)
+
+
 def token_sql(b: Builder, c: TokenClause, alias: str) -> Sql:
     if c.text:
         return any_of([token_text_sql(b, c.param, m.code or "", alias) for m in c.matches])
     x = b.alias("t")
-    cond = any_of([token_match_sql(x, m) for m in c.matches])
+    listed = code_lists_sql(b, x, c.matches) if len(c.matches) >= MANY_CODES else None
+    cond = listed or any_of([token_match_sql(x, m) for m in c.matches])
     return exists(b, "idx_token", x, alias, c.param, cond, negate=c.negate)
 
 

@@ -27,6 +27,9 @@ class PostgresDialect(Dialect):
     pages_from_index_rows = True
     walks_fulltext = True
 
+    def one_of(self, column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
+        return f"{column} = ANY(?::text[])", [list(values)]
+
     def driving_clause(self, clauses: Sequence[Clause]) -> int | None:
         return None  # the planner orders the memberships by its statistics
 
