@@ -210,8 +210,9 @@ class SqliteDatabase:
             self._after_commit()
 
     @asynccontextmanager
-    async def _job_transaction(self) -> AsyncIterator[SqliteConn]:
-        """A short write transaction of its own on the writer (the jobs table)."""
+    async def _job_transaction(self, tenant: str | None) -> AsyncIterator[SqliteConn]:
+        """A short write transaction of its own on the writer (the jobs table; SQLite
+        has no row-level security, so ``tenant`` binds nothing: the SQL filters)."""
         async with self._writer.lock:
             await self._writer.execute("BEGIN IMMEDIATE")
             try:
