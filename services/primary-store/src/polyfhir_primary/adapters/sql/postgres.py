@@ -18,7 +18,12 @@ from typing import Any
 import asyncpg
 
 from polyfhir_bus.relay import OutboxRecord
-from polyfhir_core.contracts.primary_store import HistoryQuery, ResourceVersion, TenantPositions
+from polyfhir_core.contracts.primary_store import (
+    HistoryQuery,
+    ResourceVersion,
+    TenantPositions,
+    TenantRecord,
+)
 from polyfhir_core.errors import QueryTooComplex
 from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.tenancy import TenantId
@@ -28,7 +33,7 @@ from polyfhir_primary.adapters.database import (
     OutboxRow,
     TransientConflict,
 )
-from polyfhir_primary.adapters.sql import outbox
+from polyfhir_primary.adapters.sql import outbox, tenant_registry
 from polyfhir_primary.adapters.sql.dialect import PLAIN_INSERTS, numbered_placeholders
 from polyfhir_primary.adapters.sql.dialects.postgres import POSTGRES
 from polyfhir_primary.adapters.sql.index_rows import INDEX_TABLES
@@ -56,6 +61,7 @@ _TRANSIENT = (
     asyncpg.exceptions.DeadlockDetectedError,
 )
 _MIGRATION_LOCK = 7_312_004_211
+_DELETIONS = tenant_registry.postgres_deletions()
 _COPY_FROM_ROWS = 8  # plain inserts of at least this many rows go as one array insert
 ANALYZED_TABLES = ("resources", *INDEX_TABLES, "fulltext", "terminology_closure")
 # Tables whose statistics may mislead: small when last analysed (analysing them is
@@ -325,6 +331,26 @@ class PostgresDatabase:
     async def stream_positions(self) -> TenantPositions:
         async with self._system() as conn:
             return await outbox.stream_positions(conn)
+
+    # -- the tenant lifecycle (sql/tenant_registry.py) ---------------------------------
+
+    async def provision_tenant(self, tenant: TenantId, now: datetime) -> bool:
+        async with tenant_transaction(self.pool, tenant) as raw:
+            return await tenant_registry.register(PgConn(raw), POSTGRES, tenant, now)
+
+    async def tenant_records(self, under: TenantId) -> list[TenantRecord]:
+        async with self._system() as conn:  # the tenants below ``under`` too
+            return await tenant_registry.records(conn, POSTGRES, under)
+
+    async def mark_tenant_deleting(self, tenant: TenantId) -> bool:
+        async with tenant_transaction(self.pool, tenant) as raw:
+            return await tenant_registry.mark_deleting(PgConn(raw), tenant)
+
+    async def delete_tenant_data(self, tenant: TenantId, batch: int) -> dict[str, int]:
+        """The one place a tenant's rows go (shared schema: bounded DELETEs; a schema or
+        database per tenant would drop it instead)."""
+        async with tenant_transaction(self.pool, tenant) as raw:
+            return await tenant_registry.delete_batch(PgConn(raw), _DELETIONS, tenant, batch)
 
     async def check(self) -> None:
         async with self.pool.acquire() as raw:
