@@ -26,13 +26,15 @@ pytestmark = pytest.mark.integration
 
 def _entries(stack: LocalStack, tenant: str) -> dict[str, list[IndexedVersion]]:
     """What the search index and the graph hold for ``tenant``, asked of their services."""
-    assert stack.graph_indexer is not None
+    graph_indexer = stack.graph_indexer
+    assert graph_indexer is not None
+    graph_url = graph_indexer.url
 
     async def scan() -> dict[str, list[IndexedVersion]]:
         clients = ServiceClients()
         try:
             search = clients.connect(SEARCH_INDEX, stack.indexer.url)
-            graph = clients.connect(GRAPH_INDEX, stack.graph_indexer.url)  # type: ignore[union-attr]
+            graph = clients.connect(GRAPH_INDEX, graph_url)
             ctx = TenantContext.of(tenant)
             return {
                 "search": await search.scan(ctx, None, 100),
