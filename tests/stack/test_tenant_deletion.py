@@ -65,12 +65,20 @@ def _export_folder(fhir: httpx.Client, bulk: Path) -> Path:
     return folder
 
 
+@pytest.mark.parametrize("primary", ["sqlite", "postgresql"])
 def test_deleting_a_tenant_empties_every_store(
-    fresh_stack: Callable[..., LocalStack], tmp_path: Path, tenant: str, marker: str
+    fresh_stack: Callable[..., LocalStack],
+    tmp_path: Path,
+    tenant: str,
+    marker: str,
+    primary: str,
 ) -> None:
     bulk = tmp_path / "bulk"
     stack = fresh_stack(
-        "synchronous", graph=True, extra_env={"POLYFHIR_BULK_OUTPUT_DIR": str(bulk)}
+        "synchronous",
+        graph=True,
+        embedded_postgres=primary == "postgresql",  # row-level security under the relay too
+        extra_env={"POLYFHIR_BULK_OUTPUT_DIR": str(bulk)},
     )
     other = f"k{uuid.uuid4().hex[:12]}"
     with fhir_client(stack, tenant) as fhir, fhir_client(stack, other) as fhir_other:
