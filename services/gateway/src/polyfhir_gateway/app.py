@@ -80,7 +80,12 @@ def create_app(
         [
             *repair_kinds(store, pipeline.repairable),
             *bulk_kinds(store, storage, settings),
-            *tenant_kinds(store, pipeline.repairable, storage, settings.tenant_delete_batch),
+            *tenant_kinds(
+                store,
+                {**pipeline.indexes, **pipeline.graphs},
+                storage,
+                settings.tenant_delete_batch,
+            ),
         ],
         heartbeat_s=settings.job_heartbeat_s,
         stale_after_s=settings.job_stale_after_s,

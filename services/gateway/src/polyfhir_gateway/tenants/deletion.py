@@ -3,7 +3,9 @@
 In order: the tenant's bulk output files (found through its export and import job
 records, before those records go), its primary data one bounded batch per
 transaction (the registration last), then its entries in every configured
-secondary (``drop_tenant``). Counters say what went where: ``bulk:files`` (job
+secondary (``drop_tenant``), once that secondary has applied the stream up to where
+it stood after the primary's part (a bounded wait: a change of the tenant still in
+flight would otherwise land after the drop). Counters say what went where: ``bulk:files`` (job
 folders), ``primary:<table>`` (rows), ``secondary:<backend>`` (entries). Every step
 is idempotent, so a resumed or repeated deletion finishes the work.
 """
@@ -15,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from polyfhir_core.contracts.primary_store import PrimaryStore
+from polyfhir_core.contracts.secondary import IndexedSecondary
 from polyfhir_core.errors import FhirError
 from polyfhir_core.jobs import Job
 from polyfhir_core.resources import format_instant
@@ -22,11 +25,11 @@ from polyfhir_core.tenancy import TenantContext
 from polyfhir_gateway.bulk.export_job import EXPORT
 from polyfhir_gateway.bulk.import_job import IMPORT
 from polyfhir_gateway.bulk.storage import BulkStorage
-from polyfhir_gateway.pipeline.secondary import Repairable
 from polyfhir_servicekit.jobs import JobKind, JobRun
 
 DELETE_TENANT = "delete-tenant"
 _MAX_JOBS = 1000  # the most job records a tenant's bulk files are looked up from
+_CATCH_UP_MS = 30_000  # how long a secondary may take to apply what is in flight
 log = logging.getLogger(__name__)
 
 
@@ -40,7 +43,7 @@ class TenantDeletion:
         self,
         run: JobRun,
         store: PrimaryStore,
-        secondaries: Mapping[str, Repairable],
+        secondaries: Mapping[str, IndexedSecondary],
         storage: BulkStorage,
         batch: int,
     ) -> None:
@@ -74,9 +77,12 @@ class TenantDeletion:
         await self._save()
 
     async def _secondaries(self) -> None:
+        stream = await self.store.stream_positions(self.run.ctx)
         failed: list[str] = []
         for backend, index in sorted(self.secondaries.items()):
             try:
+                if not await index.wait_positions(self.target, stream.partitions, _CATCH_UP_MS):
+                    log.warning("tenant deletion: %s is behind the stream; dropping", backend)
                 self._count(f"secondary:{backend}", await index.drop_tenant(self.target))
             except Exception as exc:  # the others are still cleared; the job then fails
                 log.warning("tenant deletion: %s could not drop the tenant: %s", backend, exc)
@@ -91,7 +97,7 @@ class TenantDeletion:
 
 def tenant_kinds(
     store: PrimaryStore,
-    secondaries: Mapping[str, Repairable],
+    secondaries: Mapping[str, IndexedSecondary],
     storage: BulkStorage,
     batch: int,
 ) -> list[JobKind]:
