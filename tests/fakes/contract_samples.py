@@ -32,6 +32,7 @@ from polyfhir_core.contracts.primary_store import (
     SnapshotPage,
     SnapshotQuery,
     TenantPositions,
+    TenantRecord,
 )
 from polyfhir_core.contracts.search_index import (
     IndexState,
@@ -155,6 +156,9 @@ SAMPLES: dict[Any, Any] = {
     JobOutcome: JobOutcome(JobState.FAILED, NOW, "interrupted by a restart"),
     JobClaim: JobClaim("gateway-2", ["reconcile", "rebuild"], NOW, NOW),
     TenantPositions: TenantPositions({0: 7, 3: 1}, pending=2),
+    TenantRecord: TenantRecord("acme/research", NOW, "deleting", 12, provisioned_now=True),
+    list[TenantRecord]: [TenantRecord("acme", NOW), TenantRecord("acme/research", NOW)],
+    dict[str, int]: {"resources": 3, "idx_token": 40},
     list[ResourceVersion]: [ResourceVersion("Patient", "p-1", 3, deleted=True)],
     TextSearch: TextSearch(
         ("Condition",), (TextClause(TextField.TOKEN_TEXT, ("asthma", "copd"), "code"),), 50

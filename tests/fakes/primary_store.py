@@ -29,6 +29,7 @@ from polyfhir_core.contracts.primary_store import (
     SnapshotPage,
     SnapshotQuery,
     TenantPositions,
+    TenantRecord,
 )
 from polyfhir_core.indexing.index_values import IndexValues, ReferenceValue
 from polyfhir_core.jobs import JobStore
@@ -68,6 +69,7 @@ class StoreState:
     index: dict[Owner, IndexValues] = field(default_factory=dict)
     outbox: list[_Outboxed] = field(default_factory=list)
     seq: int = 0
+    tenants: dict[str, TenantRecord] = field(default_factory=dict)  # the registry
 
     def current(self, owner: Owner) -> StoredResource | None:
         rows = self.versions.get(owner)
@@ -136,6 +138,9 @@ class FakeSession:
         if (current.version if current is not None else None) != previous:
             raise TransientConflict(f"{s.resource_type}/{s.id} changed concurrently")
         self.state.seq += 1
+        self.state.tenants.setdefault(
+            self.tenant.value, TenantRecord(self.tenant.value, s.last_updated)
+        )
         row = HistoryRow(self.state.seq, s, record.method)
         self.state.versions.setdefault(owner, []).append(row)
         if record.index is None:
@@ -380,6 +385,47 @@ class FakeDatabase:
     async def stream_positions(self) -> TenantPositions:
         """Per partition the last assigned position, and every unpublished row."""
         return TenantPositions(dict(self._positions), len(self._unpublished()))
+
+    async def provision_tenant(self, tenant: TenantId, now: datetime) -> bool:
+        if tenant.value in self.state.tenants:
+            return False
+        self.state.tenants[tenant.value] = TenantRecord(tenant.value, now)
+        return True
+
+    async def tenant_records(self, under: TenantId) -> list[TenantRecord]:
+        def counted(record: TenantRecord) -> TenantRecord:
+            resources = len(self.state.live(record.tenant))
+            return TenantRecord(record.tenant, record.created, record.state, resources)
+
+        return [
+            counted(r)
+            for name, r in sorted(self.state.tenants.items())
+            if name == under.value or TenantId(name).is_descendant_of(under)
+        ]
+
+    async def mark_tenant_deleting(self, tenant: TenantId) -> bool:
+        record = self.state.tenants.get(tenant.value)
+        if record is None:
+            return False
+        self.state.tenants[tenant.value] = TenantRecord(tenant.value, record.created, "deleting")
+        return True
+
+    async def delete_tenant_data(self, tenant: TenantId, batch: int) -> dict[str, int]:
+        """Like the SQL: up to ``batch`` resources (with their versions and index) per call,
+        then the outbox rows, then the registration."""
+        owners = sorted(o for o in self.state.versions if o[0] == tenant.value)[:batch]
+        if owners:
+            for owner in owners:
+                del self.state.versions[owner]
+                self.state.index.pop(owner, None)
+            return {"resources": len(owners)}
+        kept = [o for o in self.state.outbox if o.event.tenant != tenant.value]
+        if len(kept) < len(self.state.outbox):
+            removed, self.state.outbox = len(self.state.outbox) - len(kept), kept
+            return {"outbox": removed}
+        if self.state.tenants.pop(tenant.value, None) is not None:
+            return {"tenants": 1}
+        return {}
 
     async def check(self) -> None:
         return None

@@ -21,6 +21,7 @@ from polyfhir_gateway.api import (
     routes_instance,
     routes_repair,
     routes_system,
+    routes_tenants,
     routes_terminology,
     routes_type,
 )
@@ -35,6 +36,7 @@ from polyfhir_gateway.security.audit import AuditMiddleware
 from polyfhir_gateway.security.bootstrap import build_verifier
 from polyfhir_gateway.security.caller import require_admin
 from polyfhir_gateway.settings import GatewaySettings
+from polyfhir_gateway.tenants.deletion import tenant_kinds
 from polyfhir_servicekit.errors import UnhandledErrorMiddleware
 from polyfhir_servicekit.jobs import JobRunner
 from polyfhir_servicekit.metrics import MetricsMiddleware
@@ -76,7 +78,16 @@ def create_app(
     storage = bulk_storage(settings)
     jobs = JobRunner(
         store,
-        [*repair_kinds(store, pipeline.repairable), *bulk_kinds(store, storage, settings)],
+        [
+            *repair_kinds(store, pipeline.repairable),
+            *bulk_kinds(store, storage, settings),
+            *tenant_kinds(
+                store,
+                {**pipeline.indexes, **pipeline.graphs},
+                storage,
+                settings.tenant_delete_batch,
+            ),
+        ],
         heartbeat_s=settings.job_heartbeat_s,
         stale_after_s=settings.job_stale_after_s,
     )
@@ -126,6 +137,7 @@ def create_app(
     app.include_router(routes_admin.router, dependencies=admin)
     app.include_router(routes_advisor.router, dependencies=admin)
     app.include_router(routes_repair.router, dependencies=admin)
+    app.include_router(routes_tenants.router, dependencies=admin)
     add_operational_routes(app, store.check_ready)
     app.add_middleware(AuditMiddleware)
     if settings.admin_port is not None:

@@ -64,6 +64,12 @@ class GatewaySettings(BaseSettings):
         default=256 * 1024 * 1024, ge=1024, description="... or after this many bytes"
     )
     bulk_page_size: int = Field(default=1000, ge=1, le=5000)
+    tenant_delete_batch: int = Field(
+        default=2000,
+        ge=1,
+        le=50_000,
+        description="rows removed per primary transaction when a tenant is deleted",
+    )
     bulk_max_jobs_per_tenant: int = Field(
         default=2, ge=1, description="running $export/$import jobs per tenant; more get 429"
     )

@@ -174,6 +174,29 @@ class PrimaryStore(JobStore, Protocol):
         per resource the version current then (a delete as a tombstone), in id order
         (bulk export reads a consistent snapshot with it)."""
 
+    # -- the tenant lifecycle (docs/tenancy.md "Lifecycle"); administration: every call
+    # needs the reindex permission, and ``ctx.tenant`` is the tenant managed (the
+    # gateway checked that the caller may manage it) -------------------------------------
+
+    async def provision_tenant(self, ctx: TenantContext) -> TenantRecord:
+        """Register ``ctx.tenant`` (``provisioned_now``: this call did; a registered
+        tenant is returned as it is)."""
+
+    async def list_tenants(self, ctx: TenantContext) -> list[TenantRecord]:
+        """``ctx.tenant`` and every tenant below it in the hierarchy that is registered."""
+
+    async def get_tenant(self, ctx: TenantContext) -> TenantRecord:
+        """The registered ``ctx.tenant``; NotFound when it is not registered."""
+
+    async def start_tenant_deletion(self, ctx: TenantContext) -> TenantRecord:
+        """Mark ``ctx.tenant`` ``deleting`` (NotFound when it is not registered); its data
+        then goes through :meth:`delete_tenant_data`."""
+
+    async def delete_tenant_data(self, ctx: TenantContext, batch: int) -> dict[str, int]:
+        """Remove up to ``batch`` rows of ``ctx.tenant`` in one short transaction; per
+        table how many went. Called until it returns ``{}``: then the tenant is gone,
+        its registration last (its id can be provisioned again, empty)."""
+
     async def check_ready(self) -> None:
         """Raise when the store cannot serve requests."""
 
@@ -190,6 +213,18 @@ class TenantPositions:
 
     partitions: dict[int, int] = field(default_factory=dict)
     pending: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TenantRecord:
+    """A registered tenant: ``state`` is ``active`` or ``deleting``; ``resources``
+    counts its current, not deleted resources."""
+
+    tenant: str
+    created: datetime
+    state: str = "active"
+    resources: int = 0
+    provisioned_now: bool = False
 
 
 @dataclass(frozen=True, slots=True)

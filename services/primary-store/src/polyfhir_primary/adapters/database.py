@@ -22,6 +22,7 @@ from polyfhir_core.contracts.primary_store import (
     SnapshotPage,
     SnapshotQuery,
     TenantPositions,
+    TenantRecord,
 )
 from polyfhir_core.indexing.index_values import IndexValues
 from polyfhir_core.jobs import JobStore
@@ -189,6 +190,21 @@ class Database(Protocol):
     async def tenants(self) -> list[str]: ...
 
     async def stream_positions(self) -> TenantPositions: ...
+
+    # The tenant lifecycle (docs/tenancy.md "Lifecycle"; sql/tenant_registry.py).
+    async def provision_tenant(self, tenant: TenantId, now: datetime) -> bool:
+        """Register ``tenant``; whether this call did (a first write also registers)."""
+
+    async def tenant_records(self, under: TenantId) -> list[TenantRecord]:
+        """``under`` and the registered tenants below it (housekeeping: every tenant)."""
+
+    async def mark_tenant_deleting(self, tenant: TenantId) -> bool: ...
+
+    async def delete_tenant_data(self, tenant: TenantId, batch: int) -> dict[str, int]:
+        """The ONE place a tenant's data goes: up to ``batch`` rows per call, in one short
+        transaction, per table how many; ``{}`` once nothing is left (the registration
+        goes last). A schema- or database-per-tenant strategy drops the schema, the
+        database or the file here instead."""
 
     async def check(self) -> None: ...
 

@@ -25,6 +25,7 @@ from polyfhir_core.contracts.primary_store import (
     SnapshotPage,
     SnapshotQuery,
     TenantPositions,
+    TenantRecord,
 )
 from polyfhir_core.errors import BadRequest, Conflict, FhirError, Forbidden, Gone, NotFound
 from polyfhir_core.indexing.index_values import IndexValues
@@ -42,7 +43,7 @@ from polyfhir_primary.search import (
     require_all_applied,
     stored_includes,
 )
-from polyfhir_primary.service_layer import access, change_stream, reads
+from polyfhir_primary.service_layer import access, change_stream, reads, tenant_lifecycle
 from polyfhir_primary.service_layer.bundles import run_transaction
 from polyfhir_primary.service_layer.registries import TenantRegistries, touches_search_parameters
 from polyfhir_primary.service_layer.reindex import REINDEX, Reindexer, reindex_params
@@ -355,6 +356,25 @@ class StoreService:
             raise BadRequest(f"unknown resource type {query.resource_type!r}")
         async with self.db.session(ctx.tenant, write=False) as session:
             return await session.snapshot(query)
+
+    # -- the tenant lifecycle (service_layer/tenant_lifecycle.py) ------------------------
+
+    async def provision_tenant(self, ctx: TenantContext) -> TenantRecord:
+        return await tenant_lifecycle.provision(self.db, ctx, self.clock())
+
+    async def list_tenants(self, ctx: TenantContext) -> list[TenantRecord]:
+        return await tenant_lifecycle.list_below(self.db, ctx)
+
+    async def get_tenant(self, ctx: TenantContext) -> TenantRecord:
+        return await tenant_lifecycle.describe(self.db, ctx)
+
+    async def start_tenant_deletion(self, ctx: TenantContext) -> TenantRecord:
+        return await tenant_lifecycle.start_deletion(self.db, ctx)
+
+    async def delete_tenant_data(self, ctx: TenantContext, batch: int) -> dict[str, int]:
+        removed = await tenant_lifecycle.delete_batch(self.db, ctx, batch)
+        self.registries.invalidate(ctx.tenant)  # its SearchParameters went with it
+        return removed
 
     async def check_ready(self) -> None:
         await self.db.check()

@@ -27,7 +27,8 @@ from polyfhir_core.jobs import (
 from polyfhir_core.tenancy import TenantContext
 from polyfhir_primary.adapters.sql.dialect import Conn, Dialect
 
-Transaction = Callable[[], AbstractAsyncContextManager[Conn]]
+# A short transaction bound to a tenant, or (None) seeing every tenant (the claim).
+Transaction = Callable[[str | None], AbstractAsyncContextManager[Conn]]
 
 _COLUMNS = (
     "id, tenant, kind, params, state, total, done, counters, checkpoint,"
@@ -106,19 +107,19 @@ class SqlJobStore:
             self._ts(job.heartbeat),
             self._d.flag(job.cancel_requested),
         )
-        async with self._transaction() as conn:
+        async with self._transaction(tenant) as conn:
             await conn.execute(_INSERT, args)
             return await self._get(conn, tenant, job.id)
 
     async def get_job(self, ctx: TenantContext, job_id: str) -> Job:
-        async with self._transaction() as conn:
+        async with self._transaction(ctx.tenant.value) as conn:
             return await self._get(conn, ctx.tenant.value, job_id)
 
     async def list_jobs(self, ctx: TenantContext, kind: str | None, limit: int) -> list[Job]:
         sql, args = _LIST, [ctx.tenant.value]
         if kind is not None:
             sql, args = sql + " AND kind = ?", [*args, kind]
-        async with self._transaction() as conn:
+        async with self._transaction(ctx.tenant.value) as conn:
             rows = await conn.fetch(sql + " ORDER BY started DESC, id LIMIT ?", (*args, limit))
         return [_decode(row, self._d) for row in rows]
 
@@ -134,14 +135,14 @@ class SqlJobStore:
             job_id,
             update.owner,
         )
-        async with self._transaction() as conn:
+        async with self._transaction(tenant) as conn:
             await conn.execute(_SAVE, args)
             return await self._get(conn, tenant, job_id)
 
     async def finish_job(self, ctx: TenantContext, job_id: str, outcome: JobOutcome) -> Job:
         tenant, at = ctx.tenant.value, self._d.ts(outcome.finished)
         args = (outcome.state.value, at, outcome.error, at, tenant, job_id)
-        async with self._transaction() as conn:
+        async with self._transaction(tenant) as conn:
             changed = await conn.execute(_FINISH, args)
             job = await self._get(conn, tenant, job_id)
         if not changed:
@@ -150,7 +151,7 @@ class SqlJobStore:
 
     async def request_job_cancel(self, ctx: TenantContext, job_id: str) -> Job:
         tenant = ctx.tenant.value
-        async with self._transaction() as conn:
+        async with self._transaction(tenant) as conn:
             await conn.execute(_CANCEL, (self._d.flag(True), tenant, job_id))
             return await self._get(conn, tenant, job_id)
 
@@ -165,6 +166,6 @@ class SqlJobStore:
             f" RETURNING {_COLUMNS}"
         )
         args = (claim.owner, self._d.ts(claim.now), *claim.kinds, self._d.ts(claim.stale_before))
-        async with self._transaction() as conn:
+        async with self._transaction(None) as conn:  # every tenant's orphans
             rows = await conn.fetch(sql, args)
         return [_decode(row, self._d) for row in rows]

@@ -11,14 +11,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager, nullcontext
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
 from polyfhir_bus.relay import OutboxRecord
-from polyfhir_core.contracts.primary_store import HistoryQuery, ResourceVersion, TenantPositions
+from polyfhir_core.contracts.primary_store import (
+    HistoryQuery,
+    ResourceVersion,
+    TenantPositions,
+    TenantRecord,
+)
 from polyfhir_core.errors import QueryTooComplex
 from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.tenancy import TenantId
@@ -28,12 +33,18 @@ from polyfhir_primary.adapters.database import (
     OutboxRow,
     TransientConflict,
 )
-from polyfhir_primary.adapters.sql import outbox
+from polyfhir_primary.adapters.sql import outbox, tenant_registry
 from polyfhir_primary.adapters.sql.dialect import PLAIN_INSERTS, numbered_placeholders
 from polyfhir_primary.adapters.sql.dialects.postgres import POSTGRES
 from polyfhir_primary.adapters.sql.index_rows import INDEX_TABLES
 from polyfhir_primary.adapters.sql.jobs import SqlJobStore
 from polyfhir_primary.adapters.sql.migrations import CREATE_LEDGER, migrations_for
+from polyfhir_primary.adapters.sql.pg_insert import insert_rows
+from polyfhir_primary.adapters.sql.pg_scope import (
+    BIND_SYSTEM,
+    system_transaction,
+    tenant_transaction,
+)
 from polyfhir_primary.adapters.sql.relay_claim import RelayClaim
 from polyfhir_primary.adapters.sql.session import (
     SqlSession,
@@ -50,7 +61,8 @@ _TRANSIENT = (
     asyncpg.exceptions.DeadlockDetectedError,
 )
 _MIGRATION_LOCK = 7_312_004_211
-_COPY_FROM_ROWS = 8  # plain inserts of at least this many rows go as COPY
+_DELETIONS = tenant_registry.postgres_deletions()
+_COPY_FROM_ROWS = 8  # plain inserts of at least this many rows go as one array insert
 ANALYZED_TABLES = ("resources", *INDEX_TABLES, "fulltext", "terminology_closure")
 # Tables whose statistics may mislead: small when last analysed (analysing them is
 # cheap, and the activity counters behind n_mod_since_analyze reach pg_stat up to
@@ -109,8 +121,8 @@ class PgConn:
                 await self.executemany(sql, rows)
                 continue
             table, columns = target
-            try:
-                await self.raw.copy_records_to_table(table, records=rows, columns=columns)
+            try:  # not COPY: COPY FROM refuses tables under row-level security
+                await insert_rows(self.raw, table, columns, rows)
             except _TRANSIENT as exc:
                 raise TransientConflict(str(exc)) from exc
 
@@ -200,6 +212,7 @@ class PostgresDatabase:
                     if m.version in done:
                         continue
                     async with raw.transaction():
+                        await raw.execute(BIND_SYSTEM)  # a data migration sees every tenant
                         await raw.execute(m.sql)
                         await raw.execute(
                             "INSERT INTO schema_migrations VALUES ($1, $2, $3)",
@@ -212,10 +225,9 @@ class PostgresDatabase:
 
     @asynccontextmanager
     async def session(self, tenant: TenantId, *, write: bool) -> AsyncIterator[SqlSession]:
-        # A read runs its statements without BEGIN/COMMIT: under READ COMMITTED each
-        # statement sees its own snapshot inside a transaction too, so one buys a
-        # read nothing but two round trips (~0.3 ms of a 5 ms lookup).
-        async with self.pool.acquire() as raw, raw.transaction() if write else nullcontext():
+        # A read runs in a transaction too (BEGIN, the binding and COMMIT: three round
+        # trips): row-level security binds the tenant transaction-locally (pg_scope).
+        async with tenant_transaction(self.pool, tenant) as raw:
             session = SqlSession(PgConn(raw), POSTGRES, tenant)
             yield session
             await session.flush()
@@ -223,60 +235,71 @@ class PostgresDatabase:
             self._statistics.wrote(session.saved)
 
     @asynccontextmanager
-    async def _job_transaction(self) -> AsyncIterator[PgConn]:
-        """A short transaction of its own (the jobs table)."""
-        async with self.pool.acquire() as raw, raw.transaction():
+    async def _job_transaction(self, tenant: str | None) -> AsyncIterator[PgConn]:
+        """A short transaction of its own (the jobs table): bound to the job's tenant,
+        or (None) the system scope of the runners' cross-tenant claim."""
+        if tenant is None:
+            async with system_transaction(self.pool) as raw:
+                yield PgConn(raw)
+        else:
+            async with tenant_transaction(self.pool, TenantId(tenant)) as raw:
+                yield PgConn(raw)
+
+    @asynccontextmanager
+    async def _system(self) -> AsyncIterator[PgConn]:
+        """Housekeeping across tenants (relay, registry): never for a request."""
+        async with system_transaction(self.pool) as raw:
             yield PgConn(raw)
 
     async def history(self, tenant: TenantId, query: HistoryQuery) -> list[HistoryRow]:
-        async with self.pool.acquire() as raw:
+        async with tenant_transaction(self.pool, tenant, readonly=True) as raw:
             return await fetch_history(PgConn(raw), POSTGRES, tenant, query)
 
     async def read_many(
         self, tenant: TenantId, keys: Sequence[ResourceKey]
     ) -> list[StoredResource]:
-        async with self.pool.acquire() as raw, raw.transaction(readonly=True):
+        async with tenant_transaction(self.pool, tenant, readonly=True) as raw:
             return await fetch_many(PgConn(raw), POSTGRES, tenant, keys)
 
     async def outbox_backlog(self) -> int:
-        async with self.pool.acquire() as raw:
-            return await outbox.count_backlog(PgConn(raw))
+        async with self._system() as conn:
+            return await outbox.count_backlog(conn)
 
     async def pending_outbox(self, limit: int) -> list[OutboxRow]:
-        async with self.pool.acquire() as raw:
-            return await fetch_pending_outbox(PgConn(raw), limit)
+        async with self._system() as conn:
+            return await fetch_pending_outbox(conn, limit)
 
     async def mark_published(self, seqs: Sequence[int]) -> None:
-        async with self.pool.acquire() as raw, raw.transaction():
-            await mark_published(PgConn(raw), POSTGRES, seqs)
+        async with self._system() as conn:
+            await mark_published(conn, POSTGRES, seqs)
 
     # -- the outbox relay (polyfhir_bus.relay.OutboxSource) and freshness ------------------
 
     async def outbox_unpositioned(self, limit: int) -> list[OutboxRecord]:
-        async with self.pool.acquire() as raw:
-            return await outbox.fetch_unpositioned(PgConn(raw), POSTGRES, limit)
+        async with self._system() as conn:
+            return await outbox.fetch_unpositioned(conn, POSTGRES, limit)
 
     async def outbox_positioned(self, limit: int) -> list[OutboxRecord]:
-        async with self.pool.acquire() as raw:
-            return await outbox.fetch_positioned(PgConn(raw), POSTGRES, limit)
+        async with self._system() as conn:
+            return await outbox.fetch_positioned(conn, POSTGRES, limit)
 
     async def assign_positions(self, partitions: Mapping[int, int]) -> dict[int, int]:
-        async with self.pool.acquire() as raw, raw.transaction():
-            return await outbox.assign_positions(PgConn(raw), POSTGRES, partitions)
+        async with self._system() as conn:
+            return await outbox.assign_positions(conn, POSTGRES, partitions)
 
     async def mark_dead_lettered(self, reasons: Mapping[int, str]) -> None:
-        async with self.pool.acquire() as raw, raw.transaction():
-            await outbox.mark_dead_lettered(PgConn(raw), POSTGRES, reasons)
+        async with self._system() as conn:
+            await outbox.mark_dead_lettered(conn, POSTGRES, reasons)
 
     async def dead_lettered_outbox(self, limit: int) -> list[DeadLetteredRow]:
-        async with self.pool.acquire() as raw:
-            return await outbox.list_dead_lettered(PgConn(raw), POSTGRES, limit)
+        async with self._system() as conn:
+            return await outbox.list_dead_lettered(conn, POSTGRES, limit)
 
     async def retry_dead_lettered(self, seqs: Sequence[int] | None) -> int:
-        async with self.pool.acquire() as raw, raw.transaction():  # the NOTIFY trigger is on INSERT
-            retried = await outbox.retry_dead_lettered(PgConn(raw), seqs)
+        async with self._system() as conn:  # the NOTIFY trigger is on INSERT
+            retried = await outbox.retry_dead_lettered(conn, seqs)
             if retried:
-                await raw.execute("SELECT pg_notify('polyfhir_outbox', '')")
+                await conn.execute("SELECT pg_notify('polyfhir_outbox', '')")
             return retried
 
     async def claim_relay(self, wake: Callable[[], None]) -> bool:
@@ -286,7 +309,7 @@ class PostgresDatabase:
         await self._relay_claim.release()
 
     async def positions(self, tenant: TenantId) -> TenantPositions:
-        async with self.pool.acquire() as raw, raw.transaction(readonly=True):
+        async with tenant_transaction(self.pool, tenant, readonly=True) as raw:
             return await outbox.tenant_positions(PgConn(raw), tenant)
 
     async def list_versions(
@@ -296,18 +319,38 @@ class PostgresDatabase:
         limit: int,
         resource_types: Sequence[str] | None,
     ) -> list[ResourceVersion]:
-        async with self.pool.acquire() as raw:
+        async with tenant_transaction(self.pool, tenant, readonly=True) as raw:
             return await outbox.list_versions(
                 PgConn(raw), POSTGRES, tenant, after, limit, resource_types
             )
 
     async def tenants(self) -> list[str]:
-        async with self.pool.acquire() as raw:
-            return await outbox.tenants(PgConn(raw))
+        async with self._system() as conn:
+            return await outbox.tenants(conn)
 
     async def stream_positions(self) -> TenantPositions:
-        async with self.pool.acquire() as raw, raw.transaction(readonly=True):
-            return await outbox.stream_positions(PgConn(raw))
+        async with self._system() as conn:
+            return await outbox.stream_positions(conn)
+
+    # -- the tenant lifecycle (sql/tenant_registry.py) ---------------------------------
+
+    async def provision_tenant(self, tenant: TenantId, now: datetime) -> bool:
+        async with tenant_transaction(self.pool, tenant) as raw:
+            return await tenant_registry.register(PgConn(raw), POSTGRES, tenant, now)
+
+    async def tenant_records(self, under: TenantId) -> list[TenantRecord]:
+        async with self._system() as conn:  # the tenants below ``under`` too
+            return await tenant_registry.records(conn, POSTGRES, under)
+
+    async def mark_tenant_deleting(self, tenant: TenantId) -> bool:
+        async with tenant_transaction(self.pool, tenant) as raw:
+            return await tenant_registry.mark_deleting(PgConn(raw), tenant)
+
+    async def delete_tenant_data(self, tenant: TenantId, batch: int) -> dict[str, int]:
+        """The one place a tenant's rows go (shared schema: bounded DELETEs; a schema or
+        database per tenant would drop it instead)."""
+        async with tenant_transaction(self.pool, tenant) as raw:
+            return await tenant_registry.delete_batch(PgConn(raw), _DELETIONS, tenant, batch)
 
     async def check(self) -> None:
         async with self.pool.acquire() as raw:

@@ -27,6 +27,7 @@ from polyfhir_primary.adapters.sql.index_rows import INDEX_TABLES, index_rows, i
 from polyfhir_primary.adapters.sql.pending import OWNER_WHERE, Owner, PendingWrites, Phase
 from polyfhir_primary.adapters.sql.rows import decode_row
 from polyfhir_primary.adapters.sql.snapshot import fetch_snapshot
+from polyfhir_primary.adapters.sql.tenant_registry import REGISTER
 from polyfhir_primary.adapters.sql.terminology import write_terminology
 from polyfhir_primary.search.plan import SearchPlan
 from polyfhir_primary.search.sql import (
@@ -72,6 +73,7 @@ class SqlSession:
         self.saved = 0  # versions written in this transaction (statistics upkeep)
         self.pending = PendingWrites()
         self.prefetched: dict[tuple[str, str], StoredResource | None] = {}
+        self.registered = False  # the tenants registry row is in this transaction's writes
 
     async def current(
         self, resource_type: str, resource_id: str, *, lock: bool = False
@@ -121,6 +123,9 @@ class SqlSession:
             await self.flush()
         content = orjson.dumps(s.content) if s.content is not None else None
         ts, deleted = d.ts(s.last_updated), d.flag(s.deleted)
+        if not self.registered:  # the first write registers the tenant (tenant_registry.py)
+            self.registered = True
+            self.pending.add((self.tenant.value, "", ""), Phase.WRITE, REGISTER, [(owner[0], ts)])
         if previous is None:
             # Deferred too: a concurrent create of the same id fails the flush with a
             # unique violation, which is the same TransientConflict (and retry).

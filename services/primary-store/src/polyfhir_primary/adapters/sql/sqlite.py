@@ -20,7 +20,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from polyfhir_bus.relay import OutboxRecord
-from polyfhir_core.contracts.primary_store import HistoryQuery, ResourceVersion, TenantPositions
+from polyfhir_core.contracts.primary_store import (
+    HistoryQuery,
+    ResourceVersion,
+    TenantPositions,
+    TenantRecord,
+)
 from polyfhir_core.errors import QueryTooComplex
 from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.tenancy import TenantId
@@ -30,7 +35,7 @@ from polyfhir_primary.adapters.database import (
     OutboxRow,
     TransientConflict,
 )
-from polyfhir_primary.adapters.sql import outbox
+from polyfhir_primary.adapters.sql import outbox, tenant_registry
 from polyfhir_primary.adapters.sql.dialects.sqlite import SQLITE
 from polyfhir_primary.adapters.sql.file_claim import FileClaim
 from polyfhir_primary.adapters.sql.jobs import SqlJobStore
@@ -55,6 +60,7 @@ _PRAGMAS = (
 )
 
 
+_DELETIONS = tenant_registry.sqlite_deletions()
 _DUPLICATE_KEY = ("SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE")
 # SQLite's answers to a statement beyond its compile-time limits (sqlite.org/limits.html):
 # the search asked for too much, a 400 the client must not retry, never a 500.
@@ -210,8 +216,10 @@ class SqliteDatabase:
             self._after_commit()
 
     @asynccontextmanager
-    async def _job_transaction(self) -> AsyncIterator[SqliteConn]:
-        """A short write transaction of its own on the writer (the jobs table)."""
+    async def _job_transaction(self, tenant: str | None) -> AsyncIterator[SqliteConn]:
+        """A short write transaction of its own on the writer (the jobs table, the tenants
+        registry; SQLite has no row-level security: ``tenant`` binds nothing, the SQL
+        filters)."""
         async with self._writer.lock:
             await self._writer.execute("BEGIN IMMEDIATE")
             try:
@@ -329,6 +337,27 @@ class SqliteDatabase:
         conn = self._reader()
         async with conn.lock:
             return await outbox.tenants(conn)
+
+    # -- the tenant lifecycle (sql/tenant_registry.py) ---------------------------------
+
+    async def provision_tenant(self, tenant: TenantId, now: datetime) -> bool:
+        async with self._job_transaction(tenant.value) as conn:
+            return await tenant_registry.register(conn, SQLITE, tenant, now)
+
+    async def tenant_records(self, under: TenantId) -> list[TenantRecord]:
+        conn = self._reader()
+        async with conn.lock:
+            return await tenant_registry.records(conn, SQLITE, under)
+
+    async def mark_tenant_deleting(self, tenant: TenantId) -> bool:
+        async with self._job_transaction(tenant.value) as conn:
+            return await tenant_registry.mark_deleting(conn, tenant)
+
+    async def delete_tenant_data(self, tenant: TenantId, batch: int) -> dict[str, int]:
+        """The one place a tenant's rows go (shared file: bounded DELETEs; a file per
+        tenant would be removed instead)."""
+        async with self._job_transaction(tenant.value) as conn:
+            return await tenant_registry.delete_batch(conn, _DELETIONS, tenant, batch)
 
     async def stream_positions(self) -> TenantPositions:
         conn = self._reader()

@@ -1,0 +1,1 @@
+"""The tenant lifecycle on the gateway: who may manage which tenant, and deletion."""
