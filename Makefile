@@ -45,7 +45,7 @@ format: install ## Apply ruff formatting and safe fixes
 	$(UV) run --frozen ruff check --fix .
 
 typecheck: install ## mypy (strict) over every package and the tests
-	$(UV) run --frozen mypy libs/core/src libs/servicekit/src libs/bus/src services/gateway/src services/primary-store/src services/search-indexer/src services/graph-indexer/src libs/testing/src libs/engines/src src
+	$(UV) run --frozen mypy libs/core/src libs/servicekit/src libs/bus/src services/gateway/src services/primary-store/src services/search-indexer/src services/graph-indexer/src services/terminology-indexer/src libs/testing/src libs/engines/src src
 	$(UV) run --frozen --directory tests mypy --config-file ../pyproject.toml .
 
 bench-ingest: install ## Ingest benchmark over SQLite and PostgreSQL (see benchmarks/README.md)
