@@ -138,3 +138,11 @@ async def test_stats_count_the_tenants_definitions(harness: Any) -> None:
         0,
         8,
     )
+
+
+async def test_a_wait_for_another_resource_type_is_answered_at_once(harness: Any) -> None:
+    h = harness  # SyncMode waits for every write; this index holds no Patients
+    await h.apply(h.put("cs", 1, disorders()))
+    assert await h.service.wait_applied(h.ctx, [AppliedVersion("Patient", "p1", 7)], 0)
+    mixed = [AppliedVersion("Patient", "p1", 7), AppliedVersion("CodeSystem", "cs", 2)]
+    assert not await h.service.wait_applied(h.ctx, mixed, 0)

@@ -10,6 +10,7 @@ from polyfhir_core.config import BackendRole, CompositeConfig, default_config, l
 from polyfhir_core.contracts.graph_index import GRAPH_INDEX, GraphIndex
 from polyfhir_core.contracts.primary_store import PRIMARY_STORE, PrimaryStore
 from polyfhir_core.contracts.search_index import SEARCH_INDEX, SearchIndex
+from polyfhir_core.contracts.terminology import TERMINOLOGY_INDEX, TerminologyIndex
 from polyfhir_core.errors import FhirError
 from polyfhir_gateway.app import create_app
 from polyfhir_gateway.pipeline import QueryPipeline
@@ -70,6 +71,23 @@ def graph_indexes(config: CompositeConfig, clients: ServiceClients) -> dict[str,
     return graphs
 
 
+def terminology_indexes(
+    config: CompositeConfig, clients: ServiceClients
+) -> dict[str, TerminologyIndex]:
+    """A client of the terminology-indexer service (``options.service_url``) per terminology
+    backend; one without a service URL gets no client (the primary's closure answers)."""
+    terminologies: dict[str, TerminologyIndex] = {}
+    for backend in config.secondaries:
+        if backend.role is not BackendRole.TERMINOLOGY:
+            continue
+        url = backend.options.get("service_url")
+        if not isinstance(url, str) or not url:
+            log.warning("backend %s: no options.service_url, no terminology service", backend.id)
+            continue
+        terminologies[backend.id] = clients.connect(TERMINOLOGY_INDEX, url)
+    return terminologies
+
+
 def build_pipeline(
     store: PrimaryStore, settings: GatewaySettings, clients: ServiceClients
 ) -> QueryPipeline:
@@ -77,11 +95,13 @@ def build_pipeline(
     config = load_composite(settings)
     indexes = search_indexes(config, clients) if config.secondaries else {}
     graphs = graph_indexes(config, clients) if config.secondaries else {}
+    terminologies = terminology_indexes(config, clients) if config.secondaries else {}
     return QueryPipeline(
         store,
         config,
         indexes,
         graphs=graphs,
+        terminologies=terminologies,
         default_count=settings.default_count,
         max_count=settings.max_count,
     )

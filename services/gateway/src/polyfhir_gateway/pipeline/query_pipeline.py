@@ -33,6 +33,7 @@ from polyfhir_core.config import BackendConfig, CompositeConfig, QueryFeature
 from polyfhir_core.contracts.graph_index import GraphIndex
 from polyfhir_core.contracts.primary_store import EntryResponse, Page, PrimaryStore
 from polyfhir_core.contracts.search_index import SearchIndex, TextHits, TextSearch
+from polyfhir_core.contracts.terminology import TerminologyIndex
 from polyfhir_core.errors import IndexNotFresh, Issue, ServiceUnavailable
 from polyfhir_core.planning import (
     EXECUTABLE,
@@ -85,6 +86,7 @@ class QueryPipeline:
         indexes: Mapping[str, SearchIndex] | None = None,
         *,
         graphs: Mapping[str, GraphIndex] | None = None,
+        terminologies: Mapping[str, TerminologyIndex] | None = None,
         registry: SearchParameterRegistry | None = None,
         default_count: int = 20,
         max_count: int = 1000,
@@ -93,11 +95,14 @@ class QueryPipeline:
         self.config = config
         self.indexes = dict(indexes or {})
         self.graphs = dict(graphs or {})
+        # the terminology-indexer clients by backend id: health, lag and SyncMode waits like
+        # every secondary; not repairable (it holds only CodeSystem/ValueSet/ConceptMap)
+        self.terminologies = dict(terminologies or {})
         self.registry = registry or SearchParameterRegistry.default()
         self.default_count, self.max_count = default_count, max_count
         self.tables = ConfigTables.of(config)
         self._timeouts = {b.id: self._query_timeout_ms(b) for b in config.secondaries}
-        secondaries: dict[str, Secondary] = {**self.indexes, **self.graphs}
+        secondaries: dict[str, Secondary] = {**self.indexes, **self.graphs, **self.terminologies}
         self.monitor = HealthMonitor(config, secondaries)
         self.writes = WriteSync(config, secondaries, self.monitor)
         self.repairable: dict[str, Repairable] = {**self.indexes, **self.graphs}

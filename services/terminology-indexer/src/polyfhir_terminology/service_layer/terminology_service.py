@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from polyfhir_bus.indexing.freshness import Freshness
 from polyfhir_bus.indexing.queries import IndexQueries, bounded
+from polyfhir_core.contracts.secondary import AppliedVersion
 from polyfhir_core.contracts.terminology import (
     CodeSet,
     CodeSetKind,
@@ -25,6 +26,7 @@ from polyfhir_core.contracts.terminology import (
 )
 from polyfhir_core.errors import BadRequest
 from polyfhir_core.tenancy import TenantContext
+from polyfhir_terminology.domain.items import TERMINOLOGY_TYPES
 from polyfhir_terminology.service_layer.code_systems import CodeSystems, checked_display
 from polyfhir_terminology.service_layer.expansions import Expander, member_display
 from polyfhir_terminology.service_layer.ports import TerminologyStore
@@ -49,6 +51,15 @@ class TerminologyService(IndexQueries):
         self._code_systems = CodeSystems(store)
         self._expander = Expander(store, max_expansion)
         self._translator = Translator(store)
+
+    async def wait_applied(
+        self, ctx: TenantContext, versions: list[AppliedVersion], timeout_ms: int
+    ) -> bool:
+        """Only CodeSystem, ValueSet and ConceptMap versions are waited for: this index holds
+        nothing of any other resource, so a write of those is applied here as it commits
+        (a SyncMode wait for a Patient write does not time out on it)."""
+        held = [v for v in versions if v.resource_type in TERMINOLOGY_TYPES]
+        return await super().wait_applied(ctx, held, timeout_ms)
 
     async def lookup(self, ctx: TenantContext, request: LookupRequest) -> LookupResult:
         return await self._code_systems.lookup(ctx.tenant.value, request)
