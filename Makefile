@@ -27,7 +27,7 @@ run-services: install ## Serve the same API as two processes: primary-store (:80
 	$(UV) run --frozen polyfhir-primary-store --host 127.0.0.1 --port 8081 & \
 	POLYFHIR_PRIMARY_STORE_URL=http://127.0.0.1:8081 $(UV) run --frozen polyfhir-gateway --host $(HOST) --port $(PORT)
 
-run-stack: install ## The whole local polyglot stack (Tansu, osmem, FalkorDB, primary-store + relay, search- and graph-indexer, gateway) at http://$(HOST):$(PORT)/fhir; Ctrl-C stops
+run-stack: install ## The whole local polyglot stack (Tansu, osmem, FalkorDB, primary-store + relay, search-, graph- and terminology-indexer, gateway) at http://$(HOST):$(PORT)/fhir; Ctrl-C stops
 	$(UV) run --frozen polyfhir stack --port $(PORT)
 
 test: install ## Install everything and run the whole test suite (two workers; SQLite and embedded PostgreSQL, both topologies)
