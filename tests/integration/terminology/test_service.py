@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -27,7 +28,8 @@ from polyfhir_core.errors import FhirError, NotFound
 from polyfhir_core.tenancy import TenantContext
 from polyfhir_engines.tansu import LocalKafka
 from polyfhir_servicekit.contract_client import contract_client
-from polyfhir_terminology.bootstrap import bootstrap
+from polyfhir_terminology.adapters.sql_store import SqlTerminologyStore
+from polyfhir_terminology.bootstrap import bootstrap, build_database
 from polyfhir_terminology.entrypoints.http import create_app
 from polyfhir_terminology.settings import TerminologySettings
 
@@ -136,3 +138,30 @@ async def test_the_service_consumes_the_change_stream(
         assert (stats.code_systems, stats.value_sets, stats.positions) == (1, 1, {0: 7})
     finally:
         await indexer.close()
+
+
+async def test_on_postgresql_the_store_keeps_to_its_own_schema(
+    request: pytest.FixtureRequest,
+) -> None:
+    """Sharing the primary's database: same table names, no clash (docs/terminology.md)."""
+    dsn = engine_url("postgresql", request, Path("."))
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("CREATE TABLE resource_versions (primary_column TEXT)")
+        await conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY)")
+        await conn.execute("INSERT INTO schema_migrations VALUES (1)")
+        store = SqlTerminologyStore(build_database(dsn))
+        await store.ensure_schema()
+        try:
+            h = Harness(store)
+            assert await h.apply(h.put("cs", 1, disorders())) == []
+            assert (await h.service.lookup(h.ctx, LookupRequest(DISORDERS, "BAC"))).display
+        finally:
+            await store.close()
+        columns = await conn.fetch(
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_schema = 'public' AND table_name = 'resource_versions'"
+        )
+        assert [c[0] for c in columns] == ["primary_column"]
+    finally:
+        await conn.close()

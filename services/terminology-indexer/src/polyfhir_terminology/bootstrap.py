@@ -27,10 +27,10 @@ log = logging.getLogger(__name__)
 CONSUMER_NAME = "polyfhir-terminology-indexer"
 
 
-def build_database(url: str) -> Database:
+def build_database(url: str, schema: str = "terminology") -> Database:
     """``sqlite:///path`` (``sqlite:///:memory:``) or a ``postgresql://`` DSN."""
     if url.startswith(("postgres://", "postgresql://", "postgresql+asyncpg://")):
-        return PostgresDatabase(url)
+        return PostgresDatabase(url, schema=schema)
     if url.startswith("sqlite://"):
         return SqliteDatabase(url.removeprefix("sqlite://").removeprefix("/") or None)
     raise ValueError(f"POLYFHIR_TERMINOLOGY_URL: not sqlite:///path or postgresql://: {url!r}")
@@ -76,7 +76,8 @@ async def bootstrap(
 
     ``primary`` (for claim checks) defaults to a client of POLYFHIR_PRIMARY_STORE_URL.
     """
-    store = SqlTerminologyStore(build_database(settings.terminology_url))
+    database = build_database(settings.terminology_url, settings.terminology_schema)
+    store = SqlTerminologyStore(database)
     await indexing.prepare_engine(
         store, store.ensure_schema, settings.startup_timeout_s, "terminology store"
     )

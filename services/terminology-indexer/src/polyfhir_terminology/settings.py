@@ -14,6 +14,12 @@ class TerminologySettings(IndexerSettings):
         description="the store: sqlite:///path (local; sqlite:///:memory: for a throwaway one)"
         " or a postgresql:// DSN (production)",
     )
+    terminology_schema: str = Field(
+        default="terminology",
+        pattern=r"^[a-z_][a-z0-9_]*$",
+        description="postgresql: the schema of the tables (created if missing), so the store"
+        " can share a database with the primary store",
+    )
     terminology_max_expansion: int = Field(
         default=10_000,
         ge=1,

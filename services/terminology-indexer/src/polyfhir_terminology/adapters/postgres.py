@@ -6,6 +6,10 @@ starting together migrate once. A lost connection or a server that is not up
 is :class:`ServiceUnavailable` (retried by the consumer, a 503 to callers);
 data the server refuses (a NUL in a string, a key too large to index) is
 :class:`DefinitionRefused` (dead-lettered).
+
+The tables live in their own schema (``POLYFHIR_TERMINOLOGY_SCHEMA``, default
+``terminology``, created if missing), so the store may share a database with the
+primary store (whose tables have some of the same names) without touching it.
 """
 
 from __future__ import annotations
@@ -72,8 +76,11 @@ class PostgresDatabase:
     engine = "postgres"
     share_lock = " FOR SHARE"
 
-    def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 5) -> None:
+    def __init__(
+        self, dsn: str, *, schema: str = "terminology", min_size: int = 1, max_size: int = 5
+    ) -> None:
         self._dsn = dsn.replace("postgresql+asyncpg://", "postgresql://", 1)
+        self._schema = schema
         self._sizes = (min_size, max_size)
         self._pool: asyncpg.Pool | None = None
 
@@ -81,7 +88,10 @@ class PostgresDatabase:
         if self._pool is None:
             try:
                 self._pool = await asyncpg.create_pool(
-                    self._dsn, min_size=self._sizes[0], max_size=self._sizes[1]
+                    self._dsn,
+                    min_size=self._sizes[0],
+                    max_size=self._sizes[1],
+                    server_settings={"search_path": self._schema},
                 )
             except _UNAVAILABLE as exc:
                 raise ServiceUnavailable(f"PostgreSQL is not reachable: {exc}") from exc
@@ -112,6 +122,7 @@ class PostgresDatabase:
         async with self._connection(transaction=False) as conn:
             await conn.raw.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
             try:
+                await conn.raw.execute(f'CREATE SCHEMA IF NOT EXISTS "{self._schema}"')
                 await conn.raw.execute(CREATE_LEDGER)
                 done = {r[0] for r in await conn.raw.fetch("SELECT version FROM schema_migrations")}
                 for m in migrations_for(self.engine):
