@@ -10,7 +10,7 @@ import pytest
 from fakes.events import change
 from fakes.terminology_data import DISORDERS, disorders, is_a, value_set
 from polyfhir_core.contracts.secondary import AppliedVersion
-from polyfhir_core.contracts.terminology import ExpandRequest, LookupRequest
+from polyfhir_core.contracts.terminology import ExpandRequest, LookupRequest, LookupResult
 from polyfhir_core.errors import NotFound
 from polyfhir_core.resources import ResourceKey
 
@@ -24,7 +24,8 @@ def renamed(display: str) -> dict[str, Any]:
 
 
 async def display_of(h: Any, code: str = "COVID") -> str | None:
-    return (await h.service.lookup(h.ctx, LookupRequest(DISORDERS, code))).display
+    result: LookupResult = await h.service.lookup(h.ctx, LookupRequest(DISORDERS, code))
+    return result.display
 
 
 async def test_an_older_version_never_overwrites_a_newer_one(harness: Any) -> None:
