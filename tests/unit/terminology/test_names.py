@@ -9,7 +9,7 @@ from prometheus_client import REGISTRY
 from polyfhir_terminology import metrics
 from polyfhir_terminology.adapters.postgres import PostgresDatabase
 from polyfhir_terminology.adapters.sqlite import SqliteDatabase
-from polyfhir_terminology.bootstrap import build_database
+from polyfhir_terminology.bootstrap import beside_primary, build_database
 from polyfhir_terminology.settings import TerminologySettings
 
 pytestmark = pytest.mark.unit
@@ -47,3 +47,16 @@ def test_the_store_url_names_its_engine() -> None:
     assert isinstance(build_database("sqlite:///:memory:"), SqliteDatabase)
     with pytest.raises(ValueError, match="POLYFHIR_TERMINOLOGY_URL"):
         build_database("mysql://db/x")
+
+
+@pytest.mark.parametrize(
+    ("primary", "terminology"),
+    [
+        ("sqlite:///./data/polyfhir.db", "sqlite:///./data/polyfhir.terminology.db"),
+        ("sqlite:////srv/fhir/main.db", "sqlite:////srv/fhir/main.terminology.db"),
+        ("sqlite:///:memory:", "sqlite:///:memory:"),
+        ("postgresql://u@db/polyfhir", "postgresql://u@db/polyfhir"),  # its own schema there
+    ],
+)
+def test_the_embedded_store_follows_the_primary(primary: str, terminology: str) -> None:
+    assert beside_primary(primary) == terminology

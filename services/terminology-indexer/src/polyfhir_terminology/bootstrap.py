@@ -20,6 +20,7 @@ from polyfhir_terminology.adapters.postgres import PostgresDatabase
 from polyfhir_terminology.adapters.sql_store import SqlTerminologyStore
 from polyfhir_terminology.adapters.sqlite import SqliteDatabase
 from polyfhir_terminology.service_layer.indexer import Indexer
+from polyfhir_terminology.service_layer.primary_pull import PrimaryPull, PulledTerminology
 from polyfhir_terminology.service_layer.terminology_service import TerminologyService
 from polyfhir_terminology.settings import TerminologySettings
 
@@ -90,3 +91,36 @@ async def bootstrap(
     service = TerminologyService(store, freshness, settings.terminology_max_expansion)
     consumer = build_consumer(settings, indexer, primary)
     return TerminologyIndexer(store, service, indexer, consumer, clients)
+
+
+@dataclass
+class EmbeddedTerminology:
+    """The terminology index inside the gateway's process (``polyfhir run``)."""
+
+    index: PulledTerminology
+    store: SqlTerminologyStore
+
+    async def close(self) -> None:
+        await self.store.close()
+
+
+def beside_primary(primary_url: str) -> str:
+    """The embedded store follows the primary: the same PostgreSQL database (its own
+    schema), a SQLite file next to the primary's, memory for a memory primary."""
+    if primary_url.startswith(("postgres://", "postgresql://", "postgresql+asyncpg://")):
+        return primary_url
+    path = primary_url.removeprefix("sqlite://").removeprefix("/")
+    if path in ("", ":memory:"):
+        return "sqlite:///:memory:"
+    return f"sqlite:///{path.removesuffix('.db')}.terminology.db"
+
+
+async def embedded(primary: PrimaryStore, settings: TerminologySettings) -> EmbeddedTerminology:
+    """The same service over its own store, fed by pulling from ``primary`` (no Kafka)."""
+    database = build_database(settings.terminology_url, settings.terminology_schema)
+    store = SqlTerminologyStore(database)
+    await indexing.prepare_engine(
+        store, store.ensure_schema, settings.startup_timeout_s, "terminology store"
+    )
+    service = TerminologyService(store, Freshness(store), settings.terminology_max_expansion)
+    return EmbeddedTerminology(PulledTerminology(service, PrimaryPull(primary, store)), store)

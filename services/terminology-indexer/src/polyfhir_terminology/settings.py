@@ -10,7 +10,7 @@ from polyfhir_bus.indexing.settings import IndexerSettings
 
 class TerminologySettings(IndexerSettings):
     terminology_url: str = Field(
-        default="sqlite:///data/terminology.db",
+        default="sqlite:///./data/terminology.db",
         description="the store: sqlite:///path (local; sqlite:///:memory: for a throwaway one)"
         " or a postgresql:// DSN (production)",
     )
