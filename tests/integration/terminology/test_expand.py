@@ -247,3 +247,17 @@ async def test_a_value_set_is_found_by_url_version_or_id(loaded: Any) -> None:
             await h.service.expand(h.ctx, request)
     with pytest.raises(BadRequest):
         await h.service.expand(h.ctx, ExpandRequest())
+
+
+async def test_a_replica_never_answers_from_an_expansion_another_replica_replaced(
+    loaded: Any, th: Any
+) -> None:
+    h, replica = loaded, th(loaded.store, tenant=loaded.tenant)  # two processes, one store
+    await h.apply(h.put("vs", 1, value_set("http://x/inf", [is_a("INF")])))
+    request = ExpandRequest(value_set_url="http://x/inf")
+    assert (await replica.service.expand(replica.ctx, request)).total == 6  # remembered there
+    changed = disorders()
+    changed["concept"][0]["concept"][0]["concept"].append({"code": "FUN", "display": "Fungal"})
+    await h.apply(h.put("cs", 2, changed))
+    assert (await h.service.expand(h.ctx, request)).total == 7  # recomputed and stored here
+    assert (await replica.service.expand(replica.ctx, request)).total == 7

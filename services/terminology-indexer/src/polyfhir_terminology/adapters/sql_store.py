@@ -16,7 +16,13 @@ import orjson
 from polyfhir_core.contracts.secondary import IndexedVersion
 from polyfhir_core.resources import ResourceKey
 from polyfhir_terminology.adapters.database import Database, Row, marks
-from polyfhir_terminology.adapters.sql_writes import TENANT_TABLES, forget, held_version, write_item
+from polyfhir_terminology.adapters.sql_writes import (
+    TENANT_TABLES,
+    bump_generation,
+    forget,
+    held_version,
+    write_item,
+)
 from polyfhir_terminology.domain.codesystem import DesignationRow
 from polyfhir_terminology.domain.conceptmap import MapRow
 from polyfhir_terminology.domain.items import TerminologyItem
@@ -114,6 +120,7 @@ class SqlTerminologyStore:
             )
             for table in TENANT_TABLES:
                 await conn.execute(f"DELETE FROM {table} WHERE tenant = ?", (tenant,))
+            await bump_generation(conn, tenant)  # raised, never reset: it names expansions
             return int(count[0][0])
 
     # -- freshness and reconciliation ----------------------------------------------------
@@ -213,12 +220,13 @@ class SqlTerminologyStore:
         return [(c, t) for c, t in rows]
 
     async def children(self, tenant: str, cs_id: str, code: str) -> list[str]:
+        # sorted here: ORDER BY code leads SQLite (no statistics) to the code index, a scan
         rows = await self._fetch(
             "SELECT code FROM concept_properties WHERE tenant = ? AND cs_id = ?"
-            " AND property = 'parent' AND value_text = ? ORDER BY code",
+            " AND property = 'parent' AND value_text = ?",
             (tenant, cs_id, code),
         )
-        return [r[0] for r in rows]
+        return sorted(r[0] for r in rows)
 
     async def designations(
         self, tenant: str, cs_id: str, codes: list[str] | None
@@ -292,6 +300,12 @@ class SqlTerminologyStore:
     async def generation(self, tenant: str) -> int:
         rows = await self._fetch("SELECT generation FROM generations WHERE tenant = ?", (tenant,))
         return int(rows[0][0]) if rows else 0
+
+    async def expansion_generation(self, tenant: str, key: str) -> int | None:
+        rows = await self._fetch(
+            "SELECT generation FROM expansions WHERE tenant = ? AND cache_key = ?", (tenant, key)
+        )
+        return int(rows[0][0]) if rows else None
 
     async def cached_expansion(self, tenant: str, key: str) -> CachedExpansion | None:
         rows = await self._fetch(

@@ -76,11 +76,7 @@ async def write_item(conn: Connection, item: TerminologyItem) -> None:
 async def invalidate(conn: Connection, item: TerminologyItem, urls: set[str]) -> None:
     """Raise the generation first (on PostgreSQL its row lock orders this against a
     concurrent cache write), then drop the expansions depending on the definition."""
-    await conn.execute(
-        "INSERT INTO generations (tenant, generation) VALUES (?, 1) ON CONFLICT (tenant)"
-        " DO UPDATE SET generation = generations.generation + 1",
-        (item.tenant,),
-    )
+    await bump_generation(conn, item.tenant)
     kind = DEPENDENCY_KIND.get(item.resource_type)
     targets = [(kind, url) for url in urls] if kind else []
     if item.resource_type == "ValueSet":
@@ -95,6 +91,14 @@ async def invalidate(conn: Connection, item: TerminologyItem, urls: set[str]) ->
             "DELETE FROM expansion_dependencies WHERE tenant = ? AND kind = ? AND url = ?",
             (item.tenant, dep_kind, url),
         )
+
+
+async def bump_generation(conn: Connection, tenant: str) -> None:
+    await conn.execute(
+        "INSERT INTO generations (tenant, generation) VALUES (?, 1) ON CONFLICT (tenant)"
+        " DO UPDATE SET generation = generations.generation + 1",
+        (tenant,),
+    )
 
 
 async def _held_url(conn: Connection, item: TerminologyItem) -> str | None:
@@ -217,7 +221,6 @@ async def _write_concept_map(conn: Connection, item: TerminologyItem, cm: Concep
 
 TENANT_TABLES = (
     "resource_versions",
-    "generations",
     "code_systems",
     "concepts",
     "designations",

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +40,7 @@ from polyfhir_terminology.service_layer.expansion import Evaluation, Member, res
 from polyfhir_terminology.service_layer.ports import TerminologyStore, ValueSetRecord
 
 Json = dict[str, Any]
+DECODED_EXPANSIONS = 32
 _WORDS = re.compile(r"[^\w]+")
 
 
@@ -92,6 +95,17 @@ class Expander:
     def __init__(self, store: TerminologyStore, max_expansion: int) -> None:
         self._store = store
         self.max_expansion = max_expansion
+        # the last decoded expansions by (tenant, key), valid while the stored row keeps
+        # its generation (a change deletes the row; a recomputed one has a new generation)
+        self._decoded: OrderedDict[tuple[str, str], tuple[int, tuple[Member, ...]]] = OrderedDict()
+
+    def _remember(
+        self, tenant: str, key: str, generation: int, members: tuple[Member, ...]
+    ) -> None:
+        self._decoded[(tenant, key)] = (generation, members)
+        self._decoded.move_to_end((tenant, key))
+        while len(self._decoded) > DECODED_EXPANSIONS:
+            self._decoded.popitem(last=False)
 
     async def value_set_members(
         self,
@@ -126,23 +140,33 @@ class Expander:
 
     async def _cached(self, tenant: str, record: ValueSetRecord) -> ValueSetMembers:
         key = f"{record.resource_id}|{record.resource_version}"
-        cached = await self._store.cached_expansion(tenant, key)
-        if cached is not None:
-            members = decode_members(cached.body)
-            generation = cached.generation
+        held = await self._store.expansion_generation(tenant, key)
+        decoded = self._decoded.get((tenant, key))
+        if held is not None and decoded is not None and decoded[0] == held:
+            members, generation = decoded[1], held  # the stored expansion, already decoded
+        elif held is not None and (cached := await self._store.cached_expansion(tenant, key)):
+            members, generation = decode_members(cached.body), cached.generation
+            self._remember(tenant, key, generation, members)
         else:
-            generation = await self._store.generation(tenant)
-            evaluation = Evaluation(self._store, tenant)
-            computed = await evaluation.members(expansion_plan(record.resource))
-            members = tuple(computed.values())
-            dependencies = evaluation.dependencies | {("id", record.resource_id)}
-            if record.url:
-                dependencies.add(("vs", split_canonical(record.url)[0]))
-            await self._store.store_expansion(
-                tenant, key, generation, dependencies, encode_members(members)
-            )
+            generation, members = await self._compute(tenant, key, record)
         identifier = uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant}|{key}|{generation}")
         return ValueSetMembers(record.url, record.version, f"urn:uuid:{identifier}", members)
+
+    async def _compute(
+        self, tenant: str, key: str, record: ValueSetRecord
+    ) -> tuple[int, tuple[Member, ...]]:
+        """Evaluate the value set and keep it (unless a definition changed meanwhile)."""
+        generation = await self._store.generation(tenant)
+        evaluation = Evaluation(self._store, tenant)
+        computed = await evaluation.members(expansion_plan(record.resource))
+        members = tuple(computed.values())
+        dependencies = evaluation.dependencies | {("id", record.resource_id)}
+        if record.url:
+            dependencies.add(("vs", split_canonical(record.url)[0]))
+        body = encode_members(members)
+        if await self._store.store_expansion(tenant, key, generation, dependencies, body):
+            self._remember(tenant, key, generation, members)
+        return generation, members
 
     async def expand(self, tenant: str, request: ExpandRequest) -> Expansion:
         if request.offset < 0 or (request.count is not None and request.count < 0):
@@ -155,7 +179,8 @@ class Expander:
         )
         members = [m for m in found.members if not (request.active_only and m.inactive)]
         if request.filter:
-            members = [m for m in members if matches_text(m, request.filter)]
+            matches = text_matcher(request.filter)
+            members = [m for m in members if matches(m)]
         total = len(members)
         if request.count is None and total - request.offset > self.max_expansion:
             raise too_costly(total, self.max_expansion)
@@ -185,14 +210,17 @@ def _words(text: str) -> list[str]:
     return [w for w in _WORDS.split(text.casefold()) if w]
 
 
-def matches_text(member: Member, text: str) -> bool:
-    """Every word of ``text`` starts a word of the display or of a designation."""
-    words = [
-        w
-        for t in (member.display or "", *(d.value for d in member.designations))
-        for w in _words(t)
-    ]
-    return all(any(w.startswith(wanted) for w in words) for wanted in _words(text))
+def text_matcher(text: str) -> Callable[[Member], bool]:
+    """Every word of ``text`` starts a word of the display or of a designation
+    (case-insensitive; one compiled pattern per word, the member's texts joined once)."""
+    patterns = [re.compile(rf"(?<!\w){re.escape(word)}") for word in _words(text)]
+
+    def matches(member: Member) -> bool:
+        texts = "\n".join((member.display or "", *(d.value for d in member.designations)))
+        folded = texts.casefold()
+        return all(p.search(folded) for p in patterns)
+
+    return matches
 
 
 def member_display(member: Member, language: str | None) -> str | None:

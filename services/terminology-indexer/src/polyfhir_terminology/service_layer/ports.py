@@ -149,6 +149,9 @@ class TerminologyStore(TenantIndex, Protocol):
 
     async def cached_expansion(self, tenant: str, key: str) -> CachedExpansion | None: ...
 
+    async def expansion_generation(self, tenant: str, key: str) -> int | None:
+        """The generation of the stored expansion (``None``: none stored), without its body."""
+
     async def store_expansion(
         self,
         tenant: str,
