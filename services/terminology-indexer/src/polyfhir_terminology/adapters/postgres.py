@@ -5,7 +5,9 @@ CodeSystem) go as ``COPY``; migrations run under an advisory lock so replicas
 starting together migrate once. A lost connection or a server that is not up
 is :class:`ServiceUnavailable` (retried by the consumer, a 503 to callers);
 data the server refuses (a NUL in a string, a key too large to index) is
-:class:`DefinitionRefused` (dead-lettered).
+:class:`DefinitionRefused` (dead-lettered). A unique violation can only be two
+writers of the same new resource racing (codes and closure pairs are unique by
+construction), so it is transient too.
 
 The tables live in their own schema (``POLYFHIR_TERMINOLOGY_SCHEMA``, default
 ``terminology``, created if missing), so the store may share a database with the
@@ -34,6 +36,10 @@ _MIGRATION_LOCK = 7_312_004_216
 _COPY_FROM_ROWS = 8
 _UNAVAILABLE = (
     OSError,
+    # two writers of one new resource at once (a consumer rebalance): retried, not refused
+    asyncpg.UniqueViolationError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
     asyncpg.PostgresConnectionError,
     asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
