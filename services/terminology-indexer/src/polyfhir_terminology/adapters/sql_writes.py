@@ -9,6 +9,8 @@ the definition had or has.
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 
 from polyfhir_terminology.adapters.database import Connection
@@ -121,46 +123,40 @@ async def _write_code_system(conn: Connection, item: TerminologyItem, cs: CodeSy
     await conn.execute(
         "INSERT INTO code_systems (tenant, resource_id, url, version, name, hierarchy_meaning,"
         " resource_version, last_updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (t, rid, cs.url, cs.version, cs.name, cs.hierarchy_meaning, item.version,
+         item.last_updated.isoformat()),
+    )  # fmt: skip
+    for table, columns, rows in _concept_tables(t, rid, cs):
+        await conn.insert_rows(table, columns, rows)
+
+
+def _concept_tables(
+    t: str, rid: str, cs: CodeSystemRows
+) -> list[tuple[str, tuple[str, ...], list[tuple[Any, ...]]]]:
+    """The rows of a CodeSystem's concepts, per table (each written in one go)."""
+    return [
         (
-            t,
-            rid,
-            cs.url,
-            cs.version,
-            cs.name,
-            cs.hierarchy_meaning,
-            item.version,
-            item.last_updated.isoformat(),
+            "concepts",
+            ("tenant", "cs_id", "code", "display", "definition", "inactive", "abstract"),
+            [(t, rid, c.code, c.display, c.definition, int(c.inactive), int(c.abstract))
+             for c in cs.concepts],
         ),
-    )
-    await conn.insert_rows(
-        "concepts",
-        ("tenant", "cs_id", "code", "display", "definition", "inactive", "abstract"),
-        [
-            (t, rid, c.code, c.display, c.definition, int(c.inactive), int(c.abstract))
-            for c in cs.concepts
-        ],
-    )
-    await conn.insert_rows(
-        "designations",
-        ("tenant", "cs_id", "code", "value", "language", "use_system", "use_code", "use_display"),
-        [
-            (t, rid, d.code, d.value, d.language, d.use_system, d.use_code, d.use_display)
-            for d in cs.designations
-        ],
-    )
-    await conn.insert_rows(
-        "concept_properties",
-        ("tenant", "cs_id", "code", "property", "value", "value_text"),
-        [
-            (t, rid, p.code, p.property, orjson.dumps(p.value).decode(), p.text[:MAX_INDEXED_TEXT])
-            for p in cs.properties
-        ],
-    )
-    await conn.insert_rows(
-        "closure",
-        ("tenant", "cs_id", "ancestor", "descendant"),
-        [(t, rid, a, d) for a, d in cs.closure],
-    )
+        (
+            "designations",
+            ("tenant", "cs_id", "code", "value", "language", "use_system", "use_code",
+             "use_display"),
+            [(t, rid, d.code, d.value, d.language, d.use_system, d.use_code, d.use_display)
+             for d in cs.designations],
+        ),
+        (
+            "concept_properties",
+            ("tenant", "cs_id", "code", "property", "value", "value_text"),
+            [(t, rid, p.code, p.property, orjson.dumps(p.value).decode(),
+              p.text[:MAX_INDEXED_TEXT]) for p in cs.properties],
+        ),
+        ("closure", ("tenant", "cs_id", "ancestor", "descendant"),
+         [(t, rid, a, d) for a, d in cs.closure]),
+    ]  # fmt: skip
 
 
 async def _write_value_set(conn: Connection, item: TerminologyItem, vs: ValueSetRow) -> None:
