@@ -10,7 +10,13 @@ import pytest
 from fakes.events import change
 from fakes.terminology_data import DISORDERS, disorders, is_a, value_set
 from polyfhir_core.contracts.secondary import AppliedVersion
-from polyfhir_core.contracts.terminology import ExpandRequest, LookupRequest, LookupResult
+from polyfhir_core.contracts.terminology import (
+    CodeSetKind,
+    CodeSetRequest,
+    ExpandRequest,
+    LookupRequest,
+    LookupResult,
+)
 from polyfhir_core.errors import NotFound
 from polyfhir_core.resources import ResourceKey
 
@@ -147,3 +153,29 @@ async def test_a_wait_for_another_resource_type_is_answered_at_once(harness: Any
     assert await h.service.wait_applied(h.ctx, [AppliedVersion("Patient", "p1", 7)], 0)
     mixed = [AppliedVersion("Patient", "p1", 7), AppliedVersion("CodeSystem", "cs", 2)]
     assert not await h.service.wait_applied(h.ctx, mixed, 0)
+
+
+def _large_code_system(chapters: int, per_chapter: int) -> dict[str, Any]:
+    concept = [
+        {
+            "code": f"CH{c}",
+            "display": f"Chapter {c}",
+            "concept": [
+                {"code": f"C{c}.{i}", "display": f"Condition {c} {i}"} for i in range(per_chapter)
+            ],
+        }
+        for c in range(chapters)
+    ]
+    return {"resourceType": "CodeSystem", "url": "http://x/large", "concept": concept}
+
+
+async def test_a_large_code_system_loads_in_batches_and_answers(harness: Any) -> None:
+    h = harness  # past the size after which the statistics are refreshed (PostgreSQL)
+    assert await h.apply(h.put("large", 1, _large_code_system(12, 1_000))) == []
+    assert (await h.service.stats(h.ctx)).concepts == 12_012
+    below = await h.service.code_set(
+        h.ctx, CodeSetRequest(CodeSetKind.BELOW, system="http://x/large", code="CH3")
+    )
+    assert len(below.codes) == 1_001 and below.complete
+    looked_up = await h.service.lookup(h.ctx, LookupRequest("http://x/large", "CH7"))
+    assert len([p for p in looked_up.properties if p.code == "child"]) == 1_000

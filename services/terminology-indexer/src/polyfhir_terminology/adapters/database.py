@@ -42,6 +42,9 @@ class Database(Protocol):
 
     async def migrate(self) -> None: ...
 
+    async def analyze(self, tables: tuple[str, ...]) -> None:
+        """Refresh the planner's statistics after a large load (where the engine needs it)."""
+
     async def ping(self) -> None: ...
 
     async def close(self) -> None: ...

@@ -145,6 +145,12 @@ class PostgresDatabase:
             finally:
                 await conn.raw.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
 
+    async def analyze(self, tables: tuple[str, ...]) -> None:
+        """Sampled statistics (cheap), so lookups on a code system loaded a moment ago use
+        its indexes before autovacuum gets to it."""
+        async with self._connection(transaction=False) as conn:
+            await conn.raw.execute(f"ANALYZE {', '.join(tables)}")
+
     async def ping(self) -> None:
         async with self.reading() as conn:
             await conn.fetch("SELECT 1")

@@ -15,7 +15,8 @@ import orjson
 
 from polyfhir_core.contracts.secondary import IndexedVersion
 from polyfhir_core.resources import ResourceKey
-from polyfhir_terminology.adapters.database import Database, Row, marks
+from polyfhir_terminology.adapters.database import Row, marks
+from polyfhir_terminology.adapters.sql_cache import SqlExpansionCache
 from polyfhir_terminology.adapters.sql_writes import (
     TENANT_TABLES,
     bump_generation,
@@ -23,11 +24,10 @@ from polyfhir_terminology.adapters.sql_writes import (
     held_version,
     write_item,
 )
-from polyfhir_terminology.domain.codesystem import DesignationRow
+from polyfhir_terminology.domain.codesystem import CodeSystemRows, DesignationRow
 from polyfhir_terminology.domain.conceptmap import MapRow
 from polyfhir_terminology.domain.items import TerminologyItem
 from polyfhir_terminology.service_layer.ports import (
-    CachedExpansion,
     CodeSystemRecord,
     ConceptMapRecord,
     ConceptRecord,
@@ -39,6 +39,8 @@ from polyfhir_terminology.service_layer.ports import (
 )
 
 CHUNK = 500  # values per IN list
+LARGE_LOAD = 10_000  # concepts applied in one batch after which statistics are refreshed
+CONCEPT_TABLES = ("concepts", "designations", "concept_properties", "closure")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CONCEPT = "SELECT code, display, definition, inactive, abstract FROM concepts"
 _MAP_COLUMNS = (
@@ -55,10 +57,7 @@ def _chunks(values: Sequence[str]) -> list[Sequence[str]]:
     return [values[i : i + CHUNK] for i in range(0, len(values), CHUNK)]
 
 
-class SqlTerminologyStore:
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
+class SqlTerminologyStore(SqlExpansionCache):
     async def ensure_schema(self) -> None:
         await self._db.migrate()
 
@@ -68,13 +67,20 @@ class SqlTerminologyStore:
     async def close(self) -> None:
         await self._db.close()
 
-    async def _fetch(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
-        async with self._db.reading() as conn:
-            return await conn.fetch(sql, args)
-
     # -- writes ---------------------------------------------------------------------------
 
     async def apply(self, items: list[TerminologyItem]) -> list[ItemResult]:
+        results = await self._apply_each(items)
+        concepts = sum(
+            len(r.item.definition.concepts)
+            for r in results
+            if r.outcome is Outcome.APPLIED and isinstance(r.item.definition, CodeSystemRows)
+        )
+        if concepts >= LARGE_LOAD:
+            await self._db.analyze(CONCEPT_TABLES)
+        return results
+
+    async def _apply_each(self, items: list[TerminologyItem]) -> list[ItemResult]:
         results = []
         for item in items:
             if item.refusal is not None:
@@ -294,53 +300,6 @@ class SqlTerminologyStore:
             (tenant, system, code, *map_ids),
         )
         return [(r[0], MapRow(*r[1:])) for r in rows]
-
-    # -- expansion cache ------------------------------------------------------------------
-
-    async def generation(self, tenant: str) -> int:
-        rows = await self._fetch("SELECT generation FROM generations WHERE tenant = ?", (tenant,))
-        return int(rows[0][0]) if rows else 0
-
-    async def expansion_generation(self, tenant: str, key: str) -> int | None:
-        rows = await self._fetch(
-            "SELECT generation FROM expansions WHERE tenant = ? AND cache_key = ?", (tenant, key)
-        )
-        return int(rows[0][0]) if rows else None
-
-    async def cached_expansion(self, tenant: str, key: str) -> CachedExpansion | None:
-        rows = await self._fetch(
-            "SELECT generation, body FROM expansions WHERE tenant = ? AND cache_key = ?",
-            (tenant, key),
-        )
-        return CachedExpansion(key, int(rows[0][0]), bytes(rows[0][1])) if rows else None
-
-    async def store_expansion(
-        self,
-        tenant: str,
-        key: str,
-        generation: int,
-        dependencies: set[tuple[str, str]],
-        body: bytes,
-    ) -> bool:
-        async with self._db.transaction() as conn:
-            rows = await conn.fetch(
-                f"SELECT generation FROM generations WHERE tenant = ?{self._db.share_lock}",
-                (tenant,),
-            )
-            if (int(rows[0][0]) if rows else 0) != generation:
-                return False  # a definition changed while this expansion was computed
-            await conn.execute(
-                "INSERT INTO expansions (tenant, cache_key, generation, body) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (tenant, cache_key) DO UPDATE SET generation = excluded.generation,"
-                " body = excluded.body",
-                (tenant, key, generation, body),
-            )
-            await conn.executemany(
-                "INSERT INTO expansion_dependencies (tenant, kind, url, cache_key)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                [(tenant, kind, url, key) for kind, url in sorted(dependencies)],
-            )
-            return True
 
     async def counts(self, tenant: str) -> tuple[int, int, int, int]:
         found = []
