@@ -21,9 +21,6 @@ from polyfhir_terminology.adapters.sql_store import SqlTerminologyStore
 from polyfhir_terminology.bootstrap import build_database
 from polyfhir_terminology.service_layer.indexer import Indexer
 from polyfhir_terminology.service_layer.terminology_service import TerminologyService
-from polyfhir_testing.pytest_plugin import kafka_broker
-
-__all__ = ["kafka_broker"]
 
 ENGINES = ("sqlite", "postgresql")
 MAX_EXPANSION = 50
