@@ -27,7 +27,7 @@ run-services: install ## Serve the same API as two processes: primary-store (:80
 	$(UV) run --frozen polyfhir-primary-store --host 127.0.0.1 --port 8081 & \
 	POLYFHIR_PRIMARY_STORE_URL=http://127.0.0.1:8081 $(UV) run --frozen polyfhir-gateway --host $(HOST) --port $(PORT)
 
-run-stack: install ## The whole local polyglot stack (Tansu, osmem, FalkorDB, primary-store + relay, search- and graph-indexer, gateway) at http://$(HOST):$(PORT)/fhir; Ctrl-C stops
+run-stack: install ## The whole local polyglot stack (Tansu, osmem, FalkorDB, primary-store + relay, search-, graph- and terminology-indexer, gateway) at http://$(HOST):$(PORT)/fhir; Ctrl-C stops
 	$(UV) run --frozen polyfhir stack --port $(PORT)
 
 test: install ## Install everything and run the whole test suite (two workers; SQLite and embedded PostgreSQL, both topologies)
@@ -45,7 +45,7 @@ format: install ## Apply ruff formatting and safe fixes
 	$(UV) run --frozen ruff check --fix .
 
 typecheck: install ## mypy (strict) over every package and the tests
-	$(UV) run --frozen mypy libs/core/src libs/servicekit/src libs/bus/src services/gateway/src services/primary-store/src services/search-indexer/src services/graph-indexer/src libs/testing/src libs/engines/src src
+	$(UV) run --frozen mypy libs/core/src libs/servicekit/src libs/bus/src services/gateway/src services/primary-store/src services/search-indexer/src services/graph-indexer/src services/terminology-indexer/src libs/testing/src libs/engines/src src
 	$(UV) run --frozen --directory tests mypy --config-file ../pyproject.toml .
 
 bench-ingest: install ## Ingest benchmark over SQLite and PostgreSQL (see benchmarks/README.md)

@@ -27,22 +27,35 @@ from polyfhir_primary.settings import PrimarySettings
 from polyfhir_servicekit.contract_client import ServiceClients
 from polyfhir_servicekit.logs import configure_logging
 from polyfhir_servicekit.serve import serve_app
-
+from polyfhir_terminology.bootstrap import beside_primary
+from polyfhir_terminology.bootstrap import embedded as embedded_terminology
+from polyfhir_terminology.settings import TerminologySettings
 
 async def run_standalone(host: str, port: int, config_file: str | None = None) -> None:
     settings = GatewaySettings()
     announce_auth(settings)  # the first log line: is the API open?
-    primary = await bootstrap(PrimarySettings())
+    primary_settings = PrimarySettings()
+    primary = await bootstrap(primary_settings)
     if config_file is not None:
         settings = settings.model_copy(update={"config_file": config_file})
     clients = ServiceClients()  # the secondaries' services, if the config names any
     pipeline = build_pipeline(primary.service, settings, clients)
+    terminology = None
+    if not pipeline.terminology:  # no terminology service configured: one in this process
+        terminology_settings = TerminologySettings()
+        if "terminology_url" not in terminology_settings.model_fields_set:
+            url = beside_primary(primary_settings.primary_url)
+            terminology_settings = terminology_settings.model_copy(update={"terminology_url": url})
+        terminology = await embedded_terminology(primary.service, terminology_settings)
+        pipeline.use_terminology_fallback(terminology.index)
     app = create_app(primary.service, settings, pipeline=pipeline)
     try:
         admin = settings.admin_port
         await serve_app(app, host, port, (admin,) if admin not in (None, port) else ())
     finally:
         await clients.close()
+        if terminology is not None:
+            await terminology.close()
         await primary.close()
 
 

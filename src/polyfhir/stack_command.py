@@ -3,7 +3,8 @@
 Starts the Tansu broker and osmem-server (both in memory), the primary-store
 (SQLite under the data directory, an embedded PostgreSQL with ``--postgres``,
 or the server ``--primary-url`` names) with its outbox relay, the
-search-indexer, FalkorDB and the graph-indexer, and the gateway, each a child
+search-indexer, FalkorDB and the graph-indexer, the terminology-indexer (on a
+SQLite file in the data directory), and the gateway, each a child
 process, and serves the FHIR API on the same base URL as ``make run``. A child
 that dies is restarted with bounded backoff (``polyfhir_engines.supervisor``);
 each restart is one JSON log line. Ctrl-C stops everything.
@@ -44,6 +45,7 @@ def run_stack(
         gateway_port=port,
         embedded_postgres=postgres,
         graph=True,
+        terminology=True,
     )
     stopping = threading.Event()
 
@@ -54,6 +56,7 @@ def run_stack(
     signal.signal(signal.SIGTERM, _stop)
     print(f"starting the polyglot stack in {workdir} ...", flush=True)
     with stack:
+        terminology = stack.terminology_indexer
         print(
             f"FHIR API  {stack.base_url}\n"
             f"  primary-store  {stack.primary.url}  ({stack.primary_url})\n"
@@ -62,6 +65,7 @@ def run_stack(
             f"  search engine  {stack.opensearch.url} (osmem, memory)\n"
             f"  graph-indexer  {stack.graph_indexer.url if stack.graph_indexer else '-'}\n"
             f"  graph engine   {stack.falkordb.url if stack.falkordb else '-'} (FalkorDB, memory)\n"
+            f"  terminology    {terminology.url if terminology else '-'} (SQLite, data directory)\n"
             f"  sync mode      {sync}; logs in {workdir / 'logs'}\n"
             "Ctrl-C stops everything.",
             flush=True,

@@ -184,6 +184,7 @@ def _metric_modules() -> list[str]:
         "polyfhir_primary",
         "polyfhir_search",
         "polyfhir_graph",
+        "polyfhir_terminology",
         "polyfhir_bus",
     ):
         root = importlib.import_module(package)

@@ -66,7 +66,13 @@ def test_every_polyfhir_variable_is_a_setting_of_its_service(
     compose_services: Services, compose_polyfhir: dict[str, Any], env_of: EnvOf
 ) -> None:
     deployed = {package.directory.name for package in compose_polyfhir.values()}
-    assert deployed == {"gateway", "primary-store", "search-indexer", "graph-indexer"}
+    assert deployed == {
+        "gateway",
+        "primary-store",
+        "search-indexer",
+        "graph-indexer",
+        "terminology-indexer",
+    }
     for name, package in compose_polyfhir.items():
         variables = {v for v in env_of(compose_services[name]) if v.startswith("POLYFHIR_")}
         unknown = variables - package.env_names
@@ -126,6 +132,7 @@ def test_the_compose_composite_config_is_the_documented_layout(repo_root: Path) 
         "primary": ("primary", "postgresql"),
         "search": ("search", "opensearch"),
         "graph": ("graph", "neo4j"),
+        "terminology": ("terminology", "postgresql"),
     }
     # hybrid: a write returns once the search index has it (read-your-writes for _text)
     assert [b.id for b in config.write_waits_for()] == ["search"]

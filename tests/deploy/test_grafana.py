@@ -52,6 +52,8 @@ def test_dashboard_names_only_registered_metrics(
         "polyfhir_search_sync_lag_seconds",
         "polyfhir_graph_events_total",
         "polyfhir_graph_sync_lag_seconds",
+        "polyfhir_terminology_events_total",
+        "polyfhir_terminology_sync_lag_seconds",
         "polyfhir_gateway_route_decisions_total",
         "polyfhir_gateway_backend_state",
     ):

@@ -119,8 +119,8 @@ def stack(
     repo_root: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
-    """gateway + primary-store + search- and graph-indexer from the image environments;
-    the FHIR base."""
+    """gateway + primary-store + search-, graph- and terminology-indexer from the image
+    environments; the FHIR base."""
     workdir = tmp_path_factory.mktemp("image-stack")
     kafka = LocalKafka(log_dir=workdir).start()
     opensearch = LocalOpenSearch(log_dir=workdir).start()
@@ -128,10 +128,14 @@ def stack(
     ports = {name: free_port() for name in services}
     url = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     config = yaml.safe_load((repo_root / "deploy/config/compose.yaml").read_text())
-    primary, search, graph = config["backends"]
+    primary, search, graph, terminology = config["backends"]
     primary.update(kind="sqlite", url=f"sqlite:///{workdir}/polyfhir.db")
     search.update(url=opensearch.url, options={"service_url": url["search-indexer"]})
     graph.update(kind="falkordb", url=falkordb.url, options={"service_url": url["graph-indexer"]})
+    terminology_url = f"sqlite:///{workdir}/terminology.db"
+    terminology.update(
+        kind="sqlite", url=terminology_url, options={"service_url": url["terminology-indexer"]}
+    )
     config["health"].update(check_interval_ms=500, timeout_ms=400)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     env = {
@@ -150,6 +154,11 @@ def stack(
             "POLYFHIR_GRAPH_ENGINE_URL": falkordb.url,
             "POLYFHIR_CONSUMER_GROUP": f"image-{uuid.uuid4().hex[:8]}",
         },
+        "terminology-indexer": {
+            "POLYFHIR_KAFKA_BOOTSTRAP": kafka.bootstrap,
+            "POLYFHIR_TERMINOLOGY_URL": terminology_url,
+            "POLYFHIR_CONSUMER_GROUP": f"image-{uuid.uuid4().hex[:8]}",
+        },
         "gateway": {
             "POLYFHIR_PRIMARY_STORE_URL": url["primary-store"],
             "POLYFHIR_CONFIG_FILE": str(workdir / "config.yaml"),
@@ -157,7 +166,13 @@ def stack(
     }
     procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        for name in ("primary-store", "search-indexer", "graph-indexer", "gateway"):
+        for name in (
+            "primary-store",
+            "search-indexer",
+            "graph-indexer",
+            "terminology-indexer",
+            "gateway",
+        ):
             script = image_environments[name] / "bin" / services[name].script
             port = {"POLYFHIR_HOST": "127.0.0.1", "POLYFHIR_PORT": str(ports[name])}
             procs[name] = spawn([str(script)], {**env[name], **port}, workdir / f"{name}.log")

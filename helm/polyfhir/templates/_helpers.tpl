@@ -22,6 +22,7 @@ gateway: gateway
 primary-store: primaryStore
 search-indexer: searchIndexer
 graph-indexer: graphIndexer
+terminology-indexer: terminologyIndexer
 {{- end }}
 
 {{- define "polyfhir.labels" -}}
@@ -160,6 +161,36 @@ postgresql://{{ .user }}@{{ .host }}:{{ .port }}/{{ .database }}?sslmode={{ .ssl
   value: {{ .Values.graphIndexer.batchSize | quote }}
 - name: POLYFHIR_BATCH_MAX_WAIT_MS
   value: {{ .Values.graphIndexer.batchMaxWaitMs | quote }}
+{{- end }}
+
+{{/* Environment of the terminology-indexer: its tables in a schema of the primary's database. */}}
+{{- define "polyfhir.env.terminology-indexer" -}}
+- name: POLYFHIR_KAFKA_BOOTSTRAP
+  value: {{ .Values.kafka.bootstrap | quote }}
+- name: POLYFHIR_KAFKA_TOPIC_PARTITIONS
+  value: {{ .Values.kafka.topicPartitions | quote }}
+{{- /* claim checks: a CodeSystem too large for Kafka is read from the primary */}}
+- name: POLYFHIR_PRIMARY_STORE_URL
+  value: {{ printf "http://%s-primary-store:%v" (include "polyfhir.fullname" .) .Values.primaryStore.service.port | quote }}
+- name: POLYFHIR_TERMINOLOGY_URL
+  value: {{ include "polyfhir.postgresqlUrl" . | quote }}
+{{- with .Values.postgresql.passwordSecret }}
+{{- if .name }}
+- name: PGPASSWORD
+  valueFrom:
+    secretKeyRef: {name: {{ .name | quote }}, key: {{ .key | quote }}}
+{{- end }}
+{{- end }}
+- name: POLYFHIR_TERMINOLOGY_SCHEMA
+  value: {{ .Values.terminologyIndexer.schema | quote }}
+- name: POLYFHIR_TERMINOLOGY_MAX_EXPANSION
+  value: {{ .Values.terminologyIndexer.maxExpansion | quote }}
+- name: POLYFHIR_CONSUMER_GROUP
+  value: {{ .Values.terminologyIndexer.consumerGroup | quote }}
+- name: POLYFHIR_BATCH_SIZE
+  value: {{ .Values.terminologyIndexer.batchSize | quote }}
+- name: POLYFHIR_BATCH_MAX_WAIT_MS
+  value: {{ .Values.terminologyIndexer.batchMaxWaitMs | quote }}
 {{- end }}
 
 {{/* Environment of the gateway. */}}

@@ -9,6 +9,9 @@
 - ``polyfhir-search-indexer`` consuming the change events into osmem;
 - with ``graph=True`` (``make run-stack``): FalkorDB and ``polyfhir-graph-indexer``
   consuming the same events into the reference graph (its own consumer group);
+- with ``terminology=True`` (``make run-stack``): ``polyfhir-terminology-indexer``
+  consuming the CodeSystem/ValueSet/ConceptMap events into its own SQLite file
+  (its own consumer group; no engine process of its own);
 - ``polyfhir-gateway`` on the public FHIR base, routing by a composite config
   written for this stack (the sync mode is a parameter).
 
@@ -39,6 +42,7 @@ from polyfhir_engines.tansu import LocalKafka
 
 SEARCH_BACKEND_ID = "search"
 GRAPH_BACKEND_ID = "graph"
+TERMINOLOGY_BACKEND_ID = "terminology"
 
 
 def graph_backend(engine_url: str, indexer_url: str) -> dict[str, Any]:
@@ -48,6 +52,17 @@ def graph_backend(engine_url: str, indexer_url: str) -> dict[str, Any]:
         "role": "graph",
         "kind": "falkordb",
         "url": engine_url,
+        "options": {"service_url": indexer_url},
+    }
+
+
+def terminology_backend(store_url: str, indexer_url: str) -> dict[str, Any]:
+    """The terminology secondary of the local stack (SQLite behind the terminology-indexer)."""
+    return {
+        "id": TERMINOLOGY_BACKEND_ID,
+        "role": "terminology",
+        "kind": "sqlite",
+        "url": store_url,
         "options": {"service_url": indexer_url},
     }
 
@@ -154,6 +169,8 @@ class LocalStack:
     graph: bool = False  # FalkorDB + graph-indexer too
     falkordb: LocalFalkorDB | None = field(init=False, default=None)
     graph_indexer: Service | None = field(init=False, default=None)
+    terminology: bool = False  # the terminology-indexer (on a SQLite file) too
+    terminology_indexer: Service | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -197,6 +214,8 @@ class LocalStack:
         )
         if self.graph:
             self._add_graph(common, logs, config)
+        if self.terminology:
+            self._add_terminology(common, logs, config)
         config_file.write_bytes(orjson.dumps(config, option=orjson.OPT_INDENT_2))
         self.gateway = Service(
             "gateway",
@@ -226,6 +245,22 @@ class LocalStack:
         )
         config["backends"].append(graph_backend(self.falkordb.url, self.graph_indexer.url))
 
+    def _add_terminology(self, common: dict[str, str], logs: Path, config: dict[str, Any]) -> None:
+        store_url = f"sqlite:///{self.workdir / 'terminology.db'}"
+        self.terminology_indexer = Service(
+            "terminology-indexer",
+            "polyfhir-terminology-indexer",
+            free_port(),
+            {
+                **common,
+                "POLYFHIR_TERMINOLOGY_URL": store_url,
+                "POLYFHIR_PRIMARY_STORE_URL": self.primary.url,  # claim checks (vread)
+                "POLYFHIR_KAFKA_TOPIC_PARTITIONS": str(self.partitions),
+            },
+            logs,
+        )
+        config["backends"].append(terminology_backend(store_url, self.terminology_indexer.url))
+
     @property
     def base_url(self) -> str:
         """The public FHIR base."""
@@ -234,7 +269,8 @@ class LocalStack:
     @property
     def services(self) -> tuple[Service, ...]:
         graph = () if self.graph_indexer is None else (self.graph_indexer,)
-        return (self.primary, self.indexer, *graph, self.gateway)
+        terminology = () if self.terminology_indexer is None else (self.terminology_indexer,)
+        return (self.primary, self.indexer, *graph, *terminology, self.gateway)
 
     @property
     def engines(self) -> tuple[EngineProcess, ...]:

@@ -117,6 +117,10 @@ class QueryPipeline:
         self.codes = TerminologyCodes(store, config, self.terminology, self.tables, self._timeouts)
         self.terminology_ops = self._terminology_operations(terminology_fallback)
 
+    def use_terminology_fallback(self, fallback: TerminologyIndex) -> None:
+        """Answer the operations with ``fallback`` (an in-process index) when no backend can."""
+        self.terminology_ops = self._terminology_operations(fallback)
+
     def _terminology_operations(self, fallback: TerminologyIndex | None) -> TerminologyOperations:
         """The operations use the first enabled terminology backend with a client, else
         ``fallback`` (an in-process index), else they answer 503."""

@@ -1,0 +1,1 @@
+"""polyfhir terminology-indexer: CodeSystems, ValueSets and ConceptMaps as a secondary."""
