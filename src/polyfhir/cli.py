@@ -31,6 +31,7 @@ from polyfhir_terminology.bootstrap import beside_primary
 from polyfhir_terminology.bootstrap import embedded as embedded_terminology
 from polyfhir_terminology.settings import TerminologySettings
 
+
 async def run_standalone(host: str, port: int, config_file: str | None = None) -> None:
     settings = GatewaySettings()
     announce_auth(settings)  # the first log line: is the API open?
