@@ -41,3 +41,50 @@ async def test_a_code_system_written_through_the_gateway_is_looked_up_after_a_sy
         expansion = await index.expand(ctx, ExpandRequest(value_set_url="http://x/stack-vs"))
     assert looked_up.display == "Coronavirus disease"
     assert {e.code for e in expansion.contains} == {"VIR", "FLU", "COVID"}
+
+
+def _condition(code: str) -> dict[str, object]:
+    return {
+        "resourceType": "Condition",
+        "subject": {"reference": "Patient/p1"},
+        "code": {"coding": [{"system": DISORDERS, "code": code}]},
+    }
+
+
+def test_the_gateway_answers_operations_and_modifiers_through_the_terminology_indexer(
+    fresh_stack: Callable[..., LocalStack], tenant: str
+) -> None:
+    stack = fresh_stack("synchronous", terminology=True)
+    with fhir_client(stack, tenant) as fhir:
+        for body in (
+            disorders(),
+            value_set("http://x/viral", [is_a("VIR")]),
+            _condition("COVID"),
+            _condition("BAC"),
+            _condition("TUM"),
+        ):
+            created = fhir.post(f"/{body['resourceType']}", json=body)
+            assert created.status_code == 201, created.text
+
+        looked_up = fhir.get("/CodeSystem/$lookup", params={"system": DISORDERS, "code": "VIR"})
+        assert looked_up.status_code == 200, looked_up.text
+        assert looked_up.headers["x-polyfhir-route"] == "terminology"
+        display = [p for p in looked_up.json()["parameter"] if p["name"] == "display"]
+        assert display == [{"name": "display", "valueString": "Viral infection"}]
+
+        expanded = fhir.get("/ValueSet/$expand", params={"url": "http://x/viral"})
+        assert expanded.status_code == 200, expanded.text
+        codes = {c["code"] for c in expanded.json()["expansion"]["contains"]}
+        assert codes == {"VIR", "FLU", "COVID"}
+
+        below = fhir.get("/Condition", params={"code:below": f"{DISORDERS}|INF"})
+        assert below.status_code == 200, below.text
+        assert below.headers["x-polyfhir-route"] == "terminology,primary", below.headers
+        found = {e["resource"]["code"]["coding"][0]["code"] for e in below.json()["entry"]}
+        assert found == {"COVID", "BAC"}
+
+        in_set = fhir.get("/Condition", params={"code:in": "http://x/viral"})
+        assert in_set.status_code == 200, in_set.text
+        assert {e["resource"]["code"]["coding"][0]["code"] for e in in_set.json()["entry"]} == {
+            "COVID"
+        }
