@@ -63,7 +63,9 @@ class Server:
 async def _inprocess(
     url: str, backend: str, bulk_dir: Path, imports: Path
 ) -> AsyncIterator[Server]:
+    from polyfhir.embedded import embed_terminology
     from polyfhir_gateway.app import create_app
+    from polyfhir_gateway.bootstrap import build_pipeline
     from polyfhir_gateway.settings import GatewaySettings
     from polyfhir_primary.bootstrap import bootstrap
     from polyfhir_primary.settings import PrimarySettings
@@ -75,11 +77,18 @@ async def _inprocess(
         bulk_output_dir=str(bulk_dir),
         bulk_import_dir=str(imports),
     )
-    app = create_app(primary.service, settings)
+    # as `polyfhir run` assembles it: the terminology operations answered in-process
+    clients = ServiceClients()
+    pipeline = build_pipeline(primary.service, settings, clients)
+    terminology = await embed_terminology(pipeline, primary.service, url)
+    app = create_app(primary.service, settings, pipeline=pipeline)
     try:
         transport = httpx.ASGITransport(app=app)
         yield Server(backend, "inprocess", "http://testserver", primary.service, transport)
     finally:
+        if terminology is not None:
+            await terminology.close()
+        await clients.close()
         await primary.close()
 
 

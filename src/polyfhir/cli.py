@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from polyfhir import bulk_cli
+from polyfhir.embedded import embed_terminology
 from polyfhir_gateway.app import create_app
 from polyfhir_gateway.bootstrap import build_pipeline
 from polyfhir_gateway.entrypoints.token import add_token_arguments, mint_token
@@ -27,9 +28,6 @@ from polyfhir_primary.settings import PrimarySettings
 from polyfhir_servicekit.contract_client import ServiceClients
 from polyfhir_servicekit.logs import configure_logging
 from polyfhir_servicekit.serve import serve_app
-from polyfhir_terminology.bootstrap import beside_primary
-from polyfhir_terminology.bootstrap import embedded as embedded_terminology
-from polyfhir_terminology.settings import TerminologySettings
 
 
 async def run_standalone(host: str, port: int, config_file: str | None = None) -> None:
@@ -41,14 +39,7 @@ async def run_standalone(host: str, port: int, config_file: str | None = None) -
         settings = settings.model_copy(update={"config_file": config_file})
     clients = ServiceClients()  # the secondaries' services, if the config names any
     pipeline = build_pipeline(primary.service, settings, clients)
-    terminology = None
-    if not pipeline.terminology:  # no terminology service configured: one in this process
-        terminology_settings = TerminologySettings()
-        if "terminology_url" not in terminology_settings.model_fields_set:
-            url = beside_primary(primary_settings.primary_url)
-            terminology_settings = terminology_settings.model_copy(update={"terminology_url": url})
-        terminology = await embedded_terminology(primary.service, terminology_settings)
-        pipeline.use_terminology_fallback(terminology.index)
+    terminology = await embed_terminology(pipeline, primary.service, primary_settings.primary_url)
     app = create_app(primary.service, settings, pipeline=pipeline)
     try:
         admin = settings.admin_port

@@ -1,6 +1,7 @@
-"""Terminology over the API when no terminology service is configured (the test servers
-have none): the operations answer 503 naming the missing backend, the token modifiers
-still answer from the primary's own closure, and a long token list (what the router
+"""Terminology over the API when no terminology service is configured: in the gateway
+process alone (the two-process topology) the operations answer 503 naming the missing
+backend (in one process, `polyfhir run` answers them itself: test_terminology_operations.py);
+on every topology the token modifiers answer from the primary's own closure, and a long token list (what the router
 sends when the terminology service resolves a modifier) is one bound list per system on
 SQLite (``json_each``) and PostgreSQL (``= ANY``), not an ``OR`` per code."""
 
@@ -10,6 +11,8 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+
+from conftest import Server
 
 pytestmark = pytest.mark.integration
 
@@ -51,6 +54,11 @@ def observation(code: str, system: str = SYS) -> dict[str, object]:
     }
 
 
+def _gateway_alone(server: Server) -> None:
+    if server.topology == "inprocess":
+        pytest.skip("polyfhir run answers the operations in-process")
+
+
 @pytest.mark.parametrize(
     "path",
     [
@@ -64,8 +72,9 @@ def observation(code: str, system: str = SYS) -> dict[str, object]:
     ],
 )
 async def test_operations_without_a_terminology_service_are_503(
-    fhir: httpx.AsyncClient, path: str
+    server: Server, fhir: httpx.AsyncClient, path: str
 ) -> None:
+    _gateway_alone(server)
     answer = await fhir.get(f"/{path}")
     assert answer.status_code == 503, answer.text
     outcome = answer.json()
@@ -74,8 +83,9 @@ async def test_operations_without_a_terminology_service_are_503(
 
 
 async def test_a_posted_operation_without_a_service_is_503_and_bad_input_400(
-    fhir: httpx.AsyncClient,
+    server: Server, fhir: httpx.AsyncClient
 ) -> None:
+    _gateway_alone(server)
     answer = await fhir.post("/ValueSet/$expand", json=PARAMETERS)
     assert answer.status_code == 503, answer.text
     bad = await fhir.post("/ValueSet/$expand", json={"resourceType": "Parameters", "parameter": []})
