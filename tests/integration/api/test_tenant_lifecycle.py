@@ -116,3 +116,28 @@ async def test_bad_tenant_requests_answer_4xx(admin: httpx.AsyncClient, tenant: 
     assert (await admin.post("/admin/tenants", json={"id": "bad tenant!"})).status_code == 400
     assert (await admin.delete(f"/admin/tenants/{tenant}/never")).status_code == 404
     assert (await admin.get("/admin/tenant-deletions/nope")).status_code == 404
+
+
+async def test_deleting_a_tenant_empties_the_in_process_terminology_index(
+    server: Any, admin: httpx.AsyncClient, tenant: str
+) -> None:
+    if server.topology != "inprocess":
+        pytest.skip("only `polyfhir run` has an in-process terminology index")
+    code_system = {
+        "resourceType": "CodeSystem",
+        "id": "cs1",
+        "url": "http://example.org/cs/lifecycle",
+        "status": "active",
+        "content": "complete",
+        "concept": [{"code": "a", "display": "Alpha"}],
+    }
+    lookup = {"system": code_system["url"], "code": "a"}
+    async with server.client(tenant) as fhir:
+        written = await fhir.put("/CodeSystem/cs1", json=code_system)
+        assert written.status_code == 201, written.text
+        assert (await fhir.get("/CodeSystem/$lookup", params=lookup)).status_code == 200
+        job = await _finished_deletion(admin, await admin.delete(f"/admin/tenants/{tenant}"))
+        assert job["state"] == "completed", job
+        assert job["removed"]["secondaries"] == {"terminology-fallback": 1}, job["removed"]
+        gone = await fhir.get("/CodeSystem/$lookup", params=lookup)
+        assert gone.status_code == 404, gone.text

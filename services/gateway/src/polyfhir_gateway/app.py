@@ -83,7 +83,7 @@ def create_app(
             *bulk_kinds(store, storage, settings),
             *tenant_kinds(
                 store,
-                {**pipeline.indexes, **pipeline.graphs},
+                pipeline.tenant_holders(),
                 storage,
                 settings.tenant_delete_batch,
             ),

@@ -33,6 +33,7 @@ from polyfhir_core.config import BackendConfig, CompositeConfig, QueryFeature
 from polyfhir_core.contracts.graph_index import GraphIndex
 from polyfhir_core.contracts.primary_store import EntryResponse, Page, PrimaryStore
 from polyfhir_core.contracts.search_index import SearchIndex, TextHits, TextSearch
+from polyfhir_core.contracts.secondary import IndexedSecondary
 from polyfhir_core.contracts.terminology import TerminologyIndex
 from polyfhir_core.errors import IndexNotFresh, Issue, ServiceUnavailable
 from polyfhir_core.planning import (
@@ -62,7 +63,7 @@ from polyfhir_gateway.pipeline.metrics import FALLBACKS, ROUTE_DECISIONS
 from polyfhir_gateway.pipeline.secondary import Repairable, Secondary
 from polyfhir_gateway.pipeline.terminology_codes import TerminologyCodes
 from polyfhir_gateway.repair.convergence import Convergence
-from polyfhir_gateway.terminology.operations import TerminologyOperations
+from polyfhir_gateway.terminology.operations import FALLBACK_ROUTE, TerminologyOperations
 
 log = logging.getLogger(__name__)
 WALKED = (QueryFeature.CHAIN, QueryFeature.HAS)
@@ -116,6 +117,13 @@ class QueryPipeline:
         self.convergence = Convergence(store, self.indexes)
         self.codes = TerminologyCodes(store, config, self.terminology, self.tables, self._timeouts)
         self.terminology_ops = self._terminology_operations(terminology_fallback)
+
+    def tenant_holders(self) -> dict[str, IndexedSecondary]:
+        """Every secondary holding tenant data (deleting a tenant empties each)."""
+        holders: dict[str, IndexedSecondary] = {**self.indexes, **self.graphs, **self.terminology}
+        if self.terminology_ops.fallback is not None:
+            holders[FALLBACK_ROUTE] = self.terminology_ops.fallback
+        return holders
 
     def use_terminology_fallback(self, fallback: TerminologyIndex) -> None:
         """Answer the operations with ``fallback`` (an in-process index) when no backend can."""
