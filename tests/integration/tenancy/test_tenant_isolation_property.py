@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -30,9 +28,9 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from conftest import Server
+from isolation_client import RELATIONS, api, send, shape, tenants
 from isolation_world import (
     JSON,
-    Probe,
     Targets,
     World,
     read_probes,
@@ -45,7 +43,6 @@ from isolation_world import (
 pytestmark = pytest.mark.integration
 
 DEFAULT_EXAMPLES = 6
-RELATIONS = ("unrelated", "child", "parent")
 
 
 class IsolationSettings(BaseSettings):
@@ -58,65 +55,6 @@ class IsolationSettings(BaseSettings):
 
 def examples() -> int:
     return IsolationSettings().isolation_examples
-
-
-def tenants(relation: str) -> tuple[str, str]:
-    """(data owner, prober) in ``relation``, under a fresh root."""
-    root = f"iso{uuid.uuid4().hex[:10]}"
-    if relation == "child":
-        return root, f"{root}/child"
-    if relation == "parent":
-        return f"{root}/child", root
-    return f"{root}a", f"{root}b"
-
-
-@asynccontextmanager
-async def api(server: Server, tenant: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=server.base_url,
-        transport=server.transport,
-        headers={"accept": "application/fhir+json", "X-Tenant-ID": tenant},
-        timeout=60.0,
-    ) as client:
-        yield client
-
-
-async def send(client: httpx.AsyncClient, probe: Probe) -> httpx.Response:
-    url = probe.url if probe.url.startswith("/admin") else "/fhir" + probe.url.rstrip("/")
-    return await client.request(
-        probe.method,
-        url,
-        params=list(probe.params),
-        content=probe.body,
-        headers=dict(probe.headers),
-    )
-
-
-def shape(response: httpx.Response) -> tuple[Any, ...]:
-    """What an answer tells without its ids and timestamps."""
-    try:
-        body = response.json()
-    except ValueError:
-        return (response.status_code,)
-    if not isinstance(body, dict):
-        return (response.status_code, type(body).__name__)
-    kind = body.get("resourceType")
-    if kind == "Bundle":
-        entries = sorted(
-            (
-                e.get("resource", {}).get("resourceType", ""),
-                e.get("search", {}).get("mode", ""),
-                e.get("response", {}).get("status", ""),
-            )
-            for e in body.get("entry", [])
-        )
-        return (response.status_code, kind, body.get("type"), body.get("total"), tuple(entries))
-    if kind == "OperationOutcome":
-        issues = sorted((i.get("severity"), i.get("code")) for i in body.get("issue", []))
-        return (response.status_code, kind, tuple(issues))
-    if kind is None and "jobs" in body:
-        return (response.status_code, "jobs", len(body["jobs"]))
-    return (response.status_code, kind)
 
 
 def _found(response: httpx.Response) -> bool:
