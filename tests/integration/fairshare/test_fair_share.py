@@ -116,6 +116,8 @@ async def test_a_second_heavy_request_of_a_tenant_waits_for_the_first(
             heavy = await client.get("/Observation", params={"subject:Patient.name": "x"})
         _assert_throttled(heavy, most_s=2)
         assert "heavy" in heavy.json()["issue"][0]["diagnostics"]
+        form = await client.post("/Patient/_search", data={"_content": "x"})
+        _assert_throttled(form, most_s=2)  # a POST _search form is classified by its body
         light = await client.get("/Patient", params={"name": "x"})
         assert light.status_code == 200  # light work is not held back by heavy work
         chained = await other.get("/Observation", params={"subject:Patient.name": "x"})
@@ -125,3 +127,14 @@ async def test_a_second_heavy_request_of_a_tenant_waits_for_the_first(
     async with limited_server.client(tenant) as client:
         after = await client.get("/Observation", params={"subject:Patient.name": "x"})
         assert after.status_code == 200  # the slot was given back
+
+
+async def test_a_posted_search_form_reaches_the_search_intact(limited_server: Server) -> None:
+    async with limited_server.client(_tenant()) as client:
+        created = await client.post(
+            "/Patient", json={"resourceType": "Patient", "name": [{"family": "Formfield"}]}
+        )
+        assert created.status_code == 201, created.text
+        found = await client.post("/Patient/_search", data={"family": "Formfield"})
+        assert found.status_code == 200, found.text
+        assert [e["resource"]["id"] for e in found.json()["entry"]] == [created.json()["id"]]
