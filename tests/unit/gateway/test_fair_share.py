@@ -231,3 +231,16 @@ def test_no_rate_means_no_bucket() -> None:
 def test_tenant_labels_beyond_the_limit_are_other() -> None:
     labels = TenantLabels(2)
     assert [labels(t) for t in ("a", "b", "c", "a", "d")] == ["a", "b", OTHER, "a", OTHER]
+
+
+def test_idle_buckets_are_forgotten_once_there_are_many(monkeypatch: pytest.MonkeyPatch) -> None:
+    import polyfhir_gateway.fairshare.limiter as limiter
+
+    monkeypatch.setattr(limiter, "_SWEEP_ABOVE", 3)
+    clock = FakeClock()
+    fair = _fair('{"default": {"rate": 1, "burst": 1}}', clock)
+    for name in ("a", "b", "c"):
+        assert fair.take_token(fair.budget(TenantId(name))) is None
+    clock.now += 5  # every bucket refilled: idle
+    assert fair.take_token(fair.budget(TenantId("d"))) is None
+    assert fair.buckets == 1

@@ -51,6 +51,7 @@ class FairShare:
         self._buckets: dict[str, TokenBucket] = {}
         self._heavy: dict[str, int] = {}
         self._labels = TenantLabels(metrics_max_tenants)
+        self._sweep_at = _SWEEP_ABOVE
 
     def budget(self, tenant: TenantId) -> Budget:
         key, limits = self.table.budget_for(tenant)
@@ -63,7 +64,7 @@ class FairShare:
             return None
         bucket = self._buckets.get(budget.key)
         if bucket is None:
-            if len(self._buckets) >= _SWEEP_ABOVE:
+            if len(self._buckets) >= self._sweep_at:
                 self._forget_idle_buckets()
             bucket = TokenBucket(rate, budget.limits.bucket_size, self._clock)
             self._buckets[budget.key] = bucket
@@ -121,5 +122,12 @@ class FairShare:
         return Throttled(limit, retry, message)
 
     def _forget_idle_buckets(self) -> None:
+        """Drop full buckets; sweep again when the dict has doubled (not on every insert)."""
         for key in [k for k, bucket in self._buckets.items() if bucket.full]:
             del self._buckets[key]
+        self._sweep_at = max(_SWEEP_ABOVE, 2 * len(self._buckets))
+
+    @property
+    def buckets(self) -> int:
+        """Budgets with a bucket held in memory now."""
+        return len(self._buckets)
