@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from conftest import Server
-from isolation_world import Probe
+from isolation_probes import Probe
 
 RELATIONS = ("unrelated", "child", "parent")
 

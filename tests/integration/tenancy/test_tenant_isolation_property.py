@@ -29,16 +29,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from conftest import Server
 from isolation_client import RELATIONS, api, send, shape, tenants
-from isolation_world import (
-    JSON,
-    Targets,
-    World,
-    read_probes,
-    targets,
-    transaction,
-    worlds,
-    write_probes,
-)
+from isolation_probes import read_probes, write_probes
+from isolation_world import JSON, Targets, World, targets, transaction, worlds
 
 pytestmark = pytest.mark.integration
 
