@@ -6,11 +6,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
-from conftest import Server
 from isolation_probes import Probe
 
 RELATIONS = ("unrelated", "child", "parent")
@@ -26,12 +25,35 @@ def tenants(relation: str) -> tuple[str, str]:
     return f"{root}a", f"{root}b"
 
 
+class ApiServer(Protocol):
+    """A running API: ``tests/conftest.py``'s ``Server`` or the token servers' ``SecureServer``."""
+
+    base_url: str
+    transport: httpx.AsyncBaseTransport | None
+
+
+class TokenIssuer(Protocol):
+    def token(self, tenant: str | None, scope: str, /) -> str: ...
+
+
+# A caller of its own tenant with every interaction and the admin routes.
+FULL_ACCESS = "system/*.cruds system/admin"
+
+
 @asynccontextmanager
-async def api(server: Server, tenant: str) -> AsyncIterator[httpx.AsyncClient]:
+async def api(server: ApiServer, tenant: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the whole API (``/fhir`` and ``/admin``) as a caller of ``tenant``: by
+    header with tokens off, by a token for the tenant when the server has an issuer."""
+    issuer: TokenIssuer | None = getattr(server, "issuer", None)
+    who = (
+        {"X-Tenant-ID": tenant}
+        if issuer is None
+        else {"Authorization": f"Bearer {issuer.token(tenant, FULL_ACCESS)}"}
+    )
     async with httpx.AsyncClient(
         base_url=server.base_url,
         transport=server.transport,
-        headers={"accept": "application/fhir+json", "X-Tenant-ID": tenant},
+        headers={"accept": "application/fhir+json", **who},
         timeout=60.0,
     ) as client:
         yield client
