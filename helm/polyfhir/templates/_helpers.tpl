@@ -226,6 +226,10 @@ postgresql://{{ .user }}@{{ .host }}:{{ .port }}/{{ .database }}?sslmode={{ .ssl
   value: {{ . | quote }}
 {{- end }}
 {{- end }}
+{{- with .Values.gateway.tenantLimits }}
+- name: POLYFHIR_TENANT_LIMITS
+  value: {{ toJson . | quote }}
+{{- end }}
 - name: POLYFHIR_BULK_STORAGE
   value: {{ .Values.bulk.storage | quote }}
 - name: POLYFHIR_BULK_OUTPUT_DIR

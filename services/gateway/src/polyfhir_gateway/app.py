@@ -28,6 +28,7 @@ from polyfhir_gateway.api import (
 from polyfhir_gateway.api.errors import install_error_handlers
 from polyfhir_gateway.bulk.exports import BulkJobs
 from polyfhir_gateway.bulk.job_kinds import bulk_jobs, bulk_kinds, bulk_storage
+from polyfhir_gateway.fairshare.middleware import FairShareMiddleware
 from polyfhir_gateway.pipeline import QueryPipeline
 from polyfhir_gateway.repair.job_kinds import repair_kinds
 from polyfhir_gateway.security import smart_configuration
@@ -139,6 +140,7 @@ def create_app(
     app.include_router(routes_repair.router, dependencies=admin)
     app.include_router(routes_tenants.router, dependencies=admin)
     add_operational_routes(app, store.check_ready)
+    app.add_middleware(FairShareMiddleware, settings=settings, jobs=store)  # inside the audit
     app.add_middleware(AuditMiddleware)
     if settings.admin_port is not None:
         app.add_middleware(AdminPortSplit, admin_port=settings.admin_port)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from polyfhir_gateway.fairshare.limits import TenantLimitsTable, parse_tenant_limits
 
 
 class GatewaySettings(BaseSettings):
@@ -96,6 +98,23 @@ class GatewaySettings(BaseSettings):
         le=9,
         description="gzip compresslevel (1: fastest, most of the size gain for FHIR JSON; "
         "0: never compress)",
+    )
+    # -- fair share (docs/tenancy.md) -------------------------------------------------------
+    tenant_limits: Annotated[TenantLimitsTable, NoDecode, BeforeValidator(parse_tenant_limits)] = (
+        Field(
+            default_factory=TenantLimitsTable,
+            description='per-tenant limits: JSON {"default": {...}, "<tenant>": {...}} or the path'
+            " of a JSON file; unset: no limits",
+        )
+    )
+    tenant_metrics_max: int = Field(
+        default=100, ge=1, description="tenant label values in fair-share metrics; then `other`"
+    )
+    heavy_search_complexity: int = Field(
+        default=8, ge=1, description="a search of at least this complexity score is heavy"
+    )
+    heavy_search_include_count: int = Field(
+        default=100, ge=1, description="_include/_revinclude with a larger _count is heavy"
     )
     log_level: str = "INFO"
     host: str = "127.0.0.1"

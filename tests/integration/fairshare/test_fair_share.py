@@ -1,0 +1,140 @@
+"""Fair share over the API: a tenant over its rate or its heavy-work bound gets 429 with
+``Retry-After`` and an OperationOutcome; other tenants go on being served."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import orjson
+import pytest
+
+from conftest import Server
+
+pytestmark = pytest.mark.integration
+
+BURST = 6  # LIMITS["default"]["burst"] in this folder's conftest
+
+
+def _tenant(prefix: str = "fair") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+def _assert_throttled(response: httpx.Response, most_s: int) -> None:
+    assert response.status_code == 429, response.text
+    retry = int(response.headers["retry-after"])
+    assert 1 <= retry <= most_s
+    outcome = response.json()
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert outcome["issue"][0]["code"] == "throttled"
+
+
+async def _spend(client: httpx.AsyncClient, requests: int) -> list[int]:
+    return [
+        (await client.get("/Patient", params={"name": "x"})).status_code for _ in range(requests)
+    ]
+
+
+async def test_a_tenant_over_its_rate_gets_429_and_another_is_served(
+    limited_server: Server,
+) -> None:
+    async with limited_server.client(_tenant()) as noisy, limited_server.client(_tenant()) as quiet:
+        assert await _spend(noisy, BURST) == [200] * BURST
+        over = await noisy.get("/Patient", params={"name": "x"})
+        _assert_throttled(over, most_s=20)  # one token per 20 s
+        assert (await noisy.get("/Patient/nothing-here")).status_code == 429  # reads too
+        assert (await quiet.get("/Patient", params={"name": "x"})).status_code == 200
+        # what a client needs whatever its budget stays open
+        assert (await noisy.get("/metadata")).status_code == 200
+
+
+async def test_an_override_gives_a_tenant_and_its_subtree_a_larger_budget(
+    limited_server: Server,
+) -> None:
+    async with limited_server.client(f"roomy/{_tenant()}") as roomy:
+        assert await _spend(roomy, BURST + 4) == [200] * (BURST + 4)
+
+
+async def test_throttling_is_counted_per_tenant_in_the_metrics(limited_server: Server) -> None:
+    tenant = _tenant()
+    async with limited_server.client(tenant) as client:
+        await _spend(client, BURST + 1)
+    async with httpx.AsyncClient(
+        base_url=limited_server.base_url, transport=limited_server.transport
+    ) as ops:
+        metrics = (await ops.get("/metrics")).text
+    line = re.search(
+        rf'polyfhir_tenant_throttled_total\{{limit="rate",tenant="{tenant}"\}} (\S+)', metrics
+    )
+    assert line is not None, "the throttled counter names the tenant and the limit"
+    assert float(line.group(1)) >= 1
+
+
+class _HeldBody:
+    """A request body that stops after its first chunk until released: a request in flight."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        half = len(self.body) // 2
+        yield self.body[:half]
+        self.started.set()
+        await self.release.wait()
+        yield self.body[half:]
+
+
+def _transaction() -> bytes:
+    entry = {
+        "resource": {"resourceType": "Patient", "name": [{"family": "Held"}]},
+        "request": {"method": "POST", "url": "Patient"},
+    }
+    return orjson.dumps({"resourceType": "Bundle", "type": "transaction", "entry": [entry]})
+
+
+async def test_a_second_heavy_request_of_a_tenant_waits_for_the_first(
+    limited_server: Server,
+) -> None:
+    tenant = _tenant()
+    held = _HeldBody(_transaction())
+    async with (
+        limited_server.client(tenant) as client,
+        limited_server.client(_tenant()) as other,
+    ):
+        first = asyncio.create_task(
+            client.post("/", content=held, headers={"content-type": "application/fhir+json"})
+        )
+        await asyncio.wait_for(held.started.wait(), 30)
+        heavy = await client.get("/Observation", params={"subject:Patient.name": "x"})
+        while heavy.status_code != 429 and not first.done():
+            # the held bundle may not have reached the gateway's middleware yet
+            heavy = await client.get("/Observation", params={"subject:Patient.name": "x"})
+        _assert_throttled(heavy, most_s=2)
+        assert "heavy" in heavy.json()["issue"][0]["diagnostics"]
+        form = await client.post("/Patient/_search", data={"_content": "x"})
+        _assert_throttled(form, most_s=2)  # a POST _search form is classified by its body
+        light = await client.get("/Patient", params={"name": "x"})
+        assert light.status_code == 200  # light work is not held back by heavy work
+        chained = await other.get("/Observation", params={"subject:Patient.name": "x"})
+        assert chained.status_code == 200  # another tenant's heavy work is not either
+        held.release.set()
+        assert (await first).status_code == 200
+    async with limited_server.client(tenant) as client:
+        after = await client.get("/Observation", params={"subject:Patient.name": "x"})
+        assert after.status_code == 200  # the slot was given back
+
+
+async def test_a_posted_search_form_reaches_the_search_intact(limited_server: Server) -> None:
+    async with limited_server.client(_tenant()) as client:
+        created = await client.post(
+            "/Patient", json={"resourceType": "Patient", "name": [{"family": "Formfield"}]}
+        )
+        assert created.status_code == 201, created.text
+        found = await client.post("/Patient/_search", data={"family": "Formfield"})
+        assert found.status_code == 200, found.text
+        assert [e["resource"]["id"] for e in found.json()["entry"]] == [created.json()["id"]]
