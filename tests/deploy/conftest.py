@@ -219,3 +219,10 @@ def registered_metrics() -> dict[str, MetricInfo]:
             for suffix in suffixes:
                 samples[info.name + suffix] = info
     return samples
+
+
+@pytest.fixture(scope="session")
+def everything_values() -> dict[str, Any]:
+    """helm/polyfhir/ci/everything-values.yaml: every optional part switched on."""
+    loaded: dict[str, Any] = yaml.safe_load((CHART / "ci" / "everything-values.yaml").read_text())
+    return loaded

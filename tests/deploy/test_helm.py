@@ -1,51 +1,53 @@
-"""helm/polyfhir: values a user sets map onto settings the services read.
+"""helm/polyfhir rendered by Helm's own engine: values a user sets map onto settings the services read.
 
-No helm binary runs here, so templates are read, not rendered: the checks are
-on values.yaml, Chart.yaml and the names the templates set.
+The chart is rendered with ``helm-python-sdk`` (the Helm v4 Go SDK behind a C ABI, no
+``helm`` binary), for the default values and for ``ci/everything-values.yaml``.
 """
 
 from __future__ import annotations
 
-import re
 import tomllib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-import orjson
+import helm_python
 import pytest
 import yaml
 
+from helm_chart import CHART, RenderedChart, render_chart
 from polyfhir_core.config import parse_config
 
 pytestmark = pytest.mark.unit
 
-ENV_NAME = re.compile(r"- name: (POLYFHIR_[A-Z0-9_]+)")
+COMPONENTS = {
+    "gateway": "gateway",
+    "primary-store": "primaryStore",
+    "search-indexer": "searchIndexer",
+    "graph-indexer": "graphIndexer",
+}
 
 
-def _templates(repo_root: Path) -> dict[str, str]:
-    folder = repo_root / "helm/polyfhir/templates"
-    return {path.name: path.read_text() for path in folder.iterdir()}
+@pytest.fixture(scope="module")
+def default_render() -> RenderedChart:
+    return render_chart()
 
 
-def _components(helm_template: Callable[[str], str]) -> dict[str, str]:
-    return dict(yaml.safe_load(helm_template("polyfhir.components")))
+@pytest.fixture(scope="module")
+def everything_render(everything_values: dict[str, Any]) -> RenderedChart:
+    return render_chart(everything_values)
 
 
 def test_chart_deploys_every_service(
-    helm_template: Callable[[str], str], services: dict[str, Any], values: dict[str, Any]
+    default_render: RenderedChart, services: dict[str, Any], values: dict[str, Any]
 ) -> None:
-    components = _components(helm_template)
-    assert set(components) == set(services)
-    for component, key in components.items():
-        settings = values[key]
-        assert settings["enabled"] is True, component
-        assert settings["image"]["repository"] == f"polyfhir/{component}"
-        assert settings["port"] == settings["service"]["port"] == services[component].default_port
-        assert settings["resources"]["requests"], component
-        assert {"enabled", "minReplicas", "maxReplicas"} <= set(settings["autoscaling"])
-        assert {"enabled", "minAvailable"} <= set(settings["pdb"])
+    assert set(COMPONENTS) == set(services)
+    for component, key in COMPONENTS.items():
+        container = default_render.container(component)
+        assert container["image"] == f"polyfhir/{component}:0.1.0"
+        assert container["ports"][0]["containerPort"] == services[component].default_port
+        assert container["resources"] == values[key]["resources"]
+        service = default_render.named("Service", f"-{component}")
+        assert service["spec"]["ports"][0]["port"] == services[component].default_port
 
 
 def test_chart_version_and_app_version(repo_root: Path, services: dict[str, Any]) -> None:
@@ -58,101 +60,132 @@ def test_chart_version_and_app_version(repo_root: Path, services: dict[str, Any]
     assert versions == {chart["appVersion"]}  # the default image tag
 
 
+@pytest.mark.parametrize("which", ["default_render", "everything_render"])
 def test_every_polyfhir_variable_is_a_setting_of_its_service(
-    repo_root: Path,
-    helm_template: Callable[[str], str],
-    services: dict[str, Any],
-    values: dict[str, Any],
+    which: str, request: pytest.FixtureRequest, services: dict[str, Any]
 ) -> None:
-    common = set(ENV_NAME.findall(_templates(repo_root)["deployment.yaml"]))
-    assert {"POLYFHIR_HOST", "POLYFHIR_PORT", "POLYFHIR_LOG_LEVEL"} <= common
-    for component, key in _components(helm_template).items():
-        variables = common | set(ENV_NAME.findall(helm_template(f"polyfhir.env.{component}")))
-        variables |= set(values[key]["env"])
+    rendered: RenderedChart = request.getfixturevalue(which)
+    for component in COMPONENTS:
+        variables = {
+            name
+            for name in rendered.env(component)
+            # POLYFHIR_CONFIG__* override the composite configuration, not a setting
+            if name.startswith("POLYFHIR_") and not name.startswith("POLYFHIR_CONFIG__")
+        }
+        assert {"POLYFHIR_HOST", "POLYFHIR_PORT", "POLYFHIR_LOG_LEVEL"} <= variables
         unknown = variables - services[component].env_names
         assert unknown == set(), f"{component}: no setting for {unknown}"
 
 
-def test_probes_use_the_operational_endpoints(repo_root: Path) -> None:
-    deployment = _templates(repo_root)["deployment.yaml"]
-    probes = dict(
-        re.findall(r"(\w+Probe):\s*\n\s*httpGet: \{path: (/\w+), port: http\}", deployment)
-    )
-    assert probes == {
-        "startupProbe": "/livez",
-        "livenessProbe": "/livez",
-        "readinessProbe": "/readyz",
-    }
+def test_probes_use_the_operational_endpoints(default_render: RenderedChart) -> None:
+    for component in COMPONENTS:
+        container = default_render.container(component)
+        paths = {
+            probe: container[probe]["httpGet"]["path"]
+            for probe in ("startupProbe", "livenessProbe", "readinessProbe")
+        }
+        assert paths == {
+            "startupProbe": "/livez",
+            "livenessProbe": "/livez",
+            "readinessProbe": "/readyz",
+        }
 
 
-def test_optional_resources_are_toggled_by_values(repo_root: Path) -> None:
-    templates = _templates(repo_root)
-    assert "$values.autoscaling.enabled" in templates["hpa.yaml"]
-    assert "$values.pdb.enabled" in templates["pdb.yaml"]
-    assert templates["servicemonitor.yaml"].startswith("{{- if .Values.serviceMonitor.enabled }}")
-    assert templates["prometheusrule.yaml"].startswith("{{- if .Values.prometheusRule.enabled }}")
-    assert "if and .enabled $.Values.gateway.enabled" in templates["ingress.yaml"]
-    assert "NOTES.txt" in templates
+def test_optional_resources_are_off_by_default_and_on_when_enabled(
+    default_render: RenderedChart, everything_render: RenderedChart
+) -> None:
+    def kinds(rendered: RenderedChart) -> dict[str, int]:
+        counted: dict[str, int] = {}
+        for manifest in rendered.manifests:
+            counted[manifest["kind"]] = counted.get(manifest["kind"], 0) + 1
+        return counted
+
+    default = kinds(default_render)
+    assert default["Deployment"] == default["Service"] == 4
+    assert default["PodDisruptionBudget"] == 2  # gateway and primary-store
+    for kind in ("HorizontalPodAutoscaler", "Ingress", "ServiceMonitor", "PrometheusRule"):
+        assert kind not in default
+    everything = kinds(everything_render)
+    assert everything["HorizontalPodAutoscaler"] == everything["ServiceMonitor"] == 4
+    assert everything["PodDisruptionBudget"] == 4
+    assert everything["Ingress"] == everything["PrometheusRule"] == 1
+    for deployment in everything_render.of_kind("Deployment"):
+        assert "replicas" not in deployment["spec"]  # the HPA owns the count
+    assert "NOTES.txt" in {Path(path).name for path in default_render.files}
 
 
-def test_composite_config_values_validate(values: dict[str, Any]) -> None:
-    config = parse_config(values["compositeConfig"])
-    assert list(config.warnings()) == []
-    (search,) = [b for b in config.backends if b.role.value == "search"]
-    # the gateway talks to this release's search-indexer Service
-    assert search.options["service_url"] == (
-        'http://{{ include "polyfhir.fullname" . }}-search-indexer:'
-        "{{ .Values.searchIndexer.service.port }}"
-    )
+def test_a_disabled_service_is_not_deployed() -> None:
+    rendered = render_chart({"graphIndexer": {"enabled": False}})
+    names = {m["metadata"]["name"] for m in rendered.of_kind("Deployment")}
+    assert names == {f"fhir-polyfhir-{c}" for c in COMPONENTS if c != "graph-indexer"}
 
 
 def test_gateway_mounts_the_composite_config_where_it_reads_it(
-    repo_root: Path, helm_template: Callable[[str], str]
+    default_render: RenderedChart,
 ) -> None:
-    env = helm_template("polyfhir.env.gateway")
-    assert "POLYFHIR_CONFIG_FILE\n  value: /etc/polyfhir/config.yaml" in env
-    templates = _templates(repo_root)
-    assert "mountPath: /etc/polyfhir" in templates["deployment.yaml"]
-    assert "config.yaml: |" in templates["configmap.yaml"]
-    assert "tpl (toYaml .Values.compositeConfig) ." in templates["configmap.yaml"]
+    assert default_render.env("gateway")["POLYFHIR_CONFIG_FILE"] == "/etc/polyfhir/config.yaml"
+    deployment = default_render.named("Deployment", "-gateway")
+    pod = deployment["spec"]["template"]["spec"]
+    (mount,) = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "config"]
+    assert mount["mountPath"] == "/etc/polyfhir"
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "config"]
+    config_map = default_render.named("ConfigMap", "-config")
+    assert volume["configMap"]["name"] == config_map["metadata"]["name"]
+    config = parse_config(yaml.safe_load(config_map["data"]["config.yaml"]))
+    assert list(config.warnings()) == []
+    # the gateway's pods roll when the configuration changes
+    assert "checksum/config" in deployment["spec"]["template"]["metadata"]["annotations"]
 
 
 def test_secrets_are_referenced_never_inlined(
-    values: dict[str, Any], helm_template: Callable[[str], str]
+    values: dict[str, Any], everything_render: RenderedChart
 ) -> None:
     assert "password" not in {k.lower() for k in values["postgresql"]}
-    assert set(values["postgresql"]["passwordSecret"]) == {"name", "key"}
-    assert set(values["search"]["urlSecret"]) == {"name", "key"}
-    primary = helm_template("polyfhir.env.primary-store")
-    assert "name: PGPASSWORD\n  valueFrom:\n    secretKeyRef:" in primary
+    primary = everything_render.env("primary-store")
+    assert primary["PGPASSWORD"] == {
+        "secretKeyRef": {"name": "polyfhir-postgres", "key": "password"}
+    }
     # the DSN carries no password: asyncpg takes it from PGPASSWORD
-    assert "postgresql://{{ .user }}@{{ .host }}" in helm_template("polyfhir.postgresqlUrl")
+    assert primary["POLYFHIR_PRIMARY_URL"] == (
+        "postgresql://polyfhir@pg.db.svc:5432/polyfhir?sslmode=verify-full"
+    )
+    search = everything_render.env("search-indexer")
+    assert search["POLYFHIR_SEARCH_ENGINE_URL"] == {
+        "secretKeyRef": {"name": "polyfhir-search", "key": "url"}
+    }
+    assert "secretKeyRef" in everything_render.env("graph-indexer")["POLYFHIR_NEO4J_PASSWORD"]
+    for secret in everything_render.of_kind("Secret"):
+        pytest.fail(f"the chart renders a Secret: {secret['metadata']['name']}")
 
 
 def test_bulk_s3_credentials_come_from_a_secret(
-    values: dict[str, Any], helm_template: Callable[[str], str]
+    default_render: RenderedChart, everything_render: RenderedChart
 ) -> None:
-    assert values["bulk"]["storage"] == "local"
-    secret = values["bulk"]["s3"]["credentialsSecret"]
-    assert set(secret) == {"name", "accessKeyIdKey", "secretAccessKeyKey"}
-    gateway = helm_template("polyfhir.env.gateway")
+    assert default_render.env("gateway")["POLYFHIR_BULK_STORAGE"] == "local"
+    gateway = everything_render.env("gateway")
+    assert gateway["POLYFHIR_BULK_STORAGE"] == "s3"
     for variable in ("POLYFHIR_BULK_S3_ACCESS_KEY_ID", "POLYFHIR_BULK_S3_SECRET_ACCESS_KEY"):
-        assert f"name: {variable}\n  valueFrom:\n    secretKeyRef:" in gateway
+        assert gateway[variable]["secretKeyRef"]["name"] == "polyfhir-s3"
 
 
-def _values_schema(repo_root: Path) -> jsonschema.protocols.Validator:
-    schema = orjson.loads((repo_root / "helm/polyfhir/values.schema.json").read_bytes())
-    return jsonschema.Draft7Validator(schema)
+def test_values_follow_the_chart_schema(
+    values: dict[str, Any], everything_values: dict[str, Any]
+) -> None:
+    chart = helm_python.Chart.load(CHART)
+    chart.validate_schema(values)
+    chart.validate_schema(everything_values)
 
 
-def test_values_follow_the_chart_schema(repo_root: Path, values: dict[str, Any]) -> None:
-    assert [error.message for error in _values_schema(repo_root).iter_errors(values)] == []
-
-
-def test_helm_rejects_a_misspelt_value(repo_root: Path, values: dict[str, Any]) -> None:
-    # helm install/lint validate values against values.schema.json
+def test_helm_rejects_a_misspelt_value(values: dict[str, Any]) -> None:
+    chart = helm_python.Chart.load(CHART)
     misspelt = {**values, "primaryStore": {**values["primaryStore"], "replica": 3}}
-    errors = [error.message for error in _values_schema(repo_root).iter_errors(misspelt)]
-    assert any("'replica' was unexpected" in message for message in errors)
-    wrong_kind = {**values, "search": {**values["search"], "kind": "solr"}}
-    assert list(_values_schema(repo_root).iter_errors(wrong_kind))
+    with pytest.raises(helm_python.HelmValuesError, match="replica"):
+        chart.validate_schema(misspelt)
+    with pytest.raises(helm_python.HelmError):
+        render_chart({"search": {"kind": "solr"}})
+
+
+def test_jwks_mode_without_an_issuer_does_not_render(values: dict[str, Any]) -> None:
+    chart = helm_python.Chart.load(CHART)
+    with pytest.raises(helm_python.HelmRenderError, match=r"gateway\.auth\.issuer is required"):
+        chart.render(values, name="fhir")
