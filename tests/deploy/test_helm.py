@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from helm_chart import CHART, RenderedChart, render_chart
-from polyfhir_core.config import parse_config
+from polyfhir_core.config import CompositeConfig, parse_config
 
 pytestmark = pytest.mark.unit
 
@@ -131,10 +131,84 @@ def test_gateway_mounts_the_composite_config_where_it_reads_it(
     (volume,) = [v for v in pod["volumes"] if v["name"] == "config"]
     config_map = default_render.named("ConfigMap", "-config")
     assert volume["configMap"]["name"] == config_map["metadata"]["name"]
-    config = parse_config(yaml.safe_load(config_map["data"]["config.yaml"]))
-    assert list(config.warnings()) == []
+    _composite(default_render)
     # the gateway's pods roll when the configuration changes
     assert "checksum/config" in deployment["spec"]["template"]["metadata"]["annotations"]
+
+
+def _composite(rendered: RenderedChart) -> CompositeConfig:
+    config_map = rendered.named("ConfigMap", "-config")
+    config = parse_config(yaml.safe_load(config_map["data"]["config.yaml"]))
+    assert list(config.warnings()) == []
+    return config
+
+
+def test_composite_config_is_derived_from_the_engine_values() -> None:
+    config = _composite(
+        render_chart(
+            {
+                "postgresql": {"host": "pg.db", "database": "fhir", "sslmode": "require"},
+                "search": {"kind": "elasticsearch", "url": "https://es.search:9200"},
+                "graph": {"kind": "falkordb", "url": "redis://falkordb:6379"},
+            }
+        )
+    )
+    backends = {b.id: (b.role.value, b.kind.value, b.url) for b in config.backends}
+    assert backends == {
+        "primary": (
+            "primary",
+            "postgresql",
+            "postgresql://polyfhir@pg.db:5432/fhir?sslmode=require",
+        ),
+        "search": ("search", "elasticsearch", "https://es.search:9200"),
+        "graph": ("graph", "falkordb", "redis://falkordb:6379"),
+    }
+    by_id = {b.id: b for b in config.backends}
+    assert by_id["search"].options["service_url"] == "http://fhir-polyfhir-search-indexer:8082"
+    assert by_id["graph"].options["service_url"] == "http://fhir-polyfhir-graph-indexer:8083"
+    assert [(r.name, r.target, r.fallback) for r in config.routing] == [
+        ("full-text", "search", "primary")
+    ]
+
+
+def test_without_the_search_indexer_nothing_routes_full_text_to_it() -> None:
+    config = _composite(render_chart({"searchIndexer": {"enabled": False}}))
+    assert {b.id for b in config.backends} == {"primary", "graph"}
+    assert config.routing == ()
+    # hybrid would wait for a search index that is not there
+    assert config.sync.mode.kind == "asynchronous"
+
+
+def test_without_the_graph_indexer_there_is_no_graph_backend() -> None:
+    config = _composite(render_chart({"graphIndexer": {"enabled": False}}))
+    assert {b.id for b in config.backends} == {"primary", "search"}
+
+
+def test_composite_config_takes_extra_rules_and_backends_from_values() -> None:
+    extra = {
+        "compositeConfig": {
+            "routing": [
+                {
+                    "name": "chains",
+                    "match": {"features": ["chain"]},
+                    "target": "graph",
+                    "fallback": "primary",
+                }
+            ],
+            "extraBackends": [
+                {
+                    "id": "standby",
+                    "role": "primary",
+                    "kind": "postgresql",
+                    "url": "postgresql://standby/fhir",
+                    "enabled": False,
+                }
+            ],
+        }
+    }
+    config = _composite(render_chart(extra))
+    assert [r.name for r in config.routing] == ["full-text", "chains"]
+    assert [b.id for b in config.backends] == ["primary", "search", "graph", "standby"]
 
 
 def test_secrets_are_referenced_never_inlined(

@@ -71,6 +71,35 @@ postgresql://{{ .user }}@{{ .host }}:{{ .port }}/{{ .database }}?sslmode={{ .ssl
 {{- end }}
 {{- end }}
 
+{{/* The composite configuration: backends from postgresql/search/graph and the enabled
+     services, a full-text route only when the search-indexer runs; policy from compositeConfig. */}}
+{{- define "polyfhir.compositeConfig" -}}
+{{- $fullname := include "polyfhir.fullname" . -}}
+{{- $policy := omit (deepCopy .Values.compositeConfig) "extraBackends" "routing" -}}
+{{- if and (not .Values.searchIndexer.enabled) (eq (dig "sync" "mode" "kind" "" $policy | toString) "hybrid") }}
+{{- /* hybrid waits for the search index: without a search-indexer writes are asynchronous */}}
+{{- $_ := set $policy.sync "mode" (dict "kind" "asynchronous") }}
+{{- end }}
+{{- $backends := list (dict "id" "primary" "role" "primary" "kind" "postgresql" "url" (include "polyfhir.postgresqlUrl" .)) -}}
+{{- $routing := list -}}
+{{- if .Values.searchIndexer.enabled }}
+{{- $serviceUrl := printf "http://%s-search-indexer:%v" $fullname .Values.searchIndexer.service.port }}
+{{- $backends = append $backends (dict "id" "search" "role" "search" "kind" .Values.search.kind "url" .Values.search.url "options" (dict "service_url" $serviceUrl)) }}
+{{- $routing = append $routing (dict "name" "full-text" "match" (dict "features" (list "full_text")) "target" "search" "fallback" "primary") }}
+{{- end }}
+{{- if .Values.graphIndexer.enabled }}
+{{- $serviceUrl := printf "http://%s-graph-indexer:%v" $fullname .Values.graphIndexer.service.port }}
+{{- $backends = append $backends (dict "id" "graph" "role" "graph" "kind" .Values.graph.kind "url" .Values.graph.url "options" (dict "service_url" $serviceUrl)) }}
+{{- end }}
+{{- $backends = concat $backends (.Values.compositeConfig.extraBackends | default list) }}
+{{- $routing = concat $routing (.Values.compositeConfig.routing | default list) }}
+{{- $config := merge (dict "backends" $backends) $policy }}
+{{- if $routing }}
+{{- $_ := set $config "routing" $routing }}
+{{- end }}
+{{- tpl (toYaml $config) . }}
+{{- end }}
+
 {{/* Environment of the primary-store. */}}
 {{- define "polyfhir.env.primary-store" -}}
 - name: POLYFHIR_PRIMARY_URL
