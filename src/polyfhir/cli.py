@@ -23,6 +23,7 @@ from polyfhir_gateway.entrypoints.token import add_token_arguments, mint_token
 from polyfhir_gateway.security.bootstrap import announce_auth
 from polyfhir_gateway.settings import GatewaySettings
 from polyfhir_primary.bootstrap import bootstrap
+from polyfhir_primary.entrypoints.migrate import add_migrate_arguments, migrate, report
 from polyfhir_primary.settings import PrimarySettings
 from polyfhir_servicekit.contract_client import ServiceClients
 from polyfhir_servicekit.logs import configure_logging
@@ -117,6 +118,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     add_token_arguments(token)
     _outbox_commands(sub)
+    add_migrate_arguments(
+        sub.add_parser(
+            "migrate",
+            help="apply the primary's schema migrations to $POLYFHIR_PRIMARY_URL and exit",
+        )
+    )
     stack = sub.add_parser(
         "stack", help="run the whole local polyglot stack (engines + every service); Ctrl-C stops"
     )
@@ -156,6 +163,9 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "import":
         inputs = bulk_cli.import_inputs(args.sources, args.type)
         raise SystemExit(bulk_cli.import_(args.url, args.tenant, inputs))
+    elif args.command == "migrate":
+        todo = asyncio.run(migrate(PrimarySettings(), dry_run=args.dry_run))
+        report(todo, dry_run=args.dry_run)
     elif args.command == "outbox":
         raise SystemExit(asyncio.run(_run_outbox(args)))
 

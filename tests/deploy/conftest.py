@@ -125,11 +125,12 @@ def helm_template() -> Callable[[str], str]:
 def compose_polyfhir(
     compose_services: dict[str, dict[str, Any]], services: dict[str, ServicePackage]
 ) -> dict[str, ServicePackage]:
-    """Compose services built from a services/<name>/Dockerfile -> that service's package."""
+    """Long-running compose services built from a services/<name>/Dockerfile -> that
+    service's package (one-shot tasks such as ``migrate`` left out)."""
     built: dict[str, ServicePackage] = {}
     for name, service in compose_services.items():
         build = service.get("build")
-        if build:
+        if build and service.get("restart") != "no":
             directory = Path(build["dockerfile"]).parent.name
             built[name] = services[directory]
     return built

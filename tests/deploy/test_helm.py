@@ -263,3 +263,37 @@ def test_jwks_mode_without_an_issuer_does_not_render(values: dict[str, Any]) -> 
     chart = helm_python.Chart.load(CHART)
     with pytest.raises(helm_python.HelmRenderError, match=r"gateway\.auth\.issuer is required"):
         chart.render(values, name="fhir")
+
+
+def test_migrations_run_as_a_pre_install_and_pre_upgrade_job(
+    everything_render: RenderedChart,
+) -> None:
+    job = everything_render.named("Job", "-migrate")
+    annotations = job["metadata"]["annotations"]
+    assert annotations["helm.sh/hook"] == "pre-install,pre-upgrade"
+    assert int(annotations["helm.sh/hook-weight"]) < 0
+    assert "before-hook-creation" in annotations["helm.sh/hook-delete-policy"]
+    assert job["spec"]["backoffLimit"] == 2
+    pod = job["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    (container,) = pod["containers"]
+    assert container["command"] == ["polyfhir-primary-store", "migrate"]
+    # the same image, database and Secrets as the primary-store
+    assert container["image"] == everything_render.container("primary-store")["image"]
+    env = {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+    primary = everything_render.env("primary-store")
+    for name in ("POLYFHIR_PRIMARY_URL", "PGPASSWORD"):
+        assert env[name] == primary[name]
+
+
+def test_without_migrations_there_is_no_job() -> None:
+    assert render_chart({"migrations": {"enabled": False}}).of_kind("Job") == []
+
+
+def test_probe_timings_come_from_values(default_render: RenderedChart) -> None:
+    startup = default_render.container("primary-store")["startupProbe"]
+    # migrations run in the Job: 30 s to answer /livez
+    assert startup["periodSeconds"] * startup["failureThreshold"] == 30
+    slower = render_chart({"primaryStore": {"probes": {"startup": {"failureThreshold": 60}}}})
+    assert slower.container("primary-store")["startupProbe"]["failureThreshold"] == 60
+    assert slower.container("gateway")["startupProbe"]["failureThreshold"] == 15

@@ -100,8 +100,8 @@ postgresql://{{ .user }}@{{ .host }}:{{ .port }}/{{ .database }}?sslmode={{ .ssl
 {{- tpl (toYaml $config) . }}
 {{- end }}
 
-{{/* Environment of the primary-store. */}}
-{{- define "polyfhir.env.primary-store" -}}
+{{/* The primary's PostgreSQL connection: the primary-store and the migrate Job. */}}
+{{- define "polyfhir.env.postgresql" -}}
 - name: POLYFHIR_PRIMARY_URL
   value: {{ include "polyfhir.postgresqlUrl" . | quote }}
 {{- with .Values.postgresql.passwordSecret }}
@@ -111,6 +111,18 @@ postgresql://{{ .user }}@{{ .host }}:{{ .port }}/{{ .database }}?sslmode={{ .ssl
     secretKeyRef: {name: {{ .name | quote }}, key: {{ .key | quote }}}
 {{- end }}
 {{- end }}
+{{- end }}
+
+{{/* CA and client certificates mounted from Secrets (none yet: filled by the TLS settings). */}}
+{{- define "polyfhir.tlsMounts" -}}
+{{- end }}
+
+{{- define "polyfhir.tlsVolumes" -}}
+{{- end }}
+
+{{/* Environment of the primary-store. */}}
+{{- define "polyfhir.env.primary-store" -}}
+{{ include "polyfhir.env.postgresql" . }}
 - name: POLYFHIR_PG_POOL_MIN
   value: {{ .Values.primaryStore.pgPoolMin | quote }}
 - name: POLYFHIR_PG_POOL_MAX

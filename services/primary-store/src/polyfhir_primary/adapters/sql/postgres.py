@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, nullcontext
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -33,7 +32,7 @@ from polyfhir_primary.adapters.sql.dialect import PLAIN_INSERTS, numbered_placeh
 from polyfhir_primary.adapters.sql.dialects.postgres import POSTGRES
 from polyfhir_primary.adapters.sql.index_rows import INDEX_TABLES
 from polyfhir_primary.adapters.sql.jobs import SqlJobStore
-from polyfhir_primary.adapters.sql.migrations import CREATE_LEDGER, migrations_for
+from polyfhir_primary.adapters.sql.postgres_migrations import apply_migrations
 from polyfhir_primary.adapters.sql.relay_claim import RelayClaim
 from polyfhir_primary.adapters.sql.session import (
     SqlSession,
@@ -49,7 +48,6 @@ _TRANSIENT = (
     asyncpg.exceptions.SerializationError,
     asyncpg.exceptions.DeadlockDetectedError,
 )
-_MIGRATION_LOCK = 7_312_004_211
 _COPY_FROM_ROWS = 8  # plain inserts of at least this many rows go as COPY
 ANALYZED_TABLES = ("resources", *INDEX_TABLES, "fulltext", "terminology_closure")
 # Tables whose statistics may mislead: small when last analysed (analysing them is
@@ -192,23 +190,7 @@ class PostgresDatabase:
 
     async def _migrate(self) -> None:
         async with self.pool.acquire() as raw:
-            await raw.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
-            try:
-                await raw.execute(CREATE_LEDGER)
-                done = {r[0] for r in await raw.fetch("SELECT version FROM schema_migrations")}
-                for m in migrations_for("postgres"):
-                    if m.version in done:
-                        continue
-                    async with raw.transaction():
-                        await raw.execute(m.sql)
-                        await raw.execute(
-                            "INSERT INTO schema_migrations VALUES ($1, $2, $3)",
-                            m.version,
-                            m.name,
-                            datetime.now(UTC).isoformat(),
-                        )
-            finally:
-                await raw.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+            await apply_migrations(raw)
 
     @asynccontextmanager
     async def session(self, tenant: TenantId, *, write: bool) -> AsyncIterator[SqlSession]:
