@@ -77,6 +77,58 @@ def test_every_polyfhir_variable_is_a_setting_of_its_service(
         assert unknown == set(), f"{component}: no setting for {unknown}"
 
 
+@pytest.mark.parametrize("which", ["default_render", "everything_render"])
+def test_every_service_loads_its_settings_from_the_rendered_env(
+    which: str,
+    request: pytest.FixtureRequest,
+    services: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rendered: RenderedChart = request.getfixturevalue(which)
+    for component in COMPONENTS:
+        with monkeypatch.context() as env:
+            for name, value in rendered.env(component).items():
+                # Secrets stand in as a placeholder; the config file is read later
+                env.setenv(name, value if isinstance(value, str) else "from-a-secret")
+            settings = services[component].settings()
+        assert settings.port == services[component].default_port
+
+
+def test_kafka_security_and_certificates_reach_every_kafka_client(
+    everything_render: RenderedChart,
+) -> None:
+    for component in ("primary-store", "search-indexer", "graph-indexer"):
+        env = everything_render.env(component)
+        assert env["POLYFHIR_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+        assert env["POLYFHIR_KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+        for variable, key in (("USERNAME", "username"), ("PASSWORD", "password")):
+            assert env[f"POLYFHIR_KAFKA_SASL_{variable}"] == {
+                "secretKeyRef": {"name": "polyfhir-kafka", "key": key}
+            }
+        mounts = {
+            m["mountPath"]: m["name"]
+            for m in everything_render.container(component)["volumeMounts"]
+        }
+        ca = env["POLYFHIR_KAFKA_SSL_CA_FILE"]
+        assert mounts[ca.rsplit("/", 1)[0]] == "kafka-ca"
+        assert mounts[env["POLYFHIR_KAFKA_SSL_CERT_FILE"].rsplit("/", 1)[0]] == "kafka-client"
+        pod = everything_render.named("Deployment", f"-{component}")["spec"]["template"]["spec"]
+        secrets = {v["name"]: v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
+        assert secrets["kafka-ca"] == "polyfhir-kafka-ca"
+    assert "POLYFHIR_KAFKA_SECURITY_PROTOCOL" not in everything_render.env("gateway")
+    # the database CA reaches the primary-store and the migrate Job, not the indexers
+    job = everything_render.named("Job", "-migrate")["spec"]["template"]["spec"]
+    assert {"name": "postgresql-ca", "secret": {"secretName": "polyfhir-postgres-ca"}} in job[
+        "volumes"
+    ]
+    assert "postgresql-ca" not in str(everything_render.named("Deployment", "-search-indexer"))
+
+
+def test_sasl_without_credentials_does_not_render() -> None:
+    with pytest.raises(helm_python.HelmRenderError, match="credentialsSecret.name is required"):
+        render_chart({"kafka": {"security": {"protocol": "SASL_SSL", "saslMechanism": "PLAIN"}}})
+
+
 def test_probes_use_the_operational_endpoints(default_render: RenderedChart) -> None:
     for component in COMPONENTS:
         container = default_render.container(component)
@@ -222,6 +274,7 @@ def test_secrets_are_referenced_never_inlined(
     # the DSN carries no password: asyncpg takes it from PGPASSWORD
     assert primary["POLYFHIR_PRIMARY_URL"] == (
         "postgresql://polyfhir@pg.db.svc:5432/polyfhir?sslmode=verify-full"
+        "&sslrootcert=/etc/polyfhir/tls/postgresql/ca.crt"
     )
     search = everything_render.env("search-indexer")
     assert search["POLYFHIR_SEARCH_ENGINE_URL"] == {

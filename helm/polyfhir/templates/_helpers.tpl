@@ -16,6 +16,9 @@
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
+{{/* Numbers from values are float64 in Helm: `| int64` before `quote`, or 1048576 renders
+   as "1.048576e+06", which no setting parses. */}}
+
 {{/* The services of the chart: component name -> key of its values. */}}
 {{- define "polyfhir.components" -}}
 gateway: gateway
@@ -68,6 +71,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "polyfhir.postgresqlUrl" -}}
 {{- with .Values.postgresql -}}
 postgresql://{{ .user }}@{{ .host }}:{{ .port }}/{{ .database }}?sslmode={{ .sslmode }}
+{{- if .caSecret.name }}&sslrootcert=/etc/polyfhir/tls/postgresql/{{ .caSecret.key }}{{ end }}
 {{- end }}
 {{- end }}
 
@@ -113,31 +117,91 @@ postgresql://{{ .user }}@{{ .host }}:{{ .port }}/{{ .database }}?sslmode={{ .ssl
 {{- end }}
 {{- end }}
 
-{{/* CA and client certificates mounted from Secrets (none yet: filled by the TLS settings). */}}
+{{/* Which TLS material a component mounts: (dict "root" $ "component" "primary-store"). */}}
+{{- define "polyfhir.tlsNeeds" -}}
+postgresql: {{ and (has .component (list "primary-store" "migrate")) (ne .root.Values.postgresql.caSecret.name "") }}
+kafkaCa: {{ and (has .component (list "primary-store" "search-indexer" "graph-indexer")) (ne .root.Values.kafka.security.tls.caSecret.name "") }}
+kafkaClient: {{ and (has .component (list "primary-store" "search-indexer" "graph-indexer")) (ne .root.Values.kafka.security.tls.clientCertSecret.name "") }}
+{{- end }}
+
+{{/* CA and client certificates mounted read-only from Secrets under /etc/polyfhir/tls. */}}
 {{- define "polyfhir.tlsMounts" -}}
+{{- $needs := include "polyfhir.tlsNeeds" . | fromYaml }}
+{{- if $needs.postgresql }}
+- {name: postgresql-ca, mountPath: /etc/polyfhir/tls/postgresql, readOnly: true}
+{{- end }}
+{{- if $needs.kafkaCa }}
+- {name: kafka-ca, mountPath: /etc/polyfhir/tls/kafka-ca, readOnly: true}
+{{- end }}
+{{- if $needs.kafkaClient }}
+- {name: kafka-client, mountPath: /etc/polyfhir/tls/kafka-client, readOnly: true}
+{{- end }}
 {{- end }}
 
 {{- define "polyfhir.tlsVolumes" -}}
+{{- $needs := include "polyfhir.tlsNeeds" . | fromYaml }}
+{{- if $needs.postgresql }}
+- name: postgresql-ca
+  secret: {secretName: {{ .root.Values.postgresql.caSecret.name | quote }}}
+{{- end }}
+{{- if $needs.kafkaCa }}
+- name: kafka-ca
+  secret: {secretName: {{ .root.Values.kafka.security.tls.caSecret.name | quote }}}
+{{- end }}
+{{- if $needs.kafkaClient }}
+- name: kafka-client
+  secret: {secretName: {{ .root.Values.kafka.security.tls.clientCertSecret.name | quote }}}
+{{- end }}
+{{- end }}
+
+{{/* Kafka security of every Kafka client (relay, indexers): protocol, SASL from a Secret,
+     CA and client certificate files from mounted Secrets. */}}
+{{- define "polyfhir.env.kafkaSecurity" -}}
+{{- with .Values.kafka.security }}
+- name: POLYFHIR_KAFKA_SECURITY_PROTOCOL
+  value: {{ .protocol | quote }}
+{{- if hasPrefix "SASL_" .protocol }}
+- name: POLYFHIR_KAFKA_SASL_MECHANISM
+  value: {{ required "kafka.security.saslMechanism is required with a SASL_* protocol" .saslMechanism | quote }}
+- name: POLYFHIR_KAFKA_SASL_USERNAME
+  valueFrom:
+    secretKeyRef: {name: {{ required "kafka.security.credentialsSecret.name is required with a SASL_* protocol" .credentialsSecret.name | quote }}, key: {{ .credentialsSecret.usernameKey | quote }}}
+- name: POLYFHIR_KAFKA_SASL_PASSWORD
+  valueFrom:
+    secretKeyRef: {name: {{ .credentialsSecret.name | quote }}, key: {{ .credentialsSecret.passwordKey | quote }}}
+{{- end }}
+{{- if .tls.caSecret.name }}
+- name: POLYFHIR_KAFKA_SSL_CA_FILE
+  value: {{ printf "/etc/polyfhir/tls/kafka-ca/%s" .tls.caSecret.key | quote }}
+{{- end }}
+{{- if .tls.clientCertSecret.name }}
+- name: POLYFHIR_KAFKA_SSL_CERT_FILE
+  value: {{ printf "/etc/polyfhir/tls/kafka-client/%s" .tls.clientCertSecret.certKey | quote }}
+- name: POLYFHIR_KAFKA_SSL_KEY_FILE
+  value: {{ printf "/etc/polyfhir/tls/kafka-client/%s" .tls.clientCertSecret.keyKey | quote }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/* Environment of the primary-store. */}}
 {{- define "polyfhir.env.primary-store" -}}
 {{ include "polyfhir.env.postgresql" . }}
 - name: POLYFHIR_PG_POOL_MIN
-  value: {{ .Values.primaryStore.pgPoolMin | quote }}
+  value: {{ .Values.primaryStore.pgPoolMin | int64 | quote }}
 - name: POLYFHIR_PG_POOL_MAX
-  value: {{ .Values.primaryStore.pgPoolMax | quote }}
+  value: {{ .Values.primaryStore.pgPoolMax | int64 | quote }}
 {{- if .Values.primaryStore.relay.enabled }}
 - name: POLYFHIR_KAFKA_BOOTSTRAP
   value: {{ .Values.kafka.bootstrap | quote }}
 - name: POLYFHIR_KAFKA_TOPIC_PARTITIONS
-  value: {{ .Values.kafka.topicPartitions | quote }}
+  value: {{ .Values.kafka.topicPartitions | int64 | quote }}
 - name: POLYFHIR_KAFKA_MAX_MESSAGE_BYTES
-  value: {{ .Values.kafka.maxMessageBytes | quote }}
+  value: {{ .Values.kafka.maxMessageBytes | int64 | quote }}
+{{- include "polyfhir.env.kafkaSecurity" . | nindent 0 }}
 - name: POLYFHIR_RELAY_BATCH_SIZE
-  value: {{ .Values.primaryStore.relay.batchSize | quote }}
+  value: {{ .Values.primaryStore.relay.batchSize | int64 | quote }}
 - name: POLYFHIR_RELAY_POLL_MS
-  value: {{ .Values.primaryStore.relay.pollMs | quote }}
+  value: {{ .Values.primaryStore.relay.pollMs | int64 | quote }}
 {{- end }}
 {{- end }}
 
@@ -146,7 +210,8 @@ postgresql://{{ .user }}@{{ .host }}:{{ .port }}/{{ .database }}?sslmode={{ .ssl
 - name: POLYFHIR_KAFKA_BOOTSTRAP
   value: {{ .Values.kafka.bootstrap | quote }}
 - name: POLYFHIR_KAFKA_TOPIC_PARTITIONS
-  value: {{ .Values.kafka.topicPartitions | quote }}
+  value: {{ .Values.kafka.topicPartitions | int64 | quote }}
+{{- include "polyfhir.env.kafkaSecurity" . | nindent 0 }}
 {{- /* claim checks: the body of an event too large for Kafka is read from the primary */}}
 - name: POLYFHIR_PRIMARY_STORE_URL
   value: {{ printf "http://%s-primary-store:%v" (include "polyfhir.fullname" .) .Values.primaryStore.service.port | quote }}
@@ -167,9 +232,9 @@ postgresql://{{ .user }}@{{ .host }}:{{ .port }}/{{ .database }}?sslmode={{ .ssl
 - name: POLYFHIR_CONSUMER_GROUP
   value: {{ .Values.searchIndexer.consumerGroup | quote }}
 - name: POLYFHIR_BATCH_SIZE
-  value: {{ .Values.searchIndexer.batchSize | quote }}
+  value: {{ .Values.searchIndexer.batchSize | int64 | quote }}
 - name: POLYFHIR_BATCH_MAX_WAIT_MS
-  value: {{ .Values.searchIndexer.batchMaxWaitMs | quote }}
+  value: {{ .Values.searchIndexer.batchMaxWaitMs | int64 | quote }}
 {{- end }}
 
 {{/* Environment of the graph-indexer. */}}
@@ -177,7 +242,8 @@ postgresql://{{ .user }}@{{ .host }}:{{ .port }}/{{ .database }}?sslmode={{ .ssl
 - name: POLYFHIR_KAFKA_BOOTSTRAP
   value: {{ .Values.kafka.bootstrap | quote }}
 - name: POLYFHIR_KAFKA_TOPIC_PARTITIONS
-  value: {{ .Values.kafka.topicPartitions | quote }}
+  value: {{ .Values.kafka.topicPartitions | int64 | quote }}
+{{- include "polyfhir.env.kafkaSecurity" . | nindent 0 }}
 - name: POLYFHIR_GRAPH_ENGINE_KIND
   value: {{ .Values.graph.kind | quote }}
 - name: POLYFHIR_GRAPH_ENGINE_URL
@@ -198,9 +264,9 @@ postgresql://{{ .user }}@{{ .host }}:{{ .port }}/{{ .database }}?sslmode={{ .ssl
 - name: POLYFHIR_CONSUMER_GROUP
   value: {{ .Values.graphIndexer.consumerGroup | quote }}
 - name: POLYFHIR_BATCH_SIZE
-  value: {{ .Values.graphIndexer.batchSize | quote }}
+  value: {{ .Values.graphIndexer.batchSize | int64 | quote }}
 - name: POLYFHIR_BATCH_MAX_WAIT_MS
-  value: {{ .Values.graphIndexer.batchMaxWaitMs | quote }}
+  value: {{ .Values.graphIndexer.batchMaxWaitMs | int64 | quote }}
 {{- end }}
 
 {{/* Environment of the gateway. */}}
@@ -254,7 +320,7 @@ postgresql://{{ .user }}@{{ .host }}:{{ .port }}/{{ .database }}?sslmode={{ .ssl
 {{- end }}
 {{- if .presignSeconds }}
 - name: POLYFHIR_BULK_S3_PRESIGN_S
-  value: {{ .presignSeconds | quote }}
+  value: {{ .presignSeconds | int64 | quote }}
 {{- end }}
 {{- if .credentialsSecret.name }}
 - name: POLYFHIR_BULK_S3_ACCESS_KEY_ID

@@ -59,6 +59,7 @@ def build_relay(settings: PrimarySettings, database: Database) -> OutboxRelay | 
         settings.kafka_bootstrap,
         settings.kafka_topic_partitions,
         settings=ProducerSettings.for_broker(sizing.max_message_bytes),
+        security=settings.kafka_security(),
     )
     relay_settings = RelaySettings(
         batch_size=settings.relay_batch_size,

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Literal, Self
 
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from polyfhir_bus.codec import KAFKA_DEFAULT_MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES, EventSizing
+from polyfhir_bus.security import KafkaSecuritySettings
 
 
-class PrimarySettings(BaseSettings):
+class PrimarySettings(KafkaSecuritySettings):
     model_config = SettingsConfigDict(env_prefix="POLYFHIR_", extra="ignore")
 
     primary_url: str = Field(
