@@ -350,3 +350,25 @@ def test_probe_timings_come_from_values(default_render: RenderedChart) -> None:
     slower = render_chart({"primaryStore": {"probes": {"startup": {"failureThreshold": 60}}}})
     assert slower.container("primary-store")["startupProbe"]["failureThreshold"] == 60
     assert slower.container("gateway")["startupProbe"]["failureThreshold"] == 15
+
+
+def test_the_public_base_url_follows_the_ingress(
+    default_render: RenderedChart, everything_render: RenderedChart
+) -> None:
+    assert "POLYFHIR_BASE_URL" not in default_render.env("gateway")
+    # the everything values: an Ingress for fhir.example.org with TLS for it
+    assert everything_render.env("gateway")["POLYFHIR_BASE_URL"] == "https://fhir.example.org/fhir"
+    plain = render_chart({"gateway": {"ingress": {"enabled": True}}})
+    assert plain.env("gateway")["POLYFHIR_BASE_URL"] == "http://fhir.example.org/fhir"
+    fixed = render_chart(
+        {"gateway": {"ingress": {"enabled": True}, "publicBaseUrl": "https://api.example.org/r4/"}}
+    )
+    assert fixed.env("gateway")["POLYFHIR_BASE_URL"] == "https://api.example.org/r4"
+
+
+def test_forwarded_headers_are_trusted_only_from_configured_proxies(
+    default_render: RenderedChart,
+) -> None:
+    assert "POLYFHIR_FORWARDED_ALLOW_IPS" not in default_render.env("gateway")
+    trusting = render_chart({"gateway": {"forwardedAllowIps": "10.0.0.0/8"}})
+    assert trusting.env("gateway")["POLYFHIR_FORWARDED_ALLOW_IPS"] == "10.0.0.0/8"

@@ -269,8 +269,34 @@ kafkaClient: {{ and (has .component (list "primary-store" "search-indexer" "grap
   value: {{ .Values.graphIndexer.batchMaxWaitMs | int64 | quote }}
 {{- end }}
 
+{{/* The public FHIR base: gateway.publicBaseUrl, else the first Ingress host (https when a
+     tls entry names it) + /fhir; empty without either (derived from each request). */}}
+{{- define "polyfhir.publicBaseUrl" -}}
+{{- with .Values.gateway }}
+{{- if .publicBaseUrl }}
+{{- .publicBaseUrl | trimSuffix "/" }}
+{{- else if and .ingress.enabled .ingress.hosts }}
+{{- $host := (index .ingress.hosts 0).host }}
+{{- $scheme := "http" }}
+{{- range .ingress.tls }}
+{{- if has $host (.hosts | default list) }}{{ $scheme = "https" }}{{ end }}
+{{- end }}
+{{- printf "%s://%s/fhir" $scheme $host }}
+{{- end }}
+{{- end }}
+{{- end }}
+
 {{/* Environment of the gateway. */}}
 {{- define "polyfhir.env.gateway" -}}
+{{- $base := include "polyfhir.publicBaseUrl" . }}
+{{- if and $base (not (hasKey .Values.gateway.env "POLYFHIR_BASE_URL")) }}
+- name: POLYFHIR_BASE_URL
+  value: {{ $base | quote }}
+{{- end }}
+{{- with .Values.gateway.forwardedAllowIps }}
+- name: POLYFHIR_FORWARDED_ALLOW_IPS
+  value: {{ . | quote }}
+{{- end }}
 - name: POLYFHIR_PRIMARY_STORE_URL
   value: {{ printf "http://%s-primary-store:%v" (include "polyfhir.fullname" .) .Values.primaryStore.service.port | quote }}
 - name: POLYFHIR_CONFIG_FILE

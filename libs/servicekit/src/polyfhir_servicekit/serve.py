@@ -22,7 +22,9 @@ class ServiceSettings(Protocol):
 def server_config(app: Any, host: str, port: int) -> uvicorn.Config:
     """How every service is served: our logging, no access log, and requests uvicorn's
     parser rejects answered with an OperationOutcome
-    (:mod:`polyfhir_servicekit.http_protocol`)."""
+    (:mod:`polyfhir_servicekit.http_protocol`). uvicorn's own proxy-header handling
+    (which trusts 127.0.0.1 unless told otherwise) is off: a service trusts forwarded
+    headers only as its settings say (the gateway's ``POLYFHIR_FORWARDED_ALLOW_IPS``)."""
     return uvicorn.Config(
         app,
         host=host,
@@ -30,6 +32,7 @@ def server_config(app: Any, host: str, port: int) -> uvicorn.Config:
         access_log=False,
         log_config=None,
         http=OutcomeHttpToolsProtocol,
+        proxy_headers=False,
     )
 
 
