@@ -4,7 +4,6 @@ from POLYFHIR_BASE_URL or from X-Forwarded-* sent by a trusted proxy only."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -45,8 +44,8 @@ async def _links(client: httpx.AsyncClient, headers: dict[str, str]) -> tuple[st
 
 
 @pytest.fixture
-async def trusting(store_app: Any) -> AsyncIterator[tuple[Any, GatewaySettings]]:
-    yield store_app, GatewaySettings(forwarded_allow_ips="10.0.0.0/8, 127.0.0.1")
+def trusting(store_app: Any) -> tuple[Any, GatewaySettings]:
+    return store_app, GatewaySettings(forwarded_allow_ips="10.0.0.0/8, 127.0.0.1")
 
 
 async def test_forwarded_headers_from_a_trusted_proxy_make_the_links_public(

@@ -18,9 +18,13 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, cast
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+if TYPE_CHECKING:
+    from uvicorn._types import ASGI3Application
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -39,8 +43,12 @@ class ForwardedHeadersMiddleware:
         uvicorn_trusted: str | list[str] = (
             "*" if self._everyone else [str(n) for n in self._networks]
         )
-        # proto and for: uvicorn's own implementation, with the same trusted peers
-        self.app = ProxyHeadersMiddleware(app, trusted_hosts=uvicorn_trusted)
+        # proto and for: uvicorn's own implementation, with the same trusted peers (its
+        # ASGI types are uvicorn's spelling of the same protocol as Starlette's)
+        proxied = ProxyHeadersMiddleware(
+            cast("ASGI3Application", app), trusted_hosts=uvicorn_trusted
+        )
+        self.app = cast("ASGIApp", proxied)
 
     def _trusts(self, scope: Scope) -> bool:
         client = scope.get("client")
