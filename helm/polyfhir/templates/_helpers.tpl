@@ -202,6 +202,8 @@ kafkaClient: {{ and (has .component (list "primary-store" "search-indexer" "grap
   value: {{ .Values.primaryStore.relay.batchSize | int64 | quote }}
 - name: POLYFHIR_RELAY_POLL_MS
   value: {{ .Values.primaryStore.relay.pollMs | int64 | quote }}
+- name: POLYFHIR_OUTBOX_RETENTION_HOURS
+  value: {{ .Values.primaryStore.relay.retentionHours | quote }}
 {{- end }}
 {{- end }}
 

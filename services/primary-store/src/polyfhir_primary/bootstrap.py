@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from polyfhir_bus.kafka import KafkaPublisher, ProducerSettings
@@ -65,6 +66,12 @@ def build_relay(settings: PrimarySettings, database: Database) -> OutboxRelay | 
         batch_size=settings.relay_batch_size,
         poll_interval=settings.relay_poll_ms / 1000,
         sizing=sizing,
+        retention=(
+            timedelta(hours=settings.outbox_retention_hours)
+            if settings.outbox_retention_hours > 0
+            else None
+        ),
+        prune_batch=settings.outbox_prune_batch,
     )
     return OutboxRelay(database, publisher, relay_settings, PrometheusRelayMetrics())
 

@@ -40,6 +40,12 @@ EVENTS_SENT_AS = Counter(
     ["form"],
 )
 
+OUTBOX_PRUNED = Counter(
+    "polyfhir_outbox_pruned_total",
+    "Published outbox rows deleted by the relay after the retention window"
+    " (POLYFHIR_OUTBOX_RETENTION_HOURS)",
+)
+
 
 class PrometheusRelayMetrics:
     """The outbox relay's metrics callbacks (polyfhir_bus.relay.RelayMetrics)."""
@@ -60,3 +66,6 @@ class PrometheusRelayMetrics:
 
     def backlog(self, rows: int) -> None:
         OUTBOX_BACKLOG.set(rows)
+
+    def pruned(self, rows: int) -> None:
+        OUTBOX_PRUNED.inc(rows)

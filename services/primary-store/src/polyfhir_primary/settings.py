@@ -58,6 +58,13 @@ class PrimarySettings(KafkaSecuritySettings):
     )
     relay_batch_size: int = Field(default=500, ge=1)
     relay_poll_ms: int = Field(default=1000, ge=10, description="fallback poll interval")
+    outbox_retention_hours: float = Field(
+        default=24.0,
+        ge=0,
+        description="the relay deletes published outbox rows older than this (in bounded"
+        " batches); 0 keeps them for ever. Pending and dead-lettered rows are never deleted",
+    )
+    outbox_prune_batch: int = Field(default=1000, ge=1, description="rows per DELETE")
     job_heartbeat_s: float = Field(
         default=10.0, gt=0, description="how often a running job's heartbeat is saved"
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, nullcontext
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -231,6 +232,10 @@ class PostgresDatabase:
     async def mark_published(self, seqs: Sequence[int]) -> None:
         async with self.pool.acquire() as raw, raw.transaction():
             await mark_published(PgConn(raw), POSTGRES, seqs)
+
+    async def prune_published(self, before: datetime, limit: int) -> int:
+        async with self.pool.acquire() as raw:
+            return await outbox.prune_published(PgConn(raw), POSTGRES, before, limit)
 
     # -- the outbox relay (polyfhir_bus.relay.OutboxSource) and freshness ------------------
 

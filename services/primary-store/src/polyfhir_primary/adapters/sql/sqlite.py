@@ -248,6 +248,11 @@ class SqliteDatabase:
     async def mark_published(self, seqs: Sequence[int]) -> None:
         await self._write_outbox(lambda: mark_published(self._writer, SQLITE, seqs))
 
+    async def prune_published(self, before: datetime, limit: int) -> int:
+        return await self._write_outbox(
+            lambda: outbox.prune_published(self._writer, SQLITE, before, limit)
+        )
+
     # -- the outbox relay (polyfhir_bus.relay.OutboxSource) and freshness ------------------
 
     async def outbox_unpositioned(self, limit: int) -> list[OutboxRecord]:
