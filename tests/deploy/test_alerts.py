@@ -8,6 +8,7 @@ installs it where it can); without it these tests skip and say so.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -275,6 +276,21 @@ def test_alert(name: str, tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_rule_watches_metrics_the_services_export(registered_metrics: dict[str, Any]) -> None:
+    loaded = yaml.safe_load(RULES.read_text())
+    recorded = {r["record"] for g in loaded["groups"] for r in g["rules"] if "record" in r}
+    for group in loaded["groups"]:
+        for rule in group["rules"]:
+            expr = rule["expr"]
+            patterns = re.findall(r'__name__=~"([^"]+)"', expr)
+            for pattern in patterns:
+                matched = [n for n in registered_metrics if re.fullmatch(pattern, n)]
+                assert matched, f"{pattern} names no exported metric"
+            plain = set(re.findall(r"\bpolyfhir[a-z0-9_:]*", re.sub(r'"[^"]*"', "", expr)))
+            unknown = plain - set(registered_metrics) - recorded
+            assert unknown == set(), f"{rule.get('alert') or rule.get('record')}: {unknown}"
 
 
 def test_the_chart_ships_the_same_rules() -> None:

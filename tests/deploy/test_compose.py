@@ -195,26 +195,6 @@ def test_prometheus_scrapes_every_service(
     assert "./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in mounts
 
 
-def test_prometheus_loads_the_alert_rules_and_they_watch_real_metrics(
-    compose_services: Services, repo_root: Path
-) -> None:
-    from polyfhir_primary import metrics
-
-    prometheus = yaml.safe_load((repo_root / "deploy/prometheus/prometheus.yml").read_text())
-    assert prometheus["rule_files"] == ["/etc/prometheus/rules/*.yml"]
-    mounts = compose_services["prometheus"]["volumes"]
-    assert "./deploy/prometheus/rules:/etc/prometheus/rules:ro" in mounts
-    rules = yaml.safe_load((repo_root / "deploy/prometheus/rules/polyfhir.rules.yml").read_text())
-    alerts = {r["alert"]: r for g in rules["groups"] for r in g["rules"]}
-    dead = alerts["PolyfhirOutboxDeadLettered"]
-    assert "polyfhir_outbox_dead_lettered_total" in dead["expr"]
-    assert [m.name for m in metrics.OUTBOX_DEAD_LETTERED.describe()] == [
-        "polyfhir_outbox_dead_lettered"
-    ]
-    helm = (repo_root / "helm/polyfhir/templates/prometheusrule.yaml").read_text()
-    assert dead["expr"] in helm  # the chart renders the same rule
-
-
 def test_search_indexers_redeem_claim_checks_from_the_primary(
     compose_services: Services, env_of: EnvOf
 ) -> None:

@@ -125,7 +125,7 @@ def test_kafka_security_and_certificates_reach_every_kafka_client(
 
 
 def test_sasl_without_credentials_does_not_render() -> None:
-    with pytest.raises(helm_python.HelmRenderError, match="credentialsSecret.name is required"):
+    with pytest.raises(helm_python.HelmRenderError, match=r"credentialsSecret\.name is required"):
         render_chart({"kafka": {"security": {"protocol": "SASL_SSL", "saslMechanism": "PLAIN"}}})
 
 
