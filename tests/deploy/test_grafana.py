@@ -56,6 +56,9 @@ def test_dashboard_names_only_registered_metrics(
         "polyfhir_graph_sync_lag_seconds",
         "polyfhir_gateway_route_decisions_total",
         "polyfhir_gateway_backend_state",
+        "polyfhir_storage_operation_seconds",
+        "polyfhir_db_pool_in_use",
+        "polyfhir_db_pool_max_size",
     ):
         assert any(name.startswith(family) for name in used), family
 

@@ -43,6 +43,7 @@ from polyfhir_primary.adapters.sql.session import (
     mark_published,
 )
 from polyfhir_primary.adapters.sql.statistics import GrowthAnalyzer
+from polyfhir_primary.metrics import watch_pool
 
 _TRANSIENT = (
     asyncpg.exceptions.UniqueViolationError,
@@ -180,6 +181,7 @@ class PostgresDatabase:
                 "random_page_cost": str(self._random_page_cost),
             },
         )
+        watch_pool(self._pool)
         await self._migrate()
         self._statistics = Statistics(self._pool)
         await self._statistics.analyze()
