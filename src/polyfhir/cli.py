@@ -28,6 +28,7 @@ from polyfhir_primary.settings import PrimarySettings
 from polyfhir_servicekit.contract_client import ServiceClients
 from polyfhir_servicekit.logs import configure_logging
 from polyfhir_servicekit.serve import serve_app
+from polyfhir_servicekit.startup import check_port, guarded
 
 
 async def run_standalone(host: str, port: int, config_file: str | None = None) -> None:
@@ -92,6 +93,7 @@ def _bulk_parsers(sub: Any, port: int) -> None:
     )
 
 
+@guarded
 def main(argv: list[str] | None = None) -> None:
     settings = GatewaySettings()
     parser = argparse.ArgumentParser(
@@ -146,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     configure_logging(settings.log_level)
     if args.command == "run":
-        asyncio.run(run_standalone(args.host, args.port, args.config))
+        asyncio.run(run_standalone(args.host, check_port(args.port), args.config))
     elif args.command == "stack":
         from polyfhir.stack_command import run_stack
 

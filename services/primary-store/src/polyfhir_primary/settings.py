@@ -37,6 +37,12 @@ class PrimarySettings(KafkaSecuritySettings):
         " search's probes in the wrong order)",
     )
     sqlite_readers: int = Field(default=2, ge=0)
+    db_connect_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="how long the first PostgreSQL connection is retried (backoff 0.5 s"
+        " doubling to 5 s, each attempt logged) before the service gives up (exit code 4)",
+    )
     kafka_bootstrap: str = Field(
         default="",
         description="host:port[,host:port] of the Kafka brokers; empty = no relay (the outbox"

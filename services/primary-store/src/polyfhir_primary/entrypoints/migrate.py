@@ -23,8 +23,15 @@ from polyfhir_primary.adapters.sql.postgres_migrations import (
     apply_migrations,
     pending_migrations,
 )
-from polyfhir_primary.bootstrap import ConfigurationError, open_database, sqlite_path
+from polyfhir_primary.bootstrap import (
+    PG_NOT_YET_REACHABLE,
+    PG_REFUSED,
+    ConfigurationError,
+    open_database,
+    sqlite_path,
+)
 from polyfhir_primary.settings import PrimarySettings
+from polyfhir_servicekit.startup import retry_until_reachable
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +41,16 @@ async def migrate(settings: PrimarySettings, *, dry_run: bool) -> list[Migration
     url = settings.primary_url
     scheme = urlsplit(url).scheme
     if scheme in ("postgresql", "postgres"):
-        raw = await asyncpg.connect(url)
+        try:
+            raw = await retry_until_reachable(
+                lambda: asyncpg.connect(url),
+                "PostgreSQL (POLYFHIR_PRIMARY_URL)",
+                timeout_s=settings.db_connect_timeout_s,
+                transient=PG_NOT_YET_REACHABLE,
+            )
+        except PG_REFUSED as exc:
+            msg = f"PostgreSQL refused the connection (POLYFHIR_PRIMARY_URL): {exc}"
+            raise ConfigurationError(msg) from exc
         try:
             return await (pending_migrations(raw) if dry_run else apply_migrations(raw))
         finally:

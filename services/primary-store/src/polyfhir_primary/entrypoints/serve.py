@@ -10,6 +10,7 @@ from polyfhir_primary.entrypoints.http import create_app
 from polyfhir_primary.settings import PrimarySettings
 from polyfhir_servicekit.logs import configure_logging
 from polyfhir_servicekit.serve import run_service, serve_app
+from polyfhir_servicekit.startup import guarded
 
 
 async def serve(settings: PrimarySettings, host: str, port: int) -> None:
@@ -20,6 +21,7 @@ async def serve(settings: PrimarySettings, host: str, port: int) -> None:
         await store.close()
 
 
+@guarded
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["migrate"]:
