@@ -39,6 +39,7 @@ from typing import Protocol
 
 from polyfhir_bus.codec import EventEncodingError, EventSizing, encode_event
 from polyfhir_bus.kafka import OutgoingRecord, is_permanent, key_partition
+from polyfhir_bus.outbox_pruning import OutboxPruner
 from polyfhir_core.config import RetryConfig
 
 log = logging.getLogger(__name__)
@@ -152,6 +153,7 @@ class RelaySettings:
     # published rows older than this are deleted (None: kept for ever), at most
     # prune_batch rows per statement and prune_max_batches statements per pass, one pass
     # every prune_interval seconds: bounded work between publishing cycles
+    # (polyfhir_bus.outbox_pruning)
     retention: timedelta | None = timedelta(hours=24)
     prune_interval: float = 60.0
     prune_batch: int = 1000
@@ -211,7 +213,7 @@ class OutboxRelay:
         self._partitions: int | None = None
         self._task: asyncio.Task[None] | None = None
         self._backlog_at = 0.0
-        self._pruned_at: float | None = None
+        self._pruner = OutboxPruner(self._source, self._settings, self._metrics, clock)
 
     def wake(self) -> None:
         """Called after a commit: publish now rather than at the next poll."""
@@ -243,7 +245,7 @@ class OutboxRelay:
                 sent = await self.publish_once()
                 failures = 0
                 await self._refresh_backlog(force=sent == 0)
-                await self._prune_when_due()
+                await self._pruner.when_due()
                 if sent == 0:
                     await self._sleep(self._settings.poll_interval)
             except asyncio.CancelledError:
@@ -361,27 +363,8 @@ class OutboxRelay:
             log.debug("closing the producer failed: %s", exc)
 
     async def prune_once(self) -> int:
-        """Delete published rows past the retention window, in bounded batches."""
-        retention = self._settings.retention
-        if retention is None:
-            return 0
-        before = self._clock() - retention
-        total = 0
-        for _ in range(self._settings.prune_max_batches):
-            deleted = await self._source.prune_published(before, self._settings.prune_batch)
-            total += deleted
-            if deleted < self._settings.prune_batch:
-                break
-        if total:
-            self._metrics.pruned(total)
-            log.info("outbox: pruned %d published rows older than %s", total, retention)
-        return total
-
-    async def _prune_when_due(self) -> None:
-        now = time.monotonic()
-        if self._pruned_at is None or now - self._pruned_at >= self._settings.prune_interval:
-            self._pruned_at = now
-            await self.prune_once()
+        """Delete published rows past the retention window (see :mod:`outbox_pruning`)."""
+        return await self._pruner.prune_once()
 
     async def _refresh_backlog(self, *, force: bool) -> None:
         now = time.monotonic()
