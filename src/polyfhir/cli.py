@@ -153,7 +153,13 @@ def main(argv: list[str] | None = None) -> None:
         from polyfhir.stack_command import run_stack
 
         raise SystemExit(
-            run_stack(args.port, args.data, args.primary_url, args.sync, postgres=args.postgres)
+            run_stack(
+                check_port(args.port),
+                args.data,
+                args.primary_url,
+                args.sync,
+                postgres=args.postgres,
+            )
         )
     elif args.command == "reindex":
         raise SystemExit(reindex(args.url, args.tenant, args.types, token=args.token))
