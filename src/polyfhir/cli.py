@@ -24,10 +24,12 @@ from polyfhir_gateway.entrypoints.token import add_token_arguments, mint_token
 from polyfhir_gateway.security.bootstrap import announce_auth
 from polyfhir_gateway.settings import GatewaySettings
 from polyfhir_primary.bootstrap import bootstrap
+from polyfhir_primary.entrypoints.migrate import add_migrate_arguments, migrate, report
 from polyfhir_primary.settings import PrimarySettings
 from polyfhir_servicekit.contract_client import ServiceClients
 from polyfhir_servicekit.logs import configure_logging
 from polyfhir_servicekit.serve import serve_app
+from polyfhir_servicekit.startup import check_port, guarded
 
 
 async def run_standalone(host: str, port: int, config_file: str | None = None) -> None:
@@ -96,6 +98,7 @@ def _bulk_parsers(sub: Any, port: int) -> None:
     )
 
 
+@guarded
 def main(argv: list[str] | None = None) -> None:
     settings = GatewaySettings()
     parser = argparse.ArgumentParser(
@@ -122,6 +125,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     add_token_arguments(token)
     _outbox_commands(sub)
+    add_migrate_arguments(
+        sub.add_parser(
+            "migrate",
+            help="apply the primary's schema migrations to $POLYFHIR_PRIMARY_URL and exit",
+        )
+    )
     stack = sub.add_parser(
         "stack", help="run the whole local polyglot stack (engines + every service); Ctrl-C stops"
     )
@@ -144,12 +153,18 @@ def main(argv: list[str] | None = None) -> None:
         return
     configure_logging(settings.log_level)
     if args.command == "run":
-        asyncio.run(run_standalone(args.host, args.port, args.config))
+        asyncio.run(run_standalone(args.host, check_port(args.port), args.config))
     elif args.command == "stack":
         from polyfhir.stack_command import run_stack
 
         raise SystemExit(
-            run_stack(args.port, args.data, args.primary_url, args.sync, postgres=args.postgres)
+            run_stack(
+                check_port(args.port),
+                args.data,
+                args.primary_url,
+                args.sync,
+                postgres=args.postgres,
+            )
         )
     elif args.command == "reindex":
         raise SystemExit(reindex(args.url, args.tenant, args.types, token=args.token))
@@ -161,6 +176,9 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "import":
         inputs = bulk_cli.import_inputs(args.sources, args.type)
         raise SystemExit(bulk_cli.import_(args.url, args.tenant, inputs))
+    elif args.command == "migrate":
+        todo = asyncio.run(migrate(PrimarySettings(), dry_run=args.dry_run))
+        report(todo, dry_run=args.dry_run)
     elif args.command == "outbox":
         raise SystemExit(asyncio.run(_run_outbox(args)))
 

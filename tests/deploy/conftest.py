@@ -125,11 +125,12 @@ def helm_template() -> Callable[[str], str]:
 def compose_polyfhir(
     compose_services: dict[str, dict[str, Any]], services: dict[str, ServicePackage]
 ) -> dict[str, ServicePackage]:
-    """Compose services built from a services/<name>/Dockerfile -> that service's package."""
+    """Long-running compose services built from a services/<name>/Dockerfile -> that
+    service's package (one-shot tasks such as ``migrate`` left out)."""
     built: dict[str, ServicePackage] = {}
     for name, service in compose_services.items():
         build = service.get("build")
-        if build:
+        if build and service.get("restart") != "no":
             directory = Path(build["dockerfile"]).parent.name
             built[name] = services[directory]
     return built
@@ -220,3 +221,10 @@ def registered_metrics() -> dict[str, MetricInfo]:
             for suffix in suffixes:
                 samples[info.name + suffix] = info
     return samples
+
+
+@pytest.fixture(scope="session")
+def everything_values() -> dict[str, Any]:
+    """helm/polyfhir/ci/everything-values.yaml: every optional part switched on."""
+    loaded: dict[str, Any] = yaml.safe_load((CHART / "ci" / "everything-values.yaml").read_text())
+    return loaded

@@ -297,6 +297,17 @@ class FakeDatabase:
             if o.seq in seqs:
                 o.published = True
 
+    async def prune_published(self, before: datetime, limit: int) -> int:
+        """Published rows whose event is older than ``before`` (the fake keeps no publish
+        time), oldest first; pending and dead-lettered ones stay."""
+        gone = [
+            o.seq
+            for o in self.state.outbox
+            if o.published and o.event.last_updated is not None and o.event.last_updated < before
+        ][:limit]
+        self.state.outbox = [o for o in self.state.outbox if o.seq not in gone]
+        return len(gone)
+
     def _record(self, o: _Outboxed) -> OutboxRecord:
         created = (
             o.event.last_updated.astimezone(UTC) if o.event.last_updated else datetime.now(UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka.errors import KafkaTimeoutError, MessageSizeTooLargeError, RecordListTooLargeError
@@ -31,9 +31,11 @@ class MemoryOutbox:
         self.published: set[int] = set()
         self.dead: dict[int, str] = {}
         self.counters: dict[int, int] = {}
+        self._last_seq = 0
 
     def add(self, rid: str, version: int = 1, **content: object) -> int:
-        seq = len(self.rows) + 1
+        self._last_seq += 1  # a sequence: pruned rows leave their numbers unused
+        seq = self._last_seq
         body = {"id": rid, **content}
         event = ResourceChanged("t", "Patient", rid, version, ChangeKind.CREATED, T0, body)
         self.rows[seq] = OutboxRecord(seq, event.key, event.to_json(), T0)
@@ -69,6 +71,13 @@ class MemoryOutbox:
 
     async def outbox_backlog(self) -> int:
         return len(self._pending())
+
+    async def prune_published(self, before: datetime, limit: int) -> int:
+        gone = [s for s in sorted(self.published) if self.rows[s].created_at < before][:limit]
+        for seq in gone:
+            del self.rows[seq]
+            self.published.discard(seq)
+        return len(gone)
 
     async def claim_relay(self, wake: Callable[[], None]) -> bool:
         return True
@@ -110,6 +119,7 @@ class Recorder:
         self.dead = 0
         self.forms: dict[str, int] = {}
         self.backlogs: list[int] = []
+        self.pruned_rows = 0
 
     def published(self, latencies: Sequence[float]) -> None:
         self.latencies.extend(latencies)
@@ -125,6 +135,9 @@ class Recorder:
 
     def backlog(self, rows: int) -> None:
         self.backlogs.append(rows)
+
+    def pruned(self, rows: int) -> None:
+        self.pruned_rows += rows
 
 
 def _relay(outbox: MemoryOutbox, publisher: FlakyPublisher, batch: int = 100) -> OutboxRelay:
@@ -271,3 +284,41 @@ async def test_events_are_sent_in_the_form_that_fits_the_broker() -> None:
     assert forms["small"][0] is None
     assert forms["large"][0] == GZIP
     assert forms["large"][1] < 1024 * 1024
+
+
+async def test_published_rows_past_the_retention_window_are_pruned_in_bounded_batches() -> None:
+    outbox, publisher = MemoryOutbox(), FlakyPublisher()
+    for i in range(25):
+        outbox.add(f"p{i}")
+    pending = outbox.add("still-pending")
+    outbox.dead[outbox.add("refused")] = "too large"
+    metrics = Recorder()
+    settings = RelaySettings(retention=timedelta(hours=24), prune_batch=10, prune_max_batches=2)
+    relay = OutboxRelay(
+        outbox, publisher, settings, metrics, clock=lambda: T0 + timedelta(hours=25)
+    )
+    await relay.publish_once()  # everything but the dead-lettered row goes out
+    outbox.published.discard(pending)  # and one row is still waiting for the broker
+    assert await relay.prune_once() == 20  # two batches of 10: the pass stops there
+    assert await relay.prune_once() == 5
+    assert metrics.pruned_rows == 25
+    assert set(outbox.rows) == {pending, *outbox.dead}  # never the unpublished ones
+
+
+async def test_nothing_is_pruned_inside_the_window_or_without_retention() -> None:
+    outbox, publisher = MemoryOutbox(), FlakyPublisher()
+    outbox.add("p")
+    inside = OutboxRelay(
+        outbox, publisher, RelaySettings(), Recorder(), clock=lambda: T0 + timedelta(hours=23)
+    )
+    await inside.publish_once()
+    assert await inside.prune_once() == 0
+    forever = OutboxRelay(
+        outbox,
+        publisher,
+        RelaySettings(retention=None),
+        Recorder(),
+        clock=lambda: T0 + timedelta(days=400),
+    )
+    assert await forever.prune_once() == 0
+    assert len(outbox.rows) == 1

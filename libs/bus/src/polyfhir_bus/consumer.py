@@ -53,6 +53,7 @@ from polyfhir_bus.events import (
     UnsupportedEvent,
 )
 from polyfhir_bus.kafka import ensure_topics
+from polyfhir_bus.security import KafkaSecurity
 
 log = logging.getLogger(__name__)
 MAX_REASON = 1000
@@ -180,8 +181,10 @@ class BatchConsumer:
         on_error: Callable[[BaseException], None] | None = None,
         on_dead_letter: Callable[[str], None] | None = None,
         versions: ResourceVersions | None = None,
+        security: KafkaSecurity | None = None,
     ) -> None:
         self.options = options or ConsumerOptions()
+        self._security = security or KafkaSecurity()
         self.consumer_name = consumer_name
         self._bootstrap = bootstrap
         self._handler = handler
@@ -195,6 +198,7 @@ class BatchConsumer:
             acks="all",
             enable_idempotence=False,  # see polyfhir_bus.kafka: at-least-once, version-guarded
             client_id=consumer_name,
+            security=self._security.faststream_security(),
             logger=log,
             log_level=logging.DEBUG,  # FastStream's per-batch access lines
         )
@@ -213,7 +217,9 @@ class BatchConsumer:
         self._stopping.clear()
         if self.options.topic_partitions is not None:
             topics = [self.options.topic, self.options.dead_letter_topic]
-            await ensure_topics(self._bootstrap, self.options.topic_partitions, topics)
+            await ensure_topics(
+                self._bootstrap, self.options.topic_partitions, topics, self._security
+            )
         await self.broker.start()
 
     async def stop(self) -> None:

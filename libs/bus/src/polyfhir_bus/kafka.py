@@ -32,6 +32,7 @@ from polyfhir_bus.events import (
     RESOURCE_CHANGES_TOPIC,
     SCHEMA_HEADER,
 )
+from polyfhir_bus.security import KafkaSecurity
 
 log = logging.getLogger(__name__)
 _TOPIC_EXISTS = 36
@@ -92,11 +93,16 @@ class ProducerSettings:
         )
 
 
-def create_producer(bootstrap: str, settings: ProducerSettings | None = None) -> AIOKafkaProducer:
+def create_producer(
+    bootstrap: str,
+    settings: ProducerSettings | None = None,
+    security: KafkaSecurity | None = None,
+) -> AIOKafkaProducer:
     """A producer that waits for all replicas; not idempotent (see the module docstring)."""
     s = settings or ProducerSettings()
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap,
+        **(security or KafkaSecurity()).aiokafka_options(),
         client_id=s.client_id,
         acks="all",
         enable_idempotence=False,
@@ -107,9 +113,12 @@ def create_producer(bootstrap: str, settings: ProducerSettings | None = None) ->
     )
 
 
-def create_admin(bootstrap: str, request_timeout_ms: int = 10_000) -> AIOKafkaAdminClient:
+def create_admin(
+    bootstrap: str, request_timeout_ms: int = 10_000, security: KafkaSecurity | None = None
+) -> AIOKafkaAdminClient:
     return AIOKafkaAdminClient(
         bootstrap_servers=bootstrap,
+        **(security or KafkaSecurity()).aiokafka_options(),
         client_id="polyfhir-admin",
         request_timeout_ms=request_timeout_ms,
     )
@@ -119,6 +128,7 @@ async def ensure_topics(
     bootstrap: str,
     partitions: int,
     topics: Iterable[str] = (RESOURCE_CHANGES_TOPIC, DEAD_LETTER_TOPIC),
+    security: KafkaSecurity | None = None,
 ) -> int:
     """Create the missing ``topics`` with ``partitions`` partitions each; return how many
     partitions the first topic (the change stream) really has.
@@ -127,7 +137,7 @@ async def ensure_topics(
     brokers that auto-create topics would otherwise pick their own partition count.
     """
     names = list(topics)
-    admin = create_admin(bootstrap)
+    admin = create_admin(bootstrap, security=security)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -171,18 +181,20 @@ class KafkaPublisher:
         partitions: int,
         topic: str = RESOURCE_CHANGES_TOPIC,
         settings: ProducerSettings | None = None,
+        security: KafkaSecurity | None = None,
     ) -> None:
         self._bootstrap, self._partitions, self.topic = bootstrap, partitions, topic
         self._settings = settings or ProducerSettings()
+        self._security = security or KafkaSecurity()
         self._producer: AIOKafkaProducer | None = None
 
     async def prepare(self) -> int:
         topics = [self.topic]
         if self.topic == RESOURCE_CHANGES_TOPIC:
             topics.append(DEAD_LETTER_TOPIC)
-        count = await ensure_topics(self._bootstrap, self._partitions, topics)
+        count = await ensure_topics(self._bootstrap, self._partitions, topics, self._security)
         if self._producer is None:
-            producer = create_producer(self._bootstrap, self._settings)
+            producer = create_producer(self._bootstrap, self._settings, self._security)
             try:
                 await producer.start()
             except BaseException:

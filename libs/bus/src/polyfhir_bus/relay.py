@@ -34,11 +34,12 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from polyfhir_bus.codec import EventEncodingError, EventSizing, encode_event
 from polyfhir_bus.kafka import OutgoingRecord, is_permanent, key_partition
+from polyfhir_bus.outbox_pruning import OutboxPruner
 from polyfhir_core.config import RetryConfig
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,9 @@ class OutboxSource(Protocol):
     async def outbox_backlog(self) -> int:
         """Rows neither published nor dead-lettered."""
 
+    async def prune_published(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` rows published before ``before``; how many went."""
+
     async def claim_relay(self, wake: Callable[[], None]) -> bool:
         """Whether this process may publish (one relay per database). While it may,
         ``wake`` is called soon after every commit that adds outbox rows. Called every
@@ -111,6 +115,9 @@ class RelayMetrics(Protocol):
 
     def backlog(self, rows: int) -> None: ...
 
+    def pruned(self, rows: int) -> None:
+        """Published rows deleted after the retention window."""
+
 
 class NoMetrics:
     def published(self, latencies: Sequence[float]) -> None:
@@ -128,6 +135,9 @@ class NoMetrics:
     def backlog(self, rows: int) -> None:
         pass
 
+    def pruned(self, rows: int) -> None:
+        pass
+
 
 class PublishFailed(Exception):
     """Some records of a batch were not acknowledged (they stay in the outbox)."""
@@ -140,6 +150,14 @@ class RelaySettings:
     standby_interval: float = 2.0  # another relay holds the claim: ask again this often
     backlog_interval: float = 1.0  # refresh the backlog metric at most this often
     sizing: EventSizing = field(default_factory=EventSizing)  # the broker's message limit
+    # published rows older than this are deleted (None: kept for ever), at most
+    # prune_batch rows per statement and prune_max_batches statements per pass, one pass
+    # every prune_interval seconds: bounded work between publishing cycles
+    # (polyfhir_bus.outbox_pruning)
+    retention: timedelta | None = timedelta(hours=24)
+    prune_interval: float = 60.0
+    prune_batch: int = 1000
+    prune_max_batches: int = 10
     retry: RetryConfig = field(
         default_factory=lambda: RetryConfig(initial_backoff_ms=100, max_backoff_ms=5_000)
     )
@@ -195,6 +213,7 @@ class OutboxRelay:
         self._partitions: int | None = None
         self._task: asyncio.Task[None] | None = None
         self._backlog_at = 0.0
+        self._pruner = OutboxPruner(self._source, self._settings, self._metrics, clock)
 
     def wake(self) -> None:
         """Called after a commit: publish now rather than at the next poll."""
@@ -226,6 +245,7 @@ class OutboxRelay:
                 sent = await self.publish_once()
                 failures = 0
                 await self._refresh_backlog(force=sent == 0)
+                await self._pruner.when_due()
                 if sent == 0:
                     await self._sleep(self._settings.poll_interval)
             except asyncio.CancelledError:
@@ -341,6 +361,10 @@ class OutboxRelay:
             await self._publisher.close()
         except Exception as exc:
             log.debug("closing the producer failed: %s", exc)
+
+    async def prune_once(self) -> int:
+        """Delete published rows past the retention window (see :mod:`outbox_pruning`)."""
+        return await self._pruner.prune_once()
 
     async def _refresh_backlog(self, *, force: bool) -> None:
         now = time.monotonic()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from typing import Any
 
 from prometheus_client import Gauge, Histogram
@@ -19,8 +20,33 @@ access_log = logging.getLogger("polyfhir.access")
 IN_FLIGHT = Gauge("polyfhir_http_requests_in_flight", "HTTP requests being served", ["service"])
 
 
+REQUEST_ID_HEADER = b"x-request-id"
+_REQUEST_ID_MAX = 128
+
+
+def request_id_of(scope: Scope) -> str | None:
+    """The caller's ``X-Request-ID`` when it is a sane token (printable, short)."""
+    for key, value in scope.get("headers", ()):
+        if key == REQUEST_ID_HEADER:
+            text = bytes(value).decode("latin-1").strip()
+            if 0 < len(text) <= _REQUEST_ID_MAX and text.isprintable():
+                return text
+    return None
+
+
+def _with_request_id(scope: Scope, request_id: str) -> Scope:
+    """The scope whose headers carry exactly this request id (for the app, audit log, ...)."""
+    headers = [(k, v) for k, v in scope.get("headers", ()) if k != REQUEST_ID_HEADER]
+    return {**scope, "headers": [*headers, (REQUEST_ID_HEADER, request_id.encode())]}
+
+
 class MetricsMiddleware:
-    """Pure ASGI middleware (no per-request task overhead)."""
+    """Pure ASGI middleware (no per-request task overhead).
+
+    Every request gets a request id: the caller's ``X-Request-ID`` when it sent a sane
+    one, else a new one. The app and the audit log see it in the request headers, the
+    response carries it back as ``X-Request-ID``, and the access log line names it.
+    """
 
     def __init__(self, app: ASGIApp, service: str, log_requests: bool = True) -> None:
         self.app = app
@@ -32,10 +58,19 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         status = [500]
+        request_id = request_id_of(scope) or uuid.uuid4().hex
+        scope = _with_request_id(scope, request_id)
 
         async def record_status(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
+                headers = [
+                    (k, v) for k, v in message.get("headers", ()) if k.lower() != REQUEST_ID_HEADER
+                ]
+                message = {
+                    **message,
+                    "headers": [*headers, (REQUEST_ID_HEADER, request_id.encode())],
+                }
             await send(message)
 
         gauge = IN_FLIGHT.labels(service=self.service)
@@ -60,5 +95,6 @@ class MetricsMiddleware:
                         "route": path,
                         "status": status[0],
                         "ms": round(elapsed * 1000, 2),
+                        "request_id": request_id,
                     },
                 )

@@ -11,6 +11,7 @@ from typing import Any, Protocol, TypeVar
 import uvicorn
 
 from polyfhir_servicekit.http_protocol import OutcomeHttpToolsProtocol
+from polyfhir_servicekit.startup import CannotListen, check_port
 
 
 class ServiceSettings(Protocol):
@@ -22,7 +23,9 @@ class ServiceSettings(Protocol):
 def server_config(app: Any, host: str, port: int) -> uvicorn.Config:
     """How every service is served: our logging, no access log, and requests uvicorn's
     parser rejects answered with an OperationOutcome
-    (:mod:`polyfhir_servicekit.http_protocol`)."""
+    (:mod:`polyfhir_servicekit.http_protocol`). uvicorn's own proxy-header handling
+    (which trusts 127.0.0.1 unless told otherwise) is off: a service trusts forwarded
+    headers only as its settings say (the gateway's ``POLYFHIR_FORWARDED_ALLOW_IPS``)."""
     return uvicorn.Config(
         app,
         host=host,
@@ -30,6 +33,7 @@ def server_config(app: Any, host: str, port: int) -> uvicorn.Config:
         access_log=False,
         log_config=None,
         http=OutcomeHttpToolsProtocol,
+        proxy_headers=False,
     )
 
 
@@ -40,10 +44,17 @@ async def serve_app(app: Any, host: str, port: int, extra_ports: Sequence[int] =
     app tells the ports apart by ``scope["server"]`` (the gateway's internal admin port).
     """
     server = uvicorn.Server(server_config(app, host, port))
-    if not extra_ports:
-        await server.serve()
-        return
-    sockets = [_bound(host, p) for p in (port, *extra_ports)]
+    # bound here, not by uvicorn: a taken port is CannotListen (one line, exit code 5)
+    # rather than uvicorn's own exit
+    sockets: list[socket.socket] = []
+    try:
+        for p in (port, *extra_ports):
+            sockets.append(_bound(host, p))
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        msg = f"cannot listen on {host}:{p}: {exc.strerror or exc}"
+        raise CannotListen(msg) from exc
     try:
         await server.serve(sockets=sockets)
     finally:
@@ -101,7 +112,7 @@ def run_service(
     parser.add_argument("--port", type=int, default=settings.port)
     args = parser.parse_args(argv)
     configure_logging(settings.log_level)
-    asyncio.run(serve(args.host, args.port))
+    asyncio.run(serve(args.host, check_port(args.port)))
 
 
 def run_background_service(

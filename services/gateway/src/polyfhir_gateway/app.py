@@ -26,6 +26,7 @@ from polyfhir_gateway.api import (
     routes_type,
 )
 from polyfhir_gateway.api.errors import install_error_handlers
+from polyfhir_gateway.api.forwarded_headers import ForwardedHeadersMiddleware
 from polyfhir_gateway.bulk.exports import BulkJobs
 from polyfhir_gateway.bulk.job_kinds import bulk_jobs, bulk_kinds, bulk_storage
 from polyfhir_gateway.fairshare.middleware import FairShareMiddleware
@@ -150,4 +151,6 @@ def create_app(
         )
     app.add_middleware(UnhandledErrorMiddleware)  # inside metrics: a 500 is counted
     app.add_middleware(MetricsMiddleware, service="gateway", log_requests=settings.access_log)
+    if settings.forwarded_allow_ips.strip():
+        app.add_middleware(ForwardedHeadersMiddleware, trusted=settings.forwarded_allow_ips)
     return app

@@ -17,11 +17,12 @@ from polyfhir_gateway.pipeline import QueryPipeline
 from polyfhir_gateway.security.bootstrap import announce_auth
 from polyfhir_gateway.settings import GatewaySettings
 from polyfhir_servicekit.contract_client import ServiceClients
+from polyfhir_servicekit.startup import ConfigurationInvalid
 
 log = logging.getLogger(__name__)
 
 
-class ConfigurationError(FhirError):
+class ConfigurationError(FhirError, ConfigurationInvalid):
     status = 500
     code = "exception"
 

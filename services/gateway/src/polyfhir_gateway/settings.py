@@ -23,6 +23,11 @@ class GatewaySettings(BaseSettings):
     base_url: str | None = Field(
         default=None, description="public FHIR base URL; derived from each request when unset"
     )
+    forwarded_allow_ips: str = Field(
+        default="",
+        description="addresses/networks of reverse proxies (comma-separated, or *) whose"
+        " X-Forwarded-Proto/-Host/-Prefix/-For are applied; empty: none are trusted",
+    )
     default_tenant: str = "default"
     tenant_header: str = "X-Tenant-ID"
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)

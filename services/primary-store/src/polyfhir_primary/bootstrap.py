@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import urlsplit
+
+import asyncpg
 
 from polyfhir_bus.kafka import KafkaPublisher, ProducerSettings
 from polyfhir_bus.relay import OutboxRelay, RelaySettings
@@ -17,9 +20,10 @@ from polyfhir_primary.metrics import PrometheusRelayMetrics
 from polyfhir_primary.search import Limits
 from polyfhir_primary.service_layer.store_service import StoreService
 from polyfhir_primary.settings import PrimarySettings
+from polyfhir_servicekit.startup import ConfigurationInvalid, retry_until_reachable
 
 
-class ConfigurationError(FhirError):
+class ConfigurationError(FhirError, ConfigurationInvalid):
     status = 500
     code = "exception"
 
@@ -43,11 +47,35 @@ async def open_database(settings: PrimarySettings) -> Database:
         pg = PostgresDatabase(
             url, settings.pg_pool_min, settings.pg_pool_max, settings.pg_random_page_cost
         )
-        await pg.open()
+        await open_postgres(pg, settings.db_connect_timeout_s)
         return pg
     raise ConfigurationError(
         f"POLYFHIR_PRIMARY_URL: unsupported scheme {scheme!r} (sqlite or postgresql)"
     )
+
+
+# The server is starting, restarting or not reachable yet: worth another attempt.
+PG_NOT_YET_REACHABLE = (OSError, asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError)
+# It answered and refused us: no retry changes that, the settings must.
+PG_REFUSED = (
+    asyncpg.InvalidAuthorizationSpecificationError,  # unknown user, bad password, pg_hba
+    asyncpg.InvalidCatalogNameError,  # no such database
+)
+
+
+async def open_postgres(pg: PostgresDatabase, timeout_s: float) -> None:
+    """The first connection, retried with bounded backoff (logged) while the server is not
+    reachable yet; a refused login is a configuration error at once."""
+    try:
+        await retry_until_reachable(
+            pg.open,
+            "PostgreSQL (POLYFHIR_PRIMARY_URL)",
+            timeout_s=timeout_s,
+            transient=PG_NOT_YET_REACHABLE,
+        )
+    except PG_REFUSED as exc:
+        msg = f"PostgreSQL refused the connection (POLYFHIR_PRIMARY_URL): {exc}"
+        raise ConfigurationError(msg) from exc
 
 
 def build_relay(settings: PrimarySettings, database: Database) -> OutboxRelay | None:
@@ -59,11 +87,18 @@ def build_relay(settings: PrimarySettings, database: Database) -> OutboxRelay | 
         settings.kafka_bootstrap,
         settings.kafka_topic_partitions,
         settings=ProducerSettings.for_broker(sizing.max_message_bytes),
+        security=settings.kafka_security(),
     )
     relay_settings = RelaySettings(
         batch_size=settings.relay_batch_size,
         poll_interval=settings.relay_poll_ms / 1000,
         sizing=sizing,
+        retention=(
+            timedelta(hours=settings.outbox_retention_hours)
+            if settings.outbox_retention_hours > 0
+            else None
+        ),
+        prune_batch=settings.outbox_prune_batch,
     )
     return OutboxRelay(database, publisher, relay_settings, PrometheusRelayMetrics())
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Literal, Self
 
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from polyfhir_bus.codec import KAFKA_DEFAULT_MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES, EventSizing
+from polyfhir_bus.security import KafkaSecuritySettings
 
 
-class PrimarySettings(BaseSettings):
+class PrimarySettings(KafkaSecuritySettings):
     model_config = SettingsConfigDict(env_prefix="POLYFHIR_", extra="ignore")
 
     primary_url: str = Field(
@@ -36,6 +37,12 @@ class PrimarySettings(BaseSettings):
         " search's probes in the wrong order)",
     )
     sqlite_readers: int = Field(default=2, ge=0)
+    db_connect_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="how long the first PostgreSQL connection is retried (backoff 0.5 s"
+        " doubling to 5 s, each attempt logged) before the service gives up (exit code 4)",
+    )
     kafka_bootstrap: str = Field(
         default="",
         description="host:port[,host:port] of the Kafka brokers; empty = no relay (the outbox"
@@ -57,6 +64,13 @@ class PrimarySettings(BaseSettings):
     )
     relay_batch_size: int = Field(default=500, ge=1)
     relay_poll_ms: int = Field(default=1000, ge=10, description="fallback poll interval")
+    outbox_retention_hours: float = Field(
+        default=24.0,
+        ge=0,
+        description="the relay deletes published outbox rows older than this (in bounded"
+        " batches); 0 keeps them for ever. Pending and dead-lettered rows are never deleted",
+    )
+    outbox_prune_batch: int = Field(default=1000, ge=1, description="rows per DELETE")
     job_heartbeat_s: float = Field(
         default=10.0, gt=0, description="how often a running job's heartbeat is saved"
     )

@@ -7,12 +7,13 @@ engine's fields and overrides ``consumer_group`` and ``port`` defaults.
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from polyfhir_bus.events import DEAD_LETTER_TOPIC, RESOURCE_CHANGES_TOPIC
+from polyfhir_bus.security import KafkaSecuritySettings
 
 
-class IndexerSettings(BaseSettings):
+class IndexerSettings(KafkaSecuritySettings):
     model_config = SettingsConfigDict(env_prefix="POLYFHIR_", extra="ignore")
 
     kafka_bootstrap: str = Field(

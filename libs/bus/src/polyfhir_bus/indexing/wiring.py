@@ -46,6 +46,7 @@ def build_consumer(
         on_error=metrics.count_consumer_error,
         on_dead_letter=metrics.count_dead_letter,
         versions=versions,
+        security=settings.kafka_security(),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from polyfhir_gateway.bootstrap import build_remote_app
 from polyfhir_gateway.settings import GatewaySettings
 from polyfhir_servicekit.serve import run_service, serve_app
+from polyfhir_servicekit.startup import guarded
 
 
 def _admin_ports(settings: GatewaySettings, port: int) -> tuple[int, ...]:
@@ -13,6 +14,7 @@ def _admin_ports(settings: GatewaySettings, port: int) -> tuple[int, ...]:
     return (settings.admin_port,)
 
 
+@guarded
 def main(argv: list[str] | None = None) -> None:
     settings = GatewaySettings()
     run_service(

@@ -9,11 +9,12 @@ from polyfhir_gateway.security.dev_issuer import DEV_ISSUER, DevIssuer
 from polyfhir_gateway.security.keys import KeySource, RemoteKeys, StaticKeys
 from polyfhir_gateway.security.tokens import TokenVerifier
 from polyfhir_gateway.settings import GatewaySettings
+from polyfhir_servicekit.startup import ConfigurationInvalid
 
 log = logging.getLogger("polyfhir.security")
 
 
-class SecurityConfigurationError(FhirError):
+class SecurityConfigurationError(FhirError, ConfigurationInvalid):
     status = 500
     code = "exception"
 

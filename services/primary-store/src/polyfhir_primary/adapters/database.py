@@ -153,6 +153,10 @@ class Database(Protocol):
 
     async def outbox_backlog(self) -> int: ...
 
+    async def prune_published(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` outbox rows published before ``before`` (never pending or
+        dead-lettered ones, nor a tenant's newest published row per partition)."""
+
     async def pending_outbox(self, limit: int) -> list[OutboxRow]:
         """Unpublished rows, oldest first."""
 

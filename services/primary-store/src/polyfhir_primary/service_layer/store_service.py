@@ -36,7 +36,7 @@ from polyfhir_core.resources import Json, ResourceKey, StoredResource
 from polyfhir_core.search import SearchQuery, parse_search
 from polyfhir_core.tenancy import Operation, TenantContext, TenantPermissions
 from polyfhir_primary.adapters.database import Database, Session, TransientConflict
-from polyfhir_primary.metrics import STORAGE_LATENCY
+from polyfhir_primary.metrics import STORAGE_LATENCY, timed
 from polyfhir_primary.search import (
     Limits,
     compile_search,
@@ -174,6 +174,7 @@ class StoreService:
             raise NotFound(f"{stored.resource_type}/{stored.id} not found")
         return stored
 
+    @timed("read")
     async def read(self, ctx: TenantContext, resource_type: str, id: str) -> StoredResource:
         ctx.permissions.require(Operation.READ, resource_type)
         async with self.db.session(ctx.tenant, write=False) as session:
@@ -184,6 +185,7 @@ class StoreService:
                 raise
             return await self._visible(ctx, Operation.READ, stored, session)
 
+    @timed("vread")
     async def vread(
         self, ctx: TenantContext, resource_type: str, id: str, version: int
     ) -> StoredResource:
@@ -213,6 +215,7 @@ class StoreService:
             version -= 1
         raise NotFound(f"{rtype}/{rid} not found")
 
+    @timed("read_many")
     async def read_many(
         self, ctx: TenantContext, keys: Sequence[ResourceKey]
     ) -> list[StoredResource]:
@@ -236,6 +239,7 @@ class StoreService:
         index = self._index(registry)
         return lambda s: access.visible(ctx.permissions, op, s, registry, index)
 
+    @timed("search")
     async def search(self, ctx: TenantContext, query: SearchQuery) -> Page:
         ctx.permissions.require(Operation.SEARCH, query.resource_type)
         query = access.confine_search(ctx.permissions, query)
@@ -266,6 +270,7 @@ class StoreService:
             ignored=[p.raw_name for p in compiled.ignored],
         )
 
+    @timed("history")
     async def history(self, ctx: TenantContext, query: HistoryQuery) -> Page:
         op = Operation.HISTORY if query.id is None else Operation.HISTORY_INSTANCE
         ctx.permissions.require(op, query.resource_type)

@@ -8,12 +8,14 @@ from polyfhir_search.bootstrap import SearchIndexer, bootstrap
 from polyfhir_search.entrypoints.http import create_app
 from polyfhir_search.settings import SearchSettings
 from polyfhir_servicekit.serve import run_background_service
+from polyfhir_servicekit.startup import guarded
 
 
 def app_of(running: SearchIndexer) -> FastAPI:
     return create_app(running.service)
 
 
+@guarded
 def main(argv: list[str] | None = None) -> None:
     run_background_service("polyfhir-search-indexer", SearchSettings(), bootstrap, app_of, argv)
 

@@ -90,6 +90,25 @@ async def list_dead_lettered(conn: Conn, d: Dialect, limit: int) -> list[DeadLet
     ]
 
 
+# Published before the cutoff, and not the tenant's newest published row of its partition:
+# that one stays, because a secondary's freshness check reads the tenant's highest
+# published position from it (tenant_positions). Dead-lettered and pending rows have no
+# published_at and are never pruned.
+_PRUNABLE = (
+    "SELECT o.seq FROM outbox o WHERE o.published_at IS NOT NULL AND o.published_at < ?"
+    " AND o.dead_lettered_at IS NULL AND o.position < (SELECT MAX(n.position) FROM outbox n"
+    " WHERE n.tenant = o.tenant AND n.partition = o.partition AND n.published_at IS NOT NULL)"
+    " ORDER BY o.seq LIMIT ?"
+)
+
+
+async def prune_published(conn: Conn, d: Dialect, before: datetime, limit: int) -> int:
+    """Delete up to ``limit`` rows published before ``before``, oldest first."""
+    return await conn.execute(
+        f"DELETE FROM outbox WHERE seq IN ({_PRUNABLE})", (d.ts(before), limit)
+    )
+
+
 async def retry_dead_lettered(conn: Conn, seqs: Sequence[int] | None) -> int:
     """Make dead-lettered rows (all when ``seqs`` is None) pending again. They lose their
     position and are numbered afresh, so a secondary's freshness (positions) counts them."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -38,13 +38,9 @@ from polyfhir_primary.adapters.sql.dialect import PLAIN_INSERTS, numbered_placeh
 from polyfhir_primary.adapters.sql.dialects.postgres import POSTGRES
 from polyfhir_primary.adapters.sql.index_rows import INDEX_TABLES
 from polyfhir_primary.adapters.sql.jobs import SqlJobStore
-from polyfhir_primary.adapters.sql.migrations import CREATE_LEDGER, migrations_for
 from polyfhir_primary.adapters.sql.pg_insert import insert_rows
-from polyfhir_primary.adapters.sql.pg_scope import (
-    BIND_SYSTEM,
-    system_transaction,
-    tenant_transaction,
-)
+from polyfhir_primary.adapters.sql.pg_scope import system_transaction, tenant_transaction
+from polyfhir_primary.adapters.sql.postgres_migrations import apply_migrations
 from polyfhir_primary.adapters.sql.relay_claim import RelayClaim
 from polyfhir_primary.adapters.sql.session import (
     SqlSession,
@@ -54,13 +50,13 @@ from polyfhir_primary.adapters.sql.session import (
     mark_published,
 )
 from polyfhir_primary.adapters.sql.statistics import GrowthAnalyzer
+from polyfhir_primary.metrics import watch_pool
 
 _TRANSIENT = (
     asyncpg.exceptions.UniqueViolationError,
     asyncpg.exceptions.SerializationError,
     asyncpg.exceptions.DeadlockDetectedError,
 )
-_MIGRATION_LOCK = 7_312_004_211
 _DELETIONS = tenant_registry.postgres_deletions()
 _COPY_FROM_ROWS = 8  # plain inserts of at least this many rows go as one array insert
 ANALYZED_TABLES = ("resources", *INDEX_TABLES, "fulltext", "terminology_closure")
@@ -193,6 +189,7 @@ class PostgresDatabase:
                 "random_page_cost": str(self._random_page_cost),
             },
         )
+        watch_pool(self._pool)
         await self._migrate()
         self._statistics = Statistics(self._pool)
         await self._statistics.analyze()
@@ -204,24 +201,7 @@ class PostgresDatabase:
 
     async def _migrate(self) -> None:
         async with self.pool.acquire() as raw:
-            await raw.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
-            try:
-                await raw.execute(CREATE_LEDGER)
-                done = {r[0] for r in await raw.fetch("SELECT version FROM schema_migrations")}
-                for m in migrations_for("postgres"):
-                    if m.version in done:
-                        continue
-                    async with raw.transaction():
-                        await raw.execute(BIND_SYSTEM)  # a data migration sees every tenant
-                        await raw.execute(m.sql)
-                        await raw.execute(
-                            "INSERT INTO schema_migrations VALUES ($1, $2, $3)",
-                            m.version,
-                            m.name,
-                            datetime.now(UTC).isoformat(),
-                        )
-            finally:
-                await raw.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+            await apply_migrations(raw)
 
     @asynccontextmanager
     async def session(self, tenant: TenantId, *, write: bool) -> AsyncIterator[SqlSession]:
@@ -272,6 +252,10 @@ class PostgresDatabase:
     async def mark_published(self, seqs: Sequence[int]) -> None:
         async with self._system() as conn:
             await mark_published(conn, POSTGRES, seqs)
+
+    async def prune_published(self, before: datetime, limit: int) -> int:
+        async with self._system() as conn:
+            return await outbox.prune_published(conn, POSTGRES, before, limit)
 
     # -- the outbox relay (polyfhir_bus.relay.OutboxSource) and freshness ------------------
 

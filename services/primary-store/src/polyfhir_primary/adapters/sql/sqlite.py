@@ -39,7 +39,7 @@ from polyfhir_primary.adapters.sql import outbox, tenant_registry
 from polyfhir_primary.adapters.sql.dialects.sqlite import SQLITE
 from polyfhir_primary.adapters.sql.file_claim import FileClaim
 from polyfhir_primary.adapters.sql.jobs import SqlJobStore
-from polyfhir_primary.adapters.sql.migrations import CREATE_LEDGER, migrations_for
+from polyfhir_primary.adapters.sql.migrations import CREATE_LEDGER, migrations_for, pending
 from polyfhir_primary.adapters.sql.priority_lock import PriorityLock
 from polyfhir_primary.adapters.sql.session import (
     SqlSession,
@@ -182,9 +182,7 @@ class SqliteDatabase:
     async def _migrate(self) -> None:
         await self._writer.execute(CREATE_LEDGER)
         done = {row[0] for row in await self._writer.fetch("SELECT version FROM schema_migrations")}
-        for m in migrations_for("sqlite"):
-            if m.version in done:
-                continue
+        for m in pending(migrations_for("sqlite"), done):
             stamp = datetime.now(UTC).isoformat()
             ledger = f"INSERT INTO schema_migrations VALUES ({m.version}, '{m.name}', '{stamp}');"
             await self._writer.script(f"BEGIN IMMEDIATE;\n{m.sql}\n{ledger}\nCOMMIT;")
@@ -257,6 +255,11 @@ class SqliteDatabase:
 
     async def mark_published(self, seqs: Sequence[int]) -> None:
         await self._write_outbox(lambda: mark_published(self._writer, SQLITE, seqs))
+
+    async def prune_published(self, before: datetime, limit: int) -> int:
+        return await self._write_outbox(
+            lambda: outbox.prune_published(self._writer, SQLITE, before, limit)
+        )
 
     # -- the outbox relay (polyfhir_bus.relay.OutboxSource) and freshness ------------------
 
