@@ -11,13 +11,13 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from polyfhir_primary.adapters.sql.pg_scope import BIND_SYSTEM
 from polyfhir_primary.adapters.sql.migrations import (
     CREATE_LEDGER,
     Migration,
     migrations_for,
     pending,
 )
+from polyfhir_primary.adapters.sql.pg_scope import BIND_SYSTEM
 
 MIGRATION_LOCK = 7_312_004_211
 
@@ -59,7 +59,7 @@ async def _apply(raw: asyncpg.Connection, migration: Migration) -> None:
     stamp = datetime.now(UTC).isoformat()
     if migration.transactional:
         async with raw.transaction():
-            await raw.execute(BIND_SYSTEM)  # a data migration sees every tenant (row-level security)
+            await raw.execute(BIND_SYSTEM)  # data migrations see every tenant (row-level security)
             await raw.execute(migration.sql)
             await raw.execute(ledger, migration.version, migration.name, stamp)
         return
