@@ -24,6 +24,7 @@ COMPONENTS = {
     "primary-store": "primaryStore",
     "search-indexer": "searchIndexer",
     "graph-indexer": "graphIndexer",
+    "terminology-indexer": "terminologyIndexer",
 }
 
 
@@ -153,13 +154,13 @@ def test_optional_resources_are_off_by_default_and_on_when_enabled(
         return counted
 
     default = kinds(default_render)
-    assert default["Deployment"] == default["Service"] == 4
+    assert default["Deployment"] == default["Service"] == 5
     assert default["PodDisruptionBudget"] == 2  # gateway and primary-store
     for kind in ("HorizontalPodAutoscaler", "Ingress", "ServiceMonitor", "PrometheusRule"):
         assert kind not in default
     everything = kinds(everything_render)
-    assert everything["HorizontalPodAutoscaler"] == everything["ServiceMonitor"] == 4
-    assert everything["PodDisruptionBudget"] == 4
+    assert everything["HorizontalPodAutoscaler"] == everything["ServiceMonitor"] == 5
+    assert everything["PodDisruptionBudget"] == 5
     assert everything["Ingress"] == everything["PrometheusRule"] == 1
     for deployment in everything_render.of_kind("Deployment"):
         assert "replicas" not in deployment["spec"]  # the HPA owns the count
@@ -214,10 +215,19 @@ def test_composite_config_is_derived_from_the_engine_values() -> None:
         ),
         "search": ("search", "elasticsearch", "https://es.search:9200"),
         "graph": ("graph", "falkordb", "redis://falkordb:6379"),
+        "terminology": (
+            "terminology",
+            "postgresql",
+            "postgresql://polyfhir@pg.db:5432/fhir?sslmode=require",
+        ),
     }
     by_id = {b.id: b for b in config.backends}
     assert by_id["search"].options["service_url"] == "http://fhir-polyfhir-search-indexer:8082"
     assert by_id["graph"].options["service_url"] == "http://fhir-polyfhir-graph-indexer:8083"
+    assert (
+        by_id["terminology"].options["service_url"]
+        == "http://fhir-polyfhir-terminology-indexer:8084"
+    )
     assert [(r.name, r.target, r.fallback) for r in config.routing] == [
         ("full-text", "search", "primary")
     ]
@@ -225,7 +235,7 @@ def test_composite_config_is_derived_from_the_engine_values() -> None:
 
 def test_without_the_search_indexer_nothing_routes_full_text_to_it() -> None:
     config = _composite(render_chart({"searchIndexer": {"enabled": False}}))
-    assert {b.id for b in config.backends} == {"primary", "graph"}
+    assert {b.id for b in config.backends} == {"primary", "graph", "terminology"}
     assert config.routing == ()
     # hybrid would wait for a search index that is not there
     assert config.sync.mode.kind == "asynchronous"
@@ -233,7 +243,12 @@ def test_without_the_search_indexer_nothing_routes_full_text_to_it() -> None:
 
 def test_without_the_graph_indexer_there_is_no_graph_backend() -> None:
     config = _composite(render_chart({"graphIndexer": {"enabled": False}}))
-    assert {b.id for b in config.backends} == {"primary", "search"}
+    assert {b.id for b in config.backends} == {"primary", "search", "terminology"}
+
+
+def test_without_the_terminology_indexer_there_is_no_terminology_backend() -> None:
+    config = _composite(render_chart({"terminologyIndexer": {"enabled": False}}))
+    assert {b.id for b in config.backends} == {"primary", "search", "graph"}
 
 
 def test_composite_config_takes_extra_rules_and_backends_from_values() -> None:
@@ -260,7 +275,13 @@ def test_composite_config_takes_extra_rules_and_backends_from_values() -> None:
     }
     config = _composite(render_chart(extra))
     assert [r.name for r in config.routing] == ["full-text", "chains"]
-    assert [b.id for b in config.backends] == ["primary", "search", "graph", "standby"]
+    assert [b.id for b in config.backends] == [
+        "primary",
+        "search",
+        "graph",
+        "terminology",
+        "standby",
+    ]
 
 
 def test_secrets_are_referenced_never_inlined(
