@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from polyfhir import bulk_cli
+from polyfhir import bulk_cli, terminology_cli
 from polyfhir_gateway.app import create_app
 from polyfhir_gateway.bootstrap import build_pipeline
 from polyfhir_gateway.entrypoints.token import add_token_arguments, mint_token
@@ -133,6 +133,7 @@ def main(argv: list[str] | None = None) -> None:
         "--sync", choices=["asynchronous", "synchronous", "hybrid"], default="hybrid"
     )
     _bulk_parsers(sub, settings.port)
+    terminology_cli.add_parser(sub, settings.port)
     args = parser.parse_args(argv)
     if args.command == "token":
         print(mint_token(settings, args.tenant, args.scope, args.patient, args.expires_in))
@@ -158,6 +159,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(bulk_cli.import_(args.url, args.tenant, inputs))
     elif args.command == "outbox":
         raise SystemExit(asyncio.run(_run_outbox(args)))
+    elif args.command == "terminology":
+        raise SystemExit(terminology_cli.run(args))
 
 
 def _outbox_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
