@@ -17,7 +17,12 @@ from typing import Any
 import httpx
 from tqdm import tqdm
 
-from polyfhir.terminology.loader import MAX_BYTES, MAX_ENTRIES, LoadSummary, TerminologyLoader
+from polyfhir.terminology.loader import (
+    MAX_BYTES,
+    MAX_ENTRIES,
+    LoadSummary,
+    TerminologyLoader,
+)
 from polyfhir.terminology.sources import InputError, Inputs, read_sources
 
 EXIT_FAILED = 1

@@ -23,6 +23,7 @@ only the category is kept, so every code appears once.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -131,8 +132,10 @@ def codesystem(
 
 def installed_codesystem(*, keep: Callable[[str], bool] | None = None) -> Json:
     """The CodeSystem of the installed ``simple-icd-10-cm`` package (~2 s to read its XML)."""
-    import simple_icd_10_cm as package
-    from simple_icd_10_cm import simple_icd_10_cm as module
+    with warnings.catch_warnings():  # it reads its data with importlib.resources.read_text
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import simple_icd_10_cm as package
+        from simple_icd_10_cm import simple_icd_10_cm as module
 
     year = data_year(module._classification_data_package_file_name)
     return codesystem(package, year, keep=keep)
