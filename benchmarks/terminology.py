@@ -55,7 +55,8 @@ TENANT = "default"
 PAGE = 500
 WORDS = ("fracture", "diabetes", "pneumonia", "burn", "poisoning", "tuberculosis", "melanoma")
 HEADERS = ["engine", "measure", "p50 ms (or s)", "p99 ms", "note"]
-Request = Callable[[random.Random], tuple[str, list[tuple[str, str]]]]
+Params = list[tuple[str, str | int | float | bool | None]]
+Request = Callable[[random.Random], tuple[str, Params]]
 
 
 def selectable_codes(codesystem: dict[str, Any]) -> list[str]:
