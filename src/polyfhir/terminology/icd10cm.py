@@ -7,11 +7,11 @@ subcategories (down to the seven-character codes), each ``concept.concept``
 being an ``is-a`` child, the FHIR form of a hierarchy.
 
 Why nested, not flat concepts with a ``parent`` property: nesting is the
-smaller JSON (no property object per concept: ~9 MB instead of ~13 MB for
-~98,000 concepts), and the primary indexes ``CodeSystem.concept.code`` (the
+smaller JSON (no property object per concept: 10.4 MB instead of 15.3 MB for
+~98,500 concepts), and the primary indexes ``CodeSystem.concept.code`` (the
 ``code`` search parameter) for top-level concepts only, so a nested system
 costs the primary 22 token rows where a flat one would cost 98,000. Its depth
-(at most 8 concepts, 17 JSON levels) stays far below the input limit of 100.
+(at most 7 concepts, 15 JSON levels) stays far below the input limit of 100.
 
 Codes: chapters keep the package's names (``"1"`` .. ``"22"``), blocks their
 ranges (``"A00-A09"``), categories and subcategories the dotted form FHIR uses
