@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import shutil
 import subprocess
 import tempfile
 import time
@@ -272,7 +273,9 @@ def run_local(engine: str, url: str, args: argparse.Namespace) -> list[list[obje
     quiet = {"POLYFHIR_LOG_LEVEL": "WARNING", "POLYFHIR_ACCESS_LOG": "false"}
     sync = {"mode": "asynchronous", "max_read_lag_ms": 0}
     with LocalStack(workdir, primary_url=url, sync=sync, extra_env=quiet, **stack_options()) as s:
-        return run_engine(engine, s.base_url, TENANT, args)
+        rows = run_engine(engine, s.base_url, TENANT, args)
+    shutil.rmtree(workdir, ignore_errors=True)  # kept (with the services' logs) on a failure
+    return rows
 
 
 def main() -> None:
