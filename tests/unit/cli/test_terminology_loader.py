@@ -142,3 +142,14 @@ def test_the_cli_takes_the_documented_arguments() -> None:
         ["terminology", "load", "hl7", "icd10cm", "--tenant", "acme", "--base-url", "http://h/fhir"]
     )
     assert (args.sources, args.tenant, args.url) == (["hl7", "icd10cm"], "acme", "http://h/fhir")
+
+
+def test_polyfhir_terminology_load_is_a_subcommand(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from polyfhir.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["terminology", "load", str(tmp_path / "absent.json"), "--tenant", "acme"])
+    assert exited.value.code == terminology_cli.EXIT_BAD_INPUT
+    assert "no such file or folder" in capsys.readouterr().out
