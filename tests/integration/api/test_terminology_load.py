@@ -70,6 +70,22 @@ async def test_hl7_hierarchies_and_their_value_sets_load_once(fhir: httpx.AsyncC
     assert found.json()["total"] == 1
 
 
+async def test_the_whole_hl7_set_loads_and_reloads_unchanged(
+    server: Any, fhir: httpx.AsyncClient
+) -> None:
+    if server.topology != "inprocess":
+        pytest.skip("2,448 resources: once per engine is enough (the slices cover both topologies)")
+    resources = read_sources(["hl7"]).resources
+    too_big = {"CodeSystem/v3-ActCode", "ValueSet/c80-doc-typecodes", "CodeSystem/dicom-dcim"}
+    first = await _load(fhir, resources)
+    assert {f.what for f in first.failed} == too_big  # over the test servers' 256 KiB
+    assert all(f.status.startswith("413") for f in first.failed)
+    assert first.created == len(resources) - len(too_big)
+    again = await _load(fhir, resources)
+    assert (again.created, again.updated) == (0, 0)
+    assert again.unchanged == len(resources) - len(too_big)
+
+
 async def test_icd10cm_slice_loads_and_its_hierarchy_answers_below(
     fhir: httpx.AsyncClient, icd10cm_chapter3: dict[str, Any]
 ) -> None:
