@@ -75,7 +75,7 @@ def _concept(data: Icd10cmData, node: _Node, stats: list[int]) -> Json:
         concept["property"] = [{"code": "notSelectable", "valueBoolean": True}]
     stats[0] += 1
     kids = data.get_children(node.code, prioritize_blocks=node.as_block)
-    children = [_concept(data, _node(data, kid), stats) for kid in kids if kid != node.code]
+    children = [_concept(data, _node(data, kid), stats) for kid in kids]
     if children:
         concept["concept"] = children
     return concept
