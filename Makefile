@@ -67,5 +67,8 @@ bench-secondary: install ## Sync lag under steady ingest and _text on the search
 bench-relay: install ## Ingest throughput with the outbox relay on vs off
 	$(UV) run --frozen python benchmarks/relay.py
 
+bench-terminology: install ## ICD-10-CM load end to end, terminology operations and code:below (whole stack)
+	$(UV) run --frozen python benchmarks/terminology.py
+
 clean: ## Remove caches and local data
 	rm -rf .pytest_cache .mypy_cache .ruff_cache data

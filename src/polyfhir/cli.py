@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from polyfhir import bulk_cli
+from polyfhir import bulk_cli, terminology_cli
 from polyfhir.embedded import embed_terminology
 from polyfhir_gateway.app import create_app
 from polyfhir_gateway.bootstrap import build_pipeline
@@ -147,6 +147,7 @@ def main(argv: list[str] | None = None) -> None:
         "--sync", choices=["asynchronous", "synchronous", "hybrid"], default="hybrid"
     )
     _bulk_parsers(sub, settings.port)
+    terminology_cli.add_parser(sub, settings.port)
     args = parser.parse_args(argv)
     if args.command == "token":
         print(mint_token(settings, args.tenant, args.scope, args.patient, args.expires_in))
@@ -181,6 +182,8 @@ def main(argv: list[str] | None = None) -> None:
         report(todo, dry_run=args.dry_run)
     elif args.command == "outbox":
         raise SystemExit(asyncio.run(_run_outbox(args)))
+    elif args.command == "terminology":
+        raise SystemExit(terminology_cli.run(args))
 
 
 def _outbox_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

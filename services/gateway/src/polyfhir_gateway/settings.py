@@ -16,6 +16,13 @@ class GatewaySettings(BaseSettings):
     primary_store_url: str | None = Field(
         default=None, description="http://host:port of a separate primary-store service"
     )
+    primary_store_timeout_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="HTTP timeout of one call to a separate primary-store service; a large"
+        " write (ICD-10-CM as one CodeSystem: ~600,000 closure rows) takes 20-30 s on"
+        " PostgreSQL here",
+    )
     config_file: str | None = Field(
         default=None,
         description="composite config (TOML/YAML/JSON); unset: the primary answers everything",
