@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from polyfhir_bus.kafka import KafkaPublisher, ProducerSettings
@@ -13,6 +14,14 @@ from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_primary.adapters.database import Database
 from polyfhir_primary.adapters.sql.postgres import PostgresDatabase
 from polyfhir_primary.adapters.sql.sqlite import SqliteDatabase
+from polyfhir_primary.adapters.sql.tenancy.database_per_tenant import DatabasePerTenant
+from polyfhir_primary.adapters.sql.tenancy.schema_per_tenant import SchemaPerTenantDatabase
+from polyfhir_primary.adapters.sql.tenancy.tenant_homes import (
+    PostgresTenantHome,
+    SqliteTenantHome,
+    TenantHome,
+)
+from polyfhir_primary.adapters.sql.tenancy.tenant_pools import TenantDatabase
 from polyfhir_primary.metrics import PrometheusRelayMetrics
 from polyfhir_primary.search import Limits
 from polyfhir_primary.service_layer.store_service import StoreService
@@ -33,21 +42,58 @@ def sqlite_path(url: str) -> str | None:
 
 
 async def open_database(settings: PrimarySettings) -> Database:
-    url = settings.primary_url
+    """The primary database under the configured tenancy strategy (docs/tenancy.md)."""
+    url, strategy = settings.primary_url, settings.tenancy_strategy
     scheme = urlsplit(url).scheme
     if scheme == "sqlite":
+        if strategy == "schema":
+            raise ConfigurationError(
+                "POLYFHIR_TENANCY_STRATEGY=schema needs PostgreSQL (SQLite has no schemas):"
+                " use shared or database"
+            )
         sqlite = SqliteDatabase(sqlite_path(url), readers=settings.sqlite_readers)
         await sqlite.open()
+        if strategy == "database":
+            return await _per_tenant(settings, sqlite, _sqlite_home(settings, url))
         return sqlite
     if scheme in ("postgresql", "postgres"):
-        pg = PostgresDatabase(
-            url, settings.pg_pool_min, settings.pg_pool_max, settings.pg_random_page_cost
-        )
+        kind = SchemaPerTenantDatabase if strategy == "schema" else PostgresDatabase
+        pg = kind(url, settings.pg_pool_min, settings.pg_pool_max, settings.pg_random_page_cost)
         await pg.open()
+        if strategy == "database":
+            per_pool = max(1, settings.tenant_connections_max // settings.tenant_pools_max)
+            home = PostgresTenantHome(pg, url, per_pool, settings.pg_random_page_cost)
+            return await _per_tenant(settings, pg, home)
         return pg
     raise ConfigurationError(
         f"POLYFHIR_PRIMARY_URL: unsupported scheme {scheme!r} (sqlite or postgresql)"
     )
+
+
+def _sqlite_home(settings: PrimarySettings, url: str) -> SqliteTenantHome:
+    folder = settings.tenant_directory
+    control = sqlite_path(url)
+    if folder is None and control is None:
+        raise ConfigurationError(
+            "POLYFHIR_TENANCY_STRATEGY=database on an in-memory SQLite control database"
+            " needs POLYFHIR_TENANT_DIRECTORY (where the tenants' files go)"
+        )
+    directory = Path(folder) if folder else Path(f"{control}.tenants")
+    return SqliteTenantHome(directory, settings.sqlite_readers)
+
+
+async def _per_tenant(
+    settings: PrimarySettings, control: TenantDatabase, home: TenantHome
+) -> DatabasePerTenant:
+    database = DatabasePerTenant(
+        control, home, settings.tenant_pools_max, settings.relay_tenants_per_cycle
+    )
+    try:
+        await database.migrate_tenants()
+    except BaseException:
+        await database.close()
+        raise
+    return database
 
 
 def build_relay(settings: PrimarySettings, database: Database) -> OutboxRelay | None:

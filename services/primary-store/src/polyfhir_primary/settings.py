@@ -36,6 +36,35 @@ class PrimarySettings(BaseSettings):
         " search's probes in the wrong order)",
     )
     sqlite_readers: int = Field(default=2, ge=0)
+    tenancy_strategy: Literal["shared", "schema", "database"] = Field(
+        default="shared",
+        description="where each tenant's data lives (docs/tenancy.md): shared tables with a"
+        " tenant column; a PostgreSQL schema per tenant; a database (PostgreSQL) or file"
+        " (SQLite) per tenant",
+    )
+    tenant_pools_max: int = Field(
+        default=16,
+        ge=1,
+        description="database per tenant: open per-tenant databases (pools) at most; the"
+        " least recently used idle one is closed to open another",
+    )
+    tenant_connections_max: int = Field(
+        default=32,
+        ge=1,
+        description="database per tenant on PostgreSQL: connections of all per-tenant pools"
+        " together (each pool gets max(1, this / POLYFHIR_TENANT_POOLS_MAX))",
+    )
+    tenant_directory: str | None = Field(
+        default=None,
+        description="database per tenant on SQLite: the folder of the tenants' files; unset:"
+        " <primary file>.tenants beside the control file",
+    )
+    relay_tenants_per_cycle: int = Field(
+        default=32,
+        ge=1,
+        description="database per tenant: tenant outboxes the relay sweeps per cycle besides"
+        " those this process wrote to (catches other processes' writes)",
+    )
     kafka_bootstrap: str = Field(
         default="",
         description="host:port[,host:port] of the Kafka brokers; empty = no relay (the outbox"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager, nullcontext
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
@@ -221,6 +221,11 @@ class PostgresDatabase:
             await session.flush()
         if session.saved and self._statistics is not None:
             self._statistics.wrote(session.saved)
+
+    def transaction(self) -> AbstractAsyncContextManager[PgConn]:
+        """A short write transaction bound to no tenant: the control side of the
+        database-per-tenant strategy (registry, position counters; adapters/sql/tenancy)."""
+        return self._job_transaction()
 
     @asynccontextmanager
     async def _job_transaction(self) -> AsyncIterator[PgConn]:
