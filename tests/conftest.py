@@ -61,14 +61,14 @@ class Server:
 
 
 async def _inprocess(
-    url: str, backend: str, bulk_dir: Path, imports: Path
+    url: str, backend: str, bulk_dir: Path, imports: Path, **primary: Any
 ) -> AsyncIterator[Server]:
     from polyfhir_gateway.app import create_app
     from polyfhir_gateway.settings import GatewaySettings
     from polyfhir_primary.bootstrap import bootstrap
     from polyfhir_primary.settings import PrimarySettings
 
-    primary = await bootstrap(PrimarySettings(primary_url=url))
+    primary = await bootstrap(PrimarySettings(primary_url=url, **primary))
     settings = GatewaySettings(
         max_body_bytes=256 * 1024,
         max_bundle_entries=200,
