@@ -66,7 +66,7 @@ class DatabasePerTenant:
             async with self.databases.lease(placement):
                 pass
 
-        await for_each_tenant("migrations:", placements, migrate)
+        await for_each_tenant("migrated", placements, migrate)
         await self._outboxes.finish_assignments()  # a relay that died mid-numbering
 
     # -- provisioning and deletion (the tenant lifecycle calls these) ---------------------

@@ -81,7 +81,7 @@ class SchemaPerTenantDatabase(PostgresDatabase):
             self._control = str(await raw.fetchval("SELECT current_schema()"))
             placements = await registry.every(PgConn(raw))
         await for_each_tenant(
-            "schema migrations:", [p.location for p in placements], self._migrate_schema
+            "migrated", [p.location for p in placements], self._migrate_schema
         )
 
     async def _migrate_schema(self, schema: str) -> None:
