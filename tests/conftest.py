@@ -61,14 +61,14 @@ class Server:
 
 
 async def _inprocess(
-    url: str, backend: str, bulk_dir: Path, imports: Path, **primary: Any
+    url: str, backend: str, bulk_dir: Path, imports: Path, **primary_settings: Any
 ) -> AsyncIterator[Server]:
     from polyfhir_gateway.app import create_app
     from polyfhir_gateway.settings import GatewaySettings
     from polyfhir_primary.bootstrap import bootstrap
     from polyfhir_primary.settings import PrimarySettings
 
-    primary = await bootstrap(PrimarySettings(primary_url=url, **primary))
+    primary = await bootstrap(PrimarySettings(primary_url=url, **primary_settings))
     settings = GatewaySettings(
         max_body_bytes=256 * 1024,
         max_bundle_entries=200,

@@ -43,31 +43,41 @@ def sqlite_path(url: str) -> str | None:
 
 async def open_database(settings: PrimarySettings) -> Database:
     """The primary database under the configured tenancy strategy (docs/tenancy.md)."""
-    url, strategy = settings.primary_url, settings.tenancy_strategy
-    scheme = urlsplit(url).scheme
+    scheme = urlsplit(settings.primary_url).scheme
     if scheme == "sqlite":
-        if strategy == "schema":
-            raise ConfigurationError(
-                "POLYFHIR_TENANCY_STRATEGY=schema needs PostgreSQL (SQLite has no schemas):"
-                " use shared or database"
-            )
-        sqlite = SqliteDatabase(sqlite_path(url), readers=settings.sqlite_readers)
-        await sqlite.open()
-        if strategy == "database":
-            return await _per_tenant(settings, sqlite, _sqlite_home(settings, url))
-        return sqlite
+        return await _open_sqlite(settings)
     if scheme in ("postgresql", "postgres"):
-        kind = SchemaPerTenantDatabase if strategy == "schema" else PostgresDatabase
-        pg = kind(url, settings.pg_pool_min, settings.pg_pool_max, settings.pg_random_page_cost)
-        await pg.open()
-        if strategy == "database":
-            per_pool = max(1, settings.tenant_connections_max // settings.tenant_pools_max)
-            home = PostgresTenantHome(pg, url, per_pool, settings.pg_random_page_cost)
-            return await _per_tenant(settings, pg, home)
-        return pg
+        return await _open_postgres(settings)
     raise ConfigurationError(
         f"POLYFHIR_PRIMARY_URL: unsupported scheme {scheme!r} (sqlite or postgresql)"
     )
+
+
+async def _open_sqlite(settings: PrimarySettings) -> Database:
+    url, strategy = settings.primary_url, settings.tenancy_strategy
+    if strategy == "schema":
+        raise ConfigurationError(
+            "POLYFHIR_TENANCY_STRATEGY=schema needs PostgreSQL (SQLite has no schemas):"
+            " use shared or database"
+        )
+    home = _sqlite_home(settings, url) if strategy == "database" else None
+    sqlite = SqliteDatabase(sqlite_path(url), readers=settings.sqlite_readers)
+    await sqlite.open()
+    if home is None:
+        return sqlite
+    return await _per_tenant(settings, sqlite, home)
+
+
+async def _open_postgres(settings: PrimarySettings) -> Database:
+    url, strategy = settings.primary_url, settings.tenancy_strategy
+    kind = SchemaPerTenantDatabase if strategy == "schema" else PostgresDatabase
+    pg = kind(url, settings.pg_pool_min, settings.pg_pool_max, settings.pg_random_page_cost)
+    await pg.open()
+    if strategy != "database":
+        return pg
+    per_pool = max(1, settings.tenant_connections_max // settings.tenant_pools_max)
+    home = PostgresTenantHome(pg, url, per_pool, settings.pg_random_page_cost)
+    return await _per_tenant(settings, pg, home)
 
 
 def _sqlite_home(settings: PrimarySettings, url: str) -> SqliteTenantHome:

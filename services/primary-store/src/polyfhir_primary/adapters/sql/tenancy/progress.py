@@ -13,8 +13,8 @@ T = TypeVar("T")
 async def for_each_tenant(
     what: str, items: Sequence[T], run: Callable[[T], Awaitable[None]], every: int = 0
 ) -> None:
-    """``run`` each item in order, logging ``<what> 40/200 tenants`` (``migrated 40/200 tenants``) about twenty times
-    over the pass (every item when there are few), and once at the end."""
+    """``run`` each item in order, logging ``<what> 40/200 tenants`` (e.g. ``migrated
+    40/200 tenants``) about twenty times over the pass (every item when there are few)."""
     total = len(items)
     step = every or max(1, total // 20)
     for done, item in enumerate(items, start=1):

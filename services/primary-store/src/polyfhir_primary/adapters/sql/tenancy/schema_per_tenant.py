@@ -80,9 +80,7 @@ class SchemaPerTenantDatabase(PostgresDatabase):
         async with self.pool.acquire() as raw:
             self._control = str(await raw.fetchval("SELECT current_schema()"))
             placements = await registry.every(PgConn(raw))
-        await for_each_tenant(
-            "migrated", [p.location for p in placements], self._migrate_schema
-        )
+        await for_each_tenant("migrated", [p.location for p in placements], self._migrate_schema)
 
     async def _migrate_schema(self, schema: str) -> None:
         """Create ``schema`` if needed and apply the migrations it lacks (idempotent)."""
