@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
+from integration.bus.conftest import eventually
 from integration.store.conftest import STRATEGIES
 from polyfhir_core.contracts.primary_store import BundleKind, EntryRequest, Method
 from polyfhir_core.errors import NotFound
@@ -231,3 +232,44 @@ async def test_open_tenant_databases_stay_within_the_bound(placed: Placed) -> No
             f"SELECT COUNT(*) FROM pg_stat_activity WHERE datname LIKE '{control}_t_%'",
         )
         assert 1 <= rows[0][0] <= 4
+
+
+@pytest.mark.parametrize("placed", [STRATEGIES[0]], ids=["postgresql-schema"], indirect=True)
+async def test_a_growing_tenant_schema_gets_planner_statistics(placed: Placed) -> None:
+    """The store itself ANALYZEs a tenant schema's tables as they grow (autovacuum is
+    minutes late and never-analysed tables get nested-loop plans)."""
+    app = await placed.start()
+    tenant = f"s{uuid.uuid4().hex[:8]}"
+    await _write(app, tenant, *(_put(f"p{i}") for i in range(120)))
+    schema = await placed.location(tenant)
+
+    async def analysed() -> bool:
+        rows = await placed.sql(
+            None,
+            "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables"
+            f" WHERE schemaname = '{schema}' AND relname = 'resources'",
+        )
+        return bool(rows and rows[0][0])
+
+    await eventually(analysed, "the tenant schema's resources to be analysed")
+
+
+@pytest.mark.parametrize("placed", STRATEGIES, ids=lambda p: f"{p[0]}-{p[1]}", indirect=True)
+async def test_a_tenant_dropped_by_another_process_is_written_afresh(placed: Placed) -> None:
+    """Another primary-store process of the same database dropped the tenant: this one's
+    next write provisions it again instead of writing where the tenant used to be."""
+    app = await placed.start()
+    tenant = f"d{uuid.uuid4().hex[:8]}"
+    await _write(app, tenant, _put("old"))
+    other = await bootstrap(
+        PrimarySettings(primary_url=placed.url, tenancy_strategy=placed.strategy)
+    )
+    try:
+        assert (await placement(other).drop_tenant(TenantId(tenant)))["resources"] == 1
+    finally:
+        await other.close()
+    await _write(app, tenant, _put("new"))
+    stored = await app.service.read(TenantContext.of(tenant), "Patient", "new")
+    assert stored.version == 1
+    rows = await placed.sql(await placed.location(tenant), "SELECT res_id FROM resources")
+    assert rows == [("new",)]

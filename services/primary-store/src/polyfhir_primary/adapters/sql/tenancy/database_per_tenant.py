@@ -71,13 +71,21 @@ class DatabasePerTenant:
 
     # -- provisioning and deletion (the tenant lifecycle calls these) ---------------------
 
-    async def _find(self, tenant: TenantId) -> Placement | None:
-        found = self._placements.get(tenant.value)
-        if found is None:
-            async with self._control.transaction() as conn:
-                found = await registry.find(conn, tenant.value)
-            if found is not None:
-                self._placements[tenant.value] = found
+    async def _find(self, tenant: TenantId, *, fresh: bool = False) -> Placement | None:
+        """The tenant's placement: cached for reads; ``fresh`` asks the registry (a write,
+        so a tenant dropped and provisioned again by another process is never written to
+        in its old database)."""
+        cached = self._placements.get(tenant.value)
+        if cached is not None and not fresh:
+            return cached
+        async with self._control.transaction() as conn:
+            found = await registry.find(conn, tenant.value)
+        if cached is not None and cached != found:
+            self._placements.pop(tenant.value, None)
+            await self.databases.evict(cached)
+            self._outboxes.forget(cached)
+        if found is not None:
+            self._placements[tenant.value] = found
         return found
 
     async def provision(self, tenant: TenantId) -> str:
@@ -85,11 +93,11 @@ class DatabasePerTenant:
         return (await self._provision(tenant)).location
 
     async def _provision(self, tenant: TenantId) -> Placement:
-        found = await self._find(tenant)
+        found = await self._find(tenant, fresh=True)
         if found is not None:
             return found
         async with self._provisioning:
-            found = await self._find(tenant)
+            found = await self._find(tenant, fresh=True)
             if found is not None:
                 return found
             location = self._home.location(tenant)

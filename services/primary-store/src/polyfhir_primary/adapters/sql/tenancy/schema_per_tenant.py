@@ -36,6 +36,7 @@ from polyfhir_primary.adapters.sql.session import SqlSession, fetch_history, fet
 from polyfhir_primary.adapters.sql.tenancy import registry
 from polyfhir_primary.adapters.sql.tenancy.naming import quoted, schema_name
 from polyfhir_primary.adapters.sql.tenancy.progress import for_each_tenant
+from polyfhir_primary.adapters.sql.tenancy.schema_statistics import SchemaStatistics
 
 log = logging.getLogger(__name__)
 STRATEGY = "schema"
@@ -73,6 +74,7 @@ class SchemaPerTenantDatabase(PostgresDatabase):
         super().__init__(dsn, min_size, max_size, random_page_cost)
         self._control = "public"
         self._schemas: dict[str, str] = {}  # provisioned tenants seen by this process
+        self._growth: dict[str, SchemaStatistics] = {}  # per schema written to
         self._provisioning = asyncio.Lock()
 
     async def open(self) -> None:
@@ -132,6 +134,9 @@ class SchemaPerTenantDatabase(PostgresDatabase):
     async def drop_tenant(self, tenant: TenantId) -> dict[str, int]:
         """Drop the tenant's schema and its outbox rows; what there was, counted first."""
         self._schemas.pop(tenant.value, None)
+        growth = self._growth.pop(schema_name(tenant), None)
+        if growth is not None:
+            await growth.close()
         async with self.pool.acquire() as raw, raw.transaction():
             conn = PgConn(raw)
             placement = await registry.find(conn, tenant.value)
@@ -174,6 +179,13 @@ class SchemaPerTenantDatabase(PostgresDatabase):
             session = SqlSession(conn, POSTGRES, tenant)
             yield session
             await session.flush()
+        schema = self._schemas.get(tenant.value)
+        if session.saved and schema is not None:
+            growth = self._growth.get(schema)
+            if growth is None:
+                path = f"{quoted(schema)}, {quoted(self._control)}"
+                growth = self._growth[schema] = SchemaStatistics(self.pool, path)
+            growth.wrote(session.saved)
 
     async def history(self, tenant: TenantId, query: HistoryQuery) -> list[HistoryRow]:
         async with self._bound(tenant, write=False) as conn:
@@ -194,6 +206,11 @@ class SchemaPerTenantDatabase(PostgresDatabase):
     ) -> list[ResourceVersion]:
         async with self._bound(tenant, write=False) as conn:
             return await outbox.list_versions(conn, POSTGRES, tenant, after, limit, resource_types)
+
+    async def close(self) -> None:
+        for growth in self._growth.values():
+            await growth.close()
+        await super().close()
 
     async def tenants(self) -> list[str]:
         """Every provisioned tenant (the registry), in id order."""
