@@ -8,10 +8,12 @@ import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from integration.bus.conftest import eventually, read_topic
+from integration.bus import test_relay
+from integration.bus.conftest import StartStore, eventually, read_topic
 from integration.bus.test_relay import assert_gapless, put, write
 from integration.store.conftest import STRATEGIES
 from polyfhir_bus.events import ResourceChanged
@@ -25,31 +27,59 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(params=STRATEGIES, ids=lambda p: f"{p[0]}-{p[1]}")
-async def placed_app(
-    request: pytest.FixtureRequest, tmp_path: Path, broker: LocalKafka
-) -> AsyncIterator[PrimaryStoreApp]:
-    backend, strategy = request.param
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path}/control.db"
-    else:
-        server = request.getfixturevalue("postgres_server")
-        url = str(server.create_database(f"relay_{uuid.uuid4().hex[:10]}"))
-    app = await bootstrap(
-        PrimarySettings(
-            primary_url=url,
-            tenancy_strategy=strategy,
-            kafka_bootstrap=broker.bootstrap,
+def strategy(request: pytest.FixtureRequest) -> tuple[str, str]:
+    backend, name = request.param
+    return backend, name
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, strategy: tuple[str, str], tmp_path: Path) -> str:
+    if strategy[0] == "sqlite":
+        return f"sqlite:///{tmp_path}/control.db"
+    server = request.getfixturevalue("postgres_server")
+    return str(server.create_database(f"relay_{uuid.uuid4().hex[:10]}"))
+
+
+@pytest.fixture
+async def start_store(database_url: str, strategy: tuple[str, str]) -> AsyncIterator[StartStore]:
+    """As the relay tests' own, under the strategy, with fewer open tenant databases
+    than the tests have tenants (the relay leases them)."""
+    apps: list[PrimaryStoreApp] = []
+
+    async def start(kafka_bootstrap: str, **overrides: Any) -> PrimaryStoreApp:
+        settings = PrimarySettings(
+            primary_url=database_url,
+            kafka_bootstrap=kafka_bootstrap,
             relay_poll_ms=200,
-            tenant_pools_max=2,  # fewer open databases than tenants: the relay leases them
+            tenancy_strategy=strategy[1],
+            tenant_pools_max=2,
+            **overrides,
         )
-    )
-    yield app
-    await app.close()
+        app = await bootstrap(settings)
+        apps.append(app)
+        return app
+
+    yield start
+    for app in apps:
+        await app.close()
+
+
+# The relay's own behaviour tests, again under each strategy.
+test_committed_writes_reach_the_topic_in_commit_order = (
+    test_relay.test_committed_writes_reach_the_topic_in_commit_order
+)
+test_writes_succeed_while_the_broker_is_down_and_drain_when_it_returns = (
+    test_relay.test_writes_succeed_while_the_broker_is_down_and_drain_when_it_returns
+)
+test_a_relay_that_dies_between_ack_and_mark_resends_with_the_same_positions = (
+    test_relay.test_a_relay_that_dies_between_ack_and_mark_resends_with_the_same_positions
+)
 
 
 async def test_every_tenants_changes_reach_the_topic(
-    placed_app: PrimaryStoreApp, broker: LocalKafka
+    start_store: StartStore, broker: LocalKafka
 ) -> None:
+    placed_app = await start_store(broker.bootstrap)
     base = f"r{uuid.uuid4().hex[:8]}"
     tenants = [base, f"{base}/research", f"x{uuid.uuid4().hex[:8]}"]
     for tenant in tenants:

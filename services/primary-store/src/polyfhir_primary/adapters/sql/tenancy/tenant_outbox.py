@@ -17,7 +17,9 @@ The relay is the same :class:`polyfhir_bus.relay.OutboxRelay`; this class is its
 - **Which outboxes**: those this process wrote to since they were last found empty
   (marked after each commit), then ``sweep`` more round-robin (other processes'
   writes, a crash between commit and mark). A cycle reads a bounded number of
-  outboxes whatever the number of tenants.
+  outboxes whatever the number of tenants, except the first after taking the
+  claim, which reads them all (rows an earlier relay positioned but did not publish
+  are re-sent before anything gets a new position).
 - **Order**: per resource as before (one resource, one database, rows in seq order,
   positions assigned in that order); re-sends merge every outbox in (partition,
   position) order.
@@ -85,7 +87,14 @@ class TenantOutboxes:
         self._backlog.pop(placement.id, None)
 
     async def claim(self, wake: Callable[[], None]) -> bool:
+        """Take the relay's claim. When this process just took it, every outbox is read
+        in the next cycle: an earlier relay may have left positioned rows unpublished
+        anywhere, and they go before any new position is handed out."""
         held = await self._control.claim_relay(wake)
+        if held and self._wake is None:
+            for pid in await self._placements():
+                self._dirty[pid] = self._dirty.get(pid, 0) + 1
+                self._backlog[pid] = max(1, self._backlog.get(pid, 0))
         self._wake = wake if held else None
         return held
 
