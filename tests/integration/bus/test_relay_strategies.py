@@ -92,7 +92,8 @@ async def test_every_tenants_changes_reach_the_topic(
     expected = 6 * len(tenants)
 
     async def drained() -> bool:
-        return await placed_app.database.outbox_backlog() == 0
+        backlog: int = await placed_app.database.outbox_backlog()
+        return backlog == 0
 
     await eventually(drained, "every tenant's outbox to drain")
     records = await read_topic(broker.bootstrap, expected=expected)
