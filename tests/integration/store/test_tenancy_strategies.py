@@ -273,3 +273,24 @@ async def test_a_tenant_dropped_by_another_process_is_written_afresh(placed: Pla
     assert stored.version == 1
     rows = await placed.sql(await placed.location(tenant), "SELECT res_id FROM resources")
     assert rows == [("new",)]
+
+
+@pytest.mark.parametrize("placed", [STRATEGIES[0]], ids=["postgresql-schema"], indirect=True)
+async def test_no_pooled_connection_keeps_a_tenants_search_path(placed: Placed) -> None:
+    """The tenant's schema is bound per transaction (SET LOCAL): a connection back in
+    the pool, whatever it served, resolves tables in the control schema again."""
+    app = await placed.start(pg_pool_min=3, pg_pool_max=3)
+    for i in range(6):  # reads and writes of several tenants over the three connections
+        tenant = f"sp{i}{uuid.uuid4().hex[:6]}"
+        await _write(app, tenant, _put("p"))
+        await app.service.read(TenantContext.of(tenant), "Patient", "p")
+    database = placement(app)
+    assert isinstance(database, SchemaPerTenantDatabase)
+    held = [await database.pool.acquire() for _ in range(3)]  # every pooled connection
+    try:
+        for raw in held:
+            assert await raw.fetchval("SELECT current_schema()") == "public"
+            assert await raw.fetchval("SELECT COUNT(*) FROM resources") == 0
+    finally:
+        for raw in held:
+            await database.pool.release(raw)
