@@ -48,7 +48,9 @@ class DatabasePerTenant:
     ) -> None:
         self.dialect = control.dialect
         self._control, self._home = control, home
-        self.databases = TenantDatabases(lambda p: home.open(p.location), pools_max)
+        self.databases: TenantDatabases[TenantDatabase] = TenantDatabases(
+            lambda p: home.open(p.location), pools_max
+        )
         self._outboxes = TenantOutboxes(control, home.dialect, self.databases, sweep)
         self._placements: dict[str, Placement] = {}
         self._provisioning = asyncio.Lock()

@@ -65,7 +65,11 @@ def by_placement(global_seqs: Iterable[int]) -> dict[int, list[int]]:
 
 class TenantOutboxes:
     def __init__(
-        self, control: TenantDatabase, dialect: Dialect, databases: TenantDatabases, sweep: int
+        self,
+        control: TenantDatabase,
+        dialect: Dialect,
+        databases: TenantDatabases[TenantDatabase],
+        sweep: int,
     ) -> None:
         self._control, self._d, self._dbs, self._sweep = control, dialect, databases, sweep
         self._dirty: dict[int, int] = {}  # placement -> generation of the last write seen

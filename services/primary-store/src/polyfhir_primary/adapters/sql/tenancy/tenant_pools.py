@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from polyfhir_primary.adapters.database import Database
 from polyfhir_primary.adapters.sql.dialect import Conn
@@ -28,19 +28,26 @@ class TenantDatabase(Database, Protocol):
     def transaction(self) -> AbstractAsyncContextManager[Conn]: ...
 
 
+class Closable(Protocol):
+    async def close(self) -> None: ...
+
+
+D = TypeVar("D", bound=Closable)
+
+
 @dataclass(slots=True)
-class _Open:
-    database: TenantDatabase
+class _Open(Generic[D]):
+    database: D
     users: int = 0
 
 
-class TenantDatabases:
-    def __init__(
-        self, opener: Callable[[Placement], Awaitable[TenantDatabase]], max_open: int
-    ) -> None:
+class TenantDatabases(Generic[D]):
+    """Open databases of type ``D`` (the adapters; anything closable in unit tests)."""
+
+    def __init__(self, opener: Callable[[Placement], Awaitable[D]], max_open: int) -> None:
         self._opener = opener
         self._max = max_open
-        self._open: OrderedDict[int, _Open] = OrderedDict()  # least recently used first
+        self._open: OrderedDict[int, _Open[D]] = OrderedDict()  # least recently used first
         self._changed = asyncio.Condition()
         self.opened = 0  # databases opened so far (a reopen after a close counts again)
         self.most_open = 0  # the most ever open at once
@@ -50,7 +57,7 @@ class TenantDatabases:
         return len(self._open)
 
     @asynccontextmanager
-    async def lease(self, placement: Placement) -> AsyncIterator[TenantDatabase]:
+    async def lease(self, placement: Placement) -> AsyncIterator[D]:
         entry = await self._acquire(placement)
         try:
             yield entry.database
@@ -59,7 +66,7 @@ class TenantDatabases:
                 entry.users -= 1
                 self._changed.notify_all()
 
-    async def _acquire(self, placement: Placement) -> _Open:
+    async def _acquire(self, placement: Placement) -> _Open[D]:
         async with self._changed:
             while True:
                 entry = self._open.get(placement.id)
