@@ -83,12 +83,14 @@ async def _inprocess(
         await primary.close()
 
 
-async def _services(url: str, backend: str, logs: Path, imports: Path) -> AsyncIterator[Server]:
+async def _services(
+    url: str, backend: str, logs: Path, imports: Path, **primary_env: str
+) -> AsyncIterator[Server]:
     store_port, gw_port = free_port(), free_port()
     bin_dir = Path(sys.executable).parent
     store = spawn(
         [str(bin_dir / "polyfhir-primary-store"), "--port", str(store_port)],
-        {"POLYFHIR_PRIMARY_URL": url},
+        {"POLYFHIR_PRIMARY_URL": url, **primary_env},
         logs / f"primary-{backend}.log",
     )
     gateway = spawn(

@@ -4,8 +4,9 @@ database-per-tenant strategies (docs/tenancy.md, "Strategies").
 ``server`` and ``store_app`` here extend the shared fixtures with one in-process
 server per strategy an engine supports: PostgreSQL schema per tenant, PostgreSQL
 database per tenant, SQLite file per tenant (the two-process topology is the same
-code behind HTTP: it stays with the shared strategy). ``strategy_server`` is the
-strategies alone, for test modules that bring the API's tests over (a subset).
+code behind HTTP: SQLite file per tenant runs there too, set by the environment as
+an operator sets it). ``strategy_server`` is the strategies alone, for test modules
+that bring the API's tests over (a subset).
 """
 
 from __future__ import annotations
@@ -30,12 +31,21 @@ def strategy_url(request: pytest.FixtureRequest, backend: str, folder: Path) -> 
 
 
 async def _strategy_server(
-    request: pytest.FixtureRequest, tmp: pytest.TempPathFactory, backend: str, strategy: str
+    request: pytest.FixtureRequest,
+    tmp: pytest.TempPathFactory,
+    backend: str,
+    strategy: str,
+    topology: str = "inprocess",
 ) -> AsyncIterator[Server]:
     url = strategy_url(request, backend, tmp.mktemp(f"{backend}-{strategy}"))
     imports = request.getfixturevalue("bulk_import_dir")
-    async for s in _inprocess(url, backend, tmp.mktemp("bulk"), imports, tenancy_strategy=strategy):
-        s.topology = f"inprocess-{strategy}"
+    if topology == "services":  # the strategy from the environment, as an operator sets it
+        env = {"POLYFHIR_TENANCY_STRATEGY": strategy}
+        servers = _services(url, backend, tmp.mktemp("logs"), imports, **env)
+    else:
+        servers = _inprocess(url, backend, tmp.mktemp("bulk"), imports, tenancy_strategy=strategy)
+    async for s in servers:
+        s.topology = f"{topology}-{strategy}"
         yield s
 
 
@@ -44,15 +54,20 @@ async def _strategy_server(
     params=[
         *[(b, "shared", t) for t in TOPOLOGIES for b in BACKENDS],
         *[(b, s, "inprocess") for b, s in STRATEGIES],
+        ("sqlite", "database", "services"),  # one strategy through the environment
     ],
-    ids=lambda p: f"{p[0]}-{p[2]}" if p[1] == "shared" else f"{p[0]}-{p[1]}",
+    ids=lambda p: (
+        f"{p[0]}-{p[2]}"
+        if p[1] == "shared"
+        else f"{p[0]}-{p[1]}" + ("-services" if p[2] == "services" else "")
+    ),
 )
 async def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Server]:
     backend, strategy, topology = request.param
     if strategy != "shared":
-        async for s in _strategy_server(request, tmp_path_factory, backend, strategy):
+        async for s in _strategy_server(request, tmp_path_factory, backend, strategy, topology):
             yield s
         return
     url = request.getfixturevalue("sqlite_url" if backend == "sqlite" else "postgres_url")
