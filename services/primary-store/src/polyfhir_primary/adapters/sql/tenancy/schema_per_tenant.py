@@ -46,6 +46,12 @@ _BIND = (
     " EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $2)"
 )
 
+_FORWARDING = (
+    "SELECT EXISTS (SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+    " JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname = $1 AND c.relname = 'outbox' AND t.tgname = 'outbox_forward')"
+)
+
 
 def _forward_outbox(schema: str, control: str) -> str:
     """The trigger that moves the tenant schema's outbox rows into the control schema's."""
@@ -95,9 +101,8 @@ class SchemaPerTenantDatabase(PostgresDatabase):
                     await raw.execute("SELECT set_config('search_path', $1, true)", path)
                     await raw.execute(CREATE_LEDGER)
                     done = {r[0] for r in await raw.fetch("SELECT version FROM schema_migrations")}
-                for m in migrations_for("postgres"):
-                    if m.version in done:
-                        continue
+                pending = [m for m in migrations_for("postgres") if m.version not in done]
+                for m in pending:
                     async with raw.transaction():
                         await raw.execute("SELECT set_config('search_path', $1, true)", path)
                         await raw.execute(m.sql)
@@ -107,8 +112,9 @@ class SchemaPerTenantDatabase(PostgresDatabase):
                             m.name,
                             datetime.now(UTC).isoformat(),
                         )
-                async with raw.transaction():
-                    await raw.execute(_forward_outbox(schema, self._control))
+                if pending or not await raw.fetchval(_FORWARDING, schema):
+                    async with raw.transaction():  # DDL on the outbox: only when needed
+                        await raw.execute(_forward_outbox(schema, self._control))
             finally:
                 await raw.execute("SELECT pg_advisory_unlock($1)", _SCHEMA_MIGRATION_LOCK)
 
