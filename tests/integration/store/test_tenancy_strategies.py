@@ -294,3 +294,22 @@ async def test_no_pooled_connection_keeps_a_tenants_search_path(placed: Placed) 
     finally:
         for raw in held:
             await database.pool.release(raw)
+
+
+@pytest.mark.parametrize("placed", PER_DATABASE, ids=lambda p: f"{p[0]}-{p[1]}", indirect=True)
+async def test_the_relay_hears_of_writes_made_by_another_process(placed: Placed) -> None:
+    """A process without the relay tells it (the placement's outbox hint) which tenant
+    outbox has new rows: the relay's next read finds them without sweeping every tenant."""
+    relay_side = await placed.start(relay_tenants_per_sweep=1)
+    await _write(relay_side, f"a{uuid.uuid4().hex[:8]}", _put("first"))  # the lowest id: swept
+    assert [r.key for r in await relay_side.database.outbox_unpositioned(100)] != []
+    writer = await bootstrap(
+        PrimarySettings(primary_url=placed.url, tenancy_strategy=placed.strategy)
+    )
+    tenant = f"w{uuid.uuid4().hex[:8]}"
+    try:
+        await _write(writer, tenant, _put("p1"), _put("p2"))
+    finally:
+        await writer.close()
+    keys = {r.key for r in await relay_side.database.outbox_unpositioned(100)}
+    assert {f"{tenant}|Patient|p1", f"{tenant}|Patient|p2"} <= keys

@@ -96,7 +96,7 @@ async def _per_tenant(
     settings: PrimarySettings, control: TenantDatabase, home: TenantHome
 ) -> DatabasePerTenant:
     database = DatabasePerTenant(
-        control, home, settings.tenant_pools_max, settings.relay_tenants_per_cycle
+        control, home, settings.tenant_pools_max, settings.relay_tenants_per_sweep
     )
     try:
         await database.migrate_tenants()

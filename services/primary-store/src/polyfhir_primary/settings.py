@@ -59,11 +59,11 @@ class PrimarySettings(BaseSettings):
         description="database per tenant on SQLite: the folder of the tenants' files; unset:"
         " <primary file>.tenants beside the control file",
     )
-    relay_tenants_per_cycle: int = Field(
+    relay_tenants_per_sweep: int = Field(
         default=32,
         ge=1,
-        description="database per tenant: tenant outboxes the relay sweeps per cycle besides"
-        " those this process wrote to (catches other processes' writes)",
+        description="database per tenant: tenant outboxes the relay reads every 30 s besides"
+        " those it was told of (rows of a process that died between commit and hint)",
     )
     kafka_bootstrap: str = Field(
         default="",

@@ -149,7 +149,7 @@ class DatabasePerTenant:
         async with self.databases.lease(placement) as db, db.session(tenant, write=write) as s:
             yield s
         if write:
-            self._outboxes.changed(placement)
+            await self._outboxes.changed(placement)
 
     async def _read(self, tenant: TenantId, read: Callable[[TenantDatabase], Awaitable[T]]) -> T:
         placement = await self._find(tenant)

@@ -51,3 +51,17 @@ async def every(conn: Conn) -> list[Placement]:
 async def remove(conn: Conn, placement: Placement) -> None:
     await conn.execute("DELETE FROM relay_assignments WHERE placement = ?", (placement.id,))
     await conn.execute("DELETE FROM tenant_placements WHERE id = ?", (placement.id,))
+
+
+async def hinted(conn: Conn) -> dict[Placement, int]:
+    """Every placement with its outbox hint (how often other processes wrote to it)."""
+    rows = await conn.fetch(f"SELECT {_COLUMNS}, outbox_hint FROM tenant_placements")
+    return {_placement(r[:3]): int(r[3]) for r in rows}
+
+
+async def hint(conn: Conn, placement: Placement) -> None:
+    """Tell the relay, wherever it runs, that ``placement``'s outbox has new rows."""
+    await conn.execute(
+        "UPDATE tenant_placements SET outbox_hint = outbox_hint + 1 WHERE id = ?",
+        (placement.id,),
+    )

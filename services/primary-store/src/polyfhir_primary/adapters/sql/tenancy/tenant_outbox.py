@@ -14,12 +14,15 @@ The relay is the same :class:`polyfhir_bus.relay.OutboxRelay`; this class is its
   highest per partition, for its tenant's freshness question); the journal entry
   goes last. A relay that died in between finishes the journal before it reads
   anything, so no position is lost or given twice.
-- **Which outboxes**: those this process wrote to since they were last found empty
-  (marked after each commit), then ``sweep`` more round-robin (other processes'
-  writes, a crash between commit and mark). A cycle reads a bounded number of
-  outboxes whatever the number of tenants, except the first after taking the
-  claim, which reads them all (rows an earlier relay positioned but did not publish
-  are re-sent before anything gets a new position).
+- **Which outboxes**: the *dirty* ones — written since they were last found empty:
+  by this process (marked after each commit, which also wakes the relay) or by
+  another (it bumps the placement's ``outbox_hint`` in the control database after
+  its commit; the relay reads every placement's hint each cycle, one query). Every
+  ``SWEEP_EVERY_S`` the relay also reads the next ``sweep`` outboxes round-robin:
+  rows nobody told it about (a crash between a commit and its hint). So an idle
+  relay opens no tenant database, a busy one opens those being written to. The
+  first cycle after taking the claim reads every outbox (rows an earlier relay
+  positioned but did not publish are re-sent before anything gets a new position).
 - **Order**: per resource as before (one resource, one database, rows in seq order,
   positions assigned in that order); re-sends merge every outbox in (partition,
   position) order.
@@ -28,6 +31,8 @@ The relay is the same :class:`polyfhir_bus.relay.OutboxRelay`; this class is its
 from __future__ import annotations
 
 import itertools
+import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
@@ -42,7 +47,9 @@ from polyfhir_primary.adapters.sql.tenancy import registry
 from polyfhir_primary.adapters.sql.tenancy.registry import Placement
 from polyfhir_primary.adapters.sql.tenancy.tenant_pools import TenantDatabase, TenantDatabases
 
+log = logging.getLogger(__name__)
 SEQ_BITS = 40
+SWEEP_EVERY_S = 30.0  # how often the relay also reads outboxes it was not told about
 _SEQ_MASK = (1 << SEQ_BITS) - 1
 T = TypeVar("T")
 
@@ -70,21 +77,33 @@ class TenantOutboxes:
         dialect: Dialect,
         databases: TenantDatabases[TenantDatabase],
         sweep: int,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._control, self._d, self._dbs, self._sweep = control, dialect, databases, sweep
         self._dirty: dict[int, int] = {}  # placement -> generation of the last write seen
         self._backlog: dict[int, int] = {}  # placement -> pending rows when last counted
+        self._hints: dict[int, int] = {}  # placement -> outbox_hint last seen
         self._cursor = 0
+        self._swept_at = -SWEEP_EVERY_S
+        self._clock = clock
         self._wake: Callable[[], None] | None = None
 
     # -- the write side ---------------------------------------------------------------
 
-    def changed(self, placement: Placement) -> None:
-        """A write to ``placement`` committed: read its outbox next cycle."""
+    async def changed(self, placement: Placement) -> None:
+        """A write to ``placement`` committed: read its outbox next cycle. The relay of
+        this process is woken; when another process runs the relay, the placement's
+        ``outbox_hint`` tells it (a failure to tell is logged: the sweep finds the rows)."""
         self._dirty[placement.id] = self._dirty.get(placement.id, 0) + 1
         self._backlog[placement.id] = max(1, self._backlog.get(placement.id, 0))
         if self._wake is not None:
             self._wake()
+            return
+        try:
+            async with self._control.transaction() as conn:
+                await registry.hint(conn, placement)
+        except Exception as exc:  # the write is committed: never fail it for a hint
+            log.warning("outbox hint for tenant %s failed: %s", placement.tenant, exc)
 
     def forget(self, placement: Placement) -> None:
         self._dirty.pop(placement.id, None)
@@ -109,20 +128,33 @@ class TenantOutboxes:
     # -- which outboxes ---------------------------------------------------------------
 
     async def _placements(self) -> dict[int, Placement]:
+        """Every placement; one whose hint moved (another process wrote) becomes dirty."""
         async with self._control.transaction() as conn:
-            return {p.id: p for p in await registry.every(conn)}
+            hinted = await registry.hinted(conn)
+        known: dict[int, Placement] = {}
+        for placement, hint in hinted.items():
+            known[placement.id] = placement
+            if self._hints.get(placement.id, 0) != hint:
+                self._dirty[placement.id] = self._dirty.get(placement.id, 0) + 1
+                self._backlog[placement.id] = max(1, self._backlog.get(placement.id, 0))
+            self._hints[placement.id] = hint
+        return known
 
-    async def _candidates(self) -> list[Placement]:
+    async def _candidates(self, *, sweep: bool) -> list[Placement]:
+        """The dirty outboxes; with ``sweep``, every ``SWEEP_EVERY_S`` also the next
+        ``sweep`` placements round-robin (rows nobody told the relay about)."""
         known = await self._placements()
         for gone in set(self._dirty) - set(known):
             self._dirty.pop(gone, None)
-        chosen = [known[pid] for pid in sorted(self._dirty) if pid in known]
+        chosen = [known[pid] for pid in sorted(self._dirty)]
         ring = sorted(known)
-        if ring:
+        now = self._clock()
+        if sweep and ring and now - self._swept_at >= SWEEP_EVERY_S:
+            self._swept_at = now
             start = self._cursor % len(ring)
-            sweep = (ring[start:] + ring[:start])[: self._sweep]
-            self._cursor = start + len(sweep)
-            chosen += [known[pid] for pid in sweep if pid not in self._dirty]
+            sweeping = (ring[start:] + ring[:start])[: self._sweep]
+            self._cursor = start + len(sweeping)
+            chosen += [known[pid] for pid in sweeping if pid not in self._dirty]
         return chosen
 
     async def _in(self, placement: Placement, read: Callable[[Conn], Awaitable[T]]) -> T:
@@ -134,7 +166,7 @@ class TenantOutboxes:
     async def positioned(self, limit: int) -> list[OutboxRecord]:
         await self.finish_assignments()
         found: list[OutboxRecord] = []
-        for p in await self._candidates():
+        for p in await self._candidates(sweep=False):
             rows = await self._in(p, lambda c: outbox.fetch_positioned(c, self._d, limit))
             found += [replace(r, seq=encode(p.id, r.seq)) for r in rows]
         found.sort(key=lambda r: (r.partition or 0, r.position or 0))
@@ -142,7 +174,7 @@ class TenantOutboxes:
 
     async def unpositioned(self, limit: int) -> list[OutboxRecord]:
         found: list[OutboxRecord] = []
-        for p in await self._candidates():
+        for p in await self._candidates(sweep=True):
             if len(found) >= limit:
                 break
             generation = self._dirty.get(p.id)
@@ -249,7 +281,7 @@ class TenantOutboxes:
             if pid in known:
                 count = await self._in(known[pid], partial(outbox.retry_dead_lettered, seqs=seqs))
                 if count:
-                    self.changed(known[pid])
+                    await self.changed(known[pid])
                 retried += count
         return retried
 

@@ -2,13 +2,16 @@
 -- strategies (docs/tenancy.md, "Strategies"): the tenant's schema or database name.
 -- Unused under the shared strategy. `id` numbers the tenant for the relay, which
 -- reads many outboxes at once (database per tenant): never reused, so a deleted and
--- re-provisioned tenant is a new placement.
+-- re-provisioned tenant is a new placement. `outbox_hint` (database per tenant):
+-- bumped after a commit by a process that does not run the relay, so the relay
+-- reads that tenant's outbox next.
 CREATE TABLE tenant_placements (
-    id         BIGSERIAL PRIMARY KEY,
-    tenant     TEXT NOT NULL UNIQUE,
-    strategy   TEXT NOT NULL,
-    location   TEXT NOT NULL,
-    created_at TIMESTAMPTZ NOT NULL
+    id          BIGSERIAL PRIMARY KEY,
+    tenant      TEXT NOT NULL UNIQUE,
+    strategy    TEXT NOT NULL,
+    location    TEXT NOT NULL,
+    created_at  TIMESTAMPTZ NOT NULL,
+    outbox_hint BIGINT NOT NULL DEFAULT 0
 );
 
 -- Database per tenant: positions handed out by the control database's counter
