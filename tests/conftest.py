@@ -61,7 +61,7 @@ class Server:
 
 
 async def _inprocess(
-    url: str, backend: str, bulk_dir: Path, imports: Path
+    url: str, backend: str, bulk_dir: Path, imports: Path, **primary_settings: Any
 ) -> AsyncIterator[Server]:
     from polyfhir.embedded import embed_terminology
     from polyfhir_gateway.app import create_app
@@ -70,7 +70,7 @@ async def _inprocess(
     from polyfhir_primary.bootstrap import bootstrap
     from polyfhir_primary.settings import PrimarySettings
 
-    primary = await bootstrap(PrimarySettings(primary_url=url))
+    primary = await bootstrap(PrimarySettings(primary_url=url, **primary_settings))
     settings = GatewaySettings(
         max_body_bytes=256 * 1024,
         max_bundle_entries=200,
@@ -92,12 +92,14 @@ async def _inprocess(
         await primary.close()
 
 
-async def _services(url: str, backend: str, logs: Path, imports: Path) -> AsyncIterator[Server]:
+async def _services(
+    url: str, backend: str, logs: Path, imports: Path, **primary_env: str
+) -> AsyncIterator[Server]:
     store_port, gw_port = free_port(), free_port()
     bin_dir = Path(sys.executable).parent
     store = spawn(
         [str(bin_dir / "polyfhir-primary-store"), "--port", str(store_port)],
-        {"POLYFHIR_PRIMARY_URL": url},
+        {"POLYFHIR_PRIMARY_URL": url, **primary_env},
         logs / f"primary-{backend}.log",
     )
     gateway = spawn(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -16,6 +17,14 @@ from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_primary.adapters.database import Database
 from polyfhir_primary.adapters.sql.postgres import PostgresDatabase
 from polyfhir_primary.adapters.sql.sqlite import SqliteDatabase
+from polyfhir_primary.adapters.sql.tenancy.database_per_tenant import DatabasePerTenant
+from polyfhir_primary.adapters.sql.tenancy.schema_per_tenant import SchemaPerTenantDatabase
+from polyfhir_primary.adapters.sql.tenancy.tenant_homes import (
+    PostgresTenantHome,
+    SqliteTenantHome,
+    TenantHome,
+)
+from polyfhir_primary.adapters.sql.tenancy.tenant_pools import TenantDatabase
 from polyfhir_primary.metrics import PrometheusRelayMetrics
 from polyfhir_primary.search import Limits
 from polyfhir_primary.service_layer.store_service import StoreService
@@ -37,18 +46,12 @@ def sqlite_path(url: str) -> str | None:
 
 
 async def open_database(settings: PrimarySettings) -> Database:
-    url = settings.primary_url
-    scheme = urlsplit(url).scheme
+    """The primary database under the configured tenancy strategy (docs/tenancy.md)."""
+    scheme = urlsplit(settings.primary_url).scheme
     if scheme == "sqlite":
-        sqlite = SqliteDatabase(sqlite_path(url), readers=settings.sqlite_readers)
-        await sqlite.open()
-        return sqlite
+        return await _open_sqlite(settings)
     if scheme in ("postgresql", "postgres"):
-        pg = PostgresDatabase(
-            url, settings.pg_pool_min, settings.pg_pool_max, settings.pg_random_page_cost
-        )
-        await open_postgres(pg, settings.db_connect_timeout_s)
-        return pg
+        return await _open_postgres(settings)
     raise ConfigurationError(
         f"POLYFHIR_PRIMARY_URL: unsupported scheme {scheme!r} (sqlite or postgresql)"
     )
@@ -76,6 +79,59 @@ async def open_postgres(pg: PostgresDatabase, timeout_s: float) -> None:
     except PG_REFUSED as exc:
         msg = f"PostgreSQL refused the connection (POLYFHIR_PRIMARY_URL): {exc}"
         raise ConfigurationError(msg) from exc
+
+
+async def _open_sqlite(settings: PrimarySettings) -> Database:
+    url, strategy = settings.primary_url, settings.tenancy_strategy
+    if strategy == "schema":
+        raise ConfigurationError(
+            "POLYFHIR_TENANCY_STRATEGY=schema needs PostgreSQL (SQLite has no schemas):"
+            " use shared or database"
+        )
+    home = _sqlite_home(settings, url) if strategy == "database" else None
+    sqlite = SqliteDatabase(sqlite_path(url), readers=settings.sqlite_readers)
+    await sqlite.open()
+    if home is None:
+        return sqlite
+    return await _per_tenant(settings, sqlite, home)
+
+
+async def _open_postgres(settings: PrimarySettings) -> Database:
+    url, strategy = settings.primary_url, settings.tenancy_strategy
+    kind = SchemaPerTenantDatabase if strategy == "schema" else PostgresDatabase
+    pg = kind(url, settings.pg_pool_min, settings.pg_pool_max, settings.pg_random_page_cost)
+    await open_postgres(pg, settings.db_connect_timeout_s)
+    if strategy != "database":
+        return pg
+    per_pool = max(1, settings.tenant_connections_max // settings.tenant_pools_max)
+    home = PostgresTenantHome(pg, url, per_pool, settings.pg_random_page_cost)
+    return await _per_tenant(settings, pg, home)
+
+
+def _sqlite_home(settings: PrimarySettings, url: str) -> SqliteTenantHome:
+    folder = settings.tenant_directory
+    control = sqlite_path(url)
+    if folder is None and control is None:
+        raise ConfigurationError(
+            "POLYFHIR_TENANCY_STRATEGY=database on an in-memory SQLite control database"
+            " needs POLYFHIR_TENANT_DIRECTORY (where the tenants' files go)"
+        )
+    directory = Path(folder) if folder else Path(f"{control}.tenants")
+    return SqliteTenantHome(directory, settings.sqlite_readers)
+
+
+async def _per_tenant(
+    settings: PrimarySettings, control: TenantDatabase, home: TenantHome
+) -> DatabasePerTenant:
+    database = DatabasePerTenant(
+        control, home, settings.tenant_pools_max, settings.relay_tenants_per_sweep
+    )
+    try:
+        await database.migrate_tenants()
+    except BaseException:
+        await database.close()
+        raise
+    return database
 
 
 def build_relay(settings: PrimarySettings, database: Database) -> OutboxRelay | None:

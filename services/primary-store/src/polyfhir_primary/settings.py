@@ -43,6 +43,35 @@ class PrimarySettings(KafkaSecuritySettings):
         description="how long the first PostgreSQL connection is retried (backoff 0.5 s"
         " doubling to 5 s, each attempt logged) before the service gives up (exit code 4)",
     )
+    tenancy_strategy: Literal["shared", "schema", "database"] = Field(
+        default="shared",
+        description="where each tenant's data lives (docs/tenancy.md): shared tables with a"
+        " tenant column; a PostgreSQL schema per tenant; a database (PostgreSQL) or file"
+        " (SQLite) per tenant",
+    )
+    tenant_pools_max: int = Field(
+        default=16,
+        ge=1,
+        description="database per tenant: open per-tenant databases (pools) at most; the"
+        " least recently used idle one is closed to open another",
+    )
+    tenant_connections_max: int = Field(
+        default=32,
+        ge=1,
+        description="database per tenant on PostgreSQL: connections of all per-tenant pools"
+        " together (each pool gets max(1, this / POLYFHIR_TENANT_POOLS_MAX))",
+    )
+    tenant_directory: str | None = Field(
+        default=None,
+        description="database per tenant on SQLite: the folder of the tenants' files; unset:"
+        " <primary file>.tenants beside the control file",
+    )
+    relay_tenants_per_sweep: int = Field(
+        default=32,
+        ge=1,
+        description="database per tenant: tenant outboxes the relay reads every 30 s besides"
+        " those it was told of (rows of a process that died between commit and hint)",
+    )
     kafka_bootstrap: str = Field(
         default="",
         description="host:port[,host:port] of the Kafka brokers; empty = no relay (the outbox"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -213,6 +213,11 @@ class PostgresDatabase:
             await session.flush()
         if session.saved and self._statistics is not None:
             self._statistics.wrote(session.saved)
+
+    def transaction(self) -> AbstractAsyncContextManager[PgConn]:
+        """A short write transaction in the system scope: the control side of the
+        database-per-tenant strategy (registry, position counters; adapters/sql/tenancy)."""
+        return self._job_transaction(None)
 
     @asynccontextmanager
     async def _job_transaction(self, tenant: str | None) -> AsyncIterator[PgConn]:

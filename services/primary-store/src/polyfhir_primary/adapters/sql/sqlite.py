@@ -13,7 +13,7 @@ import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -212,6 +212,11 @@ class SqliteDatabase:
             self._checkpoints.committed()
         if write and self._after_commit is not None:
             self._after_commit()
+
+    def transaction(self) -> AbstractAsyncContextManager[SqliteConn]:
+        """A short write transaction bound to no tenant: the control side of the
+        database-per-tenant strategy (registry, position counters; adapters/sql/tenancy)."""
+        return self._job_transaction()
 
     @asynccontextmanager
     async def _job_transaction(self, tenant: str | None) -> AsyncIterator[SqliteConn]:
