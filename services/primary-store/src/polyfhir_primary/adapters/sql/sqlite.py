@@ -216,7 +216,7 @@ class SqliteDatabase:
     def transaction(self) -> AbstractAsyncContextManager[SqliteConn]:
         """A short write transaction bound to no tenant: the control side of the
         database-per-tenant strategy (registry, position counters; adapters/sql/tenancy)."""
-        return self._job_transaction()
+        return self._job_transaction(None)
 
     @asynccontextmanager
     async def _job_transaction(self, tenant: str | None) -> AsyncIterator[SqliteConn]:

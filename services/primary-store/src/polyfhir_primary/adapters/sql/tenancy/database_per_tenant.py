@@ -20,10 +20,17 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import datetime
 from typing import TypeVar
 
 from polyfhir_bus.relay import OutboxRecord
-from polyfhir_core.contracts.primary_store import HistoryQuery, ResourceVersion, TenantPositions
+from polyfhir_core.contracts.primary_store import (
+    HistoryQuery,
+    ResourceVersion,
+    TenantPositions,
+    TenantRecord,
+)
 from polyfhir_core.jobs import JobStore
 from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.tenancy import TenantId
@@ -136,6 +143,48 @@ class DatabasePerTenant:
         self._outboxes.forget(placement)
         log.info("tenant %s dropped: %s", tenant, counts)
         return counts
+
+    # -- the tenant lifecycle (the registry lives in the control database) --------------
+
+    async def provision_tenant(self, tenant: TenantId, now: datetime) -> bool:
+        await self._provision(tenant)
+        return await self._control.provision_tenant(tenant, now)
+
+    async def tenant_records(self, under: TenantId) -> list[TenantRecord]:
+        """The control registry's records, each with the resources its own database holds."""
+        return [await self._counted(r) for r in await self._control.tenant_records(under)]
+
+    async def _counted(self, record: TenantRecord) -> TenantRecord:
+        tenant = TenantId(record.tenant)
+        placement = await self._find(tenant)
+        if placement is None:
+            return record
+        async with self.databases.lease(placement) as db:  # its database registers it too
+            own = await db.tenant_records(tenant)
+        held = [r.resources for r in own if r.tenant == record.tenant]
+        return replace(record, resources=held[0] if held else 0)
+
+    async def mark_tenant_deleting(self, tenant: TenantId) -> bool:
+        return await self._control.mark_tenant_deleting(tenant)
+
+    async def delete_tenant_data(self, tenant: TenantId, batch: int) -> dict[str, int]:
+        """The lifecycle's deletion: the tenant's database or file goes at once, then the
+        control database's rows of the tenant (registration, jobs) in batches."""
+        if await self._find(tenant, fresh=True) is not None:
+            return await self.drop_tenant(tenant)
+        return await self._control.delete_tenant_data(tenant, batch)
+
+    async def prune_published(self, before: datetime, limit: int) -> int:
+        """Published outbox rows older than ``before``, tenant database by tenant database."""
+        async with self._control.transaction() as conn:
+            placements = await registry.every(conn)
+        pruned = 0
+        for placement in placements:
+            if pruned >= limit:
+                break
+            async with self.databases.lease(placement) as db:
+                pruned += await db.prune_published(before, limit - pruned)
+        return pruned
 
     # -- tenant-bound calls ---------------------------------------------------------------
 

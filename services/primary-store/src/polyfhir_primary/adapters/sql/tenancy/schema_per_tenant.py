@@ -22,16 +22,17 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 
-from polyfhir_core.contracts.primary_store import HistoryQuery, ResourceVersion
+from polyfhir_core.contracts.primary_store import HistoryQuery, ResourceVersion, TenantRecord
 from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.tenancy import TenantId
 from polyfhir_primary.adapters.database import HistoryRow, TransientConflict
 from polyfhir_primary.adapters.sql import outbox
 from polyfhir_primary.adapters.sql.dialects.postgres import POSTGRES
 from polyfhir_primary.adapters.sql.migrations import CREATE_LEDGER, migrations_for
-from polyfhir_primary.adapters.sql.pg_scope import APP_ROLE, BIND_SYSTEM
+from polyfhir_primary.adapters.sql.pg_scope import APP_ROLE, BIND_SYSTEM, system_transaction
 from polyfhir_primary.adapters.sql.postgres import PgConn, PostgresDatabase
 from polyfhir_primary.adapters.sql.session import SqlSession, fetch_history, fetch_many
 from polyfhir_primary.adapters.sql.tenancy import registry
@@ -146,7 +147,7 @@ class SchemaPerTenantDatabase(PostgresDatabase):
         growth = self._growth.pop(schema_name(tenant), None)
         if growth is not None:
             await growth.close()
-        async with self.pool.acquire() as raw, raw.transaction():
+        async with system_transaction(self.pool) as raw:  # counts and outbox rows: RLS
             conn = PgConn(raw)
             placement = await registry.find(conn, tenant.value)
             counts = {"resources": 0, "versions": 0}
@@ -164,6 +165,33 @@ class SchemaPerTenantDatabase(PostgresDatabase):
             counts["outbox"] = deleted
         log.info("tenant %s dropped: %s", tenant, counts)
         return counts
+
+    async def delete_tenant_data(self, tenant: TenantId, batch: int) -> dict[str, int]:
+        """The lifecycle's deletion: the schema goes at once (DROP SCHEMA), then the
+        control schema's rows of the tenant (registration, jobs) in batches."""
+        async with self.pool.acquire() as raw:
+            placed = await registry.find(PgConn(raw), tenant.value)
+        if placed is not None:
+            return await self.drop_tenant(tenant)
+        return await super().delete_tenant_data(tenant, batch)
+
+    async def tenant_records(self, under: TenantId) -> list[TenantRecord]:
+        """The registry's records, each with the resources its own schema holds."""
+        records = await super().tenant_records(under)
+        async with self.pool.acquire() as raw:
+            placements = {p.tenant: p.location for p in await registry.every(PgConn(raw))}
+        counted = []
+        for record in records:
+            if record.tenant not in placements:
+                counted.append(record)
+                continue
+            async with self._bound(TenantId(record.tenant), write=False) as conn:
+                rows = await conn.fetch(
+                    "SELECT COUNT(*) FROM resources WHERE NOT deleted AND tenant = ?",
+                    [record.tenant],
+                )
+            counted.append(replace(record, resources=int(rows[0][0])))
+        return counted
 
     # -- tenant-bound calls ---------------------------------------------------------------
 
