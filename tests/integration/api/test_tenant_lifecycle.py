@@ -75,7 +75,9 @@ async def test_provision_write_delete_and_provision_again(
         assert job["state"] == "completed", job
         primary = job["removed"]["primary"]
         assert primary["resources"] == 2 and primary["resource_versions"] == 3
-        assert primary["tenants"] == 1 and primary["idx_reference"] >= 1
+        assert primary["tenants"] == 1
+        if not {"schema", "database"} & primary.keys():  # shared: row by row, every table
+            assert primary["idx_reference"] >= 1
 
         assert (await fhir.get("/Patient/p1")).status_code == 404  # gone, not deleted
         assert (await fhir.get("/Observation", params={"subject": "Patient/p1"})).json()[
@@ -121,7 +123,7 @@ async def test_bad_tenant_requests_answer_4xx(admin: httpx.AsyncClient, tenant: 
 async def test_deleting_a_tenant_empties_the_in_process_terminology_index(
     server: Any, admin: httpx.AsyncClient, tenant: str
 ) -> None:
-    if server.topology != "inprocess":
+    if not server.topology.startswith("inprocess"):
         pytest.skip("only `polyfhir run` has an in-process terminology index")
     code_system = {
         "resourceType": "CodeSystem",

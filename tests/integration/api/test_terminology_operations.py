@@ -42,7 +42,7 @@ CONCEPT_MAP = {
 
 
 def _one_process(server: Server) -> None:
-    if server.topology != "inprocess":
+    if not server.topology.startswith("inprocess"):
         pytest.skip(
             "the gateway process alone has no terminology service (503: see the sibling test)"
         )

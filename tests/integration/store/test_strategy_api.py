@@ -1,7 +1,8 @@
 """A representative subset of the API's behaviour tests, run again under schema per
 tenant and database per tenant (``strategy_server``: in-process, each engine that
 supports the strategy): search (basic, references with chains/_has/includes, full
-text, terminology), history, and the tenancy tests. The rest of the API suite runs
+text, terminology and its operations), history, the tenancy tests and the tenant
+lifecycle (provision, list, delete: the schema, database or file is dropped). The rest of the API suite runs
 under the shared strategy only: what differs between strategies is where a session's
 statements go, which these cover (docs/tenancy.md, "Tests")."""
 
@@ -22,8 +23,10 @@ SUBSET = (
     "integration.api.test_search_terminology",
     "integration.api.test_history",
     "integration.api.test_tenancy",
+    "integration.api.test_tenant_lifecycle",
+    "integration.api.test_terminology_operations",
 )
-FIXTURES = ("two_tenants",)  # module fixtures of the subset, brought along with its tests
+FIXTURES = ("two_tenants", "admin")  # module fixtures of the subset, brought along with its tests
 for _name in SUBSET:
     for _test, _function in vars(import_module(_name)).items():
         if (_test.startswith("test_") or _test in FIXTURES) and callable(_function):

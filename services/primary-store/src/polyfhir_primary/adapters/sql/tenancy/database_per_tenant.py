@@ -21,7 +21,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from polyfhir_bus.relay import OutboxRecord
@@ -117,13 +117,15 @@ class DatabasePerTenant:
                 )
             async with self.databases.lease(placement):  # opening migrates it
                 pass
+            # first use registers the tenant in the control registry (the lifecycle's)
+            await self._control.provision_tenant(tenant, datetime.now(UTC))
             log.info("tenant %s provisioned in database %s", tenant, location)
             self._placements[tenant.value] = placement
             return placement
 
     async def drop_tenant(self, tenant: TenantId) -> dict[str, int]:
         """Drop the tenant's database (or file); what it held, counted first."""
-        counts = {"resources": 0, "versions": 0, "outbox": 0}
+        counts = {"resources": 0, "resource_versions": 0, "outbox": 0, "database": 0}
         placement = await self._find(tenant)
         if placement is None:
             return counts
@@ -131,12 +133,13 @@ class DatabasePerTenant:
         async with self.databases.lease(placement) as db, db.transaction() as conn:
             for key, sql, args in (
                 ("resources", "SELECT COUNT(*) FROM resources WHERE deleted = ?", [flag]),
-                ("versions", "SELECT COUNT(*) FROM resource_versions", []),
+                ("resource_versions", "SELECT COUNT(*) FROM resource_versions", []),
                 ("outbox", "SELECT COUNT(*) FROM outbox", []),
             ):
                 counts[key] = int((await conn.fetch(sql, args))[0][0])
         await self.databases.evict(placement)
         await self._home.destroy(placement.location)
+        counts["database"] = 1
         async with self._control.transaction() as conn:
             await registry.remove(conn, placement)
         self._placements.pop(tenant.value, None)
@@ -147,8 +150,9 @@ class DatabasePerTenant:
     # -- the tenant lifecycle (the registry lives in the control database) --------------
 
     async def provision_tenant(self, tenant: TenantId, now: datetime) -> bool:
+        registered = await self._control.provision_tenant(tenant, now)
         await self._provision(tenant)
-        return await self._control.provision_tenant(tenant, now)
+        return registered
 
     async def tenant_records(self, under: TenantId) -> list[TenantRecord]:
         """The control registry's records, each with the resources its own database holds."""

@@ -31,9 +31,9 @@ from polyfhir_core.tenancy import TenantId
 from polyfhir_primary.adapters.database import HistoryRow, TransientConflict
 from polyfhir_primary.adapters.sql import outbox
 from polyfhir_primary.adapters.sql.dialects.postgres import POSTGRES
-from polyfhir_primary.adapters.sql.migrations import CREATE_LEDGER, migrations_for
-from polyfhir_primary.adapters.sql.pg_scope import APP_ROLE, BIND_SYSTEM, system_transaction
+from polyfhir_primary.adapters.sql.pg_scope import APP_ROLE, system_transaction
 from polyfhir_primary.adapters.sql.postgres import PgConn, PostgresDatabase
+from polyfhir_primary.adapters.sql.postgres_migrations import apply_migrations
 from polyfhir_primary.adapters.sql.session import SqlSession, fetch_history, fetch_many
 from polyfhir_primary.adapters.sql.tenancy import registry
 from polyfhir_primary.adapters.sql.tenancy.naming import quoted, schema_name
@@ -100,22 +100,13 @@ class SchemaPerTenantDatabase(PostgresDatabase):
             await raw.execute("SELECT pg_advisory_lock($1)", _SCHEMA_MIGRATION_LOCK)
             try:
                 await raw.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted(schema)}")
-                async with raw.transaction():
-                    await raw.execute("SELECT set_config('search_path', $1, true)", path)
-                    await raw.execute(CREATE_LEDGER)
-                    done = {r[0] for r in await raw.fetch("SELECT version FROM schema_migrations")}
-                pending = [m for m in migrations_for("postgres") if m.version not in done]
-                for m in pending:
-                    async with raw.transaction():
-                        await raw.execute("SELECT set_config('search_path', $1, true)", path)
-                        await raw.execute(BIND_SYSTEM)  # data migrations see every row
-                        await raw.execute(m.sql)
-                        await raw.execute(
-                            "INSERT INTO schema_migrations VALUES ($1, $2, $3)",
-                            m.version,
-                            m.name,
-                            datetime.now(UTC).isoformat(),
-                        )
+                # the same runner as the control schema's (transactional or not, in the
+                # system scope), with the tenant's schema first for this connection
+                await raw.execute("SELECT set_config('search_path', $1, false)", path)
+                try:
+                    pending = await apply_migrations(raw)
+                finally:
+                    await raw.execute("RESET search_path")
                 if pending or not await raw.fetchval(_FORWARDING, schema):
                     async with raw.transaction():  # DDL on the outbox: only when needed
                         await raw.execute(_forward_outbox(schema, self._control))
@@ -138,6 +129,8 @@ class SchemaPerTenantDatabase(PostgresDatabase):
                 async with self.pool.acquire() as raw, raw.transaction():
                     await registry.add(PgConn(raw), POSTGRES, tenant.value, STRATEGY, schema)
                 log.info("tenant %s provisioned in schema %s", tenant, schema)
+                # first use registers the tenant in the control registry (the lifecycle's)
+                await super().provision_tenant(tenant, datetime.now(UTC))
             self._schemas[tenant.value] = schema
             return schema
 
@@ -150,21 +143,27 @@ class SchemaPerTenantDatabase(PostgresDatabase):
         async with system_transaction(self.pool) as raw:  # counts and outbox rows: RLS
             conn = PgConn(raw)
             placement = await registry.find(conn, tenant.value)
-            counts = {"resources": 0, "versions": 0}
+            counts = {"resources": 0, "resource_versions": 0, "schema": 0}
             if placement is not None:
                 s = quoted(placement.location)
                 counts["resources"] = int(
                     await raw.fetchval(f"SELECT COUNT(*) FROM {s}.resources WHERE NOT deleted")
                 )
-                counts["versions"] = int(
+                counts["resource_versions"] = int(
                     await raw.fetchval(f"SELECT COUNT(*) FROM {s}.resource_versions")
                 )
                 await raw.execute(f"DROP SCHEMA IF EXISTS {s} CASCADE")
+                counts["schema"] = 1
                 await registry.remove(conn, placement)
             deleted = await conn.execute("DELETE FROM outbox WHERE tenant = ?", [tenant.value])
             counts["outbox"] = deleted
         log.info("tenant %s dropped: %s", tenant, counts)
         return counts
+
+    async def provision_tenant(self, tenant: TenantId, now: datetime) -> bool:
+        registered = await super().provision_tenant(tenant, now)
+        await self.provision(tenant)
+        return registered
 
     async def delete_tenant_data(self, tenant: TenantId, batch: int) -> dict[str, int]:
         """The lifecycle's deletion: the schema goes at once (DROP SCHEMA), then the
