@@ -32,8 +32,6 @@ from polyfhir_core.search import SearchParam, SearchQuery
 from polyfhir_core.search.query import unescape
 
 MAX_STEPS = 8
-GRAPH_MIN_DEPTH = 2
-"""Walks shorter than this stay on the primary unless a routing rule names the graph."""
 
 
 def walk_depth(part: QueryPart) -> int:
