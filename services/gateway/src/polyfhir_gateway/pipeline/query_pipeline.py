@@ -96,7 +96,9 @@ class QueryPipeline:
         self.registry = registry or SearchParameterRegistry.default()
         self.default_count, self.max_count = default_count, max_count
         self.tables = ConfigTables.of(config)
-        self._timeouts = {b.id: self._query_timeout_ms(b) for b in config.secondaries}
+        self._timeouts = {
+            b.id: self._query_timeout_ms(b) for b in (*config.secondaries, *config.standbys)
+        }
         secondaries: dict[str, Secondary] = {**self.indexes, **self.graphs}
         self.monitor = HealthMonitor(config, secondaries)
         self.writes = WriteSync(config, secondaries, self.monitor)
