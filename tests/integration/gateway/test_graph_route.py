@@ -374,3 +374,83 @@ async def test_full_text_and_a_walk_narrow_the_primary_together(
     assert sorted(ids(answer)) == sorted([chart["a"], chart["b"]])
     assert route(answer) == "graph,search,primary"
     assert ids(final) == [chart["a"]]
+
+
+# -- the cost model at run time, failover to a standby graph ---------------------------
+
+# a graph that is cheap while the router assumes no candidates and dear per real id
+DEAR_PER_ID = {
+    "assumed_candidates": 0,
+    "roles": {"graph": {"latency_ms": 1, "per_1k_ids_ms": 20_000, "features": {"chain": 1.2}}},
+}
+
+
+async def test_the_terminal_s_real_count_can_leave_a_planned_walk_to_the_primary(
+    stack: Stack, chart: dict[str, str]
+) -> None:
+    async with stack.gateway(cost=DEAR_PER_ID) as c:
+        plan = (await c.get("/admin/explain/Observation", params=CHAIN)).json()
+        answer = await c.get("/fhir/Observation", params=CHAIN)
+    chain = next(p for p in plan["parts"] if p["feature"] == "chain")
+    assert chain["route"]["backend"] == "graph"  # priced with 0 assumed candidates
+    assert {c["backend"] for c in chain["route"]["candidates"]} == {"graph", "primary"}
+    assert ids(answer) == [chart["a"]]
+    assert route(answer) == "primary"
+    assert answer.headers["x-polyfhir-fallback"] == "graph=primary_cheaper"
+
+
+class Switchable(httpx.AsyncBaseTransport):
+    """The graph-indexer's API while ``up``, a refused connection otherwise."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http, self.up = http, False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not self.up:
+            raise httpx.ConnectError("connection refused", request=request)
+        answer = await self.http.send(request)
+        headers = [(k, v) for k, v in answer.headers.items() if k != "content-encoding"]
+        return httpx.Response(answer.status_code, headers=headers, content=answer.content)
+
+
+async def test_a_standby_graph_serves_while_the_graph_is_down_and_the_graph_again_after(
+    stack: Stack, chart: dict[str, str]
+) -> None:
+    switch = Switchable(stack.http)
+    async with httpx.AsyncClient(transport=switch, base_url="http://graph") as flaky:
+        original = contract_client(GRAPH_INDEX, "http://graph", flaky)
+        standby_client = contract_client(GRAPH_INDEX, "http://graph", stack.http)
+        standby = {**graph_backend("http://graph"), "id": "graph-b", "enabled": False}
+        config = parse_config(
+            {
+                "backends": [
+                    PRIMARY,
+                    {**graph_backend("http://graph"), "failover": "graph-b"},
+                    standby,
+                ],
+                "health": {"failure_threshold": 1, "success_threshold": 1},
+            }
+        )
+        graphs = {"graph": original, "graph-b": standby_client}
+        pipeline = QueryPipeline(Positioned(stack.primary, FRESH), config, {}, graphs=graphs)
+        await pipeline.monitor.check_all()
+        async with stack._client(pipeline) as c:
+            answer = await c.get("/fhir/Observation", params=CHAIN)
+            backends = (await c.get("/admin/backends")).json()
+            everything = await c.get(f"/fhir/Patient/{chart['p1']}/$everything")
+        assert ids(answer) == [chart["a"]]
+        assert route(answer) == "graph-b,primary"
+        assert backends["promotions"] == {"graph": "graph-b"}
+        states = {b["id"]: b for b in backends["backends"]}
+        assert states["graph"]["state"] == "unhealthy"
+        assert states["graph-b"]["servingFor"] == ["graph"]
+        assert route(everything) == "graph-b,primary"
+
+        switch.up = True  # the original recovers: demoted standby, the graph serves again
+        await pipeline.monitor.check_all()
+        assert pipeline.monitor.promotions() == {}
+        async with stack._client(pipeline) as c:
+            again = await c.get("/fhir/Observation", params=CHAIN)
+        assert ids(again) == [chart["a"]]
+        assert route(again) == "graph,primary"
+        assert "x-polyfhir-fallback" not in again.headers
