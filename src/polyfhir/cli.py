@@ -32,9 +32,11 @@ from polyfhir_servicekit.serve import serve_app
 async def run_standalone(host: str, port: int, config_file: str | None = None) -> None:
     settings = GatewaySettings()
     announce_auth(settings)  # the first log line: is the API open?
-    primary = await bootstrap(PrimarySettings())
-    if config_file is not None:
+    primary_settings = PrimarySettings()
+    if config_file is not None:  # one composite config for the gateway and the relay
         settings = settings.model_copy(update={"config_file": config_file})
+        primary_settings = primary_settings.model_copy(update={"config_file": config_file})
+    primary = await bootstrap(primary_settings)
     clients = ServiceClients()  # the secondaries' services, if the config names any
     pipeline = build_pipeline(primary.service, settings, clients)
     app = create_app(primary.service, settings, pipeline=pipeline)

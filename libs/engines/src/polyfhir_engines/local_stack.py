@@ -198,6 +198,9 @@ class LocalStack:
         if self.graph:
             self._add_graph(common, logs, config)
         config_file.write_bytes(orjson.dumps(config, option=orjson.OPT_INDENT_2))
+        for service in (self.primary, self.indexer, self.graph_indexer):
+            if service is not None:  # batch sizes and retries from the one composite config
+                service.env["POLYFHIR_CONFIG_FILE"] = str(config_file)
         self.gateway = Service(
             "gateway",
             "polyfhir-gateway",

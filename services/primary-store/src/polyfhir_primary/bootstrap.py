@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from polyfhir_bus.kafka import KafkaPublisher, ProducerSettings
 from polyfhir_bus.relay import OutboxRelay, RelaySettings
+from polyfhir_core.config import load_config
 from polyfhir_core.errors import FhirError
 from polyfhir_core.indexing import extract_index_values
 from polyfhir_core.registry import SearchParameterRegistry
@@ -60,12 +61,25 @@ def build_relay(settings: PrimarySettings, database: Database) -> OutboxRelay | 
         settings.kafka_topic_partitions,
         settings=ProducerSettings.for_broker(sizing.max_message_bytes),
     )
-    relay_settings = RelaySettings(
+    return OutboxRelay(database, publisher, relay_settings(settings), PrometheusRelayMetrics())
+
+
+def relay_settings(settings: PrimarySettings) -> RelaySettings:
+    """Batch size and retry: the composite config's ``sync.batch_size`` and ``retry`` of
+    the primary backend when ``POLYFHIR_CONFIG_FILE`` is set, else
+    ``POLYFHIR_RELAY_BATCH_SIZE`` and the relay's default backoff."""
+    relay = RelaySettings(
         batch_size=settings.relay_batch_size,
         poll_interval=settings.relay_poll_ms / 1000,
-        sizing=sizing,
+        sizing=settings.event_sizing(),
     )
-    return OutboxRelay(database, publisher, relay_settings, PrometheusRelayMetrics())
+    if not settings.config_file:
+        return relay
+    config = load_config(settings.config_file)
+    primary = config.primary
+    return replace(
+        relay, batch_size=config.sync_for(primary).batch_size, retry=config.retry_for(primary)
+    )
 
 
 @dataclass(slots=True)

@@ -56,6 +56,11 @@ class PrimarySettings(BaseSettings):
         " the message limit when that is smaller)",
     )
     relay_batch_size: int = Field(default=500, ge=1)
+    config_file: str | None = Field(
+        default=None,
+        description="the composite configuration: when set, the relay's batch size and retry"
+        " are its sync.batch_size and retry (with the primary backend's overrides)",
+    )
     relay_poll_ms: int = Field(default=1000, ge=10, description="fallback poll interval")
     job_heartbeat_s: float = Field(
         default=10.0, gt=0, description="how often a running job's heartbeat is saved"

@@ -24,6 +24,7 @@ class IndexerMetrics:
     sync_lag_seconds: Histogram
     applied_position: Gauge  # by partition
     consumer_errors: Counter  # by error type
+    apply_retries: Counter  # engine writes attempted again (retry settings)
 
     @classmethod
     def create(cls, name: str, *, visible_as: str) -> IndexerMetrics:
@@ -58,6 +59,10 @@ class IndexerMetrics:
                 f"{prefix}_consumer_errors_total",
                 "Batches that failed and will be retried, by error type",
                 ["error"],
+            ),
+            apply_retries=Counter(
+                f"{prefix}_apply_retries_total",
+                f"Writes to the {name} engine attempted again after a failure",
             ),
         )
 
