@@ -454,3 +454,26 @@ async def test_a_standby_graph_serves_while_the_graph_is_down_and_the_graph_agai
         assert ids(again) == [chart["a"]]
         assert route(again) == "graph,primary"
         assert "x-polyfhir-fallback" not in again.headers
+
+
+async def test_an_untyped_chain_unites_the_walks_of_each_target_type(
+    stack: Stack, chart: dict[str, str]
+) -> None:
+    """``subject.name`` on Observation: a Patient or a Location may match (union)."""
+    ward = await stack.create({"resourceType": "Location", "name": "Ward Seven"})
+    named = await stack.create({"resourceType": "Patient", "name": [{"family": "Ward"}]})
+    obs = {"resourceType": "Observation", "status": "final", "code": {"text": "t"}}
+    at_ward = await stack.create({**obs, "subject": ref("Location", ward)})
+    of_named = await stack.create({**obs, "subject": ref("Patient", named)})
+    await stack.sync_graph()
+    rule = {"name": "chains", "match": {"features": ["chain"]}, "target": "graph"}
+    params = {"subject.name": "Ward"}
+    async with stack.gateway(routing=[rule]) as c:
+        answer = await c.get("/fhir/Observation", params=params)
+        plan = (await c.get("/admin/explain/Observation", params=params)).json()
+    async with stack.gateway() as c:
+        alone = await c.get("/fhir/Observation", params=params)
+    assert sorted(ids(answer)) == sorted([at_ward, of_named]) == sorted(ids(alone))
+    assert route(answer) == "graph,primary"
+    assert route(alone) == "primary"
+    assert plan["strategy"] == "union"

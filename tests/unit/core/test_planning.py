@@ -192,7 +192,7 @@ def test_rules_are_matched_by_type_and_parameter_and_can_pin_the_primary() -> No
 
 def test_a_rule_sends_even_a_one_step_chain_to_the_graph() -> None:
     rule = {"name": "chains", "match": {"features": ["chain"]}, "target": "graph"}
-    result = plan("Observation", "subject.name=x", config(GRAPH, routing=[rule]))
+    result = plan("Observation", "subject:Patient.name=x", config(GRAPH, routing=[rule]))
     chain = result.decision(QueryFeature.CHAIN)
     assert chain is not None
     assert (chain.backend, chain.reason, chain.fallback) == ("graph", RouteReason.RULE, "primary")

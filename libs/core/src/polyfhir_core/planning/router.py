@@ -35,7 +35,9 @@ from polyfhir_core.planning.analyzer import QueryAnalysis
 from polyfhir_core.planning.part_router import route_part, to_primary
 from polyfhir_core.planning.plan import MergeStrategy, QueryPlan, RouteDecision, RouteReason
 from polyfhir_core.planning.plan_notes import freshness_notes, primary_text_notes
+from polyfhir_core.planning.reference_walks import walk_alternatives
 from polyfhir_core.planning.routing_context import EXECUTABLE, NATURAL_ROLE, RoutingContext
+from polyfhir_core.registry import SearchParameterRegistry
 
 __all__ = ["EXECUTABLE", "NATURAL_ROLE", "RoutingContext", "plan_query", "route_part"]
 
@@ -71,7 +73,7 @@ def plan_query(analysis: QueryAnalysis, ctx: RoutingContext) -> QueryPlan:
                 f"{text.backend} ids restrict the primary (_id), which applies every other "
                 "filter, sort, paging and includes"
             )
-    strategy = _graph_strategy(analysis, decisions, strategy, notes)
+    strategy = _graph_strategy(analysis, decisions, strategy, notes, ctx)
     notes += primary_text_notes(analysis, decisions)
     notes += freshness_notes(ctx.derived, decisions)
     fallbacks = {
@@ -90,6 +92,7 @@ def _graph_strategy(
     decisions: list[RouteDecision],
     strategy: MergeStrategy,
     notes: list[str],
+    ctx: RoutingContext,
 ) -> MergeStrategy:
     """Chains/_has on the graph: candidate ids restrict the primary, like full-text hits.
     With full text on the search backend too, both id sets restrict it (intersected)."""
@@ -100,8 +103,31 @@ def _graph_strategy(
         "the primary evaluates each terminal filter, the graph walks the references back to "
         "candidate ids (_id); the primary applies every other filter, sort, paging and includes"
     )
+    if _has_alternatives(analysis, walked, ctx):
+        notes.append(
+            "an untyped step may point at several types (any may match): one walk per type, "
+            "their candidates united (union), then intersected with the other parameters'"
+        )
+        return MergeStrategy.UNION
     if strategy is not MergeStrategy.PRIMARY_ONLY:
         notes.append("the full-text hits and the walks' candidates are intersected")
         return strategy
     restricted = analysis.id_restriction is not None
     return MergeStrategy.INTERSECTION if restricted else MergeStrategy.PRIMARY_ENRICHED
+
+
+def _has_alternatives(
+    analysis: QueryAnalysis, walked: list[RouteDecision], ctx: RoutingContext
+) -> bool:
+    """Does a walked chain have an untyped step with several target types?"""
+    rtype = analysis.query.resource_type
+    if rtype is None:
+        return False
+    registry = ctx.registry or SearchParameterRegistry.default()
+    for decision in walked:
+        part = analysis.part(decision.feature)
+        for param in part.params if part is not None else ():
+            alternatives = walk_alternatives(rtype, param, registry)
+            if alternatives is not None and len(alternatives) > 1:
+                return True
+    return False

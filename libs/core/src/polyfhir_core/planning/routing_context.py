@@ -12,6 +12,7 @@ from polyfhir_core.config.routing import QueryFeature
 from polyfhir_core.planning.config_tables import ConfigTables
 from polyfhir_core.planning.cost_model import PartEstimate
 from polyfhir_core.planning.plan import BackendState
+from polyfhir_core.registry import SearchParameterRegistry
 
 NATURAL_ROLE: dict[QueryFeature, BackendRole] = {
     QueryFeature.FULL_TEXT: BackendRole.SEARCH,
@@ -47,6 +48,7 @@ class RoutingContext:
     estimates: Mapping[QueryFeature, int] = field(default_factory=dict)
     tables: ConfigTables | None = None
     fanout: Mapping[str, float] = field(default_factory=dict)
+    registry: SearchParameterRegistry | None = None  # None: the official R4 parameters
 
     def __post_init__(self) -> None:
         if self.tables is None:

@@ -7,9 +7,11 @@ For every chain or ``_has`` the router sent to the graph
 2. the graph walks from those ids to the searched type (``chain_sources`` /
    ``has_targets``), after the same freshness check as the search secondary
    (``sync.max_read_lag_ms``), under the backend's query timeout;
-3. the candidate sets of all walks are intersected (the parameters are ANDed)
-   and the primary runs the rest of the query — every other filter, sort,
-   paging, includes — restricted to them with ``_id``.
+3. the candidate sets of a step's typed alternatives are united (``subject.name``
+   on Observation: Patient, Group, Device or Location — any may match), those of
+   the parameters intersected (they are ANDed), and the primary runs the rest of
+   the query — every other filter, sort, paging, includes — restricted to them
+   with ``_id``.
 
 More than ``cost.max_shipped_ids`` terminal or candidate ids, a step the
 graph cannot type (``subject.name`` on Observation), a graph that is down,
@@ -35,7 +37,7 @@ from polyfhir_core.planning.cost_model import PartEstimate
 from polyfhir_core.planning.reference_walks import (
     ReferenceWalk,
     candidates_query,
-    reference_walks,
+    walk_groups,
 )
 from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_core.search import SearchQuery
@@ -71,21 +73,30 @@ class GraphWalker:
             )
         parts = [plan.analysis.part(d.feature) for d in walked]
         params = tuple(p for part in parts if part is not None for p in part.params)
-        walks = reference_walks(query.resource_type, params, self.registry)
-        if walks is None:
+        groups = walk_groups(query.resource_type, params, self.registry)
+        if groups is None:
             raise Fallback(
-                "not_walkable", "a reference step has no single target type", backend=backend.id
+                "not_walkable", "a reference step has no target type", backend=backend.id
             )
         priced = all(d.rule is None for d in walked)  # a rule's choice is not re-priced
         candidates: set[str] | None = None
-        for walk in walks:
-            found = await self._candidates(
-                ctx, query.resource_type or "", walk, graph, backend, priced=priced
-            )
+        for alternatives in groups:  # parameters are ANDed, a step's target types ORed
+            found: set[str] = set()
+            for walk in alternatives:
+                found |= await self._candidates(
+                    ctx, query.resource_type or "", walk, graph, backend, priced=priced
+                )
+            if len(found) > self.config.cost.max_shipped_ids:
+                raise Fallback(
+                    "over_id_cap",
+                    f"the united walks reach more than {self.config.cost.max_shipped_ids} ids",
+                    backend=backend.id,
+                )
             candidates = found if candidates is None else candidates & found
             if not candidates:
                 return Page([], total=0)
         assert candidates is not None
+        walks = tuple(w for alternatives in groups for w in alternatives)
         return await self.store.search(ctx, candidates_query(query, walks, sorted(candidates)))
 
     async def _candidates(

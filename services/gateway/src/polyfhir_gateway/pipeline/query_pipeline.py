@@ -114,7 +114,13 @@ class QueryPipeline:
     # -- planning ----------------------------------------------------------------------
 
     def plan(self, query: SearchQuery) -> QueryPlan:
-        ctx = RoutingContext(self.config, self.monitor.snapshot(), EXECUTABLE, tables=self.tables)
+        ctx = RoutingContext(
+            self.config,
+            self.monitor.snapshot(),
+            EXECUTABLE,
+            tables=self.tables,
+            registry=self.registry,
+        )
         return plan_query(analyze(query, self.registry), ctx)
 
     # -- searching ---------------------------------------------------------------------
