@@ -145,7 +145,13 @@ class VersionedBatchHandler(ABC, Generic[ItemT]):
         items = await asyncio.to_thread(self._items, latest)
         await self._before_apply(batch)
         positions = batch.positions
+        engine_call = datetime.now(UTC)
+        for item in items:  # commit -> engine call: the pipeline's part of the sync lag
+            lag = (engine_call - item.last_updated).total_seconds()
+            self._metrics.pipeline_lag_seconds.observe(max(lag, 0.0))
+        written = time.perf_counter()
         results = await self._apply_retried(items, positions)
+        self._metrics.engine_write_seconds.observe(time.perf_counter() - written)
         await self._freshness.advance()
         self._metrics.batch_size.observe(len(deliveries))
         self._metrics.apply_seconds.observe(time.perf_counter() - started)

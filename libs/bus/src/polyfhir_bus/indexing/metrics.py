@@ -25,6 +25,8 @@ class IndexerMetrics:
     applied_position: Gauge  # by partition
     consumer_errors: Counter  # by error type
     apply_retries: Counter  # engine writes attempted again (retry settings)
+    engine_write_seconds: Histogram  # the engine call alone (retries included)
+    pipeline_lag_seconds: Histogram  # commit (lastUpdated) -> the engine call starts
 
     @classmethod
     def create(cls, name: str, *, visible_as: str) -> IndexerMetrics:
@@ -63,6 +65,17 @@ class IndexerMetrics:
             apply_retries=Counter(
                 f"{prefix}_apply_retries_total",
                 f"Writes to the {name} engine attempted again after a failure",
+            ),
+            engine_write_seconds=Histogram(
+                f"{prefix}_engine_write_seconds",
+                f"Time the {name} engine takes to write one batch (the engine call alone)",
+                buckets=APPLY_BUCKETS,
+            ),
+            pipeline_lag_seconds=Histogram(
+                f"{prefix}_pipeline_lag_seconds",
+                "From an event's lastUpdated (commit) to the engine call that writes it: "
+                "outbox, relay, broker, consumer, extraction",
+                buckets=LAG_BUCKETS,
             ),
         )
 
