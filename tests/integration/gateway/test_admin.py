@@ -206,7 +206,7 @@ async def test_advisor_backends_show_effective_settings_and_kinds(primary: Any) 
     assert by_id["graph"]["retry"]["max_attempts"] == 2
     assert by_id["graph"]["queried"] == ["chain", "has"]
     assert by_id["search"]["state"] == "healthy"
-    assert by_id["primary"]["cost"]["features"]["chain"] == 3.0
+    assert by_id["primary"]["cost"]["features"]["chain"] == 2.0
     kind = falkor.json()
     assert kind["roles"] == ["graph"]
     assert [b["id"] for b in kind["backends"]] == ["graph"]
@@ -223,7 +223,13 @@ async def test_advisor_analyze_plans_with_a_given_configuration(primary: Any) ->
         given = (
             await c.post(
                 "/admin/advisor/analyze",
-                json={"queries": [deep], "config": {"backends": [PRIMARY, GRAPH]}},
+                json={
+                    "queries": [deep],
+                    "config": {
+                        "backends": [PRIMARY, GRAPH],
+                        "cost": {"roles": {"primary": {"features": {"chain": 8}}}},
+                    },
+                },
             )
         ).json()
     assert current["results"][0]["parts"][0]["route"]["reason"] == "no_backend"

@@ -46,6 +46,7 @@ __all__ = ["falkordb_server"]
 pytestmark = pytest.mark.integration
 
 PRIMARY = {"id": "primary", "role": "primary", "kind": "sqlite", "url": "sqlite:///x.db"}
+WALKS = {"name": "walks", "match": {"features": ["chain", "has"]}, "target": "graph"}
 FRESH = TenantPositions({}, pending=0)
 
 
@@ -68,10 +69,19 @@ class Stack:
     events: list[ResourceChanged] = field(default_factory=list)
 
     def gateway(
-        self, positions: TenantPositions = FRESH, search: FakeSearchIndex | None = None, **top: Any
+        self,
+        positions: TenantPositions = FRESH,
+        search: FakeSearchIndex | None = None,
+        *,
+        walks_on_graph: bool = True,
+        **top: Any,
     ) -> httpx.AsyncClient:
+        """``walks_on_graph``: a routing rule sends chains and ``_has`` to the graph (else
+        the cost model decides, and at this size it prices the primary lower)."""
         graph = contract_client(GRAPH_INDEX, "http://graph", self.http)
         backends = [PRIMARY, graph_backend("http://graph"), *([SEARCH] if search else [])]
+        if walks_on_graph:
+            top.setdefault("routing", [WALKS])
         config = parse_config({"backends": backends, **top})
         indexes = {"search": search} if search else {}
         pipeline = QueryPipeline(
@@ -83,7 +93,7 @@ class Stack:
         down = f"http://127.0.0.1:{free_port()}"
         http = httpx.AsyncClient()
         graph = contract_client(GRAPH_INDEX, down, http, timeout=2.0)
-        config = parse_config({"backends": [PRIMARY, graph_backend(down)]})
+        config = parse_config({"backends": [PRIMARY, graph_backend(down)], "routing": [WALKS]})
         pipeline = QueryPipeline(
             Positioned(self.primary, FRESH), config, {}, graphs={"graph": graph}
         )
@@ -181,8 +191,21 @@ async def test_nested_has_is_walked_on_the_graph(stack: Stack, chart: dict[str, 
     assert route(answer) == "graph,primary"
 
 
+async def test_without_a_rule_the_cost_model_keeps_small_walks_on_the_primary(
+    stack: Stack, chart: dict[str, str]
+) -> None:
+    async with stack.gateway(walks_on_graph=False) as c:
+        deeper = await c.get("/fhir/Observation", params=CHAIN)
+        plan = (await c.get("/admin/explain/Observation", params=CHAIN)).json()
+    assert ids(deeper) == [chart["a"]]
+    assert route(deeper) == "primary"
+    chain = next(p for p in plan["parts"] if p["feature"] == "chain")
+    assert chain["route"]["reason"] == "primary_cheaper"
+    assert {c["backend"] for c in chain["route"]["candidates"]} == {"graph", "primary"}
+
+
 async def test_a_one_step_chain_stays_on_the_primary(stack: Stack, chart: dict[str, str]) -> None:
-    async with stack.gateway() as c:
+    async with stack.gateway(walks_on_graph=False) as c:
         answer = await c.get("/fhir/Patient", params={"organization.name": "Acme"})
     assert ids(answer) == [chart["p1"]]
     assert route(answer) == "primary"
@@ -378,17 +401,20 @@ async def test_full_text_and_a_walk_narrow_the_primary_together(
 
 # -- the cost model at run time, failover to a standby graph ---------------------------
 
-# a graph that is cheap while the router assumes no candidates and dear per real id
+# joins priced dear (the walk wins while no candidates are assumed), a graph dear per id
 DEAR_PER_ID = {
     "assumed_candidates": 0,
-    "roles": {"graph": {"latency_ms": 1, "per_1k_ids_ms": 20_000, "features": {"chain": 1.2}}},
+    "roles": {
+        "primary": {"latency_ms": 3, "features": {"chain": 20}},
+        "graph": {"latency_ms": 1, "per_1k_ids_ms": 100_000},
+    },
 }
 
 
 async def test_the_terminal_s_real_count_can_leave_a_planned_walk_to_the_primary(
     stack: Stack, chart: dict[str, str]
 ) -> None:
-    async with stack.gateway(cost=DEAR_PER_ID) as c:
+    async with stack.gateway(walks_on_graph=False, cost=DEAR_PER_ID) as c:
         plan = (await c.get("/admin/explain/Observation", params=CHAIN)).json()
         answer = await c.get("/fhir/Observation", params=CHAIN)
     chain = next(p for p in plan["parts"] if p["feature"] == "chain")
@@ -429,6 +455,7 @@ async def test_a_standby_graph_serves_while_the_graph_is_down_and_the_graph_agai
                     standby,
                 ],
                 "health": {"failure_threshold": 1, "success_threshold": 1},
+                "routing": [WALKS],
             }
         )
         graphs = {"graph": original, "graph-b": standby_client}
@@ -471,7 +498,7 @@ async def test_an_untyped_chain_unites_the_walks_of_each_target_type(
     async with stack.gateway(routing=[rule]) as c:
         answer = await c.get("/fhir/Observation", params=params)
         plan = (await c.get("/admin/explain/Observation", params=params)).json()
-    async with stack.gateway() as c:
+    async with stack.gateway(walks_on_graph=False) as c:
         alone = await c.get("/fhir/Observation", params=params)
     assert sorted(ids(answer)) == sorted([at_ward, of_named]) == sorted(ids(alone))
     assert route(answer) == "graph,primary"

@@ -29,8 +29,25 @@ ONE_HAS = ("Patient", "_has:Observation:subject:code=x", QueryFeature.HAS)
 NESTED_HAS = ("Patient", "_has:Observation:subject:_has:AuditEvent:entity:type=x", QueryFeature.HAS)
 
 
+# a primary whose joins were measured dear (the defaults price a joined row at 2x an id)
+DEAR_JOINS = {
+    "roles": {
+        "primary": {
+            "latency_ms": 3,
+            "per_1k_ids_ms": 1,
+            "features": {"chain": 8, "has": 8},
+            "resource_units": 2,
+        }
+    }
+}
+
+
 def config(*backends: dict[str, Any], **top: Any) -> CompositeConfig:
     return parse_config({"backends": [PRIMARY, *backends], **top})
+
+
+def dear(*backends: dict[str, Any], **cost: Any) -> CompositeConfig:
+    return config(*backends, cost={**DEAR_JOINS, **cost})
 
 
 def plan(shape: tuple[str, str, QueryFeature], cfg: CompositeConfig, **ctx: Any) -> QueryPlan:
@@ -71,14 +88,24 @@ def test_the_chosen_backend_is_never_dearer_than_another_candidate(
     assert scores[decision.backend] == min(scores.values())
 
 
-def test_deeper_walks_go_to_the_graph_and_explain_says_why() -> None:
-    decision = decided(THREE_STEPS, config(GRAPH), estimates={QueryFeature.CHAIN: 40})
+def test_with_the_default_weights_walks_stay_on_the_primary_at_small_sizes() -> None:
+    """What benchmarks/graph.py measured at ~20k resources: the primary's joins beat the
+    graph's extra round trips for chains of 1-4 levels."""
+    for shape in (ONE_STEP, TWO_STEPS, THREE_STEPS, NESTED_HAS):
+        decision = decided(shape, config(GRAPH))
+        assert (decision.backend, decision.reason) == ("primary", RouteReason.PRIMARY_CHEAPER)
+
+
+def test_deeper_walks_go_to_the_graph_when_joins_are_dear_and_explain_says_why() -> None:
+    decision = decided(THREE_STEPS, dear(GRAPH), estimates={QueryFeature.CHAIN: 40})
     assert (decision.backend, decision.reason) == ("graph", RouteReason.ROLE_DEFAULT)
     route = decision.to_json()
     costs = {c["backend"]: c for c in route["candidates"]}
     assert costs["graph"]["score"] < costs["primary"]["score"]
     assert [c["call"] for c in costs["graph"]["calls"]] == [
         "terminal filter",
+        "positions",
+        "positions",
         "walk 3 steps",
         "_id candidates",
     ]
@@ -86,46 +113,53 @@ def test_deeper_walks_go_to_the_graph_and_explain_says_why() -> None:
     assert "cost: graph" in route["detail"] and "< primary" in route["detail"]
 
 
+def test_a_walk_reaching_more_than_the_id_cap_is_no_graph_route() -> None:
+    decision = decided(
+        THREE_STEPS, dear(GRAPH), estimates={QueryFeature.CHAIN: 40}, fanout={"graph": 100.0}
+    )
+    assert decision.backend == "primary"
+    graph = next(c for c in decision.to_json()["candidates"] if c["backend"] == "graph")
+    assert graph["score"] == "over_id_cap"
+
+
 def test_without_estimates_explain_says_the_candidates_are_assumed() -> None:
     decision = decided(TWO_STEPS, config(GRAPH, cost={"assumed_candidates": 7}))
+    assert decision.backend == "primary"
     assert all(c.assumed and c.candidates == 7 for c in decision.costs)
     assert "(assumed candidates)" in decision.detail
 
 
 def test_the_cheaper_of_two_graph_backends_serves() -> None:
     # FalkorDB's kind has the lower base cost than Neo4j's Bolt round trip
-    assert decided(TWO_STEPS, config(GRAPH, FALKOR)).backend == "falkor"
-    steered = config(GRAPH, FALKOR, cost={"backends": {"falkor": {"weight": 5.0}}})
-    assert decided(TWO_STEPS, steered).backend == "graph"
+    assert decided(THREE_STEPS, dear(GRAPH, FALKOR)).backend == "falkor"
+    steered = dear(GRAPH, FALKOR, backends={"falkor": {"weight": 5.0}})
+    assert decided(THREE_STEPS, steered).backend == "graph"
 
 
 def test_an_operator_weight_can_keep_walks_on_the_primary() -> None:
-    cfg = config(GRAPH, cost={"roles": {"graph": {"latency_ms": 6, "weight": 20.0}}})
-    decision = decided(THREE_STEPS, cfg)
+    assert decided(THREE_STEPS, dear(GRAPH)).backend == "graph"
+    heavy = {"graph": {"latency_ms": 6, "per_1k_ids_ms": 0.25, "weight": 20.0}}
+    decision = decided(THREE_STEPS, dear(GRAPH, backends=heavy))
     assert (decision.backend, decision.reason) == ("primary", RouteReason.PRIMARY_CHEAPER)
 
 
 def test_a_low_quality_backend_loses_to_an_exact_one() -> None:
-    cfg = config(GRAPH, FALKOR, cost={"kinds": {"falkordb": {"latency_ms": 1, "quality": 0.5}}})
-    assert decided(TWO_STEPS, cfg).backend == "graph"
-    indifferent = config(
-        GRAPH,
-        FALKOR,
-        cost={"quality_weight": 0, "kinds": {"falkordb": {"latency_ms": 1, "quality": 0.5}}},
-    )
-    assert decided(TWO_STEPS, indifferent).backend == "falkor"
+    sloppy = {"falkordb": {"latency_ms": 1, "per_1k_ids_ms": 0.25, "quality": 0.5}}
+    assert decided(THREE_STEPS, dear(GRAPH, FALKOR, kinds=sloppy)).backend == "graph"
+    indifferent = dear(GRAPH, FALKOR, kinds=sloppy, quality_weight=0)
+    assert decided(THREE_STEPS, indifferent).backend == "falkor"
 
 
-def test_a_wide_fanout_makes_the_primary_cheaper_for_a_two_step_walk() -> None:
+def test_a_wider_fanout_makes_the_graph_cheaper_for_a_two_step_walk() -> None:
     narrow = decided(TWO_STEPS, config(GRAPH), estimates={QueryFeature.CHAIN: 100})
     wide = decided(
         TWO_STEPS,
-        config(GRAPH),
-        estimates={QueryFeature.CHAIN: 100},
-        fanout={"graph": 40.0},
+        dear(GRAPH),
+        estimates={QueryFeature.CHAIN: 10},
+        fanout={"graph": 30.0},
     )
-    assert narrow.backend == "graph"
-    assert (wide.backend, wide.reason) == ("primary", RouteReason.PRIMARY_CHEAPER)
+    assert (narrow.backend, narrow.reason) == ("primary", RouteReason.PRIMARY_CHEAPER)
+    assert wide.backend == "graph"
 
 
 def test_full_text_is_cheaper_on_the_search_backend() -> None:
@@ -149,7 +183,7 @@ WITH_STANDBY = {**GRAPH, "failover": "graph-standby"}
 
 
 def test_an_unhealthy_graph_is_replaced_by_its_healthy_standby() -> None:
-    cfg = config(WITH_STANDBY, STANDBY)
+    cfg = dear(WITH_STANDBY, STANDBY)
     result = plan(THREE_STEPS, cfg, states={"graph": BackendState.UNHEALTHY})
     decision = result.decision(QueryFeature.CHAIN)
     assert decision is not None
@@ -165,7 +199,7 @@ def test_an_unhealthy_graph_is_replaced_by_its_healthy_standby() -> None:
 
 
 def test_a_healthy_graph_keeps_serving_and_its_standby_waits() -> None:
-    decision = decided(THREE_STEPS, config(WITH_STANDBY, STANDBY))
+    decision = decided(THREE_STEPS, dear(WITH_STANDBY, STANDBY))
     assert (decision.backend, decision.promoted_from) == ("graph", None)
 
 

@@ -228,6 +228,10 @@ class LocalStack:
             logs,
         )
         config["backends"].append(graph_backend(self.falkordb.url, self.graph_indexer.url))
+        # the stack shows the graph at work: chains and _has are walked on it (without
+        # this rule the cost model decides, and on small data it prices the primary lower)
+        walks = {"name": "walks", "match": {"features": ["chain", "has"]}}
+        config["routing"].append({**walks, "target": GRAPH_BACKEND_ID, "fallback": "primary"})
 
     @property
     def base_url(self) -> str:

@@ -3,11 +3,11 @@
 One model (``docs/routing.md``, "Cost model"): every call a route makes is
 priced from the weights of the backend that serves it — a fixed round trip
 (``latency_ms``, scaled by the engine's kind: :data:`KIND_BASE_FACTOR`), a
-share per thousand candidate ids (``per_1k_ids_ms``), a feature multiplier
-(applied once per reference step for chains and ``_has``), the load the call
-puts on the backend (``resource_units``) and how exact its answer is
-(``quality``). :class:`CostConfig` weighs latency, resource use and quality
-into one score; the router takes the cheapest capable backend.
+share per thousand candidate ids or rows touched (``per_1k_ids_ms``), a
+feature multiplier (``features``), the load the call puts on the backend
+(``resource_units``) and how exact its answer is (``quality``).
+:class:`CostConfig` weighs latency, resource use and quality into one score;
+the router takes the cheapest capable backend.
 """
 
 from __future__ import annotations
@@ -48,16 +48,12 @@ class CostWeights(ConfigModel):
     quality: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
     weight: _Positive = 1.0
 
-    def multiplier(self, feature: QueryFeature, steps: int = 1) -> float:
-        """The feature's multiplier, once per step (a walk of ``steps`` references)."""
-        return float(self.features.get(feature, 1.0) ** max(steps, 1))
+    def multiplier(self, feature: QueryFeature) -> float:
+        return float(self.features.get(feature, 1.0))
 
-    def call_ms(
-        self, candidate_ids: int, feature: QueryFeature = QueryFeature.BASIC, steps: int = 1
-    ) -> float:
-        """Unweighted latency of one call producing ``candidate_ids`` ids."""
-        base = self.latency_ms + self.per_1k_ids_ms * candidate_ids / 1_000
-        return base * self.multiplier(feature, steps)
+    def call_ms(self, ids: int, feature: QueryFeature = QueryFeature.BASIC) -> float:
+        """Unweighted latency of one call touching ``ids`` ids (or rows, for a walk)."""
+        return (self.latency_ms + self.per_1k_ids_ms * ids / 1_000) * self.multiplier(feature)
 
     def resource(self, candidate_ids: int) -> float:
         """The load of one call producing ``candidate_ids`` ids."""
@@ -74,20 +70,18 @@ class CostWeights(ConfigModel):
 
 _F = QueryFeature
 ROLE_DEFAULT_COSTS: dict[BackendRole, CostWeights] = {
-    # every join of a chain or _has multiplies the primary's work; its full text
-    # (FTS5 / tsvector) is a scan beside the other filters
+    # a chain or _has is joins on the primary (a joined row costs twice a plain id); its
+    # full text (FTS5 / tsvector) is a scan beside the other filters, without relevance
     BackendRole.PRIMARY: CostWeights(
-        latency_ms=2.0,
+        latency_ms=3.0,
         per_1k_ids_ms=1.0,
-        features={_F.CHAIN: 3.0, _F.HAS: 3.0, _F.FULL_TEXT: 6.0, _F.INCLUDE_ITERATE: 2.0},
+        features={_F.CHAIN: 2.0, _F.HAS: 2.0, _F.FULL_TEXT: 10.0, _F.INCLUDE_ITERATE: 2.0},
         resource_units=2.0,
     ),
     BackendRole.SEARCH: CostWeights(latency_ms=8.0, per_1k_ids_ms=3.0),
-    # a hop on the graph is an index lookup per node, not a join
-    BackendRole.GRAPH: CostWeights(
-        latency_ms=6.0, per_1k_ids_ms=4.0, features={_F.CHAIN: 1.2, _F.HAS: 1.2}
-    ),
-    BackendRole.TERMINOLOGY: CostWeights(latency_ms=2.0, per_1k_ids_ms=1.0),
+    # a hop on the graph is an adjacency lookup, not a join: no multiplier
+    BackendRole.GRAPH: CostWeights(latency_ms=6.0, per_1k_ids_ms=0.25),
+    BackendRole.TERMINOLOGY: CostWeights(latency_ms=3.0, per_1k_ids_ms=1.0),
     BackendRole.ARCHIVE: CostWeights(latency_ms=50.0, per_1k_ids_ms=10.0, quality=0.9),
 }
 """Starting estimates per role; to tune against measurements (``benchmarks/``)."""

@@ -40,9 +40,9 @@ def describe_kind(config: CompositeConfig, kind: BackendKind) -> dict[str, Any]:
         "urlSchemes": sorted(kind.url_schemes),
         "baseCostFactor": KIND_BASE_FACTOR.get(kind, 1.0),
         "defaultCost": {
-            r.value: ROLE_DEFAULT_COSTS[r].scaled(KIND_BASE_FACTOR.get(kind, 1.0)).model_dump(
-                mode="json"
-            )
+            r.value: ROLE_DEFAULT_COSTS[r]
+            .scaled(KIND_BASE_FACTOR.get(kind, 1.0))
+            .model_dump(mode="json")
             for r in sorted(kind.roles)
         },
         "backends": [describe_backend(config, b) for b in config.backends if b.kind is kind],

@@ -65,7 +65,7 @@ def _by_rule(
     capped = _over_cap(part, analysis, ctx, serving, skipped, rule)
     if capped is not None:
         return capped
-    cost = ctx.derived.costs.route_cost(part, serving, ctx.estimate(part.feature, serving))
+    cost = ctx.derived.costs.route_cost(part, serving, ctx.estimate(part.feature, [serving]))
     how = f"rule {rule.name}: {serving.id} serves {part.feature.value}"
     return _secondary(part, serving, target, rule, fallback, [*skipped, how], (cost,))
 
@@ -92,8 +92,9 @@ def _cheapest(
         return capped
     model = ctx.derived.costs
     priced = {b.id: b for b in serving.values()}
-    costs = [model.route_cost(part, primary, ctx.estimate(part.feature, primary))]
-    costs += [model.route_cost(part, b, ctx.estimate(part.feature, b)) for b in priced.values()]
+    estimate = ctx.estimate(part.feature, list(priced.values()))
+    costs = [model.route_cost(part, primary, estimate)]
+    costs += [model.route_cost(part, b, estimate) for b in priced.values()]
     best = cheapest(costs)
     why = f"cost: {comparison(costs)}" + (" (assumed candidates)" if best.assumed else "")
     if best.backend == primary.id:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from polyfhir_core.config.backends import BackendConfig
@@ -62,8 +62,13 @@ class RoutingContext:
     def state(self, backend_id: str) -> BackendState:
         return BackendState(self.states.get(backend_id, BackendState.HEALTHY))
 
-    def estimate(self, feature: QueryFeature, backend: BackendConfig) -> PartEstimate:
-        return PartEstimate(self.estimates.get(feature), self.fanout.get(backend.id))
+    def estimate(
+        self, feature: QueryFeature, backends: Sequence[BackendConfig] = ()
+    ) -> PartEstimate:
+        """The part's candidate count and the data's fan-out (from the first of
+        ``backends`` with stats): the same for every route compared."""
+        fanout = next((self.fanout[b.id] for b in backends if b.id in self.fanout), None)
+        return PartEstimate(self.estimates.get(feature), fanout)
 
     def serving(self, backend: BackendConfig) -> BackendConfig | None:
         """``backend`` when usable, else its healthy ``failover`` standby, else None."""
