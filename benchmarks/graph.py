@@ -182,7 +182,10 @@ async def _graph_holds(stack: LocalStack, expected: int) -> float:
     started = time.perf_counter()
     try:
         async with asyncio.timeout(3600):
-            while (await graph.stats(TenantContext.of(TENANT))).resources < expected:
+            while True:
+                held = (await graph.stats(TenantContext.of(TENANT))).resources
+                if held >= expected:
+                    break
                 await asyncio.sleep(1.0)  # polling the graph's own count, not a fixed wait
     finally:
         await clients.close()
