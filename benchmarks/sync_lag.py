@@ -28,8 +28,9 @@ import argparse
 import asyncio
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -44,6 +45,7 @@ from polyfhir_engines.local_stack import LocalStack
 from polyfhir_servicekit.contract_client import ServiceClients
 
 TENANT = "default"
+T = TypeVar("T")
 QUIET = {"POLYFHIR_LOG_LEVEL": "WARNING", "POLYFHIR_ACCESS_LOG": "false"}
 
 
@@ -127,25 +129,35 @@ async def _steady(
     return {"writes": total, "achieved": total / elapsed, "write": writes, "lag": lags}
 
 
+async def _with_indexes(
+    stack: LocalStack, run: Callable[[dict[str, IndexedSecondary]], Awaitable[T]]
+) -> T:
+    """``run`` with clients of both indexers, opened and closed on this event loop."""
+    assert stack.graph_indexer is not None
+    clients = ServiceClients()
+    indexes: dict[str, IndexedSecondary] = {
+        "search": clients.connect(SEARCH_INDEX, stack.indexer.url),
+        "graph": clients.connect(GRAPH_INDEX, stack.graph_indexer.url),
+    }
+    try:
+        return await run(indexes)
+    finally:
+        await clients.close()
+
+
 def _run_backend(backend: str, url: str, args: argparse.Namespace) -> list[list[object]]:
     workdir = Path(tempfile.mkdtemp(prefix=f"polyfhir-sync-lag-{backend}-"))
     sync = {"mode": "asynchronous", "max_read_lag_ms": 0}
     rows: list[list[object]] = []
     with LocalStack(workdir, primary_url=url, sync=sync, extra_env=QUIET, graph=True) as stack:
         assert stack.graph_indexer is not None
-        clients = ServiceClients()
-        indexes: dict[str, IndexedSecondary] = {
-            "search": clients.connect(SEARCH_INDEX, stack.indexer.url),
-            "graph": clients.connect(GRAPH_INDEX, stack.graph_indexer.url),
-        }
         services = {"search": stack.indexer.url, "graph": stack.graph_indexer.url}
         preloaded = 0
         if args.preload > 0:
             preloaded, _ = bulk_load(url, 0, args.preload, workers=workers_for(backend, 2))
-            asyncio.run(_caught_up(indexes, stack.primary.url))
+            asyncio.run(_with_indexes(stack, lambda ix: _caught_up(ix, stack.primary.url)))
         before = {name: scrape(service) for name, service in services.items()}
-        steady = asyncio.run(_steady(stack, indexes, args))
-        asyncio.run(clients.close())
+        steady = asyncio.run(_with_indexes(stack, lambda ix: _steady(stack, ix, args)))
         for name, service in services.items():
             after = scrape(service)
             lag = steady["lag"][name]

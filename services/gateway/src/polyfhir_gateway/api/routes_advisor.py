@@ -146,12 +146,12 @@ async def health(fc: Ctx) -> Response:
 @router.get("/backends")
 async def backends(fc: Ctx) -> Response:
     config = fc.pipeline.config
-    states = fc.pipeline.monitor.snapshot()
+    states = {b["id"]: b["state"] for b in fc.pipeline.monitor.to_json()}  # monitored only
     out = []
     for backend in config.backends:
         entry = describe_backend(config, backend)
         if backend.id in states:
-            entry["state"] = states[backend.id].value
+            entry["state"] = states[backend.id]
         out.append(entry)
     return _json({"backends": out})
 
