@@ -44,6 +44,9 @@ ROUTES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("/admin/explain", ("GET",)),
     ("/admin/explain/{type}", ("GET",)),
     ("/admin/advisor/{advice}", ("POST",)),
+    ("/admin/advisor/health", ("GET",)),
+    ("/admin/advisor/backends", ("GET",)),
+    ("/admin/advisor/backends/{kind}", ("GET",)),
     ("/admin/backends/{backend}/{action}", ("POST",)),
     ("/admin/backends/{backend}/jobs/{id}", ("GET", "DELETE")),
     ("/livez", ("GET",)),
@@ -260,6 +263,7 @@ def _segment(draw: st.DrawFn, name: str) -> str:
         "advice": st.sampled_from(["analyze", "validate", "suggest", "simulate", "nope"]),
         "backend": st.sampled_from(["search", "primary", "graph", "nope"]),
         "action": st.sampled_from(["reconcile", "rebuild", "nope"]),
+        "kind": st.one_of(st.sampled_from(["sqlite", "falkordb", "neo4j", "nope"]), junk.filter(bool)),
     }  # fmt: skip
     return quote(draw(strategies[name]), safe="")
 
@@ -288,7 +292,7 @@ def fuzz_requests(draw: st.DrawFn) -> FuzzRequest:
     path = template
     if draw(st.integers(0, 2)):  # mostly the body's own type in the path
         path = path.replace("{type}", rtype, 1)
-    for name in ("type2", "type", "id", "vid", "advice", "backend", "action"):
+    for name in ("type2", "type", "id", "vid", "advice", "backend", "action", "kind"):
         while "{" + name + "}" in path:
             path = path.replace("{" + name + "}", _segment(draw, name), 1)
     query = urlencode(draw(queries), quote_via=quote)

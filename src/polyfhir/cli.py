@@ -36,9 +36,10 @@ async def run_standalone(host: str, port: int, config_file: str | None = None) -
     settings = GatewaySettings()
     announce_auth(settings)  # the first log line: is the API open?
     primary_settings = PrimarySettings()
-    primary = await bootstrap(primary_settings)
-    if config_file is not None:
+    if config_file is not None:  # one composite config for the gateway and the relay
         settings = settings.model_copy(update={"config_file": config_file})
+        primary_settings = primary_settings.model_copy(update={"config_file": config_file})
+    primary = await bootstrap(primary_settings)
     clients = ServiceClients()  # the secondaries' services, if the config names any
     pipeline = build_pipeline(primary.service, settings, clients)
     terminology = await embed_terminology(pipeline, primary.service, primary_settings.primary_url)

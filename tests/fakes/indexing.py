@@ -7,6 +7,7 @@ from polyfhir_bus.events import ChangeKind, ResourceChanged
 from polyfhir_bus.indexing.batch import IndexedResource, ItemResult, Outcome, VersionedBatchHandler
 from polyfhir_bus.indexing.freshness import Freshness
 from polyfhir_bus.indexing.metrics import IndexerMetrics
+from polyfhir_core.config import RetryConfig
 from polyfhir_core.contracts.secondary import IndexedVersion
 from polyfhir_core.resources import ResourceKey
 
@@ -20,8 +21,14 @@ class MemoryIndex:
         self.entries: dict[tuple[str, str, str], Entry] = {}
         self.stored_positions: dict[int, int] = {}
         self.refuse = refuse
+        self.fail_next = 0  # so many writes fail (the engine is briefly down)
+        self.attempts = 0
 
     def apply(self, entries: list[Entry], positions: dict[int, int]) -> list[ItemResult[Entry]]:
+        self.attempts += 1
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            raise ConnectionError("memory engine unavailable")
         results: list[ItemResult[Entry]] = []
         for entry in entries:
             key = (entry.tenant, entry.resource_type, entry.resource_id)
@@ -67,8 +74,14 @@ class MemoryIndex:
 
 
 class MemoryIndexer(VersionedBatchHandler[Entry]):
-    def __init__(self, index: MemoryIndex, freshness: Freshness, metrics: IndexerMetrics) -> None:
-        super().__init__(freshness, metrics, "memory engine")
+    def __init__(
+        self,
+        index: MemoryIndex,
+        freshness: Freshness,
+        metrics: IndexerMetrics,
+        retry: RetryConfig | None = None,
+    ) -> None:
+        super().__init__(freshness, metrics, "memory engine", retry)
         self._index = index
 
     def _items(self, events: list[ResourceChanged]) -> list[Entry]:

@@ -145,6 +145,24 @@ async def test_advisor_suggest_and_simulate(primary: Any) -> None:
         ("simulate", b'{"queries": ["Patient?_text=x"], "health": {"search": "sleepy"}}'),
         ("simulate", b'{"queries": ["Patient?_text=x"], "config": {"backends": []}}'),
         ("simulate", b'{"queries": ["Patient?_text=x"], "estimates": {"warp": 1}}'),
+        ("analyze", b'{"queries": ["Patient?_text=x"], "config": {"backends": []}}'),
+        ("analyze", b'{"queries": ["Patient?_text=x"], "config": [1]}'),
+        ("suggest", b'{"workload": {"read_write_ratio": 3}}'),
+        (
+            "suggest",
+            b'{"workload": {"read_write_ratio": 3, "full_text_ratio": 2, '
+            b'"chain_ratio": 0, "queries_per_day": 10}}',
+        ),
+        (
+            "suggest",
+            b'{"workload": {"read_write_ratio": "lots", "full_text_ratio": 0, '
+            b'"chain_ratio": 0, "queries_per_day": 10}}',
+        ),
+        (
+            "suggest",
+            b'{"workload": {"read_write_ratio": 1, "full_text_ratio": 0, '
+            b'"chain_ratio": 0, "queries_per_day": 10, "typo": 1}}',
+        ),
     ],
 )
 async def test_advisor_rejects_bad_input_with_an_operation_outcome(
@@ -157,3 +175,95 @@ async def test_advisor_rejects_bad_input_with_an_operation_outcome(
         )
     assert answer.status_code == 400, answer.text
     assert answer.json()["resourceType"] == "OperationOutcome"
+
+
+GRAPH = {"id": "graph", "role": "graph", "kind": "falkordb", "url": "redis://g:6379"}
+
+
+async def test_advisor_health_says_pass_warn_and_which_standby_serves(primary: Any) -> None:
+    standby = {**SEARCH, "id": "search-b", "enabled": False}
+    gw = build(primary, extra=(standby,), health={"failure_threshold": 1, "success_threshold": 1})
+    async with gw.client() as c:
+        healthy = (await c.get("/admin/advisor/health")).json()
+        gw.fake.ready_error = RuntimeError("down")
+        await gw.pipeline.monitor.check("search")
+        degraded = (await c.get("/admin/advisor/health")).json()
+    assert healthy["status"] == "pass"
+    assert healthy["primary"]["state"] == "healthy"
+    assert degraded["status"] == "warn"
+    assert {b["id"]: b["state"] for b in degraded["secondaries"]} == {"search": "unhealthy"}
+    assert degraded["promotions"] == {}  # the standby has no client: nobody is promoted
+
+
+async def test_advisor_backends_show_effective_settings_and_kinds(primary: Any) -> None:
+    gw = build(primary, extra=({**GRAPH, "sync": {"batch_size": 50}},), retry={"max_attempts": 2})
+    async with gw.client() as c:
+        listed = (await c.get("/admin/advisor/backends")).json()
+        falkor = await c.get("/admin/advisor/backends/falkordb")
+        unknown = await c.get("/admin/advisor/backends/cassandra")
+    by_id = {b["id"]: b for b in listed["backends"]}
+    assert by_id["graph"]["sync"]["batch_size"] == 50
+    assert by_id["graph"]["retry"]["max_attempts"] == 2
+    assert by_id["graph"]["queried"] == ["chain", "has"]
+    assert by_id["search"]["state"] == "healthy"
+    assert by_id["primary"]["cost"]["features"]["chain"] == 2.0
+    kind = falkor.json()
+    assert kind["roles"] == ["graph"]
+    assert [b["id"] for b in kind["backends"]] == ["graph"]
+    assert kind["defaultCost"]["graph"]["latency_ms"] > 0
+    assert unknown.status_code == 404
+    assert unknown.json()["resourceType"] == "OperationOutcome"
+
+
+async def test_advisor_analyze_plans_with_a_given_configuration(primary: Any) -> None:
+    gw = build(primary)
+    deep = "Observation?subject:Patient.organization.partof.name=x"
+    async with gw.client() as c:
+        current = (await c.post("/admin/advisor/analyze", json={"queries": [deep]})).json()
+        given = (
+            await c.post(
+                "/admin/advisor/analyze",
+                json={
+                    "queries": [deep],
+                    "config": {
+                        "backends": [PRIMARY, GRAPH],
+                        "cost": {"roles": {"primary": {"features": {"chain": 8}}}},
+                    },
+                },
+            )
+        ).json()
+    assert current["results"][0]["parts"][0]["route"]["reason"] == "no_backend"
+    route = given["results"][0]["parts"][0]["route"]
+    assert route["backend"] == "graph"
+    assert {c["backend"] for c in route["candidates"]} == {"primary", "graph"}
+
+
+async def test_advisor_suggests_from_the_workload_s_shape(primary: Any) -> None:
+    gw = build(primary)
+    shape = {
+        "read_write_ratio": 9,
+        "full_text_ratio": 0.2,
+        "chain_ratio": 0.3,
+        "queries_per_day": 864_000,
+    }
+    async with gw.client() as c:
+        answer = (
+            await c.post(
+                "/admin/advisor/suggest",
+                json={"workload": shape, "config": {"backends": [PRIMARY]}},
+            )
+        ).json()
+        quiet = (
+            await c.post(
+                "/admin/advisor/suggest",
+                json={"workload": {**shape, "full_text_ratio": 0.01, "chain_ratio": 0.0}},
+            )
+        ).json()
+    advice = {s["role"]: s["advice"] for s in answer["suggestions"]}
+    assert advice == {"search": "add", "graph": "add", "terminology": "not_needed"}
+    assert answer["workload"] == {"readsPerSecond": 9.0, "writesPerSecond": 1.0}
+    assert answer["sync"]["mode"]["kind"] == "hybrid"
+    quiet_advice = {s["role"]: s["advice"] for s in quiet["suggestions"]}
+    assert quiet_advice["search"] == "optional"  # configured, but 1 % does not need it
+    assert quiet_advice["graph"] == "not_needed"
+    assert quiet["sync"]["mode"] == "asynchronous"

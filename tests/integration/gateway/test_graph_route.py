@@ -46,6 +46,7 @@ __all__ = ["falkordb_server"]
 pytestmark = pytest.mark.integration
 
 PRIMARY = {"id": "primary", "role": "primary", "kind": "sqlite", "url": "sqlite:///x.db"}
+WALKS = {"name": "walks", "match": {"features": ["chain", "has"]}, "target": "graph"}
 FRESH = TenantPositions({}, pending=0)
 
 
@@ -68,10 +69,19 @@ class Stack:
     events: list[ResourceChanged] = field(default_factory=list)
 
     def gateway(
-        self, positions: TenantPositions = FRESH, search: FakeSearchIndex | None = None, **top: Any
+        self,
+        positions: TenantPositions = FRESH,
+        search: FakeSearchIndex | None = None,
+        *,
+        walks_on_graph: bool = True,
+        **top: Any,
     ) -> httpx.AsyncClient:
+        """``walks_on_graph``: a routing rule sends chains and ``_has`` to the graph (else
+        the cost model decides, and at this size it prices the primary lower)."""
         graph = contract_client(GRAPH_INDEX, "http://graph", self.http)
         backends = [PRIMARY, graph_backend("http://graph"), *([SEARCH] if search else [])]
+        if walks_on_graph:
+            top.setdefault("routing", [WALKS])
         config = parse_config({"backends": backends, **top})
         indexes = {"search": search} if search else {}
         pipeline = QueryPipeline(
@@ -83,7 +93,7 @@ class Stack:
         down = f"http://127.0.0.1:{free_port()}"
         http = httpx.AsyncClient()
         graph = contract_client(GRAPH_INDEX, down, http, timeout=2.0)
-        config = parse_config({"backends": [PRIMARY, graph_backend(down)]})
+        config = parse_config({"backends": [PRIMARY, graph_backend(down)], "routing": [WALKS]})
         pipeline = QueryPipeline(
             Positioned(self.primary, FRESH), config, {}, graphs={"graph": graph}
         )
@@ -181,8 +191,21 @@ async def test_nested_has_is_walked_on_the_graph(stack: Stack, chart: dict[str, 
     assert route(answer) == "graph,primary"
 
 
+async def test_without_a_rule_the_cost_model_keeps_small_walks_on_the_primary(
+    stack: Stack, chart: dict[str, str]
+) -> None:
+    async with stack.gateway(walks_on_graph=False) as c:
+        deeper = await c.get("/fhir/Observation", params=CHAIN)
+        plan = (await c.get("/admin/explain/Observation", params=CHAIN)).json()
+    assert ids(deeper) == [chart["a"]]
+    assert route(deeper) == "primary"
+    chain = next(p for p in plan["parts"] if p["feature"] == "chain")
+    assert chain["route"]["reason"] == "primary_cheaper"
+    assert {c["backend"] for c in chain["route"]["candidates"]} == {"graph", "primary"}
+
+
 async def test_a_one_step_chain_stays_on_the_primary(stack: Stack, chart: dict[str, str]) -> None:
-    async with stack.gateway() as c:
+    async with stack.gateway(walks_on_graph=False) as c:
         answer = await c.get("/fhir/Patient", params={"organization.name": "Acme"})
     assert ids(answer) == [chart["p1"]]
     assert route(answer) == "primary"
@@ -374,3 +397,110 @@ async def test_full_text_and_a_walk_narrow_the_primary_together(
     assert sorted(ids(answer)) == sorted([chart["a"], chart["b"]])
     assert route(answer) == "graph,search,primary"
     assert ids(final) == [chart["a"]]
+
+
+# -- the cost model at run time, failover to a standby graph ---------------------------
+
+# joins priced dear (the walk wins while no candidates are assumed), a graph dear per id
+DEAR_PER_ID = {
+    "assumed_candidates": 0,
+    "roles": {
+        "primary": {"latency_ms": 3, "features": {"chain": 20}},
+        "graph": {"latency_ms": 1, "per_1k_ids_ms": 100_000},
+    },
+}
+
+
+async def test_the_terminal_s_real_count_can_leave_a_planned_walk_to_the_primary(
+    stack: Stack, chart: dict[str, str]
+) -> None:
+    async with stack.gateway(walks_on_graph=False, cost=DEAR_PER_ID) as c:
+        plan = (await c.get("/admin/explain/Observation", params=CHAIN)).json()
+        answer = await c.get("/fhir/Observation", params=CHAIN)
+    chain = next(p for p in plan["parts"] if p["feature"] == "chain")
+    assert chain["route"]["backend"] == "graph"  # priced with 0 assumed candidates
+    assert {c["backend"] for c in chain["route"]["candidates"]} == {"graph", "primary"}
+    assert ids(answer) == [chart["a"]]
+    assert route(answer) == "primary"
+    assert answer.headers["x-polyfhir-fallback"] == "graph=primary_cheaper"
+
+
+class Switchable(httpx.AsyncBaseTransport):
+    """The graph-indexer's API while ``up``, a refused connection otherwise."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http, self.up = http, False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not self.up:
+            raise httpx.ConnectError("connection refused", request=request)
+        answer = await self.http.send(request)
+        headers = [(k, v) for k, v in answer.headers.items() if k != "content-encoding"]
+        return httpx.Response(answer.status_code, headers=headers, content=answer.content)
+
+
+async def test_a_standby_graph_serves_while_the_graph_is_down_and_the_graph_again_after(
+    stack: Stack, chart: dict[str, str]
+) -> None:
+    switch = Switchable(stack.http)
+    async with httpx.AsyncClient(transport=switch, base_url="http://graph") as flaky:
+        original = contract_client(GRAPH_INDEX, "http://graph", flaky)
+        standby_client = contract_client(GRAPH_INDEX, "http://graph", stack.http)
+        standby = {**graph_backend("http://graph"), "id": "graph-b", "enabled": False}
+        config = parse_config(
+            {
+                "backends": [
+                    PRIMARY,
+                    {**graph_backend("http://graph"), "failover": "graph-b"},
+                    standby,
+                ],
+                "health": {"failure_threshold": 1, "success_threshold": 1},
+                "routing": [WALKS],
+            }
+        )
+        graphs = {"graph": original, "graph-b": standby_client}
+        pipeline = QueryPipeline(Positioned(stack.primary, FRESH), config, {}, graphs=graphs)
+        await pipeline.monitor.check_all()
+        async with stack._client(pipeline) as c:
+            answer = await c.get("/fhir/Observation", params=CHAIN)
+            backends = (await c.get("/admin/backends")).json()
+            everything = await c.get(f"/fhir/Patient/{chart['p1']}/$everything")
+        assert ids(answer) == [chart["a"]]
+        assert route(answer) == "graph-b,primary"
+        assert backends["promotions"] == {"graph": "graph-b"}
+        states = {b["id"]: b for b in backends["backends"]}
+        assert states["graph"]["state"] == "unhealthy"
+        assert states["graph-b"]["servingFor"] == ["graph"]
+        assert route(everything) == "graph-b,primary"
+
+        switch.up = True  # the original recovers: demoted standby, the graph serves again
+        await pipeline.monitor.check_all()
+        assert pipeline.monitor.promotions() == {}
+        async with stack._client(pipeline) as c:
+            again = await c.get("/fhir/Observation", params=CHAIN)
+        assert ids(again) == [chart["a"]]
+        assert route(again) == "graph,primary"
+        assert "x-polyfhir-fallback" not in again.headers
+
+
+async def test_an_untyped_chain_unites_the_walks_of_each_target_type(
+    stack: Stack, chart: dict[str, str]
+) -> None:
+    """``subject.name`` on Observation: a Patient or a Location may match (union)."""
+    ward = await stack.create({"resourceType": "Location", "name": "Ward Seven"})
+    named = await stack.create({"resourceType": "Patient", "name": [{"family": "Ward"}]})
+    obs = {"resourceType": "Observation", "status": "final", "code": {"text": "t"}}
+    at_ward = await stack.create({**obs, "subject": ref("Location", ward)})
+    of_named = await stack.create({**obs, "subject": ref("Patient", named)})
+    await stack.sync_graph()
+    rule = {"name": "chains", "match": {"features": ["chain"]}, "target": "graph"}
+    params = {"subject.name": "Ward"}
+    async with stack.gateway(routing=[rule]) as c:
+        answer = await c.get("/fhir/Observation", params=params)
+        plan = (await c.get("/admin/explain/Observation", params=params)).json()
+    async with stack.gateway(walks_on_graph=False) as c:
+        alone = await c.get("/fhir/Observation", params=params)
+    assert sorted(ids(answer)) == sorted([at_ward, of_named]) == sorted(ids(alone))
+    assert route(answer) == "graph,primary"
+    assert route(alone) == "primary"
+    assert plan["strategy"] == "union"

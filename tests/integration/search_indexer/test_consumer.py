@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from prometheus_client import REGISTRY
 
 from polyfhir_bus.consumer import Batch, BatchConsumer, ConsumerOptions, Rejection
 from polyfhir_bus.events import (
@@ -75,7 +77,7 @@ async def start_indexer(
 ) -> AsyncIterator[Callable[[], Awaitable[SearchIndexer]]]:
     started: list[SearchIndexer] = []
 
-    async def start() -> SearchIndexer:
+    async def start(**more: Any) -> SearchIndexer:
         settings = SearchSettings(
             kafka_bootstrap=kafka_broker.bootstrap,
             search_engine_url=opensearch_server.url,
@@ -86,6 +88,7 @@ async def start_indexer(
             resource_changes_topic=topics.changes,
             dead_letter_topic=topics.dlq,
             batch_max_wait_ms=20,
+            **more,
         )
         indexer = await bootstrap(settings)
         started.append(indexer)
@@ -306,3 +309,34 @@ async def test_the_indexer_follows_a_broker_restart(
             assert await _ids(indexer, t.tenant, "fever") == ["a", "b"]
         finally:
             await indexer.close()
+
+
+async def test_the_composite_config_s_batch_size_bounds_each_batch(
+    ev: Any, topics: Topics, send: Send, start_indexer: Any, tmp_path: Path
+) -> None:
+    """sync.batch_size of the search backend in POLYFHIR_CONFIG_FILE, not the default 500."""
+    config = {
+        "backends": [
+            {"id": "primary", "role": "primary", "kind": "sqlite", "url": "sqlite:///x.db"},
+            {
+                "id": "search",
+                "role": "search",
+                "kind": "opensearch",
+                "url": "http://127.0.0.1:9200",
+                "sync": {"batch_size": 3},
+            },
+        ]
+    }
+    path = tmp_path / "composite.json"
+    path.write_bytes(orjson.dumps(config))
+    t = topics.tenant
+    for n in range(12):  # all waiting before the consumer starts: batches as big as allowed
+        await _send_event(send, ev.change(t, f"r{n}", 1, ev.narrative("batch")), 0, n + 1)
+    batches = REGISTRY.get_sample_value("polyfhir_search_batch_size_count") or 0.0
+    records = REGISTRY.get_sample_value("polyfhir_search_batch_size_sum") or 0.0
+    indexer = await start_indexer(config_file=str(path))
+    assert await indexer.service.wait_positions(TenantContext.of(t), {0: 12}, WAIT_MS)
+    applied = (REGISTRY.get_sample_value("polyfhir_search_batch_size_sum") or 0.0) - records
+    count = (REGISTRY.get_sample_value("polyfhir_search_batch_size_count") or 0.0) - batches
+    assert applied == 12
+    assert count >= 4  # never more than 3 records a batch

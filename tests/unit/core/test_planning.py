@@ -192,7 +192,7 @@ def test_rules_are_matched_by_type_and_parameter_and_can_pin_the_primary() -> No
 
 def test_a_rule_sends_even_a_one_step_chain_to_the_graph() -> None:
     rule = {"name": "chains", "match": {"features": ["chain"]}, "target": "graph"}
-    result = plan("Observation", "subject.name=x", config(GRAPH, routing=[rule]))
+    result = plan("Observation", "subject:Patient.name=x", config(GRAPH, routing=[rule]))
     chain = result.decision(QueryFeature.CHAIN)
     assert chain is not None
     assert (chain.backend, chain.reason, chain.fallback) == ("graph", RouteReason.RULE, "primary")
@@ -213,8 +213,13 @@ def test_without_a_rule_a_one_step_walk_is_the_primary_s() -> None:
         assert (decision.backend, decision.reason) == ("primary", RouteReason.PRIMARY_CHEAPER)
 
 
-def test_without_a_rule_deeper_walks_go_to_the_graph() -> None:
-    cfg = config(GRAPH)
+DEAR_JOINS = {
+    "roles": {"primary": {"latency_ms": 3, "features": {"chain": 8, "has": 8, "full_text": 10}}}
+}
+
+
+def test_without_a_rule_deeper_walks_go_to_the_graph_when_it_is_cheaper() -> None:
+    cfg = config(GRAPH, cost=DEAR_JOINS)
     chain = plan("Observation", "subject:Patient.organization.name=x&status=final", cfg)
     nested = plan("Patient", "_has:Observation:subject:_has:AuditEvent:entity:type=x", cfg)
     for result, feature in ((chain, QueryFeature.CHAIN), (nested, QueryFeature.HAS)):
@@ -228,7 +233,9 @@ def test_without_a_rule_deeper_walks_go_to_the_graph() -> None:
 
 def test_full_text_on_the_search_backend_and_a_walk_on_the_graph_combine() -> None:
     result = plan(
-        "Observation", "_text=x&subject:Patient.organization.name=y", config(SEARCH, GRAPH)
+        "Observation",
+        "_text=x&subject:Patient.organization.name=y",
+        config(SEARCH, GRAPH, cost=DEAR_JOINS),
     )
     chain = result.decision(QueryFeature.CHAIN)
     text = result.decision(QueryFeature.FULL_TEXT)

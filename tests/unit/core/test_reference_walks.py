@@ -91,3 +91,40 @@ def test_the_rest_of_the_query_is_restricted_to_the_candidates_and_its_own_id() 
     restricted = candidates_query(query, walks, ["b", "c"])
     assert restricted.params == (SearchParam("status", ("final",)), SearchParam("_id", ("b",)))
     assert restricted.count == 5
+
+
+def test_an_untyped_step_becomes_one_walk_per_target_type_that_has_the_terminal() -> None:
+    from polyfhir_core.planning.reference_walks import walk_alternatives, walk_groups
+
+    untyped = SearchParam("subject.name", ("x",))  # Patient, Group, Device, Location...
+    walks = walk_alternatives("Observation", untyped, REGISTRY)
+    assert walks is not None
+    # Group and Device have no `name` parameter: no walk through them can match
+    assert {w.terminal_type for w in walks} == {"Patient", "Location"}
+    assert all(w.chain[0].param == "subject" and w.depth == 1 for w in walks)
+    typed = SearchParam("subject:Patient.name", ("x",))
+    groups = walk_groups("Observation", (untyped, typed), REGISTRY)
+    assert groups is not None and [len(g) for g in groups] == [len(walks), 1]
+    assert walk_alternatives("Observation", SearchParam("status.name", ("x",)), REGISTRY) is None
+
+
+def test_an_untyped_chain_plans_a_union_of_its_typed_walks() -> None:
+    from polyfhir_core.config import parse_config
+    from polyfhir_core.planning import MergeStrategy, RoutingContext, analyze, plan_query
+    from polyfhir_core.planning.advisor import parse_query_line
+
+    cfg = parse_config(
+        {
+            "backends": [
+                {"id": "primary", "role": "primary", "kind": "sqlite", "url": "sqlite:///x"},
+                {"id": "graph", "role": "graph", "kind": "neo4j", "url": "neo4j://n:7687"},
+            ],
+            "routing": [{"name": "c", "match": {"features": ["chain"]}, "target": "graph"}],
+        }
+    )
+    ctx = RoutingContext(cfg)
+    untyped = plan_query(analyze(parse_query_line("Observation?subject.name=x")), ctx)
+    typed = plan_query(analyze(parse_query_line("Observation?subject:Patient.name=x")), ctx)
+    assert untyped.strategy is MergeStrategy.UNION
+    assert any("united (union)" in n for n in untyped.notes)
+    assert typed.strategy is MergeStrategy.PRIMARY_ENRICHED

@@ -32,7 +32,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -204,11 +204,13 @@ class OutboxRelay:
         settings: RelaySettings | None = None,
         metrics: RelayMetrics | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        backoff: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._source, self._publisher = source, publisher
         self._settings = settings or RelaySettings()
         self._metrics = metrics or NoMetrics()
         self._clock = clock
+        self._backoff = backoff  # the wait after a failure (retry settings)
         self._wake = asyncio.Event()
         self._partitions: int | None = None
         self._task: asyncio.Task[None] | None = None
@@ -253,12 +255,18 @@ class OutboxRelay:
             except Exception as exc:
                 failures += 1
                 self._metrics.failed()
-                log.warning("outbox relay: %s (attempt %d, retrying)", exc, failures)
+                # never given up (the outbox holds the rows): from max_attempts on, an error
+                level = (
+                    logging.ERROR
+                    if failures >= self._settings.retry.max_attempts
+                    else logging.WARNING
+                )
+                log.log(level, "outbox relay: %s (attempt %d, retrying)", exc, failures)
                 await self._reset_publisher()
                 with contextlib.suppress(Exception):  # the database may be the failure
                     await self._refresh_backlog(force=True)
                 retry = self._settings.retry
-                await self._sleep(retry.backoff_ms(min(failures, 64)) / 1000, wakeable=False)
+                await self._backoff(retry.backoff_ms(min(failures, 64)) / 1000)
 
     async def publish_once(self) -> int:
         """One batch: re-send positioned rows, else position and send new ones. Returns
@@ -372,9 +380,7 @@ class OutboxRelay:
             self._backlog_at = now
             self._metrics.backlog(await self._source.outbox_backlog())
 
-    async def _sleep(self, seconds: float, *, wakeable: bool = True) -> None:
-        if not wakeable:
-            await asyncio.sleep(seconds)
-            return
+    async def _sleep(self, seconds: float) -> None:
+        """Until ``seconds`` pass or a commit wakes the relay."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), seconds)

@@ -217,6 +217,9 @@ class LocalStack:
         if self.terminology:
             self._add_terminology(common, logs, config)
         config_file.write_bytes(orjson.dumps(config, option=orjson.OPT_INDENT_2))
+        for service in (self.primary, self.indexer, self.graph_indexer):
+            if service is not None:  # batch sizes and retries from the one composite config
+                service.env["POLYFHIR_CONFIG_FILE"] = str(config_file)
         self.gateway = Service(
             "gateway",
             "polyfhir-gateway",
@@ -244,6 +247,10 @@ class LocalStack:
             logs,
         )
         config["backends"].append(graph_backend(self.falkordb.url, self.graph_indexer.url))
+        # the stack shows the graph at work: chains and _has are walked on it (without
+        # this rule the cost model decides, and on small data it prices the primary lower)
+        walks = {"name": "walks", "match": {"features": ["chain", "has"]}}
+        config["routing"].append({**walks, "target": GRAPH_BACKEND_ID, "fallback": "primary"})
 
     def _add_terminology(self, common: dict[str, str], logs: Path, config: dict[str, Any]) -> None:
         store_url = f"sqlite:///{self.workdir / 'terminology.db'}"

@@ -38,9 +38,10 @@ def load_composite(settings: GatewaySettings) -> CompositeConfig:
 
 
 def search_indexes(config: CompositeConfig, clients: ServiceClients) -> dict[str, SearchIndex]:
-    """A client of the search-indexer service (``options.service_url``) per search backend."""
+    """A client of the search-indexer service (``options.service_url``) per search backend
+    and per standby one of them fails over to."""
     indexes: dict[str, SearchIndex] = {}
-    for backend in config.secondaries:
+    for backend in (*config.secondaries, *config.standbys):
         if backend.role is not BackendRole.SEARCH:
             continue
         url = backend.options.get("service_url")
@@ -61,7 +62,7 @@ def graph_indexes(config: CompositeConfig, clients: ServiceClients) -> dict[str,
     back to the primary with the reason ``no_client``.
     """
     graphs: dict[str, GraphIndex] = {}
-    for backend in config.secondaries:
+    for backend in (*config.secondaries, *config.standbys):
         if backend.role is not BackendRole.GRAPH:
             continue
         url = backend.options.get("service_url")

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 from polyfhir_bus.consumer import BatchConsumer
 from polyfhir_bus.indexing import wiring as indexing
+from polyfhir_bus.indexing.composite import with_composite
 from polyfhir_bus.indexing.freshness import Freshness
+from polyfhir_core.config import BackendRole
 from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_graph import metrics
 from polyfhir_graph.adapters.cypher import CypherGraph
@@ -50,14 +52,18 @@ class GraphIndexer(indexing.ConsumingIndexer):
 async def bootstrap(
     settings: GraphSettings, registry: SearchParameterRegistry | None = None
 ) -> GraphIndexer:
-    """Engine ready and indexes created; call :meth:`GraphIndexer.start` to consume."""
+    """Engine ready and indexes created; call :meth:`GraphIndexer.start` to consume.
+
+    Batch size and write retries come from the composite config when
+    ``POLYFHIR_CONFIG_FILE`` is set (``polyfhir_bus.indexing.composite``)."""
+    settings = with_composite(settings, BackendRole.GRAPH)
     store = build_store(settings)
     await indexing.prepare_engine(
         store, store.ensure_schema, settings.startup_timeout_s, "graph engine"
     )
     registry = registry or SearchParameterRegistry.default()
     freshness = Freshness(store)
-    indexer = Indexer(store, freshness, registry)
+    indexer = Indexer(store, freshness, registry, settings.apply_retry)
     consumer = indexing.build_consumer(
         settings, indexer, consumer_name=CONSUMER_NAME, metrics=metrics.INDEXER
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -11,6 +11,7 @@ import asyncpg
 
 from polyfhir_bus.kafka import KafkaPublisher, ProducerSettings
 from polyfhir_bus.relay import OutboxRelay, RelaySettings
+from polyfhir_core.config import load_config
 from polyfhir_core.errors import FhirError
 from polyfhir_core.indexing import extract_index_values
 from polyfhir_core.registry import SearchParameterRegistry
@@ -145,10 +146,17 @@ def build_relay(settings: PrimarySettings, database: Database) -> OutboxRelay | 
         settings=ProducerSettings.for_broker(sizing.max_message_bytes),
         security=settings.kafka_security(),
     )
-    relay_settings = RelaySettings(
+    return OutboxRelay(database, publisher, relay_settings(settings), PrometheusRelayMetrics())
+
+
+def relay_settings(settings: PrimarySettings) -> RelaySettings:
+    """Batch size and retry: the composite config's ``sync.batch_size`` and ``retry`` of
+    the primary backend when ``POLYFHIR_CONFIG_FILE`` is set, else
+    ``POLYFHIR_RELAY_BATCH_SIZE`` and the relay's default backoff."""
+    relay = RelaySettings(
         batch_size=settings.relay_batch_size,
         poll_interval=settings.relay_poll_ms / 1000,
-        sizing=sizing,
+        sizing=settings.event_sizing(),
         retention=(
             timedelta(hours=settings.outbox_retention_hours)
             if settings.outbox_retention_hours > 0
@@ -156,7 +164,13 @@ def build_relay(settings: PrimarySettings, database: Database) -> OutboxRelay | 
         ),
         prune_batch=settings.outbox_prune_batch,
     )
-    return OutboxRelay(database, publisher, relay_settings, PrometheusRelayMetrics())
+    if not settings.config_file:
+        return relay
+    config = load_config(settings.config_file)
+    primary = config.primary
+    return replace(
+        relay, batch_size=config.sync_for(primary).batch_size, retry=config.retry_for(primary)
+    )
 
 
 @dataclass(slots=True)

@@ -92,6 +92,11 @@ class PrimarySettings(KafkaSecuritySettings):
         " the message limit when that is smaller)",
     )
     relay_batch_size: int = Field(default=500, ge=1)
+    config_file: str | None = Field(
+        default=None,
+        description="the composite configuration: when set, the relay's batch size and retry"
+        " are its sync.batch_size and retry (with the primary backend's overrides)",
+    )
     relay_poll_ms: int = Field(default=1000, ge=10, description="fallback poll interval")
     outbox_retention_hours: float = Field(
         default=24.0,

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from polyfhir_bus.claim_check import PrimaryStoreVersions
 from polyfhir_bus.consumer import BatchConsumer
 from polyfhir_bus.indexing import wiring as indexing
+from polyfhir_bus.indexing.composite import with_composite
 from polyfhir_bus.indexing.freshness import Freshness
+from polyfhir_core.config import BackendRole
 from polyfhir_core.contracts.primary_store import PRIMARY_STORE, PrimaryStore
 from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_search import metrics
@@ -80,13 +82,17 @@ async def bootstrap(
     """Engine ready and indices created; call :meth:`SearchIndexer.start` to consume.
 
     ``primary`` (for claim checks) defaults to a client of POLYFHIR_PRIMARY_STORE_URL.
+    Batch size and write retries come from the composite config when
+    ``POLYFHIR_CONFIG_FILE`` is set (``polyfhir_bus.indexing.composite``).
     """
+    settings = with_composite(settings, BackendRole.SEARCH)
     engine = build_engine(settings)
     await indexing.prepare_engine(
         engine, engine.ensure_index, settings.startup_timeout_s, "search engine"
     )
     freshness = Freshness(engine)
-    indexer = Indexer(engine, freshness, registry or SearchParameterRegistry.default())
+    registry = registry or SearchParameterRegistry.default()
+    indexer = Indexer(engine, freshness, registry, settings.apply_retry)
     clients = None
     if primary is None and settings.primary_store_url:
         clients = ServiceClients()

@@ -11,6 +11,11 @@ dead-letters.
 
 An indexer subclasses :class:`VersionedBatchHandler` with what an event
 becomes in its engine (``_items``) and how a batch is written (``_apply``).
+
+A write the engine fails (an exception, not a rejection) is retried with the
+backend's ``retry`` settings of the composite configuration (``max_attempts``,
+exponential backoff; ``polyfhir_<name>_apply_retries_total``); after the last
+attempt the error goes to the consumer, which redelivers the whole batch later.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from polyfhir_bus.consumer import Batch, Delivery, Rejection
 from polyfhir_bus.events import ResourceChanged, event_key
 from polyfhir_bus.indexing.freshness import Freshness
 from polyfhir_bus.indexing.metrics import IndexerMetrics
+from polyfhir_core.config import RetryConfig
 
 
 class Outcome(StrEnum):
@@ -104,10 +110,17 @@ def lowest_positions(deliveries: list[Delivery]) -> dict[int, int]:
 class VersionedBatchHandler(ABC, Generic[ItemT]):
     """The consumer's batch handler (``polyfhir_bus.consumer.BatchHandler``)."""
 
-    def __init__(self, freshness: Freshness, metrics: IndexerMetrics, engine_name: str) -> None:
+    def __init__(
+        self,
+        freshness: Freshness,
+        metrics: IndexerMetrics,
+        engine_name: str,
+        retry: RetryConfig | None = None,
+    ) -> None:
         self._freshness = freshness
         self._metrics = metrics
         self._rejected_by = f"rejected by the {engine_name}"
+        self.retry = retry or RetryConfig()
 
     @abstractmethod
     def _items(self, events: list[ResourceChanged]) -> list[ItemT]:
@@ -132,7 +145,13 @@ class VersionedBatchHandler(ABC, Generic[ItemT]):
         items = await asyncio.to_thread(self._items, latest)
         await self._before_apply(batch)
         positions = batch.positions
-        results = await self._apply(items, positions)
+        engine_call = datetime.now(UTC)
+        for item in items:  # commit -> engine call: the pipeline's part of the sync lag
+            lag = (engine_call - item.last_updated).total_seconds()
+            self._metrics.pipeline_lag_seconds.observe(max(lag, 0.0))
+        written = time.perf_counter()
+        results = await self._apply_retried(items, positions)
+        self._metrics.engine_write_seconds.observe(time.perf_counter() - written)
         await self._freshness.advance()
         self._metrics.batch_size.observe(len(deliveries))
         self._metrics.apply_seconds.observe(time.perf_counter() - started)
@@ -142,6 +161,20 @@ class VersionedBatchHandler(ABC, Generic[ItemT]):
             for r in results
             if r.outcome is Outcome.REJECTED
         ]
+
+    async def _apply_retried(
+        self, items: list[ItemT], positions: dict[int, int]
+    ) -> list[ItemResult[ItemT]]:
+        """``_apply``, again after each failure while ``retry.max_attempts`` allows."""
+        for attempt in range(1, self.retry.max_attempts + 1):
+            try:
+                return await self._apply(items, positions)
+            except Exception:
+                if attempt >= self.retry.max_attempts:
+                    raise
+                self._metrics.apply_retries.inc()
+                await asyncio.sleep(self.retry.backoff_ms(attempt) / 1000)
+        raise AssertionError("unreachable: max_attempts >= 1")  # pragma: no cover
 
     def _observe(
         self, results: list[ItemResult[ItemT]], skipped: int, positions: dict[int, int]

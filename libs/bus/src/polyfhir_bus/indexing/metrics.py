@@ -24,6 +24,9 @@ class IndexerMetrics:
     sync_lag_seconds: Histogram
     applied_position: Gauge  # by partition
     consumer_errors: Counter  # by error type
+    apply_retries: Counter  # engine writes attempted again (retry settings)
+    engine_write_seconds: Histogram  # the engine call alone (retries included)
+    pipeline_lag_seconds: Histogram  # commit (lastUpdated) -> the engine call starts
 
     @classmethod
     def create(cls, name: str, *, visible_as: str) -> IndexerMetrics:
@@ -58,6 +61,21 @@ class IndexerMetrics:
                 f"{prefix}_consumer_errors_total",
                 "Batches that failed and will be retried, by error type",
                 ["error"],
+            ),
+            apply_retries=Counter(
+                f"{prefix}_apply_retries_total",
+                f"Writes to the {name} engine attempted again after a failure",
+            ),
+            engine_write_seconds=Histogram(
+                f"{prefix}_engine_write_seconds",
+                f"Time the {name} engine takes to write one batch (the engine call alone)",
+                buckets=APPLY_BUCKETS,
+            ),
+            pipeline_lag_seconds=Histogram(
+                f"{prefix}_pipeline_lag_seconds",
+                "From an event's lastUpdated (commit) to the engine call that writes it: "
+                "outbox, relay, broker, consumer, extraction",
+                buckets=LAG_BUCKETS,
             ),
         )
 

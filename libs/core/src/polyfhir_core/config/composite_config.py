@@ -114,8 +114,27 @@ class CompositeConfig(ConfigModel):
         return overlay(self.health, backend.health)
 
     def cost_for(self, backend: BackendConfig) -> CostWeights:
-        return self.cost.weights_for(backend.id, backend.role)
+        return self.cost.weights_for(backend.id, backend.role, backend.kind)
 
     def write_waits_for(self) -> tuple[BackendConfig, ...]:
         """The enabled secondaries a write waits for before it returns."""
         return tuple(b for b in self.secondaries if self.sync_for(b).waits_for(b.role))
+
+    def standby_of(self, backend: BackendConfig) -> BackendConfig | None:
+        """The secondary standby ``backend.failover`` names (validated: same role), if any.
+        A standby is usually ``enabled = false``: it serves only while promoted."""
+        if backend.failover is None or not backend.role.is_secondary:
+            return None
+        return self.get_backend(backend.failover)
+
+    @property
+    def standbys(self) -> tuple[BackendConfig, ...]:
+        """Standbys of enabled secondaries that are not enabled secondaries themselves: the
+        gateway keeps a client and a health check for them, to promote one at run time."""
+        enabled = {b.id for b in self.secondaries}
+        found: dict[str, BackendConfig] = {}
+        for backend in self.secondaries:
+            standby = self.standby_of(backend)
+            if standby is not None and standby.id not in enabled:
+                found.setdefault(standby.id, standby)
+        return tuple(found.values())

@@ -92,8 +92,9 @@ def suggest(
     analyses = [(analyze(parse_query_line(w.query), registry), w.frequency) for w in workload]
     shares = _feature_shares(analyses, total)
     complexity = sum(a.complexity * f for a, f in analyses) / total
+    text_alone = sum(f for a, f in analyses if a.text_clauses and a.text_only) / total
     suggestions = [
-        _suggestion(role, config, shares, analyses, total)
+        role_suggestion(role, config, shares, text_alone)
         for role in (BackendRole.SEARCH, BackendRole.GRAPH, BackendRole.TERMINOLOGY)
     ]
     return {
@@ -114,13 +115,14 @@ def _feature_shares(
     return dict(sorted(shares.items(), key=lambda item: -item[1]))
 
 
-def _suggestion(
+def role_suggestion(
     role: BackendRole,
     config: CompositeConfig,
-    shares: dict[QueryFeature, float],
-    analyses: list[tuple[QueryAnalysis, float]],
-    total: float,
+    shares: Mapping[QueryFeature, float],
+    text_alone: float | None = None,
 ) -> dict[str, Any]:
+    """Whether a secondary of ``role`` pays off for a workload with these feature shares
+    (``text_alone``: the share of full-text-only queries, when known)."""
     features = sorted(
         (f for f, r in NATURAL_ROLE.items() if r is role), key=list(QueryFeature).index
     )
@@ -152,28 +154,29 @@ def _suggestion(
         out["backend"] = {"id": role.value, "role": role.value, "kind": _SUGGESTED_KIND[role]}
     else:
         out["advice"] = "keep"
-    out["reason"] = _reason(role, share, executable, analyses, total)
+    out["reason"] = _reason(role, share, executable, text_alone)
     return out
 
 
-def _reason(
-    role: BackendRole,
-    share: float,
-    executable: bool,
-    analyses: list[tuple[QueryAnalysis, float]],
-    total: float,
-) -> str:
+def _reason(role: BackendRole, share: float, executable: bool, text_alone: float | None) -> str:
     used = f"{share:.1%} of the workload needs it"
     if not executable:
         return (
             f"{used}; the gateway does not query {role.value} backends yet, so until that "
             "indexer lands the primary answers (the rule is ready for it)"
         )
-    text = [(a, f) for a, f in analyses if a.text_clauses]
-    alone = sum(f for a, f in text if a.text_only) / total
-    mixed = share - alone
+    if role is BackendRole.GRAPH:
+        return (
+            f"{used}: chains and _has are walked on the graph when the cost model prices "
+            "the walk below the primary's joins (two or more steps, or a wide terminal); "
+            "a one-step chain with a selective terminal stays on the primary"
+        )
+    if text_alone is None:
+        return f"{used}: full text is answered by the search backend"
+    mixed = share - text_alone
     return (
-        f"{used}: {alone:.1%} is full text alone (answered by the search backend in relevance "
-        f"order, {MergeStrategy.SECONDARY_FILTERED.value}) and {mixed:.1%} mixes full text with "
-        f"other filters (its ids restrict the primary, {MergeStrategy.PRIMARY_ENRICHED.value})"
+        f"{used}: {text_alone:.1%} is full text alone (answered by the search backend in "
+        f"relevance order, {MergeStrategy.SECONDARY_FILTERED.value}) and {mixed:.1%} mixes "
+        f"full text with other filters (its ids restrict the primary, "
+        f"{MergeStrategy.PRIMARY_ENRICHED.value})"
     )

@@ -15,6 +15,7 @@ from typing import Any
 from polyfhir_core.config.roles import BackendRole
 from polyfhir_core.config.routing import QueryFeature
 from polyfhir_core.planning.analyzer import QueryAnalysis, QueryPart
+from polyfhir_core.planning.cost_model import RouteCost
 
 
 class BackendState(StrEnum):
@@ -34,7 +35,7 @@ class RouteReason(StrEnum):
 
     PRIMARY_FEATURE = "primary_feature"  # only the primary serves this feature
     RULE = "rule"  # a routing rule chose the target
-    ROLE_DEFAULT = "role_default"  # no rule: the enabled backend of the feature's role
+    ROLE_DEFAULT = "role_default"  # no rule: the cheapest secondary of the feature's role
     NO_BACKEND = "no_backend"  # no enabled secondary for the feature's role
     NOT_EXECUTABLE = "not_executable"  # the gateway has no executor for that role yet
     INCAPABLE = "incapable"  # the target lacks the capability
@@ -43,7 +44,8 @@ class RouteReason(StrEnum):
     OVER_ID_CAP = "over_id_cap"  # estimated candidates above cost.max_shipped_ids
     NO_FALLBACK = "no_fallback"  # target unavailable and the rule names no fallback
     SYSTEM_SEARCH = "system_search"  # ids cannot be shipped across types with other filters
-    PRIMARY_CHEAPER = "primary_cheaper"  # a one-step walk: one join on the primary
+    PRIMARY_CHEAPER = "primary_cheaper"  # the cost model prices the primary lowest
+    FAILOVER = "failover"  # the target is unhealthy: its healthy standby serves (promoted)
 
 
 class MergeStrategy(StrEnum):
@@ -51,7 +53,7 @@ class MergeStrategy(StrEnum):
     SECONDARY_FILTERED = "secondary_filtered"  # secondary hits in score order, resources by id
     PRIMARY_ENRICHED = "primary_enriched"  # secondary ids as an _id restriction on the primary
     INTERSECTION = "intersection"  # as PRIMARY_ENRICHED, intersected with the query's own _id
-    UNION = "union"  # id sets of alternatives combined (not chosen for FHIR AND semantics)
+    UNION = "union"  # id sets of OR-ed alternatives combined (see docs/routing.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +63,9 @@ class RouteDecision:
     ``backend``: the backend id that serves it. ``fallback``: the backend used
     if ``backend`` fails at run time (``None``: the search fails with 503).
     ``reason`` (code) and ``detail`` (for humans) explain the choice;
-    ``estimated_ms`` is the cost model's estimate when candidate counts were known.
+    ``estimated_ms`` is the winning route's score; ``costs`` every candidate's priced
+    route (explain shows why the winner won). ``promoted_from``: the unhealthy backend
+    whose ``failover`` standby serves instead.
     """
 
     feature: QueryFeature
@@ -73,6 +77,8 @@ class RouteDecision:
     rule: str | None = None
     estimated_ids: int | None = None
     estimated_ms: float | None = None
+    costs: tuple[RouteCost, ...] = ()
+    promoted_from: str | None = None
 
     @property
     def secondary(self) -> bool:
@@ -93,6 +99,10 @@ class RouteDecision:
             out["estimatedIds"] = self.estimated_ids
         if self.estimated_ms is not None:
             out["estimatedMs"] = round(self.estimated_ms, 3)
+        if self.costs:
+            out["candidates"] = [c.to_json() for c in self.costs]
+        if self.promoted_from is not None:
+            out["promotedFrom"] = self.promoted_from
         return out
 
 

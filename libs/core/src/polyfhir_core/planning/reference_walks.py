@@ -16,8 +16,12 @@ Patients (:class:`~polyfhir_core.contracts.graph_index.HasWalk`); nested
 ``_has``): the primary evaluates it as it would anyway.
 
 A step whose target type is ambiguous (``subject.name`` on Observation:
-Patient, Group, Device or Location) cannot be walked with a typed target, so a
-query with such a step is not split at all: the primary answers it.
+Patient, Group, Device or Location) matches when *any* of its targets matches
+(FHIR), so :func:`walk_alternatives` makes one typed walk per target type whose
+terminal parameter exists, and the executor unites their candidates (the
+``union`` merge strategy) before the parameters are intersected. A step with no
+target, or more than :data:`MAX_ALTERNATIVES` combinations, is not split: the
+primary answers the query.
 """
 
 from __future__ import annotations
@@ -32,8 +36,7 @@ from polyfhir_core.search import SearchParam, SearchQuery
 from polyfhir_core.search.query import unescape
 
 MAX_STEPS = 8
-GRAPH_MIN_DEPTH = 2
-"""Walks shorter than this stay on the primary unless a routing rule names the graph."""
+MAX_ALTERNATIVES = 16
 
 
 def walk_depth(part: QueryPart) -> int:
@@ -95,6 +98,36 @@ def _target(
     return targets[0] if len(targets) == 1 else None
 
 
+def _targets(
+    registry: SearchParameterRegistry, rtype: str, code: str, type_modifier: str | None
+) -> tuple[str, ...]:
+    """Every type a reference step may point at (one when typed or restricted)."""
+    single = _target(registry, rtype, code, type_modifier)
+    if single is not None:
+        return (single,)
+    definition = registry.get(rtype, code)
+    if type_modifier or definition is None or definition.type is not SearchParamType.REFERENCE:
+        return ()
+    return tuple(definition.targets)
+
+
+def _typed_paths(
+    registry: SearchParameterRegistry, rtype: str, links: list[str]
+) -> list[tuple[ChainStep, ...]] | None:
+    """Every typed path the links can take (None: more than ``MAX_ALTERNATIVES``)."""
+    paths: list[tuple[tuple[ChainStep, ...], str]] = [((), rtype)]
+    for link in links:
+        code, _, type_modifier = link.partition(":")
+        paths = [
+            ((*steps, ChainStep(code, target)), target)
+            for steps, current in paths
+            for target in _targets(registry, current, code, type_modifier or None)
+        ]
+        if len(paths) > MAX_ALTERNATIVES:
+            return None
+    return [steps for steps, _ in paths]
+
+
 def _terminal(raw: str, values: tuple[str, ...]) -> SearchParam:
     name, _, modifier = raw.partition(":")
     return SearchParam(name, values, modifier or None)
@@ -120,6 +153,29 @@ def chain_walk(
     if not terminal.name.startswith("_") and registry.get(current, terminal.name) is None:
         return None
     return ReferenceWalk(param, "chain", current, terminal, chain=tuple(steps))
+
+
+def walk_alternatives(
+    rtype: str, param: SearchParam, registry: SearchParameterRegistry
+) -> tuple[ReferenceWalk, ...] | None:
+    """The typed walks a chain or ``_has`` may take, any of which matches (FHIR's OR over
+    the targets of an untyped step); None when it cannot be walked."""
+    if param.name == "_has":
+        walk = has_walk(rtype, param, registry)
+        return (walk,) if walk is not None else None
+    *links, last = param.raw_name.split(".")
+    if not links or len(links) > MAX_STEPS or last.startswith("_has"):
+        return None
+    paths = _typed_paths(registry, rtype, links)
+    if not paths:
+        return None
+    terminal = _terminal(last, param.values)
+    walks = tuple(
+        ReferenceWalk(param, "chain", steps[-1].target_type, terminal, chain=steps)
+        for steps in paths
+        if terminal.name.startswith("_") or registry.get(steps[-1].target_type, terminal.name)
+    )
+    return walks or None
 
 
 def has_walk(
@@ -158,6 +214,22 @@ def reference_walks(
             return None
         walks.append(walk)
     return tuple(walks) or None
+
+
+def walk_groups(
+    rtype: str | None, params: tuple[SearchParam, ...], registry: SearchParameterRegistry
+) -> tuple[tuple[ReferenceWalk, ...], ...] | None:
+    """Per chain or ``_has`` parameter its alternatives (united), the groups intersected;
+    None when any one cannot be walked."""
+    if rtype is None:
+        return None
+    groups = []
+    for p in params:
+        alternatives = walk_alternatives(rtype, p, registry)
+        if alternatives is None:
+            return None
+        groups.append(alternatives)
+    return tuple(groups) or None
 
 
 def candidates_query(

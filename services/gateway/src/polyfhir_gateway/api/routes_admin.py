@@ -136,7 +136,13 @@ async def backends(fc: Ctx) -> Response:
         else:
             entry["state"] = "not_queried" if backend.enabled else "disabled"
         out.append(entry)
-    return _json({"backends": out, "writesWaitFor": [b.id for b in fc.pipeline.writes.backends]})
+    return _json(
+        {
+            "backends": out,
+            "writesWaitFor": [b.id for b in fc.pipeline.writes.backends],
+            "promotions": fc.pipeline.monitor.promotions(),
+        }
+    )
 
 
 def _explain(fc: FhirContext, rtype: str | None) -> Response:

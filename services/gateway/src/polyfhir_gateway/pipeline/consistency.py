@@ -81,6 +81,7 @@ class WriteSync:
         self.config = config
         self.monitor = monitor
         self.backends = [b for b in config.write_waits_for() if b.id in indexes]
+        # a standby promoted in place of one of these takes its waits (same role)
         self.indexes = dict(indexes)
         for skipped in config.write_waits_for():
             if skipped.id not in indexes:
@@ -99,8 +100,18 @@ class WriteSync:
         versions = [v for r in responses if (v := written_version(r)) is not None]
         if not versions:
             return []
-        results = await asyncio.gather(*(self._one(b, ctx, versions) for b in self.backends))
+        waited = [self._serving(b) for b in self.backends]
+        results = await asyncio.gather(*(self._one(b, ctx, versions) for b in waited))
         return [issue for issue in results if issue is not None]
+
+    def _serving(self, backend: BackendConfig) -> BackendConfig:
+        """``backend``, or its promoted standby while it is unavailable (failover)."""
+        if self.monitor is None:
+            return backend
+        serving = self.monitor.serving(backend)
+        if serving is None or serving.id not in self.indexes:
+            return backend  # nobody to wait for: the warning says it is unhealthy
+        return serving
 
     async def _one(
         self, backend: BackendConfig, ctx: TenantContext, versions: list[AppliedVersion]

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from polyfhir_core.config import CompositeConfig
+from polyfhir_core.config import BackendRole, CompositeConfig
 from polyfhir_core.contracts.graph_index import CompartmentPage, CompartmentRequest, GraphIndex
 from polyfhir_core.contracts.primary_store import PrimaryStore
 from polyfhir_core.planning import ConfigTables
@@ -72,13 +72,14 @@ class PatientEverything:
     async def page(self, ctx: TenantContext, request: EverythingRequest) -> EverythingPage:
         """A page of the compartments' resources in key order (the patients must exist)."""
         primary = self.config.primary.id
-        backend = next(
-            (b for b in self.tables.secondaries if b.id in self.graphs and b.enabled), None
-        )
+        configured = next((b for b in self.tables.secondaries if b.role is BackendRole.GRAPH), None)
+        # the graph, or its promoted standby while it is unavailable (failover)
+        serving = self.monitor.serving(configured) if configured is not None else None
+        backend = serving if serving is not None and serving.id in self.graphs else None
         fallback = None
         keys: CompartmentPage | None = None
-        if backend is not None and not self.monitor.state(backend.id).usable:
-            fallback = f"{backend.id}={self.monitor.state(backend.id).value}"
+        if configured is not None and serving is None:
+            fallback = f"{configured.id}={self.monitor.state(configured.id).value}"
         elif backend is not None:
             try:
                 keys = await self._graph(ctx, backend.id, request)

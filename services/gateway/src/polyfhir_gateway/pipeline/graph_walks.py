@@ -7,13 +7,21 @@ For every chain or ``_has`` the router sent to the graph
 2. the graph walks from those ids to the searched type (``chain_sources`` /
    ``has_targets``), after the same freshness check as the search secondary
    (``sync.max_read_lag_ms``), under the backend's query timeout;
-3. the candidate sets of all walks are intersected (the parameters are ANDed)
-   and the primary runs the rest of the query — every other filter, sort,
-   paging, includes — restricted to them with ``_id``.
+3. the candidate sets of a step's typed alternatives are united (``subject.name``
+   on Observation: Patient, Group, Device or Location — any may match), those of
+   the parameters intersected (they are ANDed), and the primary runs the rest of
+   the query — every other filter, sort, paging, includes — restricted to them
+   with ``_id``.
 
 More than ``cost.max_shipped_ids`` terminal or candidate ids, a step the
 graph cannot type (``subject.name`` on Observation), a graph that is down,
 slow or lagging: :class:`Fallback`, and the primary answers the whole query.
+
+The router priced the walk with an assumed candidate count; once the terminal
+filter has run, its real count and the graph's fan-out (its stats,
+:class:`GraphFanout`) price it again, and when the primary is now the cheaper
+route the primary answers (``primary_cheaper``) before the graph is asked.
+A walk a routing rule sends to the graph is not re-priced (the operator chose).
 """
 
 from __future__ import annotations
@@ -21,20 +29,22 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 
-from polyfhir_core.config import BackendConfig, CompositeConfig
+from polyfhir_core.config import BackendConfig, CompositeConfig, QueryFeature
 from polyfhir_core.contracts.graph_index import ChainWalk, GraphHits, GraphIndex, HasWalk
 from polyfhir_core.contracts.primary_store import Page, PrimaryStore
-from polyfhir_core.planning import ConfigTables, QueryPlan, RouteDecision
+from polyfhir_core.planning import ConfigTables, QueryPart, QueryPlan, RouteDecision
+from polyfhir_core.planning.cost_model import PartEstimate
 from polyfhir_core.planning.reference_walks import (
     ReferenceWalk,
     candidates_query,
-    reference_walks,
+    walk_groups,
 )
 from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_core.search import SearchQuery
 from polyfhir_core.tenancy import TenantContext
 from polyfhir_gateway.pipeline.consistency import is_fresh, read_lag_bound
 from polyfhir_gateway.pipeline.fallback import Fallback
+from polyfhir_gateway.pipeline.graph_fanout import GraphFanout
 
 
 class GraphWalker:
@@ -46,9 +56,11 @@ class GraphWalker:
         tables: ConfigTables,
         registry: SearchParameterRegistry,
         timeouts_ms: Mapping[str, int],
+        fanout: GraphFanout | None = None,
     ) -> None:
         self.store, self.config, self.graphs = store, config, dict(graphs)
         self.tables, self.registry, self.timeouts_ms = tables, registry, dict(timeouts_ms)
+        self.fanout = fanout or GraphFanout()
 
     async def page(
         self, ctx: TenantContext, query: SearchQuery, plan: QueryPlan, walked: list[RouteDecision]
@@ -61,18 +73,30 @@ class GraphWalker:
             )
         parts = [plan.analysis.part(d.feature) for d in walked]
         params = tuple(p for part in parts if part is not None for p in part.params)
-        walks = reference_walks(query.resource_type, params, self.registry)
-        if walks is None:
+        groups = walk_groups(query.resource_type, params, self.registry)
+        if groups is None:
             raise Fallback(
-                "not_walkable", "a reference step has no single target type", backend=backend.id
+                "not_walkable", "a reference step has no target type", backend=backend.id
             )
+        priced = all(d.rule is None for d in walked)  # a rule's choice is not re-priced
         candidates: set[str] | None = None
-        for walk in walks:
-            found = await self._candidates(ctx, query.resource_type or "", walk, graph, backend)
+        for alternatives in groups:  # parameters are ANDed, a step's target types ORed
+            found: set[str] = set()
+            for walk in alternatives:
+                found |= await self._candidates(
+                    ctx, query.resource_type or "", walk, graph, backend, priced=priced
+                )
+            if len(found) > self.config.cost.max_shipped_ids:
+                raise Fallback(
+                    "over_id_cap",
+                    f"the united walks reach more than {self.config.cost.max_shipped_ids} ids",
+                    backend=backend.id,
+                )
             candidates = found if candidates is None else candidates & found
             if not candidates:
                 return Page([], total=0)
         assert candidates is not None
+        walks = tuple(w for alternatives in groups for w in alternatives)
         return await self.store.search(ctx, candidates_query(query, walks, sorted(candidates)))
 
     async def _candidates(
@@ -82,6 +106,8 @@ class GraphWalker:
         walk: ReferenceWalk,
         graph: GraphIndex,
         backend: BackendConfig,
+        *,
+        priced: bool,
     ) -> set[str]:
         cap = self.config.cost.max_shipped_ids
         terminal = await self.store.search(ctx, walk.terminal_query(cap))
@@ -94,12 +120,37 @@ class GraphWalker:
         anchors = tuple(r.id for r in terminal.resources)
         if not anchors:
             return set()
+        if priced:
+            await self._still_cheaper(ctx, walk, len(anchors), graph, backend)
         hits = await self._walk(ctx, graph, backend, walk.walk(rtype, anchors, cap))
         if not hits.complete:
             raise Fallback(
                 "over_id_cap", f"the walk reaches more than {cap} ids", backend=backend.id
             )
         return set(hits.ids)
+
+    async def _still_cheaper(
+        self,
+        ctx: TenantContext,
+        walk: ReferenceWalk,
+        anchors: int,
+        graph: GraphIndex,
+        backend: BackendConfig,
+    ) -> None:
+        """Price the walk with the terminal's real count; the primary answers if cheaper."""
+        feature = QueryFeature.CHAIN if walk.kind == "chain" else QueryFeature.HAS
+        part = QueryPart(feature, (walk.param,))
+        estimate = PartEstimate(anchors, await self.fanout.of(ctx, backend.id, graph))
+        model = self.tables.costs
+        on_graph = model.route_cost(part, backend, estimate)
+        on_primary = model.route_cost(part, self.tables.primary, estimate)
+        if on_primary.score < on_graph.score:
+            raise Fallback(
+                "primary_cheaper",
+                f"{anchors} terminal matches: primary {on_primary.score:.1f} < "
+                f"{backend.id} {on_graph.score:.1f}",
+                backend=backend.id,
+            )
 
     async def _walk(
         self,

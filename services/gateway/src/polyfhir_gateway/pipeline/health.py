@@ -10,6 +10,12 @@ States (see :class:`polyfhir_core.planning.BackendState`):
 
 Unhealthy and lagging secondaries are bypassed by the router. Backends start
 healthy: a request that meets a failing backend falls back on its own anyway.
+
+Standbys (a secondary's ``failover``, usually ``enabled = false``) are checked
+as well: while a secondary is unusable and its standby is healthy, the standby
+is *promoted* — it serves the role's queries and SyncMode waits
+(:meth:`HealthMonitor.serving`) — and it is demoted again as soon as the
+original is healthy (after ``success_threshold`` successes).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from polyfhir_core.config import BackendConfig, CompositeConfig
 from polyfhir_core.contracts.secondary import AppliedVersion
 from polyfhir_core.planning import BackendState
 from polyfhir_core.tenancy import TenantContext
-from polyfhir_gateway.pipeline.metrics import set_backend_state
+from polyfhir_gateway.pipeline.metrics import set_backend_state, set_promotion
 from polyfhir_gateway.pipeline.secondary import Secondary
 
 log = logging.getLogger(__name__)
@@ -50,13 +56,15 @@ class _Track:
 
 
 class HealthMonitor:
-    """Tracks every enabled secondary that has a client in ``indexes``."""
+    """Tracks every enabled secondary, and every standby, that has a client in ``indexes``."""
 
     def __init__(self, config: CompositeConfig, indexes: Mapping[str, Secondary]) -> None:
         self.config = config
         self.indexes = dict(indexes)
-        self._tracks = {b.id: _Track(b) for b in config.secondaries if b.id in self.indexes}
+        watched = (*config.secondaries, *config.standbys)
+        self._tracks = {b.id: _Track(b) for b in watched if b.id in self.indexes}
         self._tasks: list[asyncio.Task[None]] = []
+        self._promoted: dict[str, str] = {}
         for backend_id in self._tracks:
             set_backend_state(backend_id, BackendState.HEALTHY)
 
@@ -65,7 +73,29 @@ class HealthMonitor:
         return track.state if track is not None else BackendState.HEALTHY
 
     def snapshot(self) -> dict[str, BackendState]:
-        return {backend_id: track.state for backend_id, track in self._tracks.items()}
+        """Every tracked backend's state; a standby without a client is never promoted."""
+        states = {s.id: BackendState.UNHEALTHY for s in self.config.standbys}
+        states.update({backend_id: track.state for backend_id, track in self._tracks.items()})
+        return states
+
+    def serving(self, backend: BackendConfig) -> BackendConfig | None:
+        """Who serves ``backend``'s role now: itself when usable, else its usable standby
+        (promoted), else nobody (the primary answers)."""
+        if self.state(backend.id).usable:
+            return backend
+        standby = self.config.standby_of(backend)
+        if standby is not None and standby.id in self._tracks and self.state(standby.id).usable:
+            return standby
+        return None
+
+    def promotions(self) -> dict[str, str]:
+        """``original -> standby`` for every standby serving now."""
+        out = {}
+        for backend in self.config.secondaries:
+            serving = self.serving(backend)
+            if serving is not None and serving.id != backend.id:
+                out[backend.id] = serving.id
+        return out
 
     def mark_lagging(self, backend_id: str, tenant: str, versions: list[AppliedVersion]) -> None:
         """A synchronous wait timed out: bypass the backend until it has applied ``versions``."""
@@ -118,6 +148,16 @@ class HealthMonitor:
 
     def _publish(self, track: _Track) -> None:
         set_backend_state(track.backend.id, track.state)
+        promoted = self.promotions()
+        for original, standby in promoted.items():
+            if self._promoted.get(original) != standby:
+                log.warning("backend %s unavailable: standby %s promoted", original, standby)
+                set_promotion(original, standby, active=True)
+        for original, standby in self._promoted.items():
+            if promoted.get(original) != standby:
+                log.info("backend %s serves again: standby %s demoted", original, standby)
+                set_promotion(original, standby, active=False)
+        self._promoted = promoted
 
     # -- the periodic loop -------------------------------------------------------------
 
@@ -157,6 +197,18 @@ class HealthMonitor:
                     "lastError": track.last_error,
                     "lastCheck": track.last_check.isoformat() if track.last_check else None,
                     "laggingTenants": sorted(track.pending),
+                    **self._roles(backend_id),
                 }
             )
+        return out
+
+    def _roles(self, backend_id: str) -> dict[str, Any]:
+        """Promotion fields: ``promotedTo`` on an original, ``servingFor`` on a standby."""
+        promoted = self.promotions()
+        out: dict[str, Any] = {}
+        if backend_id in promoted:
+            out["promotedTo"] = promoted[backend_id]
+        serving_for = [o for o, s in promoted.items() if s == backend_id]
+        if serving_for:
+            out["servingFor"] = serving_for
         return out

@@ -28,6 +28,17 @@ SYNC_WAIT_TIMEOUTS = Counter(
 )
 
 
+PROMOTIONS = Gauge(
+    "polyfhir_gateway_backend_promoted",
+    "1 while the standby serves the role of the unavailable backend (failover), else 0",
+    ["backend", "standby"],
+)
+
+
+def set_promotion(backend: str, standby: str, *, active: bool) -> None:
+    PROMOTIONS.labels(backend, standby).set(1 if active else 0)
+
+
 def set_backend_state(backend: str, state: BackendState) -> None:
     for candidate in BackendState:
         BACKEND_STATE.labels(backend, candidate.value).set(1 if candidate is state else 0)

@@ -103,7 +103,9 @@ class QueryPipeline:
         self.registry = registry or SearchParameterRegistry.default()
         self.default_count, self.max_count = default_count, max_count
         self.tables = ConfigTables.of(config)
-        self._timeouts = {b.id: self._query_timeout_ms(b) for b in config.secondaries}
+        self._timeouts = {
+            b.id: self._query_timeout_ms(b) for b in (*config.secondaries, *config.standbys)
+        }
         secondaries: dict[str, Secondary] = {**self.indexes, **self.graphs, **self.terminology}
         self.monitor = HealthMonitor(config, secondaries)
         self.writes = WriteSync(config, secondaries, self.monitor)
@@ -144,7 +146,13 @@ class QueryPipeline:
     # -- planning ----------------------------------------------------------------------
 
     def plan(self, query: SearchQuery) -> QueryPlan:
-        ctx = RoutingContext(self.config, self.monitor.snapshot(), EXECUTABLE, tables=self.tables)
+        ctx = RoutingContext(
+            self.config,
+            self.monitor.snapshot(),
+            EXECUTABLE,
+            tables=self.tables,
+            registry=self.registry,
+        )
         return plan_query(analyze(query, self.registry), ctx)
 
     # -- searching ---------------------------------------------------------------------

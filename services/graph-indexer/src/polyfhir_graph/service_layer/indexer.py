@@ -12,6 +12,7 @@ from __future__ import annotations
 from polyfhir_bus.events import ResourceChanged
 from polyfhir_bus.indexing.batch import VersionedBatchHandler
 from polyfhir_bus.indexing.freshness import Freshness
+from polyfhir_core.config import RetryConfig
 from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_graph import metrics
 from polyfhir_graph.domain.records import GraphRecord, record_for, reference_registry
@@ -22,9 +23,13 @@ class Indexer(VersionedBatchHandler[GraphRecord]):
     """The consumer's batch handler (``polyfhir_bus.consumer.BatchHandler``)."""
 
     def __init__(
-        self, store: GraphStore, freshness: Freshness, registry: SearchParameterRegistry
+        self,
+        store: GraphStore,
+        freshness: Freshness,
+        registry: SearchParameterRegistry,
+        retry: RetryConfig | None = None,
     ) -> None:
-        super().__init__(freshness, metrics.INDEXER, "graph engine")
+        super().__init__(freshness, metrics.INDEXER, "graph engine", retry)
         self._store = store
         self._registry = reference_registry(registry)
 

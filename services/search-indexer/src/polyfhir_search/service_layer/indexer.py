@@ -20,6 +20,7 @@ from polyfhir_bus.consumer import Batch
 from polyfhir_bus.events import ResourceChanged
 from polyfhir_bus.indexing.batch import VersionedBatchHandler, lowest_positions
 from polyfhir_bus.indexing.freshness import Freshness
+from polyfhir_core.config import RetryConfig
 from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_search import metrics
 from polyfhir_search.domain.documents import IndexDocument, document_for, text_registry
@@ -33,9 +34,13 @@ class Indexer(VersionedBatchHandler[IndexDocument]):
     """The consumer's batch handler (``polyfhir_bus.consumer.BatchHandler``)."""
 
     def __init__(
-        self, engine: SearchEngine, freshness: Freshness, registry: SearchParameterRegistry
+        self,
+        engine: SearchEngine,
+        freshness: Freshness,
+        registry: SearchParameterRegistry,
+        retry: RetryConfig | None = None,
     ) -> None:
-        super().__init__(freshness, metrics.INDEXER, "search engine")
+        super().__init__(freshness, metrics.INDEXER, "search engine", retry)
         self._engine = engine
         self._registry = text_registry(registry)
 
