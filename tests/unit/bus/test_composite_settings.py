@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,9 @@ class EmptyOutbox:
 
     async def release_relay(self) -> None:
         pass
+
+    async def prune_published(self, before: datetime, limit: int) -> int:
+        return 0
 
 
 async def test_the_relay_backs_off_as_the_composite_retry_says(config_file: str) -> None:

@@ -71,11 +71,19 @@ class CostWeights(ConfigModel):
 _F = QueryFeature
 ROLE_DEFAULT_COSTS: dict[BackendRole, CostWeights] = {
     # a chain or _has is joins on the primary (a joined row costs twice a plain id); its
-    # full text (FTS5 / tsvector) is a scan beside the other filters, without relevance
+    # full text (FTS5 / tsvector) is a scan beside the other filters, without relevance;
+    # its terminology modifiers join the closure and value-set rule tables and know only
+    # part of what a value set may say (no imports, few filters): a fallback
     BackendRole.PRIMARY: CostWeights(
         latency_ms=3.0,
         per_1k_ids_ms=1.0,
-        features={_F.CHAIN: 2.0, _F.HAS: 2.0, _F.FULL_TEXT: 10.0, _F.INCLUDE_ITERATE: 2.0},
+        features={
+            _F.CHAIN: 2.0,
+            _F.HAS: 2.0,
+            _F.FULL_TEXT: 10.0,
+            _F.INCLUDE_ITERATE: 2.0,
+            _F.TERMINOLOGY: 5.0,
+        },
         resource_units=2.0,
     ),
     BackendRole.SEARCH: CostWeights(latency_ms=8.0, per_1k_ids_ms=3.0),
