@@ -1,9 +1,9 @@
 """The tenancy strategies the isolation tests run under.
 
-Today polyfhir has one strategy, ``shared`` (a tenant column in every statement),
-served by the session's ``server`` fixture. A strategy added later (``schema``,
-``database``) adds its name and the fixture that starts servers with it to
-:data:`STRATEGY_SERVERS`; every test here then runs under it too.
+Here: ``shared`` (a tenant column in every statement), served by the session's
+``server`` fixture (both engines, both topologies). The schema- and
+database-per-tenant strategies run the same tests in
+``test_tenant_isolation_strategies.py`` over ``strategy_servers.strategy_server``.
 """
 
 from __future__ import annotations
