@@ -19,7 +19,14 @@ import pytest
 from conftest import BACKENDS, TOPOLOGIES, Server, _inprocess, _services
 from strategy_servers import STRATEGIES, _strategy_server, strategy_server, strategy_url
 
-__all__ = ["server", "store_app", "strategy_server"]
+__all__ = [
+    "STRATEGIES",
+    "_strategy_server",
+    "server",
+    "store_app",
+    "strategy_server",
+    "strategy_url",
+]
 
 
 @pytest.fixture(
