@@ -135,15 +135,14 @@ def _request_parameters(request: ExpandRequest) -> list[Json]:
     return [{"name": name, **value} for name, value in asked if value]
 
 
-def expanded_value_set(
-    expansion: Expansion, request: ExpandRequest, resource_id: str | None = None
-) -> Json:
+def expanded_value_set(expansion: Expansion, request: ExpandRequest) -> Json:
+    """The expanded ``ValueSet``: ``id`` at instance level (the id the request named)."""
     given = [{"name": p.code, **p.value} for p in expansion.parameters]
     named = {p["name"] for p in given}
     controls = [p for p in _request_parameters(request) if p["name"] not in named]
     body: Json = {"resourceType": "ValueSet"}
-    if resource_id is not None:
-        body["id"] = resource_id
+    if request.value_set_id is not None:
+        body["id"] = request.value_set_id
     if expansion.url is not None:
         body["url"] = expansion.url
     if expansion.version is not None:
