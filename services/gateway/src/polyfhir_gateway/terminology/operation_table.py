@@ -33,7 +33,7 @@ from polyfhir_gateway.terminology import value_set_requests as vs
 from polyfhir_gateway.terminology.code_system_requests import CodeSystemRef
 from polyfhir_gateway.terminology.operation_input import Json, OperationInput
 
-if TYPE_CHECKING:  # operations imports the pipeline, which the api's capability module precedes
+if TYPE_CHECKING:  # at run time: operations -> pipeline -> operations, when capability comes first
     from polyfhir_gateway.terminology.operations import TerminologyOperations
 
 InstanceT = TypeVar("InstanceT")
