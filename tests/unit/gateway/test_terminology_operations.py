@@ -258,6 +258,27 @@ async def test_subsumes_with_codings_in_post(gw: TerminologyGateway) -> None:
     assert one(answer.json(), "outcome")["valueCode"] == "subsumes"
 
 
+async def test_subsumes_at_instance_level_uses_the_code_systems_canonical(
+    gw: TerminologyGateway,
+) -> None:
+    resource = {
+        "resourceType": "CodeSystem",
+        "url": SYSTEM,
+        "status": "active",
+        "content": "complete",
+    }
+    async with gw.client() as c:
+        created = await c.post("/fhir/CodeSystem", json=resource)
+    assert created.status_code == 201, created.text
+    cid = created.json()["id"]
+    answer = await get(gw, f"CodeSystem/{cid}/$subsumes?codeA=A&codeB=A11")
+    assert answer.status_code == 200, answer.text
+    assert one(answer.json(), "outcome")["valueCode"] == "subsumes"
+    other = await get(gw, f"CodeSystem/{cid}/$subsumes?system=http://other&codeA=A&codeB=A1")
+    assert other.status_code == 400  # the system contradicts the instance's url
+    assert (await get(gw, "CodeSystem/nope/$subsumes?codeA=A&codeB=A1")).status_code == 404
+
+
 @pytest.mark.parametrize(
     "query",
     [

@@ -11,6 +11,7 @@ from polyfhir_core.registry import SearchParameterRegistry, SearchParamType
 from polyfhir_core.resource_validation import RESOURCE_TYPES
 from polyfhir_core.resources import Json
 from polyfhir_core.search.capabilities import SUPPORTED_MODIFIERS
+from polyfhir_gateway.terminology.operation_table import TERMINOLOGY_OPERATIONS as OPERATION_TABLE
 
 _INTERACTIONS = [
     "read",
@@ -74,23 +75,16 @@ _TYPE_OPERATIONS: dict[str, list[Json]] = {  # $import: the IG publishes no Oper
 }
 
 
-def _core_operation(resource_type: str, name: str) -> Json:
-    definition = f"http://hl7.org/fhir/OperationDefinition/{resource_type}-{name}"
-    return {"name": name, "definition": definition}
+def _terminology_operations() -> dict[str, list[Json]]:
+    """Per type, the operations of the terminology table (the routes' own declarations)."""
+    listed: dict[str, list[Json]] = {}
+    for operation in OPERATION_TABLE:
+        entry = {"name": operation.name, "definition": operation.definition}
+        listed.setdefault(operation.resource_type, []).append(entry)
+    return listed
 
 
-TERMINOLOGY_OPERATIONS: dict[str, list[Json]] = {  # listed when a terminology index is wired
-    "CodeSystem": [
-        _core_operation("CodeSystem", "lookup"),
-        _core_operation("CodeSystem", "validate-code"),
-        _core_operation("CodeSystem", "subsumes"),
-    ],
-    "ValueSet": [
-        _core_operation("ValueSet", "expand"),
-        _core_operation("ValueSet", "validate-code"),
-    ],
-    "ConceptMap": [_core_operation("ConceptMap", "translate")],
-}
+TERMINOLOGY_OPERATIONS = _terminology_operations()  # listed when a terminology index is wired
 
 
 def _with_operations(resource: Json, terminology: bool) -> Json:

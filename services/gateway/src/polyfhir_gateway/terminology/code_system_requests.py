@@ -63,7 +63,8 @@ def _named_code(
     return coding
 
 
-def lookup_request(given: OperationInput) -> LookupRequest:
+def lookup_request(given: OperationInput, instance: None = None) -> LookupRequest:
+    """``instance`` is always ``None``: R4 defines no instance level for ``$lookup``."""
     op = given.operation
     system = given.string("system")
     coding = _named_code(op, given, "code", "coding", system)

@@ -10,14 +10,15 @@ Which names an operation knows is its own business (:meth:`OperationInput.check_
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from polyfhir_core.contracts.terminology import Coding
 from polyfhir_core.errors import BadRequest, NotSupported
 
 Json = dict[str, Any]
+T = TypeVar("T")
 _IGNORED = frozenset({"_format", "_pretty"})
 _BOOLEANS = {"true": True, "false": False}
 
@@ -90,26 +91,10 @@ class OperationInput:
         return tuple(self._text(name, value) for value in self._values(name))
 
     def boolean(self, name: str) -> bool | None:
-        value = self._single(name)
-        if value is None:
-            return None
-        raw = _primitive(value) if self.from_body else value
-        if isinstance(raw, str) and raw in _BOOLEANS:
-            raw = _BOOLEANS[raw]
-        if not isinstance(raw, bool):
-            raise BadRequest(f"{self.operation}: {name} must be true or false")
-        return raw
+        return self._scalar(name, _as_boolean, "true or false")
 
     def integer(self, name: str) -> int | None:
-        value = self._single(name)
-        if value is None:
-            return None
-        raw = _primitive(value) if self.from_body else value
-        if isinstance(raw, str) and raw.isdigit() and len(raw) < 10:
-            raw = int(raw)
-        if not isinstance(raw, int) or isinstance(raw, bool) or raw < 0:
-            raise BadRequest(f"{self.operation}: {name} must be a non-negative integer")
-        return raw
+        return self._scalar(name, _as_count, "a non-negative integer")
 
     def coding(self, name: str) -> Coding | None:
         value = self._single(name)
@@ -123,11 +108,9 @@ class OperationInput:
         return _coding(self.operation, name, value.get("valueCoding"))
 
     def codeable_concept(self, name: str) -> tuple[Coding, ...] | None:
-        value = self._single(name)
+        value = self._body_only(name)
         if value is None:
             return None
-        if not self.from_body:
-            raise BadRequest(f"{self.operation}: {name} can only be given in a POST body")
         concept = value.get("valueCodeableConcept")
         codings = concept.get("coding") if isinstance(concept, dict) else None
         if not isinstance(codings, list) or not codings:
@@ -135,18 +118,37 @@ class OperationInput:
         return tuple(_coding(self.operation, name, c) for c in codings)
 
     def resource(self, name: str, resource_type: str) -> Json | None:
-        value = self._single(name)
+        value = self._body_only(name)
         if value is None:
             return None
-        if not self.from_body:
-            raise BadRequest(f"{self.operation}: {name} can only be given in a POST body")
         resource = value.get("resource")
         if not isinstance(resource, dict) or resource.get("resourceType") != resource_type:
             raise BadRequest(f"{self.operation}: {name} must carry a {resource_type} resource")
         return resource
 
+    def _body_only(self, name: str) -> Json | None:
+        """The one ``name`` parameter; a query string cannot carry it (a complex type)."""
+        value: Json | None = self._single(name)
+        if value is not None and not self.from_body:
+            raise BadRequest(f"{self.operation}: {name} can only be given in a POST body")
+        return value
+
+    def _scalar(self, name: str, parse: Callable[[Any], T | None], expected: str) -> T | None:
+        """The one ``name`` parameter read by ``parse`` (``None``: not what is ``expected``)."""
+        value = self._single(name)
+        if value is None:
+            return None
+        parsed = parse(self._raw(value))
+        if parsed is None:
+            raise BadRequest(f"{self.operation}: {name} must be {expected}")
+        return parsed
+
+    def _raw(self, value: Any) -> Any:
+        """A query string's text, or a body parameter's ``value[x]``."""
+        return _primitive(value) if self.from_body else value
+
     def _text(self, name: str, value: Any) -> str:
-        raw = _primitive(value) if self.from_body else value
+        raw = self._raw(value)
         if not isinstance(raw, str) or not raw:
             raise BadRequest(f"{self.operation}: {name} must be a non-empty string")
         return raw
@@ -156,6 +158,22 @@ def _primitive(parameter: Json) -> Any:
     """The one ``value[x]`` of a ``Parameters.parameter`` (``None`` when it has none)."""
     values = [v for k, v in parameter.items() if k.startswith("value")]
     return values[0] if len(values) == 1 else None
+
+
+def _as_boolean(raw: Any) -> bool | None:
+    """``true``/``false`` (a query string) or a JSON boolean."""
+    if isinstance(raw, bool):
+        return raw
+    return _BOOLEANS.get(raw) if isinstance(raw, str) else None
+
+
+def _as_count(raw: Any) -> int | None:
+    """A non-negative integer: digits (a query string) or a JSON integer."""
+    if isinstance(raw, str) and raw.isdigit() and len(raw) < 10:
+        raw = int(raw)
+    if not isinstance(raw, int) or isinstance(raw, bool) or raw < 0:
+        return None
+    return raw
 
 
 def _coding(operation: str, name: str, raw: Any) -> Coding:

@@ -26,6 +26,11 @@ def parameters(*parameter: Json) -> Json:
     return {"resourceType": "Parameters", "parameter": list(parameter)}
 
 
+def _strings(*named: tuple[str, str | None]) -> list[Json]:
+    """A ``valueString`` parameter for each name that has a value."""
+    return [{"name": name, "valueString": value} for name, value in named if value is not None]
+
+
 def coding_json(coding: Coding) -> Json:
     out: Json = {"system": coding.system, "code": coding.code}
     if coding.version is not None:
@@ -50,11 +55,7 @@ def _property_parts(p: ConceptProperty) -> list[Json]:
 
 
 def lookup_parameters(result: LookupResult) -> Json:
-    out: list[Json] = [{"name": "name", "valueString": result.name}]
-    if result.version is not None:
-        out.append({"name": "version", "valueString": result.version})
-    if result.display is not None:
-        out.append({"name": "display", "valueString": result.display})
+    out = _strings(("name", result.name), ("version", result.version), ("display", result.display))
     out += [{"name": "designation", "part": _designation_parts(d)} for d in result.designations]
     properties = list(result.properties)
     if result.abstract and not any(p.code == "abstract" for p in properties):
@@ -64,12 +65,8 @@ def lookup_parameters(result: LookupResult) -> Json:
 
 
 def validate_code_parameters(result: ValidateCodeResult) -> Json:
-    out: list[Json] = [{"name": "result", "valueBoolean": result.result}]
-    if result.message is not None:
-        out.append({"name": "message", "valueString": result.message})
-    if result.display is not None:
-        out.append({"name": "display", "valueString": result.display})
-    return parameters(*out)
+    outcome = {"name": "result", "valueBoolean": result.result}
+    return parameters(outcome, *_strings(("message", result.message), ("display", result.display)))
 
 
 def subsumes_parameters(outcome: Subsumption) -> Json:
@@ -78,10 +75,11 @@ def subsumes_parameters(outcome: Subsumption) -> Json:
 
 def translate_parameters(results: tuple[TranslateResult, ...]) -> Json:
     """One answer for the codings asked about: ``result`` is true when any matched."""
-    out: list[Json] = [{"name": "result", "valueBoolean": any(r.result for r in results)}]
-    messages = [r.message for r in results if r.message]
-    if messages:
-        out.append({"name": "message", "valueString": "; ".join(messages)})
+    messages = "; ".join(r.message for r in results if r.message)
+    out: list[Json] = [
+        {"name": "result", "valueBoolean": any(r.result for r in results)},
+        *_strings(("message", messages or None)),
+    ]
     for result in results:
         for match in result.matches:
             part: list[Json] = [{"name": "equivalence", "valueCode": match.equivalence}]
@@ -135,15 +133,14 @@ def _request_parameters(request: ExpandRequest) -> list[Json]:
     return [{"name": name, **value} for name, value in asked if value]
 
 
-def expanded_value_set(
-    expansion: Expansion, request: ExpandRequest, resource_id: str | None = None
-) -> Json:
+def expanded_value_set(expansion: Expansion, request: ExpandRequest) -> Json:
+    """The expanded ``ValueSet``: ``id`` at instance level (the id the request named)."""
     given = [{"name": p.code, **p.value} for p in expansion.parameters]
     named = {p["name"] for p in given}
     controls = [p for p in _request_parameters(request) if p["name"] not in named]
     body: Json = {"resourceType": "ValueSet"}
-    if resource_id is not None:
-        body["id"] = resource_id
+    if request.value_set_id is not None:
+        body["id"] = request.value_set_id
     if expansion.url is not None:
         body["url"] = expansion.url
     if expansion.version is not None:
