@@ -20,10 +20,12 @@ import yaml
 from prometheus_client.metrics import MetricWrapperBase
 from pydantic_settings import BaseSettings
 
+from dockerfile_build import dockerfile_instructions
 from polyfhir_bus.indexing.metrics import IndexerMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "polyfhir"
+DOCKERFILE = ROOT / "Dockerfile"
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,11 @@ class ServicePackage:
     @property
     def default_port(self) -> int:
         return int(self.settings.model_fields["port"].default)
+
+    @property
+    def build_args(self) -> dict[str, str]:
+        """The build arguments that make the one Dockerfile this service's image."""
+        return {"SERVICE": self.directory.name, "PORT": str(self.default_port)}
 
 
 def _settings_class(package: str) -> type[BaseSettings]:
@@ -70,10 +77,10 @@ def load_service(directory: Path) -> ServicePackage:
 
 @pytest.fixture(scope="session")
 def services() -> dict[str, ServicePackage]:
-    """Every service that ships a Dockerfile, by directory name (gateway, primary-store, ...)."""
+    """Every service (each ships an image), by directory name (gateway, primary-store, ...)."""
     return {
         path.parent.name: load_service(path.parent)
-        for path in sorted((ROOT / "services").glob("*/Dockerfile"))
+        for path in sorted((ROOT / "services").glob("*/pyproject.toml"))
     }
 
 
@@ -125,14 +132,13 @@ def helm_template() -> Callable[[str], str]:
 def compose_polyfhir(
     compose_services: dict[str, dict[str, Any]], services: dict[str, ServicePackage]
 ) -> dict[str, ServicePackage]:
-    """Long-running compose services built from a services/<name>/Dockerfile -> that
-    service's package (one-shot tasks such as ``migrate`` left out)."""
+    """Long-running compose services built from the Dockerfile -> the service its
+    ``SERVICE`` build argument names (one-shot tasks such as ``migrate`` left out)."""
     built: dict[str, ServicePackage] = {}
     for name, service in compose_services.items():
         build = service.get("build")
         if build and service.get("restart") != "no":
-            directory = Path(build["dockerfile"]).parent.name
-            built[name] = services[directory]
+            built[name] = services[build["args"]["SERVICE"]]
     return built
 
 
@@ -154,21 +160,16 @@ def helm_define(name: str) -> str:
     return match.group(1)
 
 
-def dockerfile_instructions(dockerfile: Path) -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) per logical line, continuations joined, comments dropped."""
-    text = re.sub(r"\\\n", " ", dockerfile.read_text())
-    lines = [line.strip() for line in text.splitlines()]
-    return [
-        (line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "")
-        for line in lines
-        if line and not line.startswith("#")
-    ]
+@pytest.fixture(scope="session")
+def dockerfile() -> Path:
+    """The one Dockerfile every service image is built from."""
+    return DOCKERFILE
 
 
 @pytest.fixture(scope="session")
-def instructions() -> Callable[[Path], list[tuple[str, str]]]:
-    """A Dockerfile's instructions (see :func:`dockerfile_instructions`)."""
-    return dockerfile_instructions
+def image_build() -> Callable[[ServicePackage], list[tuple[str, str]]]:
+    """The Dockerfile's instructions with a service's build arguments."""
+    return lambda package: dockerfile_instructions(DOCKERFILE, package.build_args)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
-"""The images' Python environments, built here the way the Dockerfiles build them.
+"""The images' Python environments, built here the way the Dockerfile builds them.
 
-Without a Docker engine the build stage of each services/*/Dockerfile is replayed
-with uv: the files its COPY lines name go into a scratch build context, then its
-two ``uv sync`` commands run there (dependency layer from the lock and the
+Without a Docker engine the build stage of the Dockerfile is replayed once per
+service, with that service's build arguments (SERVICE, PORT) expanded as Docker
+expands them: the files its COPY lines name go into a scratch build context, then
+its two ``uv sync`` commands run there (dependency layer from the lock and the
 pyproject files alone, then the workspace packages as wheels, not editable).
 The three services are then started from those environments against the local
 engines, wired like docker-compose.yml. This catches what only an image shows:
@@ -34,7 +35,7 @@ from support import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]  # builds three environments
 
-Parse = Callable[[Path], list[tuple[str, str]]]
+ImageBuild = Callable[[Any], list[tuple[str, str]]]
 NOT_IN_CONTEXT = shutil.ignore_patterns("tests", "__pycache__", "*.pyc", ".venv", "*.egg-info")
 
 
@@ -59,13 +60,13 @@ def _copy(repo_root: Path, context: Path, args: str) -> None:
 
 
 def _build_environment(
-    uv: str, repo_root: Path, dockerfile: Path, instructions: Parse, workdir: Path
+    uv: str, repo_root: Path, instructions: list[tuple[str, str]], workdir: Path
 ) -> Path:
     """Replay the build stage; returns the virtual environment it produced."""
     context = workdir / "context"
     context.mkdir()
-    stage = [i for i, (op, _) in enumerate(instructions(dockerfile)) if op == "FROM"]
-    build = instructions(dockerfile)[stage[1] : stage[2]]  # FROM uv, FROM build, FROM runtime
+    stage = [i for i, (op, _) in enumerate(instructions) if op == "FROM"]
+    build = instructions[stage[1] : stage[2]]  # FROM uv, FROM build, FROM runtime
     for op, args in build:
         if op == "COPY" and not args.startswith("--from"):
             _copy(repo_root, context, args)
@@ -80,7 +81,7 @@ def _build_environment(
                 timeout=600,
                 check=False,
             )  # fmt: skip
-            assert done.returncode == 0, f"{dockerfile}: {args}\n{done.stderr.decode()}"
+            assert done.returncode == 0, f"{workdir.name}: {args}\n{done.stderr.decode()}"
     return context / ".venv"
 
 
@@ -88,14 +89,13 @@ def _build_environment(
 def image_environments(
     services: dict[str, Any],
     repo_root: Path,
-    instructions: Parse,
+    image_build: ImageBuild,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, Path]:
     uv = _uv(repo_root)
     return {
         name: _build_environment(
-            uv, repo_root, package.directory / "Dockerfile", instructions,
-            tmp_path_factory.mktemp(f"image-{name}"),
+            uv, repo_root, image_build(package), tmp_path_factory.mktemp(f"image-{name}")
         )
         for name, package in services.items()
     }  # fmt: skip
