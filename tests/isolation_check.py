@@ -22,7 +22,7 @@ from isolation_client import RELATIONS, ApiServer, api, send, shape, tenants
 from isolation_probes import read_probes, write_probes
 from isolation_world import JSON, Targets, World, targets, transaction, worlds
 
-DEFAULT_EXAMPLES = 6
+DEFAULT_EXAMPLES = 3  # one world per relation (unrelated, child, parent); CI-sized
 
 
 class IsolationSettings(BaseSettings):
