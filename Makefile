@@ -37,8 +37,8 @@ run-services: install ## Serve the same API as two processes: primary-store (:80
 run-stack: install ## The whole local polyglot stack (Tansu, osmem, FalkorDB, primary-store + relay, search-, graph- and terminology-indexer, gateway) at http://$(HOST):$(PORT)/fhir; Ctrl-C stops
 	$(UV) run --frozen polyfhir stack --port $(PORT)
 
-test: install ## Install everything and run the whole test suite (two workers; SQLite and embedded PostgreSQL, both topologies)
-	$(UV) run --frozen pytest -q -n 2 --dist loadfile
+test: install ## Install everything and run the whole test suite (three workers; SQLite and embedded PostgreSQL, both topologies)
+	$(UV) run --frozen pytest -q -n 3 --dist loadfile
 
 test-fast: install ## Unit tests only (tests/unit: pure, no I/O, no engine)
 	$(UV) run --frozen pytest -q tests/unit
