@@ -16,10 +16,9 @@ the expansion without paging, is refused as ``too-costly``.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -38,10 +37,11 @@ from polyfhir_core.errors import BadRequest, Issue, NotFound, QueryTooComplex
 from polyfhir_terminology.domain.valueset import expansion_plan, split_canonical
 from polyfhir_terminology.service_layer.expansion import Evaluation, Member, resolve_value_set
 from polyfhir_terminology.service_layer.ports import TerminologyStore, ValueSetRecord
+from polyfhir_terminology.service_layer.text_index import TextIndex, text_matcher
 
 Json = dict[str, Any]
 DECODED_EXPANSIONS = 32
-_WORDS = re.compile(r"[^\w]+")
+TEXT_INDEXES = 4  # word indexes of the last filtered expansions (a few MB each at ICD size)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +98,8 @@ class Expander:
         # the last decoded expansions by (tenant, key), valid while the stored row keeps
         # its generation (a change deletes the row; a recomputed one has a new generation)
         self._decoded: OrderedDict[tuple[str, str], tuple[int, tuple[Member, ...]]] = OrderedDict()
+        # the filter's word index of a stored expansion, by its identifier (text_index.py)
+        self._text: OrderedDict[str, TextIndex] = OrderedDict()
 
     def _remember(
         self, tenant: str, key: str, generation: int, members: tuple[Member, ...]
@@ -177,10 +179,7 @@ class Expander:
             resource_id=request.value_set_id,
             inline=request.value_set,
         )
-        members = [m for m in found.members if not (request.active_only and m.inactive)]
-        if request.filter:
-            matches = text_matcher(request.filter)
-            members = [m for m in members if matches(m)]
+        members = self._filtered(found, request)
         total = len(members)
         if request.count is None and total - request.offset > self.max_expansion:
             raise too_costly(total, self.max_expansion)
@@ -197,6 +196,26 @@ class Expander:
             _parameters(request),
         )
 
+    def _filtered(self, found: ValueSetMembers, request: ExpandRequest) -> list[Member]:
+        """``filter`` (word prefixes) and ``activeOnly``, in expansion order."""
+        members: Sequence[Member] = found.members
+        if request.filter and request.value_set is not None:  # inline: seen once, scanned
+            matches = text_matcher(request.filter)
+            members = [m for m in members if matches(m)]
+        elif request.filter:
+            index = self._text_index(found)
+            members = [found.members[i] for i in index.matching(request.filter)]
+        return [m for m in members if not (request.active_only and m.inactive)]
+
+    def _text_index(self, found: ValueSetMembers) -> TextIndex:
+        index = self._text.get(found.identifier)
+        if index is None:
+            index = self._text[found.identifier] = TextIndex(found.members)
+            while len(self._text) > TEXT_INDEXES:
+                self._text.popitem(last=False)
+        self._text.move_to_end(found.identifier)
+        return index
+
 
 def too_costly(total: int, limit: int) -> QueryTooComplex:
     message = (
@@ -204,23 +223,6 @@ def too_costly(total: int, limit: int) -> QueryTooComplex:
         " ask for a page (count, offset) or narrow it (filter)"
     )
     return QueryTooComplex(message, [Issue("too-costly", message)])
-
-
-def _words(text: str) -> list[str]:
-    return [w for w in _WORDS.split(text.casefold()) if w]
-
-
-def text_matcher(text: str) -> Callable[[Member], bool]:
-    """Every word of ``text`` starts a word of the display or of a designation
-    (case-insensitive; one compiled pattern per word, the member's texts joined once)."""
-    patterns = [re.compile(rf"(?<!\w){re.escape(word)}") for word in _words(text)]
-
-    def matches(member: Member) -> bool:
-        texts = "\n".join((member.display or "", *(d.value for d in member.designations)))
-        folded = texts.casefold()
-        return all(p.search(folded) for p in patterns)
-
-    return matches
 
 
 def member_display(member: Member, language: str | None) -> str | None:
