@@ -8,14 +8,14 @@ covers them. The status and file URLs check the job's tenant like any read.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 
 from polyfhir_core.errors import BadRequest, Issue, operation_outcome
-from polyfhir_core.jobs import Job, JobState
+from polyfhir_core.jobs import JobState
 from polyfhir_core.resources import check_id
 from polyfhir_core.search import parse_search
 from polyfhir_core.tenancy import Operation
@@ -27,7 +27,7 @@ from polyfhir_gateway.bulk.export_request import (
     parameters_pairs,
     read_export_request,
 )
-from polyfhir_gateway.bulk.exports import BulkJobs, TooManyJobs, progress
+from polyfhir_gateway.bulk.exports import BulkJobs, JobStatus, TooManyJobs, progress
 from polyfhir_gateway.context import FhirContext, fhir_context, request_tenant
 
 router = APIRouter(prefix="/fhir")
@@ -87,15 +87,7 @@ async def kick_off(fc: FhirContext, level: ExportLevel, group_id: str | None = N
     explicit = any(name == "_type" for name, _ in pairs)
     export = export_within_scopes(fc.tenant.permissions, export, explicit)
     await check_type_filters(fc, export.type_filters)
-    try:
-        job = await bulk_jobs(fc.request).start(
-            bulk_caller(fc.tenant, Operation.READ), EXPORT, export.params()
-        )
-    except TooManyJobs as exc:
-        retry = str(fc.settings.bulk_retry_after_s)
-        return fhir_response(exc.outcome(), exc.status, {"retry-after": retry})
-    status_url = f"{fc.base}/$export-status/{job.id}"
-    return fhir_response(None, 202, {"content-location": status_url})
+    return await start_job(fc, EXPORT, Operation.READ, export.params(), "$export-status")
 
 
 @router.api_route("/$export", methods=["GET", "POST"])
@@ -113,25 +105,55 @@ async def export_group(group_id: str, fc: Ctx) -> Response:
     return await kick_off(fc, ExportLevel.GROUP, group_id)
 
 
-def running_response(job: Job, retry_after: int) -> Response:
-    headers = {"x-progress": progress(job), "retry-after": str(retry_after)}
-    return Response(status_code=202, headers=headers)
+# -- the job life cycle both bulk operations share ($export, $import) ------------------------
 
 
-def failed_response(job: Job) -> Response:
-    issue = Issue(code="exception", diagnostics=f"the export failed: {job.error}")
-    return fhir_response(operation_outcome([issue]), 500)
+async def start_job(
+    fc: FhirContext, kind: str, operation: Operation, params: dict[str, Any], status_path: str
+) -> Response:
+    """Kick-off: 202 with the status URL, or 429 + ``Retry-After`` over the tenant's limit."""
+    try:
+        job = await bulk_jobs(fc.request).start(bulk_caller(fc.tenant, operation), kind, params)
+    except TooManyJobs as exc:
+        retry = str(fc.settings.bulk_retry_after_s)
+        return fhir_response(exc.outcome(), exc.status, {"retry-after": retry})
+    return fhir_response(None, 202, {"content-location": f"{fc.base}/{status_path}/{job.id}"})
+
+
+async def finished_job(
+    fc: FhirContext, kind: str, operation: Operation, job_id: str
+) -> JobStatus | Response:
+    """The job's status once it completed, else the answer for a running (202 +
+    ``X-Progress``) or failed (500 OperationOutcome) job."""
+    status = await bulk_jobs(fc.request).status(bulk_caller(fc.tenant, operation), kind, job_id)
+    job = status.job
+    if job.state is JobState.RUNNING:
+        retry_after = str(fc.settings.bulk_retry_after_s)
+        return Response(
+            status_code=202, headers={"x-progress": progress(job), "retry-after": retry_after}
+        )
+    if job.state is JobState.FAILED:
+        issue = Issue(code="exception", diagnostics=f"the {kind} failed: {job.error}")
+        return fhir_response(operation_outcome([issue]), 500)
+    return status
+
+
+def manifest_response(status: JobStatus, manifest: dict[str, Any]) -> Response:
+    headers = {"expires": http_date(status.expires)} if status.expires else {}
+    return fhir_response(manifest, 200, headers)
+
+
+async def cancel_job(fc: FhirContext, kind: str, operation: Operation, job_id: str) -> Response:
+    await bulk_jobs(fc.request).cancel(bulk_caller(fc.tenant, operation), kind, job_id)
+    return Response(status_code=202)
 
 
 @router.get("/$export-status/{job_id}")
 async def export_status(job_id: str, fc: Ctx) -> Response:
-    jobs = bulk_jobs(fc.request)
-    status = await jobs.status(bulk_caller(fc.tenant, Operation.READ), EXPORT, job_id)
-    job = status.job
-    if job.state is JobState.RUNNING:
-        return running_response(job, fc.settings.bulk_retry_after_s)
-    if job.state is JobState.FAILED:
-        return failed_response(job)
+    status = await finished_job(fc, EXPORT, Operation.READ, job_id)
+    if isinstance(status, Response):
+        return status
+    jobs, job = bulk_jobs(fc.request), status.job
     done = ExportCheckpoint.of(job.checkpoint)
     params = job.params
     manifest = {
@@ -142,14 +164,12 @@ async def export_status(job_id: str, fc: Ctx) -> Response:
         "deleted": await jobs.file_urls(job, done.deleted, fc.base),
         "error": await jobs.file_urls(job, done.error, fc.base),
     }
-    headers = {"expires": http_date(status.expires)} if status.expires else {}
-    return fhir_response(manifest, 200, headers)
+    return manifest_response(status, manifest)
 
 
 @router.delete("/$export-status/{job_id}")
 async def export_cancel(job_id: str, fc: Ctx) -> Response:
-    await bulk_jobs(fc.request).cancel(bulk_caller(fc.tenant, Operation.READ), EXPORT, job_id)
-    return Response(status_code=202)
+    return await cancel_job(fc, EXPORT, Operation.READ, job_id)
 
 
 @router.get("/$bulk-file/{job_id}/{name}")

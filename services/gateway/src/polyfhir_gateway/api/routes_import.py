@@ -10,17 +10,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
-from polyfhir_core.jobs import JobState
 from polyfhir_core.tenancy import Operation
-from polyfhir_gateway.api.fhir_json import fhir_response, http_date, read_body
+from polyfhir_gateway.api.fhir_json import read_body
 from polyfhir_gateway.api.routes_bulk import (
     bulk_jobs,
-    failed_response,
+    cancel_job,
+    finished_job,
+    manifest_response,
     require_async,
-    running_response,
+    start_job,
 )
-from polyfhir_gateway.bulk.access import bulk_caller, require_import
-from polyfhir_gateway.bulk.exports import TooManyJobs
+from polyfhir_gateway.bulk.access import require_import
 from polyfhir_gateway.bulk.import_job import IMPORT, ImportCheckpoint
 from polyfhir_gateway.bulk.import_request import ImportRequest, read_import_request
 from polyfhir_gateway.context import FhirContext, fhir_context
@@ -41,25 +41,15 @@ async def import_kick_off(fc: Ctx) -> Response:
         s3=fc.settings.bulk_storage == "s3",
     )
     require_import(fc.tenant.permissions, [item.type for item in request.inputs])
-    try:
-        job = await bulk_jobs(fc.request).start(
-            bulk_caller(fc.tenant, Operation.CREATE), IMPORT, request.params()
-        )
-    except TooManyJobs as exc:
-        retry = str(fc.settings.bulk_retry_after_s)
-        return fhir_response(exc.outcome(), exc.status, {"retry-after": retry})
-    return fhir_response(None, 202, {"content-location": f"{fc.base}/$import-status/{job.id}"})
+    return await start_job(fc, IMPORT, Operation.CREATE, request.params(), "$import-status")
 
 
 @router.get("/$import-status/{job_id}")
 async def import_status(job_id: str, fc: Ctx) -> Response:
-    jobs = bulk_jobs(fc.request)
-    status = await jobs.status(bulk_caller(fc.tenant, Operation.CREATE), IMPORT, job_id)
-    job = status.job
-    if job.state is JobState.RUNNING:
-        return running_response(job, fc.settings.bulk_retry_after_s)
-    if job.state is JobState.FAILED:
-        return failed_response(job)
+    status = await finished_job(fc, IMPORT, Operation.CREATE, job_id)
+    if isinstance(status, Response):
+        return status
+    jobs, job = bulk_jobs(fc.request), status.job
     request = ImportRequest.of(job.params)
     done = ImportCheckpoint.of(job.checkpoint)
     manifest = {
@@ -72,11 +62,9 @@ async def import_status(job_id: str, fc: Ctx) -> Response:
         ],
         "error": await jobs.file_urls(job, done.error, fc.base),
     }
-    headers = {"expires": http_date(status.expires)} if status.expires else {}
-    return fhir_response(manifest, 200, headers)
+    return manifest_response(status, manifest)
 
 
 @router.delete("/$import-status/{job_id}")
 async def import_cancel(job_id: str, fc: Ctx) -> Response:
-    await bulk_jobs(fc.request).cancel(bulk_caller(fc.tenant, Operation.CREATE), IMPORT, job_id)
-    return Response(status_code=202)
+    return await cancel_job(fc, IMPORT, Operation.CREATE, job_id)
