@@ -33,13 +33,14 @@ COPY services/primary-store/pyproject.toml services/primary-store/
 COPY services/search-indexer/pyproject.toml services/search-indexer/
 COPY services/graph-indexer/pyproject.toml services/graph-indexer/
 COPY services/terminology-indexer/pyproject.toml services/terminology-indexer/
+# Bytecode compiled at build time: a container starts without compiling its imports.
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-editable --no-install-workspace --package polyfhir-${SERVICE}
+    uv sync --frozen --no-dev --no-editable --compile-bytecode --no-install-workspace --package polyfhir-${SERVICE}
 # Source layer: the workspace packages themselves, installed as wheels (not editable).
 COPY libs libs
 COPY services services
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-editable --package polyfhir-${SERVICE}
+    uv sync --frozen --no-dev --no-editable --compile-bytecode --package polyfhir-${SERVICE}
 
 FROM ${PYTHON_IMAGE}
 ARG SERVICE

@@ -75,7 +75,7 @@ def _build_environment(
             done = subprocess.run(
                 # the project environment is context/.venv, as /app/.venv in the image
                 [uv, *command, "--python", sys.executable, "--no-python-downloads",
-                 "--link-mode", "copy"],
+                 "--link-mode", "hardlink"],
                 cwd=context,
                 capture_output=True,
                 timeout=600,

@@ -55,13 +55,18 @@ def installed(repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     )
     _run(
         [uv, "sync", "--frozen", "--no-dev", "--no-install-workspace", "--offline",
-         "--python", sys.executable, "--no-python-downloads", "--link-mode", "copy"],
+         "--python", sys.executable, "--no-python-downloads", "--link-mode", "hardlink",
+         "--compile-bytecode"],
         repo_root,
         UV_PROJECT_ENVIRONMENT=str(venv),
     )  # fmt: skip
     ours = [str(w) for w in sorted(wheels.glob("*.whl")) if "polyfhir_testing" not in w.name]
     python = str(venv / "bin" / "python")
-    _run([uv, "pip", "install", "--python", python, "--offline", "--no-deps", *ours], work)
+    _run(
+        [uv, "pip", "install", "--python", python, "--offline", "--no-deps", "--compile-bytecode",
+         *ours],
+        work,
+    )  # fmt: skip
     _run([uv, "pip", "check", "--python", python], work)
     return venv / "bin"
 

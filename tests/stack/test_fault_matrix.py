@@ -14,7 +14,8 @@ the stack has acknowledged writes after the recovery too. Then, with no manual
 repair call:
 
 1. every acknowledged write is readable at its version, with what was written;
-2. the search secondary converges within 30 s of recovery: for the row's tenant
+2. the search secondary converges within 30 s of the later of the recovery and the
+   writer's last write: for the row's tenant
    the index holds exactly the primary's current version of every resource and
    nothing else (what ``/admin/backends/search/reconcile`` would find to repair:
    zero drift), and ``_content`` is answered by the search service with every
@@ -235,6 +236,9 @@ def test_fault_during_ingest_loses_no_acknowledged_write_and_converges(
         ingest.wait_for(after + 15, "writes acknowledged after the recovery")
         ingest.halt.set()
         ingest.join(timeout=60)
+        # The 30 s run from the later of the recovery and the writer's last write: on a
+        # loaded machine the writes after the recovery alone can take most of 30 s.
+        quiet = time.monotonic()
         assert not unreadable(stack, tenant, ingest.acknowledged), stack.logs()
         problems: list[str] = []
 
@@ -243,13 +247,14 @@ def test_fault_during_ingest_loses_no_acknowledged_write_and_converges(
             return not problems
 
         try:
-            eventually(converged, CONVERGE_WITHIN_S - (time.monotonic() - recovered), "zero drift")
+            eventually(converged, CONVERGE_WITHIN_S - (time.monotonic() - quiet), "zero drift")
         except AssertionError:
             record_property("outcome", f"drift: {problems[:5]}")
             raise AssertionError(
-                f"{fault} on {primary}: not converged {CONVERGE_WITHIN_S}s after recovery: "
+                f"{fault} on {primary}: not converged {CONVERGE_WITHIN_S}s after the last write: "
                 f"{len(problems)} problems, e.g. {problems[:5]}"
             ) from None
         record_property("converged_after_recovery_s", round(time.monotonic() - recovered, 1))
+        record_property("converged_after_last_write_s", round(time.monotonic() - quiet, 1))
         record_property("acknowledged", len(ingest.acknowledged))
         record_property("unacknowledged", ingest.unacknowledged)

@@ -98,7 +98,7 @@ def test_deleting_a_tenant_empties_every_store(
                 body: dict[str, Any] = admin.get(location).json()
                 return body if body["state"] != "running" else None
 
-            job = eventually(finished, what="the tenant deletion")
+            job = eventually(finished, 120.0, what="the tenant deletion")  # > the job's 30 s bound
         assert job["state"] == "completed", (job, stack.logs())
         removed = job["removed"]
         assert removed["primary"]["resources"] == 3

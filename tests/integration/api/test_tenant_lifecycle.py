@@ -35,7 +35,9 @@ async def _finished_deletion(admin: httpx.AsyncClient, started: httpx.Response) 
         body: dict[str, Any] = current.json()
         return body if body["state"] != "running" else None
 
-    return await eventually(finished, what="the tenant deletion to finish")
+    # Longer than the job's own bound on a secondary's catch-up (30 s, deletion.py):
+    # a loaded machine may need it, and a job that never ends still fails here.
+    return await eventually(finished, 120.0, what="the tenant deletion to finish")
 
 
 async def _write(fhir: httpx.AsyncClient) -> None:

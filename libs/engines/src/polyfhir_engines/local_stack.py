@@ -293,8 +293,10 @@ class LocalStack:
     def start(self) -> Self:
         for engine in self.engines:
             engine.start()
+        for service in self.services:  # all spawned, then waited for: they start side by side
+            service.start(wait=False)
         for service in self.services:
-            service.start()
+            service.wait_ready()
         self.gateway.wait_ready(probe="/readyz")
         return self
 

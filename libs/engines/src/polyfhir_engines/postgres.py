@@ -74,11 +74,7 @@ class LocalPostgres:
     def configure(self, settings: dict[str, str]) -> None:
         """Server settings, some read only at start (``shared_buffers``): written with
         ALTER SYSTEM, then the server is restarted on the same data directory."""
-        for name, value in settings.items():
-            if not _NAME.match(name):
-                raise ValueError(f"setting name {name!r}")
-            escaped = value.replace("'", "''")
-            self._server.psql(f"ALTER SYSTEM SET {name} = '{escaped}';")
+        self._alter_system(settings)
         self.stop()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -86,6 +82,19 @@ class LocalPostgres:
                 self.workdir / "pgdata", cleanup_mode="stop"
             )
         self._stopped = False
+
+    def reload(self, settings: dict[str, str]) -> None:
+        """Settings a running server takes on reload (``fsync``, ``log_*``): written
+        with ALTER SYSTEM, then ``pg_reload_conf()``; no restart."""
+        self._alter_system(settings)
+        self._server.psql("SELECT pg_reload_conf();")
+
+    def _alter_system(self, settings: dict[str, str]) -> None:
+        for name, value in settings.items():
+            if not _NAME.match(name):
+                raise ValueError(f"setting name {name!r}")
+            escaped = value.replace("'", "''")
+            self._server.psql(f"ALTER SYSTEM SET {name} = '{escaped}';")
 
     @property
     def pid(self) -> int | None:

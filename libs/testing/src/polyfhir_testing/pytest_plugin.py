@@ -25,6 +25,12 @@ def postgres_server(
     Use ``postgres_server.create_database(name)`` for a fresh database DSN.
     """
     server = postgres_from_env(tmp_path_factory.mktemp("postgres"))
+    if isinstance(server, LocalPostgres):
+        # No fsync: a test never survives an operating-system crash, only a killed
+        # process, and what a commit wrote has reached the kernel by then. Without it
+        # DROP/CREATE DATABASE (database per tenant) and every commit stop waiting for
+        # a disk shared by the other test workers. Benchmarks keep the defaults.
+        server.reload({"fsync": "off"})
     try:
         yield server
     finally:
