@@ -1,14 +1,10 @@
 """A patient-confined app must not learn that another patient's resource exists.
 
-Reads are safe (404 for another patient's resource, as for one that does not
-exist). A confined *delete* is not: another patient's Observation answers 403,
-a made-up id 204, so the answer tells the app the id exists (the known leftover
-of issue 13, found again by the isolation work of issue 14). The check lives in
-the primary store (``service_layer/access.py``, the write checks), not in the
-gateway; the fix (answer as for a missing resource, and change the 403 that
-``test_scopes.test_patient_scope_confines_writes`` asserts) is left to whoever
-owns those checks.
-"""
+Reads answer 404 for another patient's resource, as for one that does not exist;
+a confined *delete* answers as for a missing resource too (204, nothing deleted;
+412 under If-Match), where it once answered 403 (issue 13's leftover, found again
+by the isolation work of issue 14). The check is the primary store's
+(``service_layer/writes.py``, ``delete``)."""
 
 from __future__ import annotations
 
@@ -21,11 +17,6 @@ from integration.security.conftest import SecureServer
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known leak: a confined delete of another patient's resource answers 403, "
-    "a missing one 204 (primary store write checks; docs/security.md 'Not done yet')",
-)
 async def test_a_confined_delete_does_not_reveal_another_patients_resource(
     server: SecureServer,
 ) -> None:
@@ -44,4 +35,12 @@ async def test_a_confined_delete_does_not_reveal_another_patients_resource(
     async with server.client(token=token) as app:
         existing = await app.delete(f"/Observation/{other}")
         missing = await app.delete(f"/Observation/{uuid.uuid4().hex}")
-    assert existing.status_code == missing.status_code
+        guarded = await app.delete(f"/Observation/{other}", headers={"If-Match": 'W/"1"'})
+        guarded_missing = await app.delete(
+            f"/Observation/{uuid.uuid4().hex}", headers={"If-Match": 'W/"1"'}
+        )
+    assert existing.status_code == missing.status_code == 204
+    assert guarded.status_code == guarded_missing.status_code == 412
+    async with server.client(tenant) as admin:  # nothing was deleted
+        kept = await admin.get(f"/Observation/{other}")
+    assert kept.status_code == 200 and kept.json()["meta"]["versionId"] == "1"
