@@ -197,7 +197,9 @@ def test_prometheus_scrapes_every_service(
         for target in static["targets"]
     }
     for name in compose_polyfhir:
-        assert f"{name}:{env_of(compose_services[name])['POLYFHIR_PORT']}" in targets
+        env = env_of(compose_services[name])
+        port = env.get("POLYFHIR_ADMIN_PORT", env["POLYFHIR_PORT"])  # /metrics lives there
+        assert f"{name}:{port}" in targets
     mounts = compose_services["prometheus"]["volumes"]
     assert "./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in mounts
 

@@ -50,6 +50,7 @@ def compose_env_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env_file = tmp_path_factory.mktemp("compose") / "stack.env"
     env_file.write_text(
         f"POLYFHIR_GATEWAY_PORT={free_port()}\n"
+        f"POLYFHIR_GATEWAY_ADMIN_PORT={free_port()}\n"
         f"POLYFHIR_PROMETHEUS_PORT={free_port()}\n"
         f"POLYFHIR_GRAFANA_PORT={free_port()}\n"
     )

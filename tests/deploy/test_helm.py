@@ -393,3 +393,31 @@ def test_forwarded_headers_are_trusted_only_from_configured_proxies(
     assert "POLYFHIR_FORWARDED_ALLOW_IPS" not in default_render.env("gateway")
     trusting = render_chart({"gateway": {"forwardedAllowIps": "10.0.0.0/8"}})
     assert trusting.env("gateway")["POLYFHIR_FORWARDED_ALLOW_IPS"] == "10.0.0.0/8"
+
+
+def test_admin_and_metrics_are_on_the_gateways_admin_port(
+    default_render: RenderedChart, values: dict[str, Any]
+) -> None:
+    port = values["gateway"]["adminPort"]
+    container = default_render.container("gateway")
+    assert {"name": "admin", "containerPort": port, "protocol": "TCP"} in container["ports"]
+    assert default_render.env("gateway")["POLYFHIR_ADMIN_PORT"] == str(port)
+    service = default_render.named("Service", "-gateway")
+    assert {"name": "admin", "port": port, "targetPort": "admin", "protocol": "TCP"} in service[
+        "spec"
+    ]["ports"]
+    pod = default_render.named("Deployment", "-gateway")["spec"]["template"]["metadata"]
+    assert pod["annotations"]["prometheus.io/port"] == str(port)
+    everything = render_chart({"serviceMonitor": {"enabled": True}})
+    (endpoint,) = everything.named("ServiceMonitor", "-gateway")["spec"]["endpoints"]
+    assert endpoint["port"] == "admin"
+    for component in set(COMPONENTS) - {"gateway"}:  # one port: metrics where the API is
+        assert "POLYFHIR_ADMIN_PORT" not in default_render.env(component)
+        (other,) = everything.named("ServiceMonitor", f"-{component}")["spec"]["endpoints"]
+        assert other["port"] == "http"
+
+
+def test_without_an_admin_port_everything_is_on_the_api_port() -> None:
+    rendered = render_chart({"gateway": {"adminPort": None}})
+    assert "POLYFHIR_ADMIN_PORT" not in rendered.env("gateway")
+    assert [p["name"] for p in rendered.container("gateway")["ports"]] == ["http"]
