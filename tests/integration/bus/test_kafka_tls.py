@@ -1,12 +1,17 @@
 """Kafka over TLS against a real broker (Tansu behind stunnel): the outbox relay publishes
 and the indexers' consumer receives with the CA file and host-name verification on; a
 client that does not trust the broker's certificate is refused with a reason that names
-the CA file, and the relay keeps the rows (transient: nothing is dead-lettered)."""
+the CA file: the relay keeps the rows (transient: nothing is dead-lettered) and an
+indexer does not start (one log line, the exit code of invalid configuration)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
+import orjson
 import pytest
 from aiokafka.errors import KafkaConnectionError
 
@@ -22,6 +27,7 @@ from integration.bus.tls_checks import (
     write_patients,
 )
 from polyfhir_bus.tls_diagnosis import KafkaTlsRefused
+from polyfhir_engines.processes import free_port
 from polyfhir_testing.kafka_tls import KafkaTlsSetup
 
 pytestmark = pytest.mark.integration
@@ -77,3 +83,31 @@ async def test_a_plaintext_client_cannot_use_the_tls_port(
     with pytest.raises(KafkaConnectionError, match="Unable to bootstrap"):
         await consumer.start()
     await consumer.stop()
+
+
+def test_an_indexer_that_does_not_trust_the_broker_stops_with_one_line_and_exit_code_3(
+    tls_kafka: KafkaTlsSetup, tmp_path: Path
+) -> None:
+    settings = tls_kafka.settings(ca=tls_kafka.wrong_ca)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "POLYFHIR_TERMINOLOGY_URL": f"sqlite:///{tmp_path}/terminology.db",
+        "POLYFHIR_KAFKA_BOOTSTRAP": tls_kafka.bootstrap,
+        "POLYFHIR_PORT": str(free_port()),
+        **{f"POLYFHIR_{key.upper()}": value for key, value in settings.items()},
+    }
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "polyfhir-terminology-indexer")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 3, done.stderr
+    assert "Traceback" not in done.stderr
+    last = orjson.loads(done.stderr.strip().splitlines()[-1])
+    assert (last["level"], last["exit_code"]) == ("critical", 3)
+    assert last["msg"].startswith("TLS refused: TLS to the Kafka broker")
+    assert last["msg"].endswith("(check the CA file)")

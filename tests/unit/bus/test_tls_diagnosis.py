@@ -33,11 +33,11 @@ async def test_no_probe_without_tls(plain: KafkaSecurity) -> None:
     assert await tls_refusal("127.0.0.1:9092", plain) is None  # the guard refuses sockets
 
 
-def test_a_refusal_is_an_os_error_so_a_service_exits_as_unreachable() -> None:
+def test_a_refusal_stops_a_service_as_invalid_configuration() -> None:
     from polyfhir_servicekit.startup import ExitCode, classify
 
     error = KafkaTlsRefused("TLS to the Kafka broker k:9093 failed: x (check the CA file)")
     assert isinstance(error, ssl.SSLError)
     code, message = classify(error)
-    assert code == ExitCode.UNREACHABLE
+    assert code == ExitCode.CONFIGURATION  # a person must change a CA file or certificate
     assert "check the CA file" in message

@@ -31,9 +31,17 @@ ALERT_WAIT_S = 0.5
 class KafkaTlsRefused(ssl.SSLError):
     """The broker's TLS endpoint refused this client (or this client refused the broker).
 
-    An ``OSError``: a service that cannot start because of it exits as for an unreachable
-    engine (``polyfhir_servicekit.startup``, exit code 4), with the reason as its log line.
+    An ``ssl.SSLError``: a service that cannot start because of it exits with the reason
+    as its one log line and the exit code of invalid configuration (3,
+    ``polyfhir_servicekit.startup``): a CA file or a certificate must change.
     """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+    def __str__(self) -> str:  # OSError would show the args tuple
+        return self.reason
 
 
 def first_server(bootstrap: str) -> tuple[str, int]:
