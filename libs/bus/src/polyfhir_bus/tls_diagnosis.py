@@ -26,6 +26,8 @@ HANDSHAKE_TIMEOUT_S = 5.0
 # TLS 1.3: the broker checks the client certificate after the client's handshake has
 # finished, so its refusal arrives as an alert on the first read
 ALERT_WAIT_S = 0.5
+# OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_IP_ADDRESS_MISMATCH
+NAME_MISMATCH = frozenset({62, 64})
 
 
 class KafkaTlsRefused(ssl.SSLError):
@@ -67,7 +69,7 @@ async def tls_refusal(bootstrap: str, security: KafkaSecurity) -> str | None:
             HANDSHAKE_TIMEOUT_S,
         )
     except ssl.SSLCertVerificationError as exc:
-        return f"TLS to the Kafka broker {where} failed: {exc.verify_message} (check the CA file)"
+        return f"TLS to the Kafka broker {where} failed: {exc.verify_message} ({_hint(exc)})"
     except ssl.SSLError as exc:
         return f"TLS to the Kafka broker {where} failed: {exc.reason or exc}"
     except (OSError, TimeoutError):
@@ -78,6 +80,12 @@ async def tls_refusal(bootstrap: str, security: KafkaSecurity) -> str | None:
         writer.close()
         with contextlib.suppress(Exception):
             await writer.wait_closed()
+
+
+def _hint(error: ssl.SSLCertVerificationError) -> str:
+    if error.verify_code in NAME_MISMATCH:
+        return "the broker's certificate does not name the address in POLYFHIR_KAFKA_BOOTSTRAP"
+    return "check the CA file"
 
 
 async def _refused_after_handshake(reader: asyncio.StreamReader, where: str) -> str | None:
