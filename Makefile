@@ -8,7 +8,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: help install promtool run run-services run-stack test test-fast lint format typecheck bench-ingest bench-search bench-secondary bench-relay clean
+.PHONY: help install promtool stunnel run run-services run-stack test test-fast lint format typecheck bench-ingest bench-search bench-secondary bench-relay clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -16,15 +16,22 @@ help: ## List the targets
 $(TOOLS)/bin/uv:
 	@command -v uv >/dev/null 2>&1 || { $(PYTHON) -m venv $(TOOLS) && $(TOOLS)/bin/pip install --quiet uv; }
 
-install: $(if $(shell command -v uv 2>/dev/null),,$(TOOLS)/bin/uv) ## Install uv (if missing) and every dependency into .venv (and promtool, as root with apt)
+install: $(if $(shell command -v uv 2>/dev/null),,$(TOOLS)/bin/uv) ## Install uv (if missing) and every dependency into .venv (and promtool and stunnel, as root with apt)
 	$(UV) sync --frozen --python $(PYTHON) --all-packages
 	@$(MAKE) --no-print-directory promtool
+	@$(MAKE) --no-print-directory stunnel
 
 promtool: ## Install promtool (Debian package prometheus) for the alert rule tests, where apt and root allow
 	@command -v promtool >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 || \
 	    { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1; }; }; } || \
 	  echo "promtool not installed (apt-get install prometheus): the alert rule tests will skip"
+
+stunnel: ## Install stunnel (Debian package stunnel4) for the Kafka TLS/mTLS tests, where apt and root allow
+	@{ command -v stunnel4 || command -v stunnel; } >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends stunnel4 >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends stunnel4 >/dev/null 2>&1; }; }; } || \
+	  echo "stunnel not installed (apt-get install stunnel4): the Kafka TLS tests will skip"
 
 run: install ## Serve the FHIR API at http://$(HOST):$(PORT)/fhir (one process; SQLite in ./data unless POLYFHIR_PRIMARY_URL is set)
 	$(UV) run --frozen polyfhir run --host $(HOST) --port $(PORT)

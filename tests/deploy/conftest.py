@@ -93,10 +93,38 @@ def workspace_members() -> list[Path]:
     return members
 
 
-@pytest.fixture(scope="session")
-def compose() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    return loaded
+# Every compose check runs over the stack as each supported command line starts it:
+# docker-compose.yml alone, and with each overlay in deploy/compose/.
+COMPOSE_STACKS = {
+    "default": ("docker-compose.yml",),
+    "kafka-sasl": ("docker-compose.yml", "deploy/compose/kafka-sasl.yml"),
+}
+
+
+def compose_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """``docker compose -f base -f overlay``: mappings merge key by key, anything else
+    (a command, a healthcheck's test) is replaced by the overlay's."""
+    merged = dict(base)
+    for key, value in overlay.items():
+        held = merged.get(key)
+        merged[key] = (
+            compose_merge(held, value)
+            if isinstance(held, dict) and isinstance(value, dict)
+            else value
+        )
+    return merged
+
+
+def load_compose(*files: str) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for name in files:
+        merged = compose_merge(merged, yaml.safe_load((ROOT / name).read_text()))
+    return merged
+
+
+@pytest.fixture(scope="session", params=list(COMPOSE_STACKS))
+def compose(request: pytest.FixtureRequest) -> dict[str, Any]:
+    return load_compose(*COMPOSE_STACKS[request.param])
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,8 @@ import orjson
 import pytest
 import yaml
 
+from deploy.conftest import COMPOSE_STACKS, load_compose
+from polyfhir_bus.security import KafkaSecuritySettings
 from polyfhir_core.config import load_config
 
 pytestmark = pytest.mark.unit
@@ -226,3 +228,56 @@ def test_every_kafka_client_creates_the_topic_alike(
         ):
             counts[name] = env.get("POLYFHIR_KAFKA_TOPIC_PARTITIONS")
     assert len(counts) >= 2 and None not in counts.values() and len(set(counts.values())) == 1
+
+
+def test_compose_overlays_follow_the_compose_specification(repo_root: Path) -> None:
+    overlays = sorted((repo_root / "deploy" / "compose").glob("*.yml"))
+    assert overlays
+    for overlay in overlays:
+        assert _problems(yaml.safe_load(overlay.read_text())) == [], overlay.name
+
+
+def _kafka_clients(services: Services, env_of: EnvOf) -> dict[str, dict[str, str]]:
+    return {
+        name: env_of(s) for name, s in services.items() if "POLYFHIR_KAFKA_BOOTSTRAP" in env_of(s)
+    }
+
+
+def test_with_the_sasl_overlay_every_kafka_client_authenticates_as_the_created_user(
+    env_of: EnvOf,
+) -> None:
+    services = load_compose(*COMPOSE_STACKS["kafka-sasl"])["services"]
+    clients = _kafka_clients(services, env_of)
+    assert set(clients) >= {"primary-store", "search-indexer", "graph-indexer"}
+    users = env_of(services["kafka-users"])
+    broker = env_of(services["kafka"])
+    listener, _, address = broker["KAFKA_ADVERTISED_LISTENERS"].partition("://")
+    protocols = dict(
+        p.split(":") for p in broker["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")
+    )
+    command = " ".join(services["kafka-users"]["command"])
+    for name, env in clients.items():
+        assert env["POLYFHIR_KAFKA_BOOTSTRAP"] == address, name
+        security = KafkaSecuritySettings.model_validate(
+            {k.removeprefix("POLYFHIR_").lower(): v for k, v in env.items() if "_KAFKA_" in k}
+        ).kafka_security()
+        assert security.protocol == protocols[listener] == "SASL_PLAINTEXT", name
+        mechanism = security.sasl_mechanism
+        assert mechanism in broker["KAFKA_SASL_ENABLED_MECHANISMS"].split(","), name
+        assert f"{mechanism}=[" in command, f"{name}: kafka-users creates no {mechanism} user"
+        assert security.username == users["SERVICE_USER"], name
+        assert env["POLYFHIR_KAFKA_SASL_PASSWORD"] == users["SERVICE_PASSWORD"], name
+        after = services[name]["depends_on"]["kafka-users"]
+        assert after == {"condition": "service_completed_successfully"}, name
+
+
+def test_the_sasl_broker_reads_its_jaas_file_from_the_environment(env_of: EnvOf) -> None:
+    kafka = load_compose(*COMPOSE_STACKS["kafka-sasl"])["services"]["kafka"]
+    env = env_of(kafka)
+    jaas = env["KAFKA_OPTS"].removeprefix("-Djava.security.auth.login.config=")
+    script = kafka["command"][-1]
+    assert f"cat > {jaas}" in script and script.rstrip().endswith("exec /etc/kafka/docker/run")
+    assert "$${BROKER_ADMIN_PASSWORD}" in script  # expanded in the container, not by compose
+    # apache/kafka writes every KAFKA_* variable into server.properties: no secret there
+    assert not [k for k, v in env.items() if k.startswith("KAFKA_") and "password" in v.lower()]
+    assert "--command-config" in " ".join(kafka["healthcheck"]["test"])

@@ -7,7 +7,6 @@ test here is skipped with the reason. It builds the images, so expect minutes.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -17,27 +16,11 @@ import orjson
 import pytest
 from pytest_docker.plugin import Services
 
+from compose_engine import docker_problem
 from polyfhir_engines.processes import free_port
 from support import eventually
 
 pytestmark = [pytest.mark.compose, pytest.mark.timeout(3600)]  # builds three images
-
-
-def _docker_problem() -> str | None:
-    if shutil.which("docker") is None:
-        return "no docker client on PATH"
-    for command, what in (
-        (["docker", "info"], "Docker engine"),
-        (["docker", "compose", "version"], "docker compose plugin"),
-    ):
-        try:
-            done = subprocess.run(command, capture_output=True, timeout=30, check=False)
-        except subprocess.TimeoutExpired:
-            return f"{' '.join(command)} timed out"
-        if done.returncode != 0:
-            reason = done.stderr.decode(errors="replace").strip().splitlines()[:1]
-            return f"no {what} answers ({' '.join(command)}: {reason[0] if reason else done.returncode})"
-    return None
 
 
 # pytest-docker runs `docker compose <command> -f <file> -p <project> <setup>`; these
@@ -87,7 +70,7 @@ def docker_cleanup() -> list[str]:
 @pytest.fixture(scope="module")
 def stack(request: pytest.FixtureRequest) -> Services:
     """The compose stack, started by pytest-docker; skipped where no Docker engine answers."""
-    problem = _docker_problem()
+    problem = docker_problem()
     if problem is not None:
         pytest.skip(problem)
     services: Services = request.getfixturevalue("docker_services")

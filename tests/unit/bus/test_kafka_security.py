@@ -1,8 +1,9 @@
 """POLYFHIR_KAFKA_* security settings become the Kafka clients' security objects.
 
-Tansu, the local broker, offers SCRAM only behind ``--authentication`` and creates its
-users only through an authenticated connection (no PLAIN, no TLS listener), so SASL
-and TLS are checked here at the level of the objects the clients are built with.
+Against a real broker: TLS and mutual TLS in ``tests/integration/bus/test_kafka_tls.py``
+and ``test_kafka_mtls.py`` (stunnel in front of Tansu); SASL in
+``tests/deploy/test_compose_kafka_sasl.py`` (apache/kafka, where Docker runs), since
+Tansu creates SCRAM users only through an authenticated connection and offers no PLAIN.
 """
 
 from __future__ import annotations

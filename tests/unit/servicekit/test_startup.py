@@ -4,6 +4,7 @@ JSON log lines without uvicorn's colour escapes."""
 from __future__ import annotations
 
 import logging
+import ssl
 
 import orjson
 import pytest
@@ -46,6 +47,10 @@ def test_each_kind_of_failure_has_its_exit_code(monkeypatch: pytest.MonkeyPatch)
     assert classify(EngineUnreachable("gone"))[0] == ExitCode.UNREACHABLE
     assert classify(CannotListen("taken"))[0] == ExitCode.CANNOT_LISTEN
     assert classify(ConnectionRefusedError("refused"))[0] == ExitCode.UNREACHABLE
+    # reached, but TLS refused (an untrusted certificate): a person must change a CA file
+    untrusted = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    assert classify(untrusted)[0] == ExitCode.CONFIGURATION
+    assert classify(untrusted)[1].startswith("TLS refused: ")
     assert classify(KeyError("bug")) == (ExitCode.FAILED, "unexpected error: KeyError: 'bug'")
 
 

@@ -18,6 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
     CorruptRecordException,
     InvalidTimestampError,
+    KafkaConnectionError,
     MessageSizeTooLargeError,
     RecordListTooLargeError,
     RecordTooLargeError,
@@ -33,6 +34,7 @@ from polyfhir_bus.events import (
     SCHEMA_HEADER,
 )
 from polyfhir_bus.security import KafkaSecurity
+from polyfhir_bus.tls_diagnosis import KafkaTlsRefused, tls_refusal
 
 log = logging.getLogger(__name__)
 _TOPIC_EXISTS = 36
@@ -138,7 +140,14 @@ async def ensure_topics(
     """
     names = list(topics)
     admin = create_admin(bootstrap, security=security)
-    await admin.start()
+    try:
+        await admin.start()
+    except KafkaConnectionError as exc:
+        await admin.close()
+        reason = await tls_refusal(bootstrap, security or KafkaSecurity())
+        if reason is None:
+            raise
+        raise KafkaTlsRefused(reason) from exc
     try:
         existing = set(await admin.list_topics())
         missing = [NewTopic(n, partitions, 1) for n in names if n not in existing]

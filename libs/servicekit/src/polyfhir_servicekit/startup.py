@@ -9,7 +9,7 @@ a code that says which kind it was (docs/operations.md, "Exit codes"), not a tra
 0   ran and stopped normally
 1   an unexpected error (a bug: logged once, with its traceback)
 2   bad command line (``--port 99999``)
-3   invalid configuration (a setting, the composite config, a refused login)
+3   invalid configuration (a setting, the composite config, a refused login or TLS session)
 4   an engine stayed unreachable (database, broker, search engine) through the retries
 5   cannot listen on the address (port taken, not allowed)
 ==  =========================================================================
@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from enum import IntEnum
@@ -85,6 +86,8 @@ def classify(error: BaseException) -> tuple[ExitCode, str]:
     if isinstance(error, ConfigError):
         problems = "; ".join(f"{p.location}: {p.message}" for p in error.problems)
         return ExitCode.CONFIGURATION, f"invalid composite configuration: {problems}"
+    if isinstance(error, ssl.SSLError):  # reached, and TLS refused: a CA, a certificate
+        return ExitCode.CONFIGURATION, f"TLS refused: {error}"
     if isinstance(error, OSError | asyncio.TimeoutError):
         return ExitCode.UNREACHABLE, f"unreachable: {error}"
     return ExitCode.FAILED, f"unexpected error: {type(error).__name__}: {error}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from polyfhir_servicekit.serve import run_background_service
+from polyfhir_servicekit.startup import guarded
 from polyfhir_terminology.bootstrap import TerminologyIndexer, bootstrap
 from polyfhir_terminology.entrypoints.http import create_app
 from polyfhir_terminology.settings import TerminologySettings
@@ -14,6 +15,7 @@ def app_of(running: TerminologyIndexer) -> FastAPI:
     return create_app(running.service)
 
 
+@guarded
 def main(argv: list[str] | None = None) -> None:
     run_background_service(
         "polyfhir-terminology-indexer", TerminologySettings(), bootstrap, app_of, argv
