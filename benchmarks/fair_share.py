@@ -208,6 +208,16 @@ def run_backend(backend: str, url: str, args: argparse.Namespace) -> list[list[o
         rows.append(_row(backend, "alone, limits", quiet, noisy, args.seconds))
         quiet, noisy = asyncio.run(_phase(base, args, flood=True))
         rows.append(_row(backend, "flood, limits", quiet, noisy, args.seconds))
+    if args.max_in_flight:
+        queued = {
+            "POLYFHIR_TENANT_LIMITS": args.limits,
+            "POLYFHIR_MAX_IN_FLIGHT": args.max_in_flight,
+        }
+        with fhir_server(url, queued) as base:
+            quiet, noisy = asyncio.run(_phase(base, args, flood=False))
+            rows.append(_row(backend, "alone, limits + fair queue", quiet, noisy, args.seconds))
+            quiet, noisy = asyncio.run(_phase(base, args, flood=True))
+            rows.append(_row(backend, "flood, limits + fair queue", quiet, noisy, args.seconds))
     return rows
 
 
@@ -220,6 +230,11 @@ def main() -> None:
     parser.add_argument("--ignore-retry-after", action="store_true")
     parser.add_argument("--limits", default=orjson.dumps(DEFAULT_LIMITS).decode())
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument(
+        "--max-in-flight",
+        default="4",
+        help="POLYFHIR_MAX_IN_FLIGHT of the fair-queue rows ('' leaves them out)",
+    )
     args = parser.parse_args()
     backends = args.backends.split(",")
     rows: list[list[object]] = []

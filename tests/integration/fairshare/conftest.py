@@ -25,6 +25,7 @@ LIMITS = {
     "default": {"rate": 0.05, "burst": 6, "max_heavy": 1, "retry_after_s": 2},
     "roomy": {"burst": 40},
 }
+MAX_IN_FLIGHT = 2  # fair queuing on too: every test here also runs through the queue
 
 
 async def _inprocess(url: str, bulk_dir: Path) -> AsyncIterator[Server]:
@@ -35,7 +36,9 @@ async def _inprocess(url: str, bulk_dir: Path) -> AsyncIterator[Server]:
 
     primary = await bootstrap(PrimarySettings(primary_url=url))
     settings = GatewaySettings(
-        bulk_output_dir=str(bulk_dir), tenant_limits=orjson.dumps(LIMITS).decode()
+        bulk_output_dir=str(bulk_dir),
+        tenant_limits=orjson.dumps(LIMITS).decode(),
+        max_in_flight=MAX_IN_FLIGHT,
     )
     app = create_app(primary.service, settings)
     try:
@@ -59,6 +62,7 @@ async def _services(url: str, logs: Path) -> AsyncIterator[Server]:
             "POLYFHIR_PRIMARY_STORE_URL": f"http://127.0.0.1:{store_port}",
             "POLYFHIR_BULK_OUTPUT_DIR": str(logs / "bulk"),
             "POLYFHIR_TENANT_LIMITS": orjson.dumps(LIMITS).decode(),
+            "POLYFHIR_MAX_IN_FLIGHT": str(MAX_IN_FLIGHT),
         },
         logs / "gateway.log",
     )

@@ -138,3 +138,30 @@ async def test_a_posted_search_form_reaches_the_search_intact(limited_server: Se
         found = await client.post("/Patient/_search", data={"family": "Formfield"})
         assert found.status_code == 200, found.text
         assert [e["resource"]["id"] for e in found.json()["entry"]] == [created.json()["id"]]
+
+
+async def test_requests_beyond_the_slots_wait_their_turn_and_are_all_served(
+    limited_server: Server,
+) -> None:
+    """Twice as many requests at once as the replica has slots (conftest MAX_IN_FLIGHT),
+    from three tenants: queued, never refused; the queue is empty afterwards."""
+    tenants = [f"roomy/{_tenant()}" for _ in range(3)]
+    async with (
+        limited_server.client(tenants[0]) as a,
+        limited_server.client(tenants[1]) as b,
+        limited_server.client(tenants[2]) as c,
+    ):
+        answers = await asyncio.gather(
+            *(
+                client.get("/Patient", params={"name": "x"})
+                for client in (a, b, c)
+                for _ in range(4)
+            )
+        )
+        assert [r.status_code for r in answers] == [200] * 12
+    async with httpx.AsyncClient(
+        base_url=limited_server.base_url, transport=limited_server.transport
+    ) as ops:
+        metrics = (await ops.get("/metrics")).text
+    waiting = re.findall(r'^polyfhir_tenant_queued\{tenant="roomy"\} (\S+)$', metrics, re.M)
+    assert waiting in ([], ["0.0"])  # nobody left waiting (no line: never queued here)

@@ -122,6 +122,17 @@ class GatewaySettings(BaseSettings):
     tenant_metrics_max: int = Field(
         default=100, ge=1, description="tenant label values in fair-share metrics; then `other`"
     )
+    max_in_flight: int | None = Field(
+        default=None,
+        ge=1,
+        description="requests of tenants a replica runs at once; the rest wait, served a"
+        " budget at a time in turn (fair queuing); unset: no bound",
+    )
+    queue_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="how long a request waits for one of the max_in_flight slots before 503",
+    )
     heavy_search_complexity: int = Field(
         default=8, ge=1, description="a search of at least this complexity score is heavy"
     )

@@ -19,6 +19,12 @@ HEAVY_IN_FLIGHT = Gauge(
     ["tenant"],
 )
 
+QUEUED = Gauge(
+    "polyfhir_tenant_queued",
+    "Requests waiting for one of the replica's POLYFHIR_MAX_IN_FLIGHT slots, per tenant budget",
+    ["tenant"],
+)
+
 
 class TenantLabels:
     """The label of a budget: its own key for the first ``limit`` seen, then ``other``."""

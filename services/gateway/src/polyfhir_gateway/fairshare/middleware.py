@@ -19,6 +19,7 @@ from polyfhir_core.errors import FhirError, Issue, operation_outcome
 from polyfhir_core.jobs import JobState, JobStore
 from polyfhir_core.tenancy import TenantContext
 from polyfhir_gateway.api.fhir_json import fhir_response
+from polyfhir_gateway.fairshare.fair_queue import FairQueue, QueueTimeout
 from polyfhir_gateway.fairshare.limiter import Budget, FairShare, Throttled
 from polyfhir_gateway.fairshare.work_kind import (
     HeavySearch,
@@ -81,14 +82,16 @@ class FairShareMiddleware:
         self.heavy = HeavySearch(
             settings.heavy_search_complexity, settings.heavy_search_include_count
         )
+        self.queue = (
+            FairQueue(settings.max_in_flight, settings.queue_timeout_s)
+            if settings.max_in_flight is not None
+            else None
+        )
+        self.enabled = self.fair.table.enabled or self.queue is not None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
-        if (
-            scope["type"] != "http"
-            or not self.fair.table.enabled
-            or not path.startswith(_LIMITED_PREFIXES)
-        ):
+        if scope["type"] != "http" or not self.enabled or not path.startswith(_LIMITED_PREFIXES):
             await self.app(scope, receive, send)
             return
         try:
@@ -122,7 +125,7 @@ class FairShareMiddleware:
         if refused is None and kind is WorkKind.JOB:
             refused = await self._check_jobs(budget, caller)
         if refused is None and kind is WorkKind.LIGHT:
-            await self.app(scope, receive, send)
+            await self._run(scope, receive, send, budget)
             return
         if refused is None:
             refused = self.fair.enter_heavy(budget)
@@ -130,9 +133,24 @@ class FairShareMiddleware:
             await _throttled(refused)(scope, receive, send)
             return
         try:
-            await self.app(scope, receive, send)
+            await self._run(scope, receive, send, budget)
         finally:
             self.fair.leave_heavy(budget)
+
+    async def _run(self, scope: Scope, receive: Receive, send: Send, budget: Budget) -> None:
+        """The request, in one of the replica's slots when ``max_in_flight`` bounds them."""
+        if self.queue is None:
+            await self.app(scope, receive, send)
+            return
+        try:
+            await self.queue.acquire(budget.key, budget.label)
+        except QueueTimeout:
+            await _busy(self.queue.timeout_s)(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.queue.release()
 
     async def _check_jobs(self, budget: Budget, caller: Caller) -> Throttled | None:
         if budget.limits.max_jobs is None:
@@ -145,6 +163,12 @@ class FairShareMiddleware:
             return None
         running = sum(1 for job in jobs if job.state is JobState.RUNNING)
         return self.fair.check_jobs(budget, running)
+
+
+def _busy(waited_s: float) -> ASGIApp:
+    message = f"the server is busy: no request slot freed up within {waited_s:g} s"
+    outcome = operation_outcome([Issue(code="transient", diagnostics=message)])
+    return fhir_response(outcome, 503, {"Retry-After": str(max(1, round(waited_s)))})
 
 
 def _throttled(refused: Throttled) -> ASGIApp:
