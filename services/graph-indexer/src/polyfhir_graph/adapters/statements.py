@@ -89,12 +89,17 @@ RETURN count(e)
 """
 
 # The patients' own nodes, and every live resource whose ``Type|param`` edge (a
-# compartment link of the Patient CompartmentDefinition) reaches one of them.
+# compartment link of the Patient CompartmentDefinition) reaches one of them. The
+# patients are matched first and their incoming edges walked (``WITH p``, no inline
+# properties on ``s``): with ``(s:Resource {tenant: $tenant})`` FalkorDB scanned every
+# node of the tenant and joined (95 ms at 20k resources, ~1 ms this way).
 COMPARTMENT = """
 MATCH (p:Resource {tenant: $tenant, type: 'Patient'})
 WHERE p.id IN $ids
-MATCH (s:Resource {tenant: $tenant})-[e:REF]->(p)
-WHERE (s.type + '|' + e.param) IN $links AND s.version > 0 AND s.deleted = false
+WITH p
+MATCH (s:Resource)-[e:REF]->(p)
+WHERE s.tenant = $tenant AND (s.type + '|' + e.param) IN $links
+  AND s.version > 0 AND s.deleted = false
   AND ($since IS NULL OR s.last_updated >= $since)
   AND ($after_type IS NULL OR s.type > $after_type
        OR (s.type = $after_type AND s.id > $after_id))
