@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
 
 from polyfhir_core.contracts.primary_store import EntryRequest, EntryResponse, Method
 from polyfhir_core.errors import BadRequest, FhirError, NotSupported, PreconditionFailed
@@ -139,6 +142,15 @@ async def _execute(w: WriteContext, p: Prepared) -> EntryResponse:
     return (await writes.delete(w, rtype, p.rid, entry.if_match))[0]
 
 
+def _copy(resource: Any) -> Any:
+    """A deep copy the entry may rewrite: through orjson (several times faster than
+    ``copy.deepcopy`` on JSON), or ``deepcopy`` for what orjson cannot write."""
+    try:
+        return orjson.loads(orjson.dumps(resource))
+    except TypeError:
+        return copy.deepcopy(resource)
+
+
 def _prepare(entries: list[EntryRequest]) -> list[Prepared]:
     prepared = []
     for entry in entries:
@@ -148,7 +160,7 @@ def _prepare(entries: list[EntryRequest]) -> list[Prepared]:
             raise BadRequest(f"{entry.method.value} {entry.url!r} needs a resource")
         if entry.method == Method.PATCH and target.id is None:
             raise NotSupported("conditional PATCH is not supported; PATCH Type/id")
-        resource = copy.deepcopy(entry.resource) if entry.resource is not None else None
+        resource = _copy(entry.resource) if entry.resource is not None else None
         prepared.append(Prepared(entry, target, resource))
     return prepared
 

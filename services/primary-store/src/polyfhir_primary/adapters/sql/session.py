@@ -73,6 +73,9 @@ class SqlSession:
         self.saved = 0  # versions written in this transaction (statistics upkeep)
         self.pending = PendingWrites()
         self.prefetched: dict[tuple[str, str], StoredResource | None] = {}
+        # Rows read with ``lock`` in this transaction: no other writer can change them
+        # before it ends, so their UPDATE needs no check and can wait for the flush.
+        self.locked: set[tuple[str, str]] = set()
         self.registered = False  # the tenants registry row is in this transaction's writes
 
     async def current(
@@ -84,6 +87,8 @@ class SqlSession:
         await self.flush()
         sql = _CURRENT + (self.dialect.for_update if lock else "")
         rows = await self.conn.fetch(sql, (self.tenant.value, resource_type, resource_id))
+        if rows and lock:
+            self.locked.add(key)
         return decode_row(self.tenant, rows[0], self.dialect) if rows else None
 
     async def prefetch_current(self, keys: Sequence[ResourceKey]) -> None:
@@ -106,6 +111,7 @@ class SqlSession:
                 found = {row[1]: decode_row(self.tenant, row, self.dialect) for row in rows}
                 for rid in chunk:
                     self.prefetched[(rtype, rid)] = found.get(rid)
+                self.locked.update((rtype, rid) for rid in found)
 
     async def version(
         self, resource_type: str, resource_id: str, version: int
@@ -133,7 +139,9 @@ class SqlSession:
             self.pending.add(owner, Phase.WRITE, _INSERT_CURRENT, [current_row])
         else:
             args = (s.version, ts, deleted, content, *owner, previous)
-            if await self.conn.execute(_UPDATE_CURRENT, args) != 1:
+            if (s.resource_type, s.id) in self.locked:  # cannot have changed: batched
+                self.pending.add(owner, Phase.WRITE, _UPDATE_CURRENT, [args])
+            elif await self.conn.execute(_UPDATE_CURRENT, args) != 1:
                 raise TransientConflict(f"{s.resource_type}/{s.id} changed concurrently")
         version_row = (*owner, s.version, ts, deleted, record.method, content)
         self.pending.add(owner, Phase.WRITE, _INSERT_VERSION, [version_row])
