@@ -127,3 +127,30 @@ async def test_export_of_a_group_that_does_not_exist_is_refused(
     argv = ["export", "--store", store_url, "--tenant", tenant, "--group", "nope"]
     assert await cli(*argv, "--out", str(tmp_path / "out")) == 1
     assert "export refused" in capsys.readouterr().out
+
+
+async def test_batches_under_way_together_keep_the_order_of_the_lines(
+    store_app: Any, store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two batches are written at once; a resource in both is written in line order."""
+    monkeypatch.setenv("POLYFHIR_BULK_IMPORT_BATCH", "2")
+    tenant = f"t{uuid.uuid4().hex[:12]}"
+    genders = ["male", None, "female", None, None, "other", None]
+    lines = [
+        orjson.dumps({"resourceType": "Patient", "id": "a", "gender": g})
+        if g
+        else orjson.dumps({"resourceType": "Patient", "id": f"x{n}"})
+        for n, g in enumerate(genders)
+    ]
+    lines.insert(3, b"[]")  # line 4: not a Patient
+    source = tmp_path / "patients.ndjson"
+    source.write_bytes(b"\n".join(lines))
+    argv = ["import", str(source), "--store", store_url, "--tenant", tenant]
+    assert await cli(*argv, "--errors", str(tmp_path / "errors")) == 0
+    read = await store_app.service.read(TenantContext.of(tenant), "Patient", "a")
+    assert (read.version, read.content["gender"]) == (3, "other")
+    events = await _events(store_app, tenant)
+    assert [e for e in events if e[1] == "a"] == [("Patient", "a", v) for v in (1, 2, 3)]
+    assert sorted(e[1] for e in events if e[1] != "a") == ["x1", "x3", "x4", "x6"]
+    (error_file,) = (tmp_path / "errors").glob("*.ndjson")
+    assert f"{source.as_uri()} line 4: " in error_file.read_text()
