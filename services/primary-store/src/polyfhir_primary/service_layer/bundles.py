@@ -24,7 +24,11 @@ from polyfhir_primary.domain.entries import (
     parse_target,
     processing_order,
 )
-from polyfhir_primary.domain.reference_rewriting import is_conditional_reference, rewrite_references
+from polyfhir_primary.domain.reference_rewriting import (
+    is_conditional_reference,
+    iter_references,
+    rewrite_references,
+)
 from polyfhir_primary.service_layer import reads, writes
 from polyfhir_primary.service_layer.writes import WriteContext
 
@@ -85,8 +89,9 @@ async def _resolve_identity(w: WriteContext, p: Prepared, refs: dict[str, str]) 
 async def _rewrite(w: WriteContext, p: Prepared, refs: dict[str, str]) -> None:
     if p.resource is None:
         return
+    references = list(iter_references(p.resource))
     conditional: dict[str, str] = {}
-    for ref in _conditional_refs(p.resource):
+    for ref in _conditional(references):
         rtype, _, query = ref.partition("?")
         found = await w.find(w.session, rtype, query)
         if len(found) != 1:
@@ -104,17 +109,11 @@ async def _rewrite(w: WriteContext, p: Prepared, refs: dict[str, str]) -> None:
             raise BadRequest(f"reference {ref!r} does not match any fullUrl in the bundle")
         return None
 
-    rewrite_references(p.resource, replace)
+    rewrite_references(p.resource, replace, references)
 
 
-def _conditional_refs(resource: Json) -> list[str]:
-    from polyfhir_primary.domain.reference_rewriting import iter_references
-
-    return [
-        r["reference"]
-        for r in iter_references(resource)
-        if is_conditional_reference(r["reference"])
-    ]
+def _conditional(references: list[Json]) -> list[str]:
+    return [r["reference"] for r in references if is_conditional_reference(r["reference"])]
 
 
 async def _execute(w: WriteContext, p: Prepared) -> EntryResponse:
