@@ -7,13 +7,9 @@ fast path); when the transaction refuses it, the same entries go again as a batc
 each bad line is told apart. Bad lines never stop the rest: each becomes an
 OperationOutcome line (with its input and line number) in an error file.
 
-Two batches are under way at a time: while the primary writes and commits one, the
-next is parsed, validated and indexed (CPU work that would otherwise wait for the
-database). Their outcomes land in order; the checkpoint (which input, how many of its
-lines are done) is saved after each landed batch, after its error lines are stored,
-so a resumed job repeats nothing that was recorded and loses nothing (a batch
-committed but not yet landed when the process died is written again: upserts for
-lines with an id).
+The checkpoint (which input, how many of its lines are done) is saved after every
+batch, after the batch's error lines are stored, so a resumed job repeats nothing
+that was recorded and loses nothing.
 """
 
 from __future__ import annotations
@@ -80,19 +76,6 @@ async def http_lines(url: str) -> AsyncIterator[bytes]:
 
 
 @dataclass
-class Flight:
-    """One batch on its way to the primary: its entries, the write under way, the lines
-    refused before it, and the last line it covers (the checkpoint once it landed)."""
-
-    last: int
-    entries: list[EntryRequest] = field(default_factory=list)
-    numbers: list[int] = field(default_factory=list)
-    bad: list[tuple[int, str]] = field(default_factory=list)
-    keys: set[str] = field(default_factory=set)  # Type/id of the entries that PUT
-    write: asyncio.Future[list[EntryResponse]] | None = None
-
-
-@dataclass
 class Importer:
     run: JobRun
     store: PrimaryStore
@@ -135,61 +118,19 @@ class Importer:
     async def _import(self, item: ImportInput) -> None:
         skip, number = self.checkpoint.line, 0
         batch: list[tuple[int, bytes]] = []
-        flight: Flight | None = None
-        try:
-            async for line in self.lines(item):
-                number += 1
-                if number <= skip or not line.strip():
-                    continue
-                batch.append((number, line))
-                if len(batch) >= self.batch_size:
-                    flight = await self._send(item, batch, number, flight)
-                    batch = []
-            if batch:
-                flight = await self._send(item, batch, number, flight)
-            if flight is not None:
-                await self._land(item, flight)
-                flight = None
-        finally:
-            if flight is not None and flight.write is not None:
-                flight.write.cancel()  # the job stops: its transaction rolls back
+        async for line in self.lines(item):
+            number += 1
+            if number <= skip or not line.strip():
+                continue
+            batch.append((number, line))
+            if len(batch) >= self.batch_size:
+                await self._apply(item, batch)
+                self.checkpoint.line = number
+                await self._save()
+                batch = []
+        if batch:
+            await self._apply(item, batch)
         self.checkpoint.line = number
-
-    async def _send(
-        self, item: ImportInput, batch: list[tuple[int, bytes]], last: int, previous: Flight | None
-    ) -> Flight:
-        """Start writing ``batch`` while ``previous`` (the batch before) finishes, then
-        land ``previous``: the next batch's validation and index extraction run while
-        the database writes and commits the last one. A batch updating a resource the
-        one before also writes waits for it (the later line wins, as one by one)."""
-        flight = self._parse(item, batch, last)
-        if previous is not None and not previous.keys.isdisjoint(flight.keys):
-            await self._land(item, previous)
-            previous = None
-        if flight.entries:
-            flight.write = asyncio.ensure_future(self._write(flight.entries))
-        if previous is not None:
-            try:
-                await self._land(item, previous)
-            except BaseException:
-                if flight.write is not None:
-                    flight.write.cancel()
-                raise
-        return flight
-
-    async def _land(self, item: ImportInput, flight: Flight) -> None:
-        """Record a batch's outcome (counts, error lines) and save the checkpoint after it."""
-        for number, message in flight.bad:
-            self._error(item, number, message)
-        if flight.write is not None:
-            responses = await flight.write
-            for number, response in zip(flight.numbers, responses, strict=True):
-                if response.ok:
-                    self.checkpoint.imported[self.checkpoint.input_index] += 1
-                else:
-                    self._error(item, number, _diagnostics(response))
-        self.checkpoint.line = flight.last
-        await self._save()
 
     async def _save(self) -> None:
         closed = await self.errors.close()
@@ -199,16 +140,21 @@ class Importer:
         counters = {"errors": self.checkpoint.errors}
         await self.run.save(done=done, counters=counters, checkpoint=vars(self.checkpoint))
 
-    def _parse(self, item: ImportInput, batch: list[tuple[int, bytes]], last: int) -> Flight:
-        flight = Flight(last)
+    async def _apply(self, item: ImportInput, batch: list[tuple[int, bytes]]) -> None:
+        entries: list[EntryRequest] = []
+        numbers: list[int] = []
         for number, line in batch:
-            entry = self._entry(item, number, line, flight.bad)
+            entry = self._entry(item, number, line)
             if entry is not None:
-                flight.entries.append(entry)
-                flight.numbers.append(number)
-                if entry.method == Method.PUT:
-                    flight.keys.add(entry.url)
-        return flight
+                entries.append(entry)
+                numbers.append(number)
+        if not entries:
+            return
+        for number, response in zip(numbers, await self._write(entries), strict=True):
+            if response.ok:
+                self.checkpoint.imported[self.checkpoint.input_index] += 1
+            else:
+                self._error(item, number, _diagnostics(response))
 
     async def _write(self, entries: list[EntryRequest]) -> list[EntryResponse]:
         try:
@@ -216,16 +162,14 @@ class Importer:
         except FhirError:  # one bad line spoils the transaction: tell them apart
             return await self.store.process(self.run.ctx, BundleKind.BATCH, entries)
 
-    def _entry(
-        self, item: ImportInput, number: int, line: bytes, bad: list[tuple[int, str]]
-    ) -> EntryRequest | None:
+    def _entry(self, item: ImportInput, number: int, line: bytes) -> EntryRequest | None:
         try:
             resource = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
-            bad.append((number, f"not JSON: {exc}"))
+            self._error(item, number, f"not JSON: {exc}")
             return None
         if not isinstance(resource, dict) or resource.get("resourceType") != item.type:
-            bad.append((number, f"not a {item.type} resource"))
+            self._error(item, number, f"not a {item.type} resource")
             return None
         rid = resource.get("id")
         if isinstance(rid, str) and rid:
