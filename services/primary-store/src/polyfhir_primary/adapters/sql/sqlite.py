@@ -209,12 +209,15 @@ class SqliteDatabase:
     async def session(self, tenant: TenantId, *, write: bool) -> AsyncIterator[SqlSession]:
         conn = self._writer if write else self._reader()
         async with conn.lock:
+            session: SqlSession | None = None
             try:  # BEGIN too: cancelled while awaited, it still runs on the thread
                 await conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 session = SqlSession(conn, SQLITE, tenant)
                 yield session
                 await session.flush()
             except BaseException:
+                if session is not None:
+                    await session.abandon()
                 await conn.rollback_open()
                 raise
             await conn.execute("COMMIT")
