@@ -184,7 +184,8 @@ def main() -> None:
             ratio = f"1 : {copy / imported:,.0f}" if copy and imported else "—"
             rows.append([
                 backend, args.resources, result["load/s"], result["export/s"],
-                result["rss_growth_mib"], imported or "—", result["import_rss_mib"] or "—",
+                result["rss_growth_mib"], imported or "—",
+                "—" if result["import_rss_mib"] is None else result["import_rss_mib"],
                 "—" if copy is None else copy, ratio,
             ])  # fmt: skip
     print(table(
