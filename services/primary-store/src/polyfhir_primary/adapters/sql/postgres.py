@@ -209,8 +209,12 @@ class PostgresDatabase:
         # trips): row-level security binds the tenant transaction-locally (pg_scope).
         async with tenant_transaction(self.pool, tenant) as raw:
             session = SqlSession(PgConn(raw), POSTGRES, tenant)
-            yield session
-            await session.flush()
+            try:
+                yield session
+                await session.flush()
+            except BaseException:
+                await session.abandon()
+                raise
         if session.saved and self._statistics is not None:
             self._statistics.wrote(session.saved)
 
