@@ -93,9 +93,10 @@ def composite_config(
         ],
         "sync": sync,
         "health": {
-            "check_interval_ms": 500,
-            "timeout_ms": 400,
-            "failure_threshold": 2,
+            # a busy engine on a loaded machine answers late, a dead one at once (refused)
+            "check_interval_ms": 1000,
+            "timeout_ms": 1000,
+            "failure_threshold": 3,
             "success_threshold": 1,
         },
     }
@@ -293,10 +294,14 @@ class LocalStack:
     def start(self) -> Self:
         for engine in self.engines:
             engine.start()
-        for service in self.services:  # all spawned, then waited for: they start side by side
+        # The gateway's dependencies start side by side; the gateway once they answer, so
+        # its first health checks find every backend up (none starts out marked down).
+        behind = [service for service in self.services if service is not self.gateway]
+        for service in behind:
             service.start(wait=False)
-        for service in self.services:
+        for service in behind:
             service.wait_ready()
+        self.gateway.start()
         self.gateway.wait_ready(probe="/readyz")
         return self
 
