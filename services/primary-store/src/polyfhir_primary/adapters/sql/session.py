@@ -238,11 +238,13 @@ class SqlSession:
             args += list(resource_types)
         return where, args
 
-    async def type_generation(self, resource_type: str) -> tuple[int, int]:
+    async def type_generation(self, *resource_types: str) -> tuple[int, int]:
         await self.flush()
+        types = ", ".join("?" for _ in resource_types)
         rows = await self.conn.fetch(
-            "SELECT COUNT(*), MAX(seq) FROM resource_versions WHERE tenant = ? AND res_type = ?",
-            (self.tenant.value, resource_type),
+            "SELECT COUNT(*), MAX(seq) FROM resource_versions"
+            f" WHERE tenant = ? AND res_type IN ({types})",
+            (self.tenant.value, *resource_types),
         )
         return int(rows[0][0]), int(rows[0][1] or 0)
 
