@@ -34,9 +34,20 @@ def shared_socket(host: str, port: int) -> socket.socket | None:
     return _shared.get((host, port))
 
 
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop when it is installed (uvicorn's ``loop="auto"`` choice, which
+    applies only when uvicorn creates the loop; ours do), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - installed with uvicorn[standard]
+        return None
+    return uvloop.new_event_loop
+
+
 def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
-    """Run ``main`` to completion on a fresh event loop."""
-    asyncio.run(main)
+    """Run ``main`` to completion on a fresh event loop (uvloop when installed)."""
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(main)
 
 
 def serve_processes(
