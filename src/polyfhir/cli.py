@@ -25,10 +25,11 @@ from polyfhir_gateway.security.bootstrap import announce_auth
 from polyfhir_gateway.settings import GatewaySettings
 from polyfhir_primary.bootstrap import bootstrap
 from polyfhir_primary.entrypoints.migrate import add_migrate_arguments, migrate, report
+from polyfhir_primary.entrypoints.serve import migrate_once
 from polyfhir_primary.settings import PrimarySettings
 from polyfhir_servicekit.contract_client import ServiceClients
 from polyfhir_servicekit.logs import configure_logging
-from polyfhir_servicekit.serve import serve_app
+from polyfhir_servicekit.serve import serve_app, serve_in_processes
 from polyfhir_servicekit.startup import check_port, guarded
 
 
@@ -190,7 +191,16 @@ def main(argv: list[str] | None = None) -> None:
         return
     configure_logging(settings.log_level)
     if args.command == "run":
-        asyncio.run(run_standalone(args.host, check_port(args.port), args.config))
+        port = check_port(args.port)
+        admin = settings.admin_port
+        primary_settings = PrimarySettings()
+        serve_in_processes(
+            lambda: run_standalone(args.host, port, args.config),
+            workers=settings.workers,
+            host=args.host,
+            ports=(port, admin) if admin not in (None, port) else (port,),
+            before_fork=lambda: migrate_once(primary_settings),
+        )
     elif args.command == "stack":
         from polyfhir.stack_command import run_stack
 

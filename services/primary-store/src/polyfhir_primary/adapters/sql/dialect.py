@@ -58,7 +58,9 @@ class Dialect(ABC):
     def read_ts(self, value: Any) -> datetime:
         if isinstance(value, datetime):
             return value.astimezone(UTC)
-        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z")
+        # fromisoformat (C) reads what ``ts`` writes ("...T12:00:00.000000Z", UTC) as
+        # strptime did, at a fraction of the cost: it ran on every row of every page
+        return datetime.fromisoformat(value)
 
     def flag(self, value: bool) -> Any:
         return int(value) if self.timestamps_as_text else value
