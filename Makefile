@@ -8,7 +8,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: help install promtool stunnel run run-services run-stack test test-fast lint format typecheck bench-ingest bench-search bench-secondary bench-relay clean
+.PHONY: help install promtool stunnel run run-services run-stack test test-fast lint format typecheck bench-ingest bench-search bench-secondary bench-relay bench-mix clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -73,6 +73,9 @@ bench-secondary: install ## Sync lag under steady ingest and _text on the search
 
 bench-relay: install ## Ingest throughput with the outbox relay on vs off
 	$(UV) run --frozen python benchmarks/relay.py
+
+bench-mix: install ## Issue #18's side-by-side mix: ingest, CRUD and search mix at 1 and 8 clients, CPU per request per process
+	$(UV) run --frozen python benchmarks/mix.py --topologies run,services
 
 bench-terminology: install ## ICD-10-CM load end to end, terminology operations and code:below (whole stack)
 	$(UV) run --frozen python benchmarks/terminology.py

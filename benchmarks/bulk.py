@@ -10,7 +10,7 @@ service in-process (the one-process topology):
 - export: a system ``$export`` job into a local folder: resources/s and the peak RSS
   *growth* during the export (sampled every 50 ms from /proc/self/statm);
 - import: the exported files imported into another tenant: resources/s (index rows
-  and outbox written, as ordinary writes);
+  and outbox written, as ordinary writes) and the peak RSS growth while it runs;
 - yardstick (PostgreSQL): a raw ``COPY`` of the same rows (id, JSON) into a table
   without indexes, resources/s.
 """
@@ -113,12 +113,17 @@ async def measure(url: str, count: int, workdir: Path, imports: bool = True) -> 
     inputs = [
         ImportInput(f["type"], (workdir / "out" / job.id / f["name"]).as_uri()) for f in files
     ]
-    imported = None
+    imported, import_peak = None, [rss()]
     if imports:
         request = ImportRequest("bench", _now(), inputs)
+        base_import, stop = import_peak[0], asyncio.Event()
+        sampler = asyncio.create_task(peak_rss(stop, import_peak))
         started = time.perf_counter()
         await run_job(runner, target, IMPORT, request.params())
         imported = time.perf_counter() - started
+        stop.set()
+        await sampler
+        import_peak[0] -= base_import
     await runner.close()
     await db.close()
     copy_rate = await raw_copy(url, workdir, files, job.id) if url.startswith("postgres") else None
@@ -127,6 +132,7 @@ async def measure(url: str, count: int, workdir: Path, imports: bool = True) -> 
         "export/s": job.done / exported,
         "rss_growth_mib": (peak[0] - base) / 2**20,
         "import/s": count / imported if imported else None,
+        "import_rss_mib": import_peak[0] / 2**20 if imported else None,
         "copy/s": copy_rate,
     }
 
@@ -174,15 +180,17 @@ def main() -> None:
                 result = asyncio.run(
                     measure(url, args.resources, Path(tmp), imports=not args.no_import)
                 )
-            copy = result["copy/s"]
+            copy, imported = result["copy/s"], result["import/s"]
+            ratio = f"1 : {copy / imported:,.0f}" if copy and imported else "—"
             rows.append([
                 backend, args.resources, result["load/s"], result["export/s"],
-                result["rss_growth_mib"], result["import/s"] or "—",
-                "—" if copy is None else copy,
+                result["rss_growth_mib"], imported or "—",
+                "—" if result["import_rss_mib"] is None else result["import_rss_mib"],
+                "—" if copy is None else copy, ratio,
             ])  # fmt: skip
     print(table(
         ["engine", "resources", "load/s (write path)", "export/s", "export RSS growth MiB",
-         "import/s", "raw COPY/s (yardstick)"],
+         "import/s", "import RSS growth MiB", "raw COPY/s (yardstick)", "import : COPY"],
         rows,
     ))  # fmt: skip
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

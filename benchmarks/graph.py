@@ -224,22 +224,38 @@ def queries(patients: int) -> dict[str, Params]:
     }
 
 
-async def _measure(base: str, params: Params, runs: int) -> tuple[list[float], set[str], int]:
+class Tally:
+    """One gateway's answers to one query: times, routes seen, matches."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.routes: set[str] = set()
+        self.matches = 0
+
+
+async def _measure(bases: dict[str, str], params: Params, runs: int) -> dict[str, Tally]:
+    """``runs`` requests per gateway, interleaved (each random query goes to every gateway in
+    turn), so a burst of load on the shared machine hits all three alike."""
     rng = random.Random(15)
-    times: list[float] = []
-    routes: set[str] = set()
-    matches = 0
-    async with httpx.AsyncClient(base_url=base, timeout=120.0) as client:
+    tallies = {mode: Tally() for mode in bases}
+    clients = {
+        mode: httpx.AsyncClient(base_url=base, timeout=120.0) for mode, base in bases.items()
+    }
+    try:
         for _ in range(runs):
             path, query = params(rng)
-            started = time.perf_counter()
-            answer = await client.get(f"/{path}", params={"_count": "100", **query})
-            times.append(time.perf_counter() - started)
-            if answer.status_code != 200:
-                raise RuntimeError(f"{path} {query}: {answer.status_code} {answer.text[:300]}")
-            routes.add(answer.headers.get("x-polyfhir-route", ""))
-            matches += len(answer.json().get("entry", []))
-    return times, routes, matches
+            for mode, client in clients.items():
+                started = time.perf_counter()
+                answer = await client.get(f"/{path}", params={"_count": "100", **query})
+                tallies[mode].times.append(time.perf_counter() - started)
+                if answer.status_code != 200:
+                    raise RuntimeError(f"{path} {query}: {answer.status_code} {answer.text[:300]}")
+                tallies[mode].routes.add(answer.headers.get("x-polyfhir-route", ""))
+                tallies[mode].matches += len(answer.json().get("entry", []))
+    finally:
+        for client in clients.values():
+            await client.aclose()
+    return tallies
 
 
 def _gateway(stack: LocalStack, workdir: Path, name: str, config: Path | None) -> Service:
@@ -279,19 +295,18 @@ def _run_backend(backend: str, url: str, args: argparse.Namespace) -> list[list[
         }
         try:
             for query, params in queries(args.patients).items():
-                for mode, base in bases.items():
-                    asyncio.run(_measure(base, params, 3))  # warm-up
-                    times, routes, matches = asyncio.run(_measure(base, params, args.runs))
+                asyncio.run(_measure(bases, params, 3))  # warm-up
+                for mode, tally in asyncio.run(_measure(bases, params, args.runs)).items():
                     rows.append(
                         [
                             backend,
                             f"{created:,}",
                             query,
                             mode,
-                            ";".join(sorted(routes)),
-                            matches // args.runs,
-                            percentile(times, 50) * 1000,
-                            percentile(times, 99) * 1000,
+                            ";".join(sorted(tally.routes)),
+                            tally.matches // args.runs,
+                            percentile(tally.times, 50) * 1000,
+                            percentile(tally.times, 99) * 1000,
                         ]
                     )
                 print(table(HEADERS, rows[-3:]), flush=True)
@@ -321,6 +336,7 @@ def verdicts(rows: list[list[object]]) -> list[list[object]]:
                 p50["primary"] / p50["graph"],
                 p50["router"] / best,
                 "yes" if p50["router"] <= 1.1 * best else "no",
+                "yes" if p50["router"] <= 1.2 * best else "no",
             ]
         )
     return out
@@ -343,7 +359,14 @@ def main() -> None:
     print("\n## the router against the better of the two (p50)\n")
     print(
         table(
-            ["backend", "query", "primary / graph", "router / best", "within 10 %"],
+            [
+                "backend",
+                "query",
+                "primary / graph",
+                "router / best",
+                "within 10 %",
+                "within 20 %",
+            ],
             verdicts(rows),
         )
     )

@@ -177,6 +177,13 @@ def value_sets(client: httpx.Client, subtree: str) -> None:
     }
     for vs in (subtree_vs, whole_vs):
         client.put(f"/ValueSet/{vs['id']}", json=vs).raise_for_status()
+    for vs in (subtree_vs, whole_vs):  # the service applies them asynchronously
+        started = time.perf_counter()
+        while time.perf_counter() - started < 60:
+            expanded = client.get("/ValueSet/$expand", params={"url": vs["url"], "count": 1})
+            if expanded.status_code != 404:
+                break
+            time.sleep(0.2)  # polling until the service has applied the ValueSet
 
 
 def requests(codes: list[str], chapter: str) -> dict[str, Request]:

@@ -98,8 +98,9 @@ def import_inputs(sources: list[str], resource_type: str | None) -> list[dict[st
     return inputs
 
 
-def import_(base: str, tenant: str | None, inputs: list[dict[str, str]]) -> int:
-    parameters = {
+def import_parameters(inputs: list[dict[str, str]]) -> dict[str, Any]:
+    """The ``$import`` Parameters resource for ``inputs`` ({type, url})."""
+    return {
         "resourceType": "Parameters",
         "parameter": [
             {"name": "inputFormat", "valueString": "application/fhir+ndjson"},
@@ -115,6 +116,10 @@ def import_(base: str, tenant: str | None, inputs: list[dict[str, str]]) -> int:
             ),
         ],
     }
+
+
+def import_(base: str, tenant: str | None, inputs: list[dict[str, str]]) -> int:
+    parameters = import_parameters(inputs)
     with _client(base, tenant) as client:
         started = client.post("/$import", json=parameters, headers=ASYNC)
         if started.status_code != 202:

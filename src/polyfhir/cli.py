@@ -25,10 +25,11 @@ from polyfhir_gateway.security.bootstrap import announce_auth
 from polyfhir_gateway.settings import GatewaySettings
 from polyfhir_primary.bootstrap import bootstrap
 from polyfhir_primary.entrypoints.migrate import add_migrate_arguments, migrate, report
+from polyfhir_primary.entrypoints.serve import migrate_once
 from polyfhir_primary.settings import PrimarySettings
 from polyfhir_servicekit.contract_client import ServiceClients
 from polyfhir_servicekit.logs import configure_logging
-from polyfhir_servicekit.serve import serve_app
+from polyfhir_servicekit.serve import serve_app, serve_in_processes
 from polyfhir_servicekit.startup import check_port, guarded
 
 
@@ -79,12 +80,25 @@ def reindex(
         return 0 if job["state"] in ("completed", "running") else 1
 
 
+def _bulk_target(parser: argparse.ArgumentParser, port: int) -> None:
+    """Where a bulk command goes: a running server (``--url``) or a database (``--store``)."""
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--url", default=f"http://127.0.0.1:{port}/fhir", help="FHIR base")
+    target.add_argument(
+        "--store",
+        default=None,
+        metavar="DSN",
+        help="run the job here, directly on this primary database (sqlite:///file.db,"
+        " postgresql://...), no server",
+    )
+    parser.add_argument("--tenant", default=None, help="X-Tenant-ID (default tenant if absent)")
+
+
 def _bulk_parsers(sub: Any, port: int) -> None:
     export = sub.add_parser(
         "export", help="$export a tenant into a folder (progress; Ctrl-C cancels)"
     )
-    export.add_argument("--url", default=f"http://127.0.0.1:{port}/fhir", help="FHIR base")
-    export.add_argument("--tenant", default=None, help="X-Tenant-ID (default tenant if absent)")
+    _bulk_target(export, port)
     export.add_argument("--type", dest="types", default=None, help="_type (comma-separated)")
     export.add_argument("--since", default=None, help="_since (an instant)")
     export.add_argument("--group", default=None, help="export Group/<id> (its members)")
@@ -92,11 +106,33 @@ def _bulk_parsers(sub: Any, port: int) -> None:
     export.add_argument("--out", default="export", help="folder for the NDJSON files")
     load = sub.add_parser("import", help="$import NDJSON files, folders or URLs (progress)")
     load.add_argument("sources", nargs="+", metavar="FILE|DIR|URL")
-    load.add_argument("--url", default=f"http://127.0.0.1:{port}/fhir", help="FHIR base")
-    load.add_argument("--tenant", default=None, help="X-Tenant-ID (default tenant if absent)")
+    _bulk_target(load, port)
     load.add_argument(
         "--type", default=None, help="resource type (default: each file's first line)"
     )
+    load.add_argument(
+        "--errors", default="import-errors", help="with --store: folder for the error files"
+    )
+
+
+def _run_bulk(args: argparse.Namespace, default_tenant: str) -> int:
+    """``export`` / ``import`` through the server's API, or (``--store``) in this process."""
+    from polyfhir import bulk_direct
+
+    request = f"polyfhir {args.command} --store"
+    tenant = args.tenant or default_tenant
+    if args.command == "export":
+        options = bulk_direct.ExportOptions(args.types, args.since, args.group, args.patients)
+        if args.store:
+            return bulk_direct.export(args.store, tenant, options, Path(args.out), request)
+        params = dict(options.pairs())
+        path = f"/Group/{args.group}/$export" if args.group else "/$export"
+        path = "/Patient/$export" if args.patients else path
+        return bulk_cli.export(args.url, args.tenant, path, params, Path(args.out))
+    inputs = bulk_cli.import_inputs(args.sources, args.type)
+    if args.store:
+        return bulk_direct.import_(args.store, tenant, inputs, Path(args.errors), request)
+    return bulk_cli.import_(args.url, args.tenant, inputs)
 
 
 @guarded
@@ -155,7 +191,16 @@ def main(argv: list[str] | None = None) -> None:
         return
     configure_logging(settings.log_level)
     if args.command == "run":
-        asyncio.run(run_standalone(args.host, check_port(args.port), args.config))
+        port = check_port(args.port)
+        admin = settings.admin_port
+        primary_settings = PrimarySettings()
+        serve_in_processes(
+            lambda: run_standalone(args.host, port, args.config),
+            workers=settings.workers,
+            host=args.host,
+            ports=(port, admin) if admin not in (None, port) else (port,),
+            before_fork=lambda: migrate_once(primary_settings),
+        )
     elif args.command == "stack":
         from polyfhir.stack_command import run_stack
 
@@ -170,14 +215,8 @@ def main(argv: list[str] | None = None) -> None:
         )
     elif args.command == "reindex":
         raise SystemExit(reindex(args.url, args.tenant, args.types, token=args.token))
-    elif args.command == "export":
-        params = {k: v for k, v in (("_type", args.types), ("_since", args.since)) if v}
-        path = f"/Group/{args.group}/$export" if args.group else "/$export"
-        path = "/Patient/$export" if args.patients else path
-        raise SystemExit(bulk_cli.export(args.url, args.tenant, path, params, Path(args.out)))
-    elif args.command == "import":
-        inputs = bulk_cli.import_inputs(args.sources, args.type)
-        raise SystemExit(bulk_cli.import_(args.url, args.tenant, inputs))
+    elif args.command in ("export", "import"):
+        raise SystemExit(_run_bulk(args, settings.default_tenant))
     elif args.command == "migrate":
         todo = asyncio.run(migrate(PrimarySettings(), dry_run=args.dry_run))
         report(todo, dry_run=args.dry_run)

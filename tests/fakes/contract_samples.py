@@ -33,6 +33,7 @@ from polyfhir_core.contracts.primary_store import (
     SnapshotQuery,
     TenantPositions,
     TenantRecord,
+    TypeGeneration,
 )
 from polyfhir_core.contracts.search_index import (
     IndexState,
@@ -156,6 +157,7 @@ SAMPLES: dict[Any, Any] = {
     JobOutcome: JobOutcome(JobState.FAILED, NOW, "interrupted by a restart"),
     JobClaim: JobClaim("gateway-2", ["reconcile", "rebuild"], NOW, NOW),
     TenantPositions: TenantPositions({0: 7, 3: 1}, pending=2),
+    TypeGeneration: TypeGeneration(versions=3, last_seq=41),
     TenantRecord: TenantRecord("acme/research", NOW, "deleting", 12, provisioned_now=True),
     list[TenantRecord]: [TenantRecord("acme", NOW), TenantRecord("acme/research", NOW)],
     dict[str, int]: {"resources": 3, "idx_token": 40},

@@ -206,11 +206,11 @@ class FakeSession:
     async def count_current(self, resource_types: Sequence[str] | None) -> int:
         return len(await self.scan_current(resource_types, None, 1_000_000_000))
 
-    async def type_generation(self, resource_type: str) -> tuple[int, int]:
+    async def type_generation(self, *resource_types: str) -> tuple[int, int]:
         rows = [
             r
             for owner, versions in self.state.versions.items()
-            if owner[:2] == (self.tenant.value, resource_type)
+            if owner[0] == self.tenant.value and owner[1] in resource_types
             for r in versions
         ]
         return len(rows), max((r.seq for r in rows), default=0)

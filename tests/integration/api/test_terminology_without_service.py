@@ -145,3 +145,32 @@ async def test_a_long_token_list_is_answered_on_every_engine(fhir: httpx.AsyncCl
     )
     assert negated.status_code == 200, negated.text
     assert {by_id[e["resource"]["id"]] for e in negated.json()["entry"]} == {"heart", "infarct"}
+
+
+async def test_a_long_code_list_of_one_system_alone_and_with_other_filters(
+    fhir: httpx.AsyncClient,
+) -> None:
+    """2,000 codes of one system (a :below set as the router sends it): on SQLite the list
+    drives its clause (a table of the codes joined to the token index), alone, beside
+    another filter, counted, paged, and with escaped codes; the same answers on PostgreSQL."""
+    ids = await _seed(fhir)
+    odd = {**observation("a,b|c"), "status": "preliminary"}
+    ids["odd"] = (await fhir.post("/Observation", json=odd)).json()["id"]
+    codes = [f"{SYS}|filler-{n}" for n in range(2000)]
+    listed = ",".join([*codes, f"{SYS}|afib", f"{SYS}|lung", f"{SYS}|a\\,b\\|c", f"{SYS}|afib"])
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    by_id = {v: k for k, v in ids.items()}
+
+    async def search(**params: str) -> tuple[set[str], int | None]:
+        body = urlencode({"code": listed, **params}).encode()
+        answer = await fhir.post("/Observation/_search", content=body, headers=form)
+        assert answer.status_code == 200, answer.text
+        bundle = answer.json()
+        return {by_id[e["resource"]["id"]] for e in bundle.get("entry", [])}, bundle.get("total")
+
+    assert (await search(_total="accurate")) == ({"afib", "lung", "odd"}, 3)
+    assert (await search(status="final"))[0] == {"afib", "lung"}
+    assert (await search(status="preliminary"))[0] == {"odd"}
+    assert (await search(_summary="count"))[1] == 3
+    first, _ = await search(_count="2", _total="accurate")
+    assert len(first) == 2

@@ -89,6 +89,11 @@ class Stack:
         )
         return self._client(pipeline)
 
+    def primary_only(self) -> httpx.AsyncClient:
+        """No secondary configured: the primary's joins answer every chain and ``_has``."""
+        config = parse_config({"backends": [PRIMARY]})
+        return self._client(QueryPipeline(Positioned(self.primary, FRESH), config, {}))
+
     def gateway_with_graph_down(self) -> httpx.AsyncClient:
         down = f"http://127.0.0.1:{free_port()}"
         http = httpx.AsyncClient()
@@ -504,3 +509,108 @@ async def test_an_untyped_chain_unites_the_walks_of_each_target_type(
     assert route(answer) == "graph,primary"
     assert route(alone) == "primary"
     assert plan["strategy"] == "union"
+
+
+# -- the graph answers what the primary answers ------------------------------------------
+
+
+async def org_tree(s: Stack) -> None:
+    """The benchmark's shape, small: roots <- mids <- leaves (partOf), two patients per
+    leaf, two Observations each and a DiagnosticReport on the first."""
+    roots = [await s.create({"resourceType": "Organization", "name": f"Root{r}"}) for r in range(2)]
+    mids = [
+        await s.create(
+            {
+                "resourceType": "Organization",
+                "name": f"Mid{m}",
+                "partOf": ref("Organization", roots[m % 2]),
+            }
+        )
+        for m in range(4)
+    ]
+    for leaf_no in range(8):
+        leaf = await s.create(
+            {
+                "resourceType": "Organization",
+                "name": f"Leaf{leaf_no}",
+                "partOf": ref("Organization", mids[leaf_no % 4]),
+            }
+        )
+        for k in range(2):
+            patient = await s.create(
+                {
+                    "resourceType": "Patient",
+                    "name": [{"family": f"Fam{leaf_no}-{k}"}],
+                    "managingOrganization": ref("Organization", leaf),
+                }
+            )
+            obs = [
+                await s.create(
+                    {
+                        "resourceType": "Observation",
+                        "status": "final",
+                        "code": {"text": "bp"},
+                        "subject": ref("Patient", patient),
+                    }
+                )
+                for _ in range(2)
+            ]
+            await s.create(
+                {
+                    "resourceType": "DiagnosticReport",
+                    "status": "final",
+                    "code": {"coding": [{"system": "urn:panels", "code": f"panel-{leaf_no % 3}"}]},
+                    "subject": ref("Patient", patient),
+                    "result": [ref("Observation", obs[0])],
+                }
+            )
+    await s.sync_graph()
+
+
+SHAPES = [
+    ("Observation", {"subject:Patient.family": "Fam3-1"}),
+    ("Observation", {"subject:Patient.organization.name": "Leaf5"}),
+    ("Observation", {"subject:Patient.organization.partof.name": "Mid1"}),
+    ("Observation", {"subject:Patient.organization.partof.partof.name": "Root0"}),
+    ("Observation", {"subject:Patient.organization.partof.partof.name": "Root0", "_count": "3"}),
+    ("Patient", {"organization.partof.name": "Mid2,Mid3"}),
+    (
+        "Patient",
+        {"_has:Observation:subject:_has:DiagnosticReport:result:code": "urn:panels|panel-1"},
+    ),
+    ("Patient", {"_has:Observation:subject:status": "final", "family": "Fam7-0"}),
+    ("Organization", {"_has:Patient:organization:_has:Observation:subject:status": "final"}),
+]
+
+
+async def test_a_walk_on_the_graph_answers_what_the_primary_answers(stack: Stack) -> None:
+    """Every query shape of ``benchmarks/graph.py`` (chains of 1-4 levels, nested and
+    combined ``_has``), over the same data: the same matches, the same total, the same
+    page. One tree for all shapes (building it is most of the test's time)."""
+    await org_tree(stack)
+    async with stack.gateway() as walked, stack.primary_only() as joined:
+        for rtype, params in SHAPES:
+            query = {"_total": "accurate", **params}
+            on_graph = await walked.get(f"/fhir/{rtype}", params=query)
+            on_primary = await joined.get(f"/fhir/{rtype}", params=query)
+            shape = f"{rtype}?{params}"
+            assert on_graph.status_code == on_primary.status_code == 200, (shape, on_graph.text)
+            assert route(on_graph) == "graph,primary", shape
+            assert route(on_primary) == "primary", shape
+            assert ids(on_graph) == ids(on_primary), shape
+            assert ids(on_primary), shape  # every shape matches something here
+            assert on_graph.json()["total"] == on_primary.json()["total"], shape
+
+
+async def test_everything_on_the_graph_answers_what_the_primary_answers(stack: Stack) -> None:
+    await org_tree(stack)
+    async with stack.primary_only() as joined:
+        patients = ids(await joined.get("/fhir/Patient", params={"_count": "3"}))
+    for patient in patients:
+        async with stack.gateway() as walked, stack.primary_only() as joined:
+            on_graph = await walked.get(f"/fhir/Patient/{patient}/$everything")
+            on_primary = await joined.get(f"/fhir/Patient/{patient}/$everything")
+        assert route(on_graph) == "graph,primary"
+        assert route(on_primary) == "primary"
+        assert entry_keys(on_graph) == entry_keys(on_primary)
+        assert len(entry_keys(on_primary)) == 4  # the patient, two Observations, the report

@@ -123,3 +123,40 @@ async def test_tenants_lists_every_tenant_holding_resources_once(
     assert found == sorted(set(found))
     with pytest.raises(Forbidden):  # cross-tenant administration
         await server.store.tenants(TenantContext.of(tenant, TenantPermissions.read_only()))
+
+
+async def test_type_generation_moves_with_every_write_of_its_types_only(
+    server: Server, tenant: str
+) -> None:
+    """What the in-process terminology index compares before pulling definitions."""
+    ctx = TenantContext.of(tenant)
+    watched = ["CodeSystem", "ConceptMap", "ValueSet"]
+    empty = await server.store.type_generation(ctx, watched)
+    assert (empty.versions, empty.last_seq) == (0, 0)
+    codesystem = _put("CodeSystem", "cs", status="active", content="complete", url="urn:x:cs")
+    await server.store.process(ctx, BundleKind.TRANSACTION, [codesystem])
+    created = await server.store.type_generation(ctx, watched)
+    assert created.versions == 1
+    assert created.last_seq > 0
+    await server.store.process(ctx, BundleKind.TRANSACTION, [_put("Patient", "p")])
+    assert await server.store.type_generation(ctx, watched) == created
+    other_tenant = TenantContext.of(tenant + "x")
+    await server.store.process(other_tenant, BundleKind.TRANSACTION, [codesystem])
+    assert await server.store.type_generation(ctx, watched) == created
+    await server.store.process(
+        ctx, BundleKind.TRANSACTION, [EntryRequest(Method.DELETE, "CodeSystem/cs")]
+    )
+    deleted = await server.store.type_generation(ctx, watched)
+    assert deleted.versions == 2
+    assert deleted.last_seq > created.last_seq
+    valueset = _put("ValueSet", "vs", status="active", url="urn:x:vs")
+    await server.store.process(ctx, BundleKind.TRANSACTION, [valueset])
+    assert (await server.store.type_generation(ctx, watched)).versions == 3
+    assert (await server.store.type_generation(ctx, ["ValueSet"])).versions == 1
+    with pytest.raises(BadRequest):
+        await server.store.type_generation(ctx, ["NotAType"])
+    patients_only = TenantContext.of(
+        tenant, TenantPermissions(resource_types=frozenset({"Patient"}))
+    )
+    with pytest.raises(Forbidden):
+        await server.store.type_generation(patients_only, watched)

@@ -59,6 +59,18 @@ def test_control_characters_are_named_by_path_and_tab_cr_lf_pass() -> None:
     assert paths == ["Patient.name[0].family", "Patient.name[1].given[1]"]
 
 
+@pytest.mark.parametrize("bad", ["\x08", "\x0c", "\x0b", "\x01", "\x1b"])
+def test_every_forbidden_character_is_found_whatever_its_json_escape(bad: str) -> None:
+    """The one-pass check looks for orjson's escapes (\\b, \\f, \\u00XX)."""
+    resource = {"resourceType": "Patient", "text": {"div": f"a{bad}b"}, "id": "x"}
+    with pytest.raises(InvalidResource):
+        check_resource_strings(resource, "Patient")
+
+
+def test_a_backslash_before_b_or_f_is_text_not_a_control_character() -> None:
+    check_resource_strings({"resourceType": "Patient", "id": "x", "t": "C:\\big\\file"}, "Patient")
+
+
 def test_validate_resource_refuses_a_nul_in_a_key() -> None:
     with pytest.raises(InvalidResource):
         validate_resource({"resourceType": "Patient", "act\x00ive": True})

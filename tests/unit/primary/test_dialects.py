@@ -49,3 +49,17 @@ def test_statement_shapes_each_engine_chooses() -> None:
     assert (SQLITE.counts_from_index_rows, POSTGRES.counts_from_index_rows) == (True, False)
     assert (SQLITE.pages_from_index_rows, POSTGRES.pages_from_index_rows) == (False, True)
     assert (SQLITE.walks_fulltext, POSTGRES.walks_fulltext) == (False, True)
+
+
+def test_a_timestamp_stored_as_text_reads_back_as_the_same_utc_instant() -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    written = datetime(2025, 3, 9, 23, 30, 5, 120, tzinfo=timezone(timedelta(hours=-5)))
+    stored = SQLITE.ts(written)
+    assert stored == "2025-03-10T04:30:05.000120Z"
+    read = SQLITE.read_ts(stored)
+    assert read == written
+    assert read.utcoffset() == timedelta(0)
+    assert read.tzinfo == UTC
+    assert POSTGRES.read_ts(written) == written  # a driver's datetime, converted to UTC
+    assert POSTGRES.read_ts(written).utcoffset() == timedelta(0)

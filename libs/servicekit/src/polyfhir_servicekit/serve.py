@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import socket
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Protocol, TypeVar
@@ -12,6 +11,7 @@ import uvicorn
 
 from polyfhir_servicekit.http_protocol import OutcomeHttpToolsProtocol
 from polyfhir_servicekit.startup import CannotListen, check_port
+from polyfhir_servicekit.workers import serve_processes, shared_socket
 
 
 class ServiceSettings(Protocol):
@@ -46,20 +46,53 @@ async def serve_app(app: Any, host: str, port: int, extra_ports: Sequence[int] =
     server = uvicorn.Server(server_config(app, host, port))
     # bound here, not by uvicorn: a taken port is CannotListen (one line, exit code 5)
     # rather than uvicorn's own exit
-    sockets: list[socket.socket] = []
-    try:
-        for p in (port, *extra_ports):
-            sockets.append(_bound(host, p))
-    except OSError as exc:
-        for sock in sockets:
-            sock.close()
-        msg = f"cannot listen on {host}:{p}: {exc.strerror or exc}"
-        raise CannotListen(msg) from exc
+    sockets = bound_sockets(host, (port, *extra_ports), _bound)
     try:
         await server.serve(sockets=sockets)
     finally:
         for sock in sockets:
             sock.close()
+
+
+def bound_sockets(
+    host: str, ports: Sequence[int], bind: Callable[[str, int], socket.socket]
+) -> list[socket.socket]:
+    """A listening socket per port, or :class:`CannotListen` (none left open)."""
+    sockets: list[socket.socket] = []
+    try:
+        for p in ports:
+            sockets.append(bind(host, p))
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        msg = f"cannot listen on {host}:{p}: {exc.strerror or exc}"
+        raise CannotListen(msg) from exc
+    return sockets
+
+
+def serve_in_processes(
+    main: Callable[[], Coroutine[Any, Any, None]],
+    *,
+    workers: int,
+    host: str,
+    ports: Sequence[int],
+    before_fork: Callable[[], None] | None = None,
+) -> None:
+    """``main()`` (which serves ``ports`` through :func:`serve_app`) in this process, or
+    in ``workers`` processes sharing the ports (:mod:`polyfhir_servicekit.workers`)."""
+
+    def bind_or_refuse(h: str, p: int) -> socket.socket:
+        (sock,) = bound_sockets(h, (p,), bind_listening)
+        return sock
+
+    serve_processes(
+        main,
+        workers=workers,
+        host=host,
+        ports=ports,
+        bind=bind_or_refuse,
+        before_fork=before_fork,
+    )
 
 
 class Background(Protocol):
@@ -90,6 +123,13 @@ async def serve_with_background(
 
 
 def _bound(host: str, port: int) -> socket.socket:
+    shared = shared_socket(host, port)
+    if shared is not None:  # a worker: the supervisor bound it for every worker
+        return shared
+    return bind_listening(host, port)
+
+
+def bind_listening(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say so, and
     # an accepted connection inherits it; without it Nagle and delayed ACKs add ~40 ms to
@@ -106,8 +146,14 @@ def run_service(
     settings: ServiceSettings,
     serve: Callable[[str, int], Coroutine[Any, Any, None]],
     argv: list[str] | None = None,
+    *,
+    workers: int = 1,
+    extra_ports: Callable[[int], Sequence[int]] = lambda _: (),
+    before_fork: Callable[[], None] | None = None,
 ) -> None:
-    """``prog [--host H] [--port P]``: configure logging, then run ``serve(host, port)``."""
+    """``prog [--host H] [--port P]``: configure logging, then run ``serve(host, port)``
+    (in ``workers`` processes sharing the port and ``extra_ports(port)``, see
+    :func:`serve_in_processes`)."""
     from polyfhir_servicekit.logs import configure_logging
 
     parser = argparse.ArgumentParser(prog=prog)
@@ -115,7 +161,14 @@ def run_service(
     parser.add_argument("--port", type=int, default=settings.port)
     args = parser.parse_args(argv)
     configure_logging(settings.log_level)
-    asyncio.run(serve(args.host, check_port(args.port)))
+    port = check_port(args.port)
+    serve_in_processes(
+        lambda: serve(args.host, port),
+        workers=workers,
+        host=args.host,
+        ports=(port, *extra_ports(port)),
+        before_fork=before_fork,
+    )
 
 
 def run_background_service(

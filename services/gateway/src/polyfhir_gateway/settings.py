@@ -142,6 +142,13 @@ class GatewaySettings(BaseSettings):
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     port: int = 8080
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="processes serving the port (forked, sharing the socket); more than one"
+        " helps only with a spare core per process (docs/operations.md, 'Workers')",
+    )
 
     # -- security (docs/security.md) ---------------------------------------------------
     auth: Literal["off", "dev", "jwks"] = Field(

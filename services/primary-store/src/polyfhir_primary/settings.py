@@ -117,6 +117,13 @@ class PrimarySettings(KafkaSecuritySettings):
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     port: int = 8081
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="processes serving the port (forked, sharing the socket); more than one"
+        " helps only with a spare core per process (docs/operations.md, 'Workers')",
+    )
 
     @model_validator(mode="after")
     def _jobs_heartbeat_within_stale_limit(self) -> Self:

@@ -169,6 +169,15 @@ class PrimaryStore(JobStore, Protocol):
         events it will never receive (a broker lost them). Administration: needs the
         reindex permission."""
 
+    async def type_generation(
+        self, ctx: TenantContext, resource_types: list[str]
+    ) -> TypeGeneration:
+        """How many versions of ``resource_types`` the tenant has written, and the highest
+        version sequence among them: one cheap statement whose answer changes whenever a
+        resource of those types is created, updated or deleted (a late commit with a lower
+        sequence still raises the count). Whoever keeps something derived from those
+        types compares it instead of re-reading them (docs/terminology.md)."""
+
     async def snapshot(self, ctx: TenantContext, query: SnapshotQuery) -> SnapshotPage:
         """One keyset page of ``query.resource_type`` as it stood at ``query.as_of``:
         per resource the version current then (a delete as a tombstone), in id order
@@ -239,6 +248,15 @@ class ResourceVersion:
     @property
     def key(self) -> ResourceKey:
         return ResourceKey(self.resource_type, self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class TypeGeneration:
+    """``versions`` written of some types and the highest ``last_seq`` among them: equal
+    generations mean nothing of those types was written in between."""
+
+    versions: int = 0
+    last_seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)

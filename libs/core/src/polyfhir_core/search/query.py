@@ -118,7 +118,11 @@ def split_values(raw: str, separator: str = ",") -> tuple[str, ...]:
 
     Other escapes (``\\|``, ``\\$``, ``\\\\``) stay, so a later split of a value on
     ``|`` or ``$`` (token, quantity, composite) can still tell them from separators.
+    A value without any escape is a plain split (the code lists of ``:below`` hold
+    thousands of values).
     """
+    if "\\" not in raw:
+        return tuple(raw.split(separator))
     out: list[str] = []
     current: list[str] = []
     chars = iter(raw)
@@ -137,6 +141,8 @@ def split_values(raw: str, separator: str = ",") -> tuple[str, ...]:
 
 def unescape(value: str) -> str:
     """Remove the search escapes ``\\,`` ``\\|`` ``\\$`` ``\\\\`` from one value part."""
+    if "\\" not in value:
+        return value
     out: list[str] = []
     chars = iter(value)
     for ch in chars:

@@ -24,6 +24,8 @@ def main(argv: list[str] | None = None) -> None:
             build_remote_app(settings), host, port, _admin_ports(settings, port)
         ),
         argv,
+        workers=settings.workers,
+        extra_ports=lambda port: _admin_ports(settings, port),
     )
 
 

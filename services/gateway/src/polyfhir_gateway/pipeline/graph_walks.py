@@ -6,7 +6,8 @@ For every chain or ``_has`` the router sent to the graph
 1. the primary evaluates the terminal filter on the terminal type (ids only);
 2. the graph walks from those ids to the searched type (``chain_sources`` /
    ``has_targets``), after the same freshness check as the search secondary
-   (``sync.max_read_lag_ms``), under the backend's query timeout;
+   (``sync.max_read_lag_ms``; started beside the terminal filters, once per
+   query), under the backend's query timeout;
 3. the candidate sets of a step's typed alternatives are united (``subject.name``
    on Observation: Patient, Group, Device or Location — any may match), those of
    the parameters intersected (they are ANDed), and the primary runs the rest of
@@ -79,12 +80,35 @@ class GraphWalker:
                 "not_walkable", "a reference step has no target type", backend=backend.id
             )
         priced = all(d.rule is None for d in walked)  # a rule's choice is not re-priced
+        # the freshness check runs beside the terminal filters (one round trip or two
+        # fewer on the critical path); every walk waits for it before asking the graph
+        fresh = asyncio.ensure_future(self._freshness(ctx, graph, backend))
+        try:
+            candidates = await self._walk_groups(ctx, query, groups, graph, backend, fresh, priced)
+        finally:
+            _discard(fresh)
+        if not candidates:
+            return Page([], total=0)
+        walks = tuple(w for alternatives in groups for w in alternatives)
+        return await self.store.search(ctx, candidates_query(query, walks, sorted(candidates)))
+
+    async def _walk_groups(
+        self,
+        ctx: TenantContext,
+        query: SearchQuery,
+        groups: tuple[tuple[ReferenceWalk, ...], ...],
+        graph: GraphIndex,
+        backend: BackendConfig,
+        fresh: asyncio.Future[bool],
+        priced: bool,
+    ) -> set[str]:
+        """The candidates: each group's typed alternatives united, the groups intersected."""
         candidates: set[str] | None = None
         for alternatives in groups:  # parameters are ANDed, a step's target types ORed
             found: set[str] = set()
             for walk in alternatives:
                 found |= await self._candidates(
-                    ctx, query.resource_type or "", walk, graph, backend, priced=priced
+                    ctx, query.resource_type or "", walk, graph, backend, fresh, priced=priced
                 )
             if len(found) > self.config.cost.max_shipped_ids:
                 raise Fallback(
@@ -94,10 +118,8 @@ class GraphWalker:
                 )
             candidates = found if candidates is None else candidates & found
             if not candidates:
-                return Page([], total=0)
-        assert candidates is not None
-        walks = tuple(w for alternatives in groups for w in alternatives)
-        return await self.store.search(ctx, candidates_query(query, walks, sorted(candidates)))
+                return set()
+        return candidates or set()
 
     async def _candidates(
         self,
@@ -106,6 +128,7 @@ class GraphWalker:
         walk: ReferenceWalk,
         graph: GraphIndex,
         backend: BackendConfig,
+        fresh: asyncio.Future[bool],
         *,
         priced: bool,
     ) -> set[str]:
@@ -122,7 +145,7 @@ class GraphWalker:
             return set()
         if priced:
             await self._still_cheaper(ctx, walk, len(anchors), graph, backend)
-        hits = await self._walk(ctx, graph, backend, walk.walk(rtype, anchors, cap))
+        hits = await self._walk(ctx, graph, backend, fresh, walk.walk(rtype, anchors, cap))
         if not hits.complete:
             raise Fallback(
                 "over_id_cap", f"the walk reaches more than {cap} ids", backend=backend.id
@@ -152,11 +175,20 @@ class GraphWalker:
                 backend=backend.id,
             )
 
+    async def _freshness(
+        self, ctx: TenantContext, graph: GraphIndex, backend: BackendConfig
+    ) -> bool:
+        """Has the graph applied the tenant's last change (waiting up to the read lag)?
+        A walk over a graph still applying it could miss a reference it adds."""
+        lag_ms = read_lag_bound(self.tables.sync[backend.id], backend)
+        return lag_ms is None or await is_fresh(ctx, self.store, graph, lag_ms)
+
     async def _walk(
         self,
         ctx: TenantContext,
         graph: GraphIndex,
         backend: BackendConfig,
+        fresh: asyncio.Future[bool],
         request: ChainWalk | HasWalk,
     ) -> GraphHits:
         lag_ms = read_lag_bound(self.tables.sync[backend.id], backend)
@@ -164,9 +196,7 @@ class GraphWalker:
         hits: GraphHits | None = None
         try:
             async with asyncio.timeout(deadline):
-                # freshness first: a walk over a graph still applying the tenant's
-                # last change could miss a reference it adds
-                if lag_ms is None or await is_fresh(ctx, self.store, graph, lag_ms):
+                if await asyncio.shield(fresh):  # shared by every walk of the query
                     if isinstance(request, ChainWalk):
                         hits = await graph.chain_sources(ctx, request)
                     else:
@@ -184,3 +214,12 @@ class GraphWalker:
                 backend=backend.id,
             )
         return hits
+
+
+def _discard(task: asyncio.Future[bool]) -> None:
+    """Stop the freshness check nobody needs any more (its error was reported, or moot)."""
+    if task.done():
+        if not task.cancelled():
+            task.exception()  # retrieved: a check whose walk never ran is not an error
+    else:
+        task.cancel()

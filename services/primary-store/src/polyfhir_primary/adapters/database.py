@@ -114,9 +114,9 @@ class Session(Protocol):
     async def snapshot(self, query: SnapshotQuery) -> SnapshotPage:
         """One page of a type as of an instant (see ``sql/snapshot.py``)."""
 
-    async def type_generation(self, resource_type: str) -> tuple[int, int]:
-        """(number of versions, highest version sequence) written for ``resource_type``:
-        changes whenever a resource of that type is created, updated or deleted."""
+    async def type_generation(self, *resource_types: str) -> tuple[int, int]:
+        """(number of versions, highest version sequence) written for ``resource_types``:
+        changes whenever a resource of those types is created, updated or deleted."""
 
     async def replace_index(self, stored: StoredResource, values: IndexValues) -> None:
         """Replace the search index rows of the current version (reindex)."""

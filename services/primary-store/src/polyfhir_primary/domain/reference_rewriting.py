@@ -27,10 +27,13 @@ def iter_references(node: Any) -> Iterator[Json]:
             yield from iter_references(item)
 
 
-def rewrite_references(resource: Json, replace: Callable[[str], str | None]) -> int:
-    """Replace each reference for which ``replace`` returns a new value; count them."""
+def rewrite_references(
+    resource: Json, replace: Callable[[str], str | None], found: list[Json] | None = None
+) -> int:
+    """Replace each reference for which ``replace`` returns a new value; count them.
+    ``found``: the resource's references when already listed (one walk, not two)."""
     changed = 0
-    for ref in iter_references(resource):
+    for ref in iter_references(resource) if found is None else found:
         new = replace(ref["reference"])
         if new is not None and new != ref["reference"]:
             ref["reference"] = new

@@ -30,7 +30,24 @@ def main(argv: list[str] | None = None) -> None:
         configure_logging(PrimarySettings().log_level)
         raise SystemExit(run_migrate(args[1:]))
     settings = PrimarySettings()
-    run_service("polyfhir-primary-store", settings, lambda h, p: serve(settings, h, p), argv)
+    run_service(
+        "polyfhir-primary-store",
+        settings,
+        lambda h, p: serve(settings, h, p),
+        argv,
+        workers=settings.workers,
+        before_fork=lambda: migrate_once(settings),
+    )
+
+
+def migrate_once(settings: PrimarySettings) -> None:
+    """The schema migrations, before the workers fork: each worker's bootstrap then
+    finds nothing to apply (SQLite has no lock to make concurrent first starts safe)."""
+    import asyncio
+
+    from polyfhir_primary.entrypoints.migrate import migrate
+
+    asyncio.run(migrate(settings, dry_run=False))
 
 
 if __name__ == "__main__":

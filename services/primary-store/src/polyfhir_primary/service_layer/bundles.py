@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
 
 from polyfhir_core.contracts.primary_store import EntryRequest, EntryResponse, Method
 from polyfhir_core.errors import BadRequest, FhirError, NotSupported, PreconditionFailed
@@ -21,7 +24,11 @@ from polyfhir_primary.domain.entries import (
     parse_target,
     processing_order,
 )
-from polyfhir_primary.domain.reference_rewriting import is_conditional_reference, rewrite_references
+from polyfhir_primary.domain.reference_rewriting import (
+    is_conditional_reference,
+    iter_references,
+    rewrite_references,
+)
 from polyfhir_primary.service_layer import reads, writes
 from polyfhir_primary.service_layer.writes import WriteContext
 
@@ -82,8 +89,9 @@ async def _resolve_identity(w: WriteContext, p: Prepared, refs: dict[str, str]) 
 async def _rewrite(w: WriteContext, p: Prepared, refs: dict[str, str]) -> None:
     if p.resource is None:
         return
+    references = list(iter_references(p.resource))
     conditional: dict[str, str] = {}
-    for ref in _conditional_refs(p.resource):
+    for ref in _conditional(references):
         rtype, _, query = ref.partition("?")
         found = await w.find(w.session, rtype, query)
         if len(found) != 1:
@@ -101,17 +109,11 @@ async def _rewrite(w: WriteContext, p: Prepared, refs: dict[str, str]) -> None:
             raise BadRequest(f"reference {ref!r} does not match any fullUrl in the bundle")
         return None
 
-    rewrite_references(p.resource, replace)
+    rewrite_references(p.resource, replace, references)
 
 
-def _conditional_refs(resource: Json) -> list[str]:
-    from polyfhir_primary.domain.reference_rewriting import iter_references
-
-    return [
-        r["reference"]
-        for r in iter_references(resource)
-        if is_conditional_reference(r["reference"])
-    ]
+def _conditional(references: list[Json]) -> list[str]:
+    return [r["reference"] for r in references if is_conditional_reference(r["reference"])]
 
 
 async def _execute(w: WriteContext, p: Prepared) -> EntryResponse:
@@ -139,6 +141,15 @@ async def _execute(w: WriteContext, p: Prepared) -> EntryResponse:
     return (await writes.delete(w, rtype, p.rid, entry.if_match))[0]
 
 
+def _copy(resource: Any) -> Any:
+    """A deep copy the entry may rewrite: through orjson (several times faster than
+    ``copy.deepcopy`` on JSON), or ``deepcopy`` for what orjson cannot write."""
+    try:
+        return orjson.loads(orjson.dumps(resource))
+    except TypeError:
+        return copy.deepcopy(resource)
+
+
 def _prepare(entries: list[EntryRequest]) -> list[Prepared]:
     prepared = []
     for entry in entries:
@@ -148,7 +159,7 @@ def _prepare(entries: list[EntryRequest]) -> list[Prepared]:
             raise BadRequest(f"{entry.method.value} {entry.url!r} needs a resource")
         if entry.method == Method.PATCH and target.id is None:
             raise NotSupported("conditional PATCH is not supported; PATCH Type/id")
-        resource = copy.deepcopy(entry.resource) if entry.resource is not None else None
+        resource = _copy(entry.resource) if entry.resource is not None else None
         prepared.append(Prepared(entry, target, resource))
     return prepared
 

@@ -3,7 +3,9 @@
 Secondaries (and the gateway on their behalf) ask where a tenant stands in the
 stream (:func:`positions`); the reconciler compares the primary's current
 versions (:func:`list_versions`) with an index and asks for the ones that
-differ to be published again (:func:`republish`).
+differ to be published again (:func:`republish`). A reader that derives something
+from a few types (the in-process terminology index) asks whether any of them was
+written since it last looked (:func:`type_generation`).
 """
 
 from __future__ import annotations
@@ -11,19 +13,40 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from polyfhir_bus.events import ChangeKind, ResourceChanged
-from polyfhir_core.contracts.primary_store import ResourceVersion, TenantPositions
+from polyfhir_core.contracts.primary_store import (
+    ResourceVersion,
+    TenantPositions,
+    TypeGeneration,
+)
 from polyfhir_core.errors import BadRequest
+from polyfhir_core.resource_validation import is_resource_type
 from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.tenancy import Operation, TenantContext
 from polyfhir_primary.adapters.database import Database
 
 MAX_LIST = 10_000
 MAX_REPUBLISH = 10_000
+MAX_GENERATION_TYPES = 20
 
 
 async def positions(db: Database, ctx: TenantContext) -> TenantPositions:
     ctx.permissions.require(Operation.SEARCH)
     return await db.positions(ctx.tenant)
+
+
+async def type_generation(
+    db: Database, ctx: TenantContext, resource_types: Sequence[str]
+) -> TypeGeneration:
+    """One statement over the version index of ``resource_types`` (each needs read)."""
+    if not 1 <= len(resource_types) <= MAX_GENERATION_TYPES:
+        raise BadRequest(f"type_generation: between 1 and {MAX_GENERATION_TYPES} types")
+    for resource_type in resource_types:
+        if not is_resource_type(resource_type):
+            raise BadRequest(f"unknown resource type {resource_type!r}")
+        ctx.permissions.require(Operation.READ, resource_type)
+    async with db.session(ctx.tenant, write=False) as session:
+        versions, last_seq = await session.type_generation(*resource_types)
+    return TypeGeneration(versions, last_seq)
 
 
 async def list_versions(

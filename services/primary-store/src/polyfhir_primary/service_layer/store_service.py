@@ -26,6 +26,7 @@ from polyfhir_core.contracts.primary_store import (
     SnapshotQuery,
     TenantPositions,
     TenantRecord,
+    TypeGeneration,
 )
 from polyfhir_core.errors import BadRequest, Conflict, FhirError, Forbidden, Gone, NotFound
 from polyfhir_core.indexing.index_values import IndexValues
@@ -351,6 +352,11 @@ class StoreService:
 
     async def stream_positions(self, ctx: TenantContext) -> TenantPositions:
         return await change_stream.stream_positions(self.db, ctx)
+
+    async def type_generation(
+        self, ctx: TenantContext, resource_types: list[str]
+    ) -> TypeGeneration:
+        return await change_stream.type_generation(self.db, ctx, resource_types)
 
     async def snapshot(self, ctx: TenantContext, query: SnapshotQuery) -> SnapshotPage:
         ctx.permissions.require(Operation.READ, query.resource_type)

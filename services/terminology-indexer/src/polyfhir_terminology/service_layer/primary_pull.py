@@ -1,9 +1,12 @@
 """The terminology index of the one-process default (``polyfhir run``, no Kafka).
 
 There is no change stream to consume, so before answering a call for a tenant
-the index *pulls* that tenant's CodeSystem, ValueSet and ConceptMap changes from
-the primary (``PrimaryStore.snapshot`` of each type, only what changed since
-the last pull, deletes included as tombstones) and applies them exactly as the
+the index asks the primary one cheap question: the tenant's
+:class:`~polyfhir_core.contracts.primary_store.TypeGeneration` of CodeSystem,
+ValueSet and ConceptMap (how many versions of them were written, and the highest
+sequence). Only when it differs from the one seen at the last pull does it *pull*
+that tenant's changes (``PrimaryStore.snapshot`` of each type, only what changed
+since the last pull, deletes included as tombstones) and apply them exactly as the
 consumer would (version-guarded, into the same store). A version the store
 already holds is not written again, so the first pull after a restart re-reads
 the definitions but rewrites none. Pulls of one tenant are serialised; each
@@ -11,7 +14,10 @@ looks back ``overlap_s`` before the previous one started, so a write committed
 late with an earlier ``lastUpdated`` is not missed (applying it twice is a no-op).
 
 The answer is then the :class:`TerminologyService`'s: every call of the contract
-is delegated after the pull, so both topologies answer identically.
+is delegated after the pull, so both topologies answer identically. ``$lookup``,
+``$validate-code`` and ``$subsumes`` answers are kept per process by
+``(tenant, generation, request)`` (:mod:`.answer_cache`): the same question asked
+again while no definition changed is answered without the store.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from polyfhir_bus.events import ChangeKind, ResourceChanged
-from polyfhir_core.contracts.primary_store import PrimaryStore, SnapshotQuery
+from polyfhir_core.contracts.primary_store import PrimaryStore, SnapshotQuery, TypeGeneration
 from polyfhir_core.contracts.secondary import AppliedVersion, IndexedVersion
 from polyfhir_core.contracts.terminology import (
     CodeSet,
@@ -40,10 +46,12 @@ from polyfhir_core.contracts.terminology import (
 from polyfhir_core.resources import ResourceKey, StoredResource
 from polyfhir_core.tenancy import TenantContext
 from polyfhir_terminology.domain.items import TERMINOLOGY_TYPES, item_for
+from polyfhir_terminology.service_layer.answer_cache import AnswerCache
 from polyfhir_terminology.service_layer.ports import TerminologyStore
 from polyfhir_terminology.service_layer.terminology_service import TerminologyService
 
 PAGE = 200
+WATCHED = sorted(TERMINOLOGY_TYPES)
 _AS_OF_AHEAD = timedelta(days=1)  # as of "later than anything written": current versions
 
 
@@ -70,23 +78,41 @@ class PrimaryPull:
         self._store = store
         self._overlap = timedelta(seconds=overlap_s)
         self._since: dict[str, datetime] = {}
+        self._pulled: dict[str, TypeGeneration] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
     def forget(self, tenant: str) -> None:
         """The store lost the tenant's definitions: the next pull reads them all again."""
         self._since.pop(tenant, None)
+        self._pulled.pop(tenant, None)
 
-    async def pull(self, tenant: str) -> int:
-        """Apply what changed in the primary since the last pull; the versions written."""
+    async def generation(self, tenant: str) -> TypeGeneration:
+        """The primary's generation of the tenant's definitions (one statement)."""
+        ctx = TenantContext.of(tenant)  # the index's own read, not the caller's
+        return await self._primary.type_generation(ctx, WATCHED)
+
+    async def pull(self, tenant: str) -> TypeGeneration:
+        """Apply what changed in the primary since the last pull, when anything did; the
+        generation the store is now at least as new as."""
+        seen = await self.generation(tenant)
+        if self._pulled.get(tenant) == seen:
+            return seen
         lock = self._locks.setdefault(tenant, asyncio.Lock())
         async with lock:
-            started = datetime.now(UTC)
-            since = self._since.get(tenant)
-            written = 0
-            for resource_type in sorted(TERMINOLOGY_TYPES):
-                written += await self._pull_type(tenant, resource_type, started, since)
-            self._since[tenant] = started - self._overlap
-            return written
+            seen = await self.generation(tenant)  # read before pulling: a write after it
+            if self._pulled.get(tenant) != seen:  # moves it again, so the next call pulls
+                await self._pull_changes(tenant)
+                self._pulled[tenant] = seen
+            return seen
+
+    async def _pull_changes(self, tenant: str) -> int:
+        started = datetime.now(UTC)
+        since = self._since.get(tenant)
+        written = 0
+        for resource_type in WATCHED:
+            written += await self._pull_type(tenant, resource_type, started, since)
+        self._since[tenant] = started - self._overlap
+        return written
 
     async def _pull_type(
         self, tenant: str, resource_type: str, started: datetime, since: datetime | None
@@ -119,26 +145,47 @@ class PrimaryPull:
 
 class PulledTerminology:
     """A :class:`~polyfhir_core.contracts.terminology.TerminologyIndex` in the gateway's
-    process: every call pulls the tenant's changes from the primary, then answers."""
+    process: every call brings the tenant's changes from the primary (when its
+    generation moved), then answers."""
 
     def __init__(self, service: TerminologyService, pull: PrimaryPull) -> None:
         self._service = service
         self._pull = pull
+        self._lookups = AnswerCache[LookupRequest, LookupResult]()
+        self._validations = AnswerCache[ValidateCodeRequest, ValidateCodeResult]()
+        self._subsumptions = AnswerCache[SubsumesRequest, Subsumption]()
 
     async def _fresh(self, ctx: TenantContext) -> TenantContext:
         await self._pull.pull(ctx.tenant.value)
         return ctx
 
     async def lookup(self, ctx: TenantContext, request: LookupRequest) -> LookupResult:
-        return await self._service.lookup(await self._fresh(ctx), request)
+        tenant = ctx.tenant.value
+        generation = await self._pull.pull(tenant)
+        return await self._lookups.answer(
+            tenant, generation, request, lambda: self._service.lookup(ctx, request)
+        )
 
     async def validate_code(
         self, ctx: TenantContext, request: ValidateCodeRequest
     ) -> ValidateCodeResult:
-        return await self._service.validate_code(await self._fresh(ctx), request)
+        tenant = ctx.tenant.value
+        generation = await self._pull.pull(tenant)
+        return await self._validations.answer(
+            tenant, generation, request, lambda: self._service.validate_code(ctx, request)
+        )
 
     async def subsumes(self, ctx: TenantContext, request: SubsumesRequest) -> Subsumption:
-        return await self._service.subsumes(await self._fresh(ctx), request)
+        tenant = ctx.tenant.value
+        generation = await self._pull.pull(tenant)
+        return await self._subsumptions.answer(
+            tenant, generation, request, lambda: self._service.subsumes(ctx, request)
+        )
+
+    def _forget(self, tenant: str) -> None:
+        self._pull.forget(tenant)
+        for cache in (self._lookups, self._validations, self._subsumptions):
+            cache.drop_tenant(tenant)
 
     async def expand(self, ctx: TenantContext, request: ExpandRequest) -> Expansion:
         return await self._service.expand(await self._fresh(ctx), request)
@@ -180,12 +227,14 @@ class PulledTerminology:
         return await self._service.scan(await self._fresh(ctx), after, limit)
 
     async def remove(self, ctx: TenantContext, keys: list[ResourceKey]) -> int:
-        self._pull.forget(ctx.tenant.value)
-        return await self._service.remove(ctx, keys)
+        removed = await self._service.remove(ctx, keys)
+        self._forget(ctx.tenant.value)  # after: a pull meanwhile must not count as current
+        return removed
 
     async def drop_tenant(self, ctx: TenantContext) -> int:
-        self._pull.forget(ctx.tenant.value)
-        return await self._service.drop_tenant(ctx)
+        dropped = await self._service.drop_tenant(ctx)
+        self._forget(ctx.tenant.value)
+        return dropped
 
     async def check_ready(self) -> None:
         await self._service.check_ready()

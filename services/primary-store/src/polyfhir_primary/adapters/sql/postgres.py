@@ -205,12 +205,16 @@ class PostgresDatabase:
 
     @asynccontextmanager
     async def session(self, tenant: TenantId, *, write: bool) -> AsyncIterator[SqlSession]:
-        # A read runs in a transaction too (BEGIN, the binding and COMMIT: three round
-        # trips): row-level security binds the tenant transaction-locally (pg_scope).
+        # A read runs in a transaction too (BEGIN with the binding, then COMMIT: two
+        # round trips): row-level security binds the tenant transaction-locally (pg_scope).
         async with tenant_transaction(self.pool, tenant) as raw:
             session = SqlSession(PgConn(raw), POSTGRES, tenant)
-            yield session
-            await session.flush()
+            try:
+                yield session
+                await session.flush()
+            except BaseException:
+                await session.abandon()
+                raise
         if session.saved and self._statistics is not None:
             self._statistics.wrote(session.saved)
 

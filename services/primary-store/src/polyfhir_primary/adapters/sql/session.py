@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -63,8 +64,19 @@ _INSERT_OUTBOX = plain_insert(
 )
 
 
+# Resources saved before their rows start going out while the next ones are built.
+STREAM_AFTER = 50
+
+
 class SqlSession:
-    """Implements :class:`~polyfhir_primary.adapters.database.Session` over a Conn."""
+    """Implements :class:`~polyfhir_primary.adapters.database.Session` over a Conn.
+
+    Writes are deferred (``PendingWrites``); in a long transaction (an import batch, a
+    bundle) the rows of every ``STREAM_AFTER`` resources are sent while the next ones
+    are validated and indexed, so the database and Python work at the same time (one
+    send under way at a time, in order; anything else on the connection waits for it).
+    The dialect's ``session`` calls :meth:`abandon` when the transaction fails.
+    """
 
     def __init__(self, conn: Conn, dialect: Dialect, tenant: TenantId) -> None:
         self.conn = conn
@@ -73,7 +85,12 @@ class SqlSession:
         self.saved = 0  # versions written in this transaction (statistics upkeep)
         self.pending = PendingWrites()
         self.prefetched: dict[tuple[str, str], StoredResource | None] = {}
+        # Rows read with ``lock`` in this transaction: no other writer can change them
+        # before it ends, so their UPDATE needs no check and can wait for the flush.
+        self.locked: set[tuple[str, str]] = set()
         self.registered = False  # the tenants registry row is in this transaction's writes
+        self._sending: asyncio.Future[None] | None = None  # rows on their way (streamed)
+        self._unsent = 0  # resources saved since the pending writes were last taken
 
     async def current(
         self, resource_type: str, resource_id: str, *, lock: bool = False
@@ -84,6 +101,8 @@ class SqlSession:
         await self.flush()
         sql = _CURRENT + (self.dialect.for_update if lock else "")
         rows = await self.conn.fetch(sql, (self.tenant.value, resource_type, resource_id))
+        if rows and lock:
+            self.locked.add(key)
         return decode_row(self.tenant, rows[0], self.dialect) if rows else None
 
     async def prefetch_current(self, keys: Sequence[ResourceKey]) -> None:
@@ -106,6 +125,7 @@ class SqlSession:
                 found = {row[1]: decode_row(self.tenant, row, self.dialect) for row in rows}
                 for rid in chunk:
                     self.prefetched[(rtype, rid)] = found.get(rid)
+                self.locked.update((rtype, rid) for rid in found)
 
     async def version(
         self, resource_type: str, resource_id: str, version: int
@@ -121,6 +141,7 @@ class SqlSession:
         owner = (self.tenant.value, s.resource_type, s.id)
         if self.pending.holds(owner):
             await self.flush()
+        await self._stream()
         content = orjson.dumps(s.content) if s.content is not None else None
         ts, deleted = d.ts(s.last_updated), d.flag(s.deleted)
         if not self.registered:  # the first write registers the tenant (tenant_registry.py)
@@ -133,12 +154,17 @@ class SqlSession:
             self.pending.add(owner, Phase.WRITE, _INSERT_CURRENT, [current_row])
         else:
             args = (s.version, ts, deleted, content, *owner, previous)
-            if await self.conn.execute(_UPDATE_CURRENT, args) != 1:
-                raise TransientConflict(f"{s.resource_type}/{s.id} changed concurrently")
+            if (s.resource_type, s.id) in self.locked:  # cannot have changed: batched
+                self.pending.add(owner, Phase.WRITE, _UPDATE_CURRENT, [args])
+            else:
+                await self._settle()
+                if await self.conn.execute(_UPDATE_CURRENT, args) != 1:
+                    raise TransientConflict(f"{s.resource_type}/{s.id} changed concurrently")
         version_row = (*owner, s.version, ts, deleted, record.method, content)
         self.pending.add(owner, Phase.WRITE, _INSERT_VERSION, [version_row])
         self._write_index(owner, record.index, clear=previous is not None)
         if s.resource_type in ("CodeSystem", "ValueSet"):
+            await self._settle()
             await write_terminology(self.conn, d, owner, s.content)
         if s.content is not None:
             docs = d.document_writes(
@@ -160,9 +186,36 @@ class SqlSession:
 
     async def flush(self) -> None:
         """Send the deferred writes (before reading what they touch, and before commit)."""
+        await self._settle()
         batches = self.pending.take()
+        self._unsent = 0
         if batches:
             await self.conn.write_batches(batches)
+
+    async def _stream(self) -> None:
+        """Once ``STREAM_AFTER`` resources wait, start sending their rows (after the
+        send before them); then let the send under way progress."""
+        self._unsent += 1
+        if self._unsent > STREAM_AFTER:
+            await self._settle()
+            batches, self._unsent = self.pending.take(), 1
+            if batches:
+                self._sending = asyncio.ensure_future(self.conn.write_batches(batches))
+        if self._sending is not None:
+            await asyncio.sleep(0)  # one turn of the loop: the send reads its answer
+
+    async def _settle(self) -> None:
+        """Wait for the rows under way (a conflict they met is raised here)."""
+        sending, self._sending = self._sending, None
+        if sending is not None:
+            await sending
+
+    async def abandon(self) -> None:
+        """The transaction failed: let the rows under way finish (their error does not
+        matter any more) before it rolls back on the same connection."""
+        sending, self._sending = self._sending, None
+        if sending is not None:
+            await asyncio.gather(sending, return_exceptions=True)
 
     async def enqueue(self, event: ResourceChanged) -> None:
         """Add ``event`` to the outbox in this transaction (published after the commit)."""
@@ -185,11 +238,13 @@ class SqlSession:
             args += list(resource_types)
         return where, args
 
-    async def type_generation(self, resource_type: str) -> tuple[int, int]:
+    async def type_generation(self, *resource_types: str) -> tuple[int, int]:
         await self.flush()
+        types = ", ".join("?" for _ in resource_types)
         rows = await self.conn.fetch(
-            "SELECT COUNT(*), MAX(seq) FROM resource_versions WHERE tenant = ? AND res_type = ?",
-            (self.tenant.value, resource_type),
+            "SELECT COUNT(*), MAX(seq) FROM resource_versions"
+            f" WHERE tenant = ? AND res_type IN ({types})",
+            (self.tenant.value, *resource_types),
         )
         return int(rows[0][0]), int(rows[0][1] or 0)
 
@@ -281,6 +336,7 @@ class SqlSession:
         )
 
     async def lock_condition(self, resource_type: str, condition: str) -> None:
+        await self._settle()
         key = f"{self.tenant.value}|{resource_type}|{condition}"
         await self.dialect.lock_condition(self.conn, key)
 

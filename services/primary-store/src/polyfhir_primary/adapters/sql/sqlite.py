@@ -122,6 +122,18 @@ class SqliteConn:
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         await self._run(lambda: self._db().executemany(sql, rows))
 
+    async def rollback_open(self) -> None:
+        """ROLLBACK when a transaction is open: after a failed or cancelled statement
+        (a cancelled ``BEGIN`` still ran on the thread; a failed one opened nothing).
+        Queued on the connection's one thread, it runs before any later statement."""
+
+        def rollback() -> None:
+            db = self._db()
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+
+        await asyncio.shield(self._run(rollback))
+
     async def write_batches(self, batches: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
         def run() -> None:
             db = self._db()
@@ -197,13 +209,16 @@ class SqliteDatabase:
     async def session(self, tenant: TenantId, *, write: bool) -> AsyncIterator[SqlSession]:
         conn = self._writer if write else self._reader()
         async with conn.lock:
-            await conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            session = SqlSession(conn, SQLITE, tenant)
-            try:
+            session: SqlSession | None = None
+            try:  # BEGIN too: cancelled while awaited, it still runs on the thread
+                await conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                session = SqlSession(conn, SQLITE, tenant)
                 yield session
                 await session.flush()
             except BaseException:
-                await conn.execute("ROLLBACK")
+                if session is not None:
+                    await session.abandon()
+                await conn.rollback_open()
                 raise
             await conn.execute("COMMIT")
             if session.saved:
@@ -224,11 +239,11 @@ class SqliteDatabase:
         registry; SQLite has no row-level security: ``tenant`` binds nothing, the SQL
         filters)."""
         async with self._writer.lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
             try:
+                await self._writer.execute("BEGIN IMMEDIATE")
                 yield self._writer
             except BaseException:
-                await self._writer.execute("ROLLBACK")
+                await self._writer.rollback_open()
                 raise
             await self._writer.execute("COMMIT")
 
@@ -301,11 +316,11 @@ class SqliteDatabase:
         """One change of the relay's in its own transaction, ahead of queued writes
         (the relay's transactions are short: see priority_lock)."""
         async with self._writer.lock.urgent():
-            await self._writer.execute("BEGIN IMMEDIATE")
             try:
+                await self._writer.execute("BEGIN IMMEDIATE")
                 result = await change()
             except BaseException:
-                await self._writer.execute("ROLLBACK")
+                await self._writer.rollback_open()
                 raise
             await self._writer.execute("COMMIT")
             return result

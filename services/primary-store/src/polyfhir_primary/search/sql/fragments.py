@@ -83,8 +83,11 @@ def exists(
     param: str | tuple[str, ...],
     condition: Sql,
     negate: bool = False,
+    source: Sql | None = None,
 ) -> Sql:
-    """``alias`` has [no] index row of ``param`` in ``table`` satisfying ``condition``."""
+    """``alias`` has [no] index row of ``param`` in ``table`` satisfying ``condition``;
+    ``source``: a table the index rows are joined to (``<source> CROSS JOIN table x``,
+    the source driving; ``condition`` names it)."""
     types = b.types_of(alias)
     type_sql, type_args = type_filter(f"{x}.res_type", types)
     if isinstance(param, str):
@@ -93,6 +96,9 @@ def exists(
         param_sql, param_args = f"{x}.param IN ({', '.join('?' for _ in param)})", list(param)
     where = f"{x}.tenant = ?{type_sql} AND {param_sql} AND {condition[0]}"
     args = [b.tenant, *type_args, *param_args, *condition[1]]
+    if source is not None:  # its placeholders come first: FROM precedes WHERE
+        select_from = f"{source[0]} CROSS JOIN {table} {x}"
+        return member_of(types, alias, x, select_from, (where, [*source[1], *args]), negate)
     return member_of(types, alias, x, f"{table} {x}", (where, args), negate, b.probe)
 
 

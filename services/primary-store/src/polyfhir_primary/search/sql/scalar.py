@@ -109,9 +109,30 @@ def code_lists_sql(b: Builder, x: str, matches: tuple[TokenMatch, ...]) -> Sql |
     return any_of(parts)
 
 
+def driving_code_list_sql(b: Builder, c: TokenClause, alias: str) -> Sql | None:
+    """One system's code list driving its clause from a table of the codes where the
+    dialect has one (``Dialect.code_list_source``): only for a clause that is not a
+    probe (a probe tests one candidate row: the ``IN`` list serves it) nor negated."""
+    systems = {m.system for m in c.matches}
+    if b.probe or c.negate or len(systems) != 1 or None in systems or ANY in systems:
+        return None
+    codes = [m.code for m in c.matches if m.code is not None]
+    if len(codes) != len(c.matches):
+        return None
+    x, j = b.alias("t"), b.alias("j")
+    source = b.dialect.code_list_source(j, codes)
+    if source is None:
+        return None
+    condition = (f"({x}.system = ? AND {x}.code = {j}.value)", [next(iter(systems))])
+    return exists(b, "idx_token", x, alias, c.param, condition, source=source)
+
+
 def token_sql(b: Builder, c: TokenClause, alias: str) -> Sql:
     if c.text:
         return any_of([token_text_sql(b, c.param, m.code or "", alias) for m in c.matches])
+    driven = driving_code_list_sql(b, c, alias) if len(c.matches) >= MANY_CODES else None
+    if driven is not None:
+        return driven
     x = b.alias("t")
     listed = code_lists_sql(b, x, c.matches) if len(c.matches) >= MANY_CODES else None
     cond = listed or any_of([token_match_sql(x, m) for m in c.matches])

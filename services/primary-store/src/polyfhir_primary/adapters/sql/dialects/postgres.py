@@ -28,7 +28,11 @@ class PostgresDialect(Dialect):
     walks_fulltext = True
 
     def one_of(self, column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
-        return f"{column} = ANY(?::text[])", [list(values)]
+        """The array behind a scalar subquery: the planner sees a parameter, not 2,000
+        constants it would estimate one by one against the column's statistics (150-220 ms
+        of planning for a 2,197-code :below list at 20,000 Observations; 0.5 ms so), and
+        still probes the token index with ``code = ANY(...)``."""
+        return f"{column} = ANY((SELECT ?::text[])::text[])", [list(values)]
 
     def driving_clause(self, clauses: Sequence[Clause]) -> int | None:
         return None  # the planner orders the memberships by its statistics

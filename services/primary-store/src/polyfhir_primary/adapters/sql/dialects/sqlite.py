@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
+
 from polyfhir_primary.adapters.sql.dialect import Conn, Dialect
 from polyfhir_primary.adapters.sql.fulltext import Writes, fts5_query, sqlite_document_writes
 from polyfhir_primary.adapters.sql.pending import Owner
@@ -65,6 +67,9 @@ class SqliteDialect(Dialect):
     counts_from_index_rows = True
     pages_from_index_rows = False  # its general page reads resources in id order already
     walks_fulltext = False
+
+    def code_list_source(self, j: str, values: Sequence[str]) -> tuple[str, list[Any]] | None:
+        return f"json_each(?) {j}", [orjson.dumps(sorted(set(values))).decode()]
 
     def driving_clause(self, clauses: Sequence[Clause]) -> int | None:
         if len(clauses) < 2:

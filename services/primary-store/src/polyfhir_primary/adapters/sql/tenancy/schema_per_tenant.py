@@ -213,8 +213,12 @@ class SchemaPerTenantDatabase(PostgresDatabase):
     async def session(self, tenant: TenantId, *, write: bool) -> AsyncIterator[SqlSession]:
         async with self._bound(tenant, write=write) as conn:
             session = SqlSession(conn, POSTGRES, tenant)
-            yield session
-            await session.flush()
+            try:
+                yield session
+                await session.flush()
+            except BaseException:
+                await session.abandon()
+                raise
         schema = self._schemas.get(tenant.value)
         if session.saved and schema is not None:
             growth = self._growth.get(schema)
