@@ -21,9 +21,8 @@ import orjson
 import pytest
 from pytest_docker.plugin import Services, get_docker_ip, get_docker_services
 
-from compose_engine import docker_problem
+from compose_engine import assert_written_and_found_by_search, docker_problem
 from polyfhir_engines.processes import free_port
-from support import eventually
 
 pytestmark = [pytest.mark.compose, pytest.mark.timeout(3600)]
 
@@ -91,22 +90,4 @@ def test_the_scram_user_was_created_before_the_services(sasl_stack: SaslStack) -
 
 
 async def test_a_write_is_found_by_full_text_through_the_sasl_listener(gateway_url: str) -> None:
-    tenant = f"sasl-{uuid.uuid4().hex[:8]}"
-    family = f"Qvx{uuid.uuid4().hex[:8]}"
-    headers = {"X-Tenant-ID": tenant, "content-type": "application/fhir+json"}
-    async with httpx.AsyncClient(base_url=gateway_url, timeout=30.0, headers=headers) as client:
-        created = await client.post(
-            "/Patient", json={"resourceType": "Patient", "name": [{"family": family}]}
-        )
-        assert created.status_code == 201
-        patient_id = created.json()["id"]
-
-        async def served_by_search() -> httpx.Response | None:
-            response = await client.get("/Patient", params={"_content": family})
-            ids = [e["resource"]["id"] for e in response.json().get("entry", [])]
-            route = response.headers["X-Polyfhir-Route"].split(",")
-            return response if patient_id in ids and "search" in route else None
-
-        # the event went primary-store (relay, SCRAM) -> Kafka -> search-indexer (SCRAM)
-        response = await eventually(served_by_search, within=90.0, what="_content via search")
-        assert response.json()["entry"][0]["resource"]["name"][0]["family"] == family
+    await assert_written_and_found_by_search(gateway_url, "sasl")

@@ -16,9 +16,8 @@ import orjson
 import pytest
 from pytest_docker.plugin import Services
 
-from compose_engine import docker_problem
+from compose_engine import assert_written_and_found_by_search, docker_problem
 from polyfhir_engines.processes import free_port
-from support import eventually
 
 pytestmark = [pytest.mark.compose, pytest.mark.timeout(3600)]  # builds three images
 
@@ -117,24 +116,4 @@ async def test_stack_serves_the_fhir_api(gateway_url: str) -> None:
 
 
 async def test_full_text_search_is_served_by_the_search_index(gateway_url: str) -> None:
-    tenant = f"compose-{uuid.uuid4().hex[:8]}"
-    family = f"Zyx{uuid.uuid4().hex[:8]}"
-    headers = {"X-Tenant-ID": tenant, "content-type": "application/fhir+json"}
-    async with httpx.AsyncClient(base_url=gateway_url, timeout=30.0, headers=headers) as client:
-        created = await client.post(
-            "/Patient", json={"resourceType": "Patient", "name": [{"family": family}]}
-        )
-        assert created.status_code == 201
-        patient_id = created.json()["id"]
-
-        async def served_by_search() -> httpx.Response | None:
-            response = await client.get("/Patient", params={"_content": family})
-            ids = [e["resource"]["id"] for e in response.json().get("entry", [])]
-            route = response.headers["X-Polyfhir-Route"].split(",")
-            return response if patient_id in ids and "search" in route else None
-
-        # hybrid sync: the write waited for the search index. The bound covers the
-        # gateway's health monitor seeing the search-indexer healthy after a cold start
-        # (until then the primary answers, which is correct but not what this checks).
-        response = await eventually(served_by_search, within=90.0, what="_content via search")
-        assert response.json()["entry"][0]["resource"]["name"][0]["family"] == family
+    await assert_written_and_found_by_search(gateway_url, "compose")

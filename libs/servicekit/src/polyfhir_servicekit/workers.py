@@ -23,10 +23,23 @@ from collections.abc import Callable, Coroutine, Sequence
 from types import FrameType
 from typing import Any
 
+from pydantic import Field
+
 log = logging.getLogger("polyfhir.workers")
 
 # sockets bound before the fork, by (host, port): a worker serves these instead of binding
 _shared: dict[tuple[str, int], socket.socket] = {}
+
+
+def workers_field() -> Any:
+    """The ``workers`` setting (``POLYFHIR_WORKERS``) of every service that serves HTTP."""
+    return Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="processes serving the port (forked, sharing the socket); more than one"
+        " helps only with a spare core per process (docs/operations.md, 'Workers')",
+    )
 
 
 def shared_socket(host: str, port: int) -> socket.socket | None:

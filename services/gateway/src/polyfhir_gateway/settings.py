@@ -8,6 +8,7 @@ from pydantic import BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from polyfhir_gateway.fairshare.limits import TenantLimitsTable, parse_tenant_limits
+from polyfhir_servicekit.workers import workers_field
 
 
 class GatewaySettings(BaseSettings):
@@ -142,13 +143,7 @@ class GatewaySettings(BaseSettings):
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     port: int = 8080
-    workers: int = Field(
-        default=1,
-        ge=1,
-        le=64,
-        description="processes serving the port (forked, sharing the socket); more than one"
-        " helps only with a spare core per process (docs/operations.md, 'Workers')",
-    )
+    workers: int = workers_field()
 
     # -- security (docs/security.md) ---------------------------------------------------
     auth: Literal["off", "dev", "jwks"] = Field(

@@ -9,6 +9,7 @@ from pydantic_settings import SettingsConfigDict
 
 from polyfhir_bus.codec import KAFKA_DEFAULT_MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES, EventSizing
 from polyfhir_bus.security import KafkaSecuritySettings
+from polyfhir_servicekit.workers import workers_field
 
 
 class PrimarySettings(KafkaSecuritySettings):
@@ -117,13 +118,7 @@ class PrimarySettings(KafkaSecuritySettings):
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     port: int = 8081
-    workers: int = Field(
-        default=1,
-        ge=1,
-        le=64,
-        description="processes serving the port (forked, sharing the socket); more than one"
-        " helps only with a spare core per process (docs/operations.md, 'Workers')",
-    )
+    workers: int = workers_field()
 
     @model_validator(mode="after")
     def _jobs_heartbeat_within_stale_limit(self) -> Self:

@@ -48,6 +48,7 @@ from polyfhir_primary.adapters.sql.session import (
     fetch_many,
     fetch_pending_outbox,
     mark_published,
+    running_session,
 )
 from polyfhir_primary.adapters.sql.statistics import GrowthAnalyzer
 from polyfhir_primary.metrics import watch_pool
@@ -207,14 +208,11 @@ class PostgresDatabase:
     async def session(self, tenant: TenantId, *, write: bool) -> AsyncIterator[SqlSession]:
         # A read runs in a transaction too (BEGIN with the binding, then COMMIT: two
         # round trips): row-level security binds the tenant transaction-locally (pg_scope).
-        async with tenant_transaction(self.pool, tenant) as raw:
-            session = SqlSession(PgConn(raw), POSTGRES, tenant)
-            try:
-                yield session
-                await session.flush()
-            except BaseException:
-                await session.abandon()
-                raise
+        async with (
+            tenant_transaction(self.pool, tenant) as raw,
+            running_session(PgConn(raw), POSTGRES, tenant) as session,
+        ):
+            yield session
         if session.saved and self._statistics is not None:
             self._statistics.wrote(session.saved)
 

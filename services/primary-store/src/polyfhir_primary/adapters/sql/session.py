@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -66,6 +67,21 @@ _INSERT_OUTBOX = plain_insert(
 
 # Resources saved before their rows start going out while the next ones are built.
 STREAM_AFTER = 50
+
+
+@asynccontextmanager
+async def running_session(
+    conn: Conn, dialect: Dialect, tenant: TenantId
+) -> AsyncIterator[SqlSession]:
+    """A session on ``conn`` inside a transaction its caller opened: the deferred rows go
+    out at the end; on a failure the rows under way finish before the caller rolls back."""
+    session = SqlSession(conn, dialect, tenant)
+    try:
+        yield session
+        await session.flush()
+    except BaseException:
+        await session.abandon()
+        raise
 
 
 class SqlSession:

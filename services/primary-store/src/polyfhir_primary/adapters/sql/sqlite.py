@@ -47,6 +47,7 @@ from polyfhir_primary.adapters.sql.session import (
     fetch_many,
     fetch_pending_outbox,
     mark_published,
+    running_session,
 )
 from polyfhir_primary.adapters.sql.sqlite_checkpoint import WRITER_PRAGMAS, Checkpointer
 from polyfhir_primary.adapters.sql.sqlite_statistics import SqliteStatistics
@@ -209,15 +210,11 @@ class SqliteDatabase:
     async def session(self, tenant: TenantId, *, write: bool) -> AsyncIterator[SqlSession]:
         conn = self._writer if write else self._reader()
         async with conn.lock:
-            session: SqlSession | None = None
             try:  # BEGIN too: cancelled while awaited, it still runs on the thread
                 await conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-                session = SqlSession(conn, SQLITE, tenant)
-                yield session
-                await session.flush()
+                async with running_session(conn, SQLITE, tenant) as session:
+                    yield session
             except BaseException:
-                if session is not None:
-                    await session.abandon()
                 await conn.rollback_open()
                 raise
             await conn.execute("COMMIT")

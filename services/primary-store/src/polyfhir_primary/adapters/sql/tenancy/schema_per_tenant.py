@@ -34,7 +34,12 @@ from polyfhir_primary.adapters.sql.dialects.postgres import POSTGRES
 from polyfhir_primary.adapters.sql.pg_scope import APP_ROLE, system_transaction
 from polyfhir_primary.adapters.sql.postgres import PgConn, PostgresDatabase
 from polyfhir_primary.adapters.sql.postgres_migrations import apply_migrations
-from polyfhir_primary.adapters.sql.session import SqlSession, fetch_history, fetch_many
+from polyfhir_primary.adapters.sql.session import (
+    SqlSession,
+    fetch_history,
+    fetch_many,
+    running_session,
+)
 from polyfhir_primary.adapters.sql.tenancy import registry
 from polyfhir_primary.adapters.sql.tenancy.naming import quoted, schema_name
 from polyfhir_primary.adapters.sql.tenancy.progress import for_each_tenant
@@ -211,14 +216,11 @@ class SchemaPerTenantDatabase(PostgresDatabase):
 
     @asynccontextmanager
     async def session(self, tenant: TenantId, *, write: bool) -> AsyncIterator[SqlSession]:
-        async with self._bound(tenant, write=write) as conn:
-            session = SqlSession(conn, POSTGRES, tenant)
-            try:
-                yield session
-                await session.flush()
-            except BaseException:
-                await session.abandon()
-                raise
+        async with (
+            self._bound(tenant, write=write) as conn,
+            running_session(conn, POSTGRES, tenant) as session,
+        ):
+            yield session
         schema = self._schemas.get(tenant.value)
         if session.saved and schema is not None:
             growth = self._growth.get(schema)
