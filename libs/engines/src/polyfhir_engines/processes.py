@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import time
@@ -10,9 +11,29 @@ from pathlib import Path
 
 import httpx
 
+# Below Linux's ephemeral range (32768-60999): a port the kernel hands out for port 0 is
+# also what outgoing connections take as their local port, so a server started on it a
+# moment later could find it taken (by a client, or by another test worker's pick).
+_SERVER_PORTS = range(15000, 32768)
+_handed_out: set[int] = set()
+_choose = random.SystemRandom()  # not the seeded module generator: workers must differ
+
 
 def free_port() -> int:
-    with socket.socket() as s:
+    """A port nobody listens on now, from outside the ephemeral range, never the same
+    one twice in this process."""
+    for _ in range(500):
+        port = _choose.choice(_SERVER_PORTS)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    with socket.socket() as s:  # the range is crowded: let the kernel pick
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
