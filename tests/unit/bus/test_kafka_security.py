@@ -8,16 +8,11 @@ Tansu creates SCRAM users only through an authenticated connection and offers no
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import ssl
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from pydantic import ValidationError
 
@@ -26,27 +21,12 @@ from polyfhir_bus.indexing.settings import IndexerSettings
 from polyfhir_bus.kafka import create_producer
 from polyfhir_bus.security import KafkaSecurity, KafkaSecuritySettings
 from polyfhir_primary.settings import PrimarySettings
+from polyfhir_testing.tls import CertificateAuthority
 
 
 def _ca(tmp_path: Path) -> Path:
     """A self-signed CA certificate as a PEM file (what a mounted Secret holds)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "polyfhir test CA")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    path = tmp_path / "ca.crt"
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return path
+    return CertificateAuthority.create(tmp_path).cert_file
 
 
 def test_plaintext_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
