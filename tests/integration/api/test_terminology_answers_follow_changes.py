@@ -89,14 +89,25 @@ async def _answers(fhir: httpx.AsyncClient) -> tuple[str, bool, str, bool]:
     return seen[0]
 
 
+async def _define(
+    fhir: httpx.AsyncClient,
+    display: str,
+    active: bool,
+    member: str,
+    statuses: tuple[tuple[int, ...], tuple[int, ...]] = ((201,), (201,)),
+) -> None:
+    """PUT the CodeSystem ``cs`` and the ValueSet ``vs``; ``statuses``: what each may answer."""
+    written = await fhir.put("/CodeSystem/cs", json=codesystem(display, active))
+    assert written.status_code in statuses[0], written.text
+    written = await fhir.put("/ValueSet/vs", json=valueset(member))
+    assert written.status_code in statuses[1], written.text
+
+
 async def test_answers_follow_every_definition_change(
     server: Server, fhir: httpx.AsyncClient
 ) -> None:
     _one_process(server)
-    assert (
-        await fhir.put("/CodeSystem/cs", json=codesystem("Atrial fibrillation", True))
-    ).status_code == 201
-    assert (await fhir.put("/ValueSet/vs", json=valueset("AFIB"))).status_code == 201
+    await _define(fhir, "Atrial fibrillation", True, "AFIB")
     assert await _answers(fhir) == ("Atrial fibrillation", True, "subsumes", True)
 
     assert (await fhir.put("/CodeSystem/cs", json=codesystem("AF", False))).status_code == 200
@@ -109,10 +120,7 @@ async def test_answers_follow_every_definition_change(
     gone = await fhir.get("/CodeSystem/$lookup", params={"system": SYS, "code": "AFIB"})
     assert gone.status_code == 404, gone.text
 
-    assert (
-        await fhir.put("/CodeSystem/cs", json=codesystem("Atrial fibrillation", True))
-    ).status_code in (200, 201)
-    assert (await fhir.put("/ValueSet/vs", json=valueset("AFIB"))).status_code == 200
+    await _define(fhir, "Atrial fibrillation", True, "AFIB", ((200, 201), (200,)))
     assert await _answers(fhir) == ("Atrial fibrillation", True, "subsumes", True)
 
 
@@ -120,10 +128,7 @@ async def test_writes_of_other_types_keep_the_answers(
     server: Server, fhir: httpx.AsyncClient
 ) -> None:
     _one_process(server)
-    assert (
-        await fhir.put("/CodeSystem/cs", json=codesystem("Atrial fibrillation", True))
-    ).status_code == 201
-    assert (await fhir.put("/ValueSet/vs", json=valueset("AFIB"))).status_code == 201
+    await _define(fhir, "Atrial fibrillation", True, "AFIB")
     before = await _answers(fhir)
     for n in range(3):
         observation = {
@@ -139,13 +144,9 @@ async def test_a_tenant_never_gets_another_tenants_cached_answer(
     server: Server, fhir: httpx.AsyncClient, tenant: str
 ) -> None:
     _one_process(server)
-    assert (
-        await fhir.put("/CodeSystem/cs", json=codesystem("Atrial fibrillation", True))
-    ).status_code == 201
-    assert (await fhir.put("/ValueSet/vs", json=valueset("AFIB"))).status_code == 201
+    await _define(fhir, "Atrial fibrillation", True, "AFIB")
     assert await _answers(fhir) == ("Atrial fibrillation", True, "subsumes", True)
     async with server.client(f"{tenant}-other") as other:
-        assert (await other.put("/CodeSystem/cs", json=codesystem("AF", True))).status_code == 201
-        assert (await other.put("/ValueSet/vs", json=valueset("AFIB"))).status_code == 201
+        await _define(other, "AF", True, "AFIB")
         assert await _answers(other) == ("AF", False, "subsumes", True)
     assert await _answers(fhir) == ("Atrial fibrillation", True, "subsumes", True)
