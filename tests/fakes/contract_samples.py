@@ -19,6 +19,7 @@ from polyfhir_core.contracts.graph_index import (
     GraphStats,
     HasStep,
     HasWalk,
+    LinkCount,
 )
 from polyfhir_core.contracts.patch import Patch, PatchFormat
 from polyfhir_core.contracts.primary_store import (
@@ -184,7 +185,15 @@ SAMPLES: dict[Any, Any] = {
         ("p-1",), ("Observation", "Encounter"), NOW, ResourceKey("Encounter", "e-1"), 50
     ),
     CompartmentPage: CompartmentPage((KEY, ResourceKey("Observation", "o-1")), complete=True),
-    GraphStats: GraphStats(10, 1, 25, {0: 5}),
+    GraphStats: GraphStats(
+        10,
+        1,
+        25,
+        {0: 5},
+        {"Patient": 4, "Observation": 6},
+        (LinkCount("Observation", "subject", "Patient", 25),),
+    ),
+    LinkCount: LinkCount("Observation", "subject", "Patient", 25),
     SnapshotQuery: SnapshotQuery("Patient", NOW, since=NOW, after_id="p-0", ids=["p-1"], limit=9),
     SnapshotPage: SnapshotPage([STORED], next_after="p-1"),
     LookupRequest: LookupRequest(ICD, "E11.9", "2024", ("parent", "child"), "de"),

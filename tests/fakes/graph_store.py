@@ -7,15 +7,17 @@ counts the apply calls so a test can see a batch split into single records.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
-from polyfhir_core.contracts.graph_index import CompartmentPage, GraphHits
+from polyfhir_core.contracts.graph_index import CompartmentPage, GraphHits, LinkCount
 from polyfhir_core.contracts.secondary import IndexedVersion
 from polyfhir_core.resources import ResourceKey
 from polyfhir_graph.domain.paths import GraphPath
 from polyfhir_graph.domain.records import GraphRecord
 from polyfhir_graph.service_layer.ports import (
     CompartmentQuery,
+    GraphCounts,
     GraphRefused,
     ItemResult,
     Outcome,
@@ -116,10 +118,17 @@ class MemoryGraph:
             del self.nodes[k]
         return len(keys)
 
-    async def count(self, tenant: str) -> tuple[int, int, int]:
+    async def count(self, tenant: str) -> GraphCounts:
         held = [r for (t, _, _), r in self.nodes.items() if t == tenant]
         live = [r for r in held if not r.deleted]
-        return len(live), len(held) - len(live), sum(len(r.references) for r in live)
+        links = Counter(
+            (r.resource_type, ref.param, ref.target_type) for r in live for ref in r.references
+        )
+        return GraphCounts(
+            dict(Counter(r.resource_type for r in live)),
+            len(held) - len(live),
+            tuple(LinkCount(*shape, n) for shape, n in sorted(links.items())),
+        )
 
     async def ping(self) -> None:
         return None

@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 
-from polyfhir_core.contracts.graph_index import ChainStep, ChainWalk, HasStep, HasWalk
+from polyfhir_core.contracts.graph_index import (
+    ChainStep,
+    ChainWalk,
+    HasStep,
+    HasWalk,
+    LinkCount,
+)
 from polyfhir_core.contracts.secondary import IndexedVersion
 from polyfhir_core.resources import ResourceKey
 
@@ -45,6 +51,12 @@ async def test_a_two_level_chain_walks_back_from_the_terminal_ids(harness: Any, 
     assert await chain(h, SUBJECT_OF_PATIENT, "p2") == ["b"]
     stats = await h.service.stats(h.ctx)
     assert (stats.resources, stats.tombstones, stats.references) == (6, 0, 5)
+    # the shape the router prices each step of a walk with (o2 is only referenced)
+    assert stats.types == {"Organization": 1, "Patient": 2, "Observation": 3}
+    assert stats.links == (
+        LinkCount("Observation", "subject", "Patient", 3),
+        LinkCount("Patient", "organization", "Organization", 2),
+    )
 
 
 async def test_a_newer_version_replaces_the_edges(harness: Any, gx: Any) -> None:

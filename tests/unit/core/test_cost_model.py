@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -9,6 +10,8 @@ import pytest
 from polyfhir_core.config import CompositeConfig, QueryFeature, parse_config
 from polyfhir_core.planning import BackendState, QueryPlan, RouteReason, RoutingContext, analyze
 from polyfhir_core.planning.advisor import parse_query_line
+from polyfhir_core.planning.analyzer import QueryPart
+from polyfhir_core.planning.cost_model import CostModel, PartEstimate
 from polyfhir_core.planning.router import plan_query
 
 pytestmark = pytest.mark.unit
@@ -225,3 +228,27 @@ def test_standbys_are_listed_for_clients_and_health_checks() -> None:
     cfg = config(WITH_STANDBY, STANDBY)
     assert [b.id for b in cfg.standbys] == ["graph-standby"]
     assert cfg.standby_of(cfg.backend("graph")) == cfg.backend("graph-standby")
+
+
+def _walk_on(backend: str, shape: tuple[str, str, QueryFeature], estimate: PartEstimate) -> Any:
+    cfg = dear(GRAPH)
+    part = QueryPart(shape[2], parse_query_line(f"{shape[0]}?{shape[1]}").params)
+    target = cfg.primary if backend == "primary" else cfg.backend(backend)
+    return CostModel(cfg).route_cost(part, target, estimate)
+
+
+def test_each_level_is_priced_by_its_own_fanout() -> None:
+    # 10 organizations' patients (4 each) and their Observations (3 each): 120 candidates;
+    # the tenant's average of 1.5 references per resource would have said 22
+    per_level = PartEstimate(10, fanouts=(4.0, 3.0))
+    average = PartEstimate(10, fanout=1.5)
+    assert _walk_on("graph", TWO_STEPS, per_level).calls[-1].ids == 120
+    assert _walk_on("graph", TWO_STEPS, average).calls[-1].ids == 22
+    primary_rows = _walk_on("primary", TWO_STEPS, per_level).calls[0].ids
+    assert primary_rows == 10 + 40 + 120  # the terminal matches and every row the joins reach
+
+
+def test_a_walk_back_to_a_popular_target_is_over_the_id_cap() -> None:
+    # one organization holding 5,000 patients: the walk ships them all, the primary joins
+    popular = PartEstimate(1, fanouts=(5_000.0, 3.0))
+    assert _walk_on("graph", TWO_STEPS, popular).score == math.inf  # never chosen

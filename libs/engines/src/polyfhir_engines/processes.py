@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import random
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -15,27 +17,46 @@ import httpx
 # also what outgoing connections take as their local port, so a server started on it a
 # moment later could find it taken (by a client, or by another test worker's pick).
 _SERVER_PORTS = range(15000, 32768)
-_handed_out: set[int] = set()
 _choose = random.SystemRandom()  # not the seeded module generator: workers must differ
+# A port handed out is reserved machine-wide for this long (a marker file per port,
+# chosen under one lock): another process (a parallel test worker) picking before the
+# server has bound it must not get the same port.
+RESERVED_S = 600.0
+_RESERVATIONS = Path(tempfile.gettempdir()) / "polyfhir-ports"
 
 
 def free_port() -> int:
-    """A port nobody listens on now, from outside the ephemeral range, never the same
-    one twice in this process."""
-    for _ in range(500):
-        port = _choose.choice(_SERVER_PORTS)
-        if port in _handed_out:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
+    """A port nobody listens on now, from outside the ephemeral range, not handed out to
+    any process on this machine in the last ``RESERVED_S`` seconds."""
+    _RESERVATIONS.mkdir(exist_ok=True)
+    with open(_RESERVATIONS / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        for _ in range(500):
+            port = _choose.choice(_SERVER_PORTS)
+            marker = _RESERVATIONS / str(port)
+            if _reserved(marker) or not _bindable(port):
                 continue
-        _handed_out.add(port)
-        return port
+            marker.touch()
+            return port
     with socket.socket() as s:  # the range is crowded: let the kernel pick
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _reserved(marker: Path) -> bool:
+    try:
+        return time.time() - marker.stat().st_mtime < RESERVED_S
+    except FileNotFoundError:
+        return False
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _tail(proc: subprocess.Popen[bytes]) -> str:

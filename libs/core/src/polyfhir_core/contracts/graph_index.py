@@ -111,13 +111,30 @@ class CompartmentPage:
 
 
 @dataclass(frozen=True, slots=True)
+class LinkCount:
+    """How many references live ``source_type`` resources make through ``param`` to
+    ``target_type`` resources (one row of the graph's shape, for the cost model)."""
+
+    source_type: str
+    param: str
+    target_type: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
 class GraphStats:
-    """How much the graph holds for a tenant and how far it has applied the stream."""
+    """How much the graph holds for a tenant and how far it has applied the stream.
+
+    ``types`` counts live resources per type and ``links`` the references per
+    (source type, parameter, target type): with them the router prices each step of
+    a walk by its own fan-out instead of the tenant's average."""
 
     resources: int
     tombstones: int
     references: int
     positions: dict[int, int] = field(default_factory=dict)
+    types: dict[str, int] = field(default_factory=dict)
+    links: tuple[LinkCount, ...] = ()
 
 
 @runtime_checkable

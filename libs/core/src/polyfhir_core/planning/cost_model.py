@@ -84,10 +84,12 @@ class RouteCost:
 @dataclass(frozen=True, slots=True)
 class PartEstimate:
     """What is known about a part's candidates: the count (``None``: assume) and, for a
-    walk, the graph's average fan-out per step (``None``: 1)."""
+    walk, the fan-out of each level from the anchors (``fanouts``, from the graph's
+    per-parameter counts) or one average for every level (``fanout``; ``None``: 1)."""
 
     candidates: int | None = None
     fanout: float | None = None
+    fanouts: tuple[float, ...] | None = None
 
 
 class CostModel:
@@ -107,7 +109,7 @@ class CostModel:
         priced: list[tuple[BackendConfig, Call]] = []
         walked = part.feature in WALKED
         steps = walk_depth(part) if walked else 1
-        reached, rows = self._reach(n, known.fanout, steps) if walked else (n, n)
+        reached, rows = self._reach(n, known, steps) if walked else (n, n)
         if not target.role.is_secondary:
             what = f"{part.feature.value} ({steps} join{'s' if steps != 1 else ''})"
             ids = n + rows if walked else n
@@ -138,12 +140,18 @@ class CostModel:
             self._call(target, QueryFeature.BASIC, 0, "positions"),
         ]
 
-    def _reach(self, anchors: int, fanout: float | None, steps: int) -> tuple[int, int]:
+    def _reach(self, anchors: int, known: PartEstimate, steps: int) -> tuple[int, int]:
         """(candidates reached, rows touched) walking ``steps`` from ``anchors``."""
-        f = fanout if fanout is not None and fanout > 0 else 1.0
+        average = known.fanout if known.fanout is not None and known.fanout > 0 else 1.0
+        fanouts = list(known.fanouts or ())[:steps]
+        fanouts += [average] * (steps - len(fanouts))
         limit = 10 * self.cost.max_shipped_ids
-        per_level = [anchors * f**level for level in range(1, steps + 1)]
-        return int(min(per_level[-1], limit)), int(min(sum(per_level), 10 * limit))
+        per_level, reached = [float(anchors)], float(anchors)
+        for fanout in fanouts:
+            reached *= fanout
+            per_level.append(reached)
+        rows = sum(per_level[1:])
+        return int(min(per_level[-1], limit)), int(min(rows, 10 * limit))
 
     def _call(
         self, backend: BackendConfig, feature: QueryFeature, ids: int, what: str = ""

@@ -144,7 +144,7 @@ class GraphWalker:
         if not anchors:
             return set()
         if priced:
-            await self._still_cheaper(ctx, walk, len(anchors), graph, backend)
+            await self._still_cheaper(ctx, rtype, walk, len(anchors), graph, backend)
         hits = await self._walk(ctx, graph, backend, fresh, walk.walk(rtype, anchors, cap))
         if not hits.complete:
             raise Fallback(
@@ -155,6 +155,7 @@ class GraphWalker:
     async def _still_cheaper(
         self,
         ctx: TenantContext,
+        rtype: str,
         walk: ReferenceWalk,
         anchors: int,
         graph: GraphIndex,
@@ -163,7 +164,8 @@ class GraphWalker:
         """Price the walk with the terminal's real count; the primary answers if cheaper."""
         feature = QueryFeature.CHAIN if walk.kind == "chain" else QueryFeature.HAS
         part = QueryPart(feature, (walk.param,))
-        estimate = PartEstimate(anchors, await self.fanout.of(ctx, backend.id, graph))
+        fanouts = await self.fanout.of(ctx, backend.id, graph, walk, rtype)
+        estimate = PartEstimate(anchors, fanouts=fanouts)
         model = self.tables.costs
         on_graph = model.route_cost(part, backend, estimate)
         on_primary = model.route_cost(part, self.tables.primary, estimate)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
-from polyfhir_core.contracts.graph_index import CompartmentPage, GraphHits
+from polyfhir_core.contracts.graph_index import CompartmentPage, GraphHits, LinkCount
 from polyfhir_core.contracts.secondary import IndexedVersion
 from polyfhir_core.resources import ResourceKey
 from polyfhir_graph.adapters.statements import (
@@ -38,7 +38,7 @@ from polyfhir_graph.adapters.statements import (
 )
 from polyfhir_graph.domain.paths import GraphPath
 from polyfhir_graph.domain.records import GraphRecord
-from polyfhir_graph.service_layer.ports import CompartmentQuery, ItemResult, Outcome
+from polyfhir_graph.service_layer.ports import CompartmentQuery, GraphCounts, ItemResult, Outcome
 
 Rows = list[list[Any]]
 
@@ -168,15 +168,27 @@ class CypherGraph(ABC):
         return int(reset[0][0]) if reset else 0
 
     async def delete_tenant(self, tenant: str) -> int:
-        live, tombstones, _ = await self.count(tenant)
+        counts = await self.count(tenant)
         await self.run(DELETE_TENANT, {"tenant": tenant})
-        return live + tombstones
+        return sum(counts.live.values()) + counts.tombstones
 
-    async def count(self, tenant: str) -> tuple[int, int, int]:
-        nodes = await self.run(COUNT_NODES, {"tenant": tenant})
-        edges = await self.run(COUNT_EDGES, {"tenant": tenant})
-        live, tombstones = (int(v or 0) for v in nodes[0]) if nodes else (0, 0)
-        return live, tombstones, int(edges[0][0] or 0) if edges else 0
+    async def count(self, tenant: str) -> GraphCounts:
+        live: dict[str, int] = {}
+        tombstones = 0
+        for rtype, deleted, n in await self.run(COUNT_NODES, {"tenant": tenant}):
+            if deleted:
+                tombstones += int(n)
+            else:
+                live[str(rtype)] = live.get(str(rtype), 0) + int(n)
+        links = tuple(
+            LinkCount(str(source), str(param), str(target), int(n))
+            for source, param, target, n in await self.run(COUNT_EDGES, {"tenant": tenant})
+        )
+        return GraphCounts(live, tombstones, tuple(sorted(links, key=_link_order)))
+
+
+def _link_order(link: LinkCount) -> tuple[str, str, str]:
+    return link.source_type, link.param, link.target_type
 
 
 def _order(key: ResourceKey) -> tuple[str, str]:

@@ -80,12 +80,12 @@ DELETE_TENANT = "MATCH (n:Resource {tenant: $tenant}) DETACH DELETE n"
 COUNT_NODES = """
 MATCH (n:Resource {tenant: $tenant})
 WHERE n.version > 0
-RETURN sum(CASE WHEN n.deleted THEN 0 ELSE 1 END), sum(CASE WHEN n.deleted THEN 1 ELSE 0 END)
+RETURN n.type, n.deleted, count(n)
 """
 
 COUNT_EDGES = """
-MATCH (:Resource {tenant: $tenant})-[e:REF]->(:Resource {tenant: $tenant})
-RETURN count(e)
+MATCH (s:Resource {tenant: $tenant})-[e:REF]->(t:Resource {tenant: $tenant})
+RETURN s.type, e.param, t.type, count(e)
 """
 
 # The patients' own nodes, and every live resource whose ``Type|param`` edge (a

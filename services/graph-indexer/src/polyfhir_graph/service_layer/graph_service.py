@@ -77,5 +77,12 @@ class GraphService(IndexQueries):
         return await self._store.compartment(ctx.tenant.value, query)
 
     async def stats(self, ctx: TenantContext) -> GraphStats:
-        live, tombstones, references = await self._store.count(ctx.tenant.value)
-        return GraphStats(live, tombstones, references, await self._freshness.positions())
+        counts = await self._store.count(ctx.tenant.value)
+        return GraphStats(
+            resources=sum(counts.live.values()),
+            tombstones=counts.tombstones,
+            references=sum(link.count for link in counts.links),
+            positions=await self._freshness.positions(),
+            types=counts.live,
+            links=counts.links,
+        )

@@ -9,13 +9,20 @@ from typing import Protocol
 from polyfhir_bus.indexing import batch as indexing
 from polyfhir_bus.indexing.batch import Outcome
 from polyfhir_bus.indexing.queries import TenantIndex
-from polyfhir_core.contracts.graph_index import CompartmentPage, GraphHits
+from polyfhir_core.contracts.graph_index import CompartmentPage, GraphHits, LinkCount
 from polyfhir_core.contracts.secondary import IndexedVersion
 from polyfhir_core.resources import ResourceKey
 from polyfhir_graph.domain.paths import GraphPath
 from polyfhir_graph.domain.records import GraphRecord
 
-__all__ = ["CompartmentQuery", "GraphRefused", "GraphStore", "ItemResult", "Outcome"]
+__all__ = [
+    "CompartmentQuery",
+    "GraphCounts",
+    "GraphRefused",
+    "GraphStore",
+    "ItemResult",
+    "Outcome",
+]
 
 ItemResult = indexing.ItemResult[GraphRecord]
 
@@ -34,6 +41,16 @@ class CompartmentQuery:
     since: datetime | None
     after: ResourceKey | None
     limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class GraphCounts:
+    """What a tenant's graph holds: live resources per type, tombstones, and the
+    references per (source type, parameter, target type)."""
+
+    live: dict[str, int]
+    tombstones: int
+    links: tuple[LinkCount, ...]
 
 
 class GraphStore(TenantIndex, Protocol):
@@ -68,8 +85,7 @@ class GraphStore(TenantIndex, Protocol):
 
     async def delete_tenant(self, tenant: str) -> int: ...
 
-    async def count(self, tenant: str) -> tuple[int, int, int]:
-        """(live resources, tombstones, references) of the tenant."""
+    async def count(self, tenant: str) -> GraphCounts: ...
 
     async def ping(self) -> None: ...
 
