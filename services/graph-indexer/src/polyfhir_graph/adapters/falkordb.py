@@ -11,6 +11,9 @@ while the engine is still starting. One standalone server is what we run.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from typing import Any
 
 from falkordb.asyncio.graph import AsyncGraph
@@ -32,6 +35,12 @@ INDEXES = (
     "CREATE INDEX FOR (n:Resource) ON (n.tenant, n.type, n.id)",
     "CREATE INDEX FOR (p:Position) ON (p.graph, p.partition)",
 )
+
+
+INDEX_STATUS = "CALL db.indexes() YIELD status RETURN status"
+INDEX_BUILD_WAIT_S = 30.0
+INDEX_POLL_S = 0.05
+log = logging.getLogger(__name__)
 
 
 class FalkorGraph(CypherGraph):
@@ -69,6 +78,22 @@ class FalkorGraph(CypherGraph):
             except GraphRefused as exc:
                 if "already indexed" not in str(exc):
                     raise
+        await self._indexes_operational()
+
+    async def _indexes_operational(self) -> None:
+        """FalkorDB builds an index in the background: until it is operational a walk
+        plans a label scan (right, but 50-600x slower). Wait for it, bounded: over a
+        large existing graph the indexer starts anyway and walks get faster when the
+        build ends."""
+        deadline = time.monotonic() + INDEX_BUILD_WAIT_S
+        while True:
+            statuses = await self.run(INDEX_STATUS, {})
+            if all(str(status).upper() == "OPERATIONAL" for (status,) in statuses):
+                return
+            if time.monotonic() >= deadline:
+                log.warning("graph indexes still being built after %ss", INDEX_BUILD_WAIT_S)
+                return
+            await asyncio.sleep(INDEX_POLL_S)
 
     async def ping(self) -> None:
         try:
