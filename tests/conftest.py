@@ -174,3 +174,24 @@ async def store_app(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
         yield app
     finally:
         await app.close()
+
+
+# Longest work first, for `pytest -n 3 --dist loadfile --no-loadscope-reorder` (make test):
+# xdist hands out whole files in collection order, so the files whose tests each start
+# a whole stack or build environments go first and the many short unit files fill the
+# workers' ends, instead of one stack file running alone at the end of the run.
+FIRST_DIRECTORIES = ("stack", "deploy")
+
+
+def _file_rank(item: pytest.Item, tests_in_file: dict[Path, int]) -> tuple[int, int]:
+    parts = item.path.relative_to(Path(__file__).parent).parts
+    kind = 0 if parts[0] in FIRST_DIRECTORIES else 2 if parts[0] == "unit" else 1
+    return kind, -tests_in_file[item.path]
+
+
+@pytest.hookimpl(trylast=True)  # after pytest has grouped the items by fixture parameters
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tests_in_file: dict[Path, int] = {}
+    for item in items:
+        tests_in_file[item.path] = tests_in_file.get(item.path, 0) + 1
+    items.sort(key=lambda item: _file_rank(item, tests_in_file))  # stable: a file's order kept
