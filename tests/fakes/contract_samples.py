@@ -112,6 +112,7 @@ SAMPLES: dict[Any, Any] = {
     TenantContext: TenantContext(TenantId("acme/research"), READ_ONLY, request_id="req-7"),
     str: "p-1",
     int: 42,
+    float: 2.5,
     bool: True,
     BundleKind: BundleKind.BATCH,
     Sequence[EntryRequest]: [

@@ -11,6 +11,7 @@ import pytest
 from polyfhir_core.contracts.graph_index import ChainStep, ChainWalk
 from polyfhir_core.contracts.secondary import AppliedVersion, IndexedVersion
 from polyfhir_core.resources import ResourceKey
+from polyfhir_graph.adapters import cypher
 
 pytestmark = pytest.mark.integration
 
@@ -79,3 +80,18 @@ async def test_positions_only_rise_and_waiters_see_them(harness: Any, gx: Any) -
     applied = [AppliedVersion("Patient", "p1", 1), AppliedVersion("Patient", "p2", 1)]
     assert await h.service.wait_applied(h.ctx, applied, 0)
     assert not await h.service.wait_applied(h.ctx, [AppliedVersion("Patient", "p1", 2)], 50)
+
+
+async def test_a_large_tenant_is_dropped_in_slices(
+    graph_store: Any, gx: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cypher, "DELETE_SLICE", 4)  # 11 nodes (10 and a placeholder): 3 slices
+    one, two = gx.Harness(graph_store, gx.unique("a")), gx.Harness(graph_store, gx.unique("b"))
+    for h in (one, two):
+        await h.apply(
+            *(h.put("Observation", f"o{n}", 1, subject=gx.ref("Patient/p")) for n in range(10))
+        )
+    assert await one.service.drop_tenant(one.ctx) == 10
+    assert (await one.service.stats(one.ctx)).resources == 0
+    assert await one.service.scan(one.ctx, None, 100) == []
+    assert (await two.service.stats(two.ctx)).references == 10

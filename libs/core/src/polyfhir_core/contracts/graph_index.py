@@ -150,7 +150,11 @@ class GraphIndex(IndexedSecondary, Protocol):
     async def compartment(self, ctx: TenantContext, request: CompartmentRequest) -> CompartmentPage:
         """Keys of the patients' compartment (``$everything``)."""
 
-    async def stats(self, ctx: TenantContext) -> GraphStats: ...
+    async def stats(self, ctx: TenantContext, max_age_s: float = 0.0) -> GraphStats:
+        """The tenant's counts, at most ``max_age_s`` seconds old (0: counted now; the
+        positions are always current). Counting walks every node and edge of the
+        tenant, seconds at a million resources: the router asks for a shape a few
+        minutes old, and a count it stopped waiting for still completes for the next."""
 
 
 GRAPH_INDEX = Contract[GraphIndex](GraphIndex, "/internal/v1/graph-index", "graph index")

@@ -5,9 +5,12 @@ the fan-out of each step. The graph's ``stats`` count a tenant's live resources
 per type and its references per (source type, parameter, target type), so each
 step is priced by its own shape: walking ``Observation.patient`` back from 10
 patients with 40 Observations each reaches 400, walking ``Patient.organization``
-back from one organization may reach thousands. Counting is not free on a large
-graph, so the stats are kept for ``ttl_s`` seconds per (backend, tenant); a failing
-or slow call leaves them unknown (the model then assumes one reference per step).
+back from one organization may reach thousands. Counting walks the tenant's whole
+graph (seconds at a million resources), so the graph answers with a count up to
+``shape_age_s`` old, and a count the ``timeout_s`` bound stopped waiting for finishes
+there for the next call; here the stats are kept for ``ttl_s`` seconds per
+(backend, tenant). A failing or slow call leaves them unknown until then (the
+model assumes one reference per step).
 """
 
 from __future__ import annotations
@@ -30,8 +33,10 @@ class GraphFanout:
         ttl_s: float = 60.0,
         timeout_s: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
+        shape_age_s: float = 300.0,
     ) -> None:
         self.ttl_s, self.timeout_s, self._clock = ttl_s, timeout_s, clock
+        self.shape_age_s = shape_age_s  # how old a count the graph may answer with
         self._known: dict[tuple[str, str], tuple[GraphStats | None, float]] = {}
 
     async def stats(
@@ -46,7 +51,7 @@ class GraphFanout:
         stats: GraphStats | None = None
         try:
             async with asyncio.timeout(self.timeout_s):
-                stats = await graph.stats(ctx)
+                stats = await graph.stats(ctx, max_age_s=self.shape_age_s)
         except Exception as exc:  # unknown: the model assumes one reference per step
             log.debug("graph stats of %s unavailable: %s", backend_id, exc)
         self._known[key] = (stats, now + self.ttl_s)

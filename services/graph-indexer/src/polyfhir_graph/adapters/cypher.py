@@ -41,6 +41,7 @@ from polyfhir_graph.domain.records import GraphRecord
 from polyfhir_graph.service_layer.ports import CompartmentQuery, GraphCounts, ItemResult, Outcome
 
 Rows = list[list[Any]]
+DELETE_SLICE = 10_000  # nodes per statement when a tenant is deleted
 
 
 def _epoch_ms(record: GraphRecord) -> int:
@@ -167,22 +168,30 @@ class CypherGraph(ABC):
         await self.run(PRUNE_PLACEHOLDERS, {"tenant": tenant})
         return int(reset[0][0]) if reset else 0
 
+    async def run_long(self, query: str, params: dict[str, Any]) -> Rows:
+        """A statement over the whole tenant (counts, deletion): seconds at a million
+        resources, so an engine whose client bounds each reply may bound it longer."""
+        return await self.run(query, params)
+
     async def delete_tenant(self, tenant: str) -> int:
-        counts = await self.count(tenant)
-        await self.run(DELETE_TENANT, {"tenant": tenant})
-        return sum(counts.live.values()) + counts.tombstones
+        nodes = await self.run_long(COUNT_NODES, {"tenant": tenant})
+        removed = sum(int(n) for _, _, n in nodes)
+        params: dict[str, Any] = {"tenant": tenant, "limit": DELETE_SLICE}
+        while (deleted := await self.run_long(DELETE_TENANT, params)) and deleted[0][0]:
+            pass
+        return removed
 
     async def count(self, tenant: str) -> GraphCounts:
         live: dict[str, int] = {}
         tombstones = 0
-        for rtype, deleted, n in await self.run(COUNT_NODES, {"tenant": tenant}):
+        for rtype, deleted, n in await self.run_long(COUNT_NODES, {"tenant": tenant}):
             if deleted:
                 tombstones += int(n)
             else:
                 live[str(rtype)] = live.get(str(rtype), 0) + int(n)
         links = tuple(
             LinkCount(str(source), str(param), str(target), int(n))
-            for source, param, target, n in await self.run(COUNT_EDGES, {"tenant": tenant})
+            for source, param, target, n in await self.run_long(COUNT_EDGES, {"tenant": tenant})
         )
         return GraphCounts(live, tombstones, tuple(sorted(links, key=_link_order)))
 

@@ -37,6 +37,7 @@ INDEXES = (
 )
 
 
+LONG_STATEMENT_S = 300.0
 INDEX_STATUS = "CALL db.indexes() YIELD status RETURN status"
 INDEX_BUILD_WAIT_S = 30.0
 INDEX_POLL_S = 0.05
@@ -57,10 +58,21 @@ class FalkorGraph(CypherGraph):
         )
         self._redis = Redis(connection_pool=self._pool)
         self._graph = AsyncGraph(self._redis, graph)
+        # statements over a whole tenant wait longer for their reply than redis-py's 5 s
+        self._long_pool = ConnectionPool.from_url(
+            url, decode_responses=True, socket_timeout=LONG_STATEMENT_S
+        )
+        self._long_graph = AsyncGraph(Redis(connection_pool=self._long_pool), graph)
 
     async def run(self, query: str, params: dict[str, Any]) -> Rows:
+        return await self._query(self._graph, query, params)
+
+    async def run_long(self, query: str, params: dict[str, Any]) -> Rows:
+        return await self._query(self._long_graph, query, params)
+
+    async def _query(self, graph: AsyncGraph, query: str, params: dict[str, Any]) -> Rows:
         try:
-            result = await self._graph.query(query, params)
+            result = await graph.query(query, params)
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             raise ServiceUnavailable(f"graph engine unreachable: {exc}") from exc
         except ResponseError as exc:
@@ -104,3 +116,4 @@ class FalkorGraph(CypherGraph):
     async def close(self) -> None:
         await self._redis.aclose()
         await self._pool.disconnect()
+        await self._long_pool.disconnect()

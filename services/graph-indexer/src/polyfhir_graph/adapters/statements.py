@@ -75,7 +75,13 @@ WHERE n.version = 0 AND NOT ()-[:REF]->(n)
 DELETE n
 """
 
-DELETE_TENANT = "MATCH (n:Resource {tenant: $tenant}) DETACH DELETE n"
+# in slices: one statement deleting a million nodes would outlast any client timeout
+DELETE_TENANT = """
+MATCH (n:Resource {tenant: $tenant})
+WITH n LIMIT $limit
+DETACH DELETE n
+RETURN count(n)
+"""
 
 COUNT_NODES = """
 MATCH (n:Resource {tenant: $tenant})

@@ -4,6 +4,10 @@ the compartment and stats."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
+
 from polyfhir_bus.indexing.freshness import Freshness
 from polyfhir_bus.indexing.queries import MAX_KEYS, IndexQueries, bounded
 from polyfhir_core.contracts.graph_index import (
@@ -18,7 +22,7 @@ from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_core.registry.compartments import compartment_members, compartment_params
 from polyfhir_core.tenancy import TenantContext
 from polyfhir_graph.domain.paths import chain_path, edge_params, has_path
-from polyfhir_graph.service_layer.ports import CompartmentQuery, GraphStore
+from polyfhir_graph.service_layer.ports import CompartmentQuery, GraphCounts, GraphStore
 
 
 def compartment_links(
@@ -45,11 +49,18 @@ class GraphService(IndexQueries):
     """Every call is bound to one tenant (``ctx``); every statement filters by it."""
 
     def __init__(
-        self, store: GraphStore, freshness: Freshness, registry: SearchParameterRegistry
+        self,
+        store: GraphStore,
+        freshness: Freshness,
+        registry: SearchParameterRegistry,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(store, freshness)
         self._store = store
         self._registry = registry
+        self._clock = clock
+        self._counted: dict[str, tuple[float, GraphCounts]] = {}  # tenant -> (when, counts)
+        self._counting: dict[str, asyncio.Task[GraphCounts]] = {}
 
     async def chain_sources(self, ctx: TenantContext, walk: ChainWalk) -> GraphHits:
         bounded("target_ids", len(walk.target_ids), MAX_KEYS)
@@ -76,8 +87,8 @@ class GraphService(IndexQueries):
         )
         return await self._store.compartment(ctx.tenant.value, query)
 
-    async def stats(self, ctx: TenantContext) -> GraphStats:
-        counts = await self._store.count(ctx.tenant.value)
+    async def stats(self, ctx: TenantContext, max_age_s: float = 0.0) -> GraphStats:
+        counts = await self._counts(ctx.tenant.value, max_age_s)
         return GraphStats(
             resources=sum(counts.live.values()),
             tombstones=counts.tombstones,
@@ -86,3 +97,33 @@ class GraphService(IndexQueries):
             types=counts.live,
             links=counts.links,
         )
+
+    async def _counts(self, tenant: str, max_age_s: float) -> GraphCounts:
+        """Counted now (``max_age_s`` 0), or the last count when recent enough. One count
+        per tenant at a time, in a task of its own: a caller that stops waiting (the
+        router's short bound) leaves it to finish for the next one."""
+        held = self._counted.get(tenant)
+        if max_age_s > 0 and held is not None and self._clock() - held[0] <= max_age_s:
+            return held[1]
+        running = self._counting.get(tenant)
+        if running is None or max_age_s <= 0:
+            running = asyncio.create_task(self._count(tenant))
+            running.add_done_callback(_retrieved)  # its failure is the waiting callers'
+            if max_age_s > 0:
+                self._counting[tenant] = running
+        return await asyncio.shield(running)
+
+    async def _count(self, tenant: str) -> GraphCounts:
+        started = self._clock()
+        try:
+            counts = await self._store.count(tenant)
+        finally:
+            if self._counting.get(tenant) is asyncio.current_task():
+                del self._counting[tenant]
+        self._counted[tenant] = (started, counts)
+        return counts
+
+
+def _retrieved(task: asyncio.Task[GraphCounts]) -> None:
+    if not task.cancelled():
+        task.exception()  # nobody may be waiting any more: not "never retrieved"
