@@ -176,12 +176,31 @@ class OutgoingRecord:
     encoding: str | None = None  # polyfhir_bus.codec: "gzip" or None (plain JSON)
 
 
+class TopicGone(Exception):
+    """The broker does not list the topic (any more): a memory-only broker restarted empty.
+
+    Nothing may be sent then. A producer that kept its metadata across the broker's
+    restart would still send, and Tansu (memory storage) accepts those records into a
+    topic it does not list: fetches see them, but every consumer's offset commit is
+    refused (``UNKNOWN_TOPIC_OR_PARTITION``) until the topic is created, and creating
+    it then makes the first sends to those partitions fail. The relay treats this as
+    a transient failure: its next attempt prepares the publisher, which creates the
+    topic with the configured partition count, then sends.
+    """
+
+    def __init__(self, topic: str) -> None:
+        super().__init__(f"the broker does not list topic {topic} (restarted empty?)")
+
+
 class KafkaPublisher:
     """Sends records to one topic and reports, per record, whether the broker acknowledged it.
 
     ``prepare`` (re)creates missing topics and (re)starts the producer; the relay calls it
     before its first send and after every failure, so a broker that lost its topics
     (a restart of an in-memory broker) gets them back with the configured partition count.
+    ``publish`` first asks the broker whether it still lists the topic (:class:`TopicGone`
+    otherwise), because the producer's own retries cross a quick restart without a failure
+    the relay could see.
     """
 
     def __init__(
@@ -213,10 +232,14 @@ class KafkaPublisher:
         return count
 
     async def publish(self, records: Sequence[OutgoingRecord]) -> list[BaseException | None]:
-        """Send every record (in order per partition); ``None`` where acknowledged."""
+        """Send every record (in order per partition); ``None`` where acknowledged.
+
+        :class:`TopicGone` (nothing sent) when the broker does not list the topic.
+        """
         if self._producer is None:
             msg = "publisher not prepared"
             raise RuntimeError(msg)
+        await self._require_topic(self._producer)
         pending: list[asyncio.Future[object] | BaseException] = []
         for r in records:
             last = pending[-1] if pending else None
@@ -253,6 +276,13 @@ class KafkaPublisher:
             else:
                 out.append(None)
         return out
+
+    async def _require_topic(self, producer: AIOKafkaProducer) -> None:
+        """Raise :class:`TopicGone` unless the broker lists the topic (one metadata request
+        on the producer's connection; a broker that cannot answer raises ``KafkaError``)."""
+        cluster = await producer.client.fetch_all_metadata()
+        if self.topic not in cluster.topics():
+            raise TopicGone(self.topic)
 
     async def close(self) -> None:
         producer, self._producer = self._producer, None
