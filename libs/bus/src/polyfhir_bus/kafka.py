@@ -24,6 +24,7 @@ from aiokafka.errors import (
     RecordTooLargeError,
 )
 from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.protocol.metadata import MetadataRequest
 
 from polyfhir_bus.codec import KAFKA_DEFAULT_MAX_MESSAGE_BYTES, EventEncodingError
 from polyfhir_bus.events import (
@@ -38,6 +39,7 @@ from polyfhir_bus.tls_diagnosis import KafkaTlsRefused, tls_refusal
 
 log = logging.getLogger(__name__)
 _TOPIC_EXISTS = 36
+_UNKNOWN_TOPIC = 3  # UNKNOWN_TOPIC_OR_PARTITION
 
 # Refusals of one record that no retry can change: the record is too large or invalid
 # (the client's own size check raises MessageSizeTooLargeError too), or the outbox
@@ -278,10 +280,18 @@ class KafkaPublisher:
         return out
 
     async def _require_topic(self, producer: AIOKafkaProducer) -> None:
-        """Raise :class:`TopicGone` unless the broker lists the topic (one metadata request
-        on the producer's connection; a broker that cannot answer raises ``KafkaError``)."""
-        cluster = await producer.client.fetch_all_metadata()
-        if self.topic not in cluster.topics():
+        """Raise :class:`TopicGone` unless the broker lists the topic: one metadata request
+        for this topic on the producer's connection, auto-creation off (a broker that
+        created it here would pick its own partition count); ``KafkaError`` when the
+        broker cannot answer."""
+        client = producer.client
+        node = client.get_random_node()
+        if node is None:
+            raise KafkaConnectionError("no broker known to ask for the topic")
+        request = MetadataRequest([self.topic], allow_auto_topic_creation=False)
+        response = await client.send(node, request)
+        # every version's topic entry starts with (error_code, name, ...)
+        if any(t[0] == _UNKNOWN_TOPIC and t[1] == self.topic for t in response.topics):
             raise TopicGone(self.topic)
 
     async def close(self) -> None:
