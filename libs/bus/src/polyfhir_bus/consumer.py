@@ -19,11 +19,23 @@ Per batch:
 3. the handler gets the decoded deliveries (and the batch's positions) and
    returns the ones it refuses for good (:class:`Rejection`), which are
    dead-lettered the same way;
-4. the offsets are committed.
+4. the offsets are committed, within ``commit_timeout_s``.
 
 Any exception from the handler (or from a dead-letter send) is transient: the
 consumer seeks back to the start of the batch, backs off (doubling, bounded)
 and processes the batch again. Nothing is ever dropped silently.
+
+A commit never holds the consumer: aiokafka retries a commit the broker refuses
+with a retriable error for as long as it is refused, and a consumer waiting on
+it fetches nothing more. A broker can refuse for good: a memory-only Tansu that
+was killed and restarted accepts the relay's records into a topic it no longer
+lists (the relay's producer had it in its metadata), serves them to fetches, and
+answers every offset commit with ``UNKNOWN_TOPIC_OR_PARTITION``. So a commit that
+has not completed within ``commit_timeout_s`` (or fails) is given up: the batch
+is applied, the failure is logged and counted, and consuming goes on; the next
+commit covers these offsets too (a commit writes the consumer's positions). If
+the process stops before a commit succeeds, the batches since the last one are
+read again (at-least-once; handlers apply under a version guard).
 """
 
 from __future__ import annotations
@@ -36,6 +48,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiokafka import ConsumerRecord
+from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -104,9 +117,18 @@ class ConsumerOptions:
     fetch_max_wait_ms: int = 50
     backoff_initial_s: float = 0.1
     backoff_max_s: float = 5.0
+    # a commit not done by then is given up (applied, not committed; see the module docstring)
+    commit_timeout_s: float = 10.0
     # create missing topics with this many partitions before subscribing (None: don't);
     # otherwise a broker that auto-creates topics would pick its own count
     topic_partitions: int | None = None
+
+
+class CommitTimedOut(Exception):
+    """An offset commit the broker kept refusing (a retriable error) or did not answer."""
+
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__(f"offset commit not done within {timeout_s}s")
 
 
 def _header(record: ConsumerRecord[Any, Any], name: str) -> str | None:
@@ -243,7 +265,22 @@ class BatchConsumer:
             await self._back_off()
             return
         self._backoff = self.options.backoff_initial_s
-        await message.ack()  # commit
+        await self._commit(message, len(records))
+
+    async def _commit(self, message: KafkaMessage, records: int) -> None:
+        """Commit the consumer's positions; a commit that fails or hangs is given up
+        (logged and counted) rather than holding the consumer (module docstring)."""
+        try:
+            await asyncio.wait_for(message.ack(), self.options.commit_timeout_s)
+        except (KafkaError, TimeoutError) as exc:
+            timeout_s = self.options.commit_timeout_s
+            error = exc if isinstance(exc, KafkaError) else CommitTimedOut(timeout_s)
+            log.warning(
+                "offsets not committed (the batch is applied; consuming goes on)",
+                extra={"consumer": self.consumer_name, "records": records, "error": repr(error)},
+            )
+            if self._on_error is not None:
+                self._on_error(error)
 
     async def _process(self, records: tuple[ConsumerRecord[Any, Any], ...]) -> None:
         deliveries: list[Delivery] = []

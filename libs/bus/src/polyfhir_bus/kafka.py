@@ -24,6 +24,7 @@ from aiokafka.errors import (
     RecordTooLargeError,
 )
 from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.protocol.metadata import MetadataRequest
 
 from polyfhir_bus.codec import KAFKA_DEFAULT_MAX_MESSAGE_BYTES, EventEncodingError
 from polyfhir_bus.events import (
@@ -38,6 +39,7 @@ from polyfhir_bus.tls_diagnosis import KafkaTlsRefused, tls_refusal
 
 log = logging.getLogger(__name__)
 _TOPIC_EXISTS = 36
+_UNKNOWN_TOPIC = 3  # UNKNOWN_TOPIC_OR_PARTITION
 
 # Refusals of one record that no retry can change: the record is too large or invalid
 # (the client's own size check raises MessageSizeTooLargeError too), or the outbox
@@ -176,12 +178,31 @@ class OutgoingRecord:
     encoding: str | None = None  # polyfhir_bus.codec: "gzip" or None (plain JSON)
 
 
+class TopicGone(Exception):
+    """The broker does not list the topic (any more): a memory-only broker restarted empty.
+
+    Nothing may be sent then. A producer that kept its metadata across the broker's
+    restart would still send, and Tansu (memory storage) accepts those records into a
+    topic it does not list: fetches see them, but every consumer's offset commit is
+    refused (``UNKNOWN_TOPIC_OR_PARTITION``) until the topic is created, and creating
+    it then makes the first sends to those partitions fail. The relay treats this as
+    a transient failure: its next attempt prepares the publisher, which creates the
+    topic with the configured partition count, then sends.
+    """
+
+    def __init__(self, topic: str) -> None:
+        super().__init__(f"the broker does not list topic {topic} (restarted empty?)")
+
+
 class KafkaPublisher:
     """Sends records to one topic and reports, per record, whether the broker acknowledged it.
 
     ``prepare`` (re)creates missing topics and (re)starts the producer; the relay calls it
     before its first send and after every failure, so a broker that lost its topics
     (a restart of an in-memory broker) gets them back with the configured partition count.
+    ``publish`` first asks the broker whether it still lists the topic (:class:`TopicGone`
+    otherwise), because the producer's own retries cross a quick restart without a failure
+    the relay could see.
     """
 
     def __init__(
@@ -213,10 +234,14 @@ class KafkaPublisher:
         return count
 
     async def publish(self, records: Sequence[OutgoingRecord]) -> list[BaseException | None]:
-        """Send every record (in order per partition); ``None`` where acknowledged."""
+        """Send every record (in order per partition); ``None`` where acknowledged.
+
+        :class:`TopicGone` (nothing sent) when the broker does not list the topic.
+        """
         if self._producer is None:
             msg = "publisher not prepared"
             raise RuntimeError(msg)
+        await self._require_topic(self._producer)
         pending: list[asyncio.Future[object] | BaseException] = []
         for r in records:
             last = pending[-1] if pending else None
@@ -253,6 +278,21 @@ class KafkaPublisher:
             else:
                 out.append(None)
         return out
+
+    async def _require_topic(self, producer: AIOKafkaProducer) -> None:
+        """Raise :class:`TopicGone` unless the broker lists the topic: one metadata request
+        for this topic on the producer's connection, auto-creation off (a broker that
+        created it here would pick its own partition count); ``KafkaError`` when the
+        broker cannot answer."""
+        client = producer.client
+        node = client.get_random_node()
+        if node is None:
+            raise KafkaConnectionError("no broker known to ask for the topic")
+        request = MetadataRequest([self.topic], allow_auto_topic_creation=False)
+        response = await client.send(node, request)
+        # every version's topic entry starts with (error_code, name, ...)
+        if any(t[0] == _UNKNOWN_TOPIC and t[1] == self.topic for t in response.topics):
+            raise TopicGone(self.topic)
 
     async def close(self) -> None:
         producer, self._producer = self._producer, None

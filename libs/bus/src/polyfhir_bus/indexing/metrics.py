@@ -59,7 +59,7 @@ class IndexerMetrics:
             ),
             consumer_errors=Counter(
                 f"{prefix}_consumer_errors_total",
-                "Batches that failed and will be retried, by error type",
+                "Batches that failed and will be retried, and commits given up, by error type",
                 ["error"],
             ),
             apply_retries=Counter(
