@@ -20,10 +20,12 @@ from conftest import BACKENDS, TOPOLOGIES, Server
 from polyfhir_engines.processes import free_port, spawn, stop, wait_http
 
 # A slow refill (one token per 20 s) so a burst is spent deterministically, whatever the
-# machine's speed; "roomy" and its subtree have a larger burst (an override).
+# machine's speed; "roomy" and its subtree have a larger burst (an override), "onejob" one
+# running job at a time (and room for polling its status).
 LIMITS = {
     "default": {"rate": 0.05, "burst": 6, "max_heavy": 1, "retry_after_s": 2},
     "roomy": {"burst": 40},
+    "onejob": {"burst": 2000, "max_jobs": 1},
 }
 MAX_IN_FLIGHT = 2  # fair queuing on too: every test here also runs through the queue
 

@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import orjson
 import pytest
 
+from bulk_client import ASYNC
 from conftest import Server
+from polyfhir_engines.processes import free_port
+from support import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -165,3 +171,79 @@ async def test_requests_beyond_the_slots_wait_their_turn_and_are_all_served(
         metrics = (await ops.get("/metrics")).text
     waiting = re.findall(r'^polyfhir_tenant_queued\{tenant="roomy"\} (\S+)$', metrics, re.M)
     assert waiting in ([], ["0.0"])  # nobody left waiting (no line: never queued here)
+
+
+@dataclass
+class HeldInput:
+    """An NDJSON file over HTTP whose body is sent only once ``release`` is set: an
+    ``$import`` reading it stays running until then."""
+
+    url: str
+    requested: threading.Event
+    release: threading.Event
+
+
+@pytest.fixture
+def held_input() -> Iterator[HeldInput]:
+    requested, release = threading.Event(), threading.Event()
+    body = b'{"resourceType": "Patient", "id": "held", "gender": "other"}\n'
+
+    class Held(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            requested.set()
+            release.wait(120)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), Held)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield HeldInput(f"http://127.0.0.1:{httpd.server_address[1]}/p.ndjson", requested, release)
+    finally:
+        release.set()
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
+def _import_of(url: str) -> dict[str, object]:
+    return {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "inputFormat", "valueString": "application/fhir+ndjson"},
+            {
+                "name": "input",
+                "part": [
+                    {"name": "type", "valueCode": "Patient"},
+                    {"name": "url", "valueUri": url},
+                ],
+            },
+        ],
+    }
+
+
+async def test_a_job_kick_off_over_the_running_jobs_bound_is_429(
+    limited_server: Server, held_input: HeldInput
+) -> None:
+    async with limited_server.client(f"onejob/{_tenant()}") as fhir:
+        first = await fhir.post("/$import", json=_import_of(held_input.url), headers=ASYNC)
+        assert first.status_code == 202, first.text
+        assert await asyncio.to_thread(held_input.requested.wait, 60)  # the job is running
+        second = await fhir.post("/$import", json=_import_of(held_input.url), headers=ASYNC)
+        _assert_throttled(second, most_s=2)
+        held_input.release.set()
+
+        async def finished() -> bool | None:
+            status = await fhir.get(first.headers["content-location"])
+            return True if status.status_code == 200 else None
+
+        await eventually(finished, within=60.0, what="the first import's manifest")
+        third = await fhir.post("/$import", json=_import_of(held_input.url), headers=ASYNC)
+        assert third.status_code == 202, third.text  # the bound counts running jobs only
+        assert (await fhir.get("/Patient/held")).json()["gender"] == "other"
