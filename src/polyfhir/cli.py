@@ -1,9 +1,10 @@
-"""``polyfhir``: run the server.
+"""``polyfhir``: run the server, and the operator's commands.
 
-``polyfhir run`` is the one-process topology: the gateway with the primary
-store in-process (SQLite file under ./data by default, or PostgreSQL when
-``POLYFHIR_PRIMARY_URL=postgresql://...``). This package is the composition
-root: the only place that imports more than one service.
+``polyfhir run`` is the one-process topology (``run_command``), ``polyfhir
+stack`` the whole local stack (``stack_command``). This package is the
+composition root: the only place that imports more than one service. A
+command's heavy imports happen in its branch, so ``migrate`` or ``token`` start
+without loading the gateway's application.
 """
 
 from __future__ import annotations
@@ -17,42 +18,12 @@ from typing import Any
 import httpx
 
 from polyfhir import bulk_cli, terminology_cli
-from polyfhir.embedded import embed_terminology
-from polyfhir_gateway.app import create_app
-from polyfhir_gateway.bootstrap import build_pipeline
 from polyfhir_gateway.entrypoints.token import add_token_arguments, mint_token
-from polyfhir_gateway.security.bootstrap import announce_auth
 from polyfhir_gateway.settings import GatewaySettings
-from polyfhir_primary.bootstrap import bootstrap
 from polyfhir_primary.entrypoints.migrate import add_migrate_arguments, migrate, report
-from polyfhir_primary.entrypoints.serve import migrate_once
 from polyfhir_primary.settings import PrimarySettings
-from polyfhir_servicekit.contract_client import ServiceClients
 from polyfhir_servicekit.logs import configure_logging
-from polyfhir_servicekit.serve import serve_app, serve_in_processes
 from polyfhir_servicekit.startup import check_port, guarded
-
-
-async def run_standalone(host: str, port: int, config_file: str | None = None) -> None:
-    settings = GatewaySettings()
-    announce_auth(settings)  # the first log line: is the API open?
-    primary_settings = PrimarySettings()
-    if config_file is not None:  # one composite config for the gateway and the relay
-        settings = settings.model_copy(update={"config_file": config_file})
-        primary_settings = primary_settings.model_copy(update={"config_file": config_file})
-    primary = await bootstrap(primary_settings)
-    clients = ServiceClients()  # the secondaries' services, if the config names any
-    pipeline = build_pipeline(primary.service, settings, clients)
-    terminology = await embed_terminology(pipeline, primary.service, primary_settings.primary_url)
-    app = create_app(primary.service, settings, pipeline=pipeline)
-    try:
-        admin = settings.admin_port
-        await serve_app(app, host, port, (admin,) if admin not in (None, port) else ())
-    finally:
-        await clients.close()
-        if terminology is not None:
-            await terminology.close()
-        await primary.close()
 
 
 def reindex(
@@ -191,16 +162,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     configure_logging(settings.log_level)
     if args.command == "run":
-        port = check_port(args.port)
-        admin = settings.admin_port
-        primary_settings = PrimarySettings()
-        serve_in_processes(
-            lambda: run_standalone(args.host, port, args.config),
-            workers=settings.workers,
-            host=args.host,
-            ports=(port, admin) if admin not in (None, port) else (port,),
-            before_fork=lambda: migrate_once(primary_settings),
-        )
+        from polyfhir.run_command import serve  # the gateway's application: this command only
+
+        serve(settings, args.host, check_port(args.port), args.config)
     elif args.command == "stack":
         from polyfhir.stack_command import run_stack
 
