@@ -45,6 +45,14 @@ def test_sqlite_drives_by_a_chain_only_when_its_terminal_is_selective() -> None:
 def test_postgres_leaves_the_order_to_its_planner() -> None:
     assert POSTGRES.driving_clause((DATE, CODE, IDENTIFIER)) is None
     assert not POSTGRES.probes_other_clauses
+    assert not POSTGRES.probes((DATE, CODE))
+
+
+def test_postgres_drives_a_search_with_a_chain_by_its_most_selective_clause() -> None:
+    half_the_patients = _chain(TokenClause("gender", (TokenMatch(ANY, "female"),)))
+    assert POSTGRES.driving_clause((half_the_patients, CODE)) == 1
+    assert POSTGRES.probes((half_the_patients,))  # the chain probes the code's rows
+    assert POSTGRES.driving_clause((_chain(StringClause("name", ("smi",))), CODE)) == 0
 
 
 def test_each_engine_matches_words_in_its_own_full_text_rows() -> None:
