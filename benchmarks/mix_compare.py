@@ -82,9 +82,11 @@ def _run(args: argparse.Namespace, servers: dict[str, Path]) -> list[Measured]:
         for backend in args.backends:
             for label, bin_dir in servers.items():
                 with database(backend) as db, deployment("run", db, {}, bin_dir) as dep:
-                    for name, clients, result, load in asyncio.run(_phases(dep, args, bundles)):
-                        measured.append(Measured(n, backend, label, name, clients, result, load))
-                print(f"round {n} {backend} {label}: done", flush=True)
+                    phases = asyncio.run(_phases(dep, args, bundles))
+                done = [Measured(n, backend, label, *phase) for phase in phases]
+                measured += done
+                # as it comes, so a run cut short keeps what it measured
+                print(f"round {n} {backend} {label}:\n{_report(done)}\n", flush=True)
     return measured
 
 
