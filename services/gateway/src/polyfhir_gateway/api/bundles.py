@@ -177,8 +177,9 @@ def history_bundle(page: Page, base: str, links: dict[str, str]) -> Json:
                 "lastModified": format_instant(stored.last_updated),
             },
         }
-        if not stored.deleted:
-            entry["resource"] = stored.response_json()
+        resource = stored.response_json()  # None for a tombstone
+        if resource is not None:
+            entry["resource"] = resource
         entries.append(entry)
     bundle: Json = {"resourceType": "Bundle", "type": "history"}
     bundle["link"] = [{"relation": rel, "url": url} for rel, url in links.items()]
