@@ -62,9 +62,12 @@ def database(backend: str) -> Iterator[Database]:
 
 
 @contextmanager
-def deployment(topology: str, db: Database, env: dict[str, str]) -> Iterator[Deployment]:
+def deployment(
+    topology: str, db: Database, env: dict[str, str], bin_dir: Path = BIN
+) -> Iterator[Deployment]:
     """``polyfhir run`` or primary-store + gateway on free ports, with ``env`` on top
-    (``POLYFHIR_WORKERS``, ...); every process is stopped on the way out."""
+    (``POLYFHIR_WORKERS``, ...); every process is stopped on the way out. ``bin_dir``:
+    whose executables (another checkout's venv, to compare trees)."""
     logs = Path(tempfile.mkdtemp(prefix="polyfhir-mix-logs-"))
     common = {"POLYFHIR_LOG_LEVEL": "WARNING", **env}
     with ExitStack() as stack:
@@ -72,7 +75,7 @@ def deployment(topology: str, db: Database, env: dict[str, str]) -> Iterator[Dep
         if topology == "run":
             port = free_port()
             server = spawn(
-                [str(BIN / "polyfhir"), "run", "--host", "127.0.0.1", "--port", str(port)],
+                [str(bin_dir / "polyfhir"), "run", "--host", "127.0.0.1", "--port", str(port)],
                 {**common, "POLYFHIR_PRIMARY_URL": db.url},
                 logs / "run.log",
             )
@@ -82,14 +85,14 @@ def deployment(topology: str, db: Database, env: dict[str, str]) -> Iterator[Dep
         else:
             store_port, port = free_port(), free_port()
             store = spawn(
-                [str(BIN / "polyfhir-primary-store"), "--port", str(store_port)],
+                [str(bin_dir / "polyfhir-primary-store"), "--port", str(store_port)],
                 {**common, "POLYFHIR_PRIMARY_URL": db.url},
                 logs / "primary-store.log",
             )
             stack.callback(stop, store)
             wait_http(f"http://127.0.0.1:{store_port}/readyz", store)
             gateway = spawn(
-                [str(BIN / "polyfhir-gateway"), "--host", "127.0.0.1", "--port", str(port)],
+                [str(bin_dir / "polyfhir-gateway"), "--host", "127.0.0.1", "--port", str(port)],
                 {**common, "POLYFHIR_PRIMARY_STORE_URL": f"http://127.0.0.1:{store_port}"},
                 logs / "gateway.log",
             )

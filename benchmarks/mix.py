@@ -166,13 +166,21 @@ async def ingest(dep: Deployment, bundles: list[bytes], clients: int) -> tuple[P
 
 
 async def search_mix(
-    dep: Deployment, facts: Facts, clients: int, seconds: float, headers: dict[str, str]
+    dep: Deployment,
+    facts: Facts,
+    clients: int,
+    seconds: float,
+    headers: dict[str, str],
+    kinds: list[str] | None = None,
 ) -> Phase:
+    """The search mix (or only ``kinds`` of it) round robin for ``seconds``."""
+    chosen = [(k, SEARCH_MIX[k]) for k in kinds or SEARCH_MIX]
+
     async def worker(session: aiohttp.ClientSession, phase: Phase, t0: float) -> None:
         rng = random.Random()  # every client its own draws
-        kinds = itertools.cycle(SEARCH_MIX.items())
+        cycle = itertools.cycle(chosen)
         while time.perf_counter() - t0 < seconds:
-            kind, make = next(kinds)
+            kind, make = next(cycle)
             started = time.perf_counter()
             await _send(session, dep.base, ("GET", make(rng, facts), None))
             _timed(kind, phase, started)()
@@ -219,7 +227,7 @@ async def crud_mix(
     return await _measured(dep, clients, [worker] * clients, headers)
 
 
-async def _warm(dep: Deployment, facts: Facts, patients: list[str]) -> None:
+async def warm(dep: Deployment, facts: Facts, patients: list[str]) -> None:
     """Every request kind once, untimed: a running server, not its first requests."""
     rng = random.Random(0)
     async with aiohttp.ClientSession() as session:
@@ -291,7 +299,7 @@ async def _run_one(
     result, patients = await ingest(dep, bundles, args.ingest_clients)
     rows.append(Row(label, "ingest", args.ingest_clients, result))
     print(f"{label}: ingest {result.units / result.seconds:,.0f} resources/s", flush=True)
-    await _warm(dep, facts, patients)
+    await warm(dep, facts, patients)
     for clients in args.clients:
         result = await search_mix(dep, facts, clients, args.seconds, headers)
         rows.append(Row(label, "search", clients, result))

@@ -7,8 +7,11 @@ from polyfhir_core.search.fulltext import parse_text_query
 from polyfhir_primary.adapters.sql.dialects import POSTGRES, SQLITE
 from polyfhir_primary.search.plan import (
     ANY,
+    Criteria,
     DateClause,
     FullTextClause,
+    ReferenceClause,
+    StringClause,
     TokenClause,
     TokenMatch,
 )
@@ -25,9 +28,31 @@ def test_sqlite_drives_by_the_most_selective_clause() -> None:
     assert SQLITE.probes_other_clauses
 
 
+def _chain(terminal: TokenClause | StringClause) -> ReferenceClause:
+    return ReferenceClause(
+        "patient", target_types=("Patient",), chain=Criteria(("Patient",), (terminal,))
+    )
+
+
+def test_sqlite_drives_by_a_chain_only_when_its_terminal_is_selective() -> None:
+    half_the_patients = _chain(TokenClause("gender", (TokenMatch(ANY, "female"),)))
+    assert SQLITE.driving_clause((half_the_patients, CODE)) == 1  # the code drives
+    by_name = _chain(StringClause("name", ("smi",)))
+    assert SQLITE.driving_clause((by_name, CODE)) == 0  # the chain to a name drives
+    assert SQLITE.driving_clause((CODE, by_name)) == 1
+
+
 def test_postgres_leaves_the_order_to_its_planner() -> None:
     assert POSTGRES.driving_clause((DATE, CODE, IDENTIFIER)) is None
     assert not POSTGRES.probes_other_clauses
+    assert not POSTGRES.probes((DATE, CODE))
+
+
+def test_postgres_drives_a_search_with_a_chain_by_its_most_selective_clause() -> None:
+    half_the_patients = _chain(TokenClause("gender", (TokenMatch(ANY, "female"),)))
+    assert POSTGRES.driving_clause((half_the_patients, CODE)) == 1
+    assert POSTGRES.probes((half_the_patients,))  # the chain probes the code's rows
+    assert POSTGRES.driving_clause((_chain(StringClause("name", ("smi",))), CODE)) == 0
 
 
 def test_each_engine_matches_words_in_its_own_full_text_rows() -> None:

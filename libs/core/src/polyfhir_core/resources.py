@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
+
+import orjson
+from pydantic import Field
 
 from polyfhir_core.errors import BadRequest
 from polyfhir_core.input_limits import MAX_INT32, parse_bounded_int
@@ -44,6 +47,12 @@ class StoredResource:
     """One version. ``content`` is None for a delete tombstone.
 
     ``content`` already carries ``id`` and ``meta.versionId``/``meta.lastUpdated``.
+
+    A resource read from the database may keep its stored JSON text (``stored_json``,
+    built by :meth:`from_stored_json`) and decode ``content`` only when something asks
+    for it: a search page or a read that goes out unchanged is written into the
+    response as that text (:meth:`response_json`), never decoded and encoded again.
+    ``stored_json`` stays in the process (the internal API carries ``content``).
     """
 
     tenant: TenantId
@@ -53,6 +62,54 @@ class StoredResource:
     last_updated: datetime
     deleted: bool
     content: Json | None
+    stored_json: Annotated[bytes | None, Field(exclude=True)] = field(
+        default=None, compare=False, repr=False
+    )
+
+    @classmethod
+    def from_stored_json(
+        cls,
+        tenant: TenantId,
+        resource_type: str,
+        id: str,
+        version: int,
+        last_updated: datetime,
+        stored_json: bytes,
+    ) -> StoredResource:
+        """A live version whose ``content`` is decoded from ``stored_json`` on first use."""
+        stored = object.__new__(cls)
+        for name, value in (
+            ("tenant", tenant),
+            ("resource_type", resource_type),
+            ("id", id),
+            ("version", version),
+            ("last_updated", last_updated),
+            ("deleted", False),
+            ("stored_json", stored_json),
+        ):
+            object.__setattr__(stored, name, value)
+        return stored  # ``content`` unset: __getattr__ decodes it when first read
+
+    if not TYPE_CHECKING:  # hidden from mypy, which would type every unknown attribute by it
+
+        def __getattr__(self, name: str) -> Any:
+            """Only reached for an unset slot: ``content`` of :meth:`from_stored_json`."""
+            if name != "content" or self.stored_json is None:
+                raise AttributeError(name)
+            content = orjson.loads(self.stored_json)
+            object.__setattr__(self, "content", content)
+            return content
+
+    def response_json(self) -> Json | orjson.Fragment | None:
+        """What to put into a response for this version: its stored text as is while
+        ``content`` has not been decoded (nothing can have changed it), else ``content``."""
+        slot: Any = StoredResource.__dict__["content"]  # the slot itself, past __getattr__
+        try:
+            content: Json | None = slot.__get__(self, StoredResource)
+        except AttributeError:
+            assert self.stored_json is not None
+            return orjson.Fragment(self.stored_json)
+        return content
 
     @property
     def key(self) -> ResourceKey:

@@ -145,7 +145,9 @@ def _match(
     stored: StoredResource, base: str, mode: str, project: Callable[[Json], Json] | None
 ) -> Json:
     content = (
-        stored.content if project is None or stored.content is None else project(stored.content)
+        stored.response_json()
+        if project is None or stored.content is None
+        else project(stored.content)
     )
     return {
         "fullUrl": f"{base}/{stored.resource_type}/{stored.id}",
@@ -175,8 +177,9 @@ def history_bundle(page: Page, base: str, links: dict[str, str]) -> Json:
                 "lastModified": format_instant(stored.last_updated),
             },
         }
-        if stored.content is not None:
-            entry["resource"] = stored.content
+        resource = stored.response_json()  # None for a tombstone
+        if resource is not None:
+            entry["resource"] = resource
         entries.append(entry)
     bundle: Json = {"resourceType": "Bundle", "type": "history"}
     bundle["link"] = [{"relation": rel, "url": url} for rel, url in links.items()]

@@ -33,7 +33,7 @@ def _stored_response(fc: FhirContext, stored: object) -> Response:
 
     assert isinstance(stored, StoredResource)
     headers = {"ETag": stored.etag, "Last-Modified": http_date(stored.last_updated)}
-    return fhir_response(stored.content, 200, headers)
+    return fhir_response(stored.response_json(), 200, headers)
 
 
 @router.get("/{rtype}/{rid}/_history/{vid}")

@@ -87,6 +87,16 @@ class Dialect(ABC):
         """The clause whose rows drive a search (the others probe them), or None
         when every clause is a membership the engine orders itself."""
 
+    def probes(self, others: Sequence[Clause]) -> bool:
+        """Whether ``others`` (every clause but the driver) probe the driver's rows
+        rather than being memberships the engine orders."""
+        del others
+        return self.probes_other_clauses
+
+    # Appended inside a probe's ``EXISTS`` (PostgreSQL: `` OFFSET 0`` keeps the planner
+    # from pulling the probe up into a join it would reorder).
+    probe_fence: ClassVar[str] = ""
+
     @abstractmethod
     def fulltext_membership(self, f: str, words: FullTextClause) -> tuple[str, str, list[Any]]:
         """``(table, condition, args)``: the engine's full-text rows (alias ``f``)

@@ -13,7 +13,13 @@ from polyfhir_primary.adapters.sql.dialect import Dialect
 
 
 def decode_row(tenant: TenantId, row: Sequence[Any], d: Dialect) -> StoredResource:
+    """A live version keeps its JSON text and decodes it only when ``content`` is read
+    (a page that goes out unchanged is never decoded: ``StoredResource.response_json``)."""
     rtype, rid, version, last_updated, deleted, content = row[:6]
+    if content is not None and not deleted:
+        return StoredResource.from_stored_json(
+            tenant, rtype, rid, int(version), d.read_ts(last_updated), bytes(content)
+        )
     return StoredResource(
         tenant=tenant,
         resource_type=rtype,

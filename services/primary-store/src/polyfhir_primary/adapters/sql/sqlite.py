@@ -9,6 +9,7 @@ acknowledged.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -52,6 +53,8 @@ from polyfhir_primary.adapters.sql.session import (
 from polyfhir_primary.adapters.sql.sqlite_checkpoint import WRITER_PRAGMAS, Checkpointer
 from polyfhir_primary.adapters.sql.sqlite_statistics import SqliteStatistics
 
+_log = logging.getLogger(__name__)
+
 _PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=FULL",
@@ -74,6 +77,18 @@ _TOO_COMPLEX = (
 )
 
 
+def _after(db: Callable[[], sqlite3.Connection], first: str, call: Callable[[], Any]) -> Any:
+    db().execute(first)
+    return call()
+
+
+def _commit_read(db: sqlite3.Connection) -> None:
+    try:
+        db.execute("COMMIT")
+    except sqlite3.Error:  # nothing to lose in a read; the next BEGIN finds out
+        _log.warning("COMMIT of a read transaction failed", exc_info=True)
+
+
 def _run_statement(statement: Callable[[], Any]) -> Any:
     try:
         return statement()
@@ -84,17 +99,38 @@ def _run_statement(statement: Callable[[], Any]) -> Any:
 
 
 class SqliteConn:
-    """A sqlite3 connection whose every call runs on its own single thread."""
+    """A sqlite3 connection whose every call runs on its own single thread.
+
+    A read transaction costs no thread hop of its own: its ``BEGIN`` runs in the hop
+    of its first statement (:meth:`begin_with_next`) and its ``COMMIT`` is queued
+    behind its last one without waiting for it (:meth:`commit_read`); the thread runs
+    calls in order, so the next user of the connection finds it committed."""
 
     def __init__(self, target: str, *, uri: bool, pragmas: tuple[str, ...] = ()) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._raw: sqlite3.Connection | None = None
         self._target, self._uri = target, uri
         self._pragmas = _PRAGMAS + pragmas
+        self._begin: str | None = None  # run before the next call, in its hop
         self.lock = PriorityLock()
 
     async def _run(self, fn: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, partial(fn, *args))
+        call = partial(fn, *args)
+        if self._begin is not None:
+            call, self._begin = partial(_after, self._db, self._begin, call), None
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    def begin_with_next(self, sql: str) -> None:
+        """``sql`` (a ``BEGIN``) runs on the thread just before the next call, in its hop."""
+        self._begin = sql
+
+    def commit_read(self) -> None:
+        """End a read transaction: ``COMMIT`` queued on the thread, not waited for (a read
+        has nothing to make durable); nothing when no statement ran (nor its BEGIN)."""
+        if self._begin is not None:
+            self._begin = None
+            return
+        self._executor.submit(_commit_read, self._db())
 
     def _open(self) -> None:
         raw = sqlite3.connect(
@@ -127,6 +163,8 @@ class SqliteConn:
         """ROLLBACK when a transaction is open: after a failed or cancelled statement
         (a cancelled ``BEGIN`` still ran on the thread; a failed one opened nothing).
         Queued on the connection's one thread, it runs before any later statement."""
+
+        self._begin = None  # not run: nothing to roll back of it
 
         def rollback() -> None:
             db = self._db()
@@ -211,13 +249,19 @@ class SqliteDatabase:
         conn = self._writer if write else self._reader()
         async with conn.lock:
             try:  # BEGIN too: cancelled while awaited, it still runs on the thread
-                await conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                if write:
+                    await conn.execute("BEGIN IMMEDIATE")
+                else:
+                    conn.begin_with_next("BEGIN")  # no hop of its own (SqliteConn)
                 async with running_session(conn, SQLITE, tenant) as session:
                     yield session
             except BaseException:
                 await conn.rollback_open()
                 raise
-            await conn.execute("COMMIT")
+            if write:
+                await conn.execute("COMMIT")
+            else:
+                conn.commit_read()
             if session.saved:
                 self._statistics.wrote(session.saved)
         if write and self._checkpoints is not None:

@@ -75,7 +75,7 @@ class SqlBuilder:
         """Every clause of ``criteria`` as a test of the rows of ``alias``, whose types
         are ``criteria``'s (not tested again): memberships, or where the dialect
         probes (SQLite) probes."""
-        every = -1 if self.dialect.probes_other_clauses else None
+        every = -1 if self.dialect.probes(criteria.clauses) else None
         return self._criteria(criteria, alias, every, typed=False)
 
     def driver(self, clauses: tuple[Clause, ...]) -> int:

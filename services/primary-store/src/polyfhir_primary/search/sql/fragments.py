@@ -99,7 +99,8 @@ def exists(
     if source is not None:  # its placeholders come first: FROM precedes WHERE
         select_from = f"{source[0]} CROSS JOIN {table} {x}"
         return member_of(types, alias, x, select_from, (where, [*source[1], *args]), negate)
-    return member_of(types, alias, x, f"{table} {x}", (where, args), negate, b.probe)
+    fence = b.dialect.probe_fence if b.probe else ""
+    return member_of(types, alias, x, f"{table} {x}", (where + fence, args), negate, b.probe)
 
 
 def any_of(parts: list[Sql]) -> Sql:

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from polyfhir_primary.adapters.sql.dialect import Conn, Dialect
+from polyfhir_primary.adapters.sql.dialects.selectivity import is_chain, most_selective
 from polyfhir_primary.adapters.sql.fulltext import Writes, postgres_document_writes, tsquery
 from polyfhir_primary.adapters.sql.pending import Owner
 from polyfhir_primary.search.plan import Clause, FullTextClause
@@ -34,8 +35,21 @@ class PostgresDialect(Dialect):
         still probes the token index with ``code = ANY(...)``."""
         return f"{column} = ANY((SELECT ?::text[])::text[])", [list(values)]
 
+    probe_fence = " OFFSET 0"
+
     def driving_clause(self, clauses: Sequence[Clause]) -> int | None:
-        return None  # the planner orders the memberships by its statistics
+        """None: the planner orders the memberships by its statistics; but not a chain.
+        Its estimate of the references to a set of targets is the column's average
+        (~1 per target; a patient has ~40): ``patient.gender=female&code=X`` went
+        through the references to half the patients and probed the code for each
+        (3,400 probes, 35-90 ms at 9,100 resources). With a chain among the clauses
+        the most selective clause drives (SQLite's rank) and the others probe."""
+        if len(clauses) < 2 or not any(is_chain(c) for c in clauses):
+            return None
+        return most_selective(clauses)
+
+    def probes(self, others: Sequence[Clause]) -> bool:
+        return any(is_chain(c) for c in others)
 
     def fulltext_membership(self, f: str, words: FullTextClause) -> tuple[str, str, list[Any]]:
         return "fulltext", f"{f}.{words.column} @@ to_tsquery('english', ?)", [tsquery(words.query)]
