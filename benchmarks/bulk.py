@@ -101,11 +101,18 @@ def rss() -> int:
 
 @dataclass
 class Measured:
-    """A job run to its end: its final state, wall seconds and peak RSS growth in MiB."""
+    """A job run to its end: its final state, wall seconds, peak RSS growth in MiB and
+    this process's CPU seconds (every thread: SQLite's work included, PostgreSQL's not)."""
 
     job: Any
     seconds: float
     rss_growth_mib: float
+    cpu_s: float
+
+    @property
+    def cpu_us(self) -> float:
+        """CPU µs of this process per resource: what the shared machine's load leaves out."""
+        return self.cpu_s * 1e6 / max(1, int(self.job.done))
 
     @property
     def rate(self) -> float:
@@ -135,7 +142,7 @@ async def run_job(
 ) -> Measured:
     base = rss()
     peak, stop = [base], asyncio.Event()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     job = await runner.submit(ctx, kind, params)
 
     async def progress() -> Any:
@@ -143,11 +150,11 @@ async def run_job(
 
     sampler = asyncio.create_task(sample_rss(stop, peak, progress, trace_s, kind))
     done = await runner.wait(ctx, job.id)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     stop.set()
     await sampler
     assert done.state.value == "completed", done.error
-    return Measured(done, seconds, (peak[0] - base) / 2**20)
+    return Measured(done, seconds, (peak[0] - base) / 2**20, cpu)
 
 
 def exported_paths(workdir: Path, job: Any) -> list[tuple[str, Path]]:
@@ -200,6 +207,8 @@ async def measure(
         "load/s": loaded,
         "export/s": exported.rate,
         "rss_growth_mib": exported.rss_growth_mib,
+        "export_cpu_us": exported.cpu_us,
+        "import_cpu_us": imported.cpu_us if imported else None,
         "import/s": imported.rate if imported else None,
         "import_rss_mib": imported.rss_growth_mib if imported else None,
         "copy/s": copy_rate,
@@ -270,12 +279,14 @@ def main() -> None:
             ratio = f"1 : {copy / imported:,.0f}" if copy and imported else "—"
             rows.append([
                 backend, args.resources, args.load, f"{before} → {_load_average()}",
-                _dash(result["load/s"]), result["export/s"], result["rss_growth_mib"],
-                _dash(imported), _dash(result["import_rss_mib"]), _dash(copy), ratio,
+                _dash(result["load/s"]), result["export/s"], result["export_cpu_us"],
+                result["rss_growth_mib"], _dash(imported), _dash(result["import_cpu_us"]),
+                _dash(result["import_rss_mib"]), _dash(copy), ratio,
             ])  # fmt: skip
     print(table(
         ["engine", "resources", "load", "load average (start → end)", "load/s (write path)",
-         "export/s", "export RSS growth MiB", "import/s", "import RSS growth MiB",
+         "export/s", "export CPU µs/resource", "export RSS growth MiB", "import/s",
+         "import CPU µs/resource", "import RSS growth MiB",
          "raw COPY/s (yardstick)", "import : COPY"],
         rows,
     ))  # fmt: skip
