@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
@@ -124,8 +125,14 @@ class StoredResource:
         return f"{self.resource_type}/{self.id}/_history/{self.version}"
 
 
+@lru_cache(maxsize=64)
 def format_instant(value: datetime) -> str:
-    """FHIR instant with millisecond precision, always UTC ``Z``."""
+    """FHIR instant with millisecond precision, always UTC ``Z``.
+
+    Cached: a transaction stamps every resource, version and event it writes with one
+    time (an import's batch: hundreds of calls with the same value), and ``strftime``
+    was 2-4 % of an import's wall time (py-spy, session 11). Equal datetimes are the
+    same instant, so they format alike."""
     value = value.astimezone(UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
