@@ -168,12 +168,25 @@ class Exporter:
         return NdjsonFiles(self.storage, self.run.job.id, rtype, suffix, self.limits, first)
 
     def _write(self, stored: StoredResource, output: NdjsonFiles, deleted: NdjsonFiles) -> None:
-        if stored.deleted or stored.content is None:
+        line = None if stored.deleted else self._line(stored)
+        if line is None:
             if self.request.since is not None:  # deletions only matter to a _since export
                 deleted.add(orjson.dumps(_deletion(stored)))
             return
-        output.add(orjson.dumps(self._elements(stored.content)))
+        output.add(line)
         self.exported += 1
+
+    def _line(self, stored: StoredResource) -> bytes | None:
+        """The resource's NDJSON line: its stored JSON text as it is when nothing selects
+        elements from it (never decoded and encoded again: about half of an export's
+        time per resource), else the selected elements."""
+        if self.request.elements:
+            return None if stored.content is None else orjson.dumps(self._elements(stored.content))
+        body = stored.response_json()
+        if body is None:
+            return None
+        line = orjson.dumps(body)
+        return line if b"\n" not in line else orjson.dumps(stored.content)  # one line each
 
     async def _close(self, output: NdjsonFiles, deleted: NdjsonFiles, last: str | None) -> None:
         for files, kept in ((output, self.checkpoint.output), (deleted, self.checkpoint.deleted)):
