@@ -49,6 +49,10 @@ class Dialect(ABC):
     pages_from_index_rows: ClassVar[bool]
     # The first full-text page by walking the type's documents in id order.
     walks_fulltext: ClassVar[bool]
+    # ``:below``/``:above`` of a code with a system: the related codes listed from the
+    # closure drive the token index (SQLite would otherwise probe the closure once per
+    # token row of the parameter; PostgreSQL's planner drives from the closure itself).
+    closure_drives: ClassVar[bool] = False
 
     def ts(self, value: datetime) -> Any:
         if self.timestamps_as_text:

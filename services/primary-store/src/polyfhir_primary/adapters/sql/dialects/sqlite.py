@@ -28,6 +28,7 @@ class SqliteDialect(Dialect):
     counts_from_index_rows = True
     pages_from_index_rows = False  # its general page reads resources in id order already
     walks_fulltext = False
+    closure_drives = True
 
     def code_list_source(self, j: str, values: Sequence[str]) -> tuple[str, list[Any]] | None:
         return f"json_each(?) {j}", [orjson.dumps(sorted(set(values))).decode()]
