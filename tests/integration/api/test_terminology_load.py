@@ -73,8 +73,10 @@ async def test_hl7_hierarchies_and_their_value_sets_load_once(fhir: httpx.AsyncC
 async def test_the_whole_hl7_set_loads_and_reloads_unchanged(
     server: Any, fhir: httpx.AsyncClient
 ) -> None:
-    if server.topology != "inprocess":
-        pytest.skip("2,448 resources: once per engine is enough (the slices cover both topologies)")
+    if server.topology != "inprocess" or server.backend != "postgresql":
+        # 2,448 resources loaded twice: once is enough, on the engine with limits a real
+        # definition can meet (an index entry's size); the slices above cover every server
+        pytest.skip("the whole set runs once, on PostgreSQL in one process")
     resources = read_sources(["hl7"]).resources
     too_big = {"CodeSystem/v3-ActCode", "ValueSet/c80-doc-typecodes", "CodeSystem/dicom-dcim"}
     first = await _load(fhir, resources)
