@@ -17,6 +17,7 @@ import pytest
 
 from bulk_client import ASYNC
 from conftest import Server
+from polyfhir.bulk_cli import import_parameters
 from polyfhir_engines.processes import free_port
 from support import eventually
 
@@ -213,19 +214,7 @@ def held_input() -> Iterator[HeldInput]:
 
 
 def _import_of(url: str) -> dict[str, object]:
-    return {
-        "resourceType": "Parameters",
-        "parameter": [
-            {"name": "inputFormat", "valueString": "application/fhir+ndjson"},
-            {
-                "name": "input",
-                "part": [
-                    {"name": "type", "valueCode": "Patient"},
-                    {"name": "url", "valueUri": url},
-                ],
-            },
-        ],
-    }
+    return import_parameters([{"type": "Patient", "url": url}])
 
 
 async def test_a_job_kick_off_over_the_running_jobs_bound_is_429(
