@@ -37,7 +37,7 @@ from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_core.tenancy import TenantContext
 from polyfhir_gateway.bulk.export_job import EXPORT, ExportCheckpoint
 from polyfhir_gateway.bulk.export_request import ExportLevel, read_export_request
-from polyfhir_gateway.bulk.exports import progress
+from polyfhir_gateway.bulk.exports import export_manifest, progress
 from polyfhir_gateway.bulk.import_job import IMPORT, ImportCheckpoint
 from polyfhir_gateway.bulk.import_request import ImportRequest, read_import_request
 from polyfhir_gateway.bulk.job_kinds import bulk_kinds
@@ -159,14 +159,8 @@ def export(dsn: str, tenant: str, options: ExportOptions, out: Path, request: st
         if done is None:
             return 1
         result, folder = ExportCheckpoint.of(done.checkpoint), Path(tmp) / done.id
-        manifest = {
-            "transactionTime": done.params["transaction_time"],
-            "request": request,
-            "requiresAccessToken": False,
-            "output": _move_files(folder, result.output, out),
-            "deleted": _move_files(folder, result.deleted, out),
-            "error": _move_files(folder, result.error, out),
-        }
+        files = [_move_files(folder, f, out) for f in (result.output, result.deleted, result.error)]
+        manifest = export_manifest(done, False, *files)
     (out / "manifest.json").write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
     counts = ", ".join(f"{e['type']} {e['count']}" for e in manifest["output"]) or "nothing"
     print(f"exported {counts} to {out}")

@@ -27,7 +27,13 @@ from polyfhir_gateway.bulk.export_request import (
     parameters_pairs,
     read_export_request,
 )
-from polyfhir_gateway.bulk.exports import BulkJobs, JobStatus, TooManyJobs, progress
+from polyfhir_gateway.bulk.exports import (
+    BulkJobs,
+    JobStatus,
+    TooManyJobs,
+    export_manifest,
+    progress,
+)
 from polyfhir_gateway.context import FhirContext, fhir_context, request_tenant
 
 router = APIRouter(prefix="/fhir")
@@ -155,15 +161,8 @@ async def export_status(job_id: str, fc: Ctx) -> Response:
         return status
     jobs, job = bulk_jobs(fc.request), status.job
     done = ExportCheckpoint.of(job.checkpoint)
-    params = job.params
-    manifest = {
-        "transactionTime": params["transaction_time"],
-        "request": params["request"],
-        "requiresAccessToken": fc.settings.bulk_s3_presign_s is None,
-        "output": await jobs.file_urls(job, done.output, fc.base),
-        "deleted": await jobs.file_urls(job, done.deleted, fc.base),
-        "error": await jobs.file_urls(job, done.error, fc.base),
-    }
+    files = [await jobs.file_urls(job, f, fc.base) for f in (done.output, done.deleted, done.error)]
+    manifest = export_manifest(job, fc.settings.bulk_s3_presign_s is None, *files)
     return manifest_response(status, manifest)
 
 

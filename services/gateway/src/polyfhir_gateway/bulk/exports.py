@@ -96,6 +96,21 @@ class BulkJobs:
         return out
 
 
+def export_manifest(
+    job: Job, requires_token: bool, output: list[Any], deleted: list[Any], error: list[Any]
+) -> dict[str, Any]:
+    """A completed export's manifest (Bulk Data IG), given its files' ``{type, url,
+    count}`` entries: served by ``$export-status``, written by ``polyfhir export --store``."""
+    return {
+        "transactionTime": job.params["transaction_time"],
+        "request": job.params["request"],
+        "requiresAccessToken": requires_token,
+        "output": output,
+        "deleted": deleted,
+        "error": error,
+    }
+
+
 def progress(job: Job) -> str:
     """``X-Progress``: resources so far, and how far through the types (or inputs)."""
     if job.kind == "import":
