@@ -85,8 +85,10 @@ def _after(db: Callable[[], sqlite3.Connection], first: str, call: Callable[[], 
 def _commit_read(db: sqlite3.Connection) -> None:
     try:
         db.execute("COMMIT")
-    except sqlite3.Error:  # nothing to lose in a read; the next BEGIN finds out
+    except sqlite3.Error:  # nothing to lose in a read: end it, so the next BEGIN can run
         _log.warning("COMMIT of a read transaction failed", exc_info=True)
+        if db.in_transaction:
+            db.execute("ROLLBACK")
 
 
 def _run_statement(statement: Callable[[], Any]) -> Any:
