@@ -34,8 +34,7 @@ async def run_standalone(host: str, port: int, config_file: str | None = None) -
     terminology = await embed_terminology(pipeline, primary.service, primary_settings.primary_url)
     app = create_app(primary.service, settings, pipeline=pipeline)
     try:
-        admin = settings.admin_port
-        await serve_app(app, host, port, (admin,) if admin not in (None, port) else ())
+        await serve_app(app, host, port, settings.admin_ports(port))
     finally:
         await clients.close()
         if terminology is not None:
@@ -45,12 +44,11 @@ async def run_standalone(host: str, port: int, config_file: str | None = None) -
 
 def serve(settings: GatewaySettings, host: str, port: int, config_file: str | None) -> None:
     """Serve until stopped, in ``settings.workers`` processes sharing the port(s)."""
-    admin = settings.admin_port
     primary_settings = PrimarySettings()
     serve_in_processes(
         lambda: run_standalone(host, port, config_file),
         workers=settings.workers,
         host=host,
-        ports=(port, admin) if admin not in (None, port) else (port,),
+        ports=(port, *settings.admin_ports(port)),
         before_fork=lambda: migrate_once(primary_settings),
     )

@@ -178,6 +178,10 @@ class GatewaySettings(BaseSettings):
         description="serve /admin and /metrics on this internal port only (unset: the main port)",
     )
 
+    def admin_ports(self, port: int) -> tuple[int, ...]:
+        """The ports served beside the main ``port``: the admin port, when it is another."""
+        return () if self.admin_port in (None, port) else (self.admin_port,)
+
     @model_validator(mode="after")
     def _s3_needs_a_bucket(self) -> Self:
         if self.bulk_storage == "s3" and not self.bulk_s3_bucket:

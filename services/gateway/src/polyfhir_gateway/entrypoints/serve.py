@@ -8,12 +8,6 @@ from polyfhir_servicekit.serve import run_service, serve_app
 from polyfhir_servicekit.startup import guarded
 
 
-def _admin_ports(settings: GatewaySettings, port: int) -> tuple[int, ...]:
-    if settings.admin_port is None or settings.admin_port == port:
-        return ()
-    return (settings.admin_port,)
-
-
 @guarded
 def main(argv: list[str] | None = None) -> None:
     settings = GatewaySettings()
@@ -21,11 +15,11 @@ def main(argv: list[str] | None = None) -> None:
         "polyfhir-gateway",
         settings,
         lambda host, port: serve_app(
-            build_remote_app(settings), host, port, _admin_ports(settings, port)
+            build_remote_app(settings), host, port, settings.admin_ports(port)
         ),
         argv,
         workers=settings.workers,
-        extra_ports=lambda port: _admin_ports(settings, port),
+        extra_ports=settings.admin_ports,
     )
 
 
