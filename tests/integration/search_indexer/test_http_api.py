@@ -24,6 +24,7 @@ from polyfhir_core.tenancy import TenantContext
 from polyfhir_engines.processes import free_port
 from polyfhir_search.entrypoints.http import create_app
 from polyfhir_servicekit.contract_client import contract_client
+from polyfhir_servicekit.transports import AiohttpTransport, HttpxTransport, Transport
 
 pytestmark = pytest.mark.integration
 
@@ -93,13 +94,19 @@ async def test_probes_and_metrics(http: httpx.AsyncClient) -> None:
     assert "polyfhir_search_events_total" in metrics
 
 
-async def test_unreachable_service_is_unavailable() -> None:
+@pytest.mark.parametrize("kind", ["aiohttp", "httpx"])
+async def test_unreachable_service_is_unavailable(kind: str) -> None:
     async with httpx.AsyncClient() as http:
-        index = contract_client(SEARCH_INDEX, f"http://127.0.0.1:{free_port()}", http, timeout=2.0)
-        with pytest.raises(ServiceUnavailable):
-            await index.stats(TenantContext.of("t"))
-        with pytest.raises(ServiceUnavailable):
-            await index.check_ready()
+        transport: Transport = AiohttpTransport() if kind == "aiohttp" else HttpxTransport(http)
+        url = f"http://127.0.0.1:{free_port()}"
+        index = contract_client(SEARCH_INDEX, url, transport, timeout=2.0)
+        try:
+            with pytest.raises(ServiceUnavailable):
+                await index.stats(TenantContext.of("t"))
+            with pytest.raises(ServiceUnavailable):
+                await index.check_ready()
+        finally:
+            await transport.close()
 
 
 async def test_an_engine_that_is_down_is_unavailable(ev: Any, engine_kind: str) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import orjson
+import pytest
+from pydantic import ValidationError
 
 from polyfhir_core import wire
 from polyfhir_core.contracts.primary_store import Page
@@ -41,11 +43,51 @@ def test_equal_to_the_same_version_built_from_its_content() -> None:
     assert built.response_json() == orjson.loads(TEXT)
 
 
-def test_the_internal_api_carries_the_content_not_the_text() -> None:
+def test_the_internal_api_carries_the_stored_text_and_the_receiver_keeps_it() -> None:
     data = orjson.loads(wire.dumps(Page, Page(resources=[_stored()])))
     (sent,) = data["resources"]
-    assert sent["content"] == orjson.loads(TEXT)
-    assert "stored_json" not in sent
+    assert sent["content_json"] == TEXT.decode()  # the stored text, as is
     (received,) = wire.loads(Page, orjson.dumps(data)).resources
+    assert isinstance(received.response_json(), orjson.Fragment)  # not decoded on arrival
+    assert received == _stored()
     assert received.content == orjson.loads(TEXT)
-    assert received.stored_json is None
+
+
+def test_a_changed_or_deleted_version_travels_as_its_content() -> None:
+    changed = _stored()
+    assert changed.content is not None
+    changed.content["gender"] = "male"
+    tombstone = StoredResource(TENANT, "Patient", "p1", 3, NOW, True, None)
+    page = wire.loads(Page, wire.dumps(Page, Page(resources=[changed, tombstone])))
+    assert page.resources[0].content == {**orjson.loads(TEXT), "gender": "male"}
+    assert page.resources[1] == tombstone
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"tenant": "t"},
+        {
+            "tenant": "t",
+            "resource_type": "Patient",
+            "id": "p1",
+            "version": "2",
+            "last_updated": "2026-01-01T00:00:00+00:00",
+            "deleted": False,
+            "content_json": "{}",
+        },
+        {
+            "tenant": "t",
+            "resource_type": "Patient",
+            "id": "p1",
+            "version": 2,
+            "last_updated": "yesterday",
+            "deleted": False,
+            "content_json": "{}",
+        },
+        "Patient/p1",
+    ],
+)
+def test_anything_else_is_refused_as_a_validation_error(bad: object) -> None:
+    with pytest.raises(ValidationError):
+        wire.load(Page, {"resources": [bad]})

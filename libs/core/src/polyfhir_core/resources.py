@@ -6,10 +6,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from pydantic import Field
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import core_schema
 
 from polyfhir_core.errors import BadRequest
 from polyfhir_core.input_limits import MAX_INT32, parse_bounded_int
@@ -53,7 +54,11 @@ class StoredResource:
     built by :meth:`from_stored_json`) and decode ``content`` only when something asks
     for it: a search page or a read that goes out unchanged is written into the
     response as that text (:meth:`response_json`), never decoded and encoded again.
-    ``stored_json`` stays in the process (the internal API carries ``content``).
+
+    On the internal API (``polyfhir_core.wire``) a version travels as its fields with
+    the resource as a JSON *string* (``content_json``): the sender writes its stored
+    text as is, the receiver keeps it as ``stored_json`` (decoded only if asked), so a
+    page crosses the process boundary without being walked as JSON on either side.
     """
 
     tenant: TenantId
@@ -63,9 +68,7 @@ class StoredResource:
     last_updated: datetime
     deleted: bool
     content: Json | None
-    stored_json: Annotated[bytes | None, Field(exclude=True)] = field(
-        default=None, compare=False, repr=False
-    )
+    stored_json: bytes | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_stored_json(
@@ -111,6 +114,57 @@ class StoredResource:
             assert self.stored_json is not None
             return orjson.Fragment(self.stored_json)
         return content
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        """The internal API's form of a version (see the class doc): ``to_wire``/``from_wire``."""
+        return core_schema.no_info_plain_validator_function(
+            cls.from_wire,
+            serialization=core_schema.plain_serializer_function_ser_schema(cls.to_wire),
+        )
+
+    def to_wire(self) -> Json:
+        body = self.response_json()
+        if isinstance(body, orjson.Fragment):
+            assert self.stored_json is not None
+            text: str | None = self.stored_json.decode()
+        else:
+            text = None if body is None else orjson.dumps(body).decode()
+        return {
+            "tenant": self.tenant.value,
+            "resource_type": self.resource_type,
+            "id": self.id,
+            "version": self.version,
+            "last_updated": self.last_updated.isoformat(),
+            "deleted": self.deleted,
+            "content_json": text,
+        }
+
+    @classmethod
+    def from_wire(cls, data: Any) -> StoredResource:
+        """A version from its wire form (``ValueError`` for anything else: a 400)."""
+        if isinstance(data, StoredResource):
+            return data
+        try:
+            tenant, rtype, rid = TenantId(data["tenant"]), data["resource_type"], data["id"]
+            version, deleted, text = data["version"], data["deleted"], data["content_json"]
+            last_updated = datetime.fromisoformat(data["last_updated"])
+        except (TypeError, KeyError, ValueError, BadRequest) as exc:
+            raise ValueError(f"not a stored resource: {exc!r}") from exc
+        if not (
+            isinstance(rtype, str)
+            and isinstance(rid, str)
+            and type(version) is int
+            and isinstance(deleted, bool)
+            and (text is None or isinstance(text, str))
+        ):
+            raise ValueError("not a stored resource: a field has the wrong type")
+        if text is None or deleted:
+            content = None if text is None else orjson.loads(text)
+            return cls(tenant, rtype, rid, version, last_updated, deleted, content)
+        return cls.from_stored_json(tenant, rtype, rid, version, last_updated, text.encode())
 
     @property
     def key(self) -> ResourceKey:

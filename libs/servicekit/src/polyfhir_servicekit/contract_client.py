@@ -6,12 +6,14 @@ whose every call is ``POST <base_url><path>/<call>`` (see
 ``polyfhir_servicekit.contract_server``). Errors come back as what the service
 raised: an OperationOutcome answer is re-raised as the same ``FhirError``
 subclass; a transport failure, or an answer that is not an OperationOutcome,
-is ``ServiceUnavailable``. A call with a ``timeout_ms`` argument waits
-server-side: its HTTP timeout is extended to cover that wait
+is ``ServiceUnavailable``. The bytes travel through a
+:class:`~polyfhir_servicekit.transports.Transport`: aiohttp between processes, or
+any ``httpx.AsyncClient`` (the tests' ASGI transport). A call with a ``timeout_ms``
+argument waits server-side: its HTTP timeout is extended to cover that wait
 (:func:`http_timeout`). ``check_ready`` is ``GET <base_url>/readyz``.
 
-:class:`ServiceClients` owns the one ``httpx.AsyncClient`` a process uses for
-every contract client it holds; closing it closes them all.
+:class:`ServiceClients` owns the one transport (an aiohttp session) a process uses
+for every contract client it holds; closing it closes them all.
 """
 
 from __future__ import annotations
@@ -26,6 +28,12 @@ import orjson
 from polyfhir_core import wire
 from polyfhir_core.contracts.contract import WAIT_PARAMETER, Call, Contract
 from polyfhir_core.errors import FhirError, Issue, ServiceUnavailable, operation_outcome
+from polyfhir_servicekit.transports import (
+    AiohttpTransport,
+    HttpxTransport,
+    Transport,
+    TransportFailed,
+)
 
 T = TypeVar("T")
 
@@ -48,9 +56,9 @@ class ContractClient:
 
     contract: Contract[Any]
 
-    def __init__(self, base_url: str, http: httpx.AsyncClient, timeout: float) -> None:
+    def __init__(self, base_url: str, transport: Transport, timeout: float) -> None:
         self._base = base_url.rstrip("/")
-        self._http = http
+        self._transport = transport
         self._timeout = timeout
 
     def __repr__(self) -> str:
@@ -58,45 +66,43 @@ class ContractClient:
 
     async def _invoke(self, call: Call, arguments: dict[str, Any]) -> Any:
         body = {p.name: wire.dump(p.kind, arguments[p.name]) for p in call.parameters}
-        service = self.contract.service
         try:
-            response = await self._http.post(
+            status, content = await self._transport.post(
                 f"{self._base}{self.contract.path}/{call.name}",
-                content=orjson.dumps(body),
-                headers={"content-type": "application/json"},
-                timeout=http_timeout(arguments, self._timeout),
+                orjson.dumps(body),
+                http_timeout(arguments, self._timeout),
             )
-        except httpx.TransportError as exc:
-            raise ServiceUnavailable(f"{service} unreachable: {exc}") from exc
-        if response.status_code >= 400:
-            raise _error(service, response)
-        return wire.load(call.result, orjson.loads(response.content))
+        except TransportFailed as exc:
+            raise ServiceUnavailable(f"{self.contract.service} unreachable: {exc}") from exc
+        if status >= 400:
+            raise _error(self.contract.service, status, content)
+        return wire.load(call.result, orjson.loads(content))
 
     async def check_ready(self) -> None:
         service = self.contract.service
         try:
-            response = await self._http.get(f"{self._base}/readyz")
-        except httpx.TransportError as exc:
+            status, content = await self._transport.get(f"{self._base}/readyz", self._timeout)
+        except TransportFailed as exc:
             raise ServiceUnavailable(f"{service} unreachable: {exc}") from exc
-        if response.status_code != 200:
-            raise ServiceUnavailable(f"{service} not ready: {response.text}")
+        if status != 200:
+            raise ServiceUnavailable(f"{service} not ready: {content.decode(errors='replace')}")
 
 
 _TRANSIENT_STATUSES = frozenset({502, 503, 504})
 
 
-def _error(service: str, response: httpx.Response) -> Exception:
+def _error(service: str, status: int, content: bytes) -> Exception:
     try:
-        data = orjson.loads(response.content)
+        data = orjson.loads(content)
     except orjson.JSONDecodeError:
         data = None
     if isinstance(data, dict) and data.get("resourceType") == "OperationOutcome":
-        return FhirError.from_outcome(response.status_code, data)
-    if response.status_code in _TRANSIENT_STATUSES:
-        return ServiceUnavailable(f"{service} answered {response.status_code}")
+        return FhirError.from_outcome(status, data)
+    if status in _TRANSIENT_STATUSES:
+        return ServiceUnavailable(f"{service} answered {status}")
     # anything else without an OperationOutcome is a bug: it stays a 500, never a 503
     # telling clients to retry it (docs/errors.md)
-    message = f"{service} answered {response.status_code} without an OperationOutcome (a bug)"
+    message = f"{service} answered {status} without an OperationOutcome (a bug)"
     return FhirError.from_outcome(500, operation_outcome([Issue("exception", message)]))
 
 
@@ -122,12 +128,14 @@ def proxy_class(contract: Contract[Any]) -> type[ContractClient]:
 def contract_client(
     contract: Contract[T],
     base_url: str,
-    http: httpx.AsyncClient,
+    http: httpx.AsyncClient | Transport,
     timeout: float = DEFAULT_TIMEOUT_S,
 ) -> T:
-    """A ``T`` whose calls go to the service at ``base_url`` through ``http`` (the caller
-    owns and closes it); ``timeout`` is the HTTP timeout of a call that does not wait."""
-    return cast(T, proxy_class(contract)(base_url, http, timeout))
+    """A ``T`` whose calls go to the service at ``base_url`` through ``http`` (an httpx
+    client or a transport the caller owns and closes); ``timeout`` is the HTTP timeout
+    of a call that does not wait."""
+    transport = HttpxTransport(http) if isinstance(http, httpx.AsyncClient) else http
+    return cast(T, proxy_class(contract)(base_url, transport, timeout))
 
 
 class ServiceClients:
@@ -135,10 +143,12 @@ class ServiceClients:
 
     def __init__(self, timeout: float = DEFAULT_TIMEOUT_S) -> None:
         self._timeout = timeout
-        self.http = httpx.AsyncClient(timeout=timeout)
+        self.transport: Transport = AiohttpTransport()
 
-    def connect(self, contract: Contract[T], base_url: str) -> T:
-        return contract_client(contract, base_url, self.http, self._timeout)
+    def connect(self, contract: Contract[T], base_url: str, timeout: float | None = None) -> T:
+        """A client of ``contract`` at ``base_url``; ``timeout``: this client's HTTP
+        timeout of a call that does not wait (default: the one given to the pool)."""
+        return contract_client(contract, base_url, self.transport, timeout or self._timeout)
 
     async def close(self) -> None:
-        await self.http.aclose()
+        await self.transport.close()

@@ -16,7 +16,7 @@ from polyfhir_gateway.app import create_app
 from polyfhir_gateway.pipeline import QueryPipeline
 from polyfhir_gateway.security.bootstrap import announce_auth
 from polyfhir_gateway.settings import GatewaySettings
-from polyfhir_servicekit.contract_client import ServiceClients, contract_client
+from polyfhir_servicekit.contract_client import ServiceClients
 from polyfhir_servicekit.startup import ConfigurationInvalid
 
 log = logging.getLogger(__name__)
@@ -119,8 +119,8 @@ def build_remote_app(settings: GatewaySettings) -> FastAPI:
             "(use `polyfhir run` for the one-process topology)"
         )
     clients = ServiceClients()
-    store = contract_client(
-        PRIMARY_STORE, settings.primary_store_url, clients.http, settings.primary_store_timeout_s
+    store = clients.connect(
+        PRIMARY_STORE, settings.primary_store_url, settings.primary_store_timeout_s
     )
     pipeline = build_pipeline(store, settings, clients)
     return create_app(store, settings, on_shutdown=clients.close, pipeline=pipeline)
