@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 
-from fastapi import FastAPI
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
-from polyfhir_servicekit.contract_server import ServedContract, mount_contract
+from polyfhir_servicekit.contract_server import ServedContract, contract_route
 from polyfhir_servicekit.errors import UnhandledErrorMiddleware
 from polyfhir_servicekit.metrics import MetricsMiddleware
 from polyfhir_servicekit.probes import add_operational_routes
@@ -16,13 +17,16 @@ def create_internal_app(
     service: str,
     contracts: Iterable[ServedContract],
     check_ready: Callable[[], Awaitable[None]],
-) -> FastAPI:
+) -> Starlette:
     """One app serving every contract of ``service`` (``serve(CONTRACT, impl)`` each);
-    ``check_ready`` answers ``/readyz``."""
-    app = FastAPI(title=f"polyfhir {service}", docs_url=None, redoc_url=None)
-    for served in contracts:
-        mount_contract(app, served)
+    ``check_ready`` answers ``/readyz``. Starlette, not FastAPI: nobody reads an
+    OpenAPI document of the internal API, and its contract is typed by the Protocols."""
+    app = Starlette(
+        routes=[contract_route(served) for served in contracts],
+        middleware=[
+            Middleware(MetricsMiddleware, service=service, log_requests=False),
+            Middleware(UnhandledErrorMiddleware),  # inside metrics: a 500 is counted
+        ],
+    )
     add_operational_routes(app, check_ready)
-    app.add_middleware(UnhandledErrorMiddleware)  # inside metrics: a 500 is counted
-    app.add_middleware(MetricsMiddleware, service=service, log_requests=False)
     return app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from starlette.applications import Starlette
 
 from polyfhir_graph.bootstrap import GraphIndexer, bootstrap
 from polyfhir_graph.entrypoints.http import create_app
@@ -11,7 +11,7 @@ from polyfhir_servicekit.serve import run_background_service
 from polyfhir_servicekit.startup import guarded
 
 
-def app_of(running: GraphIndexer) -> FastAPI:
+def app_of(running: GraphIndexer) -> Starlette:
     return create_app(running.service)
 
 

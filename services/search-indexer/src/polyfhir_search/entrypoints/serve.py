@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from starlette.applications import Starlette
 
 from polyfhir_search.bootstrap import SearchIndexer, bootstrap
 from polyfhir_search.entrypoints.http import create_app
@@ -11,7 +11,7 @@ from polyfhir_servicekit.serve import run_background_service
 from polyfhir_servicekit.startup import guarded
 
 
-def app_of(running: SearchIndexer) -> FastAPI:
+def app_of(running: SearchIndexer) -> Starlette:
     return create_app(running.service)
 
 

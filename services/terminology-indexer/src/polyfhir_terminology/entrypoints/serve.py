@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from starlette.applications import Starlette
 
 from polyfhir_servicekit.serve import run_background_service
 from polyfhir_servicekit.startup import guarded
@@ -11,7 +11,7 @@ from polyfhir_terminology.entrypoints.http import create_app
 from polyfhir_terminology.settings import TerminologySettings
 
 
-def app_of(running: TerminologyIndexer) -> FastAPI:
+def app_of(running: TerminologyIndexer) -> Starlette:
     return create_app(running.service)
 
 
