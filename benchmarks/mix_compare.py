@@ -5,7 +5,8 @@
 
 On a shared, loaded machine figures taken at different times cannot be compared:
 this runs the servers in turn (round 1: old, new; round 2: old, new; per backend),
-each ``polyfhir run`` from its own venv's ``bin`` over a fresh database loaded the
+each ``polyfhir run`` (``--topology services``: primary-store + gateway) from its own
+venv's ``bin`` over a fresh database loaded the
 same way as ``mix.py`` does, and reports per server and round:
 
 - the search mix (and ``--crud``: the CRUD mix) at each ``--clients`` count;
@@ -81,7 +82,7 @@ def _run(args: argparse.Namespace, servers: dict[str, Path]) -> list[Measured]:
     for n in range(1, args.rounds + 1):
         for backend in args.backends:
             for label, bin_dir in servers.items():
-                with database(backend) as db, deployment("run", db, {}, bin_dir) as dep:
+                with database(backend) as db, deployment(args.topology, db, {}, bin_dir) as dep:
                     phases = asyncio.run(_phases(dep, args, bundles))
                 done = [Measured(n, backend, label, *phase) for phase in phases]
                 measured += done
@@ -131,6 +132,12 @@ def main() -> None:
         help="a tree to run: its label and the venv bin directory holding `polyfhir`",
     )
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument(
+        "--topology",
+        choices=["run", "services"],
+        default="run",
+        help="`polyfhir run`, or primary-store + gateway (server CPU: both processes)",
+    )
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--patients", type=int, default=200)
     parser.add_argument("--clients", default="1", help="clients of the search (and CRUD) mix")
