@@ -13,7 +13,6 @@ import logging
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from functools import partial
@@ -52,6 +51,7 @@ from polyfhir_primary.adapters.sql.session import (
 )
 from polyfhir_primary.adapters.sql.sqlite_checkpoint import WRITER_PRAGMAS, Checkpointer
 from polyfhir_primary.adapters.sql.sqlite_statistics import SqliteStatistics
+from polyfhir_primary.adapters.sql.sqlite_thread import ConnectionThread
 
 _log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ class SqliteConn:
     calls in order, so the next user of the connection finds it committed."""
 
     def __init__(self, target: str, *, uri: bool, pragmas: tuple[str, ...] = ()) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        self._thread = ConnectionThread("sqlite")
         self._raw: sqlite3.Connection | None = None
         self._target, self._uri = target, uri
         self._pragmas = _PRAGMAS + pragmas
@@ -120,7 +120,7 @@ class SqliteConn:
         call = partial(fn, *args)
         if self._begin is not None:
             call, self._begin = partial(_after, self._db, self._begin, call), None
-        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+        return await self._thread.call(call)
 
     def begin_with_next(self, sql: str) -> None:
         """``sql`` (a ``BEGIN``) runs on the thread just before the next call, in its hop."""
@@ -132,7 +132,7 @@ class SqliteConn:
         if self._begin is not None:
             self._begin = None
             return
-        self._executor.submit(_commit_read, self._db())
+        self._thread.post(partial(_commit_read, self._db()))
 
     def _open(self) -> None:
         raw = sqlite3.connect(
@@ -195,7 +195,7 @@ class SqliteConn:
         if self._raw is not None:
             await self._run(self._raw.close)
             self._raw = None
-        self._executor.shutdown(wait=True)
+        self._thread.stop()
 
 
 T = TypeVar("T")
