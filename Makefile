@@ -45,7 +45,7 @@ run-stack: install ## The whole local polyglot stack (Tansu, osmem, FalkorDB, pr
 	$(UV) run --frozen polyfhir stack --port $(PORT)
 
 test: install ## Install everything and run the whole test suite (three workers; SQLite and embedded PostgreSQL, both topologies)
-	$(UV) run --frozen pytest -q -n 3 --dist loadfile --no-loadscope-reorder
+	$(UV) run --frozen pytest -q -n 3 --dist loadfile --no-loadscope-reorder --durations=25
 
 test-fast: install ## Unit tests only (tests/unit: pure, no I/O, no engine)
 	$(UV) run --frozen pytest -q tests/unit
