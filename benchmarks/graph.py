@@ -18,6 +18,12 @@ Observations and one DiagnosticReport (code ``panel-(k mod 1000)``) on two of
 them, and one patient with ~200 resources for ``$everything``. About
 ``P * (observations + 2)`` resources: ``--patients 100000`` is 1M.
 
+Cheaper loads (what is measured stays the same): ``--idle-search`` keeps the
+search-indexer and osmem running and configured (the router sees a healthy
+search backend, as in the issue's configuration) but consuming nothing, since
+no query here reaches the search index; ``--batch-size`` raises the composite
+config's ``sync.batch_size`` (relay and indexers) for the load.
+
     uv run python benchmarks/graph.py --backends sqlite --patients 2000 --runs 50
 """
 
@@ -230,6 +236,7 @@ class Tally:
     def __init__(self) -> None:
         self.times: list[float] = []
         self.routes: set[str] = set()
+        self.fallbacks: dict[str, int] = {}  # X-Polyfhir-Fallback values and how often
         self.matches = 0
 
 
@@ -251,6 +258,9 @@ async def _measure(bases: dict[str, str], params: Params, runs: int) -> dict[str
                 if answer.status_code != 200:
                     raise RuntimeError(f"{path} {query}: {answer.status_code} {answer.text[:300]}")
                 tallies[mode].routes.add(answer.headers.get("x-polyfhir-route", ""))
+                fallback = answer.headers.get("x-polyfhir-fallback")
+                if fallback:
+                    tallies[mode].fallbacks[fallback] = tallies[mode].fallbacks.get(fallback, 0) + 1
                 tallies[mode].matches += len(answer.json().get("entry", []))
     finally:
         for client in clients.values():
@@ -276,9 +286,16 @@ def _router_config(workdir: Path) -> Path:
 
 def _run_backend(backend: str, url: str, args: argparse.Namespace) -> list[list[object]]:
     workdir = Path(tempfile.mkdtemp(prefix=f"polyfhir-graph-{backend}-"))
-    sync = {"mode": "asynchronous", "max_read_lag_ms": 0}
+    sync = {"mode": "asynchronous", "max_read_lag_ms": 0, "batch_size": args.batch_size}
     rows: list[list[object]] = []
-    with LocalStack(workdir, primary_url=url, sync=sync, extra_env=QUIET, graph=True) as stack:
+    with LocalStack(
+        workdir,
+        primary_url=url,
+        sync=sync,
+        extra_env=QUIET,
+        graph=True,
+        search_consumer=not args.idle_search,
+    ) as stack:
         created, seconds = load(url, args.patients, args.observations, workers_for(backend, 2))
         caught_up = asyncio.run(_graph_holds(stack, created))
         print(f"{backend}: {created:,} resources in {seconds:.0f} s, graph +{caught_up:.0f} s")
@@ -307,6 +324,7 @@ def _run_backend(backend: str, url: str, args: argparse.Namespace) -> list[list[
                             tally.matches // args.runs,
                             percentile(tally.times, 50) * 1000,
                             percentile(tally.times, 99) * 1000,
+                            _fallbacks(tally),
                         ]
                     )
                 print(table(HEADERS, rows[-3:]), flush=True)
@@ -316,7 +334,22 @@ def _run_backend(backend: str, url: str, args: argparse.Namespace) -> list[list[
     return rows
 
 
-HEADERS = ["backend", "resources", "query", "through", "route", "entries", "p50 ms", "p99 ms"]
+HEADERS = [
+    "backend",
+    "resources",
+    "query",
+    "through",
+    "route",
+    "entries",
+    "p50 ms",
+    "p99 ms",
+    "fallbacks",
+]
+
+
+def _fallbacks(tally: Tally) -> str:
+    """Why requests fell back to the primary (``graph=timeout x3``), or empty."""
+    return "; ".join(f"{reason} x{n}" for reason, n in sorted(tally.fallbacks.items()))
 
 
 def verdicts(rows: list[list[object]]) -> list[list[object]]:
@@ -348,6 +381,18 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=2000)
     parser.add_argument("--observations", type=int, default=8, help="per patient")
     parser.add_argument("--runs", type=int, default=50, help="requests per query and gateway")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=500,
+        help="sync.batch_size: change events per relay and indexer batch while loading",
+    )
+    parser.add_argument(
+        "--idle-search",
+        action="store_true",
+        help="the search-indexer runs and is configured but consumes nothing (no query"
+        " here reaches it; the load is cheaper by a whole consumer)",
+    )
     args = parser.parse_args()
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     rows: list[list[object]] = []
