@@ -172,10 +172,6 @@ class LocalStack:
     graph_indexer: Service | None = field(init=False, default=None)
     terminology: bool = False  # the terminology-indexer (on a SQLite file) too
     terminology_indexer: Service | None = field(init=False, default=None)
-    # False: the search-indexer and osmem run and answer (the composite config and the
-    # router's view are unchanged: a healthy search backend) but consume nothing. For
-    # benchmarks whose queries never reach the search index (benchmarks/graph.py).
-    search_consumer: bool = True
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -210,7 +206,6 @@ class LocalStack:
                 "POLYFHIR_SEARCH_ENGINE_URL": self.opensearch.url,
                 "POLYFHIR_SEARCH_ENGINE_KIND": "opensearch",
                 "POLYFHIR_PRIMARY_STORE_URL": self.primary.url,  # claim checks (vread)
-                **({} if self.search_consumer else {"POLYFHIR_KAFKA_BOOTSTRAP": ""}),
             },
             logs,
         )
