@@ -49,8 +49,9 @@ def date_condition(prefix: str, low: str, high: str, rng: DateRange, d: Dialect)
 # Above this many ids an ``_id`` list is bound as one argument (``Dialect.one_of``).
 # The graph path hands the primary its walk's candidates as ``_id`` (800 for a
 # 3-level chain of benchmarks/graph.py, 8,000 for a 4-level one): as a list of
-# 8,000 parameters each of its three statements took ~70-90 ms on PostgreSQL at
-# 1M resources, as one array ~40 ms. Short lists (a user's ``_id=a,b``) keep theirs.
+# 8,000 parameters each of its three statements took ~70-90 ms on PostgreSQL (a
+# ~200k-resource database at load 13), as one array ~40 ms. Short lists (a user's
+# ``_id=a,b``) keep theirs.
 ID_LIST_AS_ONE_ARGUMENT = 100
 
 
