@@ -4,8 +4,8 @@ through the graph, through the primary alone, and as the router chooses.
 Runs the local stack (``LocalStack(graph=True)``: Tansu, osmem, FalkorDB, the
 primary-store with its relay, both indexers, the gateway) per backend. The
 data is loaded straight into the store service (transactions, outbox rows
-included: the relay and the graph-indexer carry every resource), then the
-graph is waited for. Three gateways serve the same queries:
+included: the relay and both indexers carry every resource), then the
+indexers are waited for. Three gateways serve the same queries:
 
 - ``graph``: the stack's own gateway, whose routing rule sends every chain and
   ``_has`` to the graph;
@@ -17,6 +17,16 @@ children each, ten patients per leaf), per patient ``--observations``
 Observations and one DiagnosticReport (code ``panel-(k mod 1000)``) on two of
 them, and one patient with ~200 resources for ``$everything``. About
 ``P * (observations + 2)`` resources: ``--patients 100000`` is 1M.
+
+The queries start once **both** indexers have applied everything (positions, not
+counts), so no consumer is still applying while they are measured.
+``--batch-size`` sets the composite config's ``sync.batch_size`` (relay and
+indexers) for the load.
+
+Not offered: leaving the search-indexer's consumer out. The gateway's automatic
+convergence (docs/search-indexer.md) then finds the search index incomplete and
+republishes the whole tenant, round after round, into the stream the graph-indexer
+consumes too (session 12's 1M run: ~240k republished events on top of the 1M).
 
     uv run python benchmarks/graph.py --backends sqlite --patients 2000 --runs 50
 """
@@ -39,7 +49,8 @@ import orjson
 from _common import database_urls, percentile, table
 from bulkload import entries, workers_for
 from polyfhir_core.contracts.graph_index import GRAPH_INDEX
-from polyfhir_core.contracts.primary_store import BundleKind
+from polyfhir_core.contracts.primary_store import PRIMARY_STORE, BundleKind
+from polyfhir_core.contracts.search_index import SEARCH_INDEX
 from polyfhir_core.indexing import extract_index_values
 from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_core.tenancy import TenantContext
@@ -174,19 +185,33 @@ def load(url: str, patients: int, observations: int, workers: int) -> tuple[int,
     return created, time.perf_counter() - started
 
 
-async def _graph_holds(stack: LocalStack, expected: int) -> float:
-    """Seconds until the graph holds ``expected`` live resources of the tenant."""
+async def _indexers_caught_up(stack: LocalStack) -> float:
+    """Seconds until both indexers have applied everything the primary committed for the
+    tenant: nothing left in the outbox, each indexer's applied positions at the published.
+
+    Not by polling the graph's ``stats`` (this wait before session 12): a count walks
+    the tenant's whole graph — at 1M resources 2.4 s for the nodes and 15 s for the
+    references in FalkorDB — and holds the graph's lock meanwhile, so the indexer's
+    writes queued behind it (13-15 s each in ``GRAPH.SLOWLOG``)."""
     assert stack.graph_indexer is not None
     clients = ServiceClients()
-    graph = clients.connect(GRAPH_INDEX, stack.graph_indexer.url)
+    indexes = [
+        clients.connect(GRAPH_INDEX, stack.graph_indexer.url),
+        clients.connect(SEARCH_INDEX, stack.indexer.url),
+    ]
+    store = clients.connect(PRIMARY_STORE, stack.primary.url)
+    ctx = TenantContext.of(TENANT)
     started = time.perf_counter()
     try:
-        async with asyncio.timeout(3600):
+        async with asyncio.timeout(3 * 3600):
             while True:
-                held = (await graph.stats(TenantContext.of(TENANT))).resources
-                if held >= expected:
+                published = await store.positions(ctx)
+                if published.pending > 0:
+                    await asyncio.sleep(1.0)  # the relay's backlog: polled, one call a second
+                    continue
+                waits = [i.wait_positions(ctx, published.partitions, 1_000) for i in indexes]
+                if all(await asyncio.gather(*waits)):
                     break
-                await asyncio.sleep(1.0)  # polling the graph's own count, not a fixed wait
     finally:
         await clients.close()
     return time.perf_counter() - started
@@ -230,6 +255,7 @@ class Tally:
     def __init__(self) -> None:
         self.times: list[float] = []
         self.routes: set[str] = set()
+        self.fallbacks: dict[str, int] = {}  # X-Polyfhir-Fallback values and how often
         self.matches = 0
 
 
@@ -251,6 +277,9 @@ async def _measure(bases: dict[str, str], params: Params, runs: int) -> dict[str
                 if answer.status_code != 200:
                     raise RuntimeError(f"{path} {query}: {answer.status_code} {answer.text[:300]}")
                 tallies[mode].routes.add(answer.headers.get("x-polyfhir-route", ""))
+                fallback = answer.headers.get("x-polyfhir-fallback")
+                if fallback:
+                    tallies[mode].fallbacks[fallback] = tallies[mode].fallbacks.get(fallback, 0) + 1
                 tallies[mode].matches += len(answer.json().get("entry", []))
     finally:
         for client in clients.values():
@@ -276,12 +305,12 @@ def _router_config(workdir: Path) -> Path:
 
 def _run_backend(backend: str, url: str, args: argparse.Namespace) -> list[list[object]]:
     workdir = Path(tempfile.mkdtemp(prefix=f"polyfhir-graph-{backend}-"))
-    sync = {"mode": "asynchronous", "max_read_lag_ms": 0}
+    sync = {"mode": "asynchronous", "max_read_lag_ms": 0, "batch_size": args.batch_size}
     rows: list[list[object]] = []
     with LocalStack(workdir, primary_url=url, sync=sync, extra_env=QUIET, graph=True) as stack:
         created, seconds = load(url, args.patients, args.observations, workers_for(backend, 2))
-        caught_up = asyncio.run(_graph_holds(stack, created))
-        print(f"{backend}: {created:,} resources in {seconds:.0f} s, graph +{caught_up:.0f} s")
+        caught_up = asyncio.run(_indexers_caught_up(stack))
+        print(f"{backend}: {created:,} resources in {seconds:.0f} s, indexers +{caught_up:.0f} s")
         gateways = {
             "router": _gateway(stack, workdir, "gateway-router", _router_config(workdir)),
             "primary": _gateway(stack, workdir, "gateway-primary", None),
@@ -307,6 +336,7 @@ def _run_backend(backend: str, url: str, args: argparse.Namespace) -> list[list[
                             tally.matches // args.runs,
                             percentile(tally.times, 50) * 1000,
                             percentile(tally.times, 99) * 1000,
+                            _fallbacks(tally),
                         ]
                     )
                 print(table(HEADERS, rows[-3:]), flush=True)
@@ -316,7 +346,22 @@ def _run_backend(backend: str, url: str, args: argparse.Namespace) -> list[list[
     return rows
 
 
-HEADERS = ["backend", "resources", "query", "through", "route", "entries", "p50 ms", "p99 ms"]
+HEADERS = [
+    "backend",
+    "resources",
+    "query",
+    "through",
+    "route",
+    "entries",
+    "p50 ms",
+    "p99 ms",
+    "fallbacks",
+]
+
+
+def _fallbacks(tally: Tally) -> str:
+    """Why requests fell back to the primary (``graph=timeout x3``), or empty."""
+    return "; ".join(f"{reason} x{n}" for reason, n in sorted(tally.fallbacks.items()))
 
 
 def verdicts(rows: list[list[object]]) -> list[list[object]]:
@@ -348,6 +393,12 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=2000)
     parser.add_argument("--observations", type=int, default=8, help="per patient")
     parser.add_argument("--runs", type=int, default=50, help="requests per query and gateway")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=500,
+        help="sync.batch_size: change events per relay and indexer batch while loading",
+    )
     args = parser.parse_args()
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     rows: list[list[object]] = []

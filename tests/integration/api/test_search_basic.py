@@ -42,6 +42,21 @@ async def test_search_by_id_and_identifier(fhir: httpx.AsyncClient) -> None:
         assert found["total"] == expected, value
 
 
+async def test_a_long_id_list_finds_exactly_its_resources(fhir: httpx.AsyncClient) -> None:
+    """Hundreds of ids (how the graph path hands the primary a walk's candidates) are
+    bound as one argument above ID_LIST_AS_ONE_ARGUMENT: same matches, totals, paging."""
+    ids = await _seed(fhir, 3)
+    unknown = [f"nobody-{n}" for n in range(300)]
+    wanted = ",".join([*unknown[:150], ids[0], *unknown[150:], ids[2]])
+    page = (await fhir.post("/Patient/_search", data={"_id": wanted, "_count": "1"})).json()
+    assert page["total"] == 2
+    assert [e["resource"]["id"] for e in page["entry"]] == [min(ids[0], ids[2])]
+    others = (
+        await fhir.post("/Patient/_search", data={"_id:not": ",".join([*unknown, ids[1]])})
+    ).json()
+    assert sorted(e["resource"]["id"] for e in others["entry"]) == sorted([ids[0], ids[2]])
+
+
 async def test_search_token_not_and_gender(fhir: httpx.AsyncClient) -> None:
     await _seed(fhir, 4)
     assert (await fhir.get("/Patient", params={"gender": "female"})).json()["total"] == 2

@@ -107,11 +107,19 @@ class CypherGraph(ABC):
             return []
         written = await self.run(APPLY_NODES, {"rows": _node_rows(records)})
         applied_ids = {(row[0], row[1], row[2]) for row in written}
-        applied = [r for r in records if (r.tenant, r.resource_type, r.resource_id) in applied_ids]
+        # by key, not `r in applied`: comparing whole records made a batch quadratic
+        # (17 % of the indexer's CPU at 500 records a batch while loading 100k resources)
+        outcomes = [
+            Outcome.APPLIED
+            if (r.tenant, r.resource_type, r.resource_id) in applied_ids
+            else Outcome.STALE
+            for r in records
+        ]
+        applied = [r for r, o in zip(records, outcomes, strict=True) if o is Outcome.APPLIED]
         edges = _edge_rows(applied)
         if edges:
             await self.run(APPLY_EDGES, {"rows": edges})
-        return [ItemResult(r, Outcome.APPLIED if r in applied else Outcome.STALE) for r in records]
+        return [ItemResult(r, o) for r, o in zip(records, outcomes, strict=True)]
 
     async def record_positions(self, positions: dict[int, int]) -> None:
         if positions:

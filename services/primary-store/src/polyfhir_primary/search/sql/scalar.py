@@ -46,7 +46,19 @@ def date_condition(prefix: str, low: str, high: str, rng: DateRange, d: Dialect)
     return conditions[prefix]
 
 
+# Above this many ids an ``_id`` list is bound as one argument (``Dialect.one_of``).
+# The graph path hands the primary its walk's candidates as ``_id`` (800 for a
+# 3-level chain of benchmarks/graph.py, 8,000 for a 4-level one): as a list of
+# 8,000 parameters each of its three statements took ~70-90 ms on PostgreSQL (a
+# ~200k-resource database at load 13), as one array ~40 ms. Short lists (a user's
+# ``_id=a,b``) keep theirs.
+ID_LIST_AS_ONE_ARGUMENT = 100
+
+
 def id_sql(b: Builder, c: IdClause, alias: str) -> Sql:
+    if len(c.ids) > ID_LIST_AS_ONE_ARGUMENT:
+        listed, args = b.dialect.one_of(f"{alias}.res_id", c.ids)
+        return (f"NOT ({listed})" if c.negate else listed), args
     marks = ", ".join("?" for _ in c.ids)
     return f"{alias}.res_id {'NOT IN' if c.negate else 'IN'} ({marks})", list(c.ids)
 
