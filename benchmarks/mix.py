@@ -36,6 +36,7 @@ import itertools
 import random
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,7 +46,7 @@ import psutil
 
 from _common import percentile, table
 from _preload import ingest_bundles, loaded_families, patient_sample, preload
-from _topology import Deployment, cpu_seconds, database, deployment
+from _topology import Database, Deployment, cpu_seconds, database, deployment
 from bulkload import TEMPLATES, templates
 
 # Medplum 5.0.10 on PostgreSQL 15, this machine, medians of two rounds (issue #18)
@@ -366,6 +367,12 @@ def main() -> None:
         " (~45 resources each: 22000 is ~1M); the phases run on top",
     )
     parser.add_argument(
+        "--database-url",
+        help="an already loaded database instead of a fresh one (with --preload N: the N"
+        " patients bulkload.py put into it; one backend; a PostgreSQL server's CPU is not"
+        " counted); the phases write into it",
+    )
+    parser.add_argument(
         "--load-workers", type=int, default=2, help="--preload processes (PostgreSQL)"
     )
     parser.add_argument(
@@ -387,8 +394,13 @@ def main() -> None:
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
         for topology in [t.strip() for t in args.topologies.split(",") if t.strip()]:
             label = f"{backend} {topology}" + (f" w{args.workers}" if args.workers > 1 else "")
-            with database(backend, pg_settings) as db:
-                if args.preload:
+            given = args.database_url
+            with (
+                nullcontext(Database(given, None))
+                if given
+                else database(backend, pg_settings) as db
+            ):
+                if args.preload and not given:
                     preload(db.url, backend, args.preload, args.load_workers)
                 with deployment(topology, db, env) as dep:
                     rows += asyncio.run(_run_one(dep, label, args, bundles))
