@@ -43,22 +43,29 @@ class Deployment:
 
 
 @contextmanager
-def database(backend: str) -> Iterator[Database]:
+def database(backend: str, pg_settings: dict[str, str] | None = None) -> Iterator[Database]:
     """A fresh database: a SQLite file, or embedded PostgreSQL (``POLYFHIR_TEST_PG_DSN``
-    for a server by DSN, whose CPU is then not counted)."""
+    for a server by DSN, whose CPU is then not counted) configured with ``pg_settings``.
+    The files go afterwards, unless ``POLYFHIR_BENCH_KEEP`` is set (to look at the
+    plans of a large database after the run)."""
     workdir = Path(tempfile.mkdtemp(prefix="polyfhir-mix-"))
     try:
         if backend == "sqlite":
             yield Database(f"sqlite:///{workdir}/mix.db", None)
             return
         server = postgres_from_env(workdir / "pg")
+        if pg_settings and isinstance(server, LocalPostgres):
+            server.configure(pg_settings)
         try:
             pid = server.pid if isinstance(server, LocalPostgres) else None
             yield Database(server.create_database(f"mix_{uuid.uuid4().hex[:8]}"), pid)
         finally:
             server.stop()
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if os.environ.get("POLYFHIR_BENCH_KEEP"):
+            print(f"kept {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 @contextmanager

@@ -15,8 +15,17 @@ run``; ``services``: primary-store + gateway), on a fresh database:
 Each phase reports requests/s, p50/p99 and the CPU milliseconds per request of
 each process tree (psutil, before/after: the server or gateway and store with
 their workers, the PostgreSQL postmaster with its backends, this client), beside
-Medplum 5.0.10's figures from the issue measured on this machine. Every loop is
+Medplum 5.0.10's figures from the issue measured on this machine, and the
+1-minute load average at its end. ``--per-query`` adds every query of the search
+mix alone at 1 client, so each query's CPU per request is its own. Every loop is
 bounded by time; the servers stop with the script.
+
+``--preload N`` starts from a large database instead of an empty one (``_preload.py``:
+N cloned carebundle patients straight into the store, ~45 resources each, so
+``--preload 22000`` is ~1M resources) and the phases run on top of it:
+
+    uv run python benchmarks/mix.py --preload 22000 --backends postgresql --per-query \
+        --pg-memory shared_buffers=4GB,effective_cache_size=12GB
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ import itertools
 import random
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +45,8 @@ import orjson
 import psutil
 
 from _common import percentile, table
-from _topology import Deployment, cpu_seconds, database, deployment
+from _preload import ingest_bundles, loaded_families, patient_sample, preload
+from _topology import Database, Deployment, cpu_seconds, database, deployment
 from bulkload import TEMPLATES, templates
 
 # Medplum 5.0.10 on PostgreSQL 15, this machine, medians of two rounds (issue #18)
@@ -46,6 +57,8 @@ MEDPLUM = {
     ("search", 1): 108.0,
 }
 MEDPLUM_P50_MS = {"search mix": 6.9, "chain": 9.3, "_has": 8.1, "code + date": 5.7}
+# issue #18: every query of the mix at 1 client at most half of Medplum's p50
+TARGET_P50_MS = {"chain": 4.7, "_has": 4.0, "code + date": 2.9}
 
 Facts = dict[str, list[str]]
 Request = tuple[str, str, dict[str, Any] | None]  # method, path with query, JSON body
@@ -236,12 +249,17 @@ async def warm(dep: Deployment, facts: Facts, patients: list[str]) -> None:
         await _send(session, dep.base, ("GET", f"Patient/{patients[0]}", None))
 
 
+def _load_now() -> str:
+    return " / ".join(f"{x:.1f}" for x in psutil.getloadavg())
+
+
 @dataclass
 class Row:
     label: str
-    phase: str
+    phase: str  # ingest, search, crud, or one query of the search mix alone
     clients: int
     result: Phase
+    load: str = field(default_factory=_load_now)  # 1/5/15-min load average at its end
 
 
 def _summary(rows: list[Row], roles: list[str]) -> str:
@@ -263,10 +281,12 @@ def _summary(rows: list[Row], roles: list[str]) -> str:
                 yard if yard is not None else "",
                 f"{rate / yard:.1f}x" if yard else "",
                 *(f"{cpu[role]:.2f}" if role in cpu else "" for role in roles),
+                row.load,
             ]
         )
     headers = ["server", "phase", "clients", "rate /s", "p50 ms", "p99 ms", "Medplum", "x Medplum"]
-    return table([*headers, *(f"{role} CPU ms/req" for role in roles)], out)
+    cpu_headers = [f"{role} CPU ms/req" for role in roles]
+    return table([*headers, *cpu_headers, "load 1/5/15 min"], out)
 
 
 def _per_query(rows: list[Row]) -> str:
@@ -274,20 +294,24 @@ def _per_query(rows: list[Row]) -> str:
     for row in rows:
         if row.phase == "ingest":
             continue
+        alone = "alone" if row.phase in SEARCH_MIX else row.phase
         for kind, values in row.result.latencies.items():
-            yard = MEDPLUM_P50_MS.get(kind, "") if row.clients == 1 else ""
+            one = row.clients == 1
             out.append(
                 [
                     row.label,
                     row.clients,
-                    kind,
+                    f"{kind} ({alone})",
                     len(values),
                     percentile(values, 50) * 1000,
                     percentile(values, 99) * 1000,
-                    yard,
+                    MEDPLUM_P50_MS.get(kind, "") if one else "",
+                    TARGET_P50_MS.get(kind, "") if one else "",
+                    row.load,
                 ]
             )
-    return table(["server", "clients", "request", "n", "p50 ms", "p99 ms", "Medplum p50"], out)
+    headers = ["server", "clients", "request (phase)", "n", "p50 ms", "p99 ms", "Medplum p50"]
+    return table([*headers, "target p50", "load 1/5/15 min"], out)
 
 
 async def _run_one(
@@ -299,11 +323,19 @@ async def _run_one(
     result, patients = await ingest(dep, bundles, args.ingest_clients)
     rows.append(Row(label, "ingest", args.ingest_clients, result))
     print(f"{label}: ingest {result.units / result.seconds:,.0f} resources/s", flush=True)
+    if args.preload:  # the queries draw from everything loaded, not only the ingest's
+        facts["families"] += loaded_families(args.preload)
+        patients += await patient_sample(dep.base)
     await warm(dep, facts, patients)
     for clients in args.clients:
         result = await search_mix(dep, facts, clients, args.seconds, headers)
         rows.append(Row(label, "search", clients, result))
         print(f"{label}: search x{clients} {result.requests / result.seconds:,.0f}/s", flush=True)
+    if args.per_query:
+        for kind in SEARCH_MIX:
+            result = await search_mix(dep, facts, 1, args.seconds, headers, [kind])
+            rows.append(Row(label, kind, 1, result))
+            print(f"{label}: {kind} alone {result.requests / result.seconds:,.0f}/s", flush=True)
     for clients in args.clients:
         result = await crud_mix(dep, patients, clients, args.seconds, headers)
         rows.append(Row(label, "crud", clients, result))
@@ -326,18 +358,53 @@ def main() -> None:
         default=True,
         help="ask for gzip (Accept-Encoding) in the search and CRUD phases",
     )
+    parser.add_argument("--per-query", action="store_true", help="each query alone, 1 client")
+    parser.add_argument(
+        "--preload",
+        type=int,
+        default=0,
+        help="carebundle patients loaded straight into the store before the server starts"
+        " (~45 resources each: 22000 is ~1M); the phases run on top",
+    )
+    parser.add_argument(
+        "--database-url",
+        help="an already loaded database instead of a fresh one (with --preload N: the N"
+        " patients bulkload.py put into it; one backend; a PostgreSQL server's CPU is not"
+        " counted); the phases write into it",
+    )
+    parser.add_argument(
+        "--load-workers", type=int, default=2, help="--preload processes (PostgreSQL)"
+    )
+    parser.add_argument(
+        "--pg-memory",
+        default="",
+        help="settings of the embedded PostgreSQL, name=value comma-separated (at 1M:"
+        " shared_buffers=4GB,effective_cache_size=12GB); '' for its defaults",
+    )
     args = parser.parse_args()
     args.clients = [int(c) for c in args.clients.split(",")]
-    bundles = templates(max(args.patients, TEMPLATES))[: args.patients]
+    if args.preload:
+        bundles = ingest_bundles(args.preload, args.patients)
+    else:
+        bundles = templates(max(args.patients, TEMPLATES))[: args.patients]
+    pg_settings = dict(kv.split("=", 1) for kv in args.pg_memory.split(",") if kv)
     env = {"POLYFHIR_WORKERS": str(args.workers)}
     rows: list[Row] = []
     roles: list[str] = []
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
         for topology in [t.strip() for t in args.topologies.split(",") if t.strip()]:
             label = f"{backend} {topology}" + (f" w{args.workers}" if args.workers > 1 else "")
-            with database(backend) as db, deployment(topology, db, env) as dep:
-                rows += asyncio.run(_run_one(dep, label, args, bundles))
-                roles += [r for r in dep.roles if r not in roles]
+            given = args.database_url
+            with (
+                nullcontext(Database(given, None))
+                if given
+                else database(backend, pg_settings) as db
+            ):
+                if args.preload and not given:
+                    preload(db.url, backend, args.preload, args.load_workers)
+                with deployment(topology, db, env) as dep:
+                    rows += asyncio.run(_run_one(dep, label, args, bundles))
+                    roles += [r for r in dep.roles if r not in roles]
     load = " / ".join(f"{x:.2f}" for x in psutil.getloadavg())
     print(f"\nload average at the end (1/5/15 min): {load}; gzip: {args.gzip}")
     print(_summary(rows, roles))

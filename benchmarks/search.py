@@ -20,14 +20,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import asyncpg
 import httpx
 import orjson
 
 from _common import database_urls, fhir_server, percentile, table
-from bulkload import bulk_load, family_tag, templates, workers_for
-from polyfhir_primary.bootstrap import open_database
-from polyfhir_primary.settings import PrimarySettings
+from bulkload import analyze, bulk_load, family_tag, prewarm, templates, workers_for
 
 Sample = dict[str, Any]
 Query = Callable[[random.Random, Sample], tuple[str, list[tuple[str, str]]]]
@@ -134,16 +131,6 @@ async def _measure(base: str, facts: Sample, runs: int, seed: int) -> dict[str, 
     return out
 
 
-_PREWARM = """
-SELECT c.relname, pg_prewarm(c.oid::regclass) FROM pg_class c
-WHERE c.relnamespace = 'public'::regnamespace AND (
-  (c.relkind = 'i' AND (c.relname LIKE 'idx\\_%' OR c.relname LIKE 'resources%'
-                        OR c.relname LIKE 'fulltext%'))
-  OR (c.relkind = 'r' AND c.relname IN ('resources', 'fulltext')))
-ORDER BY pg_relation_size(c.oid)
-"""
-
-
 def yardstick() -> float:
     """Seconds for a fixed pure-Python loop: this machine's speed moves by up to 2x
     from hour to hour (a shared host), so each table says how fast it was."""
@@ -151,38 +138,6 @@ def yardstick() -> float:
     for i in range(5_000_000):
         total += i
     return time.perf_counter() - started
-
-
-async def _prewarm(url: str) -> None:
-    """PostgreSQL: read the search's indexes, resources and documents into shared buffers
-    (6.6 GB at 1M resources; the index tables themselves are read by index-only scans).
-
-    A server sized for 1M resources keeps them in memory; this machine's page
-    cache is reclaimed under the benchmark (``kdamond``), so without this the
-    latencies measured are those of a disk read here and there, and move by
-    5-10 ms from run to run. Shared buffers are not reclaimed."""
-    if not url.startswith("postgres"):
-        return
-    raw = await asyncpg.connect(url)
-    try:
-        await raw.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
-        await raw.fetch(_PREWARM)
-    finally:
-        await raw.close()
-
-
-async def _analyze(url: str) -> None:
-    """Statistics for the new data, and on PostgreSQL the visibility map too: the state
-    autovacuum reaches on its own a while after a bulk load, which index-only scans need
-    (``VACUUM (ANALYZE)``; on SQLite opening the store runs ANALYZE)."""
-    if url.startswith("postgres"):
-        raw = await asyncpg.connect(url)
-        try:
-            await raw.execute("VACUUM (ANALYZE)")
-        finally:
-            await raw.close()
-    database = await open_database(PrimarySettings(primary_url=url, kafka_bootstrap=""))
-    await database.close()
 
 
 def main() -> None:
@@ -207,7 +162,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.measure_only:
         patients = max(int(s) for s in args.sizes.split(","))
-        asyncio.run(_prewarm(args.measure_only))
+        asyncio.run(prewarm(args.measure_only))
         with fhir_server(args.measure_only) as base:
             latencies = asyncio.run(_measure(base, _facts(templates(), patients), args.runs, 1))
         rows = [
@@ -236,8 +191,8 @@ def main() -> None:
                 print(
                     f"{backend}: {resources:,} resources ({created / seconds:,.0f}/s)", flush=True
                 )
-                asyncio.run(_analyze(urls[backend]))
-                asyncio.run(_prewarm(urls[backend]))
+                asyncio.run(analyze(urls[backend]))
+                asyncio.run(prewarm(urls[backend]))
                 with fhir_server(urls[backend]) as base:
                     latencies = asyncio.run(_measure(base, _facts(tpl, size), args.runs, size))
                 for name, values in latencies.items():
