@@ -32,6 +32,9 @@ T0 = datetime(2026, 3, 1, 12, 0, 0, 123000, tzinfo=UTC)
 
 
 def _job(tenant: str, kind: str, started: datetime, **fields: Any) -> Job:
+    """A job of ``kind``, owned by "p1", last heard of at ``started``. Kinds no service
+    runs ("test-…") for jobs started long ago: a runner of a real kind (the store's
+    reindex) would rightly claim such a stale job as an orphan mid-test."""
     return Job(
         id=uuid.uuid4().hex,
         tenant=tenant,
@@ -46,13 +49,13 @@ def _job(tenant: str, kind: str, started: datetime, **fields: Any) -> Job:
 
 async def test_jobs_are_stored_listed_and_scoped_to_their_tenant(server: Any, tenant: str) -> None:
     store, ctx = server.store, TenantContext.of(tenant)
-    older = await store.create_job(ctx, _job(tenant, "reindex", T0, total=9))
-    newer = await store.create_job(ctx, _job(tenant, "export", T0 + timedelta(seconds=1)))
+    older = await store.create_job(ctx, _job(tenant, "test-reindex", T0, total=9))
+    newer = await store.create_job(ctx, _job(tenant, "test-export", T0 + timedelta(seconds=1)))
     assert older.params == {"resourceTypes": ["Patient"], "note": "é"}
     assert (older.state, older.total, older.started) == (JobState.RUNNING, 9, T0)
     assert await store.get_job(ctx, older.id) == older
     assert [j.id for j in await store.list_jobs(ctx, None, 10)] == [newer.id, older.id]
-    assert [j.id for j in await store.list_jobs(ctx, "reindex", 10)] == [older.id]
+    assert [j.id for j in await store.list_jobs(ctx, "test-reindex", 10)] == [older.id]
     assert [j.id for j in await store.list_jobs(ctx, None, 1)] == [newer.id]
     other = TenantContext.of(f"{tenant}x")
     assert await store.list_jobs(other, None, 10) == []
@@ -66,7 +69,7 @@ async def test_progress_is_saved_by_the_owner_only_and_an_ended_job_stays_ended(
     server: Any, tenant: str
 ) -> None:
     store, ctx = server.store, TenantContext.of(tenant)
-    job = await store.create_job(ctx, _job(tenant, "reindex", T0, total=10))
+    job = await store.create_job(ctx, _job(tenant, "test-reindex", T0, total=10))
     beat = T0 + timedelta(seconds=10)
     update = JobProgress("p1", beat, done=4, counters={"n": 4}, checkpoint={"after": ["A", "b"]})
     saved = await store.save_job_progress(ctx, job.id, update)
