@@ -48,6 +48,10 @@ def _epoch_ms(record: GraphRecord) -> int:
     return int(record.last_updated.timestamp() * 1000)
 
 
+def _key(record: GraphRecord) -> tuple[str, str, str]:
+    return (record.tenant, record.resource_type, record.resource_id)
+
+
 def _node_rows(records: list[GraphRecord]) -> list[dict[str, Any]]:
     return [
         {
@@ -106,20 +110,17 @@ class CypherGraph(ABC):
         if not records:
             return []
         written = await self.run(APPLY_NODES, {"rows": _node_rows(records)})
-        applied_ids = {(row[0], row[1], row[2]) for row in written}
+        applied_ids = {(row[0], row[1], row[2]) for row in written}  # _key of each
         # by key, not `r in applied`: comparing whole records made a batch quadratic
         # (17 % of the indexer's CPU at 500 records a batch while loading 100k resources)
-        outcomes = [
-            Outcome.APPLIED
-            if (r.tenant, r.resource_type, r.resource_id) in applied_ids
-            else Outcome.STALE
+        results = [
+            ItemResult(r, Outcome.APPLIED if _key(r) in applied_ids else Outcome.STALE)
             for r in records
         ]
-        applied = [r for r, o in zip(records, outcomes, strict=True) if o is Outcome.APPLIED]
-        edges = _edge_rows(applied)
+        edges = _edge_rows([res.item for res in results if res.outcome is Outcome.APPLIED])
         if edges:
             await self.run(APPLY_EDGES, {"rows": edges})
-        return [ItemResult(r, o) for r, o in zip(records, outcomes, strict=True)]
+        return results
 
     async def record_positions(self, positions: dict[int, int]) -> None:
         if positions:

@@ -74,5 +74,4 @@ class ConnectionThread:
     def stop(self) -> None:
         """Run what is queued, then end the thread (waits for it)."""
         self._queue.put(_STOP)
-        if self._thread is not threading.current_thread():
-            self._thread.join()
+        self._thread.join()
