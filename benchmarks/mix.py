@@ -12,9 +12,12 @@ run``; ``services``: primary-store + gateway), on a fresh database:
    each client count for ``--seconds`` (every client runs the queries round robin);
 3. the CRUD mix (create, read, update, search by id at even shares), likewise.
 
-Each phase reports requests/s, p50/p99 and the CPU milliseconds per request of
-each process tree (psutil, before/after: the server or gateway and store with
-their workers, the PostgreSQL postmaster with its backends, this client), beside
+Each phase reports requests/s, p50/p99, the response bytes per request as they
+crossed the socket (gzip-compressed when ``--gzip`` asks for it: run once with and
+once with ``--no-gzip`` to see what compression saves and costs) and the CPU
+milliseconds per request of each process tree (psutil, before/after: the server
+or gateway and store with their workers, the PostgreSQL postmaster with its
+backends, this client), beside
 Medplum 5.0.10's figures from the issue measured on this machine, and the
 1-minute load average at its end. ``--per-query`` adds every query of the search
 mix alone at 1 client, so each query's CPU per request is its own. Every loop is
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gzip
 import itertools
 import random
 import time
@@ -111,6 +115,7 @@ class Phase:
     seconds: float = 0.0
     cpu: dict[str, float] = field(default_factory=dict)
     units: int = 0  # requests (or resources, for ingest)
+    wire_bytes: int = 0  # response bodies as they crossed the socket (gzip or not)
 
     @property
     def requests(self) -> int:
@@ -120,12 +125,23 @@ class Phase:
         return {role: 1000 * s / max(1, self.requests) for role, s in self.cpu.items()}
 
 
-async def _send(session: aiohttp.ClientSession, base: str, request: Request) -> dict[str, Any]:
+async def _send(
+    session: aiohttp.ClientSession, base: str, request: Request, phase: Phase | None = None
+) -> dict[str, Any]:
+    """One request; the body is read as sent (the session does not inflate it) so
+    that ``phase`` counts the bytes on the wire, then inflated here as a client would."""
     method, path, body = request
     data = orjson.dumps(body) if body is not None else None
     headers = {"Content-Type": "application/fhir+json"} if body is not None else None
     async with session.request(method, f"{base}/{path}", data=data, headers=headers) as response:
         payload = await response.read()
+        if phase is not None:
+            phase.wire_bytes += len(payload)
+        encoding = response.headers.get("Content-Encoding", "identity")
+        if encoding == "gzip":
+            payload = gzip.decompress(payload)
+        elif encoding != "identity":
+            raise RuntimeError(f"{method} {path}: unexpected Content-Encoding {encoding}")
         if response.status >= 300:
             raise RuntimeError(f"{method} {path}: {response.status} {payload[:300]!r}")
         return orjson.loads(payload) if payload else {}
@@ -139,7 +155,8 @@ async def _measured(
 ) -> Phase:
     phase = Phase()
     connector = aiohttp.TCPConnector(limit=clients, force_close=False)
-    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+    session = aiohttp.ClientSession(connector=connector, headers=headers, auto_decompress=False)
+    async with session:
         before = cpu_seconds(dep.roles)
         started = time.perf_counter()
         await asyncio.gather(*(w(session, phase, started) for w in workers))
@@ -165,7 +182,7 @@ async def ingest(dep: Deployment, bundles: list[bytes], clients: int) -> tuple[P
         for raw in queue:
             bundle = orjson.loads(raw)
             started = time.perf_counter()
-            reply = await _send(session, dep.base, ("POST", "", bundle))
+            reply = await _send(session, dep.base, ("POST", "", bundle), phase)
             _timed("transaction", phase, started)()
             phase.units += len(bundle["entry"])
             patients.extend(
@@ -195,7 +212,7 @@ async def search_mix(
         while time.perf_counter() - t0 < seconds:
             kind, make = next(cycle)
             started = time.perf_counter()
-            await _send(session, dep.base, ("GET", make(rng, facts), None))
+            await _send(session, dep.base, ("GET", make(rng, facts), None), phase)
             _timed(kind, phase, started)()
 
     return await _measured(dep, clients, [worker] * clients, headers)
@@ -224,17 +241,18 @@ async def crud_mix(
             started = time.perf_counter()
             kind = ("create", "read", "update", "search by id")[n % 4]
             if kind == "create":
-                created = await _send(session, dep.base, ("POST", "Patient", _patient(n)))
+                created = await _send(session, dep.base, ("POST", "Patient", _patient(n)), phase)
                 mine.append(created["id"])
             elif kind == "read":
-                await _send(session, dep.base, ("GET", f"Patient/{rng.choice(patients)}", None))
+                read = ("GET", f"Patient/{rng.choice(patients)}", None)
+                await _send(session, dep.base, read, phase)
             elif kind == "update":
                 rid = rng.choice(mine)
                 body = {**_patient(n), "id": rid}
-                await _send(session, dep.base, ("PUT", f"Patient/{rid}", body))
+                await _send(session, dep.base, ("PUT", f"Patient/{rid}", body), phase)
             else:
                 path = f"Patient?_id={rng.choice(patients)}"
-                await _send(session, dep.base, ("GET", path, None))
+                await _send(session, dep.base, ("GET", path, None), phase)
             _timed(kind, phase, started)()
 
     return await _measured(dep, clients, [worker] * clients, headers)
@@ -243,7 +261,7 @@ async def crud_mix(
 async def warm(dep: Deployment, facts: Facts, patients: list[str]) -> None:
     """Every request kind once, untimed: a running server, not its first requests."""
     rng = random.Random(0)
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(auto_decompress=False) as session:
         for make in SEARCH_MIX.values():
             await _send(session, dep.base, ("GET", make(rng, facts), None))
         await _send(session, dep.base, ("GET", f"Patient/{patients[0]}", None))
@@ -280,11 +298,13 @@ def _summary(rows: list[Row], roles: list[str]) -> str:
                 percentile(all_latencies, 99) * 1000,
                 yard if yard is not None else "",
                 f"{rate / yard:.1f}x" if yard else "",
+                f"{r.wire_bytes / max(1, r.requests) / 1024:.2f}",
                 *(f"{cpu[role]:.2f}" if role in cpu else "" for role in roles),
                 row.load,
             ]
         )
     headers = ["server", "phase", "clients", "rate /s", "p50 ms", "p99 ms", "Medplum", "x Medplum"]
+    headers.append("KiB/req received")
     cpu_headers = [f"{role} CPU ms/req" for role in roles]
     return table([*headers, *cpu_headers, "load 1/5/15 min"], out)
 
