@@ -52,6 +52,7 @@ from polyfhir_primary.adapters.sql.session import (
 from polyfhir_primary.adapters.sql.sqlite_checkpoint import WRITER_PRAGMAS, Checkpointer
 from polyfhir_primary.adapters.sql.sqlite_statistics import SqliteStatistics
 from polyfhir_primary.adapters.sql.sqlite_thread import ConnectionThread
+from polyfhir_primary.adapters.sql.sqlite_write_gate import WriteGate
 
 _log = logging.getLogger(__name__)
 
@@ -108,19 +109,49 @@ class SqliteConn:
     behind its last one without waiting for it (:meth:`commit_read`); the thread runs
     calls in order, so the next user of the connection finds it committed."""
 
-    def __init__(self, target: str, *, uri: bool, pragmas: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        target: str,
+        *,
+        uri: bool,
+        pragmas: tuple[str, ...] = (),
+        gate: WriteGate | None = None,
+    ) -> None:
         self._thread = ConnectionThread("sqlite")
         self._raw: sqlite3.Connection | None = None
         self._target, self._uri = target, uri
         self._pragmas = _PRAGMAS + pragmas
         self._begin: str | None = None  # run before the next call, in its hop
+        self._gate = gate  # the writer of a file: turns with other processes' writers
         self.lock = PriorityLock()
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         call = partial(fn, *args)
         if self._begin is not None:
             call, self._begin = partial(_after, self._db, self._begin, call), None
+        if self._gate is not None:
+            call = partial(self._gated, self._gate, call)
         return await self._thread.call(call)
+
+    def _gated(self, gate: WriteGate, call: Callable[[], Any]) -> Any:
+        """``call`` on the writer's thread; the gate is dropped once the connection is
+        out of its transaction (committed, rolled back, or its BEGIN failed)."""
+        try:
+            return call()
+        finally:
+            if gate.held and (self._raw is None or not self._raw.in_transaction):
+                gate.release()
+
+    async def begin_write(self) -> None:
+        """``BEGIN IMMEDIATE``, after waiting for the write gate (when the connection has
+        one) in the same hop: other processes' writers go first, in turn."""
+
+        def begin() -> None:
+            if self._gate is not None:
+                self._gate.acquire()
+            self._db().execute("BEGIN IMMEDIATE")
+
+        await self._run(begin)
 
     def begin_with_next(self, sql: str) -> None:
         """``sql`` (a ``BEGIN``) runs on the thread just before the next call, in its hop."""
@@ -195,6 +226,8 @@ class SqliteConn:
         if self._raw is not None:
             await self._run(self._raw.close)
             self._raw = None
+        if self._gate is not None:
+            await self._thread.call(self._gate.close)
         self._thread.stop()
 
 
@@ -211,7 +244,9 @@ class SqliteDatabase:
         else:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             target, uri = path, False
-        self._writer = SqliteConn(target, uri=uri, pragmas=() if uri else WRITER_PRAGMAS)
+        # a file's writer takes turns with other processes' (a memory database has none)
+        gate = None if uri else WriteGate(Path(f"{target}.write-lock"))
+        self._writer = SqliteConn(target, uri=uri, pragmas=() if uri else WRITER_PRAGMAS, gate=gate)
         # A file's WAL is checkpointed beside the writer (memory databases have none).
         self._checkpoints = (
             None if uri else Checkpointer(SqliteConn(target, uri=uri), self._writer.lock)
@@ -252,7 +287,7 @@ class SqliteDatabase:
         async with conn.lock:
             try:  # BEGIN too: cancelled while awaited, it still runs on the thread
                 if write:
-                    await conn.execute("BEGIN IMMEDIATE")
+                    await conn.begin_write()
                 else:
                     conn.begin_with_next("BEGIN")  # no hop of its own (SqliteConn)
                 async with running_session(conn, SQLITE, tenant) as session:
@@ -283,7 +318,7 @@ class SqliteDatabase:
         filters)."""
         async with self._writer.lock:
             try:
-                await self._writer.execute("BEGIN IMMEDIATE")
+                await self._writer.begin_write()
                 yield self._writer
             except BaseException:
                 await self._writer.rollback_open()
@@ -360,7 +395,7 @@ class SqliteDatabase:
         (the relay's transactions are short: see priority_lock)."""
         async with self._writer.lock.urgent():
             try:
-                await self._writer.execute("BEGIN IMMEDIATE")
+                await self._writer.begin_write()
                 result = await change()
             except BaseException:
                 await self._writer.rollback_open()
