@@ -125,3 +125,23 @@ def test_a_taken_port_is_exit_code_5(tmp_path: Path) -> None:
     assert code == 5, raw
     failure = _one_failure(lines, raw)
     assert failure["msg"] == f"cannot listen on 127.0.0.1:{port}: Address already in use"
+
+
+def test_a_taken_port_is_refused_with_workers_even_when_shareable(tmp_path: Path) -> None:
+    """Workers bind the port with SO_REUSEPORT; a server already listening on it with
+    that option too must not end up sharing it with them."""
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {
+            "POLYFHIR_PRIMARY_URL": f"sqlite:///{tmp_path}/{uuid.uuid4().hex}.db",
+            "POLYFHIR_WORKERS": "2",
+        }
+        code, lines, raw = _run(
+            "polyfhir-primary-store", "--port", str(port), env=env, cwd=tmp_path
+        )
+    assert code == 5, raw
+    failure = _one_failure(lines, raw)
+    assert failure["msg"] == f"cannot listen on 127.0.0.1:{port}: Address already in use"

@@ -11,6 +11,7 @@ manager restarts a whole server rather than keep a half one.
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import uuid
@@ -21,6 +22,7 @@ from typing import Any
 import httpx
 import psutil
 import pytest
+from tests.support import until
 
 from polyfhir_engines.processes import free_port, spawn, stop, wait_http
 
@@ -83,6 +85,37 @@ def test_two_workers_serve_one_port_and_share_every_write(
         assert httpx.get(f"{base}/fhir/Patient/{rid}", headers=headers).status_code == 200
     found = httpx.get(f"{base}/fhir/Patient", headers=headers, params={"_summary": "count"})
     assert found.json()["total"] == 12
+
+
+def _accepted(worker: psutil.Process, port: int) -> int:
+    """Connections to ``port`` this worker has accepted (they are its file descriptors)."""
+    return sum(
+        1
+        for c in worker.net_connections(kind="tcp")
+        if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == port
+    )
+
+
+def test_connections_opened_together_are_spread_over_the_workers(
+    server: tuple[subprocess.Popen[bytes], str],
+) -> None:
+    """Clients that open their keep-alive connections at once (a connection pool, a
+    benchmark's clients) get both workers, not whichever woke first."""
+    proc, base = server
+    port = int(base.rsplit(":", 1)[1])
+    workers = _workers(proc)
+    clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(16)]
+    try:
+
+        def all_accepted() -> list[int] | None:
+            counts = [_accepted(w, port) for w in workers]
+            return counts if sum(counts) == len(clients) else None
+
+        counts = until(all_accepted, what="every connection accepted")
+        assert min(counts) >= 1, f"one worker took every connection: {counts}"
+    finally:
+        for sock in clients:
+            sock.close()
 
 
 def test_sigterm_stops_the_supervisor_and_every_worker(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import socket
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 import uvicorn
@@ -82,8 +83,12 @@ def serve_in_processes(
     in ``workers`` processes sharing the ports (:mod:`polyfhir_servicekit.workers`)."""
 
     def bind_or_refuse(h: str, p: int) -> socket.socket:
-        (sock,) = bound_sockets(h, (p,), bind_listening)
+        (sock,) = bound_sockets(h, (p,), partial(bind_listening, reuse_port=True))
         return sock
+
+    if workers > 1:  # SO_REUSEPORT would share a port another server holds with it too:
+        for sock in bound_sockets(host, ports, bind_listening):  # refuse it first, as one
+            sock.close()  # worker does (the workers' sockets are bound right after)
 
     serve_processes(
         main,
@@ -129,13 +134,17 @@ def _bound(host: str, port: int) -> socket.socket:
     return bind_listening(host, port)
 
 
-def bind_listening(host: str, port: int) -> socket.socket:
+def bind_listening(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A bound socket (listening once served); ``reuse_port``: one of several bound to the
+    port, among which the kernel spreads connections (``workers``)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say so, and
     # an accepted connection inherits it; without it Nagle and delayed ACKs add ~40 ms to
     # every small response (an internal call, a probe)
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     sock.set_inheritable(True)
     return sock

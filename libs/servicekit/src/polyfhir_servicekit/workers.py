@@ -4,8 +4,15 @@ A Python process serves on one core (the GIL), so one gateway or primary-store
 process cannot use a second core however many requests wait. With ``workers``
 above 1 this process binds the listening sockets, forks that many workers
 (before any event loop or thread exists), and supervises them: each worker
-builds its own app, pools and loop and accepts connections from the shared
-sockets; the kernel hands each new connection to one of them. The supervisor
+builds its own app, pools and loop.
+
+Each worker listens on a socket of its own, all bound to the same port with
+``SO_REUSEPORT``; the kernel spreads new connections over them by their
+addresses. One socket shared by every worker would let whichever worker wakes
+first accept every connection waiting (an event loop accepts all it can at each
+wakeup): 8 clients opening their keep-alive connections together then all land
+on one worker, which serves at one core's rate while the other idles (measured:
+219 against 325 to 384 searches/s, benchmarks/README.md, session 13). The supervisor
 forwards SIGTERM/SIGINT to every worker and, should a worker end on its own,
 stops the others and exits with that worker's code.
 
@@ -73,21 +80,29 @@ def serve_processes(
     before_fork: Callable[[], None] | None = None,
 ) -> None:
     """Run ``main()`` in this process (``workers == 1``) or in ``workers`` forked
-    processes sharing the sockets ``bind`` makes for ``ports``. ``before_fork``: work
+    processes, each on its own socket per port (``bind`` must set ``SO_REUSEPORT``, see
+    above). ``before_fork``: work
     that must happen once, not per worker (the primary's schema migrations)."""
     if workers <= 1:
         run_event_loop(main())
         return
     if before_fork is not None:
         before_fork()
-    for port in ports:
-        _shared[(host, port)] = bind(host, port)
+    first = [bind(host, port) for port in ports]
+    bound = [sock.getsockname()[1] for sock in first]  # port 0: the one the first got
+    per_worker = [first, *([bind(host, port) for port in bound] for _ in range(workers - 1))]
     children: list[int] = []
-    for _ in range(workers):
+    for own in per_worker:
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the worker's side runs in the child
+            for sock in (s for sockets in per_worker if sockets is not own for s in sockets):
+                sock.close()
+            _shared.update(zip(((host, port) for port in ports), own, strict=True))
             _worker(main)
         children.append(pid)
+    for sockets in per_worker:  # each lives on in its worker alone: a dead worker's
+        for sock in sockets:  # socket closes with it, and the kernel stops choosing it
+            sock.close()
     log.info("serving with %d worker processes", workers, extra={"workers": children})
     raise SystemExit(_supervise(children))
 
