@@ -44,7 +44,7 @@ def workers_field() -> Any:
         default=1,
         ge=1,
         le=64,
-        description="processes serving the port (forked, one socket each on the port); more than one"
+        description="processes serving the port (forked, a socket each on the port); more than one"
         " helps only with a spare core per process (docs/operations.md, 'Workers')",
     )
 
