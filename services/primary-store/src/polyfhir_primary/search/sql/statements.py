@@ -86,15 +86,17 @@ class SearchStatements:
     first counts that clause's index rows up to ``CHAIN_CAP + 1`` (an index-only
     read, no probe): within ``CHAIN_CAP`` the chain has at most that many matches
     and the ``CHAIN_CAP`` pass answers exactly, as before; beyond it the search
-    runs ``broad_small``, which stops at ``ESTIMATE_CAP + 1`` matches (the estimate
-    needs no more). At 1M resources ``patient.gender=female&code=X``, X on 22,200
-    Observations, probed 2,070 of them to collect 1,001 matches.
+    runs ``broad_small``, which stops at the first ``ESTIMATE_CAP + 1`` matches in
+    id order (the estimate needs no more; they hold the page, read as the page
+    statement reads it: the driver's rows in id order, each probed). At 1M
+    resources ``patient.gender=female&code=X``, X on 22,200 Observations, probed
+    2,070 of them to collect 1,001 matches.
 
     ``_has`` alone (``has_walk.py``): ``driver_rows`` counts the source clause's
     index rows the same way; beyond ``CHAIN_CAP`` ``broad_small`` walks the targets
-    in id order, probing each, up to ``ESTIMATE_CAP + 1`` matches. Those are the
-    first matches in order (``broad_in_order``): when there are more, the page is
-    still among them and no page statement follows.
+    in id order, probing each, up to ``ESTIMATE_CAP + 1`` matches. In both cases
+    they are the first matches in order (``broad_in_order``): when there are more,
+    the page is still among them and no page statement follows.
     """
 
     page: Sql
@@ -156,8 +158,9 @@ def _from_index_rows(
         return _FromIndexRows(page, counted_page)
     small = counted_index_page(matched_ids, f" LIMIT {CHAIN_CAP + 1}", tail)
     broad = None
-    if plan.offset + plan.limit <= ESTIMATE_CAP:
-        broad = counted_index_page(matched_ids, f" LIMIT {ESTIMATE_CAP + 1}", tail)
+    if plan.offset + plan.limit <= ESTIMATE_CAP:  # the first matches in id order, as the page
+        first = f" ORDER BY m.res_id LIMIT {ESTIMATE_CAP + 1}"
+        broad = counted_index_page(matched_ids, first, tail)
     return _FromIndexRows(page, counted_page, small, CHAIN_CAP, broad)
 
 
@@ -186,7 +189,7 @@ def _broad(
         rows = source_rows(builder, has)
         return (rows, walk_has(builder, plan, order), True) if rows else (None, None, False)
     rows = _driver_rows(builder, plan) if indexed.broad_small is not None else None
-    return (rows, indexed.broad_small, False) if rows else (None, None, False)
+    return (rows, indexed.broad_small, True) if rows else (None, None, False)
 
 
 def _chain(c: Clause) -> bool:
