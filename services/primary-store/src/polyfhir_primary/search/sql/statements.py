@@ -9,11 +9,17 @@ membership. Which of them a dialect builds is a property of its ``Dialect``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from polyfhir_primary.adapters.sql.dialect import Dialect
-from polyfhir_primary.search.plan import DEFAULT_SORT, Clause, ReferenceClause, SearchPlan
+from polyfhir_primary.search.plan import (
+    DEFAULT_SORT,
+    Clause,
+    ReferenceClause,
+    SearchPlan,
+    TokenClause,
+)
 from polyfhir_primary.search.sql.builder import SqlBuilder
 from polyfhir_primary.search.sql.fragments import Sql
 from polyfhir_primary.search.sql.has_walk import source_rows, walk_has, walked_has
@@ -102,6 +108,7 @@ class SearchStatements:
     page: Sql
     small: Sql | None
     small_cap: int  # ``small`` is the answer when it counts at most this many matches
+    small_in_order: bool  # ``small`` takes the first matches in order
     driver_rows: Sql | None
     broad_small: Sql | None  # ``small`` when ``driver_rows`` counts more than ``CHAIN_CAP``
     broad_in_order: bool  # ``broad_small`` takes the first matches in order
@@ -116,7 +123,7 @@ class SearchStatements:
         index rows (as ``driver_rows`` counts them: up to ``CHAIN_CAP + 1``)."""
         if driver_rows is not None and driver_rows > CHAIN_CAP:
             return Small(self.broad_small, ESTIMATE_CAP, self.broad_in_order)
-        return Small(self.small, self.small_cap, False)
+        return Small(self.small, self.small_cap, self.small_in_order)
 
 
 class Small(NamedTuple):
@@ -136,6 +143,7 @@ class _FromIndexRows:
     counted_page: Sql | None = None
     small: Sql | None = None
     small_cap: int = ESTIMATE_CAP
+    small_in_order: bool = False
     broad_small: Sql | None = None  # a chain's ``small`` when its driver is broad
 
 
@@ -149,19 +157,30 @@ def _from_index_rows(
     tail = [plan.limit, plan.offset, tenant, types[0], d.flag(False)]
     page = index_page(matched_ids, tail) if d.pages_from_index_rows else None
     counted_page = counted_index_page(matched_ids, "", tail) if counting and walked else None
-    if not (counting and chained and plan.limit > 0):
-        return _FromIndexRows(page, counted_page)
+    indexed = _FromIndexRows(page, counted_page)
+    if not counting or plan.limit <= 0 or not (chained or _one_word(plan)):
+        return indexed
     if not plan.estimate_total:  # accurate: every match is visited anyway, once
-        every = counted_index_page(matched_ids, "", tail)
-        return _FromIndexRows(page, counted_page, every, UNCAPPED)
+        return replace(indexed, small=counted_index_page(matched_ids, "", tail), small_cap=UNCAPPED)
+    # the first matches in id order, and so the page: a chain's when its driver is
+    # broad; a word's always (its rows are a range of words, collected in full anyway)
+    first = f" ORDER BY m.res_id LIMIT {ESTIMATE_CAP + 1}"
+    in_order = counted_index_page(matched_ids, first, tail)
+    within = plan.offset + plan.limit <= ESTIMATE_CAP
+    if not chained:
+        return replace(indexed, small=in_order, small_in_order=True) if within else indexed
     if plan.offset + plan.limit > CHAIN_CAP:
-        return _FromIndexRows(page, counted_page)
+        return indexed
     small = counted_index_page(matched_ids, f" LIMIT {CHAIN_CAP + 1}", tail)
-    broad = None
-    if plan.offset + plan.limit <= ESTIMATE_CAP:  # the first matches in id order, as the page
-        first = f" ORDER BY m.res_id LIMIT {ESTIMATE_CAP + 1}"
-        broad = counted_index_page(matched_ids, first, tail)
-    return _FromIndexRows(page, counted_page, small, CHAIN_CAP, broad)
+    return replace(
+        indexed, small=small, small_cap=CHAIN_CAP, broad_small=in_order if within else None
+    )
+
+
+def _one_word(plan: SearchPlan) -> bool:
+    """The search is one ``:text`` word on a token (a membership of ``idx_token_word``)."""
+    clauses = plan.criteria.clauses
+    return len(clauses) == 1 and isinstance(clauses[0], TokenClause) and clauses[0].text
 
 
 def _driver_rows(builder: SqlBuilder, plan: SearchPlan) -> Sql | None:
@@ -225,6 +244,7 @@ def search_statements(tenant: str, plan: SearchPlan, d: Dialect) -> SearchStatem
         page=page,
         small=small,
         small_cap=small_cap,
+        small_in_order=indexed.small_in_order,
         driver_rows=driver_rows,
         broad_small=broad_small,
         broad_in_order=broad_in_order,
