@@ -393,6 +393,12 @@ def main() -> None:
         " counted); the phases write into it",
     )
     parser.add_argument(
+        "--database-pid",
+        type=int,
+        help="the postmaster of the server at --database-url, whose CPU (with its"
+        " backends') is then counted as the database's",
+    )
+    parser.add_argument(
         "--load-workers", type=int, default=2, help="--preload processes (PostgreSQL)"
     )
     parser.add_argument(
@@ -416,7 +422,7 @@ def main() -> None:
             label = f"{backend} {topology}" + (f" w{args.workers}" if args.workers > 1 else "")
             given = args.database_url
             with (
-                nullcontext(Database(given, None))
+                nullcontext(Database(given, args.database_pid))
                 if given
                 else database(backend, pg_settings) as db
             ):

@@ -36,6 +36,7 @@ from polyfhir_primary.search.sql import (
     ESTIMATE_CAP,
     RESOURCE_COLUMNS,
     SearchStatements,
+    Small,
     estimate_beyond_cap,
     search_statements,
 )
@@ -304,14 +305,24 @@ class SqlSession:
                 rows = await self.conn.fetch(*s.counted_page)
                 return self._decode(rows), int(rows[0][-1]) if rows else 0
         known = None  # matches known to exist beyond the cap
-        if s.small is not None:
-            rows = await self.conn.fetch(*s.small)
+        small = await self._small(s)
+        if small.sql is not None:
+            rows = await self.conn.fetch(*small.sql)
             matches = int(rows[0][-1]) if rows else 0
-            if matches <= s.small_cap and (rows or plan.offset == 0):
+            if matches <= small.cap and (rows or plan.offset == 0):
                 return self._decode(rows), matches
-            known = s.small_cap + 1 if rows else None
+            known = small.cap + 1 if rows else None
+            if small.in_order and known is not None:  # the first matches: the page is theirs
+                return self._decode(rows), await self._total(s, plan, rows, known)
         rows = await self.conn.fetch(*s.page)
         return self._decode(rows), await self._total(s, plan, rows, known)
+
+    async def _small(self, s: SearchStatements) -> Small:
+        """``small``, or ``broad_small`` when the driving clause has more index rows
+        than ``CHAIN_CAP`` (``SearchStatements``)."""
+        if s.small is None or s.driver_rows is None:
+            return s.small_for(None)
+        return s.small_for(int((await self.conn.fetch(*s.driver_rows))[0][0]))
 
     async def _total(
         self, s: SearchStatements, plan: SearchPlan, rows: Sequence[Any], known: int | None

@@ -78,6 +78,11 @@ class SqlBuilder:
         every = -1 if self.dialect.probes(criteria.clauses) else None
         return self._criteria(criteria, alias, every, typed=False)
 
+    def probing(self, criteria: Criteria, alias: str) -> Sql:
+        """``criteria`` with every clause a correlated probe of the rows of ``alias``
+        (for a statement that walks those rows in order, ``has_walk``)."""
+        return self._criteria(criteria, alias, -1, typed=True)
+
     def driver(self, clauses: tuple[Clause, ...]) -> int:
         """The clause whose rows drive: the dialect's pick (SQLite's rank), else the first."""
         return self.dialect.driving_clause(clauses) or 0

@@ -103,7 +103,8 @@ def has_sql(b: Builder, c: HasClause, alias: str) -> Sql:
     args = [b.tenant, c.source_type, c.param, *type_args, *select_args]
     if b.probe:
         owner = f"{x}.target_type = {alias}.res_type AND {x}.target_id = {alias}.res_id"
-        return f"EXISTS (SELECT 1 FROM idx_reference {x} WHERE {owner} AND {where})", args
+        fence = b.dialect.probe_fence
+        return f"EXISTS (SELECT 1 FROM idx_reference {x} WHERE {owner} AND {where}{fence})", args
     if types is not None and len(types) == 1:
         lhs, cols = f"{alias}.res_id", f"{x}.target_id"
     else:
