@@ -4,8 +4,9 @@ Loading 1M resources through HTTP takes ~20 min on PostgreSQL and far longer on
 SQLite, so the ``N`` patients go straight into the store service with
 ``bulkload.py``'s loader: carebundle templates cloned (clone *k*: template *k mod
 200* with its own identifier and a family name tagged per clone generation), one
-transaction each through ``StoreService.process``, so the resources, versions,
-index rows, full-text documents and outbox rows are those of normal writes. Then
+transaction each through ``StoreService.process`` (SQLite: up to ``SQLITE_GROUP``
+clones merged into one transaction, ``bulkload.transactions``), so the resources,
+versions, index rows, full-text documents and outbox rows are those of normal writes. Then
 the planner statistics are brought up to date and (PostgreSQL) the search's
 indexes read into shared buffers, as ``search.py`` does before it measures.
 

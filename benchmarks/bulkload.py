@@ -14,7 +14,9 @@ for 1M resources, and generating a carebundle patient costs ~60 ms. So:
   documents and index rows are written exactly as by normal writes (the
   gateway's HTTP parsing and resource validation are skipped).
 - ``workers`` processes (PostgreSQL: several; SQLite: one, it has one writer)
-  each run ``concurrency`` transactions at a time on their own slice.
+  each run ``concurrency`` transactions at a time on their own slice; or, with
+  ``group`` > 1 (the SQLite preload: 100), up to ``group`` clones merged into one
+  transaction, one at a time (:func:`transactions`: the same rows).
 
     uv run python benchmarks/bulkload.py --backends sqlite,postgresql --patients 200
 
