@@ -36,9 +36,14 @@ SQLITE_GROUP = 100
 
 def preload(url: str, backend: str, patients: int, workers: int) -> None:
     """Load ``patients`` cloned carebundle patients into ``url``, analyse, prewarm."""
-    group = SQLITE_GROUP if backend == "sqlite" else 1
+    sqlite = backend == "sqlite"
     created, seconds = bulk_load(
-        url, 0, patients, workers=workers_for(backend, workers), group=group
+        url,
+        0,
+        patients,
+        workers=workers_for(backend, workers),
+        group=SQLITE_GROUP if sqlite else 1,
+        defer_indexes=sqlite,
     )
     print(
         f"{backend}: preloaded {patients:,} patients, {created:,} resources"

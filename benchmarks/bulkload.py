@@ -41,12 +41,13 @@ import asyncpg
 import orjson
 
 from _common import database_urls, table
+from _sqlite_indexes import deferred_indexes
 from polyfhir_core.contracts.primary_store import BundleKind, EntryRequest, Method
 from polyfhir_core.indexing import IndexValues, extract_index_values
 from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_core.resources import Json
 from polyfhir_core.tenancy import TenantContext
-from polyfhir_primary.bootstrap import open_database
+from polyfhir_primary.bootstrap import open_database, sqlite_path
 from polyfhir_primary.service_layer.store_service import StoreService
 from polyfhir_primary.settings import PrimarySettings
 from polyfhir_testing.datasets import SHARED_TYPES, patient_bundles
@@ -174,6 +175,11 @@ async def _load(url: str, ks: list[int], concurrency: int, index: bool, group: i
     return written
 
 
+async def _open_and_close(url: str) -> None:
+    database = await open_database(PrimarySettings(primary_url=url, kafka_bootstrap=""))
+    await database.close()
+
+
 def _process(args: tuple[str, list[int], int, bool, int]) -> int:
     return asyncio.run(_load(*args))
 
@@ -187,14 +193,20 @@ def bulk_load(
     concurrency: int = 4,
     index: bool = True,
     group: int = 1,
+    defer_indexes: bool = False,
 ) -> tuple[int, float]:
     """Load patients ``start..stop``; ``(resources created, seconds)``. ``group`` > 1
-    merges up to that many clones per transaction (:func:`transactions`)."""
+    merges up to that many clones per transaction (:func:`transactions`);
+    ``defer_indexes`` (a SQLite file) builds the index tables' indexes after the load
+    (``_sqlite_indexes``; the time includes it)."""
     templates()  # generate the cache once, before the workers read it
     slices = [list(range(start + w, stop, workers)) for w in range(workers)]
     started = time.perf_counter()
+    path = sqlite_path(url) if defer_indexes and url.startswith("sqlite") else None
+    if path is not None:
+        asyncio.run(_open_and_close(url))  # the schema, before its indexes are dropped
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(workers) as pool:
+    with deferred_indexes(path), ctx.Pool(workers) as pool:
         jobs = [(url, s, concurrency, index, group) for s in slices]
         created = sum(pool.map(_process, jobs))
     return created, time.perf_counter() - started
