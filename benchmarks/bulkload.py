@@ -14,7 +14,9 @@ for 1M resources, and generating a carebundle patient costs ~60 ms. So:
   documents and index rows are written exactly as by normal writes (the
   gateway's HTTP parsing and resource validation are skipped).
 - ``workers`` processes (PostgreSQL: several; SQLite: one, it has one writer)
-  each run ``concurrency`` transactions at a time on their own slice.
+  each run ``concurrency`` transactions at a time on their own slice; or, with
+  ``group`` > 1 (the SQLite preload: 100), up to ``group`` clones merged into one
+  transaction, one at a time (:func:`transactions`: the same rows).
 
     uv run python benchmarks/bulkload.py --backends sqlite,postgresql --patients 200
 
@@ -39,12 +41,13 @@ import asyncpg
 import orjson
 
 from _common import database_urls, table
+from _sqlite_indexes import deferred_indexes
 from polyfhir_core.contracts.primary_store import BundleKind, EntryRequest, Method
 from polyfhir_core.indexing import IndexValues, extract_index_values
 from polyfhir_core.registry import SearchParameterRegistry
 from polyfhir_core.resources import Json
 from polyfhir_core.tenancy import TenantContext
-from polyfhir_primary.bootstrap import open_database
+from polyfhir_primary.bootstrap import open_database, sqlite_path
 from polyfhir_primary.service_layer.store_service import StoreService
 from polyfhir_primary.settings import PrimarySettings
 from polyfhir_testing.datasets import SHARED_TYPES, patient_bundles
@@ -106,7 +109,46 @@ def shared_only(resource: Json, registry: SearchParameterRegistry) -> IndexValue
     return IndexValues()
 
 
-async def _load(url: str, ks: list[int], concurrency: int, index: bool) -> int:
+def conditions(bundle: dict[str, Any]) -> set[str]:
+    """The bundle's conditional creates (``ifNoneExist``): the shared resources it names."""
+    return {e["request"]["ifNoneExist"] for e in bundle["entry"] if e["request"].get("ifNoneExist")}
+
+
+def transactions(tpl: list[bytes], ks: list[int], group: int) -> list[list[int]]:
+    """``ks`` in order, in transactions of up to ``group`` clones.
+
+    Clones merged into one transaction keep every row a transaction of their own
+    writes (the entries are the same; only ``lastUpdated`` is shared per transaction),
+    provided that (1) their fullUrls do not collide: no two clones of one template
+    (the clones of a template share its urn:uuids), and (2) no conditional create
+    of the merged transaction is new: two entries creating the same absent resource in
+    one transaction would both create it, where separate transactions match the first.
+    So a clone naming a shared resource no earlier clone named goes alone (at 200
+    templates and 20 shared practitioners, the first 20 clones), the rest merged; and
+    the transactions must run one at a time, in order (``_load`` sees to it), so the
+    clone that creates a shared resource commits before any merged one names it.
+    """
+    shared = [conditions(orjson.loads(raw)) for raw in tpl]
+    batches: list[list[int]] = []
+    current: list[int] = []
+    named: set[str] = set()
+    for k in ks:
+        template = k % len(tpl)
+        new = shared[template] - named
+        if current and (
+            new or len(current) >= group or template in {c % len(tpl) for c in current}
+        ):
+            batches.append(current)
+            current = []
+        if new:
+            batches.append([k])
+            named |= new
+        else:
+            current.append(k)
+    return [*batches, current] if current else batches
+
+
+async def _load(url: str, ks: list[int], concurrency: int, index: bool, group: int = 1) -> int:
     database = await open_database(PrimarySettings(primary_url=url, kafka_bootstrap=""))
     service = StoreService(
         db=database,
@@ -115,14 +157,15 @@ async def _load(url: str, ks: list[int], concurrency: int, index: bool) -> int:
     )
     tpl = templates()
     ctx = TenantContext.of(TENANT)
-    queue = list(reversed(ks))
+    queue = list(reversed(transactions(tpl, ks, group)))
+    concurrency = 1 if group > 1 else concurrency  # merged: in order (``transactions``)
     written = 0
 
     async def worker() -> None:
         nonlocal written
         while queue:
-            k = queue.pop()
-            responses = await service.process(ctx, BundleKind.TRANSACTION, entries(clone(tpl, k)))
+            batch = [e for k in queue.pop() for e in entries(clone(tpl, k))]
+            responses = await service.process(ctx, BundleKind.TRANSACTION, batch)
             written += sum(1 for r in responses if r.status == 201)
 
     try:
@@ -132,20 +175,40 @@ async def _load(url: str, ks: list[int], concurrency: int, index: bool) -> int:
     return written
 
 
-def _process(args: tuple[str, list[int], int, bool]) -> int:
+async def _open_and_close(url: str) -> None:
+    database = await open_database(PrimarySettings(primary_url=url, kafka_bootstrap=""))
+    await database.close()
+
+
+def _process(args: tuple[str, list[int], int, bool, int]) -> int:
     return asyncio.run(_load(*args))
 
 
 def bulk_load(
-    url: str, start: int, stop: int, *, workers: int, concurrency: int = 4, index: bool = True
+    url: str,
+    start: int,
+    stop: int,
+    *,
+    workers: int,
+    concurrency: int = 4,
+    index: bool = True,
+    group: int = 1,
+    defer_indexes: bool = False,
 ) -> tuple[int, float]:
-    """Load patients ``start..stop``; ``(resources created, seconds)``."""
+    """Load patients ``start..stop``; ``(resources created, seconds)``. ``group`` > 1
+    merges up to that many clones per transaction (:func:`transactions`);
+    ``defer_indexes`` (a SQLite file) builds the index tables' indexes after the load
+    (``_sqlite_indexes``; the time includes it)."""
     templates()  # generate the cache once, before the workers read it
     slices = [list(range(start + w, stop, workers)) for w in range(workers)]
     started = time.perf_counter()
+    path = sqlite_path(url) if defer_indexes and url.startswith("sqlite") else None
+    if path is not None:
+        asyncio.run(_open_and_close(url))  # the schema, before its indexes are dropped
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(workers) as pool:
-        created = sum(pool.map(_process, [(url, s, concurrency, index) for s in slices]))
+    with deferred_indexes(path), ctx.Pool(workers) as pool:
+        jobs = [(url, s, concurrency, index, group) for s in slices]
+        created = sum(pool.map(_process, jobs))
     return created, time.perf_counter() - started
 
 

@@ -29,6 +29,9 @@ N cloned carebundle patients straight into the store, ~45 resources each, so
 
     uv run python benchmarks/mix.py --preload 22000 --backends postgresql --per-query \
         --pg-memory shared_buffers=4GB,effective_cache_size=12GB
+
+``--default-total estimate`` runs the servers with ``POLYFHIR_DEFAULT_TOTAL=estimate``
+(SQLite counts every match by default: docs/search.md, ``_total``).
 """
 
 from __future__ import annotations
@@ -402,6 +405,12 @@ def main() -> None:
         "--load-workers", type=int, default=2, help="--preload processes (PostgreSQL)"
     )
     parser.add_argument(
+        "--default-total",
+        choices=["none", "estimate", "accurate"],
+        help="POLYFHIR_DEFAULT_TOTAL of the servers: Bundle.total when a search sends no"
+        " _total (unset: the engine's default, estimate on PostgreSQL, accurate on SQLite)",
+    )
+    parser.add_argument(
         "--pg-memory",
         default="",
         help="settings of the embedded PostgreSQL, name=value comma-separated (at 1M:"
@@ -415,11 +424,14 @@ def main() -> None:
         bundles = templates(max(args.patients, TEMPLATES))[: args.patients]
     pg_settings = dict(kv.split("=", 1) for kv in args.pg_memory.split(",") if kv)
     env = {"POLYFHIR_WORKERS": str(args.workers)}
+    if args.default_total:
+        env["POLYFHIR_DEFAULT_TOTAL"] = args.default_total
     rows: list[Row] = []
     roles: list[str] = []
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
         for topology in [t.strip() for t in args.topologies.split(",") if t.strip()]:
             label = f"{backend} {topology}" + (f" w{args.workers}" if args.workers > 1 else "")
+            label += f" total={args.default_total}" if args.default_total else ""
             given = args.database_url
             with (
                 nullcontext(Database(given, args.database_pid))
