@@ -56,10 +56,12 @@ from polyfhir_primary.adapters.sql.sqlite_write_gate import WriteGate
 
 _log = logging.getLogger(__name__)
 
+BUSY_TIMEOUT_S = 10.0  # a writer waits this long for another (the gate, then SQLite)
+
 _PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=FULL",
-    "PRAGMA busy_timeout=10000",
+    f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}",
     "PRAGMA cache_size=-65536",
     "PRAGMA temp_store=MEMORY",
 )
@@ -139,8 +141,14 @@ class SqliteConn:
         try:
             return call()
         finally:
-            if gate.held and (self._raw is None or not self._raw.in_transaction):
+            if gate.held and not self._in_transaction():
                 gate.release()
+
+    def _in_transaction(self) -> bool:
+        try:
+            return self._raw is not None and self._raw.in_transaction
+        except sqlite3.ProgrammingError:  # closed: nothing open any more
+            return False
 
     async def begin_write(self) -> None:
         """``BEGIN IMMEDIATE``, after waiting for the write gate (when the connection has
@@ -223,12 +231,14 @@ class SqliteConn:
         await self._run(lambda: self._db().executescript(sql))
 
     async def close(self) -> None:
-        if self._raw is not None:
-            await self._run(self._raw.close)
-            self._raw = None
-        if self._gate is not None:
-            await self._thread.call(self._gate.close)
-        self._thread.stop()
+        try:
+            if self._raw is not None:
+                await self._run(self._raw.close)
+                self._raw = None
+        finally:  # the gate goes with the connection, even one closed mid-transaction
+            if self._gate is not None:
+                await self._thread.call(self._gate.close)
+            self._thread.stop()
 
 
 T = TypeVar("T")
@@ -245,7 +255,7 @@ class SqliteDatabase:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             target, uri = path, False
         # a file's writer takes turns with other processes' (a memory database has none)
-        gate = None if uri else WriteGate(Path(f"{target}.write-lock"))
+        gate = None if uri else WriteGate(Path(f"{target}.write-lock"), BUSY_TIMEOUT_S)
         self._writer = SqliteConn(target, uri=uri, pragmas=() if uri else WRITER_PRAGMAS, gate=gate)
         # A file's WAL is checkpointed beside the writer (memory databases have none).
         self._checkpoints = (
