@@ -87,6 +87,13 @@ def test_two_workers_serve_one_port_and_share_every_write(
     assert found.json()["total"] == 12
 
 
+def _listening(worker: psutil.Process, port: int) -> bool:
+    return any(
+        c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port
+        for c in worker.net_connections(kind="tcp")
+    )
+
+
 def _accepted(worker: psutil.Process, port: int) -> int:
     """Connections to ``port`` this worker has accepted (they are its file descriptors)."""
     return sum(
@@ -104,6 +111,11 @@ def test_connections_opened_together_are_spread_over_the_workers(
     proc, base = server
     port = int(base.rsplit(":", 1)[1])
     workers = _workers(proc)
+
+    def every_worker_listens() -> bool | None:  # /readyz answered: one of them, at least
+        return True if all(_listening(w, port) for w in workers) else None
+
+    until(every_worker_listens, what="both workers listening")
     clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(16)]
     try:
 
