@@ -231,14 +231,15 @@ class SqliteConn:
         await self._run(lambda: self._db().executescript(sql))
 
     async def close(self) -> None:
+        """Close the connection and end its thread; again, it does nothing more."""
         try:
             if self._raw is not None:
                 await self._run(self._raw.close)
                 self._raw = None
-        finally:  # the gate goes with the connection, even one closed mid-transaction
-            if self._gate is not None:
-                await self._thread.call(self._gate.close)
-            self._thread.stop()
+        finally:
+            self._thread.stop()  # runs what is queued, then ends (a second stop returns)
+            if self._gate is not None:  # nothing takes it any more: it goes with the
+                self._gate.close()  # connection, even one closed mid-transaction
 
 
 T = TypeVar("T")
