@@ -23,7 +23,7 @@ from __future__ import annotations
 from polyfhir_primary.search.plan import DEFAULT_SORT, HasClause, SearchPlan
 from polyfhir_primary.search.sql.builder import SqlBuilder
 from polyfhir_primary.search.sql.fragments import Sql
-from polyfhir_primary.search.sql.memberships import index_select
+from polyfhir_primary.search.sql.memberships import index_rows_counted
 from polyfhir_primary.search.sql.page import PageOrder
 from polyfhir_primary.search.sql.schema import PAGE_COLUMNS
 from polyfhir_primary.search.sql.totals import CHAIN_CAP, ESTIMATE_CAP
@@ -53,10 +53,7 @@ def source_rows(builder: SqlBuilder, c: HasClause) -> Sql | None:
     criteria = c.criteria
     if len(criteria.clauses) != 1 or criteria.resource_types != (c.source_type,):
         return None
-    rows = index_select(builder, criteria.resource_types, criteria.clauses[0], "d")
-    if rows is None:
-        return None
-    return f"SELECT COUNT(*) FROM ({rows[0]} LIMIT {CHAIN_CAP + 1}) d", rows[1]
+    return index_rows_counted(builder, (c.source_type,), criteria.clauses[0], CHAIN_CAP + 1)
 
 
 def walk_has(builder: SqlBuilder, plan: SearchPlan, order: PageOrder) -> Sql:

@@ -59,6 +59,15 @@ def index_select(b: Builder, types: tuple[str, ...] | None, c: Clause, t: str) -
     return (inner, args) if inner.count("(") == inner.count(")") else None
 
 
+def index_rows_counted(b: Builder, types: tuple[str, ...], c: Clause, cap: int) -> Sql | None:
+    """``COUNT(*)`` of the index rows of membership clause ``c``, stopping after ``cap``
+    (an index-only read: how broad a clause is, not how many resources it matches)."""
+    rows = index_select(b, types, c, "d")
+    if rows is None:
+        return None
+    return f"SELECT COUNT(*) FROM ({rows[0]} LIMIT {cap}) d", rows[1]
+
+
 def membership_ids(b: Builder, criteria: Criteria, t: str) -> Sql | None:
     """``SELECT DISTINCT res_id`` of the live resources (one type) that satisfy
     ``criteria``, from index rows alone, when every clause is a membership: the

@@ -23,7 +23,7 @@ from polyfhir_primary.search.plan import (
 from polyfhir_primary.search.sql.builder import SqlBuilder
 from polyfhir_primary.search.sql.fragments import Sql
 from polyfhir_primary.search.sql.has_walk import source_rows, walk_has, walked_has
-from polyfhir_primary.search.sql.memberships import index_select, membership_ids
+from polyfhir_primary.search.sql.memberships import index_rows_counted, membership_ids
 from polyfhir_primary.search.sql.page import (
     PageOrder,
     counted_index_page,
@@ -193,10 +193,7 @@ def _driver_rows(builder: SqlBuilder, plan: SearchPlan) -> Sql | None:
     driver = builder.driver(criteria.clauses)
     if _chain(criteria.clauses[driver]):
         return None
-    rows = index_select(builder, types, criteria.clauses[driver], "d")
-    if rows is None:
-        return None
-    return f"SELECT COUNT(*) FROM ({rows[0]} LIMIT {CHAIN_CAP + 1}) d", rows[1]
+    return index_rows_counted(builder, types, criteria.clauses[driver], CHAIN_CAP + 1)
 
 
 def _broad(
