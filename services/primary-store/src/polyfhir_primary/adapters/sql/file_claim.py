@@ -15,20 +15,33 @@ import os
 from pathlib import Path
 
 
-def _try_lock(path: Path) -> int | None:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+def open_lock_file(path: Path) -> int:
+    return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+
+def try_exclusive(fd: int) -> bool:
+    """Take the exclusive ``flock`` of ``fd`` if no other holder has it (never waits)."""
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
+        return False
+    return True
 
 
-def _unlock(fd: int) -> None:
+def close_lock_file(fd: int) -> None:
+    """Drop the lock if held (also for any copy of ``fd`` a fork made), close ``fd``."""
     with contextlib.suppress(OSError):
         fcntl.flock(fd, fcntl.LOCK_UN)
-    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.close(fd)
+
+
+def _try_lock(path: Path) -> int | None:
+    fd = open_lock_file(path)
+    if try_exclusive(fd):
+        return fd
+    close_lock_file(fd)
+    return None
 
 
 class FileClaim:
@@ -47,4 +60,4 @@ class FileClaim:
     async def release(self) -> None:
         fd, self._fd = self._fd, None
         if fd is not None:
-            await asyncio.to_thread(_unlock, fd)
+            await asyncio.to_thread(close_lock_file, fd)

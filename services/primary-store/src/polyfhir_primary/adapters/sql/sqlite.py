@@ -137,7 +137,7 @@ class SqliteConn:
 
     def _gated(self, gate: WriteGate, call: Callable[[], Any]) -> Any:
         """``call`` on the writer's thread; the gate is dropped once the connection is
-        out of its transaction (committed, rolled back, or its BEGIN failed)."""
+        out of its transaction (committed, rolled back, closed, or its BEGIN failed)."""
         try:
             return call()
         finally:

@@ -30,11 +30,11 @@ writers, and anything that does not take it is still served by the busy handler.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
-import os
 import time
 from pathlib import Path
+
+from polyfhir_primary.adapters.sql.file_claim import close_lock_file, open_lock_file, try_exclusive
 
 _FIRST_PAUSE_S = 0.0002
 _LONGEST_PAUSE_S = 0.002
@@ -56,20 +56,15 @@ class WriteGate:
         """Hold the gate once no other writer holds it; after ``timeout_s`` go ahead
         without it (``held`` stays False)."""
         if self._fd is None:
-            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._fd = open_lock_file(self._path)
         deadline = time.monotonic() + self._timeout_s
         pause = _FIRST_PAUSE_S
-        while True:
-            try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    return
-                time.sleep(pause)
-                pause = min(2 * pause, _LONGEST_PAUSE_S)
-                continue
-            self.held = True
-            return
+        while not try_exclusive(self._fd):
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(pause)
+            pause = min(2 * pause, _LONGEST_PAUSE_S)
+        self.held = True
 
     def release(self) -> None:
         if self._fd is not None and self.held:
@@ -80,5 +75,4 @@ class WriteGate:
         fd, self._fd = self._fd, None
         self.held = False
         if fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(fd)  # drops the lock, if still held
+            close_lock_file(fd)  # drops the lock, if still held
