@@ -131,20 +131,20 @@ def transactions(tpl: list[bytes], ks: list[int], group: int) -> list[list[int]]
     shared = [conditions(orjson.loads(raw)) for raw in tpl]
     batches: list[list[int]] = []
     current: list[int] = []
+    in_current: set[int] = set()  # the templates of ``current``
     named: set[str] = set()
     for k in ks:
         template = k % len(tpl)
         new = shared[template] - named
-        if current and (
-            new or len(current) >= group or template in {c % len(tpl) for c in current}
-        ):
+        if current and (new or len(current) >= group or template in in_current):
             batches.append(current)
-            current = []
+            current, in_current = [], set()
         if new:
             batches.append([k])
             named |= new
         else:
             current.append(k)
+            in_current.add(template)
     return [*batches, current] if current else batches
 
 
